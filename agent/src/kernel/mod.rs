@@ -1,0 +1,1 @@
+//! Kernel operations, one module per kind of object. Nothing here knows gRPC or the proto.

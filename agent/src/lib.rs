@@ -1,0 +1,12 @@
+//! nsfleet-agent: serves the nsfleet.v1 gRPC API on one host.
+//!
+//! Layers, outermost first (see docs/ARCHITECTURE.md):
+//! - `server`: listeners, health, reflection, shutdown.
+//! - `service`: one file per gRPC service; turns wire messages into validated domain requests and kernel
+//!   errors into `tonic::Status`. The only layer that knows the proto.
+//! - `netns`: named namespaces and the per-namespace netlink handles (the execution model).
+//! - `kernel`: netlink operations on links, addresses, routes, neighbours, sysctls, ICMP.
+//! - `nat`: nsfleet's own nftables table behind a narrow backend trait.
+
+pub mod kernel;
+pub mod nat;
