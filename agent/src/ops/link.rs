@@ -260,9 +260,13 @@ pub async fn set(
     match result {
         Ok(changed) => {
             let current = existing_link(&final_handle, name.as_str()).await?;
+            let warnings = match request.master {
+                Some(MasterChange::Set(_)) => super::address::enslave_warnings(&final_handle, &current).await?,
+                _ => Vec::new(),
+            };
             let links = link::list(&final_handle.route()).await?;
             let view = view(registry, &final_handle, current, &links).await;
-            Ok(if changed { Outcome::changed(view) } else { Outcome::unchanged(view) })
+            Ok(if changed { Outcome::changed(view) } else { Outcome::unchanged(view) }.with_warnings(warnings))
         }
         Err(error) => {
             undo.run(&source, destination.as_deref(), name).await;

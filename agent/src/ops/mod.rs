@@ -2,10 +2,14 @@
 //! then applies the change step by step, undoing the steps already taken if a later one fails. Built on
 //! `netns` and `kernel`; knows nothing of gRPC.
 
+pub mod address;
 mod error;
+pub mod forwarding;
 pub mod link;
+pub mod neighbor;
 mod outcome;
 mod peers;
+pub mod route;
 
 pub use error::OpError;
 pub use outcome::{Outcome, Warning};

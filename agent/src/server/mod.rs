@@ -18,7 +18,7 @@ use tonic::transport::server::Router;
 use tonic::transport::Server;
 
 use crate::netns::{NamespaceRegistry, NetnsError};
-use crate::service::{LinkApi, NamespaceApi};
+use crate::service::{AddressApi, ForwardingApi, LinkApi, NamespaceApi, NeighborApi, RouteApi};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -100,6 +100,10 @@ async fn router(registry: Arc<NamespaceRegistry>) -> Result<Router, ServerError>
     let (health_reporter, health) = tonic_health::server::health_reporter();
     health_reporter.set_serving::<pb::namespace_service_server::NamespaceServiceServer<NamespaceApi>>().await;
     health_reporter.set_serving::<pb::link_service_server::LinkServiceServer<LinkApi>>().await;
+    health_reporter.set_serving::<pb::address_service_server::AddressServiceServer<AddressApi>>().await;
+    health_reporter.set_serving::<pb::route_service_server::RouteServiceServer<RouteApi>>().await;
+    health_reporter.set_serving::<pb::forwarding_service_server::ForwardingServiceServer<ForwardingApi>>().await;
+    health_reporter.set_serving::<pb::neighbor_service_server::NeighborServiceServer<NeighborApi>>().await;
     // grpcurl 1.8 asks only for v1alpha reflection, newer clients for v1: serve both. Health's own
     // descriptors are registered too, or it would be missing from `list`.
     let reflection = || {
@@ -112,7 +116,11 @@ async fn router(registry: Arc<NamespaceRegistry>) -> Result<Router, ServerError>
         .add_service(reflection().build_v1()?)
         .add_service(reflection().build_v1alpha()?)
         .add_service(pb::namespace_service_server::NamespaceServiceServer::new(NamespaceApi::new(registry.clone())))
-        .add_service(pb::link_service_server::LinkServiceServer::new(LinkApi::new(registry))))
+        .add_service(pb::link_service_server::LinkServiceServer::new(LinkApi::new(registry.clone())))
+        .add_service(pb::address_service_server::AddressServiceServer::new(AddressApi::new(registry.clone())))
+        .add_service(pb::route_service_server::RouteServiceServer::new(RouteApi::new(registry.clone())))
+        .add_service(pb::forwarding_service_server::ForwardingServiceServer::new(ForwardingApi::new(registry.clone())))
+        .add_service(pb::neighbor_service_server::NeighborServiceServer::new(NeighborApi::new(registry))))
 }
 
 enum Bound {

@@ -2,12 +2,21 @@
 //! `ops` (or `netns`), and turns results and errors back into wire messages and `Status`. The only layer
 //! that knows the proto.
 
+mod address;
+mod convert;
+mod forwarding;
 mod link;
 mod namespace;
+mod neighbor;
+mod route;
 mod status;
 
+pub use address::AddressApi;
+pub use forwarding::ForwardingApi;
 pub use link::LinkApi;
 pub use namespace::NamespaceApi;
+pub use neighbor::NeighborApi;
+pub use route::RouteApi;
 
 use nsfleet_proto::v1 as pb;
 
