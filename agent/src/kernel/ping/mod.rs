@@ -16,12 +16,16 @@
 
 mod packet;
 mod params;
+mod run;
 mod session;
+mod socket;
 mod stats;
 
 use std::net::IpAddr;
 use std::time::Duration;
 
+pub use run::run_ping;
+pub use socket::open_icmp_socket;
 
 /// One ping run, in domain terms (the gRPC layer fills in defaults and enforces its own limits).
 #[derive(Debug, Clone, PartialEq, Eq)]
