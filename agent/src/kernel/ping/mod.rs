@@ -20,6 +20,9 @@ mod run;
 mod session;
 mod socket;
 mod stats;
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a panic is how a test fails
+mod tests;
 
 use std::net::IpAddr;
 use std::time::Duration;
