@@ -5,6 +5,7 @@ pub mod address;
 mod error;
 pub mod link;
 pub mod neighbor;
+pub mod ping;
 mod request;
 pub mod route;
 pub mod sysctl;
