@@ -1,4 +1,5 @@
 use crate::domain::FieldError;
+use crate::kernel::ping::PingError;
 use crate::kernel::KernelError;
 use crate::netns::NetnsError;
 
@@ -19,4 +20,6 @@ pub enum OpError {
     Kernel(#[from] KernelError),
     #[error(transparent)]
     Netns(#[from] NetnsError),
+    #[error(transparent)]
+    Ping(#[from] PingError),
 }

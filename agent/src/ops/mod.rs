@@ -9,6 +9,7 @@ pub mod link;
 pub mod neighbor;
 mod outcome;
 mod peers;
+pub mod ping;
 pub mod route;
 
 pub use error::OpError;

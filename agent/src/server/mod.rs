@@ -18,7 +18,7 @@ use tonic::transport::server::Router;
 use tonic::transport::Server;
 
 use crate::netns::{NamespaceRegistry, NetnsError};
-use crate::service::{AddressApi, ForwardingApi, LinkApi, NamespaceApi, NeighborApi, RouteApi};
+use crate::service::{AddressApi, DiagnosticsApi, ForwardingApi, LinkApi, NamespaceApi, NeighborApi, RouteApi};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -104,6 +104,7 @@ async fn router(registry: Arc<NamespaceRegistry>) -> Result<Router, ServerError>
     health_reporter.set_serving::<pb::route_service_server::RouteServiceServer<RouteApi>>().await;
     health_reporter.set_serving::<pb::forwarding_service_server::ForwardingServiceServer<ForwardingApi>>().await;
     health_reporter.set_serving::<pb::neighbor_service_server::NeighborServiceServer<NeighborApi>>().await;
+    health_reporter.set_serving::<pb::diagnostics_service_server::DiagnosticsServiceServer<DiagnosticsApi>>().await;
     // grpcurl 1.8 asks only for v1alpha reflection, newer clients for v1: serve both. Health's own
     // descriptors are registered too, or it would be missing from `list`.
     let reflection = || {
@@ -120,7 +121,8 @@ async fn router(registry: Arc<NamespaceRegistry>) -> Result<Router, ServerError>
         .add_service(pb::address_service_server::AddressServiceServer::new(AddressApi::new(registry.clone())))
         .add_service(pb::route_service_server::RouteServiceServer::new(RouteApi::new(registry.clone())))
         .add_service(pb::forwarding_service_server::ForwardingServiceServer::new(ForwardingApi::new(registry.clone())))
-        .add_service(pb::neighbor_service_server::NeighborServiceServer::new(NeighborApi::new(registry))))
+        .add_service(pb::neighbor_service_server::NeighborServiceServer::new(NeighborApi::new(registry.clone())))
+        .add_service(pb::diagnostics_service_server::DiagnosticsServiceServer::new(DiagnosticsApi::new(registry))))
 }
 
 enum Bound {

@@ -4,6 +4,7 @@
 
 mod address;
 mod convert;
+mod diagnostics;
 mod forwarding;
 mod link;
 mod namespace;
@@ -12,6 +13,7 @@ mod route;
 mod status;
 
 pub use address::AddressApi;
+pub use diagnostics::DiagnosticsApi;
 pub use forwarding::ForwardingApi;
 pub use link::LinkApi;
 pub use namespace::NamespaceApi;

@@ -4,6 +4,7 @@ use nix::errno::Errno;
 use tonic::{Code, Status};
 
 use crate::domain::FieldError;
+use crate::kernel::ping::PingError;
 use crate::kernel::KernelError;
 use crate::netns::NetnsError;
 use crate::ops::OpError;
@@ -21,6 +22,7 @@ impl From<OpError> for StatusError {
             OpError::Precondition(message) => Status::failed_precondition(message),
             OpError::Kernel(e) => kernel_status(&e),
             OpError::Netns(e) => netns_status(&e),
+            OpError::Ping(e) => ping_status(&e),
         };
         Self(status)
     }
@@ -58,6 +60,16 @@ fn netns_status(error: &NetnsError) -> Status {
         NetnsError::ThreadLost { .. } => Code::Internal,
     };
     Status::new(code, error.to_string())
+}
+
+pub fn ping_status(error: &PingError) -> Status {
+    match error {
+        PingError::InvalidParams { .. } => Status::invalid_argument(error.to_string()),
+        PingError::NoSuchInterface { .. } => Status::invalid_argument(format!("interface: {error}")),
+        PingError::SourceNotLocal { .. } => Status::invalid_argument(format!("source: {error}")),
+        PingError::Unreachable { source, .. } => Status::failed_precondition(format!("{error}: {source}")),
+        PingError::Io { source, .. } => Status::internal(format!("{error}: {source}")),
+    }
 }
 
 fn kernel_status(error: &KernelError) -> Status {
