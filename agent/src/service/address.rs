@@ -6,7 +6,7 @@ use tonic::{Request, Response, Status};
 
 use super::convert::{family_from_proto, family_to_proto, scope_from_proto, scope_to_proto};
 use super::status::StatusError;
-use super::warnings_to_proto;
+use super::{run_to_completion, warnings_to_proto};
 use crate::domain::{parse_ip, FieldError, IpPrefix, LinkName, NamespaceRef};
 use crate::netns::NamespaceRegistry;
 use crate::ops::address::{self as address_ops, AddAddress, AddressView, Broadcast};
@@ -61,7 +61,8 @@ fn to_proto(view: AddressView) -> pb::Address {
 impl AddressService for AddressApi {
     async fn add_address(&self, request: Request<pb::AddAddressRequest>) -> Result<Response<pb::AddAddressResponse>, Status> {
         let spec = parse_add(request.get_ref()).map_err(StatusError::from)?;
-        let outcome = address_ops::add(&self.registry, &spec).await.map_err(StatusError::from)?;
+        let registry = self.registry.clone();
+        let outcome = run_to_completion(async move { address_ops::add(&registry, &spec).await }).await?;
         Ok(Response::new(pb::AddAddressResponse {
             address: Some(to_proto(outcome.value)),
             changed: outcome.changed,
@@ -82,9 +83,12 @@ impl AddressService for AddressApi {
             ))
         })();
         let (namespace, link, prefix) = parsed.map_err(StatusError::from)?;
-        let outcome = address_ops::delete(&self.registry, &namespace, &link, prefix, request.ignore_missing)
-            .await
-            .map_err(StatusError::from)?;
+        let registry = self.registry.clone();
+        let ignore_missing = request.ignore_missing;
+        let outcome = run_to_completion(async move {
+            address_ops::delete(&registry, &namespace, &link, prefix, ignore_missing).await
+        })
+        .await?;
         Ok(Response::new(pb::DeleteAddressResponse { changed: outcome.changed, warnings: warnings_to_proto(outcome.warnings) }))
     }
 

@@ -6,7 +6,7 @@ use tonic::{Request, Response, Status};
 
 use super::convert::family_from_proto;
 use super::status::StatusError;
-use super::warnings_to_proto;
+use super::{run_to_completion, warnings_to_proto};
 use crate::domain::{FieldError, NamespaceRef};
 use crate::netns::NamespaceRegistry;
 use crate::ops::forwarding;
@@ -37,7 +37,9 @@ impl ForwardingService for ForwardingApi {
             Ok::<_, FieldError>((NamespaceRef::parse("namespace", &request.namespace)?, family))
         })();
         let (namespace, family) = parsed.map_err(StatusError::from)?;
-        let outcome = forwarding::set(&self.registry, &namespace, family, request.enabled).await.map_err(StatusError::from)?;
+        let registry = self.registry.clone();
+        let enabled = request.enabled;
+        let outcome = run_to_completion(async move { forwarding::set(&registry, &namespace, family, enabled).await }).await?;
         Ok(Response::new(pb::SetForwardingResponse {
             previous: outcome.value,
             changed: outcome.changed,

@@ -22,7 +22,22 @@ pub use route::RouteApi;
 
 use nsfleet_proto::v1 as pb;
 
-use crate::ops::Warning;
+use crate::ops::{OpError, Warning};
+use status::StatusError;
+
+/// Runs a mutation to its end even if the caller goes away. tonic drops a handler's future when the
+/// client disconnects; dropped between two kernel steps, a change would be half applied and its undo would
+/// never run. In its own task it either completes or rolls itself back.
+async fn run_to_completion<T, F>(mutation: F) -> Result<T, StatusError>
+where
+    F: std::future::Future<Output = Result<T, OpError>> + Send + 'static,
+    T: Send + 'static,
+{
+    match tokio::spawn(mutation).await {
+        Ok(result) => result.map_err(StatusError::from),
+        Err(e) => Err(StatusError(tonic::Status::internal(format!("the change did not finish: {e}")))),
+    }
+}
 
 fn warnings_to_proto(warnings: Vec<Warning>) -> Vec<pb::Warning> {
     warnings

@@ -6,7 +6,7 @@ use tonic::{Request, Response, Status};
 
 use super::convert::{family_from_proto, family_to_proto, scope_from_proto, scope_to_proto};
 use super::status::StatusError;
-use super::warnings_to_proto;
+use super::{run_to_completion, warnings_to_proto};
 use crate::domain::{check_prefix_len, parse_ip, parse_optional_ip, Family, FieldError, IpPrefix, LinkName, NamespaceRef};
 use crate::kernel::route::{protocol_name, type_name, Mode};
 use crate::netns::NamespaceRegistry;
@@ -81,7 +81,8 @@ fn to_proto(view: RouteView) -> pb::Route {
 impl RouteApi {
     async fn add_or_replace(&self, namespace: &str, spec: Option<&pb::RouteSpec>, mode: Mode) -> Result<(bool, Vec<pb::Warning>), Status> {
         let request = parse_spec(namespace, spec).map_err(StatusError::from)?;
-        let outcome = route_ops::add(&self.registry, &request, mode).await.map_err(StatusError::from)?;
+        let registry = self.registry.clone();
+        let outcome = run_to_completion(async move { route_ops::add(&registry, &request, mode).await }).await?;
         Ok((outcome.changed, warnings_to_proto(outcome.warnings)))
     }
 }
@@ -103,7 +104,9 @@ impl RouteService for RouteApi {
     async fn delete_route(&self, request: Request<pb::DeleteRouteRequest>) -> Result<Response<pb::DeleteRouteResponse>, Status> {
         let request = request.get_ref();
         let parsed = parse_spec(&request.namespace, request.route.as_ref()).map_err(StatusError::from)?;
-        let outcome = route_ops::delete(&self.registry, &parsed, request.ignore_missing).await.map_err(StatusError::from)?;
+        let registry = self.registry.clone();
+        let ignore_missing = request.ignore_missing;
+        let outcome = run_to_completion(async move { route_ops::delete(&registry, &parsed, ignore_missing).await }).await?;
         Ok(Response::new(pb::DeleteRouteResponse { changed: outcome.changed, warnings: warnings_to_proto(outcome.warnings) }))
     }
 
