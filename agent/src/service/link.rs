@@ -105,9 +105,11 @@ impl LinkService for LinkApi {
     async fn create_link(&self, request: Request<pb::CreateLinkRequest>) -> Result<Response<pb::CreateLinkResponse>, Status> {
         let spec = parse_create(request.get_ref()).map_err(StatusError::from)?;
         let registry = self.registry.clone();
+        let (namespace, name) = (spec.namespace.clone(), spec.name.clone());
         let outcome = run_to_completion(async move { link_ops::create(&registry, &spec).await }).await?;
+        let view = link_ops::get(&self.registry, &namespace, &name).await.map_err(StatusError::from)?;
         Ok(Response::new(pb::CreateLinkResponse {
-            link: Some(to_proto(outcome.value)),
+            link: Some(to_proto(view)),
             changed: outcome.changed,
             warnings: warnings_to_proto(outcome.warnings),
         }))
@@ -149,10 +151,14 @@ impl LinkService for LinkApi {
         let namespace = NamespaceRef::parse("namespace", &request.namespace).map_err(StatusError::from)?;
         let name = LinkName::parse("name", &request.name).map_err(StatusError::from)?;
         let change = parse_set(&request).map_err(StatusError::from)?;
+        let destination = change.destination(&namespace).clone();
         let registry = self.registry.clone();
-        let outcome = run_to_completion(async move { link_ops::set(&registry, &namespace, &name, &change).await }).await?;
+        let changed_name = name.clone();
+        let outcome =
+            run_to_completion(async move { link_ops::set(&registry, &namespace, &changed_name, &change).await }).await?;
+        let view = link_ops::get(&self.registry, &destination, &name).await.map_err(StatusError::from)?;
         Ok(Response::new(pb::SetLinkResponse {
-            link: Some(to_proto(outcome.value)),
+            link: Some(to_proto(view)),
             changed: outcome.changed,
             warnings: warnings_to_proto(outcome.warnings),
         }))
