@@ -1,0 +1,1 @@
+//! Kernel tests: root, each in throwaway network namespaces.
