@@ -355,3 +355,149 @@ fn proto_family(family: IpFamily) -> NetfilterProtoFamily {
         IpFamily::V6 => NetfilterProtoFamily::IPv6,
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::nat::spec::{IpPrefix, PortRange};
+
+    fn addr(text: &str) -> Option<IpAddr> {
+        Some(text.parse().unwrap())
+    }
+
+    /// 172.20.0.5:40000 -> 198.51.100.7:53 leaving as 192.0.2.1.
+    fn source_natted() -> Flow {
+        Flow {
+            status: Status::SrcNat.bits(),
+            protocol: Some(IPPROTO_UDP),
+            orig_src: addr("172.20.0.5"),
+            orig_dst: addr("198.51.100.7"),
+            orig_dport: Some(53),
+            reply_src: addr("198.51.100.7"),
+            reply_dst: addr("192.0.2.1"),
+            reply_sport: Some(53),
+        }
+    }
+
+    /// 198.51.100.7:40000 -> 192.0.2.1:8081 forwarded to 172.20.0.2:9001.
+    fn destination_natted() -> Flow {
+        Flow {
+            status: Status::DstNat.bits(),
+            protocol: Some(IPPROTO_TCP),
+            orig_src: addr("198.51.100.7"),
+            orig_dst: addr("192.0.2.1"),
+            orig_dport: Some(8081),
+            reply_src: addr("172.20.0.2"),
+            reply_dst: addr("198.51.100.7"),
+            reply_sport: Some(9001),
+        }
+    }
+
+    fn dnat(destination: Option<&str>, to_port: Option<u16>) -> NatRuleSpec {
+        NatRuleSpec::Dnat {
+            protocol: NatProtocol::Tcp,
+            ports: PortRange {
+                first: 8080,
+                last: 8089,
+            },
+            input_interface: None,
+            destination: destination.map(|d| d.parse().unwrap()),
+            to_address: "172.20.0.2".parse().unwrap(),
+            to_port,
+        }
+    }
+
+    #[test]
+    fn nat_conntrack_source_rules_claim_only_their_source_nat() {
+        let masquerade = |source: &str, len| NatRuleSpec::Masquerade {
+            source: IpPrefix::new(source.parse().unwrap(), len),
+            output_interface: Some("eth0".into()),
+        };
+        assert!(created_by(&masquerade("172.20.0.0", 16), &source_natted()));
+        assert!(!created_by(&masquerade("172.21.0.0", 16), &source_natted()));
+        let not_natted = Flow {
+            status: 0,
+            ..source_natted()
+        };
+        assert!(!created_by(&masquerade("172.20.0.0", 16), &not_natted));
+        assert!(!created_by(
+            &masquerade("172.20.0.0", 16),
+            &destination_natted()
+        ));
+
+        let snat = |to: &str| NatRuleSpec::Snat {
+            source: IpPrefix::new("172.20.0.0".parse().unwrap(), 16),
+            output_interface: "eth0".into(),
+            to_address: to.parse().unwrap(),
+        };
+        assert!(created_by(&snat("192.0.2.1"), &source_natted()));
+        assert!(
+            !created_by(&snat("192.0.2.2"), &source_natted()),
+            "another rule's address"
+        );
+    }
+
+    #[test]
+    fn nat_conntrack_port_forwards_claim_only_their_ports_and_targets() {
+        let flow = destination_natted();
+        assert!(
+            created_by(&dnat(None, Some(9000)), &flow),
+            "8081 maps to 9001"
+        );
+        assert!(created_by(&dnat(Some("192.0.2.1"), Some(9000)), &flow));
+        assert!(
+            !created_by(&dnat(Some("192.0.2.9"), Some(9000)), &flow),
+            "other destination"
+        );
+        assert!(
+            !created_by(&dnat(None, Some(9100)), &flow),
+            "other port mapping"
+        );
+        let kept_port = Flow {
+            reply_sport: Some(8081),
+            ..flow.clone()
+        };
+        assert!(created_by(&dnat(None, None), &kept_port));
+        let outside_range = Flow {
+            orig_dport: Some(8090),
+            ..kept_port.clone()
+        };
+        assert!(!created_by(&dnat(None, None), &outside_range));
+        let udp = Flow {
+            protocol: Some(IPPROTO_UDP),
+            ..kept_port.clone()
+        };
+        assert!(!created_by(&dnat(None, None), &udp));
+        let elsewhere = Flow {
+            reply_src: addr("172.20.0.3"),
+            ..kept_port
+        };
+        assert!(
+            !created_by(&dnat(None, None), &elsewhere),
+            "forwarded to another host"
+        );
+    }
+
+    #[test]
+    fn nat_conntrack_datagrams_split_into_padded_messages() {
+        let mut datagram = Vec::new();
+        for (length, sequence) in [(17u32, 7u32), (16, 8)] {
+            let start = datagram.len();
+            datagram.extend_from_slice(&length.to_ne_bytes());
+            datagram.extend_from_slice(&[0; 4]);
+            datagram.extend_from_slice(&sequence.to_ne_bytes());
+            datagram.resize(start + length as usize, 0);
+            datagram.resize(datagram.len().next_multiple_of(4), 0);
+        }
+        let messages: Vec<&[u8]> = split_messages(&datagram).collect();
+        assert_eq!(messages.len(), 2);
+        assert_eq!((messages[0].len(), raw_sequence(messages[0])), (17, 7));
+        assert_eq!((messages[1].len(), raw_sequence(messages[1])), (16, 8));
+        assert_eq!(
+            split_messages(&datagram[..10]).count(),
+            0,
+            "a truncated header is not a message"
+        );
+    }
+}

@@ -1,1 +1,6 @@
-//! Kernel tests: root, each in throwaway network namespaces.
+//! Kernel tests of the NAT backend. They need root and fail (never skip) without it; each runs in
+//! throwaway network namespaces and leaves nothing behind.
+
+mod conntrack_flush;
+mod netns;
+mod rules;
