@@ -362,3 +362,14 @@ fn run_nft(
         reason: format!("not UTF-8: {e}"),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nat_missing_nft_is_reported_as_such() {
+        let backend = NftBackend::with_program("/nonexistent/nft");
+        assert!(matches!(backend.list(), Err(NatError::NftMissing { .. })));
+    }
+}

@@ -203,7 +203,7 @@ fn new_port_expression(
         return Expression::Number(to_port.into());
     }
     let pairs = (ports.first..=ports.last)
-        .zip(to_port..)
+        .zip(to_port..=u16::MAX)
         .map(|(from, to)| {
             SetItem::Mapping(
                 Expression::Number(from.into()),
@@ -466,7 +466,7 @@ fn decode_new_port(
         && pairs
             .iter()
             .zip(ports.first..=ports.last)
-            .zip(first_new..)
+            .zip(first_new..=u16::MAX)
             .all(|((&pair, from), to)| pair == (from, to));
     if !shifts_range {
         return Err("dnat port map is not a one-to-one shift of the matched ports".into());
@@ -638,6 +638,25 @@ mod tests {
             {"dnat": {"family": "ip", "addr": "192.0.2.2", "port": {"map": {"key": {"payload": {"protocol": "tcp", "field": "dport"}},
               "data": {"set": [[1, 20], [2, 10]]}}}}}]"#;
         assert!(decode(shuffled_map).is_err());
+    }
+
+    /// Regression: `to_port..` overflowed while stepping past 65535 when a map ended there.
+    #[test]
+    fn nat_port_map_ending_at_65535_round_trips() {
+        let spec = NatRuleSpec::Dnat {
+            protocol: NatProtocol::Tcp,
+            ports: PortRange {
+                first: 1,
+                last: 65535,
+            },
+            input_interface: None,
+            destination: None,
+            to_address: "172.20.0.3".parse().unwrap(),
+            to_port: Some(1),
+        };
+        let json = serde_json::to_string(&encode_rule(&spec, &spec.id(), "").expr).unwrap();
+        let statements: Vec<Statement<'static>> = serde_json::from_str(&json).unwrap();
+        assert_eq!(decode_rule(&statements), Ok((spec, 0, 0)));
     }
 
     #[test]
