@@ -31,7 +31,10 @@ pub use nft::{nft_available, NftBackend};
 pub use spec::{
     IpFamily, IpPrefix, NatProtocol, NatRule, NatRuleSpec, PortRange, MAX_COMMENT_BYTES,
 };
-pub use validate::{validate_comment, validate_spec};
+pub use validate::{
+    parse_address, parse_optional_port, parse_port_range, parse_source, validate_comment,
+    validate_spec,
+};
 
 /// Result of [`NatBackend::add`].
 #[derive(Debug, Clone, PartialEq, Eq)]

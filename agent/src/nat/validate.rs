@@ -116,6 +116,46 @@ pub fn validate_interface_name(field: &'static str, name: &str) -> Result<(), Na
     Ok(())
 }
 
+/// An address field as text ("" is the caller's business: it means "any" for some fields).
+pub fn parse_address(field: &'static str, text: &str) -> Result<IpAddr, NatError> {
+    text.parse()
+        .map_err(|_| NatError::invalid(field, format!("{text:?} is not an IPv4 or IPv6 address")))
+}
+
+/// A source network from its two wire fields (`source`, `source_prefix_len`), host bits cleared.
+pub fn parse_source(text: &str, prefix_len: u32) -> Result<IpPrefix, NatError> {
+    let addr = parse_address("source", text)?;
+    let len = u8::try_from(prefix_len).unwrap_or(u8::MAX);
+    validate_source(&IpPrefix::new(addr, len))
+}
+
+/// A destination port range from wire fields where `port_end` 0 means just `port`.
+pub fn parse_port_range(port: u32, port_end: u32) -> Result<PortRange, NatError> {
+    let first = u16::try_from(port)
+        .ok()
+        .filter(|&port| port != 0)
+        .ok_or_else(|| NatError::invalid("port", format!("{port} is not a port (1-65535)")))?;
+    if port_end == 0 {
+        return Ok(PortRange::single(first));
+    }
+    let last = u16::try_from(port_end).map_err(|_| {
+        NatError::invalid("port_end", format!("{port_end} is not a port (1-65535)"))
+    })?;
+    let range = PortRange { first, last };
+    validate_ports(&range, None)?;
+    Ok(range)
+}
+
+/// A port where 0 means "unset".
+pub fn parse_optional_port(field: &'static str, port: u32) -> Result<Option<u16>, NatError> {
+    match port {
+        0 => Ok(None),
+        _ => u16::try_from(port)
+            .map(Some)
+            .map_err(|_| NatError::invalid(field, format!("{port} is not a port (1-65535)"))),
+    }
+}
+
 fn validate_source(source: &IpPrefix) -> Result<IpPrefix, NatError> {
     let max = source.family().max_prefix_len();
     if source.len > max {
@@ -324,6 +364,55 @@ mod tests {
             *destination = Some("0.0.0.0".parse().unwrap());
         }
         assert_eq!(field_of(validate_spec(&mixed)), "destination");
+    }
+
+    #[test]
+    fn nat_wire_fields_parse_with_their_zero_conventions() {
+        assert_eq!(parse_port_range(80, 0).unwrap(), PortRange::single(80));
+        assert_eq!(parse_port_range(80, 80).unwrap(), PortRange::single(80));
+        assert_eq!(
+            parse_port_range(80, 90).unwrap(),
+            PortRange {
+                first: 80,
+                last: 90
+            }
+        );
+        let field = |result: Result<PortRange, NatError>| match result {
+            Err(NatError::Invalid { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(field(parse_port_range(0, 0)), "port");
+        assert_eq!(field(parse_port_range(70000, 0)), "port");
+        assert_eq!(field(parse_port_range(80, 70000)), "port_end");
+        assert_eq!(field(parse_port_range(80, 79)), "port_end");
+        assert_eq!(parse_optional_port("to_port", 0).unwrap(), None);
+        assert_eq!(parse_optional_port("to_port", 8080).unwrap(), Some(8080));
+        assert!(parse_optional_port("to_port", 65536).is_err());
+        assert_eq!(
+            parse_source("172.20.1.1", 16).unwrap(),
+            IpPrefix::new("172.20.0.0".parse().unwrap(), 16)
+        );
+        assert!(matches!(
+            parse_source("172.20.1.1", 300),
+            Err(NatError::Invalid {
+                field: "source_prefix_len",
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse_source("", 16),
+            Err(NatError::Invalid {
+                field: "source",
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse_address("to_address", "1.2.3"),
+            Err(NatError::Invalid {
+                field: "to_address",
+                ..
+            })
+        ));
     }
 
     #[test]

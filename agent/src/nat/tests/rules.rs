@@ -302,3 +302,8 @@ fn nat_hand_edited_rule_is_not_guessed_at() {
         assert!(nft_rules_of_nsfleet_table().is_none());
     });
 }
+
+#[test]
+fn nat_nft_available_on_this_host() {
+    NetnsThread::new().run(|| crate::nat::nft_available().unwrap());
+}
