@@ -4,16 +4,18 @@
 //! - [`spec`]: what a rule is ([`NatRuleSpec`]) and its stable id; [`validate`]: the pure checks the gRPC
 //!   layer runs before anything touches the kernel.
 //! - [`NatBackend`]: the narrow interface the service uses, so a pure-netlink backend can replace nft.
-//! - [`NftBackend`]: the implementation over `nft -j` (layout, comment format and id scheme in
-//!   `nft_rule.rs`); `conntrack.rs` flushes a deleted rule's conntrack entries over ctnetlink.
+//! - [`NftBackend`]: the implementation over `nft -j` (table layout and comment format in
+//!   `nft_rule.rs`, id scheme in [`spec`]); `conntrack.rs` flushes a deleted rule's conntrack entries.
 //!
 //! Threading: every call is blocking and acts in the network namespace of the calling thread (`nft`
 //! inherits it, the ctnetlink socket is opened on it). The agent enters the namespace first.
 //!
-//! Mapping to gRPC codes: `Invalid` -> INVALID_ARGUMENT, `NotFound` -> NOT_FOUND, `Conflict` ->
-//! ALREADY_EXISTS, `NftMissing` -> FAILED_PRECONDITION, `NftFailed` -> PERMISSION_DENIED when
-//! [`NatError::is_permission_denied`], else INTERNAL; `NftOutput` -> INTERNAL; a `DeleteOutcome`'s
-//! `conntrack_error` -> a warning on a successful response.
+//! Mapping to gRPC codes: `Invalid` -> INVALID_ARGUMENT; `NotFound` -> NOT_FOUND (or `changed: false`
+//! with `ignore_missing`); `Conflict` -> ALREADY_EXISTS; `NftMissing` -> FAILED_PRECONDITION; `NftFailed`
+//! -> PERMISSION_DENIED when [`NatError::is_permission_denied`], else FAILED_PRECONDITION (the host's
+//! nftables refused: missing kernel support, a hand-made chain in the way); `NftOutput` -> INTERNAL;
+//! `Conntrack` only ever arrives as a [`DeleteOutcome::conntrack_error`], which becomes a warning on a
+//! successful response.
 
 mod conntrack;
 mod error;
