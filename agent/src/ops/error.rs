@@ -1,6 +1,7 @@
 use crate::domain::FieldError;
 use crate::kernel::ping::PingError;
 use crate::kernel::KernelError;
+use crate::nat::NatError;
 use crate::netns::NetnsError;
 
 /// Why an operation failed, in the terms the caller can act on.
@@ -22,4 +23,6 @@ pub enum OpError {
     Netns(#[from] NetnsError),
     #[error(transparent)]
     Ping(#[from] PingError),
+    #[error(transparent)]
+    Nat(#[from] NatError),
 }

@@ -6,6 +6,7 @@ pub mod address;
 mod error;
 pub mod forwarding;
 pub mod link;
+pub mod nat;
 pub mod neighbor;
 mod outcome;
 mod peers;

@@ -18,7 +18,8 @@ use tonic::transport::server::Router;
 use tonic::transport::Server;
 
 use crate::netns::{NamespaceRegistry, NetnsError};
-use crate::service::{AddressApi, DiagnosticsApi, ForwardingApi, LinkApi, NamespaceApi, NeighborApi, RouteApi};
+use crate::nat::{nft_available, NftBackend};
+use crate::service::{AddressApi, DiagnosticsApi, ForwardingApi, LinkApi, NamespaceApi, NatApi, NeighborApi, RouteApi};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -105,6 +106,17 @@ async fn router(registry: Arc<NamespaceRegistry>) -> Result<Router, ServerError>
     health_reporter.set_serving::<pb::forwarding_service_server::ForwardingServiceServer<ForwardingApi>>().await;
     health_reporter.set_serving::<pb::neighbor_service_server::NeighborServiceServer<NeighborApi>>().await;
     health_reporter.set_serving::<pb::diagnostics_service_server::DiagnosticsServiceServer<DiagnosticsApi>>().await;
+    // nft is the one external program the agent needs; without it everything but NAT still works.
+    let nat_unavailable = match tokio::task::spawn_blocking(nft_available).await {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(e) => Some(format!("the nft check did not finish: {e}")),
+    };
+    match &nat_unavailable {
+        Some(reason) => tracing::warn!(%reason, "NatService will answer FAILED_PRECONDITION"),
+        None => health_reporter.set_serving::<pb::nat_service_server::NatServiceServer<NatApi>>().await,
+    }
+    let nat = NatApi::new(registry.clone(), Arc::new(NftBackend::new()), nat_unavailable);
     // grpcurl 1.8 asks only for v1alpha reflection, newer clients for v1: serve both. Health's own
     // descriptors are registered too, or it would be missing from `list`.
     let reflection = || {
@@ -122,7 +134,8 @@ async fn router(registry: Arc<NamespaceRegistry>) -> Result<Router, ServerError>
         .add_service(pb::route_service_server::RouteServiceServer::new(RouteApi::new(registry.clone())))
         .add_service(pb::forwarding_service_server::ForwardingServiceServer::new(ForwardingApi::new(registry.clone())))
         .add_service(pb::neighbor_service_server::NeighborServiceServer::new(NeighborApi::new(registry.clone())))
-        .add_service(pb::diagnostics_service_server::DiagnosticsServiceServer::new(DiagnosticsApi::new(registry))))
+        .add_service(pb::diagnostics_service_server::DiagnosticsServiceServer::new(DiagnosticsApi::new(registry)))
+        .add_service(pb::nat_service_server::NatServiceServer::new(nat)))
 }
 
 enum Bound {

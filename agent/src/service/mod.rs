@@ -8,6 +8,7 @@ mod diagnostics;
 mod forwarding;
 mod link;
 mod namespace;
+mod nat;
 mod neighbor;
 mod route;
 mod status;
@@ -17,6 +18,7 @@ pub use diagnostics::DiagnosticsApi;
 pub use forwarding::ForwardingApi;
 pub use link::LinkApi;
 pub use namespace::NamespaceApi;
+pub use nat::NatApi;
 pub use neighbor::NeighborApi;
 pub use route::RouteApi;
 
