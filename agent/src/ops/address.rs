@@ -35,6 +35,14 @@ pub struct AddressView {
     pub address: Address,
 }
 
+/// What an add did to the kernel: undoing a creation deletes the address, undoing an update must not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressChange {
+    Created,
+    Updated,
+    None,
+}
+
 /// A link that an address request names: it must exist, or the request is malformed.
 pub(super) async fn referenced_link(handle: &NamespaceHandle, field: &str, name: &LinkName) -> Result<Link, OpError> {
     link::get_by_name(&handle.route(), name.as_str()).await?.ok_or_else(|| {
@@ -42,7 +50,7 @@ pub(super) async fn referenced_link(handle: &NamespaceHandle, field: &str, name:
     })
 }
 
-pub async fn add(registry: &NamespaceRegistry, request: &AddAddress) -> Result<Outcome<AddressView>, OpError> {
+pub async fn add(registry: &NamespaceRegistry, request: &AddAddress) -> Result<Outcome<(AddressView, AddressChange)>, OpError> {
     check_ipv4_only_fields(request)?;
     let handle = namespace_handle(registry, &request.namespace).await?;
     let target = referenced_link(&handle, "link", &request.link).await?;
@@ -58,16 +66,16 @@ pub async fn add(registry: &NamespaceRegistry, request: &AddAddress) -> Result<O
         scope: request.scope,
     };
     let context = format!("add {} to {} in {}", request.prefix, target.name, handle.namespace());
-    let changed = match find(&handle, target.index, request.prefix).await? {
-        Some(existing) if satisfies(&existing, &spec) => false,
+    let change = match find(&handle, target.index, request.prefix).await? {
+        Some(existing) if satisfies(&existing, &spec) => AddressChange::None,
         // Same address, other attributes: update it in place rather than fail.
         Some(_) => {
             address::add(&handle.route(), &spec, true, &context).await?;
-            true
+            AddressChange::Updated
         }
         None => {
             address::add(&handle.route(), &spec, false, &context).await?;
-            true
+            AddressChange::Created
         }
     };
     let current = find(&handle, target.index, request.prefix)
@@ -75,7 +83,10 @@ pub async fn add(registry: &NamespaceRegistry, request: &AddAddress) -> Result<O
         .ok_or_else(|| OpError::Precondition(format!("{} vanished from {} right after it was added", request.prefix, target.name)))?;
     let warnings = bridge_port_warnings(&handle, &target, std::slice::from_ref(&current)).await?;
     let view = AddressView { namespace: request.namespace.clone(), link: target.name, address: current };
-    let outcome = if changed { Outcome::changed(view) } else { Outcome::unchanged(view) };
+    let outcome = match change {
+        AddressChange::None => Outcome::unchanged((view, change)),
+        _ => Outcome::changed((view, change)),
+    };
     Ok(outcome.with_warnings(warnings))
 }
 

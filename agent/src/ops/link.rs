@@ -359,3 +359,30 @@ impl UndoLog {
         }
     }
 }
+
+/// The `SetLink` that takes `request` back, computed from the link's state before it is applied. It acts
+/// in the namespace where `request` leaves the link.
+pub async fn reverse_of_set(
+    registry: &NamespaceRegistry,
+    namespace: &NamespaceRef,
+    name: &LinkName,
+    request: &SetLink,
+) -> Result<SetLink, OpError> {
+    let handle = namespace_handle(registry, namespace).await?;
+    let before = existing_link(&handle, name.as_str()).await?;
+    let master = match before.master {
+        Some(index) => match link::get_by_index(&handle.route(), index).await? {
+            Some(master) => MasterChange::Set(LinkName::parse("master", &master.name)?),
+            None => MasterChange::Release,
+        },
+        None => MasterChange::Release,
+    };
+    let moves = request.move_to.as_ref().is_some_and(|target| target != namespace);
+    Ok(SetLink {
+        up: (request.up.is_some() || moves).then_some(before.admin_up),
+        mtu: request.mtu.map(|_| before.mtu),
+        mac: request.mac.and(before.mac),
+        master: (request.master.is_some() || moves).then_some(master),
+        move_to: moves.then(|| namespace.clone()),
+    })
+}

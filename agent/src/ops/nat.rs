@@ -11,20 +11,28 @@ use super::address::referenced_link;
 use super::link::namespace_handle;
 use super::{OpError, Outcome, Warning};
 
+/// A validated rule to add.
+#[derive(Debug, Clone)]
+pub struct NatRuleRequest {
+    pub namespace: NamespaceRef,
+    pub spec: NatRuleSpec,
+    /// The interfaces the rule names, with the request field each came from.
+    pub interfaces: Vec<(&'static str, LinkName)>,
+    pub comment: String,
+}
+
 /// Adds a rule; an identical rule already present is success without change. Interfaces the rule names
 /// must exist: nft would accept any name, and a typo would silently match nothing.
 pub async fn add(
     registry: &NamespaceRegistry,
     backend: Arc<dyn NatBackend>,
-    namespace: &NamespaceRef,
-    spec: NatRuleSpec,
-    interfaces: &[(&str, LinkName)],
-    comment: String,
+    request: NatRuleRequest,
 ) -> Result<Outcome<NatRule>, OpError> {
-    let handle = namespace_handle(registry, namespace).await?;
-    for (field, name) in interfaces {
+    let handle = namespace_handle(registry, &request.namespace).await?;
+    for (field, name) in &request.interfaces {
         referenced_link(&handle, field, name).await?;
     }
+    let NatRuleRequest { spec, comment, .. } = request;
     let added = handle.run("add a NAT rule", move || backend.add(&spec, &comment)).await??;
     Ok(if added.changed { Outcome::changed(added.rule) } else { Outcome::unchanged(added.rule) })
 }

@@ -65,8 +65,9 @@ pub struct RouteView {
 }
 
 /// Adds (or replaces) a route. The same route already present is success without change; another route
-/// to the same destination, table and metric is a conflict for `Add` and replaced for `Replace`.
-pub async fn add(registry: &NamespaceRegistry, request: &RouteRequest, mode: Mode) -> Result<Outcome<()>, OpError> {
+/// to the same destination, table and metric is a conflict for `Add` and replaced for `Replace`. The
+/// outcome's value is the route that was replaced, if any: what an undo restores.
+pub async fn add(registry: &NamespaceRegistry, request: &RouteRequest, mode: Mode) -> Result<Outcome<Option<Route>>, OpError> {
     let handle = namespace_handle(registry, &request.namespace).await?;
     let device_index = match &request.device {
         Some(device) => Some(referenced_link(&handle, "route.device", device).await?.index),
@@ -91,7 +92,7 @@ pub async fn add(registry: &NamespaceRegistry, request: &RouteRequest, mode: Mod
         .find(|r| same_key(r, &wanted));
     if let Some(existing) = &existing {
         if matches_request(existing, request, device_index) {
-            return Ok(Outcome::unchanged(()));
+            return Ok(Outcome::unchanged(None));
         }
         if let Mode::Add = mode {
             return Err(OpError::Conflict(format!(
@@ -106,7 +107,15 @@ pub async fn add(registry: &NamespaceRegistry, request: &RouteRequest, mode: Mod
     }
     let context = format!("{} route {} in {}", verb(&mode), describe_destination(&wanted.destination), request.namespace);
     route::add(&handle.route(), &wanted, mode, &context).await?;
-    Ok(Outcome::changed(()))
+    Ok(Outcome::changed(existing))
+}
+
+/// Puts back a route exactly as the kernel reported it (undo of a replace).
+pub async fn restore(registry: &NamespaceRegistry, namespace: &NamespaceRef, previous: &Route) -> Result<(), OpError> {
+    let handle = namespace_handle(registry, namespace).await?;
+    let context = format!("restore route {} in {namespace}", describe_destination(&previous.destination));
+    route::add(&handle.route(), previous, Mode::Replace, &context).await?;
+    Ok(())
 }
 
 fn verb(mode: &Mode) -> &'static str {

@@ -64,7 +64,7 @@ impl AddressService for AddressApi {
         let registry = self.registry.clone();
         let outcome = run_to_completion(async move { address_ops::add(&registry, &spec).await }).await?;
         Ok(Response::new(pb::AddAddressResponse {
-            address: Some(to_proto(outcome.value)),
+            address: Some(to_proto(outcome.value.0)),
             changed: outcome.changed,
             warnings: warnings_to_proto(outcome.warnings),
         }))

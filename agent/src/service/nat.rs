@@ -14,7 +14,7 @@ use crate::nat::{
     NatBackend, NatError, NatProtocol, NatRule, NatRuleSpec,
 };
 use crate::netns::NamespaceRegistry;
-use crate::ops::nat as nat_ops;
+use crate::ops::nat::{self as nat_ops, NatRuleRequest};
 
 pub struct NatApi {
     registry: Arc<NamespaceRegistry>,
@@ -36,14 +36,8 @@ impl NatApi {
     }
 }
 
-/// A validated add request: the spec, the interfaces it names (which must exist), and the comment.
-pub(super) struct ParsedNatRule {
-    pub spec: NatRuleSpec,
-    pub interfaces: Vec<(&'static str, LinkName)>,
-    pub comment: String,
-}
-
-pub(super) fn parse_add(request: &pb::AddNatRuleRequest) -> Result<ParsedNatRule, Status> {
+pub(super) fn parse_add(request: &pb::AddNatRuleRequest) -> Result<NatRuleRequest, Status> {
+    let namespace = NamespaceRef::parse("namespace", &request.namespace).map_err(StatusError::from)?;
     use pb::add_nat_rule_request::Kind;
     let (kind, parsed) = match &request.kind {
         Some(Kind::Masquerade(m)) => ("masquerade", parse_masquerade(m)),
@@ -60,7 +54,7 @@ pub(super) fn parse_add(request: &pb::AddNatRuleRequest) -> Result<ParsedNatRule
             LinkName::parse(field, &name).map(|link| (field, link)).map_err(|e| Status::invalid_argument(e.to_string()))
         })
         .collect::<Result<_, _>>()?;
-    Ok(ParsedNatRule { spec, interfaces, comment: request.comment.clone() })
+    Ok(NatRuleRequest { namespace, spec, interfaces, comment: request.comment.clone() })
 }
 
 type SpecAndInterfaces = (NatRuleSpec, Vec<(&'static str, String)>);
@@ -153,13 +147,9 @@ fn to_proto(rule: NatRule) -> pb::NatRule {
 impl NatService for NatApi {
     async fn add_nat_rule(&self, request: Request<pb::AddNatRuleRequest>) -> Result<Response<pb::AddNatRuleResponse>, Status> {
         self.check_available()?;
-        let namespace = NamespaceRef::parse("namespace", &request.get_ref().namespace).map_err(StatusError::from)?;
         let parsed = parse_add(request.get_ref())?;
         let (registry, backend) = (self.registry.clone(), self.backend.clone());
-        let outcome = run_to_completion(async move {
-            nat_ops::add(&registry, backend, &namespace, parsed.spec, &parsed.interfaces, parsed.comment).await
-        })
-        .await?;
+        let outcome = run_to_completion(async move { nat_ops::add(&registry, backend, parsed).await }).await?;
         Ok(Response::new(pb::AddNatRuleResponse {
             rule: Some(to_proto(outcome.value)),
             changed: outcome.changed,
