@@ -4,3 +4,5 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod grammar;
+
+pub mod output;
