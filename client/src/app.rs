@@ -1,7 +1,11 @@
 //! The whole run: parse, plan, fan out, print, and the exit status (0 all hosts succeeded, 1 a host
 //! failed, 2 usage error).
 
-use std::{io::Write, process::ExitCode, time::Duration};
+use std::{
+    io::Write,
+    process::ExitCode,
+    time::{Duration, Instant},
+};
 
 use clap::Parser;
 
@@ -84,8 +88,13 @@ async fn run_on_host(
         .connect(context.timeout.min(MAX_CONNECT_TIMEOUT))
         .await?;
     let deadline = action.deadline(context.timeout);
+    let started = Instant::now();
     match tokio::time::timeout(deadline, commands::execute(action, channel, &context)).await {
-        Ok(result) => result.map_err(HostFailure::from),
+        Ok(Ok(outcome)) => Ok(outcome),
+        // The agent enforces the same deadline (grpc-timeout) and may answer CANCELLED just before the
+        // client's own timer fires: past the deadline, the deadline is the cause either way.
+        Ok(Err(_)) if started.elapsed() >= deadline => Err(HostFailure::deadline(deadline)),
+        Ok(Err(status)) => Err(HostFailure::from(status)),
         Err(_) => Err(HostFailure::deadline(deadline)),
     }
 }
