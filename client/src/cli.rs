@@ -20,6 +20,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalOptions {
     /// Agent endpoint, HOST:PORT, [IPV6]:PORT or unix:PATH; repeat (or separate with commas) for several
     /// hosts [default: 127.0.0.1:50051]
@@ -137,6 +138,10 @@ pub enum NetnsVerb {
 #[derive(Debug, Subcommand)]
 pub enum LinkVerb {
     /// Create a link: NAME [mtu N] type veth peer [name] PEER [netns PEER_NS] | NAME [mtu N] type bridge
+    #[command(
+        after_help = "Examples:\n  nsfleet link add veth2 type veth peer name ceth2 netns netns2\n  \
+                            nsfleet link add br0 type bridge"
+    )]
     Add {
         #[arg(value_name = "NAME type veth|bridge ...", required = true)]
         words: Vec<String>,
@@ -148,6 +153,10 @@ pub enum LinkVerb {
         words: Vec<String>,
     },
     /// Change a link: [dev] NAME [up|down] [master BR|nomaster] [mtu N] [address MAC] [netns NS]
+    ///
+    /// Several changes may be given at once. `netns ''` moves the link to the agent's own namespace.
+    #[command(after_help = "Examples:\n  nsfleet link set veth1 master br0 up\n  \
+                            nsfleet link set ceth1 netns netns1")]
     Set {
         #[arg(value_name = "[dev] NAME CHANGE...", required = true)]
         words: Vec<String>,
@@ -166,6 +175,7 @@ pub enum LinkVerb {
 #[derive(Debug, Subcommand)]
 pub enum AddressVerb {
     /// Add an address: ADDR[/PLEN] [brd +|ADDR] [label L] [scope global|site|link|host] dev DEV
+    #[command(after_help = "Example:\n  nsfleet -n netns1 addr add 172.20.0.11/16 dev ceth1")]
     Add {
         #[arg(value_name = "ADDR/PLEN ... dev DEV", required = true)]
         words: Vec<String>,
@@ -187,6 +197,9 @@ pub enum AddressVerb {
 #[derive(Debug, Subcommand)]
 pub enum RouteVerb {
     /// Add a route: default|PREFIX[/PLEN] [via GW] [dev DEV] [metric M] [table T] [scope S] [src A]
+    ///
+    /// The family comes from the destination, then the gateway; `-6` makes `default dev DEV` IPv6.
+    #[command(after_help = "Example:\n  nsfleet -n netns1 route add default via 172.20.0.1")]
     Add {
         #[arg(value_name = "ROUTE", required = true)]
         words: Vec<String>,
@@ -234,9 +247,16 @@ pub enum ForwardingVerb {
 
 #[derive(Debug, Subcommand)]
 pub enum NatVerb {
-    /// Add a rule: masquerade from PREFIX [oif IFACE] [comment TEXT]
-    /// | snat from PREFIX oif IFACE to ADDR [comment TEXT]
-    /// | dnat proto tcp|udp dport PORT[-PORT] [iif IFACE] [dst ADDR] to ADDR[:PORT] [comment TEXT]
+    /// Add a rule: masquerade, snat or dnat (port forwarding)
+    ///
+    ///   masquerade from PREFIX [oif IFACE] [comment TEXT]
+    ///   snat from PREFIX oif IFACE to ADDR [comment TEXT]
+    ///   dnat proto tcp|udp dport PORT[-PORT] [iif IFACE] [dst ADDR] to ADDR[:PORT] [comment TEXT]
+    #[command(
+        verbatim_doc_comment,
+        after_help = "Examples:\n  nsfleet -n gw nat add masquerade from 172.20.0.0/16 oif eth0 comment lab\n  \
+                      nsfleet -n gw nat add dnat proto tcp dport 8080 to 172.20.0.11:80"
+    )]
     Add {
         #[arg(value_name = "RULE", required = true)]
         words: Vec<String>,

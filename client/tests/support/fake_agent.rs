@@ -1,7 +1,16 @@
 //! An in-process gRPC server with canned answers for the nsfleet.v1 services the CLI tests use. It echoes
 //! request fields into its answers where a test needs to see what the client sent.
 
-use std::{path::PathBuf, pin::Pin, sync::mpsc, thread::JoinHandle, time::Duration};
+use std::{
+    path::PathBuf,
+    pin::Pin,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        mpsc, Arc,
+    },
+    thread::JoinHandle,
+    time::Duration,
+};
 
 use nsfleet_proto::v1::{
     address_service_server::{AddressService, AddressServiceServer},
@@ -29,6 +38,7 @@ pub enum Mode {
 
 pub struct FakeAgent {
     pub endpoint: String,
+    calls: Arc<AtomicUsize>,
     _directory: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
@@ -41,6 +51,11 @@ impl FakeAgent {
         let endpoint = format!("unix:{}", socket.display());
         let (stop, stopped) = oneshot::channel::<()>();
         let (ready, is_ready) = mpsc::channel();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let fake = Fake {
+            mode,
+            calls: Arc::clone(&calls),
+        };
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -50,13 +65,12 @@ impl FakeAgent {
                 let listener =
                     tokio::net::UnixListener::bind(&socket).expect("bind the fake agent's socket");
                 ready.send(()).expect("test waits for the fake agent");
-                let fake = Fake { mode };
                 Server::builder()
-                    .add_service(NamespaceServiceServer::new(fake))
-                    .add_service(LinkServiceServer::new(fake))
-                    .add_service(AddressServiceServer::new(fake))
-                    .add_service(RouteServiceServer::new(fake))
-                    .add_service(NatServiceServer::new(fake))
+                    .add_service(NamespaceServiceServer::new(fake.clone()))
+                    .add_service(LinkServiceServer::new(fake.clone()))
+                    .add_service(AddressServiceServer::new(fake.clone()))
+                    .add_service(RouteServiceServer::new(fake.clone()))
+                    .add_service(NatServiceServer::new(fake.clone()))
                     .add_service(DiagnosticsServiceServer::new(fake))
                     .serve_with_incoming_shutdown(UnixListenerStream::new(listener), async {
                         let _ = stopped.await;
@@ -68,10 +82,16 @@ impl FakeAgent {
         is_ready.recv().expect("fake agent starts");
         FakeAgent {
             endpoint,
+            calls,
             _directory: directory,
             stop: Some(stop),
             thread: Some(thread),
         }
+    }
+
+    /// How many calls of the faked services reached this agent.
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
     }
 }
 
@@ -86,13 +106,15 @@ impl Drop for FakeAgent {
     }
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Fake {
     mode: Mode,
+    calls: Arc<AtomicUsize>,
 }
 
 impl Fake {
     fn gate(&self) -> Result<(), Status> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
         match self.mode {
             Mode::Healthy => Ok(()),
             Mode::Failing => Err(Status::permission_denied("the agent lacks CAP_NET_ADMIN")),
