@@ -5,9 +5,9 @@
 use std::{net::IpAddr, time::Duration};
 
 use nsfleet_proto::v1::{
-    AddressFamily, CreateNamespaceRequest, DeleteNamespaceRequest, DeleteNatRuleRequest,
-    GetForwardingRequest, GetLinkRequest, ListAddressesRequest, ListLinksRequest,
-    ListNatRulesRequest, PingRequest,
+    AddRouteRequest, AddressFamily, CreateNamespaceRequest, DeleteNamespaceRequest,
+    DeleteNatRuleRequest, DeleteRouteRequest, GetForwardingRequest, GetLinkRequest,
+    ListAddressesRequest, ListLinksRequest, ListNatRulesRequest, PingRequest, ReplaceRouteRequest,
 };
 
 use crate::{
@@ -87,7 +87,36 @@ fn hosts(given: &[String]) -> Result<Vec<Host>, EndpointError> {
     Ok(hosts)
 }
 
+/// Requests carry the namespace from `-n`; the grammar leaves it empty.
+trait InNamespace: Sized {
+    fn in_namespace(self, namespace: &str) -> Self;
+}
+
+macro_rules! in_namespace {
+    ($($request:ident),* $(,)?) => {
+        $(impl InNamespace for nsfleet_proto::v1::$request {
+            fn in_namespace(mut self, namespace: &str) -> Self {
+                self.namespace = namespace.to_owned();
+                self
+            }
+        })*
+    };
+}
+
+in_namespace!(
+    CreateLinkRequest,
+    DeleteLinkRequest,
+    SetLinkRequest,
+    AddAddressRequest,
+    DeleteAddressRequest,
+    ListRoutesRequest,
+    ListNeighborsRequest,
+    SetForwardingRequest,
+    AddNatRuleRequest,
+);
+
 fn action(object: Object, namespace: String, family: AddressFamily) -> Result<Action, UsageError> {
+    let ns = namespace.as_str();
     Ok(match object {
         Object::Netns { verb } => Action::Netns(netns_action(verb)),
         Object::Link { verb } => Action::Link(link_action(verb, namespace)?),
@@ -96,63 +125,70 @@ fn action(object: Object, namespace: String, family: AddressFamily) -> Result<Ac
         Object::Neighbour { verb } => {
             let NeighbourVerb::List { words } =
                 verb.unwrap_or(NeighbourVerb::List { words: Vec::new() });
-            let mut request = grammar::neighbor::parse_list(&words, family)
+            let request = grammar::neighbor::parse_list(&words, family)
                 .map_err(grammar_error("neighbour list"))?;
-            request.namespace = namespace;
-            Action::Neighbor(NeighborAction::List(request))
+            Action::Neighbor(NeighborAction::List(request.in_namespace(ns)))
         }
-        Object::Forwarding { verb } => Action::Forwarding(match verb {
-            None | Some(ForwardingVerb::Show) => {
-                ForwardingAction::Get(GetForwardingRequest { namespace })
+        Object::Forwarding { verb } => {
+            Action::Forwarding(match verb.unwrap_or(ForwardingVerb::Show) {
+                ForwardingVerb::Show => ForwardingAction::Get(GetForwardingRequest { namespace }),
+                ForwardingVerb::Set { words } => {
+                    let request = grammar::forwarding::parse_set(&words)
+                        .map_err(grammar_error("forwarding set"))?;
+                    ForwardingAction::Set(request.in_namespace(ns))
+                }
+            })
+        }
+        Object::Nat { verb } => Action::Nat(match verb.unwrap_or(NatVerb::List) {
+            NatVerb::Add { words } => {
+                let request = grammar::nat::parse_add(&words).map_err(grammar_error("nat add"))?;
+                NatAction::Add(request.in_namespace(ns))
             }
-            Some(ForwardingVerb::Set { words }) => {
-                let mut request = grammar::forwarding::parse_set(&words)
-                    .map_err(grammar_error("forwarding set"))?;
-                request.namespace = namespace;
-                ForwardingAction::Set(request)
-            }
+            NatVerb::Del { id } => NatAction::Delete(DeleteNatRuleRequest {
+                namespace,
+                id,
+                ignore_missing: false,
+            }),
+            NatVerb::List => NatAction::List(ListNatRulesRequest { namespace }),
         }),
-        Object::Nat { verb } => Action::Nat(nat_action(verb, namespace)?),
         Object::Ping(arguments) => Action::Ping(ping_request(arguments, namespace)),
     })
 }
 
 /// Namespaces are named by the verb's argument; `-n` has no meaning here and is ignored.
 fn netns_action(verb: Option<NetnsVerb>) -> NetnsAction {
-    match verb {
-        Some(NetnsVerb::Add { name }) => NetnsAction::Create(CreateNamespaceRequest { name }),
-        Some(NetnsVerb::Del { name }) => NetnsAction::Delete(DeleteNamespaceRequest {
+    match verb.unwrap_or(NetnsVerb::List) {
+        NetnsVerb::Add { name } => NetnsAction::Create(CreateNamespaceRequest { name }),
+        NetnsVerb::Del { name } => NetnsAction::Delete(DeleteNamespaceRequest {
             name,
             ignore_missing: false,
         }),
-        None | Some(NetnsVerb::List) => NetnsAction::List,
+        NetnsVerb::List => NetnsAction::List,
     }
 }
 
 fn link_action(verb: Option<LinkVerb>, namespace: String) -> Result<LinkAction, UsageError> {
+    let ns = namespace.as_str();
     Ok(
         match verb.unwrap_or(LinkVerb::List {
             words: Vec::new(),
             all_namespaces: false,
         }) {
-            LinkVerb::Add { words } => {
-                let mut request =
-                    grammar::link::parse_add(&words).map_err(grammar_error("link add"))?;
-                request.namespace = namespace;
-                LinkAction::Create(request)
-            }
-            LinkVerb::Del { words } => {
-                let mut request =
-                    grammar::link::parse_delete(&words).map_err(grammar_error("link del"))?;
-                request.namespace = namespace;
-                LinkAction::Delete(request)
-            }
-            LinkVerb::Set { words } => {
-                let mut request =
-                    grammar::link::parse_set(&words).map_err(grammar_error("link set"))?;
-                request.namespace = namespace;
-                LinkAction::Set(request)
-            }
+            LinkVerb::Add { words } => LinkAction::Create(
+                grammar::link::parse_add(&words)
+                    .map_err(grammar_error("link add"))?
+                    .in_namespace(ns),
+            ),
+            LinkVerb::Del { words } => LinkAction::Delete(
+                grammar::link::parse_delete(&words)
+                    .map_err(grammar_error("link del"))?
+                    .in_namespace(ns),
+            ),
+            LinkVerb::Set { words } => LinkAction::Set(
+                grammar::link::parse_set(&words)
+                    .map_err(grammar_error("link set"))?
+                    .in_namespace(ns),
+            ),
             LinkVerb::List {
                 words,
                 all_namespaces,
@@ -184,19 +220,18 @@ fn address_action(
     namespace: String,
     family: AddressFamily,
 ) -> Result<AddressAction, UsageError> {
+    let ns = namespace.as_str();
     Ok(
         match verb.unwrap_or(AddressVerb::List { words: Vec::new() }) {
             AddressVerb::Add { words } => {
-                let mut request =
+                let request =
                     grammar::address::parse_add(&words).map_err(grammar_error("address add"))?;
-                request.namespace = namespace;
-                AddressAction::Add(request)
+                AddressAction::Add(request.in_namespace(ns))
             }
             AddressVerb::Del { words } => {
-                let mut request =
+                let request =
                     grammar::address::parse_delete(&words).map_err(grammar_error("address del"))?;
-                request.namespace = namespace;
-                AddressAction::Delete(request)
+                AddressAction::Delete(request.in_namespace(ns))
             }
             AddressVerb::List { words } => {
                 let link = grammar::parse_optional_device(&words)
@@ -216,49 +251,33 @@ fn route_action(
     namespace: String,
     family: AddressFamily,
 ) -> Result<RouteAction, UsageError> {
-    use nsfleet_proto::v1::{AddRouteRequest, DeleteRouteRequest, ReplaceRouteRequest};
     let spec = |words: &[String], command| {
-        grammar::route::parse_spec(words, family).map_err(grammar_error(command))
+        grammar::route::parse_spec(words, family)
+            .map(Some)
+            .map_err(grammar_error(command))
     };
     Ok(
         match verb.unwrap_or(RouteVerb::List { words: Vec::new() }) {
             RouteVerb::Add { words } => RouteAction::Add(AddRouteRequest {
                 namespace,
-                route: Some(spec(&words, "route add")?),
+                route: spec(&words, "route add")?,
             }),
             RouteVerb::Replace { words } => RouteAction::Replace(ReplaceRouteRequest {
                 namespace,
-                route: Some(spec(&words, "route replace")?),
+                route: spec(&words, "route replace")?,
             }),
             RouteVerb::Del { words } => RouteAction::Delete(DeleteRouteRequest {
                 namespace,
-                route: Some(spec(&words, "route del")?),
+                route: spec(&words, "route del")?,
                 ignore_missing: false,
             }),
             RouteVerb::List { words } => {
-                let mut request = grammar::route::parse_list(&words, family)
+                let request = grammar::route::parse_list(&words, family)
                     .map_err(grammar_error("route list"))?;
-                request.namespace = namespace;
-                RouteAction::List(request)
+                RouteAction::List(request.in_namespace(&namespace))
             }
         },
     )
-}
-
-fn nat_action(verb: Option<NatVerb>, namespace: String) -> Result<NatAction, UsageError> {
-    Ok(match verb {
-        Some(NatVerb::Add { words }) => {
-            let mut request = grammar::nat::parse_add(&words).map_err(grammar_error("nat add"))?;
-            request.namespace = namespace;
-            NatAction::Add(request)
-        }
-        Some(NatVerb::Del { id }) => NatAction::Delete(DeleteNatRuleRequest {
-            namespace,
-            id,
-            ignore_missing: false,
-        }),
-        None | Some(NatVerb::List) => NatAction::List(ListNatRulesRequest { namespace }),
-    })
 }
 
 /// `-I` is a source address when it parses as one, otherwise a link name, as with iputils.

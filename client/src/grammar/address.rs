@@ -10,54 +10,97 @@ use super::{
 
 /// `[local] ADDR[/PLEN] [brd|broadcast +|ADDR] [label L] [scope S] dev DEV`, keywords in any order.
 pub fn parse_add(words: &[String]) -> Result<AddAddressRequest, GrammarError> {
-    let mut cursor = Words::new(words);
-    let mut prefix = None;
-    let mut broadcast = None;
-    let mut label = None;
-    let mut scope = None;
-    let mut device = None;
-    while let Some(word) = cursor.next() {
-        match word {
-            "local" => set_once(
-                &mut prefix,
-                "local",
-                parse_prefix("local", cursor.value("local")?)?,
-            )?,
-            "brd" | "broadcast" => set_once(
-                &mut broadcast,
-                "brd",
-                parse_broadcast(cursor.value("brd")?)?,
-            )?,
-            "label" => set_once(&mut label, "label", cursor.value("label")?)?,
-            "scope" => set_once(
-                &mut scope,
-                "scope",
-                parse_scope("scope", cursor.value("scope")?)?,
-            )?,
-            "dev" => set_once(&mut device, "dev", cursor.value("dev")?)?,
-            _ if prefix.is_none() => prefix = Some(parse_prefix("local", word)?),
-            _ => {
-                return Err(GrammarError::UnexpectedWord {
-                    word: word.to_owned(),
-                    expected: "brd, label, scope or dev",
-                })
-            }
-        }
-    }
-    let Prefix { address, len } = prefix.ok_or(GrammarError::Missing { what: "ADDR/PLEN" })?;
-    let (broadcast_mode, broadcast) = broadcast.unwrap_or((BroadcastMode::None, String::new()));
+    let read = AddressWords::read(words, true)?;
+    let Prefix { address, len } = read.prefix()?;
+    let (broadcast_mode, broadcast) = read
+        .broadcast
+        .clone()
+        .unwrap_or((BroadcastMode::None, String::new()));
     Ok(AddAddressRequest {
         namespace: String::new(),
-        link: device
-            .ok_or(GrammarError::Missing { what: "dev DEV" })?
-            .to_owned(),
+        link: read.device()?,
         address: address.to_string(),
         prefix_len: len,
         broadcast_mode: broadcast_mode.into(),
         broadcast,
-        label: label.unwrap_or_default().to_owned(),
-        scope: scope.unwrap_or(Scope::Unspecified).into(),
+        label: read.label.unwrap_or_default().to_owned(),
+        scope: read.scope.unwrap_or(Scope::Unspecified).into(),
     })
+}
+
+/// `[local] ADDR[/PLEN] dev DEV`.
+pub fn parse_delete(words: &[String]) -> Result<DeleteAddressRequest, GrammarError> {
+    let read = AddressWords::read(words, false)?;
+    let Prefix { address, len } = read.prefix()?;
+    Ok(DeleteAddressRequest {
+        namespace: String::new(),
+        link: read.device()?,
+        address: address.to_string(),
+        prefix_len: len,
+        ignore_missing: false,
+    })
+}
+
+/// The words of `addr add`; `addr del` takes only the address and the device (the API matches nothing
+/// else).
+#[derive(Default)]
+struct AddressWords<'a> {
+    prefix: Option<Prefix>,
+    broadcast: Option<(BroadcastMode, String)>,
+    label: Option<&'a str>,
+    scope: Option<Scope>,
+    device: Option<&'a str>,
+}
+
+impl<'a> AddressWords<'a> {
+    fn read(words: &'a [String], attributes_allowed: bool) -> Result<Self, GrammarError> {
+        let expected = if attributes_allowed {
+            "brd, label, scope or dev"
+        } else {
+            "dev"
+        };
+        let mut cursor = Words::new(words);
+        let mut read = Self::default();
+        while let Some(word) = cursor.next() {
+            match word {
+                "local" => {
+                    let prefix = parse_prefix("local", cursor.value("local")?)?;
+                    set_once(&mut read.prefix, "local", prefix)?
+                }
+                "dev" => set_once(&mut read.device, "dev", cursor.value("dev")?)?,
+                "brd" | "broadcast" if attributes_allowed => {
+                    let broadcast = parse_broadcast(cursor.value("brd")?)?;
+                    set_once(&mut read.broadcast, "brd", broadcast)?
+                }
+                "label" if attributes_allowed => {
+                    set_once(&mut read.label, "label", cursor.value("label")?)?
+                }
+                "scope" if attributes_allowed => {
+                    let scope = parse_scope("scope", cursor.value("scope")?)?;
+                    set_once(&mut read.scope, "scope", scope)?
+                }
+                _ if read.prefix.is_none() => read.prefix = Some(parse_prefix("local", word)?),
+                _ => {
+                    return Err(GrammarError::UnexpectedWord {
+                        word: word.to_owned(),
+                        expected,
+                    })
+                }
+            }
+        }
+        Ok(read)
+    }
+
+    fn prefix(&self) -> Result<Prefix, GrammarError> {
+        self.prefix
+            .ok_or(GrammarError::Missing { what: "ADDR/PLEN" })
+    }
+
+    fn device(&self) -> Result<String, GrammarError> {
+        self.device
+            .map(str::to_owned)
+            .ok_or(GrammarError::Missing { what: "dev DEV" })
+    }
 }
 
 fn parse_broadcast(word: &str) -> Result<(BroadcastMode, String), GrammarError> {
@@ -69,40 +112,6 @@ fn parse_broadcast(word: &str) -> Result<(BroadcastMode, String), GrammarError> 
         }),
         _ => Ok((BroadcastMode::Explicit, parse_ip("brd", word)?.to_string())),
     }
-}
-
-/// `[local] ADDR[/PLEN] dev DEV`.
-pub fn parse_delete(words: &[String]) -> Result<DeleteAddressRequest, GrammarError> {
-    let mut cursor = Words::new(words);
-    let mut prefix = None;
-    let mut device = None;
-    while let Some(word) = cursor.next() {
-        match word {
-            "local" => set_once(
-                &mut prefix,
-                "local",
-                parse_prefix("local", cursor.value("local")?)?,
-            )?,
-            "dev" => set_once(&mut device, "dev", cursor.value("dev")?)?,
-            _ if prefix.is_none() => prefix = Some(parse_prefix("local", word)?),
-            _ => {
-                return Err(GrammarError::UnexpectedWord {
-                    word: word.to_owned(),
-                    expected: "dev",
-                })
-            }
-        }
-    }
-    let Prefix { address, len } = prefix.ok_or(GrammarError::Missing { what: "ADDR/PLEN" })?;
-    Ok(DeleteAddressRequest {
-        namespace: String::new(),
-        link: device
-            .ok_or(GrammarError::Missing { what: "dev DEV" })?
-            .to_owned(),
-        address: address.to_string(),
-        prefix_len: len,
-        ignore_missing: false,
-    })
 }
 
 #[cfg(test)]
@@ -181,6 +190,10 @@ mod tests {
                 .to_string(),
             "missing dev DEV"
         );
-        assert!(parse_delete(&words("172.20.0.1/16 dev v label x")).is_err());
+        let error = parse_delete(&words("172.20.0.1/16 dev v label x")).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "unexpected word \"label\" (expected dev)"
+        );
     }
 }
