@@ -240,3 +240,26 @@ fn timeout_gives_deadline_exceeded() {
         json!({"code": "DEADLINE_EXCEEDED", "message": "no answer within 0.5 s"})
     );
 }
+
+#[test]
+fn tcp_endpoint_next_to_a_unix_one() {
+    let over_tcp = FakeAgent::start_tcp(Mode::Healthy);
+    let over_unix = FakeAgent::start(Mode::Failing);
+    let run = nsfleet(&[
+        "-o",
+        "json",
+        "--host",
+        &over_tcp.endpoint,
+        "--host",
+        &over_unix.endpoint,
+        "link",
+        "show",
+        "veth1",
+    ]);
+    assert_eq!(run.code, 1);
+    let lines = run.json_lines();
+    assert_eq!(lines[0]["host"], over_tcp.endpoint.as_str());
+    assert_eq!(lines[0]["result"]["links"][0]["name"], "veth1");
+    assert_eq!(lines[1]["error"]["code"], "PERMISSION_DENIED");
+    assert_eq!(over_tcp.calls(), 1);
+}

@@ -25,7 +25,10 @@ use nsfleet_proto::v1::{
     *,
 };
 use tokio::sync::oneshot;
-use tokio_stream::{wrappers::UnixListenerStream, Stream};
+use tokio_stream::{
+    wrappers::{TcpListenerStream, UnixListenerStream},
+    Stream,
+};
 use tonic::{transport::Server, Request, Response, Status};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,11 +47,33 @@ pub struct FakeAgent {
     thread: Option<JoinHandle<()>>,
 }
 
+/// Where a fake agent listens.
+enum Listen {
+    Unix(PathBuf),
+    Tcp(std::net::TcpListener),
+}
+
 impl FakeAgent {
+    /// A fake agent on a unix socket in a fresh temporary directory.
     pub fn start(mode: Mode) -> Self {
         let directory = tempfile::tempdir().expect("tempdir");
         let socket: PathBuf = directory.path().join("agent.sock");
         let endpoint = format!("unix:{}", socket.display());
+        Self::spawn(mode, endpoint, directory, Listen::Unix(socket))
+    }
+
+    /// A fake agent on a free TCP port of the loopback.
+    pub fn start_tcp(mode: Mode) -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        listener
+            .set_nonblocking(true)
+            .expect("non-blocking listener");
+        let endpoint = listener.local_addr().expect("bound address").to_string();
+        let directory = tempfile::tempdir().expect("tempdir");
+        Self::spawn(mode, endpoint, directory, Listen::Tcp(listener))
+    }
+
+    fn spawn(mode: Mode, endpoint: String, directory: tempfile::TempDir, listen: Listen) -> Self {
         let (stop, stopped) = oneshot::channel::<()>();
         let (ready, is_ready) = mpsc::channel();
         let calls = Arc::new(AtomicUsize::new(0));
@@ -62,21 +87,41 @@ impl FakeAgent {
                 .build()
                 .expect("runtime");
             runtime.block_on(async move {
-                let listener =
-                    tokio::net::UnixListener::bind(&socket).expect("bind the fake agent's socket");
-                ready.send(()).expect("test waits for the fake agent");
-                Server::builder()
+                let router = Server::builder()
                     .add_service(NamespaceServiceServer::new(fake.clone()))
                     .add_service(LinkServiceServer::new(fake.clone()))
                     .add_service(AddressServiceServer::new(fake.clone()))
                     .add_service(RouteServiceServer::new(fake.clone()))
                     .add_service(NatServiceServer::new(fake.clone()))
-                    .add_service(DiagnosticsServiceServer::new(fake))
-                    .serve_with_incoming_shutdown(UnixListenerStream::new(listener), async {
-                        let _ = stopped.await;
-                    })
-                    .await
-                    .expect("fake agent serves");
+                    .add_service(DiagnosticsServiceServer::new(fake));
+                let shutdown = async {
+                    let _ = stopped.await;
+                };
+                let served = match listen {
+                    Listen::Unix(socket) => {
+                        let listener = tokio::net::UnixListener::bind(&socket)
+                            .expect("bind the fake agent's socket");
+                        ready.send(()).expect("test waits for the fake agent");
+                        router
+                            .serve_with_incoming_shutdown(
+                                UnixListenerStream::new(listener),
+                                shutdown,
+                            )
+                            .await
+                    }
+                    Listen::Tcp(listener) => {
+                        let listener =
+                            tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+                        ready.send(()).expect("test waits for the fake agent");
+                        router
+                            .serve_with_incoming_shutdown(
+                                TcpListenerStream::new(listener),
+                                shutdown,
+                            )
+                            .await
+                    }
+                };
+                served.expect("fake agent serves");
             });
         });
         is_ready.recv().expect("fake agent starts");
