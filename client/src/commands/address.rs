@@ -62,9 +62,13 @@ async fn list(
     };
     let links = links.list_links(context.request(links_request));
     let (addresses, links) = futures::join!(addresses, links);
+    // `ip addr show dev X` shows only X: keep the other links out of the listing too.
     let links = links
         .map(|response| response.into_inner().links)
-        .unwrap_or_default();
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|link| request.link.is_empty() || link.name == request.link)
+        .collect();
     Ok(Outcome::Addresses(AddressListing {
         response: addresses?.into_inner(),
         links,
