@@ -21,7 +21,7 @@ impl AddressApi {
     }
 }
 
-fn parse_add(request: &pb::AddAddressRequest) -> Result<AddAddress, FieldError> {
+pub(super) fn parse_add(request: &pb::AddAddressRequest) -> Result<AddAddress, FieldError> {
     let broadcast = match pb::BroadcastMode::try_from(request.broadcast_mode) {
         Ok(pb::BroadcastMode::None) => Broadcast::None,
         Ok(pb::BroadcastMode::Computed) => Broadcast::Computed,
@@ -39,6 +39,14 @@ fn parse_add(request: &pb::AddAddressRequest) -> Result<AddAddress, FieldError> 
         label: Some(request.label.clone()).filter(|l| !l.is_empty()),
         scope: scope_from_proto("scope", request.scope)?,
     })
+}
+
+pub(super) fn parse_delete(request: &pb::DeleteAddressRequest) -> Result<(NamespaceRef, LinkName, IpPrefix), FieldError> {
+    Ok((
+        NamespaceRef::parse("namespace", &request.namespace)?,
+        LinkName::parse("link", &request.link)?,
+        IpPrefix::new("address", &request.address, "prefix_len", request.prefix_len)?,
+    ))
 }
 
 fn to_proto(view: AddressView) -> pb::Address {
@@ -75,14 +83,7 @@ impl AddressService for AddressApi {
         request: Request<pb::DeleteAddressRequest>,
     ) -> Result<Response<pb::DeleteAddressResponse>, Status> {
         let request = request.into_inner();
-        let parsed = (|| {
-            Ok::<_, FieldError>((
-                NamespaceRef::parse("namespace", &request.namespace)?,
-                LinkName::parse("link", &request.link)?,
-                IpPrefix::new("address", &request.address, "prefix_len", request.prefix_len)?,
-            ))
-        })();
-        let (namespace, link, prefix) = parsed.map_err(StatusError::from)?;
+        let (namespace, link, prefix) = parse_delete(&request).map_err(StatusError::from)?;
         let registry = self.registry.clone();
         let ignore_missing = request.ignore_missing;
         let outcome = run_to_completion(async move {
