@@ -8,6 +8,7 @@
 
 mod binaries;
 mod cli;
+pub mod json;
 mod lab;
 mod oracle;
 mod poll;
