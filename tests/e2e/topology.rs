@@ -222,10 +222,7 @@ fn link_list_json_shows_what_ip_shows() {
             &format!("`link list` in {netns:?} to match ip"),
             SETTLE,
             || {
-                let listed = Nsfleet::on(host)
-                    .args(netns_option(netns))
-                    .line("link list")
-                    .run();
+                let listed = Nsfleet::on(host).netns(netns).line("link list").run();
                 link_list_mismatch(&host.ip_links(netns), listed.result())
             },
         );
@@ -273,14 +270,6 @@ fn link_show_reports_the_veth_peer_and_its_namespace() {
             ceth["peer"], expected,
             "{ceth_name}'s peer is in the host namespace\n{inside}"
         );
-    }
-}
-
-fn netns_option(netns: &str) -> Vec<&str> {
-    if netns.is_empty() {
-        vec![]
-    } else {
-        vec!["-n", netns]
     }
 }
 

@@ -16,6 +16,7 @@ const CLI_LIMIT: Duration = Duration::from_secs(90);
 #[derive(Clone, Debug, Default)]
 pub struct Nsfleet {
     endpoints: Vec<String>,
+    netns: Option<String>,
     words: Vec<String>,
     text: bool,
     env: Vec<(String, String)>,
@@ -42,6 +43,12 @@ impl Nsfleet {
     /// Any `--host` value, e.g. a socket nobody listens on.
     pub fn endpoint(mut self, endpoint: &str) -> Self {
         self.endpoints.push(endpoint.to_string());
+        self
+    }
+
+    /// `-n NETNS`, or nothing for "" (the host's own namespace, as in the API).
+    pub fn netns(mut self, netns: &str) -> Self {
+        self.netns = (!netns.is_empty()).then(|| netns.to_string());
         self
     }
 
@@ -78,6 +85,9 @@ impl Nsfleet {
         }
         if !self.text {
             command.args(["-o", "json"]);
+        }
+        if let Some(netns) = &self.netns {
+            command.arg("-n").arg(netns);
         }
         command.args(&self.words);
         let finished = run_bounded(&mut command, CLI_LIMIT);

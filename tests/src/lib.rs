@@ -15,6 +15,7 @@ mod poll;
 mod process;
 mod root;
 mod sim_host;
+pub mod tables;
 
 pub use binaries::{binaries, Binaries};
 pub use cli::{CliRun, Nsfleet};
