@@ -9,4 +9,9 @@
 //! - `nat`: nsfleet's own nftables table behind a narrow backend trait.
 
 pub mod kernel;
+pub mod ops;
+pub mod server;
+pub mod service;
 pub mod nat;
+pub mod domain;
+pub mod netns;

@@ -1,0 +1,62 @@
+use std::fmt;
+use std::str::FromStr;
+
+/// An Ethernet MAC address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MacAddr(pub [u8; 6]);
+
+impl MacAddr {
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        bytes.try_into().ok().map(Self)
+    }
+
+    pub fn is_multicast(&self) -> bool {
+        self.0[0] & 1 == 1
+    }
+
+    pub fn is_zero(&self) -> bool {
+        self.0 == [0; 6]
+    }
+}
+
+impl FromStr for MacAddr {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        let mut bytes = [0u8; 6];
+        let mut parts = value.split(':');
+        for byte in &mut bytes {
+            let part = parts.next().ok_or_else(|| format!("{value:?} is not six colon-separated hex octets"))?;
+            if part.is_empty() || part.len() > 2 {
+                return Err(format!("{value:?} is not six colon-separated hex octets"));
+            }
+            *byte = u8::from_str_radix(part, 16).map_err(|_| format!("{value:?} has a non-hex octet {part:?}"))?;
+        }
+        if parts.next().is_some() {
+            return Err(format!("{value:?} has more than six octets"));
+        }
+        Ok(Self(bytes))
+    }
+}
+
+impl fmt::Display for MacAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let [a, b, c, d, e, g] = self.0;
+        write!(f, "{a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{g:02x}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_prints_lower_case() {
+        let mac: MacAddr = "02:AB:0c:00:00:01".parse().expect("valid");
+        assert_eq!(mac.to_string(), "02:ab:0c:00:00:01");
+        assert!(!mac.is_multicast());
+        for bad in ["", "02:ab:0c:00:00", "02:ab:0c:00:00:01:02", "02:ab:0c:00:00:zz", "02:ab:0c:00:00:123", "::::::"] {
+            assert!(bad.parse::<MacAddr>().is_err(), "{bad:?}");
+        }
+    }
+}

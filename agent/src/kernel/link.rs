@@ -1,0 +1,278 @@
+//! Links over route netlink: one function per kernel operation, no policy.
+
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+use futures::TryStreamExt;
+use netlink_packet_core::{NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_REQUEST};
+use netlink_packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo as NlLinkInfo, LinkMessage, State};
+use netlink_packet_route::nsid::{NsidAttribute, NsidMessage};
+use netlink_packet_route::RouteNetlinkMessage;
+use nix::errno::Errno;
+use rtnetlink::{Handle, LinkBridge, LinkMessageBuilder, LinkUnspec};
+
+use super::KernelError;
+use crate::domain::MacAddr;
+
+/// RFC 2863 operational state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OperState {
+    Unknown,
+    NotPresent,
+    Down,
+    LowerLayerDown,
+    Testing,
+    Dormant,
+    Up,
+}
+
+/// The other end of a veth, as its own namespace numbers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerRef {
+    pub index: u32,
+    /// The peer's namespace as an nsid of the namespace that was asked; `None` = the same namespace.
+    pub netnsid: Option<i32>,
+}
+
+/// A link as the kernel reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    pub index: u32,
+    pub name: String,
+    /// IFLA_INFO_KIND ("veth", "bridge", ...); `None` for loopback and physical devices.
+    pub kind: Option<String>,
+    pub admin_up: bool,
+    pub oper_state: OperState,
+    pub flags: Vec<&'static str>,
+    pub mtu: u32,
+    pub min_mtu: Option<u32>,
+    pub max_mtu: Option<u32>,
+    pub mac: Option<MacAddr>,
+    pub master: Option<u32>,
+    pub peer: Option<PeerRef>,
+}
+
+pub async fn list(handle: &Handle) -> Result<Vec<Link>, KernelError> {
+    let messages: Vec<LinkMessage> = handle
+        .link()
+        .get()
+        .execute()
+        .try_collect()
+        .await
+        .map_err(|e| KernelError::from_netlink("dump links", e))?;
+    Ok(messages.iter().map(parse).collect())
+}
+
+pub async fn get_by_name(handle: &Handle, name: &str) -> Result<Option<Link>, KernelError> {
+    let result = handle.link().get().match_name(name).execute().try_next().await;
+    absent_if_nodev(result.map(|m| m.map(|m| parse(&m))), format!("get link {name}"))
+}
+
+pub async fn get_by_index(handle: &Handle, index: u32) -> Result<Option<Link>, KernelError> {
+    let result = handle.link().get().match_index(index).execute().try_next().await;
+    absent_if_nodev(result.map(|m| m.map(|m| parse(&m))), format!("get link #{index}"))
+}
+
+fn absent_if_nodev(result: Result<Option<Link>, rtnetlink::Error>, context: String) -> Result<Option<Link>, KernelError> {
+    match result.map_err(|e| KernelError::from_netlink(context, e)) {
+        Err(e) if e.errno() == Some(Errno::ENODEV) => Ok(None),
+        other => other,
+    }
+}
+
+/// `ip link add NAME type veth peer name PEER [netns PEER_NS]`. The pair is created in one request, so
+/// a failure leaves no half pair behind.
+pub async fn create_veth(
+    handle: &Handle,
+    name: &str,
+    peer: &str,
+    peer_namespace: Option<BorrowedFd<'_>>,
+    mtu: Option<u32>,
+) -> Result<(), KernelError> {
+    let mut peer_message = LinkMessageBuilder::<LinkUnspec>::new().name(peer);
+    if let Some(fd) = peer_namespace {
+        peer_message = peer_message.setns_by_fd(fd.as_raw_fd());
+    }
+    if let Some(mtu) = mtu {
+        peer_message = peer_message.mtu(mtu);
+    }
+    let mut builder = LinkMessageBuilder::<LinkUnspec>::new_with_info_kind(InfoKind::Veth)
+        .name(name)
+        .set_info_data(InfoData::Veth(InfoVeth::Peer(peer_message.build())));
+    if let Some(mtu) = mtu {
+        builder = builder.mtu(mtu);
+    }
+    handle
+        .link()
+        .add(builder.build())
+        .execute()
+        .await
+        .map_err(|e| KernelError::from_netlink(format!("create veth pair {name}/{peer}"), e))
+}
+
+/// `ip link add NAME type bridge`.
+pub async fn create_bridge(handle: &Handle, name: &str, mtu: Option<u32>) -> Result<(), KernelError> {
+    let mut builder = LinkBridge::new(name);
+    if let Some(mtu) = mtu {
+        builder = builder.mtu(mtu);
+    }
+    handle
+        .link()
+        .add(builder.build())
+        .execute()
+        .await
+        .map_err(|e| KernelError::from_netlink(format!("create bridge {name}"), e))
+}
+
+/// One attribute change on an existing link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkChange {
+    Up(bool),
+    Mtu(u32),
+    Mac(MacAddr),
+    /// `Some(index)`: enslave to that master; `None`: release from the current one.
+    Master(Option<u32>),
+}
+
+pub async fn change(handle: &Handle, index: u32, name: &str, change: &LinkChange) -> Result<(), KernelError> {
+    let builder = LinkUnspec::new_with_index(index);
+    let (builder, what) = match change {
+        LinkChange::Up(true) => (builder.up(), "set up".to_string()),
+        LinkChange::Up(false) => (builder.down(), "set down".to_string()),
+        LinkChange::Mtu(mtu) => (builder.mtu(*mtu), format!("set mtu {mtu}")),
+        LinkChange::Mac(mac) => (builder.address(mac.0.to_vec()), format!("set address {mac}")),
+        LinkChange::Master(Some(master)) => (builder.controller(*master), format!("set master #{master}")),
+        LinkChange::Master(None) => (builder.nocontroller(), "set nomaster".to_string()),
+    };
+    handle
+        .link()
+        .set(builder.build())
+        .execute()
+        .await
+        .map_err(|e| KernelError::from_netlink(format!("{what} on {name}"), e))
+}
+
+/// `ip link set NAME netns NS`: the link leaves the namespace of `handle`.
+pub async fn move_to_namespace(handle: &Handle, index: u32, name: &str, target: BorrowedFd<'_>) -> Result<(), KernelError> {
+    let message = LinkUnspec::new_with_index(index).setns_by_fd(target.as_raw_fd()).build();
+    handle
+        .link()
+        .set(message)
+        .execute()
+        .await
+        .map_err(|e| KernelError::from_netlink(format!("move {name} to another namespace"), e))
+}
+
+pub async fn delete(handle: &Handle, index: u32, name: &str) -> Result<(), KernelError> {
+    handle.link().del(index).execute().await.map_err(|e| KernelError::from_netlink(format!("delete link {name}"), e))
+}
+
+/// The nsid that the namespace of `handle` uses for the namespace behind `other`, if one is assigned.
+/// Peers in other namespaces are reported by nsid only; this is how they get names.
+pub async fn nsid_of(handle: &Handle, other: BorrowedFd<'_>) -> Result<Option<i32>, KernelError> {
+    let mut message = NsidMessage::default();
+    message.attributes.push(NsidAttribute::Fd(other.as_raw_fd() as u32));
+    let mut request = NetlinkMessage::from(RouteNetlinkMessage::GetNsId(message));
+    request.header.flags = NLM_F_REQUEST | NLM_F_ACK;
+    let mut responses = handle
+        .clone()
+        .request(request)
+        .map_err(|e| KernelError::from_netlink("get nsid", e))?;
+    use futures::StreamExt;
+    while let Some(response) = responses.next().await {
+        match response.payload {
+            NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewNsId(reply)) => {
+                let id = reply.attributes.iter().find_map(|a| match a {
+                    NsidAttribute::Id(id) => Some(*id),
+                    _ => None,
+                });
+                return Ok(id.filter(|id| *id >= 0));
+            }
+            NetlinkPayload::Error(e) if e.code.is_some() => {
+                return Err(KernelError::from_netlink("get nsid", rtnetlink::Error::NetlinkError(e)));
+            }
+            _ => {}
+        }
+    }
+    Ok(None)
+}
+
+fn parse(message: &LinkMessage) -> Link {
+    let flags = message.header.flags;
+    let mut link = Link {
+        index: message.header.index,
+        name: String::new(),
+        kind: None,
+        admin_up: flags.contains(LinkFlags::Up),
+        oper_state: OperState::Unknown,
+        flags: flag_names(flags),
+        mtu: 0,
+        min_mtu: None,
+        max_mtu: None,
+        mac: None,
+        master: None,
+        peer: None,
+    };
+    let mut link_attr = None;
+    let mut link_netnsid = None;
+    for attribute in &message.attributes {
+        match attribute {
+            LinkAttribute::IfName(name) => link.name = name.clone(),
+            LinkAttribute::Mtu(mtu) => link.mtu = *mtu,
+            LinkAttribute::MinMtu(mtu) => link.min_mtu = Some(*mtu),
+            LinkAttribute::MaxMtu(mtu) => link.max_mtu = Some(*mtu).filter(|m| *m > 0),
+            LinkAttribute::Address(bytes) => link.mac = MacAddr::from_bytes(bytes),
+            LinkAttribute::Controller(master) => link.master = Some(*master).filter(|m| *m > 0),
+            LinkAttribute::OperState(state) => link.oper_state = oper_state(*state),
+            LinkAttribute::Link(index) => link_attr = Some(*index),
+            LinkAttribute::LinkNetNsId(id) => link_netnsid = Some(*id),
+            LinkAttribute::LinkInfo(infos) => {
+                link.kind = infos.iter().find_map(|info| match info {
+                    NlLinkInfo::Kind(kind) => Some(kind.to_string()),
+                    _ => None,
+                })
+            }
+            _ => {}
+        }
+    }
+    if link.kind.as_deref() == Some("veth") {
+        link.peer = link_attr.map(|index| PeerRef { index, netnsid: link_netnsid });
+    }
+    link
+}
+
+fn oper_state(state: State) -> OperState {
+    match state {
+        State::NotPresent => OperState::NotPresent,
+        State::Down => OperState::Down,
+        State::LowerLayerDown => OperState::LowerLayerDown,
+        State::Testing => OperState::Testing,
+        State::Dormant => OperState::Dormant,
+        State::Up => OperState::Up,
+        _ => OperState::Unknown,
+    }
+}
+
+/// Flag names in the order `ip link` prints them.
+fn flag_names(flags: LinkFlags) -> Vec<&'static str> {
+    const NAMES: &[(LinkFlags, &str)] = &[
+        (LinkFlags::Loopback, "LOOPBACK"),
+        (LinkFlags::Broadcast, "BROADCAST"),
+        (LinkFlags::Pointopoint, "POINTOPOINT"),
+        (LinkFlags::Multicast, "MULTICAST"),
+        (LinkFlags::Noarp, "NOARP"),
+        (LinkFlags::Allmulti, "ALLMULTI"),
+        (LinkFlags::Promisc, "PROMISC"),
+        (LinkFlags::Controller, "MASTER"),
+        (LinkFlags::Port, "SLAVE"),
+        (LinkFlags::Debug, "DEBUG"),
+        (LinkFlags::Dynamic, "DYNAMIC"),
+        (LinkFlags::Automedia, "AUTOMEDIA"),
+        (LinkFlags::Portsel, "PORTSEL"),
+        (LinkFlags::Notrailers, "NOTRAILERS"),
+        (LinkFlags::Up, "UP"),
+        (LinkFlags::LowerUp, "LOWER_UP"),
+        (LinkFlags::Dormant, "DORMANT"),
+        (LinkFlags::Echo, "ECHO"),
+    ];
+    NAMES.iter().filter(|(flag, _)| flags.contains(*flag)).map(|(_, name)| *name).collect()
+}

@@ -1,0 +1,16 @@
+//! Named network namespaces and the execution model for acting inside them.
+//!
+//! A netlink socket belongs to the namespace it was created in, and `setns` changes the namespace of the
+//! calling thread only. So every namespace gets one netlink socket, created on a throwaway OS thread that
+//! joined the namespace; the socket is then driven from async code on any tokio worker. No tokio worker or
+//! blocking-pool thread ever calls `setns`, and the agent never forks.
+
+mod error;
+mod handle;
+mod registry;
+mod thread;
+
+pub use error::NetnsError;
+pub use handle::NamespaceHandle;
+pub use registry::{NamespaceInfo, NamespaceRegistry, NETNS_DIR};
+pub use thread::run_in_namespace;

@@ -1,0 +1,241 @@
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use nix::errno::Errno;
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sched::{unshare, CloneFlags};
+use nix::sys::statfs::{statfs, NSFS_MAGIC};
+
+use super::{NamespaceHandle, NetnsError};
+use crate::domain::{NamespaceName, NamespaceRef};
+
+/// Where iproute2 keeps named namespaces; sharing it is what makes `ip netns` and nsfleet see each other.
+pub const NETNS_DIR: &str = "/run/netns";
+
+/// A named namespace as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamespaceInfo {
+    pub name: NamespaceName,
+    pub inode: u64,
+}
+
+/// The host's named namespaces, and one open [`NamespaceHandle`] per namespace in use.
+///
+/// The files under /run/netns are the truth: a cached handle is reused only while the name still leads to
+/// the same namespace (same inode), so a namespace deleted or replaced behind the agent's back (by
+/// `ip netns del`, say) is noticed at the next request.
+pub struct NamespaceRegistry {
+    dir: PathBuf,
+    host: Arc<NamespaceHandle>,
+    handles: Mutex<HashMap<NamespaceName, Arc<NamespaceHandle>>>,
+}
+
+impl NamespaceRegistry {
+    /// Opens the agent's own namespace as "the host".
+    pub async fn new() -> Result<Self, NetnsError> {
+        // /proc/self is the main thread's namespace: the one the agent was started in, whatever thread
+        // runs this.
+        let fd = open_namespace_file(Path::new("/proc/self/ns/net"))?;
+        let inode = inode_of(&fd, "/proc/self/ns/net")?;
+        let host = NamespaceHandle::open(NamespaceRef::Host, fd, inode).await?;
+        Ok(Self { dir: PathBuf::from(NETNS_DIR), host: Arc::new(host), handles: Mutex::default() })
+    }
+
+    pub fn host(&self) -> Arc<NamespaceHandle> {
+        self.host.clone()
+    }
+
+    fn path_of(&self, name: &NamespaceName) -> PathBuf {
+        self.dir.join(name.as_str())
+    }
+
+    /// The handle for `namespace`, opening (and caching) it if needed.
+    pub async fn handle(&self, namespace: &NamespaceRef) -> Result<Arc<NamespaceHandle>, NetnsError> {
+        let name = match namespace {
+            NamespaceRef::Host => return Ok(self.host()),
+            NamespaceRef::Named(name) => name,
+        };
+        let info = self.get(name)?;
+        if let Some(handle) = self.cached(name) {
+            if handle.inode() == info.inode {
+                return Ok(handle);
+            }
+        }
+        let path = self.path_of(name);
+        let fd = open_namespace_file(&path).map_err(|e| not_found_or(e, namespace))?;
+        let inode = inode_of(&fd, &path.display().to_string())?;
+        let handle = Arc::new(NamespaceHandle::open(namespace.clone(), fd, inode).await?);
+        self.lock().insert(name.clone(), handle.clone());
+        Ok(handle)
+    }
+
+    fn cached(&self, name: &NamespaceName) -> Option<Arc<NamespaceHandle>> {
+        self.lock().get(name).cloned()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<NamespaceName, Arc<NamespaceHandle>>> {
+        // The map holds no invariant a panicking holder could break half-way.
+        self.handles.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Drops cached handles whose namespace is gone or was replaced: an open socket would keep a deleted
+    /// namespace (and its links) alive.
+    pub fn forget_stale(&self) {
+        let current: HashMap<NamespaceName, u64> =
+            self.list().unwrap_or_default().into_iter().map(|info| (info.name, info.inode)).collect();
+        self.lock().retain(|name, handle| current.get(name) == Some(&handle.inode()));
+    }
+
+    /// Looks up one named namespace.
+    pub fn get(&self, name: &NamespaceName) -> Result<NamespaceInfo, NetnsError> {
+        let path = self.path_of(name);
+        match namespace_inode(&path) {
+            Ok(Some(inode)) => Ok(NamespaceInfo { name: name.clone(), inode }),
+            Ok(None) => Err(NetnsError::NotANamespace { path: path.display().to_string() }),
+            Err(e) => Err(not_found_or(
+                NetnsError::io(format!("stat {}", path.display()), e),
+                &NamespaceRef::Named(name.clone()),
+            )),
+        }
+    }
+
+    /// Every named namespace, sorted by name. Files under /run/netns that are not namespace mounts (left
+    /// over from a crash, say) are skipped.
+    pub fn list(&self) -> Result<Vec<NamespaceInfo>, NetnsError> {
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(NetnsError::io(format!("read {}", self.dir.display()), e)),
+        };
+        let mut namespaces = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| NetnsError::io(format!("read {}", self.dir.display()), e))?;
+            let Some(file_name) = entry.file_name().to_str().map(str::to_string) else { continue };
+            let Ok(name) = NamespaceName::parse("name", &file_name) else { continue };
+            if let Ok(Some(inode)) = namespace_inode(&entry.path()) {
+                namespaces.push(NamespaceInfo { name, inode });
+            }
+        }
+        namespaces.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(namespaces)
+    }
+
+    /// Creates a named namespace the way `ip netns add` does, without forking: a throwaway thread
+    /// unshares its network namespace and bind-mounts it under /run/netns. Returns `changed: false` if it
+    /// already exists.
+    pub async fn create(&self, name: &NamespaceName) -> Result<(NamespaceInfo, bool), NetnsError> {
+        match self.get(name) {
+            Ok(info) => return Ok((info, false)),
+            Err(NetnsError::NotFound { .. }) => {}
+            Err(other) => return Err(other),
+        }
+        let dir = self.dir.clone();
+        let path = self.path_of(name);
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name("nsfleet-netns-add".into())
+            .spawn(move || {
+                let _ = sender.send(create_on_this_thread(&dir, &path));
+            })
+            .map_err(|e| NetnsError::io("spawn namespace creation thread", e))?;
+        match receiver.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err(NetnsError::ThreadLost { context: format!("create namespace {name}") }),
+        }
+        Ok((self.get(name)?, true))
+    }
+
+    /// Deletes a named namespace as `ip netns del` does: detach the mount, remove the file. The kernel frees
+    /// the namespace when nothing else holds it; the agent's own cached socket is dropped first so it is not
+    /// what keeps it alive.
+    pub async fn delete(&self, name: &NamespaceName) -> Result<(), NetnsError> {
+        self.get(name)?;
+        self.lock().remove(name);
+        let path = self.path_of(name);
+        tokio::task::spawn_blocking(move || delete_mount(&path))
+            .await
+            .map_err(|_| NetnsError::ThreadLost { context: format!("delete namespace {name}") })?
+    }
+}
+
+fn create_on_this_thread(dir: &Path, path: &Path) -> Result<(), NetnsError> {
+    make_shared_mount_dir(dir)?;
+    // The mount point is made first and exclusively, so a racing creator of the same name loses cleanly.
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o000)
+        .open(path)
+        .map_err(|e| NetnsError::io(format!("create {}", path.display()), e))?;
+    let result = unshare(CloneFlags::CLONE_NEWNET)
+        .map_err(|e| NetnsError::io("unshare the network namespace", e))
+        .and_then(|()| {
+            // /proc/self would name the process's (main thread's) namespace, not this thread's new one.
+            mount(Some("/proc/thread-self/ns/net"), path, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+                .map_err(|e| NetnsError::io(format!("bind-mount the new namespace on {}", path.display()), e))
+        });
+    if result.is_err() {
+        let _ = fs::remove_file(path);
+    }
+    result
+}
+
+/// iproute2 makes /run/netns a shared mount point, so namespaces mounted later show up in every mount
+/// namespace that has it (e.g. inside `ip netns exec`). Done on every create, as iproute2 does: it is one
+/// cheap syscall when already in place.
+fn make_shared_mount_dir(dir: &Path) -> Result<(), NetnsError> {
+    fs::create_dir_all(dir).map_err(|e| NetnsError::io(format!("create {}", dir.display()), e))?;
+    let share = || mount(None::<&str>, dir, None::<&str>, MsFlags::MS_SHARED | MsFlags::MS_REC, None::<&str>);
+    match share() {
+        Ok(()) => Ok(()),
+        // EINVAL: not a mount point yet; bind it onto itself, then share it.
+        Err(Errno::EINVAL) => {
+            mount(Some(dir), dir, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+                .and_then(|()| share())
+                .map_err(|e| NetnsError::io(format!("make {} a shared mount", dir.display()), e))
+        }
+        Err(e) => Err(NetnsError::io(format!("make {} a shared mount", dir.display()), e)),
+    }
+}
+
+fn delete_mount(path: &Path) -> Result<(), NetnsError> {
+    match umount2(path, MntFlags::MNT_DETACH) {
+        Ok(()) | Err(Errno::EINVAL) | Err(Errno::ENOENT) => {}
+        Err(e) => return Err(NetnsError::io(format!("unmount {}", path.display()), e)),
+    }
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(NetnsError::io(format!("remove {}", path.display()), e)),
+    }
+}
+
+fn open_namespace_file(path: &Path) -> Result<OwnedFd, NetnsError> {
+    File::open(path).map(OwnedFd::from).map_err(|e| NetnsError::io(format!("open {}", path.display()), e))
+}
+
+fn inode_of(fd: &OwnedFd, what: &str) -> Result<u64, NetnsError> {
+    nix::sys::stat::fstat(fd).map(|st| st.st_ino).map_err(|e| NetnsError::io(format!("stat {what}"), e))
+}
+
+/// `Some(inode)` if `path` is a namespace bind mount, `None` if it is some other file.
+fn namespace_inode(path: &Path) -> io::Result<Option<u64>> {
+    let metadata = fs::metadata(path)?;
+    let is_nsfs = statfs(path).map(|fs| fs.filesystem_type() == NSFS_MAGIC).unwrap_or(false);
+    Ok(is_nsfs.then(|| metadata.ino()))
+}
+
+fn not_found_or(error: NetnsError, namespace: &NamespaceRef) -> NetnsError {
+    match &error {
+        NetnsError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound => {
+            NetnsError::NotFound { namespace: namespace.clone() }
+        }
+        _ => error,
+    }
+}

@@ -1,0 +1,22 @@
+use crate::domain::FieldError;
+use crate::kernel::KernelError;
+use crate::netns::NetnsError;
+
+/// Why an operation failed, in the terms the caller can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum OpError {
+    #[error(transparent)]
+    Invalid(#[from] FieldError),
+    #[error("{0}")]
+    NotFound(String),
+    /// Another object already has the name (or address, route) the request wants.
+    #[error("{0}")]
+    Conflict(String),
+    /// The request is well formed but the host's state does not allow it.
+    #[error("{0}")]
+    Precondition(String),
+    #[error(transparent)]
+    Kernel(#[from] KernelError),
+    #[error(transparent)]
+    Netns(#[from] NetnsError),
+}

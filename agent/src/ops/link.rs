@@ -1,0 +1,353 @@
+//! Creating, changing and deleting links, with idempotency checks and undo.
+
+use std::sync::Arc;
+
+use crate::domain::{FieldError, LinkName, MacAddr, NamespaceRef};
+use crate::kernel::link::{self, Link, LinkChange};
+use crate::netns::{NamespaceHandle, NamespaceRegistry, NetnsError};
+
+use super::peers::{PeerResolver, PeerView};
+use super::{OpError, Outcome};
+
+/// A link with the names the kernel reports only as indexes resolved.
+#[derive(Debug, Clone)]
+pub struct LinkView {
+    pub namespace: NamespaceRef,
+    pub link: Link,
+    pub master: Option<String>,
+    pub peer: Option<PeerView>,
+}
+
+#[derive(Debug, Clone)]
+pub enum LinkKindSpec {
+    Veth { peer: LinkName, peer_namespace: NamespaceRef },
+    Bridge,
+}
+
+#[derive(Debug, Clone)]
+pub struct CreateLink {
+    pub namespace: NamespaceRef,
+    pub name: LinkName,
+    pub kind: LinkKindSpec,
+    pub mtu: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MasterChange {
+    Set(LinkName),
+    Release,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SetLink {
+    pub up: Option<bool>,
+    pub mtu: Option<u32>,
+    pub mac: Option<MacAddr>,
+    pub master: Option<MasterChange>,
+    pub move_to: Option<NamespaceRef>,
+}
+
+pub(super) async fn namespace_handle(
+    registry: &NamespaceRegistry,
+    namespace: &NamespaceRef,
+) -> Result<Arc<NamespaceHandle>, OpError> {
+    registry.handle(namespace).await.map_err(|e| match e {
+        NetnsError::NotFound { namespace } => OpError::NotFound(format!("{namespace} does not exist")),
+        other => other.into(),
+    })
+}
+
+pub(super) async fn existing_link(handle: &NamespaceHandle, name: &str) -> Result<Link, OpError> {
+    link::get_by_name(&handle.route(), name)
+        .await?
+        .ok_or_else(|| OpError::NotFound(format!("link {name} does not exist in {}", handle.namespace())))
+}
+
+pub async fn get(registry: &NamespaceRegistry, namespace: &NamespaceRef, name: &LinkName) -> Result<LinkView, OpError> {
+    let handle = namespace_handle(registry, namespace).await?;
+    let link = existing_link(&handle, name.as_str()).await?;
+    let links = link::list(&handle.route()).await?;
+    Ok(view(registry, &handle, link, &links).await)
+}
+
+/// Links of one namespace, sorted by index.
+pub async fn list(registry: &NamespaceRegistry, namespace: &NamespaceRef) -> Result<Vec<LinkView>, OpError> {
+    let handle = namespace_handle(registry, namespace).await?;
+    let mut links = link::list(&handle.route()).await?;
+    links.sort_by_key(|l| l.index);
+    let mut resolver = PeerResolver::new(registry, &handle);
+    let mut views = Vec::with_capacity(links.len());
+    for link in &links {
+        views.push(view_with(&mut resolver, &handle, link.clone(), &links).await);
+    }
+    Ok(views)
+}
+
+/// Links of the host and of every named namespace.
+pub async fn list_all(registry: &NamespaceRegistry) -> Result<Vec<LinkView>, OpError> {
+    let mut views = list(registry, &NamespaceRef::Host).await?;
+    for info in registry.list()? {
+        match list(registry, &NamespaceRef::Named(info.name)).await {
+            Ok(more) => views.extend(more),
+            // Deleted between the listing of names and now: it has no links to show.
+            Err(OpError::NotFound(_)) => {}
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(views)
+}
+
+async fn view(registry: &NamespaceRegistry, handle: &NamespaceHandle, link: Link, links: &[Link]) -> LinkView {
+    let mut resolver = PeerResolver::new(registry, handle);
+    view_with(&mut resolver, handle, link, links).await
+}
+
+async fn view_with(resolver: &mut PeerResolver<'_>, handle: &NamespaceHandle, link: Link, links: &[Link]) -> LinkView {
+    let master = link.master.and_then(|m| links.iter().find(|l| l.index == m)).map(|l| l.name.clone());
+    let peer = match link.peer {
+        Some(peer) => Some(resolver.resolve(peer, links).await),
+        None => None,
+    };
+    LinkView { namespace: handle.namespace().clone(), link, master, peer }
+}
+
+/// Creates a veth pair or a bridge. An existing link of the same name, kind (and for a veth, the same
+/// peer) is success without change; anything else by that name is a conflict.
+pub async fn create(registry: &NamespaceRegistry, request: &CreateLink) -> Result<Outcome<LinkView>, OpError> {
+    let handle = namespace_handle(registry, &request.namespace).await?;
+    let peer_handle = match &request.kind {
+        LinkKindSpec::Veth { peer_namespace, .. } => Some(namespace_handle(registry, peer_namespace).await?),
+        LinkKindSpec::Bridge => None,
+    };
+    let name = request.name.as_str();
+    if let Some(existing) = link::get_by_name(&handle.route(), name).await? {
+        let links = link::list(&handle.route()).await?;
+        let existing = view(registry, &handle, existing, &links).await;
+        return if same_link(&existing, request) {
+            Ok(Outcome::unchanged(existing))
+        } else {
+            Err(OpError::Conflict(format!(
+                "link {name} already exists in {} as {}",
+                handle.namespace(),
+                describe(&existing)
+            )))
+        };
+    }
+    match (&request.kind, &peer_handle) {
+        (LinkKindSpec::Veth { peer, .. }, Some(peer_handle)) => {
+            if peer == &request.name && peer_handle.inode() == handle.inode() {
+                return Err(FieldError::new("veth.peer_name", "must differ from name in the same namespace").into());
+            }
+            if link::get_by_name(&peer_handle.route(), peer.as_str()).await?.is_some() {
+                return Err(OpError::Conflict(format!(
+                    "peer name {peer} is already taken in {}",
+                    peer_handle.namespace()
+                )));
+            }
+            let peer_fd = (peer_handle.inode() != handle.inode()).then(|| peer_handle.fd());
+            link::create_veth(&handle.route(), name, peer.as_str(), peer_fd, request.mtu)
+                .await
+                .map_err(|e| conflict_on_eexist(e, name))?;
+        }
+        _ => link::create_bridge(&handle.route(), name, request.mtu).await.map_err(|e| conflict_on_eexist(e, name))?,
+    }
+    let created = existing_link(&handle, name).await?;
+    let links = link::list(&handle.route()).await?;
+    Ok(Outcome::changed(view(registry, &handle, created, &links).await))
+}
+
+fn same_link(existing: &LinkView, request: &CreateLink) -> bool {
+    match &request.kind {
+        LinkKindSpec::Bridge => existing.link.kind.as_deref() == Some("bridge"),
+        LinkKindSpec::Veth { peer, peer_namespace } => {
+            existing.link.kind.as_deref() == Some("veth")
+                && existing.peer.as_ref().is_some_and(|p| {
+                    p.name.as_deref() == Some(peer.as_str()) && p.namespace.as_ref() == Some(peer_namespace)
+                })
+        }
+    }
+}
+
+fn describe(view: &LinkView) -> String {
+    match (view.link.kind.as_deref(), &view.peer) {
+        (Some("veth"), Some(PeerView { name: Some(peer), namespace: Some(ns), .. })) => {
+            format!("a veth whose peer is {peer} in {ns}")
+        }
+        (Some(kind), _) => format!("a {kind}"),
+        (None, _) => "a device".to_string(),
+    }
+}
+
+fn conflict_on_eexist(error: crate::kernel::KernelError, name: &str) -> OpError {
+    if error.errno() == Some(nix::errno::Errno::EEXIST) {
+        OpError::Conflict(format!("link {name} (or its peer) was created by someone else meanwhile"))
+    } else {
+        error.into()
+    }
+}
+
+pub async fn delete(
+    registry: &NamespaceRegistry,
+    namespace: &NamespaceRef,
+    name: &LinkName,
+    ignore_missing: bool,
+) -> Result<Outcome<()>, OpError> {
+    let handle = namespace_handle(registry, namespace).await?;
+    let Some(existing) = link::get_by_name(&handle.route(), name.as_str()).await? else {
+        return if ignore_missing {
+            Ok(Outcome::unchanged(()))
+        } else {
+            Err(OpError::NotFound(format!("link {name} does not exist in {namespace}")))
+        };
+    };
+    match link::delete(&handle.route(), existing.index, name.as_str()).await {
+        Ok(()) => Ok(Outcome::changed(())),
+        // Gone meanwhile (its veth peer's namespace was deleted, say): the state asked for holds.
+        Err(e) if e.errno() == Some(nix::errno::Errno::ENODEV) => Ok(Outcome::unchanged(())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Changes a link. The move to another namespace happens first; the other changes then apply in the
+/// destination. Each step is skipped if the link is already in that state, and the steps already taken
+/// are undone if a later one fails.
+pub async fn set(
+    registry: &NamespaceRegistry,
+    namespace: &NamespaceRef,
+    name: &LinkName,
+    request: &SetLink,
+) -> Result<Outcome<LinkView>, OpError> {
+    let source = namespace_handle(registry, namespace).await?;
+    let original = existing_link(&source, name.as_str()).await?;
+    let destination = match &request.move_to {
+        Some(target) => {
+            let target = namespace_handle(registry, target).await?;
+            if target.inode() == source.inode() {
+                None
+            } else {
+                if link::get_by_name(&target.route(), name.as_str()).await?.is_some() {
+                    return Err(OpError::Conflict(format!(
+                        "{} already has a link named {name}",
+                        target.namespace()
+                    )));
+                }
+                Some(target)
+            }
+        }
+        None => None,
+    };
+    let final_handle = destination.clone().unwrap_or_else(|| source.clone());
+    // Checks that need the destination's view come before anything is touched.
+    let master_index = match &request.master {
+        Some(MasterChange::Set(master)) => {
+            if master == name {
+                return Err(FieldError::new("master", "a link cannot be its own master").into());
+            }
+            let master_link = link::get_by_name(&final_handle.route(), master.as_str()).await?.ok_or_else(|| {
+                OpError::NotFound(format!("master {master} does not exist in {}", final_handle.namespace()))
+            })?;
+            Some(Some(master_link.index))
+        }
+        Some(MasterChange::Release) => Some(None),
+        None => None,
+    };
+    if let Some(mtu) = request.mtu {
+        check_mtu(&original, mtu)?;
+    }
+
+    let mut undo = UndoLog::default();
+    let result = apply_set(&source, destination.as_deref(), &original, name, request, master_index, &mut undo).await;
+    match result {
+        Ok(changed) => {
+            let current = existing_link(&final_handle, name.as_str()).await?;
+            let links = link::list(&final_handle.route()).await?;
+            let view = view(registry, &final_handle, current, &links).await;
+            Ok(if changed { Outcome::changed(view) } else { Outcome::unchanged(view) })
+        }
+        Err(error) => {
+            undo.run(&source, destination.as_deref(), name).await;
+            Err(error)
+        }
+    }
+}
+
+fn check_mtu(link: &Link, mtu: u32) -> Result<(), OpError> {
+    let below = link.min_mtu.filter(|min| mtu < *min);
+    let above = link.max_mtu.filter(|max| mtu > *max);
+    match (below, above) {
+        (Some(min), _) => Err(FieldError::new("mtu", format!("{mtu} is below the minimum {min} of {}", link.name)).into()),
+        (_, Some(max)) => Err(FieldError::new("mtu", format!("{mtu} is above the maximum {max} of {}", link.name)).into()),
+        _ => Ok(()),
+    }
+}
+
+async fn apply_set(
+    source: &NamespaceHandle,
+    destination: Option<&NamespaceHandle>,
+    original: &Link,
+    name: &LinkName,
+    request: &SetLink,
+    master_index: Option<Option<u32>>,
+    undo: &mut UndoLog,
+) -> Result<bool, OpError> {
+    let mut changed = false;
+    let handle = match destination {
+        Some(destination) => {
+            link::move_to_namespace(&source.route(), original.index, name.as_str(), destination.fd()).await?;
+            undo.moved = true;
+            changed = true;
+            destination
+        }
+        None => source,
+    };
+    // A moved link arrives down and without a master: compare against what it is now, not before.
+    let current = existing_link(handle, name.as_str()).await?;
+    let mut steps = Vec::new();
+    if let Some(mac) = request.mac.filter(|mac| current.mac != Some(*mac)) {
+        steps.push((LinkChange::Mac(mac), current.mac.map(LinkChange::Mac)));
+    }
+    if let Some(mtu) = request.mtu.filter(|mtu| current.mtu != *mtu) {
+        steps.push((LinkChange::Mtu(mtu), Some(LinkChange::Mtu(current.mtu))));
+    }
+    if let Some(master) = master_index.filter(|master| current.master != *master) {
+        steps.push((LinkChange::Master(master), Some(LinkChange::Master(current.master))));
+    }
+    if let Some(up) = request.up.filter(|up| current.admin_up != *up) {
+        steps.push((LinkChange::Up(up), Some(LinkChange::Up(current.admin_up))));
+    }
+    for (step, reverse) in steps {
+        link::change(&handle.route(), current.index, name.as_str(), &step).await?;
+        changed = true;
+        if let Some(reverse) = reverse {
+            undo.changes.push(reverse);
+        }
+    }
+    Ok(changed)
+}
+
+/// What a failed `set` has to take back, newest first.
+#[derive(Default)]
+struct UndoLog {
+    moved: bool,
+    changes: Vec<LinkChange>,
+}
+
+impl UndoLog {
+    /// Best effort: the original error is what the caller needs to see, so undo failures are only logged.
+    async fn run(self, source: &NamespaceHandle, destination: Option<&NamespaceHandle>, name: &LinkName) {
+        let handle = if self.moved { destination.unwrap_or(source) } else { source };
+        for change in self.changes.iter().rev() {
+            let Ok(Some(current)) = link::get_by_name(&handle.route(), name.as_str()).await else { return };
+            if let Err(e) = link::change(&handle.route(), current.index, name.as_str(), change).await {
+                tracing::warn!(error = %e, "undo of a failed link change did not apply");
+            }
+        }
+        if self.moved {
+            if let Ok(Some(current)) = link::get_by_name(&handle.route(), name.as_str()).await {
+                if let Err(e) = link::move_to_namespace(&handle.route(), current.index, name.as_str(), source.fd()).await {
+                    tracing::warn!(error = %e, "undo of a link move did not apply");
+                }
+            }
+        }
+    }
+}

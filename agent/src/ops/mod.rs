@@ -1,0 +1,11 @@
+//! The agent's verbs: each takes validated domain values, checks them against the kernel's current state,
+//! then applies the change step by step, undoing the steps already taken if a later one fails. Built on
+//! `netns` and `kernel`; knows nothing of gRPC.
+
+mod error;
+pub mod link;
+mod outcome;
+mod peers;
+
+pub use error::OpError;
+pub use outcome::{Outcome, Warning};

@@ -1,0 +1,157 @@
+use std::sync::Arc;
+
+use nsfleet_proto::v1 as pb;
+use pb::link_service_server::LinkService;
+use tonic::{Request, Response, Status};
+
+use super::status::StatusError;
+use super::warnings_to_proto;
+use crate::domain::{FieldError, LinkName, MacAddr, NamespaceRef};
+use crate::kernel::link::OperState;
+use crate::netns::NamespaceRegistry;
+use crate::ops::link::{self as link_ops, CreateLink, LinkKindSpec, LinkView, MasterChange, SetLink};
+
+pub struct LinkApi {
+    registry: Arc<NamespaceRegistry>,
+}
+
+impl LinkApi {
+    pub fn new(registry: Arc<NamespaceRegistry>) -> Self {
+        Self { registry }
+    }
+}
+
+fn parse_create(request: &pb::CreateLinkRequest) -> Result<CreateLink, FieldError> {
+    let namespace = NamespaceRef::parse("namespace", &request.namespace)?;
+    let name = LinkName::parse("name", &request.name)?;
+    let kind = match &request.kind {
+        Some(pb::create_link_request::Kind::Veth(veth)) => LinkKindSpec::Veth {
+            peer: LinkName::parse("veth.peer_name", &veth.peer_name)?,
+            peer_namespace: match &veth.peer_namespace {
+                Some(peer_namespace) => NamespaceRef::parse("veth.peer_namespace", peer_namespace)?,
+                None => namespace.clone(),
+            },
+        },
+        Some(pb::create_link_request::Kind::Bridge(_)) => LinkKindSpec::Bridge,
+        None => return Err(FieldError::new("kind", "one of veth or bridge is required")),
+    };
+    Ok(CreateLink { namespace, name, kind, mtu: (request.mtu != 0).then_some(request.mtu) })
+}
+
+fn parse_set(request: &pb::SetLinkRequest) -> Result<SetLink, FieldError> {
+    let mac = match &request.mac {
+        Some(mac) => {
+            let mac: MacAddr = mac.parse().map_err(|reason| FieldError::new("mac", reason))?;
+            if mac.is_multicast() || mac.is_zero() {
+                return Err(FieldError::new("mac", format!("{mac} is not a unicast address")));
+            }
+            Some(mac)
+        }
+        None => None,
+    };
+    let master = match &request.master_change {
+        Some(pb::set_link_request::MasterChange::Master(master)) => {
+            Some(MasterChange::Set(LinkName::parse("master", master)?))
+        }
+        Some(pb::set_link_request::MasterChange::Nomaster(true)) => Some(MasterChange::Release),
+        Some(pb::set_link_request::MasterChange::Nomaster(false)) | None => None,
+    };
+    let move_to = match &request.move_to_namespace {
+        Some(target) => Some(NamespaceRef::parse("move_to_namespace", target)?),
+        None => None,
+    };
+    if request.mtu == Some(0) {
+        return Err(FieldError::new("mtu", "must be positive"));
+    }
+    Ok(SetLink { up: request.up, mtu: request.mtu, mac, master, move_to })
+}
+
+fn to_proto(view: LinkView) -> pb::Link {
+    let LinkView { namespace, link, master, peer } = view;
+    pb::Link {
+        namespace: namespace.as_api_str().to_string(),
+        name: link.name,
+        index: link.index,
+        kind: link.kind.unwrap_or_default(),
+        admin_up: link.admin_up,
+        oper_state: oper_state_to_proto(link.oper_state) as i32,
+        mtu: link.mtu,
+        mac: link.mac.map(|m| m.to_string()).unwrap_or_default(),
+        master: master.unwrap_or_default(),
+        flags: link.flags.iter().map(|f| f.to_string()).collect(),
+        peer: peer.map(|peer| pb::VethPeer {
+            index: peer.index,
+            known: peer.namespace.is_some(),
+            name: peer.name.unwrap_or_default(),
+            namespace: peer.namespace.map(|ns| ns.as_api_str().to_string()).unwrap_or_default(),
+        }),
+    }
+}
+
+fn oper_state_to_proto(state: OperState) -> pb::OperState {
+    match state {
+        OperState::Unknown => pb::OperState::Unknown,
+        OperState::NotPresent => pb::OperState::NotPresent,
+        OperState::Down => pb::OperState::Down,
+        OperState::LowerLayerDown => pb::OperState::LowerLayerDown,
+        OperState::Testing => pb::OperState::Testing,
+        OperState::Dormant => pb::OperState::Dormant,
+        OperState::Up => pb::OperState::Up,
+    }
+}
+
+#[tonic::async_trait]
+impl LinkService for LinkApi {
+    async fn create_link(&self, request: Request<pb::CreateLinkRequest>) -> Result<Response<pb::CreateLinkResponse>, Status> {
+        let spec = parse_create(request.get_ref()).map_err(StatusError::from)?;
+        let outcome = link_ops::create(&self.registry, &spec).await.map_err(StatusError::from)?;
+        Ok(Response::new(pb::CreateLinkResponse {
+            link: Some(to_proto(outcome.value)),
+            changed: outcome.changed,
+            warnings: warnings_to_proto(outcome.warnings),
+        }))
+    }
+
+    async fn delete_link(&self, request: Request<pb::DeleteLinkRequest>) -> Result<Response<pb::DeleteLinkResponse>, Status> {
+        let request = request.into_inner();
+        let namespace = NamespaceRef::parse("namespace", &request.namespace).map_err(StatusError::from)?;
+        let name = LinkName::parse("name", &request.name).map_err(StatusError::from)?;
+        let outcome = link_ops::delete(&self.registry, &namespace, &name, request.ignore_missing)
+            .await
+            .map_err(StatusError::from)?;
+        Ok(Response::new(pb::DeleteLinkResponse { changed: outcome.changed, warnings: warnings_to_proto(outcome.warnings) }))
+    }
+
+    async fn list_links(&self, request: Request<pb::ListLinksRequest>) -> Result<Response<pb::ListLinksResponse>, Status> {
+        let request = request.into_inner();
+        let views = if request.all_namespaces {
+            link_ops::list_all(&self.registry).await
+        } else {
+            let namespace = NamespaceRef::parse("namespace", &request.namespace).map_err(StatusError::from)?;
+            link_ops::list(&self.registry, &namespace).await
+        }
+        .map_err(StatusError::from)?;
+        Ok(Response::new(pb::ListLinksResponse { links: views.into_iter().map(to_proto).collect() }))
+    }
+
+    async fn get_link(&self, request: Request<pb::GetLinkRequest>) -> Result<Response<pb::GetLinkResponse>, Status> {
+        let request = request.into_inner();
+        let namespace = NamespaceRef::parse("namespace", &request.namespace).map_err(StatusError::from)?;
+        let name = LinkName::parse("name", &request.name).map_err(StatusError::from)?;
+        let view = link_ops::get(&self.registry, &namespace, &name).await.map_err(StatusError::from)?;
+        Ok(Response::new(pb::GetLinkResponse { link: Some(to_proto(view)) }))
+    }
+
+    async fn set_link(&self, request: Request<pb::SetLinkRequest>) -> Result<Response<pb::SetLinkResponse>, Status> {
+        let request = request.into_inner();
+        let namespace = NamespaceRef::parse("namespace", &request.namespace).map_err(StatusError::from)?;
+        let name = LinkName::parse("name", &request.name).map_err(StatusError::from)?;
+        let change = parse_set(&request).map_err(StatusError::from)?;
+        let outcome = link_ops::set(&self.registry, &namespace, &name, &change).await.map_err(StatusError::from)?;
+        Ok(Response::new(pb::SetLinkResponse {
+            link: Some(to_proto(outcome.value)),
+            changed: outcome.changed,
+            warnings: warnings_to_proto(outcome.warnings),
+        }))
+    }
+}

@@ -1,0 +1,105 @@
+//! The one place where errors of the lower layers become gRPC status codes.
+
+use nix::errno::Errno;
+use tonic::{Code, Status};
+
+use crate::domain::FieldError;
+use crate::kernel::KernelError;
+use crate::netns::NetnsError;
+use crate::ops::OpError;
+
+pub fn invalid(error: FieldError) -> Status {
+    Status::invalid_argument(error.to_string())
+}
+
+impl From<OpError> for StatusError {
+    fn from(error: OpError) -> Self {
+        let status = match error {
+            OpError::Invalid(e) => invalid(e),
+            OpError::NotFound(message) => Status::not_found(message),
+            OpError::Conflict(message) => Status::already_exists(message),
+            OpError::Precondition(message) => Status::failed_precondition(message),
+            OpError::Kernel(e) => kernel_status(&e),
+            OpError::Netns(e) => netns_status(&e),
+        };
+        Self(status)
+    }
+}
+
+/// Carries a `Status` out of `?` chains; tonic's `Status` cannot implement `From` for our error types.
+pub struct StatusError(pub Status);
+
+impl From<StatusError> for Status {
+    fn from(error: StatusError) -> Self {
+        error.0
+    }
+}
+
+impl From<FieldError> for StatusError {
+    fn from(error: FieldError) -> Self {
+        Self(invalid(error))
+    }
+}
+
+impl From<NetnsError> for StatusError {
+    fn from(error: NetnsError) -> Self {
+        Self(netns_status(&error))
+    }
+}
+
+fn netns_status(error: &NetnsError) -> Status {
+    let code = match error {
+        NetnsError::NotFound { .. } => Code::NotFound,
+        NetnsError::NotANamespace { .. } => Code::FailedPrecondition,
+        NetnsError::Io { source, .. } => match source.raw_os_error().map(Errno::from_raw) {
+            Some(errno) => errno_code(errno),
+            None => Code::Internal,
+        },
+        NetnsError::ThreadLost { .. } => Code::Internal,
+    };
+    Status::new(code, error.to_string())
+}
+
+fn kernel_status(error: &KernelError) -> Status {
+    let code = error.errno().map(errno_code).unwrap_or(Code::Unavailable);
+    Status::new(code, error.to_string())
+}
+
+/// What an errno from the kernel means for the caller.
+fn errno_code(errno: Errno) -> Code {
+    match errno {
+        Errno::EEXIST | Errno::ENOTEMPTY => Code::AlreadyExists,
+        Errno::ENOENT | Errno::ENODEV | Errno::ESRCH | Errno::EADDRNOTAVAIL | Errno::ENXIO => Code::NotFound,
+        Errno::EINVAL | Errno::ERANGE | Errno::EAFNOSUPPORT | Errno::EPROTONOSUPPORT | Errno::EMSGSIZE => {
+            Code::InvalidArgument
+        }
+        Errno::ENETUNREACH
+        | Errno::EHOSTUNREACH
+        | Errno::ENETDOWN
+        | Errno::EBUSY
+        | Errno::ENOTCONN
+        | Errno::ELOOP
+        | Errno::EADDRINUSE
+        | Errno::EOPNOTSUPP
+        | Errno::EMLINK => Code::FailedPrecondition,
+        Errno::EPERM | Errno::EACCES => Code::PermissionDenied,
+        Errno::ENOMEM | Errno::ENOBUFS | Errno::ENOSPC | Errno::EMFILE | Errno::ENFILE => Code::ResourceExhausted,
+        Errno::EAGAIN | Errno::EINTR => Code::Unavailable,
+        _ => Code::Internal,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errnos_map_to_what_the_caller_can_do() {
+        assert_eq!(errno_code(Errno::EEXIST), Code::AlreadyExists);
+        assert_eq!(errno_code(Errno::ENODEV), Code::NotFound);
+        assert_eq!(errno_code(Errno::ENETUNREACH), Code::FailedPrecondition);
+        assert_eq!(errno_code(Errno::ERANGE), Code::InvalidArgument);
+        assert_eq!(errno_code(Errno::EPERM), Code::PermissionDenied);
+        assert_eq!(errno_code(Errno::EIO), Code::Internal);
+    }
+}
