@@ -13,6 +13,7 @@ const PROTOS: &[&str] = &[
     "nsfleet/v1/forwarding.proto",
     "nsfleet/v1/neighbor.proto",
     "nsfleet/v1/diagnostics.proto",
+    "nsfleet/v1/batch.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -2,9 +2,13 @@
 //! effect, so the layers below take only values that are already known to be well formed.
 
 mod field_error;
+mod ip;
 mod mac;
 mod names;
+mod scope;
 
 pub use field_error::FieldError;
+pub use ip::{check_prefix_len, parse_ip, parse_optional_ip, Family, IpPrefix};
 pub use mac::MacAddr;
 pub use names::{LinkName, NamespaceName, NamespaceRef};
+pub use scope::Scope;

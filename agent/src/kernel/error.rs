@@ -17,8 +17,8 @@ pub enum KernelError {
 }
 
 impl KernelError {
-    pub fn from_netlink(context: impl Into<String>, error: rtnetlink::Error) -> Self {
-        let context = context.into();
+    pub fn from_netlink(context: impl ToString, error: rtnetlink::Error) -> Self {
+        let context = context.to_string();
         match error {
             rtnetlink::Error::NetlinkError(message) => Self::Refused {
                 context,

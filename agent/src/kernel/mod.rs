@@ -1,7 +1,13 @@
 //! Kernel operations, one module per kind of object: each function is one netlink request (or dump) with
 //! context on failure, and no policy. Nothing here knows gRPC or the proto.
 
+pub mod address;
 mod error;
 pub mod link;
+pub mod neighbor;
+pub mod ping;
+mod request;
+pub mod route;
+pub mod sysctl;
 
 pub use error::KernelError;

@@ -1,1 +1,74 @@
 //! NAT in nsfleet's own nftables table. Nothing here knows gRPC or the proto.
+//!
+//! The pieces:
+//! - [`spec`]: what a rule is ([`NatRuleSpec`]) and its stable id; [`validate`]: the pure checks the gRPC
+//!   layer runs before anything touches the kernel.
+//! - [`NatBackend`]: the narrow interface the service uses, so a pure-netlink backend can replace nft.
+//! - [`NftBackend`]: the implementation over `nft -j` (table layout and comment format in
+//!   `nft_rule.rs`, id scheme in [`spec`]); `conntrack.rs` flushes a deleted rule's conntrack entries.
+//!
+//! Threading: every call is blocking and acts in the network namespace of the calling thread (`nft`
+//! inherits it, the ctnetlink socket is opened on it). The agent enters the namespace first.
+//!
+//! Mapping to gRPC codes: `Invalid` -> INVALID_ARGUMENT; `NotFound` -> NOT_FOUND (or `changed: false`
+//! with `ignore_missing`); `Conflict` -> ALREADY_EXISTS; `NftMissing` -> FAILED_PRECONDITION; `NftFailed`
+//! -> PERMISSION_DENIED when [`NatError::is_permission_denied`], else FAILED_PRECONDITION (the host's
+//! nftables refused: missing kernel support, a hand-made chain in the way); `NftOutput` -> INTERNAL;
+//! `Conntrack` only ever arrives as a [`DeleteOutcome::conntrack_error`], which becomes a warning on a
+//! successful response.
+
+mod conntrack;
+mod error;
+mod nft;
+mod nft_rule;
+pub mod spec;
+pub mod validate;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests;
+
+pub use error::NatError;
+pub use nft::{nft_available, NftBackend};
+pub use spec::{
+    IpFamily, IpPrefix, NatProtocol, NatRule, NatRuleSpec, PortRange, MAX_COMMENT_BYTES,
+};
+pub use validate::{
+    parse_address, parse_optional_port, parse_port_range, parse_source, validate_comment,
+    validate_spec,
+};
+
+/// Result of [`NatBackend::add`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddOutcome {
+    /// The rule now in the kernel: the new one, or the existing identical one (with its own comment).
+    pub rule: NatRule,
+    /// False when an identical rule (same kind and match, comment ignored) was already there.
+    pub changed: bool,
+}
+
+/// Result of [`NatBackend::delete`]. The rule is gone even when `conntrack_error` is set.
+#[derive(Debug)]
+pub struct DeleteOutcome {
+    pub changed: bool,
+    /// Conntrack entries the rule had NATed that were removed.
+    pub conntrack_entries_flushed: usize,
+    /// Flushing failed after the rule was deleted: old flows may keep the old mapping until they expire.
+    pub conntrack_error: Option<NatError>,
+}
+
+/// The NAT operations the service needs.
+pub trait NatBackend: Send + Sync {
+    /// All calls are blocking and are made on a thread that is already inside the target network
+    /// namespace (the agent does the setns; `nft` inherits the namespace of the thread that spawns it).
+    ///
+    /// Exactly the rules nsfleet made, in evaluation order per chain, with their counters.
+    fn list(&self) -> Result<Vec<NatRule>, NatError>;
+
+    /// Validates and adds a rule in one atomic transaction. Re-adding an identical rule changes nothing.
+    fn add(&self, spec: &NatRuleSpec, comment: &str) -> Result<AddOutcome, NatError>;
+
+    /// Deletes a rule nsfleet made (`NotFound` otherwise) and flushes the conntrack entries it created.
+    /// Deleting the last rule removes the table in the same transaction.
+    fn delete(&self, id: &str) -> Result<DeleteOutcome, NatError>;
+}

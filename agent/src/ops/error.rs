@@ -1,5 +1,7 @@
 use crate::domain::FieldError;
+use crate::kernel::ping::PingError;
 use crate::kernel::KernelError;
+use crate::nat::NatError;
 use crate::netns::NetnsError;
 
 /// Why an operation failed, in the terms the caller can act on.
@@ -19,4 +21,8 @@ pub enum OpError {
     Kernel(#[from] KernelError),
     #[error(transparent)]
     Netns(#[from] NetnsError),
+    #[error(transparent)]
+    Ping(#[from] PingError),
+    #[error(transparent)]
+    Nat(#[from] NatError),
 }

@@ -47,6 +47,13 @@ pub struct SetLink {
     pub move_to: Option<NamespaceRef>,
 }
 
+impl SetLink {
+    /// Where the link is after the change, given where it was.
+    pub fn destination<'a>(&'a self, namespace: &'a NamespaceRef) -> &'a NamespaceRef {
+        self.move_to.as_ref().unwrap_or(namespace)
+    }
+}
+
 pub(super) async fn namespace_handle(
     registry: &NamespaceRegistry,
     namespace: &NamespaceRef,
@@ -112,8 +119,9 @@ async fn view_with(resolver: &mut PeerResolver<'_>, handle: &NamespaceHandle, li
 }
 
 /// Creates a veth pair or a bridge. An existing link of the same name, kind (and for a veth, the same
-/// peer) is success without change; anything else by that name is a conflict.
-pub async fn create(registry: &NamespaceRegistry, request: &CreateLink) -> Result<Outcome<LinkView>, OpError> {
+/// peer) is success without change; anything else by that name is a conflict. Callers that want the
+/// link's view read it with [`get`]: bulk callers should not pay for it.
+pub async fn create(registry: &NamespaceRegistry, request: &CreateLink) -> Result<Outcome<()>, OpError> {
     let handle = namespace_handle(registry, &request.namespace).await?;
     let peer_handle = match &request.kind {
         LinkKindSpec::Veth { peer_namespace, .. } => Some(namespace_handle(registry, peer_namespace).await?),
@@ -124,7 +132,7 @@ pub async fn create(registry: &NamespaceRegistry, request: &CreateLink) -> Resul
         let links = link::list(&handle.route()).await?;
         let existing = view(registry, &handle, existing, &links).await;
         return if same_link(&existing, request) {
-            Ok(Outcome::unchanged(existing))
+            Ok(Outcome::unchanged(()))
         } else {
             Err(OpError::Conflict(format!(
                 "link {name} already exists in {} as {}",
@@ -151,9 +159,7 @@ pub async fn create(registry: &NamespaceRegistry, request: &CreateLink) -> Resul
         }
         _ => link::create_bridge(&handle.route(), name, request.mtu).await.map_err(|e| conflict_on_eexist(e, name))?,
     }
-    let created = existing_link(&handle, name).await?;
-    let links = link::list(&handle.route()).await?;
-    Ok(Outcome::changed(view(registry, &handle, created, &links).await))
+    Ok(Outcome::changed(()))
 }
 
 fn same_link(existing: &LinkView, request: &CreateLink) -> bool {
@@ -210,13 +216,13 @@ pub async fn delete(
 
 /// Changes a link. The move to another namespace happens first; the other changes then apply in the
 /// destination. Each step is skipped if the link is already in that state, and the steps already taken
-/// are undone if a later one fails.
+/// are undone if a later one fails. The link ends up in [`SetLink::destination`].
 pub async fn set(
     registry: &NamespaceRegistry,
     namespace: &NamespaceRef,
     name: &LinkName,
     request: &SetLink,
-) -> Result<Outcome<LinkView>, OpError> {
+) -> Result<Outcome<()>, OpError> {
     let source = namespace_handle(registry, namespace).await?;
     let original = existing_link(&source, name.as_str()).await?;
     let destination = match &request.move_to {
@@ -260,9 +266,11 @@ pub async fn set(
     match result {
         Ok(changed) => {
             let current = existing_link(&final_handle, name.as_str()).await?;
-            let links = link::list(&final_handle.route()).await?;
-            let view = view(registry, &final_handle, current, &links).await;
-            Ok(if changed { Outcome::changed(view) } else { Outcome::unchanged(view) })
+            let warnings = match request.master {
+                Some(MasterChange::Set(_)) => super::address::enslave_warnings(&final_handle, &current).await?,
+                _ => Vec::new(),
+            };
+            Ok(if changed { Outcome::changed(()) } else { Outcome::unchanged(()) }.with_warnings(warnings))
         }
         Err(error) => {
             undo.run(&source, destination.as_deref(), name).await;
@@ -350,4 +358,31 @@ impl UndoLog {
             }
         }
     }
+}
+
+/// The `SetLink` that takes `request` back, computed from the link's state before it is applied. It acts
+/// in the namespace where `request` leaves the link.
+pub async fn reverse_of_set(
+    registry: &NamespaceRegistry,
+    namespace: &NamespaceRef,
+    name: &LinkName,
+    request: &SetLink,
+) -> Result<SetLink, OpError> {
+    let handle = namespace_handle(registry, namespace).await?;
+    let before = existing_link(&handle, name.as_str()).await?;
+    let master = match before.master {
+        Some(index) => match link::get_by_index(&handle.route(), index).await? {
+            Some(master) => MasterChange::Set(LinkName::parse("master", &master.name)?),
+            None => MasterChange::Release,
+        },
+        None => MasterChange::Release,
+    };
+    let moves = request.move_to.as_ref().is_some_and(|target| target != namespace);
+    Ok(SetLink {
+        up: (request.up.is_some() || moves).then_some(before.admin_up),
+        mtu: request.mtu.map(|_| before.mtu),
+        mac: request.mac.and(before.mac),
+        master: (request.master.is_some() || moves).then_some(master),
+        move_to: moves.then(|| namespace.clone()),
+    })
 }

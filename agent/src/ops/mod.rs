@@ -2,10 +2,16 @@
 //! then applies the change step by step, undoing the steps already taken if a later one fails. Built on
 //! `netns` and `kernel`; knows nothing of gRPC.
 
+pub mod address;
 mod error;
+pub mod forwarding;
 pub mod link;
+pub mod nat;
+pub mod neighbor;
 mod outcome;
 mod peers;
+pub mod ping;
+pub mod route;
 
 pub use error::OpError;
 pub use outcome::{Outcome, Warning};

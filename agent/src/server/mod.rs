@@ -18,7 +18,8 @@ use tonic::transport::server::Router;
 use tonic::transport::Server;
 
 use crate::netns::{NamespaceRegistry, NetnsError};
-use crate::service::{LinkApi, NamespaceApi};
+use crate::nat::{nft_available, NftBackend};
+use crate::service::{AddressApi, DiagnosticsApi, ForwardingApi, LinkApi, NamespaceApi, NatApi, NeighborApi, RouteApi};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -100,6 +101,22 @@ async fn router(registry: Arc<NamespaceRegistry>) -> Result<Router, ServerError>
     let (health_reporter, health) = tonic_health::server::health_reporter();
     health_reporter.set_serving::<pb::namespace_service_server::NamespaceServiceServer<NamespaceApi>>().await;
     health_reporter.set_serving::<pb::link_service_server::LinkServiceServer<LinkApi>>().await;
+    health_reporter.set_serving::<pb::address_service_server::AddressServiceServer<AddressApi>>().await;
+    health_reporter.set_serving::<pb::route_service_server::RouteServiceServer<RouteApi>>().await;
+    health_reporter.set_serving::<pb::forwarding_service_server::ForwardingServiceServer<ForwardingApi>>().await;
+    health_reporter.set_serving::<pb::neighbor_service_server::NeighborServiceServer<NeighborApi>>().await;
+    health_reporter.set_serving::<pb::diagnostics_service_server::DiagnosticsServiceServer<DiagnosticsApi>>().await;
+    // nft is the one external program the agent needs; without it everything but NAT still works.
+    let nat_unavailable = match tokio::task::spawn_blocking(nft_available).await {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(e) => Some(format!("the nft check did not finish: {e}")),
+    };
+    match &nat_unavailable {
+        Some(reason) => tracing::warn!(%reason, "NatService will answer FAILED_PRECONDITION"),
+        None => health_reporter.set_serving::<pb::nat_service_server::NatServiceServer<NatApi>>().await,
+    }
+    let nat = NatApi::new(registry.clone(), Arc::new(NftBackend::new()), nat_unavailable);
     // grpcurl 1.8 asks only for v1alpha reflection, newer clients for v1: serve both. Health's own
     // descriptors are registered too, or it would be missing from `list`.
     let reflection = || {
@@ -112,7 +129,13 @@ async fn router(registry: Arc<NamespaceRegistry>) -> Result<Router, ServerError>
         .add_service(reflection().build_v1()?)
         .add_service(reflection().build_v1alpha()?)
         .add_service(pb::namespace_service_server::NamespaceServiceServer::new(NamespaceApi::new(registry.clone())))
-        .add_service(pb::link_service_server::LinkServiceServer::new(LinkApi::new(registry))))
+        .add_service(pb::link_service_server::LinkServiceServer::new(LinkApi::new(registry.clone())))
+        .add_service(pb::address_service_server::AddressServiceServer::new(AddressApi::new(registry.clone())))
+        .add_service(pb::route_service_server::RouteServiceServer::new(RouteApi::new(registry.clone())))
+        .add_service(pb::forwarding_service_server::ForwardingServiceServer::new(ForwardingApi::new(registry.clone())))
+        .add_service(pb::neighbor_service_server::NeighborServiceServer::new(NeighborApi::new(registry.clone())))
+        .add_service(pb::diagnostics_service_server::DiagnosticsServiceServer::new(DiagnosticsApi::new(registry)))
+        .add_service(pb::nat_service_server::NatServiceServer::new(nat)))
 }
 
 enum Bound {

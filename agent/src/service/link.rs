@@ -5,7 +5,7 @@ use pb::link_service_server::LinkService;
 use tonic::{Request, Response, Status};
 
 use super::status::StatusError;
-use super::warnings_to_proto;
+use super::{run_to_completion, warnings_to_proto};
 use crate::domain::{FieldError, LinkName, MacAddr, NamespaceRef};
 use crate::kernel::link::OperState;
 use crate::netns::NamespaceRegistry;
@@ -104,9 +104,12 @@ fn oper_state_to_proto(state: OperState) -> pb::OperState {
 impl LinkService for LinkApi {
     async fn create_link(&self, request: Request<pb::CreateLinkRequest>) -> Result<Response<pb::CreateLinkResponse>, Status> {
         let spec = parse_create(request.get_ref()).map_err(StatusError::from)?;
-        let outcome = link_ops::create(&self.registry, &spec).await.map_err(StatusError::from)?;
+        let registry = self.registry.clone();
+        let (namespace, name) = (spec.namespace.clone(), spec.name.clone());
+        let outcome = run_to_completion(async move { link_ops::create(&registry, &spec).await }).await?;
+        let view = link_ops::get(&self.registry, &namespace, &name).await.map_err(StatusError::from)?;
         Ok(Response::new(pb::CreateLinkResponse {
-            link: Some(to_proto(outcome.value)),
+            link: Some(to_proto(view)),
             changed: outcome.changed,
             warnings: warnings_to_proto(outcome.warnings),
         }))
@@ -116,9 +119,10 @@ impl LinkService for LinkApi {
         let request = request.into_inner();
         let namespace = NamespaceRef::parse("namespace", &request.namespace).map_err(StatusError::from)?;
         let name = LinkName::parse("name", &request.name).map_err(StatusError::from)?;
-        let outcome = link_ops::delete(&self.registry, &namespace, &name, request.ignore_missing)
-            .await
-            .map_err(StatusError::from)?;
+        let registry = self.registry.clone();
+        let outcome =
+            run_to_completion(async move { link_ops::delete(&registry, &namespace, &name, request.ignore_missing).await })
+                .await?;
         Ok(Response::new(pb::DeleteLinkResponse { changed: outcome.changed, warnings: warnings_to_proto(outcome.warnings) }))
     }
 
@@ -147,9 +151,14 @@ impl LinkService for LinkApi {
         let namespace = NamespaceRef::parse("namespace", &request.namespace).map_err(StatusError::from)?;
         let name = LinkName::parse("name", &request.name).map_err(StatusError::from)?;
         let change = parse_set(&request).map_err(StatusError::from)?;
-        let outcome = link_ops::set(&self.registry, &namespace, &name, &change).await.map_err(StatusError::from)?;
+        let destination = change.destination(&namespace).clone();
+        let registry = self.registry.clone();
+        let changed_name = name.clone();
+        let outcome =
+            run_to_completion(async move { link_ops::set(&registry, &namespace, &changed_name, &change).await }).await?;
+        let view = link_ops::get(&self.registry, &destination, &name).await.map_err(StatusError::from)?;
         Ok(Response::new(pb::SetLinkResponse {
-            link: Some(to_proto(outcome.value)),
+            link: Some(to_proto(view)),
             changed: outcome.changed,
             warnings: warnings_to_proto(outcome.warnings),
         }))

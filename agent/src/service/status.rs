@@ -4,7 +4,9 @@ use nix::errno::Errno;
 use tonic::{Code, Status};
 
 use crate::domain::FieldError;
+use crate::kernel::ping::PingError;
 use crate::kernel::KernelError;
+use crate::nat::NatError;
 use crate::netns::NetnsError;
 use crate::ops::OpError;
 
@@ -21,6 +23,8 @@ impl From<OpError> for StatusError {
             OpError::Precondition(message) => Status::failed_precondition(message),
             OpError::Kernel(e) => kernel_status(&e),
             OpError::Netns(e) => netns_status(&e),
+            OpError::Ping(e) => ping_status(&e),
+            OpError::Nat(e) => nat_status(&e, None),
         };
         Self(status)
     }
@@ -58,6 +62,32 @@ fn netns_status(error: &NetnsError) -> Status {
         NetnsError::ThreadLost { .. } => Code::Internal,
     };
     Status::new(code, error.to_string())
+}
+
+/// `kind` prefixes field names with the oneof member they sit in ("masquerade.source").
+pub fn nat_status(error: &NatError, kind: Option<&str>) -> Status {
+    match error {
+        NatError::Invalid { field, reason } => {
+            let field = kind.map(|k| format!("{k}.{field}")).unwrap_or_else(|| field.to_string());
+            Status::invalid_argument(format!("{field}: {reason}"))
+        }
+        NatError::NotFound { .. } => Status::not_found(error.to_string()),
+        NatError::Conflict { .. } => Status::already_exists(error.to_string()),
+        NatError::NftMissing { .. } => Status::failed_precondition(error.to_string()),
+        _ if error.is_permission_denied() => Status::permission_denied(error.to_string()),
+        NatError::NftFailed { .. } => Status::failed_precondition(error.to_string()),
+        NatError::NftOutput { .. } | NatError::Conntrack { .. } => Status::internal(error.to_string()),
+    }
+}
+
+pub fn ping_status(error: &PingError) -> Status {
+    match error {
+        PingError::InvalidParams { .. } => Status::invalid_argument(error.to_string()),
+        PingError::NoSuchInterface { .. } => Status::invalid_argument(format!("interface: {error}")),
+        PingError::SourceNotLocal { .. } => Status::invalid_argument(format!("source: {error}")),
+        PingError::Unreachable { source, .. } => Status::failed_precondition(format!("{error}: {source}")),
+        PingError::Io { source, .. } => Status::internal(format!("{error}: {source}")),
+    }
 }
 
 fn kernel_status(error: &KernelError) -> Status {

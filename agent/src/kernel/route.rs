@@ -1,0 +1,201 @@
+//! Routes over route netlink.
+
+use std::net::IpAddr;
+
+use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE};
+use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteFlags, RouteMessage, RouteProtocol, RouteScope, RouteType};
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
+use rtnetlink::Handle;
+
+use super::{request, KernelError};
+use crate::domain::{Family, IpPrefix, Scope};
+
+pub const MAIN_TABLE: u32 = 254;
+/// Tables do not fit the header's u8 above 255; RTA_TABLE carries them in full.
+const RT_TABLE_COMPAT: u8 = 252;
+
+/// A route as the kernel reports it, and as requests describe it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub destination: IpPrefix,
+    pub gateway: Option<IpAddr>,
+    pub device_index: Option<u32>,
+    /// Priority; `None` in a request means the kernel's default for the family.
+    pub metric: Option<u32>,
+    pub table: u32,
+    pub scope: Scope,
+    pub protocol: u8,
+    pub kind: u8,
+    pub source: Option<IpAddr>,
+    pub flags: Vec<&'static str>,
+}
+
+impl Route {
+    /// The kernel's default metric where none was given: IPv6 routes get 1024, IPv4 ones 0.
+    pub fn effective_metric(&self) -> u32 {
+        self.metric.unwrap_or(match self.destination.family() {
+            Family::V4 => 0,
+            Family::V6 => 1024,
+        })
+    }
+}
+
+/// RTN_UNICAST.
+pub const UNICAST: u8 = 1;
+/// RTPROT_BOOT: what `ip route add` uses unless told otherwise.
+pub const PROTOCOL_BOOT: u8 = 3;
+
+pub async fn list(handle: &Handle, family: Option<Family>) -> Result<Vec<Route>, KernelError> {
+    let mut query = RouteMessage::default();
+    query.header.address_family = match family {
+        Some(Family::V4) => AddressFamily::Inet,
+        Some(Family::V6) => AddressFamily::Inet6,
+        None => AddressFamily::Unspec,
+    };
+    let messages = request::dump(handle, RouteNetlinkMessage::GetRoute(query), "dump routes").await?;
+    Ok(messages
+        .into_iter()
+        .filter_map(|m| match m {
+            RouteNetlinkMessage::NewRoute(message) => parse(&message),
+            _ => None,
+        })
+        .filter(|r| family.is_none_or(|f| r.destination.family() == f))
+        .collect())
+}
+
+pub enum Mode {
+    Add,
+    Replace,
+}
+
+pub async fn add(handle: &Handle, route: &Route, mode: Mode, context: &str) -> Result<(), KernelError> {
+    let flags = NLM_F_CREATE | match mode {
+        Mode::Add => NLM_F_EXCL,
+        Mode::Replace => NLM_F_REPLACE,
+    };
+    request::acked(handle, RouteNetlinkMessage::NewRoute(message(route)), flags, context).await
+}
+
+pub async fn delete(handle: &Handle, route: &Route, context: &str) -> Result<(), KernelError> {
+    request::acked(handle, RouteNetlinkMessage::DelRoute(message(route)), 0, context).await
+}
+
+fn message(route: &Route) -> RouteMessage {
+    let mut message = RouteMessage::default();
+    let header = &mut message.header;
+    header.address_family = match route.destination.family() {
+        Family::V4 => AddressFamily::Inet,
+        Family::V6 => AddressFamily::Inet6,
+    };
+    header.destination_prefix_length = route.destination.prefix_len;
+    header.table = u8::try_from(route.table).unwrap_or(RT_TABLE_COMPAT);
+    header.protocol = RouteProtocol::from(route.protocol);
+    header.scope = RouteScope::from(route.scope.to_kernel());
+    header.kind = RouteType::from(route.kind);
+    let attributes = &mut message.attributes;
+    attributes.push(RouteAttribute::Table(route.table));
+    if route.destination.prefix_len > 0 {
+        attributes.push(RouteAttribute::Destination(RouteAddress::from(route.destination.address)));
+    }
+    if let Some(gateway) = route.gateway {
+        attributes.push(RouteAttribute::Gateway(RouteAddress::from(gateway)));
+    }
+    if let Some(index) = route.device_index {
+        attributes.push(RouteAttribute::Oif(index));
+    }
+    if let Some(metric) = route.metric {
+        attributes.push(RouteAttribute::Priority(metric));
+    }
+    if let Some(source) = route.source {
+        attributes.push(RouteAttribute::PrefSource(RouteAddress::from(source)));
+    }
+    message
+}
+
+fn ip(address: &RouteAddress) -> Option<IpAddr> {
+    match address {
+        RouteAddress::Inet(v4) => Some(IpAddr::V4(*v4)),
+        RouteAddress::Inet6(v6) => Some(IpAddr::V6(*v6)),
+        _ => None,
+    }
+}
+
+fn parse(message: &RouteMessage) -> Option<Route> {
+    let header = &message.header;
+    let family = match header.address_family {
+        AddressFamily::Inet => Family::V4,
+        AddressFamily::Inet6 => Family::V6,
+        _ => return None,
+    };
+    let mut route = Route {
+        destination: IpPrefix { address: family.unspecified(), prefix_len: header.destination_prefix_length },
+        gateway: None,
+        device_index: None,
+        metric: None,
+        table: u32::from(header.table),
+        scope: Scope::from_kernel(u8::from(header.scope)),
+        protocol: u8::from(header.protocol),
+        kind: u8::from(header.kind),
+        source: None,
+        flags: flag_names(header.flags),
+    };
+    for attribute in &message.attributes {
+        match attribute {
+            RouteAttribute::Destination(address) => route.destination.address = ip(address)?,
+            RouteAttribute::Gateway(address) => route.gateway = ip(address),
+            RouteAttribute::Oif(index) => route.device_index = Some(*index),
+            RouteAttribute::Priority(metric) => route.metric = Some(*metric),
+            RouteAttribute::Table(table) => route.table = *table,
+            RouteAttribute::PrefSource(address) => route.source = ip(address),
+            _ => {}
+        }
+    }
+    Some(route)
+}
+
+fn flag_names(flags: RouteFlags) -> Vec<&'static str> {
+    const NAMES: &[(RouteFlags, &str)] = &[
+        (RouteFlags::Dead, "dead"),
+        (RouteFlags::Pervasive, "pervasive"),
+        (RouteFlags::Onlink, "onlink"),
+        (RouteFlags::Offload, "offload"),
+        (RouteFlags::Linkdown, "linkdown"),
+        (RouteFlags::Unresolved, "unresolved"),
+        (RouteFlags::Trap, "trap"),
+    ];
+    NAMES.iter().filter(|(f, _)| flags.contains(*f)).map(|(_, n)| *n).collect()
+}
+
+/// `ip route`'s names for route types and protocols, for listings.
+pub fn type_name(kind: u8) -> String {
+    match kind {
+        0 => "unspec",
+        1 => "unicast",
+        2 => "local",
+        3 => "broadcast",
+        4 => "anycast",
+        5 => "multicast",
+        6 => "blackhole",
+        7 => "unreachable",
+        8 => "prohibit",
+        9 => "throw",
+        10 => "nat",
+        _ => return kind.to_string(),
+    }
+    .to_string()
+}
+
+pub fn protocol_name(protocol: u8) -> String {
+    match protocol {
+        0 => "unspec",
+        1 => "redirect",
+        2 => "kernel",
+        3 => "boot",
+        4 => "static",
+        8 => "gated",
+        9 => "ra",
+        16 => "dhcp",
+        _ => return protocol.to_string(),
+    }
+    .to_string()
+}

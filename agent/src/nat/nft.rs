@@ -1,0 +1,375 @@
+//! [`NatBackend`] on the `nft` command: JSON built with the `nftables` crate, one `nft -j -f -` batch per
+//! change. `nft` joins the network namespace of the thread that spawns it, which is the caller's.
+
+use std::ffi::OsString;
+use std::io::{self, Write};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+
+use nftables::batch::Batch;
+use nftables::schema::{NfListObject, Rule};
+use nftables::stmt::Statement;
+use nftables::types::NfFamily;
+
+use super::conntrack;
+use super::error::NatError;
+use super::nft_rule::{self, TABLE};
+use super::spec::{NatRule, NatRuleSpec};
+use super::validate::{validate_comment, validate_spec};
+use super::{AddOutcome, DeleteOutcome, NatBackend};
+
+const NFT: &str = "nft";
+
+/// Checks that `nft` runs and reads JSON. The agent calls it at start, so a host without nftables gets
+/// one clear error instead of a failure on the first NAT request. Changes nothing.
+pub fn nft_available() -> Result<(), NatError> {
+    run_nft(
+        std::ffi::OsStr::new(NFT),
+        &["-j", "-c", "-f", "-"],
+        Some(br#"{"nftables": []}"#),
+        "checking nft",
+    )?;
+    Ok(())
+}
+
+/// NAT rules in table `inet nsfleet` through the `nft` binary.
+pub struct NftBackend {
+    program: OsString,
+    /// Holds list-then-change sequences together, so two requests of this agent cannot both decide a rule
+    /// is missing and add it twice. Another process editing the table at the same time is not covered.
+    serialize: Mutex<()>,
+}
+
+impl Default for NftBackend {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl NftBackend {
+    pub fn new() -> Self {
+        Self::with_program(NFT)
+    }
+
+    /// Uses another `nft` binary (a path, or a name looked up in PATH).
+    pub fn with_program(program: impl Into<OsString>) -> Self {
+        Self {
+            program: program.into(),
+            serialize: Mutex::new(()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        // The guarded data is `()`: a panic elsewhere cannot have left it inconsistent.
+        self.serialize
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Every rule of the table (ours and anyone else's), or none when the table does not exist.
+    fn installed(&self) -> Result<Vec<InstalledRule>, NatError> {
+        const CONTEXT: &str = "listing table inet nsfleet";
+        let listing = match run_nft(
+            &self.program,
+            &["-j", "list", "table", "inet", TABLE],
+            None,
+            CONTEXT,
+        ) {
+            Ok(listing) => listing,
+            Err(NatError::NftFailed { stderr, .. })
+                if stderr.contains("No such file or directory") =>
+            {
+                return Ok(Vec::new())
+            }
+            Err(e) => return Err(e),
+        };
+        parse_listing(&listing).map_err(|reason| NatError::NftOutput {
+            context: CONTEXT.into(),
+            reason,
+        })
+    }
+
+    fn apply(&self, batch: Batch<'_>, context: &str) -> Result<(), NatError> {
+        let payload =
+            serde_json::to_vec(&batch.to_nftables()).map_err(|e| NatError::NftOutput {
+                context: context.into(),
+                reason: format!("cannot serialize the batch: {e}"),
+            })?;
+        run_nft(&self.program, &["-j", "-f", "-"], Some(&payload), context)?;
+        Ok(())
+    }
+}
+
+impl NatBackend for NftBackend {
+    fn list(&self) -> Result<Vec<NatRule>, NatError> {
+        let installed = {
+            let _serialized = self.lock();
+            self.installed()?
+        };
+        Ok(installed
+            .into_iter()
+            .filter_map(InstalledRule::into_nat_rule)
+            .collect())
+    }
+
+    fn add(&self, spec: &NatRuleSpec, comment: &str) -> Result<AddOutcome, NatError> {
+        let spec = validate_spec(spec)?;
+        validate_comment(comment)?;
+        let id = spec.id();
+        let _serialized = self.lock();
+        for rule in self.installed()? {
+            let Some(owned) = rule.owned else { continue };
+            let same_id = owned.id == id;
+            match owned.decoded {
+                Ok(decoded) if decoded.spec == spec => {
+                    return Ok(AddOutcome {
+                        rule: NatRule {
+                            id: owned.id,
+                            spec: decoded.spec,
+                            comment: owned.comment,
+                            packets: decoded.packets,
+                            bytes: decoded.bytes,
+                        },
+                        changed: false,
+                    })
+                }
+                Ok(decoded) if same_id => {
+                    return Err(NatError::Conflict {
+                        id,
+                        existing: decoded.spec.to_string(),
+                    })
+                }
+                Err(reason) if same_id => {
+                    return Err(NatError::Conflict {
+                        id,
+                        existing: format!("a rule nsfleet cannot read ({reason})"),
+                    })
+                }
+                _ => {}
+            }
+        }
+
+        let mut batch = Batch::new();
+        batch.add(NfListObject::Table(nft_rule::table()));
+        for chain in nft_rule::base_chains() {
+            batch.add(NfListObject::Chain(chain));
+        }
+        batch.add(NfListObject::Rule(nft_rule::encode_rule(
+            &spec, &id, comment,
+        )));
+        self.apply(batch, &format!("adding NAT rule {id} ({spec})"))?;
+        Ok(AddOutcome {
+            rule: NatRule {
+                id,
+                spec,
+                comment: comment.to_string(),
+                packets: 0,
+                bytes: 0,
+            },
+            changed: true,
+        })
+    }
+
+    fn delete(&self, id: &str) -> Result<DeleteOutcome, NatError> {
+        let _serialized = self.lock();
+        let installed = self.installed()?;
+        let rule_count = installed.len();
+        let target = installed
+            .into_iter()
+            .find(|rule| rule.owned.as_ref().is_some_and(|owned| owned.id == id))
+            .ok_or_else(|| NatError::NotFound { id: id.to_string() })?;
+
+        let mut batch = Batch::new();
+        batch.delete(NfListObject::Rule(Rule {
+            family: NfFamily::INet,
+            table: TABLE.into(),
+            chain: target.chain.clone().into(),
+            expr: Vec::new().into(),
+            handle: Some(target.handle),
+            index: None,
+            comment: None,
+        }));
+        // Only nsfleet's rules belong here, but a hand-added one would vanish with the table: keep it.
+        if rule_count == 1 {
+            batch.delete(NfListObject::Table(nft_rule::table()));
+        }
+        self.apply(batch, &format!("deleting NAT rule {id}"))?;
+
+        // The rule is gone whatever happens next: a failed flush is the caller's warning, not an error.
+        let flushed = match target.owned.map(|owned| owned.decoded) {
+            Some(Ok(decoded)) => conntrack::flush_entries_of(&decoded.spec),
+            Some(Err(reason)) => Err(NatError::NftOutput {
+                context: format!("reading rule {id} to flush its conntrack entries"),
+                reason,
+            }),
+            None => Ok(0),
+        };
+        let (conntrack_entries_flushed, conntrack_error) = match flushed {
+            Ok(count) => (count, None),
+            Err(e) => (0, Some(e)),
+        };
+        Ok(DeleteOutcome {
+            changed: true,
+            conntrack_entries_flushed,
+            conntrack_error,
+        })
+    }
+}
+
+/// One rule of table `inet nsfleet` as listed.
+struct InstalledRule {
+    chain: String,
+    handle: u32,
+    /// Set when the comment carries nsfleet's tag.
+    owned: Option<OwnedRule>,
+}
+
+struct OwnedRule {
+    id: String,
+    comment: String,
+    /// The rule read back into a spec, or why that failed (someone edited it by hand).
+    decoded: Result<Decoded, String>,
+}
+
+struct Decoded {
+    spec: NatRuleSpec,
+    packets: u64,
+    bytes: u64,
+}
+
+impl InstalledRule {
+    fn into_nat_rule(self) -> Option<NatRule> {
+        let owned = self.owned?;
+        match owned.decoded {
+            Ok(decoded) => Some(NatRule {
+                id: owned.id,
+                spec: decoded.spec,
+                comment: owned.comment,
+                packets: decoded.packets,
+                bytes: decoded.bytes,
+            }),
+            Err(reason) => {
+                tracing::warn!(id = owned.id, %reason, "NAT rule in table inet nsfleet is not in nsfleet's shape; not listed");
+                None
+            }
+        }
+    }
+}
+
+/// Reads the rules out of `nft -j list table` output. Objects are taken one by one, so a rule whose
+/// expressions the crate cannot parse is still seen (and counted), just not decoded.
+fn parse_listing(listing: &str) -> Result<Vec<InstalledRule>, String> {
+    let document: serde_json::Value =
+        serde_json::from_str(listing).map_err(|e| format!("not JSON: {e}"))?;
+    let objects = document
+        .get("nftables")
+        .and_then(serde_json::Value::as_array)
+        .ok_or("no \"nftables\" array")?;
+    let mut rules = Vec::new();
+    for rule in objects.iter().filter_map(|object| object.get("rule")) {
+        let chain = rule
+            .get("chain")
+            .and_then(serde_json::Value::as_str)
+            .ok_or("rule without chain")?;
+        let handle = rule
+            .get("handle")
+            .and_then(serde_json::Value::as_u64)
+            .and_then(|handle| u32::try_from(handle).ok())
+            .ok_or("rule without handle")?;
+        let owned = rule
+            .get("comment")
+            .and_then(serde_json::Value::as_str)
+            .and_then(nft_rule::decode_comment)
+            .map(|(id, comment)| OwnedRule {
+                id,
+                comment,
+                decoded: decode_expressions(rule.get("expr")),
+            });
+        rules.push(InstalledRule {
+            chain: chain.to_string(),
+            handle,
+            owned,
+        });
+    }
+    Ok(rules)
+}
+
+fn decode_expressions(expressions: Option<&serde_json::Value>) -> Result<Decoded, String> {
+    let expressions = expressions.ok_or("rule without expressions")?;
+    let statements: Vec<Statement<'static>> = serde_json::from_value(expressions.clone())
+        .map_err(|e| format!("unreadable expressions: {e}"))?;
+    let (spec, packets, bytes) = nft_rule::decode_rule(&statements)?;
+    Ok(Decoded {
+        spec,
+        packets,
+        bytes,
+    })
+}
+
+/// Runs nft with `args`, feeding `stdin`; returns its stdout. `LC_ALL=C` keeps error texts matchable.
+fn run_nft(
+    program: &std::ffi::OsStr,
+    args: &[&str],
+    stdin: Option<&[u8]>,
+    context: &str,
+) -> Result<String, NatError> {
+    let mut child = Command::new(program)
+        .args(args)
+        .env("LC_ALL", "C")
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied => {
+                NatError::NftMissing { source: e }
+            }
+            _ => NatError::NftFailed {
+                context: context.into(),
+                stderr: format!("cannot start nft: {e}"),
+            },
+        })?;
+    // nft reads all of its input before it writes anything, so writing first cannot deadlock.
+    let write_result = match (stdin, child.stdin.take()) {
+        (Some(input), Some(mut pipe)) => pipe.write_all(input),
+        _ => Ok(()),
+    };
+    let output = child.wait_with_output().map_err(|e| NatError::NftFailed {
+        context: context.into(),
+        stderr: format!("waiting for nft: {e}"),
+    })?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
+        return Err(NatError::NftFailed {
+            context: context.into(),
+            stderr: if stderr.is_empty() {
+                format!("nft exited with {}", output.status)
+            } else {
+                stderr
+            },
+        });
+    }
+    write_result.map_err(|e| NatError::NftFailed {
+        context: context.into(),
+        stderr: format!("writing to nft: {e}"),
+    })?;
+    String::from_utf8(output.stdout).map_err(|e| NatError::NftOutput {
+        context: context.into(),
+        reason: format!("not UTF-8: {e}"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nat_missing_nft_is_reported_as_such() {
+        let backend = NftBackend::with_program("/nonexistent/nft");
+        assert!(matches!(backend.list(), Err(NatError::NftMissing { .. })));
+    }
+}

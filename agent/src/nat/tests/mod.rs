@@ -1,0 +1,6 @@
+//! Kernel tests of the NAT backend. They need root and fail (never skip) without it; each runs in
+//! throwaway network namespaces and leaves nothing behind.
+
+mod conntrack_flush;
+mod netns;
+mod rules;

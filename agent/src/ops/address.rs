@@ -1,0 +1,215 @@
+//! Adding and removing interface addresses, and the bridge-port warning.
+
+use std::net::Ipv4Addr;
+
+use crate::domain::{Family, FieldError, IpPrefix, LinkName, NamespaceRef, Scope};
+use crate::kernel::address::{self, Address, AddressSpec};
+use crate::kernel::link::{self, Link};
+use crate::netns::{NamespaceHandle, NamespaceRegistry};
+
+use super::link::namespace_handle;
+use super::{OpError, Outcome, Warning};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Broadcast {
+    None,
+    /// All host bits set (`brd +`).
+    Computed,
+    Explicit(Ipv4Addr),
+}
+
+#[derive(Debug, Clone)]
+pub struct AddAddress {
+    pub namespace: NamespaceRef,
+    pub link: LinkName,
+    pub prefix: IpPrefix,
+    pub broadcast: Broadcast,
+    pub label: Option<String>,
+    pub scope: Option<Scope>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AddressView {
+    pub namespace: NamespaceRef,
+    pub link: String,
+    pub address: Address,
+}
+
+/// What an add did to the kernel: undoing a creation deletes the address, undoing an update must not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressChange {
+    Created,
+    Updated,
+    None,
+}
+
+/// A link that an address request names: it must exist, or the request is malformed.
+pub(super) async fn referenced_link(handle: &NamespaceHandle, field: &str, name: &LinkName) -> Result<Link, OpError> {
+    link::get_by_name(&handle.route(), name.as_str()).await?.ok_or_else(|| {
+        FieldError::new(field, format!("no link named {name} in {}", handle.namespace())).into()
+    })
+}
+
+pub async fn add(registry: &NamespaceRegistry, request: &AddAddress) -> Result<Outcome<(AddressView, AddressChange)>, OpError> {
+    check_ipv4_only_fields(request)?;
+    let handle = namespace_handle(registry, &request.namespace).await?;
+    let target = referenced_link(&handle, "link", &request.link).await?;
+    let spec = AddressSpec {
+        link_index: target.index,
+        prefix: request.prefix,
+        broadcast: match request.broadcast {
+            Broadcast::None => None,
+            Broadcast::Computed => request.prefix.broadcast(),
+            Broadcast::Explicit(address) => Some(address),
+        },
+        label: request.label.clone(),
+        scope: request.scope,
+    };
+    let context = format!("add {} to {} in {}", request.prefix, target.name, handle.namespace());
+    let change = match find(&handle, target.index, request.prefix).await? {
+        Some(existing) if satisfies(&existing, &spec) => AddressChange::None,
+        // Same address, other attributes: update it in place rather than fail.
+        Some(_) => {
+            address::add(&handle.route(), &spec, true, &context).await?;
+            AddressChange::Updated
+        }
+        None => {
+            address::add(&handle.route(), &spec, false, &context).await?;
+            AddressChange::Created
+        }
+    };
+    let current = find(&handle, target.index, request.prefix)
+        .await?
+        .ok_or_else(|| OpError::Precondition(format!("{} vanished from {} right after it was added", request.prefix, target.name)))?;
+    let warnings = bridge_port_warnings(&handle, &target, std::slice::from_ref(&current)).await?;
+    let view = AddressView { namespace: request.namespace.clone(), link: target.name, address: current };
+    let outcome = match change {
+        AddressChange::None => Outcome::unchanged((view, change)),
+        _ => Outcome::changed((view, change)),
+    };
+    Ok(outcome.with_warnings(warnings))
+}
+
+fn check_ipv4_only_fields(request: &AddAddress) -> Result<(), FieldError> {
+    if request.prefix.family() == Family::V6 {
+        if request.broadcast != Broadcast::None {
+            return Err(FieldError::new("broadcast_mode", "broadcast addresses are IPv4 only"));
+        }
+        if request.label.is_some() {
+            return Err(FieldError::new("label", "labels are IPv4 only"));
+        }
+    }
+    if let Some(label) = &request.label {
+        let link = request.link.as_str();
+        let fits = label == link || label.strip_prefix(link).is_some_and(|rest| rest.starts_with(':'));
+        if !fits || label.len() > 15 {
+            return Err(FieldError::new("label", format!("{label:?} must be {link} or start with \"{link}:\", at most 15 bytes")));
+        }
+    }
+    Ok(())
+}
+
+fn satisfies(existing: &Address, wanted: &AddressSpec) -> bool {
+    (wanted.broadcast.is_none() || existing.broadcast == wanted.broadcast)
+        && (wanted.label.is_none() || existing.label == wanted.label)
+        && wanted.scope.is_none_or(|scope| existing.scope == scope)
+}
+
+async fn find(handle: &NamespaceHandle, link_index: u32, prefix: IpPrefix) -> Result<Option<Address>, OpError> {
+    Ok(address::list(&handle.route(), Some(prefix.family()))
+        .await?
+        .into_iter()
+        .find(|a| a.link_index == link_index && a.prefix == prefix))
+}
+
+pub async fn delete(
+    registry: &NamespaceRegistry,
+    namespace: &NamespaceRef,
+    link_name: &LinkName,
+    prefix: IpPrefix,
+    ignore_missing: bool,
+) -> Result<Outcome<()>, OpError> {
+    let handle = namespace_handle(registry, namespace).await?;
+    let target = referenced_link(&handle, "link", link_name).await?;
+    if find(&handle, target.index, prefix).await?.is_none() {
+        return if ignore_missing {
+            Ok(Outcome::unchanged(()))
+        } else {
+            Err(OpError::NotFound(format!("{link_name} in {namespace} has no address {prefix}")))
+        };
+    }
+    let context = format!("delete {prefix} from {link_name} in {namespace}");
+    address::delete(&handle.route(), target.index, prefix, &context).await?;
+    Ok(Outcome::changed(()))
+}
+
+pub async fn list(
+    registry: &NamespaceRegistry,
+    namespace: &NamespaceRef,
+    link_name: Option<&LinkName>,
+    family: Option<Family>,
+) -> Result<Vec<AddressView>, OpError> {
+    let handle = namespace_handle(registry, namespace).await?;
+    let only = match link_name {
+        Some(name) => Some(referenced_link(&handle, "link", name).await?.index),
+        None => None,
+    };
+    let links = link::list(&handle.route()).await?;
+    let mut addresses: Vec<Address> = address::list(&handle.route(), family)
+        .await?
+        .into_iter()
+        .filter(|a| only.is_none_or(|index| a.link_index == index))
+        .collect();
+    // Stable sort: the kernel's order (primary before secondary) survives within a link and family.
+    addresses.sort_by_key(|a| (a.link_index, a.prefix.family()));
+    Ok(addresses
+        .into_iter()
+        .map(|address| AddressView {
+            namespace: namespace.clone(),
+            link: links.iter().find(|l| l.index == address.link_index).map(|l| l.name.clone()).unwrap_or_default(),
+            address,
+        })
+        .collect())
+}
+
+/// An address on a bridge port brings a prefix route through the port, which competes with the bridge's
+/// own route to that prefix: the host then answers through the port, where ARP never resolves (replies
+/// arrive on the bridge). The kernel accepts it; the caller needs to hear about it.
+pub(super) async fn bridge_port_warnings(handle: &NamespaceHandle, port: &Link, addresses: &[Address]) -> Result<Vec<Warning>, OpError> {
+    let Some(master_index) = port.master else { return Ok(Vec::new()) };
+    let Some(master) = link::get_by_index(&handle.route(), master_index).await? else { return Ok(Vec::new()) };
+    if master.kind.as_deref() != Some("bridge") {
+        return Ok(Vec::new());
+    }
+    let namespace_flag = match handle.namespace() {
+        NamespaceRef::Host => String::new(),
+        NamespaceRef::Named(name) => format!("-n {name} "),
+    };
+    Ok(addresses
+        .iter()
+        .filter(|a| a.scope != Scope::Link && a.scope != Scope::Host)
+        .map(|a| {
+            let network = IpPrefix { address: a.prefix.network(), prefix_len: a.prefix.prefix_len };
+            Warning {
+                code: "ADDRESS_ON_BRIDGE_PORT",
+                message: format!(
+                    "{} is on {}, a port of bridge {}: its route {network} dev {} competes with {}'s route to the \
+                     same prefix, so traffic to {network} can leave through {} and bypass the bridge (replies \
+                     to the host then go unanswered)",
+                    a.prefix, port.name, master.name, port.name, master.name, port.name
+                ),
+                fix: format!(
+                    "nsfleet {namespace_flag}addr del {} dev {} (put the gateway address on {} instead)",
+                    a.prefix, port.name, master.name
+                ),
+            }
+        })
+        .collect())
+}
+
+/// The warnings for making `port` a bridge port while it holds addresses.
+pub(super) async fn enslave_warnings(handle: &NamespaceHandle, port: &Link) -> Result<Vec<Warning>, OpError> {
+    let addresses: Vec<Address> =
+        address::list(&handle.route(), None).await?.into_iter().filter(|a| a.link_index == port.index).collect();
+    bridge_port_warnings(handle, port, &addresses).await
+}

@@ -1,0 +1,115 @@
+use std::sync::Arc;
+
+use nsfleet_proto::v1 as pb;
+use pb::address_service_server::AddressService;
+use tonic::{Request, Response, Status};
+
+use super::convert::{family_from_proto, family_to_proto, scope_from_proto, scope_to_proto};
+use super::status::StatusError;
+use super::{run_to_completion, warnings_to_proto};
+use crate::domain::{parse_ip, FieldError, IpPrefix, LinkName, NamespaceRef};
+use crate::netns::NamespaceRegistry;
+use crate::ops::address::{self as address_ops, AddAddress, AddressView, Broadcast};
+
+pub struct AddressApi {
+    registry: Arc<NamespaceRegistry>,
+}
+
+impl AddressApi {
+    pub fn new(registry: Arc<NamespaceRegistry>) -> Self {
+        Self { registry }
+    }
+}
+
+fn parse_add(request: &pb::AddAddressRequest) -> Result<AddAddress, FieldError> {
+    let broadcast = match pb::BroadcastMode::try_from(request.broadcast_mode) {
+        Ok(pb::BroadcastMode::None) => Broadcast::None,
+        Ok(pb::BroadcastMode::Computed) => Broadcast::Computed,
+        Ok(pb::BroadcastMode::Explicit) => match parse_ip("broadcast", &request.broadcast)? {
+            std::net::IpAddr::V4(address) => Broadcast::Explicit(address),
+            std::net::IpAddr::V6(_) => return Err(FieldError::new("broadcast", "broadcast addresses are IPv4 only")),
+        },
+        Err(_) => return Err(FieldError::new("broadcast_mode", format!("{} is not a BroadcastMode", request.broadcast_mode))),
+    };
+    Ok(AddAddress {
+        namespace: NamespaceRef::parse("namespace", &request.namespace)?,
+        link: LinkName::parse("link", &request.link)?,
+        prefix: IpPrefix::new("address", &request.address, "prefix_len", request.prefix_len)?,
+        broadcast,
+        label: Some(request.label.clone()).filter(|l| !l.is_empty()),
+        scope: scope_from_proto("scope", request.scope)?,
+    })
+}
+
+fn to_proto(view: AddressView) -> pb::Address {
+    let AddressView { namespace, link, address } = view;
+    pb::Address {
+        namespace: namespace.as_api_str().to_string(),
+        link,
+        link_index: address.link_index,
+        family: family_to_proto(address.prefix.family()),
+        address: address.prefix.address.to_string(),
+        prefix_len: u32::from(address.prefix.prefix_len),
+        broadcast: address.broadcast.map(|b| b.to_string()).unwrap_or_default(),
+        label: address.label.unwrap_or_default(),
+        scope: scope_to_proto(address.scope),
+        flags: address.flags.iter().map(|f| f.to_string()).collect(),
+    }
+}
+
+#[tonic::async_trait]
+impl AddressService for AddressApi {
+    async fn add_address(&self, request: Request<pb::AddAddressRequest>) -> Result<Response<pb::AddAddressResponse>, Status> {
+        let spec = parse_add(request.get_ref()).map_err(StatusError::from)?;
+        let registry = self.registry.clone();
+        let outcome = run_to_completion(async move { address_ops::add(&registry, &spec).await }).await?;
+        Ok(Response::new(pb::AddAddressResponse {
+            address: Some(to_proto(outcome.value.0)),
+            changed: outcome.changed,
+            warnings: warnings_to_proto(outcome.warnings),
+        }))
+    }
+
+    async fn delete_address(
+        &self,
+        request: Request<pb::DeleteAddressRequest>,
+    ) -> Result<Response<pb::DeleteAddressResponse>, Status> {
+        let request = request.into_inner();
+        let parsed = (|| {
+            Ok::<_, FieldError>((
+                NamespaceRef::parse("namespace", &request.namespace)?,
+                LinkName::parse("link", &request.link)?,
+                IpPrefix::new("address", &request.address, "prefix_len", request.prefix_len)?,
+            ))
+        })();
+        let (namespace, link, prefix) = parsed.map_err(StatusError::from)?;
+        let registry = self.registry.clone();
+        let ignore_missing = request.ignore_missing;
+        let outcome = run_to_completion(async move {
+            address_ops::delete(&registry, &namespace, &link, prefix, ignore_missing).await
+        })
+        .await?;
+        Ok(Response::new(pb::DeleteAddressResponse { changed: outcome.changed, warnings: warnings_to_proto(outcome.warnings) }))
+    }
+
+    async fn list_addresses(
+        &self,
+        request: Request<pb::ListAddressesRequest>,
+    ) -> Result<Response<pb::ListAddressesResponse>, Status> {
+        let request = request.into_inner();
+        let parsed = (|| {
+            let link = match request.link.as_str() {
+                "" => None,
+                name => Some(LinkName::parse("link", name)?),
+            };
+            Ok::<_, FieldError>((
+                NamespaceRef::parse("namespace", &request.namespace)?,
+                link,
+                family_from_proto("family", request.family)?,
+            ))
+        })();
+        let (namespace, link, family) = parsed.map_err(StatusError::from)?;
+        let views = address_ops::list(&self.registry, &namespace, link.as_ref(), family).await.map_err(StatusError::from)?;
+        Ok(Response::new(pb::ListAddressesResponse { addresses: views.into_iter().map(to_proto).collect() }))
+    }
+}

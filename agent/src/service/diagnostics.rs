@@ -1,0 +1,117 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use nsfleet_proto::v1 as pb;
+use pb::diagnostics_service_server::DiagnosticsService;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use super::status::{ping_status, StatusError};
+use crate::domain::{parse_ip, parse_optional_ip, FieldError, LinkName, NamespaceRef};
+use crate::kernel::ping::{PingParams, PingReply, PingSummary};
+use crate::netns::NamespaceRegistry;
+use crate::ops::ping;
+
+const MAX_COUNT: u32 = 10_000;
+const MIN_INTERVAL_MS: u32 = 10;
+const MAX_TIMEOUT_MS: u32 = 60_000;
+const MAX_PAYLOAD: u32 = 65_000;
+
+pub struct DiagnosticsApi {
+    registry: Arc<NamespaceRegistry>,
+}
+
+impl DiagnosticsApi {
+    pub fn new(registry: Arc<NamespaceRegistry>) -> Self {
+        Self { registry }
+    }
+}
+
+fn parse(request: &pb::PingRequest) -> Result<(NamespaceRef, PingParams), FieldError> {
+    let namespace = NamespaceRef::parse("namespace", &request.namespace)?;
+    let target = parse_ip("target", &request.target)?;
+    let interface = match request.interface.as_str() {
+        "" => None,
+        name => Some(LinkName::parse("interface", name)?.to_string()),
+    };
+    if !(1..=MAX_COUNT).contains(&request.count) {
+        return Err(FieldError::new("count", format!("{} is out of range 1-{MAX_COUNT}", request.count)));
+    }
+    let interval_ms = if request.interval_ms == 0 { 1000 } else { request.interval_ms };
+    if interval_ms < MIN_INTERVAL_MS {
+        return Err(FieldError::new("interval_ms", format!("{interval_ms} is below the minimum {MIN_INTERVAL_MS}")));
+    }
+    let timeout_ms = if request.timeout_ms == 0 { 1000 } else { request.timeout_ms };
+    if timeout_ms > MAX_TIMEOUT_MS {
+        return Err(FieldError::new("timeout_ms", format!("{timeout_ms} is above the maximum {MAX_TIMEOUT_MS}")));
+    }
+    let payload_size = if request.payload_size == 0 { 56 } else { request.payload_size };
+    if payload_size > MAX_PAYLOAD {
+        return Err(FieldError::new("payload_size", format!("{payload_size} is above the maximum {MAX_PAYLOAD}")));
+    }
+    let params = PingParams {
+        target,
+        interface,
+        source: parse_optional_ip("source", &request.source)?,
+        count: request.count,
+        interval: Duration::from_millis(u64::from(interval_ms)),
+        timeout: Duration::from_millis(u64::from(timeout_ms)),
+        payload_size: payload_size as usize,
+    };
+    Ok((namespace, params))
+}
+
+fn reply_event(reply: PingReply) -> pb::PingEvent {
+    pb::PingEvent {
+        event: Some(pb::ping_event::Event::Reply(pb::PingReply {
+            seq: reply.seq,
+            from: reply.from.to_string(),
+            bytes: reply.bytes,
+            ttl: reply.ttl.map(u32::from).unwrap_or(0),
+            rtt_ms: reply.rtt.as_secs_f64() * 1000.0,
+        })),
+    }
+}
+
+fn summary_event(summary: PingSummary) -> pb::PingEvent {
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    pb::PingEvent {
+        event: Some(pb::ping_event::Event::Summary(pb::PingSummary {
+            target: summary.target.to_string(),
+            transmitted: summary.transmitted,
+            received: summary.received,
+            loss_percent: summary.loss_percent,
+            rtt_min_ms: ms(summary.rtt_min),
+            rtt_avg_ms: ms(summary.rtt_avg),
+            rtt_max_ms: ms(summary.rtt_max),
+            rtt_mdev_ms: ms(summary.rtt_mdev),
+        })),
+    }
+}
+
+#[tonic::async_trait]
+impl DiagnosticsService for DiagnosticsApi {
+    type PingStream = ReceiverStream<Result<pb::PingEvent, Status>>;
+
+    async fn ping(&self, request: Request<pb::PingRequest>) -> Result<Response<Self::PingStream>, Status> {
+        let (namespace, params) = parse(request.get_ref()).map_err(StatusError::from)?;
+        let prepared = ping::prepare(&self.registry, &namespace, params).await.map_err(StatusError::from)?;
+        let (events, stream) = mpsc::channel(64);
+        tokio::spawn(async move {
+            let (replies, mut replies_out) = mpsc::channel(64);
+            let forward = async {
+                while let Some(reply) = replies_out.recv().await {
+                    let _ = events.send(Ok(reply_event(reply))).await;
+                }
+            };
+            let result = tokio::select! {
+                (result, ()) = async { tokio::join!(prepared.run(replies), forward) } => result,
+                // The caller went away: dropping the run closes its socket and stops it.
+                () = events.closed() => return,
+            };
+            let _ = events.send(result.map(summary_event).map_err(|e| ping_status(&e))).await;
+        });
+        Ok(Response::new(ReceiverStream::new(stream)))
+    }
+}

@@ -1,0 +1,181 @@
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use nsfleet_proto::v1 as pb;
+use pb::nat_service_server::NatService;
+use tonic::{Request, Response, Status};
+
+use super::convert::family_to_proto;
+use super::status::{nat_status, StatusError};
+use super::{run_to_completion, warnings_to_proto};
+use crate::domain::{LinkName, NamespaceRef};
+use crate::nat::{
+    parse_address, parse_optional_port, parse_port_range, parse_source, validate_comment, validate_spec, IpFamily,
+    NatBackend, NatError, NatProtocol, NatRule, NatRuleSpec,
+};
+use crate::netns::NamespaceRegistry;
+use crate::ops::nat::{self as nat_ops, NatRuleRequest};
+
+pub struct NatApi {
+    registry: Arc<NamespaceRegistry>,
+    backend: Arc<dyn NatBackend>,
+    /// Why NAT is unusable on this host (no `nft`), found once at start.
+    unavailable: Option<String>,
+}
+
+impl NatApi {
+    pub fn new(registry: Arc<NamespaceRegistry>, backend: Arc<dyn NatBackend>, unavailable: Option<String>) -> Self {
+        Self { registry, backend, unavailable }
+    }
+
+    fn check_available(&self) -> Result<(), Status> {
+        match &self.unavailable {
+            Some(reason) => Err(Status::failed_precondition(format!("NAT is not available on this host: {reason}"))),
+            None => Ok(()),
+        }
+    }
+}
+
+pub(super) fn parse_add(request: &pb::AddNatRuleRequest) -> Result<NatRuleRequest, Status> {
+    let namespace = NamespaceRef::parse("namespace", &request.namespace).map_err(StatusError::from)?;
+    use pb::add_nat_rule_request::Kind;
+    let (kind, parsed) = match &request.kind {
+        Some(Kind::Masquerade(m)) => ("masquerade", parse_masquerade(m)),
+        Some(Kind::Snat(s)) => ("snat", parse_snat(s)),
+        Some(Kind::Dnat(d)) => ("dnat", parse_dnat(d)),
+        None => return Err(Status::invalid_argument("kind: one of masquerade, snat or dnat is required")),
+    };
+    let (spec, interfaces) = parsed.map_err(|e| nat_status(&e, Some(kind)))?;
+    let spec = validate_spec(&spec).map_err(|e| nat_status(&e, Some(kind)))?;
+    validate_comment(&request.comment).map_err(|e| nat_status(&e, None))?;
+    let interfaces = interfaces
+        .into_iter()
+        .map(|(field, name)| {
+            LinkName::parse(field, &name).map(|link| (field, link)).map_err(|e| Status::invalid_argument(e.to_string()))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(NatRuleRequest { namespace, spec, interfaces, comment: request.comment.clone() })
+}
+
+type SpecAndInterfaces = (NatRuleSpec, Vec<(&'static str, String)>);
+
+fn optional(text: &str) -> Option<String> {
+    Some(text.to_string()).filter(|t| !t.is_empty())
+}
+
+fn parse_masquerade(m: &pb::Masquerade) -> Result<SpecAndInterfaces, NatError> {
+    let output_interface = optional(&m.output_interface);
+    let interfaces = output_interface.iter().map(|i| ("masquerade.output_interface", i.clone())).collect();
+    Ok((NatRuleSpec::Masquerade { source: parse_source(&m.source, m.source_prefix_len)?, output_interface }, interfaces))
+}
+
+fn parse_snat(s: &pb::Snat) -> Result<SpecAndInterfaces, NatError> {
+    let spec = NatRuleSpec::Snat {
+        source: parse_source(&s.source, s.source_prefix_len)?,
+        output_interface: s.output_interface.clone(),
+        to_address: parse_address("to_address", &s.to_address)?,
+    };
+    Ok((spec, vec![("snat.output_interface", s.output_interface.clone())]))
+}
+
+fn parse_dnat(d: &pb::Dnat) -> Result<SpecAndInterfaces, NatError> {
+    let protocol = match pb::NatProtocol::try_from(d.protocol) {
+        Ok(pb::NatProtocol::Tcp) => NatProtocol::Tcp,
+        Ok(pb::NatProtocol::Udp) => NatProtocol::Udp,
+        _ => return Err(NatError::Invalid { field: "protocol", reason: "must be tcp or udp".into() }),
+    };
+    let destination = match d.destination.as_str() {
+        "" => None,
+        text => Some(parse_address("destination", text)?),
+    };
+    let input_interface = optional(&d.input_interface);
+    let interfaces = input_interface.iter().map(|i| ("dnat.input_interface", i.clone())).collect();
+    let spec = NatRuleSpec::Dnat {
+        protocol,
+        ports: parse_port_range(d.port, d.port_end)?,
+        input_interface,
+        destination,
+        to_address: parse_address("to_address", &d.to_address)?,
+        to_port: parse_optional_port("to_port", d.to_port)?,
+    };
+    Ok((spec, interfaces))
+}
+
+fn to_proto(rule: NatRule) -> pb::NatRule {
+    use pb::nat_rule::Kind;
+    let family = match rule.family() {
+        IpFamily::V4 => crate::domain::Family::V4,
+        IpFamily::V6 => crate::domain::Family::V6,
+    };
+    let text = |address: Option<IpAddr>| address.map(|a| a.to_string()).unwrap_or_default();
+    let kind = match rule.spec {
+        NatRuleSpec::Masquerade { source, output_interface } => Kind::Masquerade(pb::Masquerade {
+            source: source.addr.to_string(),
+            source_prefix_len: u32::from(source.len),
+            output_interface: output_interface.unwrap_or_default(),
+        }),
+        NatRuleSpec::Snat { source, output_interface, to_address } => Kind::Snat(pb::Snat {
+            source: source.addr.to_string(),
+            source_prefix_len: u32::from(source.len),
+            output_interface,
+            to_address: to_address.to_string(),
+        }),
+        NatRuleSpec::Dnat { protocol, ports, input_interface, destination, to_address, to_port } => Kind::Dnat(pb::Dnat {
+            protocol: match protocol {
+                NatProtocol::Tcp => pb::NatProtocol::Tcp,
+                NatProtocol::Udp => pb::NatProtocol::Udp,
+            } as i32,
+            port: u32::from(ports.first),
+            port_end: if ports.last == ports.first { 0 } else { u32::from(ports.last) },
+            input_interface: input_interface.unwrap_or_default(),
+            destination: text(destination),
+            to_address: to_address.to_string(),
+            to_port: to_port.map(u32::from).unwrap_or(0),
+        }),
+    };
+    pb::NatRule {
+        id: rule.id,
+        family: family_to_proto(family),
+        kind: Some(kind),
+        comment: rule.comment,
+        packets: rule.packets,
+        bytes: rule.bytes,
+    }
+}
+
+#[tonic::async_trait]
+impl NatService for NatApi {
+    async fn add_nat_rule(&self, request: Request<pb::AddNatRuleRequest>) -> Result<Response<pb::AddNatRuleResponse>, Status> {
+        self.check_available()?;
+        let parsed = parse_add(request.get_ref())?;
+        let (registry, backend) = (self.registry.clone(), self.backend.clone());
+        let outcome = run_to_completion(async move { nat_ops::add(&registry, backend, parsed).await }).await?;
+        Ok(Response::new(pb::AddNatRuleResponse {
+            rule: Some(to_proto(outcome.value)),
+            changed: outcome.changed,
+            warnings: warnings_to_proto(outcome.warnings),
+        }))
+    }
+
+    async fn delete_nat_rule(&self, request: Request<pb::DeleteNatRuleRequest>) -> Result<Response<pb::DeleteNatRuleResponse>, Status> {
+        self.check_available()?;
+        let request = request.into_inner();
+        let namespace = NamespaceRef::parse("namespace", &request.namespace).map_err(StatusError::from)?;
+        if request.id.is_empty() {
+            return Err(Status::invalid_argument("id: must not be empty"));
+        }
+        let (registry, backend) = (self.registry.clone(), self.backend.clone());
+        let outcome = run_to_completion(async move {
+            nat_ops::delete(&registry, backend, &namespace, request.id, request.ignore_missing).await
+        })
+        .await?;
+        Ok(Response::new(pb::DeleteNatRuleResponse { changed: outcome.changed, warnings: warnings_to_proto(outcome.warnings) }))
+    }
+
+    async fn list_nat_rules(&self, request: Request<pb::ListNatRulesRequest>) -> Result<Response<pb::ListNatRulesResponse>, Status> {
+        self.check_available()?;
+        let namespace = NamespaceRef::parse("namespace", &request.get_ref().namespace).map_err(StatusError::from)?;
+        let rules = nat_ops::list(&self.registry, self.backend.clone(), &namespace).await.map_err(StatusError::from)?;
+        Ok(Response::new(pb::ListNatRulesResponse { rules: rules.into_iter().map(to_proto).collect() }))
+    }
+}

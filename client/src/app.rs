@@ -1,0 +1,115 @@
+//! The whole run: parse, plan, fan out, print, and the exit status (0 all hosts succeeded, 1 a host
+//! failed, 2 usage error).
+
+use std::{
+    io::Write,
+    process::ExitCode,
+    time::{Duration, Instant},
+};
+
+use clap::Parser;
+
+use crate::{
+    cli::{Cli, OutputFormat},
+    commands::{self, Action, CallContext, Outcome},
+    connect::Host,
+    failure::HostFailure,
+    fleet::{self, MAX_CONCURRENT_HOSTS},
+    output::{Emitted, Printer, Progress},
+    plan::{self, Plan},
+};
+
+/// Connecting gets at most this long, so that an unreachable host fails well before `--timeout` runs out.
+const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+const EXIT_FAILED: u8 = 1;
+const EXIT_USAGE: u8 = 2;
+
+pub fn main() -> ExitCode {
+    // clap prints its own usage errors and exits with status 2.
+    let cli = Cli::parse();
+    let plan = match plan::plan(cli) {
+        Ok(plan) => plan,
+        Err(error) => {
+            eprintln!("nsfleet: {error}");
+            if let Some(hint) = error.help_hint() {
+                eprintln!("Try '{hint}'.");
+            }
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("nsfleet: cannot start the async runtime: {error}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    if runtime.block_on(run(&plan)) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_FAILED)
+    }
+}
+
+/// Runs the plan on every host and prints as results come in; true if every host succeeded.
+pub async fn run(plan: &Plan) -> bool {
+    let several_hosts = plan.hosts.len() > 1;
+    let text = plan.format == OutputFormat::Text;
+    let context = CallContext {
+        timeout: plan.timeout,
+        text_output: text,
+        live_ping: text && !several_hosts && matches!(plan.action, Action::Ping(_)),
+    };
+    let mut printer = Printer::new(plan.format, several_hosts);
+    let mut progress = Progress::for_fleet(plan.hosts.len());
+    let job = |host: &Host| run_on_host(host.clone(), &plan.action, context);
+    let deliver = |host: &Host, result| write_out(printer.host(&host.label, result));
+    fleet::run_in_order(
+        &plan.hosts,
+        MAX_CONCURRENT_HOSTS,
+        job,
+        deliver,
+        &mut progress,
+    )
+    .await;
+    !printer.any_failed()
+}
+
+async fn run_on_host(
+    host: Host,
+    action: &Action,
+    context: CallContext,
+) -> Result<Outcome, HostFailure> {
+    let channel = host
+        .connect(context.timeout.min(MAX_CONNECT_TIMEOUT))
+        .await?;
+    let deadline = action.deadline(context.timeout);
+    let started = Instant::now();
+    match tokio::time::timeout(deadline, commands::execute(action, channel, &context)).await {
+        Ok(Ok(outcome)) => Ok(outcome),
+        // The agent enforces the same deadline (grpc-timeout) and may answer CANCELLED just before the
+        // client's own timer fires: past the deadline, the deadline is the cause either way.
+        Ok(Err(_)) if started.elapsed() >= deadline => Err(HostFailure::deadline(deadline)),
+        Ok(Err(status)) => Err(HostFailure::from(status)),
+        Err(_) => Err(HostFailure::deadline(deadline)),
+    }
+}
+
+/// Output is best effort once stdout or stderr is closed (`nsfleet ... | head`): the exit status still
+/// tells what the hosts did.
+fn write_out(emitted: Emitted) {
+    if !emitted.stderr.is_empty() {
+        let mut stderr = std::io::stderr().lock();
+        let _ = stderr.write_all(emitted.stderr.as_bytes());
+        let _ = stderr.flush();
+    }
+    if !emitted.stdout.is_empty() {
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout.write_all(emitted.stdout.as_bytes());
+        let _ = stdout.flush();
+    }
+}

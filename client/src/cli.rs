@@ -1,0 +1,312 @@
+//! The command line as clap sees it: global options, objects and verbs. The iproute2 keyword tails after
+//! the verb stay word lists here; `grammar` parses them.
+
+use std::{net::IpAddr, time::Duration};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Manage network namespaces, links, addresses, routes, NAT and forwarding on one host or a fleet of
+/// hosts running nsfleet-agent, with iproute2's grammar.
+///
+/// Exit status: 0 every host succeeded; 1 at least one host failed (for ping: a host got no reply);
+/// 2 usage error.
+#[derive(Debug, Parser)]
+#[command(name = "nsfleet", version, infer_subcommands = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOptions,
+    #[command(subcommand)]
+    pub object: Object,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
+pub struct GlobalOptions {
+    /// Agent endpoint, HOST:PORT, [IPV6]:PORT or unix:PATH; repeat (or separate with commas) for several
+    /// hosts [default: 127.0.0.1:50051]
+    #[arg(
+        long = "host",
+        value_name = "ENDPOINT",
+        global = true,
+        env = "NSFLEET_HOSTS",
+        value_delimiter = ','
+    )]
+    pub hosts: Vec<String>,
+
+    /// Network namespace to act in (as with `ip -n NS`); the agent's own namespace if not given
+    #[arg(short = 'n', long = "netns", value_name = "NS", global = true)]
+    pub netns: Option<String>,
+
+    /// Output format: iproute2-like text, or one JSON line per host
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Text, global = true)]
+    pub output: OutputFormat,
+
+    /// Seconds to wait for each host's answer
+    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_seconds, global = true)]
+    pub timeout: Duration,
+
+    /// IPv4 only (route, address and neighbour listings; routes without a destination or gateway)
+    #[arg(short = '4', global = true, conflicts_with = "ipv6")]
+    pub ipv4: bool,
+
+    /// IPv6 only (route, address and neighbour listings; routes without a destination or gateway)
+    #[arg(short = '6', global = true)]
+    pub ipv6: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text
+        .parse()
+        .map_err(|_| format!("\"{text}\" is not a number of seconds"))?;
+    Duration::try_from_secs_f64(seconds)
+        .ok()
+        .filter(|duration| !duration.is_zero())
+        .ok_or_else(|| format!("\"{text}\" is not a positive number of seconds"))
+}
+
+fn parse_target(text: &str) -> Result<IpAddr, String> {
+    text.parse()
+        .map_err(|_| format!("\"{text}\" is not an IPv4 or IPv6 address"))
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Object {
+    /// Named network namespaces (ip netns); with no verb: list
+    Netns {
+        #[command(subcommand)]
+        verb: Option<NetnsVerb>,
+    },
+    /// Network devices: veth pairs, bridges, state of any link (ip link); with no verb: list
+    #[command(visible_alias = "l", infer_subcommands = true)]
+    Link {
+        #[command(subcommand)]
+        verb: Option<LinkVerb>,
+    },
+    /// IPv4 and IPv6 addresses (ip address); with no verb: list
+    #[command(visible_aliases = ["addr", "a"], infer_subcommands = true)]
+    Address {
+        #[command(subcommand)]
+        verb: Option<AddressVerb>,
+    },
+    /// Routing tables (ip route); with no verb: list
+    #[command(visible_alias = "r", infer_subcommands = true)]
+    Route {
+        #[command(subcommand)]
+        verb: Option<RouteVerb>,
+    },
+    /// The ARP / NDP neighbour table (ip neighbour); with no verb: list
+    #[command(visible_aliases = ["neighbor", "neigh"], infer_subcommands = true)]
+    Neighbour {
+        #[command(subcommand)]
+        verb: Option<NeighbourVerb>,
+    },
+    /// IP forwarding (net.ipv4.ip_forward, net.ipv6.conf.all.forwarding); with no verb: show
+    #[command(infer_subcommands = true)]
+    Forwarding {
+        #[command(subcommand)]
+        verb: Option<ForwardingVerb>,
+    },
+    /// NAT rules in nsfleet's own nftables table; with no verb: list
+    #[command(infer_subcommands = true)]
+    Nat {
+        #[command(subcommand)]
+        verb: Option<NatVerb>,
+    },
+    /// ICMP echo sent by the agent from inside the namespace (like iputils ping)
+    Ping(PingArgs),
+}
+
+#[derive(Debug, Subcommand)]
+#[command(infer_subcommands = true)]
+pub enum NetnsVerb {
+    /// Create a named namespace (succeeds if it already exists)
+    Add { name: String },
+    /// Delete a named namespace
+    #[command(visible_alias = "delete")]
+    Del { name: String },
+    /// List the named namespaces
+    #[command(visible_aliases = ["ls", "show", "sh"])]
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LinkVerb {
+    /// Create a link: NAME [mtu N] type veth peer [name] PEER [netns PEER_NS] | NAME [mtu N] type bridge
+    #[command(
+        after_help = "Examples:\n  nsfleet link add veth2 type veth peer name ceth2 netns netns2\n  \
+                            nsfleet link add br0 type bridge"
+    )]
+    Add {
+        #[arg(value_name = "NAME type veth|bridge ...", required = true)]
+        words: Vec<String>,
+    },
+    /// Delete a link (both ends of a veth pair): [dev] NAME
+    #[command(visible_alias = "delete")]
+    Del {
+        #[arg(value_name = "[dev] NAME", required = true)]
+        words: Vec<String>,
+    },
+    /// Change a link: [dev] NAME [up|down] [master BR|nomaster] [mtu N] [address MAC] [netns NS]
+    ///
+    /// Several changes may be given at once. `netns ''` moves the link to the agent's own namespace.
+    #[command(after_help = "Examples:\n  nsfleet link set veth1 master br0 up\n  \
+                            nsfleet link set ceth1 netns netns1")]
+    Set {
+        #[arg(value_name = "[dev] NAME CHANGE...", required = true)]
+        words: Vec<String>,
+    },
+    /// List links, or show one: [[dev] NAME]
+    #[command(visible_aliases = ["ls", "show", "sh"])]
+    List {
+        #[arg(value_name = "[dev] NAME")]
+        words: Vec<String>,
+        /// List the host namespace and every named namespace
+        #[arg(long)]
+        all_namespaces: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AddressVerb {
+    /// Add an address: ADDR[/PLEN] [brd +|ADDR] [label L] [scope global|site|link|host] dev DEV
+    #[command(after_help = "Example:\n  nsfleet -n netns1 addr add 172.20.0.11/16 dev ceth1")]
+    Add {
+        #[arg(value_name = "ADDR/PLEN ... dev DEV", required = true)]
+        words: Vec<String>,
+    },
+    /// Remove an address: ADDR[/PLEN] dev DEV
+    #[command(visible_alias = "delete")]
+    Del {
+        #[arg(value_name = "ADDR/PLEN dev DEV", required = true)]
+        words: Vec<String>,
+    },
+    /// List addresses: [[dev] DEV]
+    #[command(visible_aliases = ["ls", "show", "sh"])]
+    List {
+        #[arg(value_name = "[dev] DEV")]
+        words: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RouteVerb {
+    /// Add a route: default|PREFIX[/PLEN] [via GW] [dev DEV] [metric M] [table T] [scope S] [src A]
+    ///
+    /// The family comes from the destination, then the gateway; `-6` makes `default dev DEV` IPv6.
+    #[command(after_help = "Example:\n  nsfleet -n netns1 route add default via 172.20.0.1")]
+    Add {
+        #[arg(value_name = "ROUTE", required = true)]
+        words: Vec<String>,
+    },
+    /// Add a route or replace the one to the same destination, table and metric (same words as add)
+    Replace {
+        #[arg(value_name = "ROUTE", required = true)]
+        words: Vec<String>,
+    },
+    /// Delete a route; words left out match any value (same words as add)
+    #[command(visible_alias = "delete")]
+    Del {
+        #[arg(value_name = "ROUTE", required = true)]
+        words: Vec<String>,
+    },
+    /// List routes of the main table, or: table T|all
+    #[command(visible_aliases = ["ls", "show", "sh"])]
+    List {
+        #[arg(value_name = "table T|all")]
+        words: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NeighbourVerb {
+    /// List neighbours: [[dev] DEV]
+    #[command(visible_aliases = ["ls", "show", "sh"])]
+    List {
+        #[arg(value_name = "[dev] DEV")]
+        words: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ForwardingVerb {
+    /// Show whether IPv4 and IPv6 forwarding are on
+    #[command(visible_aliases = ["list", "ls", "sh"])]
+    Show,
+    /// Turn forwarding on or off: ipv4|ipv6 on|off
+    Set {
+        #[arg(value_name = "ipv4|ipv6 on|off", required = true)]
+        words: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NatVerb {
+    /// Add a rule: masquerade, snat or dnat (port forwarding)
+    ///
+    ///   masquerade from PREFIX [oif IFACE] [comment TEXT]
+    ///   snat from PREFIX oif IFACE to ADDR [comment TEXT]
+    ///   dnat proto tcp|udp dport PORT[-PORT] [iif IFACE] [dst ADDR] to ADDR[:PORT] [comment TEXT]
+    #[command(
+        verbatim_doc_comment,
+        after_help = "Examples:\n  nsfleet -n gw nat add masquerade from 172.20.0.0/16 oif eth0 comment lab\n  \
+                      nsfleet -n gw nat add dnat proto tcp dport 8080 to 172.20.0.11:80"
+    )]
+    Add {
+        #[arg(value_name = "RULE", required = true)]
+        words: Vec<String>,
+    },
+    /// Delete a rule by the ID `nat list` shows
+    #[command(visible_alias = "delete")]
+    Del { id: String },
+    /// List the rules nsfleet made, with counters
+    #[command(visible_aliases = ["ls", "show", "sh"])]
+    List,
+}
+
+#[derive(Debug, Args)]
+pub struct PingArgs {
+    /// IPv4 or IPv6 address to ping
+    #[arg(value_parser = parse_target)]
+    pub target: IpAddr,
+    /// Send out of this link, or from this source address
+    #[arg(short = 'I', value_name = "DEV|ADDR")]
+    pub interface: Option<String>,
+    /// Echo requests to send
+    #[arg(short = 'c', value_name = "COUNT", default_value_t = 4)]
+    pub count: u32,
+    /// Seconds between requests [agent default: 1]
+    #[arg(short = 'i', value_name = "SECONDS", value_parser = parse_seconds)]
+    pub interval: Option<Duration>,
+    /// Seconds to wait for a reply after the last request [agent default: 1]
+    #[arg(short = 'W', value_name = "SECONDS", value_parser = parse_seconds)]
+    pub wait: Option<Duration>,
+    /// ICMP payload bytes [agent default: 56]
+    #[arg(short = 's', value_name = "SIZE")]
+    pub size: Option<u32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn seconds() {
+        assert_eq!(parse_seconds("0.5"), Ok(Duration::from_millis(500)));
+        assert!(parse_seconds("0").is_err());
+        assert!(parse_seconds("-1").is_err());
+        assert!(parse_seconds("soon").is_err());
+    }
+}

@@ -1,0 +1,192 @@
+use nsfleet_proto::v1::{
+    nat_rule, AddressFamily, Dnat, Link, ListNatRulesResponse, ListNeighborsResponse, NatProtocol,
+    NatRule, Neighbor, NeighborState, OperState, PingSummary, VethPeer, VethSpec,
+};
+use serde_json::json;
+
+use super::*;
+
+#[test]
+fn every_named_message_has_a_descriptor() {
+    let pool = POOL.as_ref().unwrap();
+    for name in ALL_NAMES {
+        assert!(pool.get_message_by_name(name).is_some(), "{name}");
+    }
+}
+
+fn sample_link() -> Link {
+    Link {
+        namespace: "netns1".into(),
+        name: "ceth1".into(),
+        index: 2,
+        kind: "veth".into(),
+        admin_up: true,
+        oper_state: OperState::LowerLayerDown.into(),
+        mtu: 1500,
+        mac: "02:00:00:00:00:01".into(),
+        master: String::new(),
+        flags: vec!["BROADCAST".into(), "UP".into()],
+        peer: None,
+    }
+}
+
+#[test]
+fn link_fields_in_proto_order_with_enum_names_and_null_peer() {
+    let value = to_json(&sample_link()).unwrap();
+    assert_eq!(
+        value,
+        json!({
+            "namespace": "netns1", "name": "ceth1", "index": 2, "kind": "veth", "admin_up": true,
+            "oper_state": "lower_layer_down", "mtu": 1500, "mac": "02:00:00:00:00:01", "master": "",
+            "flags": ["BROADCAST", "UP"], "peer": null
+        })
+    );
+    let keys: Vec<&String> = value.as_object().unwrap().keys().collect();
+    assert_eq!(keys.first().map(|key| key.as_str()), Some("namespace"));
+    assert_eq!(keys.last().map(|key| key.as_str()), Some("peer"));
+}
+
+#[test]
+fn set_message_fields_are_objects() {
+    let link = Link {
+        peer: Some(VethPeer {
+            index: 7,
+            name: "veth1".into(),
+            namespace: String::new(),
+            known: true,
+        }),
+        ..sample_link()
+    };
+    let value = to_json(&link).unwrap();
+    assert_eq!(
+        value["peer"],
+        json!({"index": 7, "name": "veth1", "namespace": "", "known": true})
+    );
+}
+
+#[test]
+fn oneof_shows_only_the_chosen_field_and_u64_is_a_number() {
+    let rule = NatRule {
+        id: "r1".into(),
+        family: AddressFamily::Ipv4.into(),
+        kind: Some(nat_rule::Kind::Dnat(Dnat {
+            protocol: NatProtocol::Tcp.into(),
+            port: 8080,
+            to_address: "172.20.0.11".into(),
+            to_port: 80,
+            ..Dnat::default()
+        })),
+        comment: String::new(),
+        packets: u64::from(u32::MAX) + 5,
+        bytes: 0,
+    };
+    let value = to_json(&ListNatRulesResponse { rules: vec![rule] }).unwrap();
+    let rule = &value["rules"][0];
+    let object = rule.as_object().unwrap();
+    assert!(!object.contains_key("masquerade"));
+    assert!(!object.contains_key("snat"));
+    assert_eq!(rule["family"], "ipv4");
+    assert_eq!(rule["dnat"]["protocol"], "tcp");
+    assert_eq!(rule["dnat"]["port_end"], 0);
+    assert_eq!(rule["packets"], json!(4_294_967_300_u64));
+    let keys: Vec<&str> = object.keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        ["id", "family", "dnat", "comment", "packets", "bytes"]
+    );
+}
+
+#[test]
+fn unset_oneof_is_absent() {
+    let rule = NatRule {
+        id: "r2".into(),
+        ..NatRule::default()
+    };
+    let value = to_json(&ListNatRulesResponse { rules: vec![rule] }).unwrap();
+    let object = value["rules"][0].as_object().unwrap();
+    assert!(["masquerade", "snat", "dnat"]
+        .iter()
+        .all(|kind| !object.contains_key(*kind)));
+    assert_eq!(object["family"], "unspecified");
+}
+
+#[test]
+fn neighbour_state_and_unknown_enum_numbers() {
+    let neighbor = Neighbor {
+        state: NeighborState::Reachable.into(),
+        family: AddressFamily::Ipv6.into(),
+        ..Neighbor::default()
+    };
+    let strange = Neighbor {
+        state: 99,
+        ..Neighbor::default()
+    };
+    let value = to_json(&ListNeighborsResponse {
+        neighbors: vec![neighbor, strange],
+    })
+    .unwrap();
+    assert_eq!(value["neighbors"][0]["state"], "reachable");
+    assert_eq!(value["neighbors"][0]["family"], "ipv6");
+    assert_eq!(value["neighbors"][1]["state"], 99);
+}
+
+#[test]
+fn doubles_are_numbers() {
+    let summary = PingSummary {
+        target: "172.20.0.11".into(),
+        transmitted: 4,
+        received: 3,
+        loss_percent: 25.0,
+        ..PingSummary::default()
+    };
+    let value = to_json(&summary).unwrap();
+    assert_eq!(value["loss_percent"], json!(25.0));
+    assert_eq!(value["rtt_min_ms"], json!(0.0));
+}
+
+#[test]
+fn proto3_optional_scalars_are_null_when_unset() {
+    let pool = POOL.as_ref().unwrap();
+    let descriptor = pool.get_message_by_name("nsfleet.v1.VethSpec").unwrap();
+    let unset = VethSpec {
+        peer_name: "ceth1".into(),
+        peer_namespace: None,
+    };
+    let set = VethSpec {
+        peer_name: "ceth1".into(),
+        peer_namespace: Some(String::new()),
+    };
+    let decode = |spec: &VethSpec| {
+        message_json(
+            &DynamicMessage::decode(
+                descriptor.clone(),
+                prost::Message::encode_to_vec(spec).as_slice(),
+            )
+            .unwrap(),
+        )
+    };
+    assert_eq!(
+        decode(&unset),
+        json!({"peer_name": "ceth1", "peer_namespace": null})
+    );
+    assert_eq!(
+        decode(&set),
+        json!({"peer_name": "ceth1", "peer_namespace": ""})
+    );
+}
+
+#[test]
+fn enum_prefixes() {
+    assert_eq!(screaming_snake("OperState"), "OPER_STATE");
+    assert_eq!(screaming_snake("Scope"), "SCOPE");
+    assert_eq!(screaming_snake("NatProtocol"), "NAT_PROTOCOL");
+}
+
+#[test]
+fn base64_padding() {
+    assert_eq!(base64(b""), "");
+    assert_eq!(base64(b"f"), "Zg==");
+    assert_eq!(base64(b"fo"), "Zm8=");
+    assert_eq!(base64(b"foo"), "Zm9v");
+    assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+}

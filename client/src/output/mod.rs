@@ -1,0 +1,144 @@
+//! Turns each host's outcome into output, in `--host` order: text blocks (headed `HOST:` when there are
+//! several hosts) or one JSON line per host; errors and warnings on stderr in text mode.
+
+pub mod json;
+mod progress;
+pub mod text;
+
+pub use progress::Progress;
+
+use nsfleet_proto::v1::ListLinksResponse;
+use serde_json::{json, Value};
+
+use crate::{cli::OutputFormat, commands::Outcome, failure::HostFailure};
+use json::{to_json, JsonError};
+
+/// What one host adds to stdout and stderr.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Emitted {
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub struct Printer {
+    format: OutputFormat,
+    several_hosts: bool,
+    blocks_printed: usize,
+    any_failed: bool,
+}
+
+impl Printer {
+    pub fn new(format: OutputFormat, several_hosts: bool) -> Self {
+        Self {
+            format,
+            several_hosts,
+            blocks_printed: 0,
+            any_failed: false,
+        }
+    }
+
+    /// True once a host failed, or succeeded without the result asked for (a ping with no reply).
+    pub fn any_failed(&self) -> bool {
+        self.any_failed
+    }
+
+    pub fn host(&mut self, host: &str, result: Result<Outcome, HostFailure>) -> Emitted {
+        if result.as_ref().map_or(true, Outcome::failed_check) {
+            self.any_failed = true;
+        }
+        match self.format {
+            OutputFormat::Json => self.json_line(host, result),
+            OutputFormat::Text => self.text_block(host, result),
+        }
+    }
+
+    fn json_line(&mut self, host: &str, result: Result<Outcome, HostFailure>) -> Emitted {
+        let line = match result.map(|outcome| outcome_json(&outcome)) {
+            Ok(Ok(result)) => json!({"host": host, "ok": true, "result": result}),
+            Ok(Err(error)) => {
+                self.any_failed = true;
+                failure_json(
+                    host,
+                    &HostFailure::new(tonic::Code::Internal, error.to_string()),
+                )
+            }
+            Err(failure) => failure_json(host, &failure),
+        };
+        Emitted {
+            stdout: format!("{line}\n"),
+            stderr: String::new(),
+        }
+    }
+
+    fn text_block(&mut self, host: &str, result: Result<Outcome, HostFailure>) -> Emitted {
+        let outcome = match result {
+            Ok(outcome) => outcome,
+            Err(failure) => {
+                return Emitted {
+                    stdout: String::new(),
+                    stderr: format!("nsfleet: {host}: {failure}\n"),
+                }
+            }
+        };
+        let mut emitted = Emitted::default();
+        for warning in outcome.warnings() {
+            emitted
+                .stderr
+                .push_str(&format!("warning: {host}: {}", warning.message));
+            if !warning.fix.is_empty() {
+                emitted.stderr.push_str(&format!(" (fix: {})", warning.fix));
+            }
+            emitted.stderr.push('\n');
+        }
+        let body = text::render(&outcome);
+        if body.is_empty() {
+            return emitted;
+        }
+        if self.several_hosts {
+            if self.blocks_printed > 0 {
+                emitted.stdout.push('\n');
+            }
+            emitted.stdout.push_str(&format!("{host}:\n"));
+        }
+        emitted.stdout.push_str(&body);
+        self.blocks_printed += 1;
+        emitted
+    }
+}
+
+fn failure_json(host: &str, failure: &HostFailure) -> Value {
+    json!({"host": host, "ok": false, "error": {"code": failure.code_name(), "message": failure.message}})
+}
+
+/// The `result` of a JSON line: the RPC's response, except where the contract gives another shape.
+pub fn outcome_json(outcome: &Outcome) -> Result<Value, JsonError> {
+    match outcome {
+        Outcome::Mutation(mutation) => mutation.response.to_json(),
+        Outcome::Namespaces(response) => to_json(response),
+        Outcome::Links(listing) => to_json(&ListLinksResponse {
+            links: listing.links.clone(),
+        }),
+        Outcome::Addresses(listing) => to_json(&listing.response),
+        Outcome::Routes(response) => to_json(response),
+        Outcome::Forwarding(response) => to_json(response),
+        Outcome::Neighbors(response) => to_json(response),
+        Outcome::NatRules(response) => to_json(response),
+        Outcome::Ping(run) => {
+            let replies = run
+                .replies
+                .iter()
+                .map(to_json)
+                .collect::<Result<Vec<_>, _>>()?;
+            let summary = run
+                .summary
+                .as_ref()
+                .map(to_json)
+                .transpose()?
+                .unwrap_or(Value::Null);
+            Ok(json!({"replies": replies, "summary": summary}))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

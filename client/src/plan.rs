@@ -1,0 +1,310 @@
+//! From the parsed command line to what runs: the hosts, and one [`Action`] with its requests filled in
+//! (keyword tails parsed, `-n` applied). Everything that can be wrong with the command line is found
+//! here, before any host is contacted.
+
+use std::{net::IpAddr, time::Duration};
+
+use nsfleet_proto::v1::{
+    AddRouteRequest, AddressFamily, CreateNamespaceRequest, DeleteNamespaceRequest,
+    DeleteNatRuleRequest, DeleteRouteRequest, GetForwardingRequest, GetLinkRequest,
+    ListAddressesRequest, ListLinksRequest, ListNatRulesRequest, PingRequest, ReplaceRouteRequest,
+};
+
+use crate::{
+    cli::{
+        AddressVerb, Cli, ForwardingVerb, LinkVerb, NatVerb, NeighbourVerb, NetnsVerb, Object,
+        OutputFormat, PingArgs, RouteVerb,
+    },
+    commands::{
+        address::AddressAction, forwarding::ForwardingAction, link::LinkAction, nat::NatAction,
+        neighbor::NeighborAction, netns::NetnsAction, route::RouteAction, Action,
+    },
+    connect::{EndpointError, Host, DEFAULT_PORT},
+    grammar::{self, GrammarError},
+};
+
+pub struct Plan {
+    pub hosts: Vec<Host>,
+    pub action: Action,
+    pub format: OutputFormat,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UsageError {
+    #[error("{command}: {source}")]
+    Grammar {
+        command: &'static str,
+        source: GrammarError,
+    },
+    #[error("--host {0}")]
+    Endpoint(#[from] EndpointError),
+}
+
+impl UsageError {
+    /// Where to read the grammar of the command that went wrong.
+    pub fn help_hint(&self) -> Option<String> {
+        match self {
+            UsageError::Grammar { command, .. } => Some(format!("nsfleet {command} --help")),
+            UsageError::Endpoint(_) => None,
+        }
+    }
+}
+
+fn grammar_error(command: &'static str) -> impl Fn(GrammarError) -> UsageError {
+    move |source| UsageError::Grammar { command, source }
+}
+
+pub fn plan(cli: Cli) -> Result<Plan, UsageError> {
+    let global = cli.global;
+    let family = if global.ipv4 {
+        AddressFamily::Ipv4
+    } else if global.ipv6 {
+        AddressFamily::Ipv6
+    } else {
+        AddressFamily::Unspecified
+    };
+    let namespace = global.netns.unwrap_or_default();
+    Ok(Plan {
+        hosts: hosts(&global.hosts)?,
+        action: action(cli.object, namespace, family)?,
+        format: global.output,
+        timeout: global.timeout,
+    })
+}
+
+/// Empty entries (from `NSFLEET_HOSTS="a,,b"` or a trailing comma) are skipped; none at all means the
+/// local agent.
+fn hosts(given: &[String]) -> Result<Vec<Host>, EndpointError> {
+    let mut hosts: Vec<Host> = given
+        .iter()
+        .filter(|text| !text.trim().is_empty())
+        .map(|text| Host::parse(text))
+        .collect::<Result<_, _>>()?;
+    if hosts.is_empty() {
+        hosts.push(Host::parse(&format!("127.0.0.1:{DEFAULT_PORT}"))?);
+    }
+    Ok(hosts)
+}
+
+/// Requests carry the namespace from `-n`; the grammar leaves it empty.
+trait InNamespace: Sized {
+    fn in_namespace(self, namespace: &str) -> Self;
+}
+
+macro_rules! in_namespace {
+    ($($request:ident),* $(,)?) => {
+        $(impl InNamespace for nsfleet_proto::v1::$request {
+            fn in_namespace(mut self, namespace: &str) -> Self {
+                self.namespace = namespace.to_owned();
+                self
+            }
+        })*
+    };
+}
+
+in_namespace!(
+    CreateLinkRequest,
+    DeleteLinkRequest,
+    SetLinkRequest,
+    AddAddressRequest,
+    DeleteAddressRequest,
+    ListRoutesRequest,
+    ListNeighborsRequest,
+    SetForwardingRequest,
+    AddNatRuleRequest,
+);
+
+fn action(object: Object, namespace: String, family: AddressFamily) -> Result<Action, UsageError> {
+    let ns = namespace.as_str();
+    Ok(match object {
+        Object::Netns { verb } => Action::Netns(netns_action(verb)),
+        Object::Link { verb } => Action::Link(link_action(verb, namespace)?),
+        Object::Address { verb } => Action::Address(address_action(verb, namespace, family)?),
+        Object::Route { verb } => Action::Route(route_action(verb, namespace, family)?),
+        Object::Neighbour { verb } => {
+            let NeighbourVerb::List { words } =
+                verb.unwrap_or(NeighbourVerb::List { words: Vec::new() });
+            let request = grammar::neighbor::parse_list(&words, family)
+                .map_err(grammar_error("neighbour list"))?;
+            Action::Neighbor(NeighborAction::List(request.in_namespace(ns)))
+        }
+        Object::Forwarding { verb } => {
+            Action::Forwarding(match verb.unwrap_or(ForwardingVerb::Show) {
+                ForwardingVerb::Show => ForwardingAction::Get(GetForwardingRequest { namespace }),
+                ForwardingVerb::Set { words } => {
+                    let request = grammar::forwarding::parse_set(&words)
+                        .map_err(grammar_error("forwarding set"))?;
+                    ForwardingAction::Set(request.in_namespace(ns))
+                }
+            })
+        }
+        Object::Nat { verb } => Action::Nat(match verb.unwrap_or(NatVerb::List) {
+            NatVerb::Add { words } => {
+                let request = grammar::nat::parse_add(&words).map_err(grammar_error("nat add"))?;
+                NatAction::Add(request.in_namespace(ns))
+            }
+            NatVerb::Del { id } => NatAction::Delete(DeleteNatRuleRequest {
+                namespace,
+                id,
+                ignore_missing: false,
+            }),
+            NatVerb::List => NatAction::List(ListNatRulesRequest { namespace }),
+        }),
+        Object::Ping(arguments) => Action::Ping(ping_request(arguments, namespace)),
+    })
+}
+
+/// Namespaces are named by the verb's argument; `-n` has no meaning here and is ignored.
+fn netns_action(verb: Option<NetnsVerb>) -> NetnsAction {
+    match verb.unwrap_or(NetnsVerb::List) {
+        NetnsVerb::Add { name } => NetnsAction::Create(CreateNamespaceRequest { name }),
+        NetnsVerb::Del { name } => NetnsAction::Delete(DeleteNamespaceRequest {
+            name,
+            ignore_missing: false,
+        }),
+        NetnsVerb::List => NetnsAction::List,
+    }
+}
+
+fn link_action(verb: Option<LinkVerb>, namespace: String) -> Result<LinkAction, UsageError> {
+    let ns = namespace.as_str();
+    Ok(
+        match verb.unwrap_or(LinkVerb::List {
+            words: Vec::new(),
+            all_namespaces: false,
+        }) {
+            LinkVerb::Add { words } => LinkAction::Create(
+                grammar::link::parse_add(&words)
+                    .map_err(grammar_error("link add"))?
+                    .in_namespace(ns),
+            ),
+            LinkVerb::Del { words } => LinkAction::Delete(
+                grammar::link::parse_delete(&words)
+                    .map_err(grammar_error("link del"))?
+                    .in_namespace(ns),
+            ),
+            LinkVerb::Set { words } => LinkAction::Set(
+                grammar::link::parse_set(&words)
+                    .map_err(grammar_error("link set"))?
+                    .in_namespace(ns),
+            ),
+            LinkVerb::List {
+                words,
+                all_namespaces,
+            } => {
+                match grammar::parse_optional_device(&words).map_err(grammar_error("link list"))? {
+                    Some(name) if all_namespaces => {
+                        return Err(UsageError::Grammar {
+                            command: "link list",
+                            source: GrammarError::Unsupported {
+                                message: format!(
+                                    "--all-namespaces lists every link; drop it to show \"{name}\""
+                                ),
+                            },
+                        })
+                    }
+                    Some(name) => LinkAction::Get(GetLinkRequest { namespace, name }),
+                    None => LinkAction::List(ListLinksRequest {
+                        namespace,
+                        all_namespaces,
+                    }),
+                }
+            }
+        },
+    )
+}
+
+fn address_action(
+    verb: Option<AddressVerb>,
+    namespace: String,
+    family: AddressFamily,
+) -> Result<AddressAction, UsageError> {
+    let ns = namespace.as_str();
+    Ok(
+        match verb.unwrap_or(AddressVerb::List { words: Vec::new() }) {
+            AddressVerb::Add { words } => {
+                let request =
+                    grammar::address::parse_add(&words).map_err(grammar_error("address add"))?;
+                AddressAction::Add(request.in_namespace(ns))
+            }
+            AddressVerb::Del { words } => {
+                let request =
+                    grammar::address::parse_delete(&words).map_err(grammar_error("address del"))?;
+                AddressAction::Delete(request.in_namespace(ns))
+            }
+            AddressVerb::List { words } => {
+                let link = grammar::parse_optional_device(&words)
+                    .map_err(grammar_error("address list"))?;
+                AddressAction::List(ListAddressesRequest {
+                    namespace,
+                    link: link.unwrap_or_default(),
+                    family: family.into(),
+                })
+            }
+        },
+    )
+}
+
+fn route_action(
+    verb: Option<RouteVerb>,
+    namespace: String,
+    family: AddressFamily,
+) -> Result<RouteAction, UsageError> {
+    let spec = |words: &[String], command| {
+        grammar::route::parse_spec(words, family)
+            .map(Some)
+            .map_err(grammar_error(command))
+    };
+    Ok(
+        match verb.unwrap_or(RouteVerb::List { words: Vec::new() }) {
+            RouteVerb::Add { words } => RouteAction::Add(AddRouteRequest {
+                namespace,
+                route: spec(&words, "route add")?,
+            }),
+            RouteVerb::Replace { words } => RouteAction::Replace(ReplaceRouteRequest {
+                namespace,
+                route: spec(&words, "route replace")?,
+            }),
+            RouteVerb::Del { words } => RouteAction::Delete(DeleteRouteRequest {
+                namespace,
+                route: spec(&words, "route del")?,
+                ignore_missing: false,
+            }),
+            RouteVerb::List { words } => {
+                let request = grammar::route::parse_list(&words, family)
+                    .map_err(grammar_error("route list"))?;
+                RouteAction::List(request.in_namespace(&namespace))
+            }
+        },
+    )
+}
+
+/// `-I` is a source address when it parses as one, otherwise a link name, as with iputils.
+fn ping_request(arguments: PingArgs, namespace: String) -> PingRequest {
+    let (interface, source) = match arguments.interface {
+        Some(value) if value.parse::<IpAddr>().is_ok() => (String::new(), value),
+        Some(value) => (value, String::new()),
+        None => (String::new(), String::new()),
+    };
+    PingRequest {
+        namespace,
+        target: arguments.target.to_string(),
+        interface,
+        source,
+        count: arguments.count,
+        interval_ms: arguments.interval.map_or(0, whole_milliseconds),
+        timeout_ms: arguments.wait.map_or(0, whole_milliseconds),
+        payload_size: arguments.size.unwrap_or(0),
+    }
+}
+
+/// At least 1: 0 would mean "the agent's default" and silently turn `-i 0.0001` into one second.
+fn whole_milliseconds(duration: Duration) -> u32 {
+    u32::try_from(duration.as_millis())
+        .unwrap_or(u32::MAX)
+        .max(1)
+}
+
+#[cfg(test)]
+mod tests;
