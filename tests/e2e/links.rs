@@ -50,16 +50,32 @@ fn setting_the_same_state_again_is_unchanged() {
         "link set veth1 up",
         "link set veth1 master br0",
         "link set veth1 mtu 1400",
-        "link set br0 up",
+        "link set veth1 down",
     ] {
         assert_changed(&nsfleet(host, line), true);
         assert_changed(&nsfleet(host, line), false);
     }
     let veth1 = host.ip_link("", "veth1").expect("veth1");
     assert!(
-        has_flag(&veth1, "UP") && veth1["master"] == "br0" && veth1["mtu"] == 1400,
+        !has_flag(&veth1, "UP") && veth1["master"] == "br0" && veth1["mtu"] == 1400,
         "ip: {veth1:#}"
     );
+}
+
+#[test]
+fn new_links_start_down_as_with_ip_link_add() {
+    let lab = Lab::start(1);
+    let host = lab.host(0);
+    nsfleet(host, "link add veth1 type veth peer ceth1").result();
+    nsfleet(host, "link add br0 type bridge").result();
+    for name in ["veth1", "ceth1", "br0"] {
+        let link = host.ip_link("", name).expect(name);
+        assert!(
+            !has_flag(&link, "UP"),
+            "{name} should be down until `link set {name} up`: {link:#}"
+        );
+    }
+    assert_changed(&nsfleet(host, "link set br0 up"), true);
 }
 
 #[test]
@@ -132,7 +148,8 @@ fn a_conflicting_link_of_the_same_name_already_exists() {
     nsfleet(host, "netns add netns1").result();
     nsfleet(host, "link add veth1 type veth peer ceth1").result();
     nsfleet(host, "link add br0 type bridge").result();
-    let before = host.ip_links("");
+    // Without -d: a bridge's details include running timers.
+    let before = host.ip_json("", &["link", "show"]);
     for line in [
         "link add veth1 type bridge",
         "link add br0 type veth peer cbr0",
@@ -142,11 +159,8 @@ fn a_conflicting_link_of_the_same_name_already_exists() {
     ] {
         nsfleet(host, line).error("ALREADY_EXISTS");
     }
-    assert_eq!(
-        host.ip_links(""),
-        before,
-        "a refused create changed the host"
-    );
+    let after = host.ip_json("", &["link", "show"]);
+    assert_eq!(after, before, "a refused create changed the host");
     assert_eq!(link_names(host, "netns1"), ["lo"]);
     assert_eq!(ip_kind(&host.ip_link("", "veth1").expect("veth1")), "veth");
 }
