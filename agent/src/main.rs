@@ -2,8 +2,12 @@
 
 use std::process::ExitCode;
 
+use std::path::PathBuf;
+use std::time::Duration;
+
 use clap::Parser;
-use nsfleet_agent::server::{self, ListenAddr, ServerConfig};
+use nsfleet_agent::auth::Role;
+use nsfleet_agent::server::{self, Limits, ListenAddr, ServerConfig, TlsFiles};
 use tracing_subscriber::EnvFilter;
 
 /// Manage this host's network namespaces, links, addresses, routes and NAT over gRPC.
@@ -14,9 +18,64 @@ struct Args {
     #[arg(long = "listen", value_name = "ADDR", default_value = "127.0.0.1:50051")]
     listen: Vec<ListenAddr>,
 
-    /// Allow listening without TLS on a non-loopback address.
+    /// Allow listening on a non-loopback address without TLS, or with TLS but without authentication.
+    /// Logs a warning at every start.
     #[arg(long)]
     insecure: bool,
+
+    /// Serve TCP listeners over TLS with this certificate (PEM; a leaf with CA:FALSE and a SAN).
+    #[arg(long, value_name = "FILE", requires = "tls_key", help_heading = "Security")]
+    tls_cert: Option<PathBuf>,
+
+    /// Private key of --tls-cert (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert", help_heading = "Security")]
+    tls_key: Option<PathBuf>,
+
+    /// Require TCP clients to present a certificate signed by this CA (PEM): mTLS. The certificate's
+    /// subject CN becomes the caller's identity.
+    #[arg(long, value_name = "FILE", requires = "tls_cert", help_heading = "Security")]
+    client_ca: Option<PathBuf>,
+
+    /// Callers and roles: lines `NAME ROLE SHA256HEX` (a bearer token's SHA-256, never the token) or
+    /// `CN ROLE cert` (a client certificate's subject CN); ROLE is read or admin; `#` comments.
+    #[arg(long, value_name = "FILE", help_heading = "Security")]
+    tokens: Option<PathBuf>,
+
+    /// Role of a verified client certificate whose CN the --tokens file does not list: read, admin or
+    /// none [default: admin without --tokens, none with it].
+    #[arg(long, value_name = "ROLE", value_parser = parse_certificate_role, help_heading = "Security")]
+    cert_role: Option<Option<Role>>,
+
+    /// Group owning the unix sockets, which are created with mode 0660 (name or number).
+    #[arg(long, value_name = "GROUP", help_heading = "Security")]
+    socket_group: Option<String>,
+
+    /// Append audit records (one JSON line per mutation or refused call) to this file instead of stderr.
+    #[arg(long, value_name = "FILE", help_heading = "Security")]
+    audit_log: Option<PathBuf>,
+
+    /// Largest request message accepted, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_message_bytes, help_heading = "Limits")]
+    max_message_bytes: usize,
+
+    /// Calls handled at once across all connections; more wait (within their deadline).
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_concurrent_requests, help_heading = "Limits")]
+    max_concurrent_requests: usize,
+
+    /// Calls handled at once on one connection.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_requests_per_connection, help_heading = "Limits")]
+    max_requests_per_connection: usize,
+
+    /// Seconds a call may take before the agent gives up answering it (mutations still finish).
+    #[arg(long, value_name = "SECONDS", default_value_t = Limits::default().request_timeout.as_secs(), help_heading = "Limits")]
+    request_timeout: u64,
+}
+
+fn parse_certificate_role(value: &str) -> Result<Option<Role>, String> {
+    match value {
+        "none" => Ok(None),
+        role => role.parse().map(Some),
+    }
 }
 
 fn main() -> ExitCode {
@@ -33,7 +92,25 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let config = ServerConfig { listen: args.listen, insecure: args.insecure };
+    let tls = match (args.tls_cert, args.tls_key) {
+        (Some(certificate), Some(key)) => Some(TlsFiles { certificate, key, client_ca: args.client_ca }),
+        _ => None,
+    };
+    let config = ServerConfig {
+        listen: args.listen,
+        insecure: args.insecure,
+        tls,
+        tokens: args.tokens,
+        certificate_role: args.cert_role,
+        socket_group: args.socket_group,
+        audit_log: args.audit_log,
+        limits: Limits {
+            max_message_bytes: args.max_message_bytes,
+            max_concurrent_requests: args.max_concurrent_requests,
+            max_requests_per_connection: args.max_requests_per_connection,
+            request_timeout: Duration::from_secs(args.request_timeout.max(1)),
+        },
+    };
     match runtime.block_on(server::run(config, shutdown_signal())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -1,90 +1,249 @@
-//! Listeners, health, reflection and shutdown around the services.
+//! Listeners, TLS, authentication, audit, limits, health, reflection and shutdown around the services.
+//!
+//! Every listener serves the same routes behind the same layers: the security layer (who is calling, may
+//! they, audit: `security.rs`), then one concurrency limit shared by all listeners, then the services.
+//! TCP listeners speak TLS when `--tls-cert` is given; unix sockets stay plaintext (mode 0660, group
+//! `--socket-group`).
 
 mod listen;
+mod security;
+mod tls;
 
 pub use listen::ListenAddr;
+pub use tls::{TlsError, TlsFiles};
 
 use std::future::Future;
 use std::io;
-use std::os::unix::fs::FileTypeExt;
-use std::path::Path;
+use std::net::IpAddr;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use nsfleet_proto::v1 as pb;
 use tokio::net::{TcpListener, UnixListener};
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
-use tonic::transport::server::Router;
-use tonic::transport::Server;
+use tonic::service::Routes;
+use tonic::transport::{Server, ServerTlsConfig};
+use tower::limit::GlobalConcurrencyLimitLayer;
+use tower::ServiceBuilder;
 
-use crate::netns::{NamespaceRegistry, NetnsError};
+use crate::audit::{AuditLog, RequestSummarizer};
+use crate::auth::{AuthPolicy, Role, TokenFileError};
 use crate::nat::{nft_available, NftBackend};
+use crate::netns::{NamespaceRegistry, NetnsError};
 use crate::service::{AddressApi, BatchApi, DiagnosticsApi, ForwardingApi, LinkApi, NamespaceApi, NatApi, NeighborApi, RouteApi};
+use security::SecurityLayer;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     #[error(
         "refusing to listen on {0} without TLS: that exposes a root network-management API to the network; \
-         listen on loopback or a unix socket, or pass --insecure if this network is trusted"
+         listen on loopback or a unix socket, give --tls-cert/--tls-key, or pass --insecure if this network is trusted"
     )]
     InsecureListener(ListenAddr),
+    #[error(
+        "refusing to listen on {0} without authentication: TLS encrypts the calls but says nothing about who \
+         makes them, so every caller would be admin; give --client-ca or --tokens (or pass --insecure)"
+    )]
+    UnauthenticatedListener(ListenAddr),
     #[error("listen on {addr}: {source}")]
     Bind { addr: ListenAddr, source: io::Error },
+    #[error("unix socket {path}: {action}: {source}")]
+    SocketAccess { path: PathBuf, action: String, source: io::Error },
+    #[error("--socket-group {0:?}: no such group")]
+    UnknownGroup(String),
     #[error("open the host namespace: {0}")]
     Netns(#[from] NetnsError),
     #[error("build the reflection service: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    #[error("TLS: {0}")]
+    Tls(#[from] TlsError),
+    #[error("TLS configuration: {0}")]
+    TlsConfig(tonic::transport::Error),
+    #[error("{0}")]
+    Tokens(#[from] TokenFileError),
+    #[error("open the audit log {path}: {source}")]
+    AuditLog { path: PathBuf, source: io::Error },
+    #[error("load the API descriptors for audit summaries: {0}")]
+    Descriptors(#[from] prost_reflect::DescriptorError),
     #[error("serve on {addr}: {source}")]
     Serve { addr: ListenAddr, source: tonic::transport::Error },
 }
 
+/// Bounds that keep one caller from starving the rest.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest request message accepted (bytes).
+    pub max_message_bytes: usize,
+    /// Calls handled at once across every listener and connection; more wait for a slot (within their
+    /// deadline).
+    pub max_concurrent_requests: usize,
+    /// Calls handled at once on one connection, so one client cannot take every slot.
+    pub max_requests_per_connection: usize,
+    /// Longest a call may take before the agent answers DEADLINE_EXCEEDED/CANCELLED (a client's shorter
+    /// grpc-timeout wins). A mutation that was already running still finishes in its own task.
+    pub request_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            // A batch of 100000 small operations is a few MB.
+            max_message_bytes: 16 * 1024 * 1024,
+            max_concurrent_requests: 64,
+            max_requests_per_connection: 16,
+            request_timeout: Duration::from_secs(120),
+        }
+    }
+}
+
 pub struct ServerConfig {
     pub listen: Vec<ListenAddr>,
-    /// Allow plaintext on non-loopback addresses.
+    /// Allow plaintext, or TLS without authentication, on non-loopback addresses.
     pub insecure: bool,
+    pub tls: Option<TlsFiles>,
+    /// The `--tokens` file: bearer token digests and client certificate CNs with their roles.
+    pub tokens: Option<PathBuf>,
+    /// Role of a verified client certificate whose CN the tokens file does not name. `None`: admin when
+    /// there is no tokens file, no role (UNAUTHENTICATED) when there is one.
+    pub certificate_role: Option<Option<Role>>,
+    /// Group owning the unix sockets (mode 0660); name or number.
+    pub socket_group: Option<String>,
+    /// Where audit lines go; stderr if not given.
+    pub audit_log: Option<PathBuf>,
+    pub limits: Limits,
+}
+
+impl ServerConfig {
+    /// Only where to listen; everything else at its default (no TLS, no tokens, audit to stderr).
+    pub fn listening_on(listen: Vec<ListenAddr>) -> Self {
+        Self {
+            listen,
+            insecure: false,
+            tls: None,
+            tokens: None,
+            certificate_role: None,
+            socket_group: None,
+            audit_log: None,
+            limits: Limits::default(),
+        }
+    }
+
+    fn auth_policy(&self) -> Result<AuthPolicy, ServerError> {
+        let tokens = self.tokens.as_deref().map(AuthPolicy::load_tokens).transpose()?;
+        let client_certificates = self.tls.as_ref().is_some_and(|tls| tls.client_ca.is_some());
+        let certificate_role = self.certificate_role.unwrap_or(if tokens.is_some() { None } else { Some(Role::Admin) });
+        Ok(AuthPolicy::new(tokens, client_certificates, certificate_role))
+    }
+
+    /// The safe default: the network gets TLS and authentication, or an explicit --insecure.
+    fn check_exposure(&self, policy: &AuthPolicy) -> Result<(), ServerError> {
+        for addr in self.listen.iter().filter(|addr| !addr.is_local()) {
+            let refusal = match (&self.tls, policy.is_required()) {
+                (None, _) => Some(ServerError::InsecureListener(addr.clone())),
+                (Some(_), false) => Some(ServerError::UnauthenticatedListener(addr.clone())),
+                (Some(_), true) => None,
+            };
+            match refusal {
+                Some(refusal) if !self.insecure => return Err(refusal),
+                Some(_) => tracing::warn!(%addr, tls = self.tls.is_some(), "serving the network without TLS or authentication (--insecure)"),
+                None => {}
+            }
+            if self.tls.is_none() && self.tokens.is_some() {
+                tracing::warn!(%addr, "bearer tokens cross the network in cleartext: give --tls-cert/--tls-key");
+            }
+        }
+        Ok(())
+    }
+
+    fn tcp_addresses(&self) -> Vec<IpAddr> {
+        self.listen
+            .iter()
+            .filter_map(|addr| match addr {
+                ListenAddr::Tcp(addr) if !addr.ip().is_unspecified() => Some(addr.ip()),
+                _ => None,
+            })
+            .collect()
+    }
 }
 
 /// Serves every service on every listener until `shutdown` completes, then drains in-flight calls.
 pub async fn run(config: ServerConfig, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
-    for addr in &config.listen {
-        if !addr.is_local() && !config.insecure {
-            return Err(ServerError::InsecureListener(addr.clone()));
-        }
-        if !addr.is_local() {
-            tracing::warn!(%addr, "listening without TLS on a non-loopback address (--insecure)");
-        }
-    }
+    let policy = config.auth_policy()?;
+    config.check_exposure(&policy)?;
+    let tls = config.tls.as_ref().map(TlsFiles::server_config).transpose()?;
+    let audit = Arc::new(match &config.audit_log {
+        Some(path) => AuditLog::file(path).map_err(|source| ServerError::AuditLog { path: path.clone(), source })?,
+        None => AuditLog::stderr(),
+    });
+    let limits = config.limits;
+    let security = SecurityLayer::new(policy, audit, RequestSummarizer::new()?, config.tcp_addresses(), limits.max_message_bytes);
+    let slots = Arc::new(Semaphore::new(limits.max_concurrent_requests.max(1)));
     let registry = Arc::new(NamespaceRegistry::new().await?);
-    let router = router(registry).await?;
+    let routes = routes(registry, limits.max_message_bytes).await?;
+    let gid = config.socket_group.as_deref().map(group_id).transpose()?;
+
+    // One server per listener: TLS is a property of the server, and unix sockets never get it.
+    let serve_with = |tls: Option<ServerTlsConfig>| -> Result<_, ServerError> {
+        let mut server = Server::builder();
+        if let Some(tls) = tls {
+            server = server.tls_config(tls).map_err(ServerError::TlsConfig)?;
+        }
+        let layers = ServiceBuilder::new()
+            .layer(security.clone())
+            .layer(GlobalConcurrencyLimitLayer::with_semaphore(slots.clone()))
+            .into_inner();
+        Ok(server
+            .timeout(limits.request_timeout)
+            .concurrency_limit_per_connection(limits.max_requests_per_connection.max(1))
+            // Streams beyond the per-connection limit wait in the server; this bounds how many may wait.
+            .max_concurrent_streams(u32::try_from(limits.max_requests_per_connection.saturating_mul(4)).unwrap_or(u32::MAX))
+            // A peer that vanished without closing (cable, crash) is noticed and its connection freed.
+            .http2_keepalive_interval(Some(Duration::from_secs(30)))
+            .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+            .layer(layers)
+            .add_routes(routes.clone()))
+    };
 
     // Bind everything before serving anything, so a bad address fails the start, not half of it.
     let mut bound = Vec::new();
     for addr in &config.listen {
-        bound.push((addr.clone(), bind(addr).await.map_err(|source| ServerError::Bind { addr: addr.clone(), source })?));
+        let listener = bind(addr).await.map_err(|source| ServerError::Bind { addr: addr.clone(), source })?;
+        if let ListenAddr::Unix(path) = addr {
+            restrict_socket(path, gid)?;
+        }
+        bound.push((addr.clone(), listener));
     }
     let (stop_sender, stop_receiver) = watch::channel(false);
     let mut servers = tokio::task::JoinSet::new();
     for (addr, listener) in bound {
-        tracing::info!(%addr, "serving nsfleet.v1");
-        let router = router.clone();
         let mut stop = stop_receiver.clone();
         let signal = async move {
             let _ = stop.wait_for(|stopped| *stopped).await;
         };
-        servers.spawn(async move {
-            let result = match listener {
-                Bound::Tcp(listener) => {
-                    router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal).await
-                }
-                Bound::Unix(listener) => {
-                    router.serve_with_incoming_shutdown(UnixListenerStream::new(listener), signal).await
-                }
-            };
-            if let ListenAddr::Unix(path) = &addr {
-                let _ = std::fs::remove_file(path);
+        match listener {
+            Bound::Tcp(listener) => {
+                tracing::info!(%addr, tls = tls.is_some(), "serving nsfleet.v1");
+                let router = serve_with(tls.clone())?;
+                servers.spawn(async move {
+                    let result = router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal).await;
+                    result.map_err(|source| ServerError::Serve { addr, source })
+                });
             }
-            result.map_err(|source| ServerError::Serve { addr, source })
-        });
+            Bound::Unix(listener) => {
+                tracing::info!(%addr, "serving nsfleet.v1");
+                let router = serve_with(None)?;
+                servers.spawn(async move {
+                    let result = router.serve_with_incoming_shutdown(UnixListenerStream::new(listener), signal).await;
+                    if let ListenAddr::Unix(path) = &addr {
+                        let _ = std::fs::remove_file(path);
+                    }
+                    result.map_err(|source| ServerError::Serve { addr, source })
+                });
+            }
+        }
     }
 
     let first_failure = tokio::select! {
@@ -97,7 +256,7 @@ pub async fn run(config: ServerConfig, shutdown: impl Future<Output = ()>) -> Re
     first_failure.map_or(Ok(()), Err)
 }
 
-async fn router(registry: Arc<NamespaceRegistry>) -> Result<Router, ServerError> {
+async fn routes(registry: Arc<NamespaceRegistry>, max_message_bytes: usize) -> Result<Routes, ServerError> {
     let (health_reporter, health) = tonic_health::server::health_reporter();
     health_reporter.set_serving::<pb::namespace_service_server::NamespaceServiceServer<NamespaceApi>>().await;
     health_reporter.set_serving::<pb::link_service_server::LinkServiceServer<LinkApi>>().await;
@@ -127,19 +286,27 @@ async fn router(registry: Arc<NamespaceRegistry>) -> Result<Router, ServerError>
             .register_encoded_file_descriptor_set(nsfleet_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
     };
-    Ok(Server::builder()
-        .add_service(health)
+    let limit = max_message_bytes;
+    Ok(Routes::new(health)
         .add_service(reflection().build_v1()?)
         .add_service(reflection().build_v1alpha()?)
-        .add_service(pb::namespace_service_server::NamespaceServiceServer::new(NamespaceApi::new(registry.clone())))
-        .add_service(pb::link_service_server::LinkServiceServer::new(LinkApi::new(registry.clone())))
-        .add_service(pb::address_service_server::AddressServiceServer::new(AddressApi::new(registry.clone())))
-        .add_service(pb::route_service_server::RouteServiceServer::new(RouteApi::new(registry.clone())))
-        .add_service(pb::forwarding_service_server::ForwardingServiceServer::new(ForwardingApi::new(registry.clone())))
-        .add_service(pb::neighbor_service_server::NeighborServiceServer::new(NeighborApi::new(registry.clone())))
-        .add_service(pb::diagnostics_service_server::DiagnosticsServiceServer::new(DiagnosticsApi::new(registry)))
-        .add_service(pb::nat_service_server::NatServiceServer::new(nat))
-        .add_service(pb::batch_service_server::BatchServiceServer::new(batch)))
+        .add_service(pb::namespace_service_server::NamespaceServiceServer::new(NamespaceApi::new(registry.clone())).max_decoding_message_size(limit))
+        .add_service(pb::link_service_server::LinkServiceServer::new(LinkApi::new(registry.clone())).max_decoding_message_size(limit))
+        .add_service(pb::address_service_server::AddressServiceServer::new(AddressApi::new(registry.clone())).max_decoding_message_size(limit))
+        .add_service(pb::route_service_server::RouteServiceServer::new(RouteApi::new(registry.clone())).max_decoding_message_size(limit))
+        .add_service(
+            pb::forwarding_service_server::ForwardingServiceServer::new(ForwardingApi::new(registry.clone()))
+                .max_decoding_message_size(limit),
+        )
+        .add_service(
+            pb::neighbor_service_server::NeighborServiceServer::new(NeighborApi::new(registry.clone())).max_decoding_message_size(limit),
+        )
+        .add_service(
+            pb::diagnostics_service_server::DiagnosticsServiceServer::new(DiagnosticsApi::new(registry)).max_decoding_message_size(limit),
+        )
+        .add_service(pb::nat_service_server::NatServiceServer::new(nat).max_decoding_message_size(limit))
+        .add_service(pb::batch_service_server::BatchServiceServer::new(batch).max_decoding_message_size(limit))
+        .prepare())
 }
 
 enum Bound {
@@ -159,6 +326,31 @@ async fn bind(addr: &ListenAddr) -> io::Result<Bound> {
 
 /// A socket file left by an agent that was killed would make bind fail with EADDRINUSE. Only sockets are
 /// removed: a regular file at that path is the operator's mistake to see, not ours to delete.
+/// Mode 0660 and the chosen group: who may connect to the unix socket is who may administer the host.
+/// Until the chmod, the socket has the umask's mode (0755 under the usual 022), and connecting needs
+/// write permission, so only root can connect in between.
+fn restrict_socket(path: &Path, gid: Option<nix::unistd::Gid>) -> Result<(), ServerError> {
+    let failed = |action: &str| {
+        let path = path.to_path_buf();
+        let action = action.to_string();
+        move |source| ServerError::SocketAccess { path, action, source }
+    };
+    if let Some(gid) = gid {
+        nix::unistd::chown(path, None, Some(gid)).map_err(io::Error::from).map_err(failed("chown"))?;
+    }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(failed("chmod 0660"))
+}
+
+fn group_id(group: &str) -> Result<nix::unistd::Gid, ServerError> {
+    if let Ok(number) = group.parse::<u32>() {
+        return Ok(nix::unistd::Gid::from_raw(number));
+    }
+    match nix::unistd::Group::from_name(group) {
+        Ok(Some(found)) => Ok(found.gid),
+        _ => Err(ServerError::UnknownGroup(group.to_string())),
+    }
+}
+
 fn remove_stale_socket(path: &Path) -> io::Result<()> {
     match std::fs::symlink_metadata(path) {
         Ok(meta) if meta.file_type().is_socket() => std::fs::remove_file(path),

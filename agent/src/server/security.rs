@@ -1,0 +1,298 @@
+//! The one layer every call passes through before it reaches a service: authentication, the role check
+//! against the method table, and the audit record. Handlers never see a caller that was refused here,
+//! and no handler writes audit records itself.
+//!
+//! Order inside one call: who is it (token, certificate, unix socket) -> may this role call this method
+//! -> for mutations, read the request once to summarize it for the log -> wait for a slot under the
+//! global concurrency limit (so refused callers never hold one) -> the service -> the status code, taken
+//! from the response headers or, for answers with a body, from its trailers.
+
+use std::future::Future;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body::{Body as HttpBody, Frame};
+use http_body_util::{BodyExt, Full, Limited};
+use serde_json::Value;
+use tonic::body::Body;
+use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo, UdsConnectInfo};
+use tonic::{Code, Status};
+use tower::{Layer, Service, ServiceExt};
+
+use crate::audit::{code_name, now_rfc3339, AuditLog, AuditRecord, RequestSummarizer};
+use crate::auth::{common_name, methods, Access, AuthPolicy, Caller, Transport};
+use crate::ops::guard::ListeningAddresses;
+
+struct Shared {
+    policy: AuthPolicy,
+    audit: Arc<AuditLog>,
+    summarizer: RequestSummarizer,
+    listening: ListeningAddresses,
+    /// Mutations are read whole for the audit summary: at most this many bytes (the decoding limit plus
+    /// the gRPC frame header).
+    max_request_bytes: usize,
+}
+
+#[derive(Clone)]
+pub struct SecurityLayer {
+    shared: Arc<Shared>,
+}
+
+impl SecurityLayer {
+    pub fn new(
+        policy: AuthPolicy,
+        audit: Arc<AuditLog>,
+        summarizer: RequestSummarizer,
+        listening: Vec<IpAddr>,
+        max_message_bytes: usize,
+    ) -> Self {
+        let shared = Shared {
+            policy,
+            audit,
+            summarizer,
+            listening: ListeningAddresses(Arc::new(listening)),
+            max_request_bytes: max_message_bytes.saturating_add(GRPC_FRAME_HEADER),
+        };
+        Self { shared: Arc::new(shared) }
+    }
+}
+
+impl<S> Layer<S> for SecurityLayer {
+    type Service = Security<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Security { inner, shared: self.shared.clone() }
+    }
+}
+
+#[derive(Clone)]
+pub struct Security<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+impl<S> Service<http::Request<Body>> for Security<S>
+where
+    S: Service<http::Request<Body>, Response = http::Response<Body>> + Clone + Send + 'static,
+    S::Future: Send,
+    S::Error: Into<BoxError>,
+{
+    type Response = http::Response<Body>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    /// Always ready: the inner service's readiness (a concurrency slot) is awaited per call, after the
+    /// caller has been let in.
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        let inner = self.inner.clone();
+        let shared = self.shared.clone();
+        Box::pin(async move { shared.handle(request, inner).await })
+    }
+}
+
+impl Shared {
+    async fn handle<S>(&self, mut request: http::Request<Body>, inner: S) -> Result<http::Response<Body>, BoxError>
+    where
+        S: Service<http::Request<Body>, Response = http::Response<Body>> + Send,
+        S::Future: Send,
+        S::Error: Into<BoxError>,
+    {
+        let method = request.uri().path().to_string();
+        let access = methods::access(&method);
+        let transport = transport_of(request.extensions());
+        let mut record = AuditRecord {
+            time: String::new(),
+            identity: String::new(),
+            peer: transport.peer(),
+            method,
+            request: Value::Null,
+            code: String::new(),
+            message: String::new(),
+        };
+        let authorization = request.headers().get(http::header::AUTHORIZATION).map(|v| v.as_bytes());
+        let caller = match self.policy.authenticate(authorization, &transport) {
+            Ok(caller) => caller,
+            Err(refusal) => {
+                // An unauthenticated caller's request body is never read.
+                record.identity = "unauthenticated".to_string();
+                return Ok(self.refuse(record, Status::unauthenticated(refusal.to_string())));
+            }
+        };
+        record.identity = caller.identity.clone();
+        if access == Access::Read {
+            return self.pass(request, caller, inner).await;
+        }
+
+        let (parts, body) = request.into_parts();
+        let bytes = match Limited::new(body, self.max_request_bytes).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(e) => {
+                let status = if e.is::<http_body_util::LengthLimitError>() {
+                    Status::resource_exhausted(format!("request larger than {} bytes", self.max_request_bytes))
+                } else {
+                    Status::cancelled(format!("reading the request: {e}"))
+                };
+                return Ok(self.refuse(record, status));
+            }
+        };
+        record.request = self.summarizer.summarize(&record.method, grpc_message(&bytes));
+        if !caller.role.allows(access) {
+            let status = Status::permission_denied(format!(
+                "{} has role {}; {} needs admin",
+                caller.identity, caller.role, record.method
+            ));
+            return Ok(self.refuse(record, status));
+        }
+        request = http::Request::from_parts(parts, Body::new(Full::new(bytes)));
+        // From here on, whatever happens (an answer, an error, the caller leaving, the deadline), exactly
+        // one record is written: by `finish` or by the drop of `pending`.
+        let mut pending = PendingRecord { audit: self.audit.clone(), record: Some(record) };
+        let response = self.pass(request, caller, inner).await?;
+        if let Some(status) = Status::from_header_map(response.headers()) {
+            pending.finish(status.code(), status.message());
+            return Ok(response);
+        }
+        let (parts, body) = response.into_parts();
+        Ok(http::Response::from_parts(parts, Body::new(AuditedBody { inner: body, pending: Some(pending) })))
+    }
+
+    async fn pass<S>(&self, mut request: http::Request<Body>, caller: Caller, inner: S) -> Result<http::Response<Body>, BoxError>
+    where
+        S: Service<http::Request<Body>, Response = http::Response<Body>> + Send,
+        S::Future: Send,
+        S::Error: Into<BoxError>,
+    {
+        request.extensions_mut().insert(self.listening.clone());
+        request.extensions_mut().insert(caller);
+        inner.oneshot(request).await.map_err(Into::into)
+    }
+
+    fn refuse(&self, mut record: AuditRecord, status: Status) -> http::Response<Body> {
+        record.time = now_rfc3339();
+        record.code = code_name(status.code());
+        record.message = status.message().to_string();
+        tracing::info!(identity = %record.identity, peer = %record.peer, method = %record.method, code = %record.code, "refused");
+        self.audit.record(&record);
+        status.into_http()
+    }
+}
+
+const GRPC_FRAME_HEADER: usize = 5;
+
+/// The message inside a unary request's gRPC frame (1 byte compressed flag, 4 bytes length). The agent
+/// accepts no compression, so a compressed frame is shown as what it is: bytes.
+fn grpc_message(body: &[u8]) -> &[u8] {
+    match body {
+        [0, a, b, c, d, rest @ ..] => {
+            let length = u32::from_be_bytes([*a, *b, *c, *d]) as usize;
+            rest.get(..length).unwrap_or(rest)
+        }
+        _ => body,
+    }
+}
+
+fn transport_of(extensions: &http::Extensions) -> Transport {
+    if let Some(tls) = extensions.get::<TlsConnectInfo<TcpConnectInfo>>() {
+        // tonic hands over only certificates that rustls verified against --client-ca.
+        let certificate_cn = tls.peer_certs().and_then(|chain| chain.first().and_then(common_name));
+        return match tls.get_ref().remote_addr() {
+            Some(peer) => Transport::Tcp { peer, certificate_cn },
+            None => Transport::Unix { uid: None },
+        };
+    }
+    if let Some(peer) = extensions.get::<TcpConnectInfo>().and_then(TcpConnectInfo::remote_addr) {
+        return Transport::Tcp { peer, certificate_cn: None };
+    }
+    let uid = extensions.get::<UdsConnectInfo>().and_then(|info| info.peer_cred).map(|cred| cred.uid());
+    Transport::Unix { uid }
+}
+
+/// An audit record waiting for its status code. Dropped without one, it says so: the caller went away
+/// or the deadline passed before the agent answered (a mutation still runs to its end in its own task).
+struct PendingRecord {
+    audit: Arc<AuditLog>,
+    record: Option<AuditRecord>,
+}
+
+impl PendingRecord {
+    fn finish(&mut self, code: Code, message: &str) {
+        if let Some(mut record) = self.record.take() {
+            record.time = now_rfc3339();
+            record.code = code_name(code);
+            record.message = message.to_string();
+            self.audit.record(&record);
+        }
+    }
+}
+
+impl Drop for PendingRecord {
+    fn drop(&mut self) {
+        self.finish(Code::Cancelled, "no answer reached the caller: it went away or the deadline passed first");
+    }
+}
+
+/// A response body that reports the call's status code from its trailers.
+struct AuditedBody {
+    inner: Body,
+    pending: Option<PendingRecord>,
+}
+
+impl HttpBody for AuditedBody {
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(status) = frame.trailers_ref().and_then(Status::from_header_map) {
+                    if let Some(mut pending) = self.pending.take() {
+                        pending.finish(status.code(), status.message());
+                    }
+                }
+            }
+            Poll::Ready(Some(Err(status))) => {
+                if let Some(mut pending) = self.pending.take() {
+                    pending.finish(status.code(), status.message());
+                }
+            }
+            Poll::Ready(None) => {
+                if let Some(mut pending) = self.pending.take() {
+                    pending.finish(Code::Unknown, "the answer ended without a gRPC status");
+                }
+            }
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unary_frames_unwrap_to_their_message() {
+        assert_eq!(grpc_message(&[0, 0, 0, 0, 2, 8, 1, 99]), &[8, 1]);
+        assert_eq!(grpc_message(&[0, 0, 0, 0, 9, 8, 1]), &[8, 1]);
+        assert_eq!(grpc_message(&[1, 0, 0, 0, 1, 8]), &[1, 0, 0, 0, 1, 8]);
+        assert_eq!(grpc_message(&[]), &[] as &[u8]);
+    }
+}
