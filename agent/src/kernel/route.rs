@@ -199,3 +199,36 @@ pub fn protocol_name(protocol: u8) -> String {
     }
     .to_string()
 }
+
+/// The route the kernel uses to reach `destination` (`ip route get`), or with `fib_match` the routing table
+/// entry that matched it (`ip route get fibmatch`): its real prefix, table and metric.
+pub async fn get(handle: &Handle, destination: IpAddr, fib_match: bool) -> Result<Option<Route>, KernelError> {
+    use futures::StreamExt;
+    use netlink_packet_core::{NetlinkMessage, NetlinkPayload, NLM_F_REQUEST};
+
+    let context = format!("route get {}{destination}", if fib_match { "fibmatch " } else { "" });
+    let mut query = RouteMessage::default();
+    query.header.address_family = match destination {
+        IpAddr::V4(_) => AddressFamily::Inet,
+        IpAddr::V6(_) => AddressFamily::Inet6,
+    };
+    query.header.destination_prefix_length = Family::of(&destination).max_prefix_len();
+    if fib_match {
+        query.header.flags = RouteFlags::FibMatch;
+    }
+    query.attributes.push(RouteAttribute::Destination(RouteAddress::from(destination)));
+    let mut request = NetlinkMessage::from(RouteNetlinkMessage::GetRoute(query));
+    request.header.flags = NLM_F_REQUEST;
+    let mut responses = handle.clone().request(request).map_err(|e| KernelError::from_netlink(&context, e))?;
+    let mut found = None;
+    while let Some(response) = responses.next().await {
+        match response.payload {
+            NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewRoute(message)) => found = found.or_else(|| parse(&message)),
+            NetlinkPayload::Error(error) if error.code.is_some() => {
+                return Err(KernelError::from_netlink(context, rtnetlink::Error::NetlinkError(error)));
+            }
+            _ => {}
+        }
+    }
+    Ok(found)
+}

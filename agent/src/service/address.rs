@@ -4,11 +4,13 @@ use nsfleet_proto::v1 as pb;
 use pb::address_service_server::AddressService;
 use tonic::{Request, Response, Status};
 
-use super::convert::{family_from_proto, family_to_proto, scope_from_proto, scope_to_proto};
+use super::convert::{family_to_proto, scope_from_proto, scope_to_proto};
 use super::status::StatusError;
-use super::{run_to_completion, warnings_to_proto};
+use super::validate::Validate;
+use super::{guard_one, management_path, run_to_completion, warnings_to_proto};
 use crate::domain::{parse_ip, FieldError, IpPrefix, LinkName, NamespaceRef};
 use crate::netns::NamespaceRegistry;
+use crate::ops::guard::Change;
 use crate::ops::address::{self as address_ops, AddAddress, AddressView, Broadcast};
 
 pub struct AddressApi {
@@ -68,7 +70,7 @@ fn to_proto(view: AddressView) -> pb::Address {
 #[tonic::async_trait]
 impl AddressService for AddressApi {
     async fn add_address(&self, request: Request<pb::AddAddressRequest>) -> Result<Response<pb::AddAddressResponse>, Status> {
-        let spec = parse_add(request.get_ref()).map_err(StatusError::from)?;
+        let spec = request.get_ref().validate()?;
         let registry = self.registry.clone();
         let outcome = run_to_completion(async move { address_ops::add(&registry, &spec).await }).await?;
         Ok(Response::new(pb::AddAddressResponse {
@@ -82,8 +84,11 @@ impl AddressService for AddressApi {
         &self,
         request: Request<pb::DeleteAddressRequest>,
     ) -> Result<Response<pb::DeleteAddressResponse>, Status> {
+        let path = management_path(&request);
         let request = request.into_inner();
-        let (namespace, link, prefix) = parse_delete(&request).map_err(StatusError::from)?;
+        let (namespace, link, prefix) = request.validate()?;
+        let guarded = Change::DeleteAddress { namespace: &namespace, link: &link, prefix };
+        guard_one(&self.registry, path.as_ref(), guarded, request.force).await?;
         let registry = self.registry.clone();
         let ignore_missing = request.ignore_missing;
         let outcome = run_to_completion(async move {
@@ -97,19 +102,7 @@ impl AddressService for AddressApi {
         &self,
         request: Request<pb::ListAddressesRequest>,
     ) -> Result<Response<pb::ListAddressesResponse>, Status> {
-        let request = request.into_inner();
-        let parsed = (|| {
-            let link = match request.link.as_str() {
-                "" => None,
-                name => Some(LinkName::parse("link", name)?),
-            };
-            Ok::<_, FieldError>((
-                NamespaceRef::parse("namespace", &request.namespace)?,
-                link,
-                family_from_proto("family", request.family)?,
-            ))
-        })();
-        let (namespace, link, family) = parsed.map_err(StatusError::from)?;
+        let (namespace, link, family) = request.get_ref().validate()?;
         let views = address_ops::list(&self.registry, &namespace, link.as_ref(), family).await.map_err(StatusError::from)?;
         Ok(Response::new(pb::ListAddressesResponse { addresses: views.into_iter().map(to_proto).collect() }))
     }

@@ -8,6 +8,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use super::status::{ping_status, StatusError};
+use super::validate::Validate;
 use crate::domain::{parse_ip, parse_optional_ip, FieldError, LinkName, NamespaceRef};
 use crate::kernel::ping::{PingParams, PingReply, PingSummary};
 use crate::netns::NamespaceRegistry;
@@ -28,7 +29,7 @@ impl DiagnosticsApi {
     }
 }
 
-fn parse(request: &pb::PingRequest) -> Result<(NamespaceRef, PingParams), FieldError> {
+pub(super) fn parse(request: &pb::PingRequest) -> Result<(NamespaceRef, PingParams), FieldError> {
     let namespace = NamespaceRef::parse("namespace", &request.namespace)?;
     let target = parse_ip("target", &request.target)?;
     let interface = match request.interface.as_str() {
@@ -95,7 +96,7 @@ impl DiagnosticsService for DiagnosticsApi {
     type PingStream = ReceiverStream<Result<pb::PingEvent, Status>>;
 
     async fn ping(&self, request: Request<pb::PingRequest>) -> Result<Response<Self::PingStream>, Status> {
-        let (namespace, params) = parse(request.get_ref()).map_err(StatusError::from)?;
+        let (namespace, params) = request.get_ref().validate()?;
         let prepared = ping::prepare(&self.registry, &namespace, params).await.map_err(StatusError::from)?;
         let (events, stream) = mpsc::channel(64);
         tokio::spawn(async move {

@@ -6,6 +6,7 @@ use tonic::{Request, Response, Status};
 
 use super::convert::family_from_proto;
 use super::status::StatusError;
+use super::validate::Validate;
 use super::{run_to_completion, warnings_to_proto};
 use crate::domain::{Family, FieldError, NamespaceRef};
 use crate::netns::NamespaceRegistry;
@@ -30,14 +31,14 @@ pub(super) fn parse_set(request: &pb::SetForwardingRequest) -> Result<(Namespace
 #[tonic::async_trait]
 impl ForwardingService for ForwardingApi {
     async fn get_forwarding(&self, request: Request<pb::GetForwardingRequest>) -> Result<Response<pb::GetForwardingResponse>, Status> {
-        let namespace = NamespaceRef::parse("namespace", &request.get_ref().namespace).map_err(StatusError::from)?;
+        let namespace = request.get_ref().validate()?;
         let (ipv4, ipv6) = forwarding::get(&self.registry, &namespace).await.map_err(StatusError::from)?;
         Ok(Response::new(pb::GetForwardingResponse { ipv4, ipv6 }))
     }
 
     async fn set_forwarding(&self, request: Request<pb::SetForwardingRequest>) -> Result<Response<pb::SetForwardingResponse>, Status> {
         let request = request.into_inner();
-        let (namespace, family) = parse_set(&request).map_err(StatusError::from)?;
+        let (namespace, family) = request.validate()?;
         let registry = self.registry.clone();
         let enabled = request.enabled;
         let outcome = run_to_completion(async move { forwarding::set(&registry, &namespace, family, enabled).await }).await?;

@@ -5,10 +5,12 @@ use pb::link_service_server::LinkService;
 use tonic::{Request, Response, Status};
 
 use super::status::StatusError;
-use super::{run_to_completion, warnings_to_proto};
+use super::validate::Validate;
+use super::{guard_one, management_path, run_to_completion, warnings_to_proto};
 use crate::domain::{FieldError, LinkName, MacAddr, NamespaceRef};
 use crate::kernel::link::OperState;
 use crate::netns::NamespaceRegistry;
+use crate::ops::guard::Change;
 use crate::ops::link::{self as link_ops, CreateLink, LinkKindSpec, LinkView, MasterChange, SetLink};
 
 pub struct LinkApi {
@@ -112,7 +114,7 @@ fn oper_state_to_proto(state: OperState) -> pb::OperState {
 #[tonic::async_trait]
 impl LinkService for LinkApi {
     async fn create_link(&self, request: Request<pb::CreateLinkRequest>) -> Result<Response<pb::CreateLinkResponse>, Status> {
-        let spec = parse_create(request.get_ref()).map_err(StatusError::from)?;
+        let spec = request.get_ref().validate()?;
         let registry = self.registry.clone();
         let (namespace, name) = (spec.namespace.clone(), spec.name.clone());
         let outcome = run_to_completion(async move { link_ops::create(&registry, &spec).await }).await?;
@@ -125,8 +127,10 @@ impl LinkService for LinkApi {
     }
 
     async fn delete_link(&self, request: Request<pb::DeleteLinkRequest>) -> Result<Response<pb::DeleteLinkResponse>, Status> {
+        let path = management_path(&request);
         let request = request.into_inner();
-        let (namespace, name) = parse_delete(&request).map_err(StatusError::from)?;
+        let (namespace, name) = request.validate()?;
+        guard_one(&self.registry, path.as_ref(), Change::DeleteLink { namespace: &namespace, name: &name }, request.force).await?;
         let registry = self.registry.clone();
         let outcome =
             run_to_completion(async move { link_ops::delete(&registry, &namespace, &name, request.ignore_missing).await })
@@ -135,28 +139,26 @@ impl LinkService for LinkApi {
     }
 
     async fn list_links(&self, request: Request<pb::ListLinksRequest>) -> Result<Response<pb::ListLinksResponse>, Status> {
-        let request = request.into_inner();
-        let views = if request.all_namespaces {
-            link_ops::list_all(&self.registry).await
-        } else {
-            let namespace = NamespaceRef::parse("namespace", &request.namespace).map_err(StatusError::from)?;
-            link_ops::list(&self.registry, &namespace).await
+        let views = match request.get_ref().validate()? {
+            None => link_ops::list_all(&self.registry).await,
+            Some(namespace) => link_ops::list(&self.registry, &namespace).await,
         }
         .map_err(StatusError::from)?;
         Ok(Response::new(pb::ListLinksResponse { links: views.into_iter().map(to_proto).collect() }))
     }
 
     async fn get_link(&self, request: Request<pb::GetLinkRequest>) -> Result<Response<pb::GetLinkResponse>, Status> {
-        let request = request.into_inner();
-        let namespace = NamespaceRef::parse("namespace", &request.namespace).map_err(StatusError::from)?;
-        let name = LinkName::parse("name", &request.name).map_err(StatusError::from)?;
+        let (namespace, name) = request.get_ref().validate()?;
         let view = link_ops::get(&self.registry, &namespace, &name).await.map_err(StatusError::from)?;
         Ok(Response::new(pb::GetLinkResponse { link: Some(to_proto(view)) }))
     }
 
     async fn set_link(&self, request: Request<pb::SetLinkRequest>) -> Result<Response<pb::SetLinkResponse>, Status> {
+        let path = management_path(&request);
         let request = request.into_inner();
-        let (namespace, name, change) = parse_set_request(&request).map_err(StatusError::from)?;
+        let (namespace, name, change) = request.validate()?;
+        let guarded = Change::SetLink { namespace: &namespace, name: &name, change: &change };
+        guard_one(&self.registry, path.as_ref(), guarded, request.force).await?;
         let destination = change.destination(&namespace).clone();
         let registry = self.registry.clone();
         let changed_name = name.clone();

@@ -13,6 +13,7 @@ mod nat;
 mod neighbor;
 mod route;
 mod status;
+mod validate;
 
 pub use address::AddressApi;
 pub use batch::BatchApi;
@@ -26,8 +27,29 @@ pub use route::RouteApi;
 
 use nsfleet_proto::v1 as pb;
 
+use crate::netns::NamespaceRegistry;
+use crate::ops::guard::{self, Change, ListeningAddresses, ManagementPath};
 use crate::ops::{OpError, Warning};
 use status::StatusError;
+
+/// How a TCP caller reaches the agent, for the management-path guard; `None` for a unix-socket caller,
+/// which the guard leaves alone.
+fn management_path<T>(request: &tonic::Request<T>) -> Option<ManagementPath> {
+    let peer = request.remote_addr()?;
+    let local = request.local_addr()?;
+    let listening = request.extensions().get::<ListeningAddresses>().cloned().unwrap_or_default();
+    Some(ManagementPath::new(peer.ip(), local.ip(), &listening))
+}
+
+/// Refuses a single call's change that would cut the agent off from `path`, unless `force`.
+async fn guard_one(
+    registry: &NamespaceRegistry,
+    path: Option<&ManagementPath>,
+    change: Change<'_>,
+    force: bool,
+) -> Result<(), StatusError> {
+    guard::check(registry, path, &[(change, force)]).await.map_err(|(_, error)| StatusError::from(error))
+}
 
 /// Runs a mutation to its end even if the caller goes away. tonic drops a handler's future when the
 /// client disconnects; dropped between two kernel steps, a change would be half applied and its undo would

@@ -5,8 +5,10 @@ use pb::namespace_service_server::NamespaceService;
 use tonic::{Request, Response, Status};
 
 use super::status::StatusError;
-use crate::domain::NamespaceName;
+use super::validate::Validate;
+use super::{guard_one, management_path};
 use crate::netns::{NamespaceInfo, NamespaceRegistry, NetnsError};
+use crate::ops::guard::Change;
 
 pub struct NamespaceApi {
     registry: Arc<NamespaceRegistry>,
@@ -28,7 +30,7 @@ impl NamespaceService for NamespaceApi {
         &self,
         request: Request<pb::CreateNamespaceRequest>,
     ) -> Result<Response<pb::CreateNamespaceResponse>, Status> {
-        let name = NamespaceName::parse("name", &request.get_ref().name).map_err(StatusError::from)?;
+        let name = request.get_ref().validate()?;
         let (info, changed) = self.registry.create(&name).await.map_err(StatusError::from)?;
         Ok(Response::new(pb::CreateNamespaceResponse { namespace: Some(to_proto(info)), changed, warnings: vec![] }))
     }
@@ -37,8 +39,10 @@ impl NamespaceService for NamespaceApi {
         &self,
         request: Request<pb::DeleteNamespaceRequest>,
     ) -> Result<Response<pb::DeleteNamespaceResponse>, Status> {
+        let path = management_path(&request);
         let request = request.into_inner();
-        let name = NamespaceName::parse("name", &request.name).map_err(StatusError::from)?;
+        let name = request.validate()?;
+        guard_one(&self.registry, path.as_ref(), Change::DeleteNamespace(&name), request.force).await?;
         let changed = match self.registry.delete(&name).await {
             Ok(()) => true,
             Err(NetnsError::NotFound { .. }) if request.ignore_missing => false,
@@ -49,8 +53,9 @@ impl NamespaceService for NamespaceApi {
 
     async fn list_namespaces(
         &self,
-        _request: Request<pb::ListNamespacesRequest>,
+        request: Request<pb::ListNamespacesRequest>,
     ) -> Result<Response<pb::ListNamespacesResponse>, Status> {
+        request.get_ref().validate()?;
         let namespaces = self.registry.list().map_err(StatusError::from)?;
         // Listing is where the agent notices namespaces deleted behind its back (by `ip netns del`):
         // dropping their cached sockets lets the kernel free them.
@@ -62,7 +67,7 @@ impl NamespaceService for NamespaceApi {
         &self,
         request: Request<pb::GetNamespaceRequest>,
     ) -> Result<Response<pb::GetNamespaceResponse>, Status> {
-        let name = NamespaceName::parse("name", &request.get_ref().name).map_err(StatusError::from)?;
+        let name = request.get_ref().validate()?;
         let info = self.registry.get(&name).map_err(StatusError::from)?;
         Ok(Response::new(pb::GetNamespaceResponse { namespace: Some(to_proto(info)) }))
     }

@@ -7,6 +7,7 @@ use tonic::{Request, Response, Status};
 
 use super::convert::family_to_proto;
 use super::status::{nat_status, StatusError};
+use super::validate::Validate;
 use super::{run_to_completion, warnings_to_proto};
 use crate::domain::{LinkName, NamespaceRef};
 use crate::nat::{
@@ -147,7 +148,7 @@ fn to_proto(rule: NatRule) -> pb::NatRule {
 impl NatService for NatApi {
     async fn add_nat_rule(&self, request: Request<pb::AddNatRuleRequest>) -> Result<Response<pb::AddNatRuleResponse>, Status> {
         self.check_available()?;
-        let parsed = parse_add(request.get_ref())?;
+        let parsed = request.get_ref().validate()?;
         let (registry, backend) = (self.registry.clone(), self.backend.clone());
         let outcome = run_to_completion(async move { nat_ops::add(&registry, backend, parsed).await }).await?;
         Ok(Response::new(pb::AddNatRuleResponse {
@@ -160,13 +161,10 @@ impl NatService for NatApi {
     async fn delete_nat_rule(&self, request: Request<pb::DeleteNatRuleRequest>) -> Result<Response<pb::DeleteNatRuleResponse>, Status> {
         self.check_available()?;
         let request = request.into_inner();
-        let namespace = NamespaceRef::parse("namespace", &request.namespace).map_err(StatusError::from)?;
-        if request.id.is_empty() {
-            return Err(Status::invalid_argument("id: must not be empty"));
-        }
+        let (namespace, id) = request.validate()?;
         let (registry, backend) = (self.registry.clone(), self.backend.clone());
         let outcome = run_to_completion(async move {
-            nat_ops::delete(&registry, backend, &namespace, request.id, request.ignore_missing).await
+            nat_ops::delete(&registry, backend, &namespace, id, request.ignore_missing).await
         })
         .await?;
         Ok(Response::new(pb::DeleteNatRuleResponse { changed: outcome.changed, warnings: warnings_to_proto(outcome.warnings) }))
@@ -174,7 +172,7 @@ impl NatService for NatApi {
 
     async fn list_nat_rules(&self, request: Request<pb::ListNatRulesRequest>) -> Result<Response<pb::ListNatRulesResponse>, Status> {
         self.check_available()?;
-        let namespace = NamespaceRef::parse("namespace", &request.get_ref().namespace).map_err(StatusError::from)?;
+        let namespace = request.get_ref().validate()?;
         let rules = nat_ops::list(&self.registry, self.backend.clone(), &namespace).await.map_err(StatusError::from)?;
         Ok(Response::new(pb::ListNatRulesResponse { rules: rules.into_iter().map(to_proto).collect() }))
     }

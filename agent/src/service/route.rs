@@ -6,10 +6,12 @@ use tonic::{Request, Response, Status};
 
 use super::convert::{family_from_proto, family_to_proto, scope_from_proto, scope_to_proto};
 use super::status::StatusError;
-use super::{run_to_completion, warnings_to_proto};
+use super::validate::Validate;
+use super::{guard_one, management_path, run_to_completion, warnings_to_proto};
 use crate::domain::{check_prefix_len, parse_ip, parse_optional_ip, Family, FieldError, IpPrefix, LinkName, NamespaceRef};
 use crate::kernel::route::{protocol_name, type_name, Mode};
 use crate::netns::NamespaceRegistry;
+use crate::ops::guard::Change;
 use crate::ops::route::{self as route_ops, RouteRequest, RouteView};
 
 pub struct RouteApi {
@@ -79,8 +81,7 @@ fn to_proto(view: RouteView) -> pb::Route {
 }
 
 impl RouteApi {
-    async fn add_or_replace(&self, namespace: &str, spec: Option<&pb::RouteSpec>, mode: Mode) -> Result<(bool, Vec<pb::Warning>), Status> {
-        let request = parse_spec(namespace, spec).map_err(StatusError::from)?;
+    async fn add_or_replace(&self, request: RouteRequest, mode: Mode) -> Result<(bool, Vec<pb::Warning>), Status> {
         let registry = self.registry.clone();
         let outcome = run_to_completion(async move { route_ops::add(&registry, &request, mode).await }).await?;
         Ok((outcome.changed, warnings_to_proto(outcome.warnings)))
@@ -90,20 +91,23 @@ impl RouteApi {
 #[tonic::async_trait]
 impl RouteService for RouteApi {
     async fn add_route(&self, request: Request<pb::AddRouteRequest>) -> Result<Response<pb::AddRouteResponse>, Status> {
-        let request = request.get_ref();
-        let (changed, warnings) = self.add_or_replace(&request.namespace, request.route.as_ref(), Mode::Add).await?;
+        let (changed, warnings) = self.add_or_replace(request.get_ref().validate()?, Mode::Add).await?;
         Ok(Response::new(pb::AddRouteResponse { changed, warnings }))
     }
 
     async fn replace_route(&self, request: Request<pb::ReplaceRouteRequest>) -> Result<Response<pb::ReplaceRouteResponse>, Status> {
-        let request = request.get_ref();
-        let (changed, warnings) = self.add_or_replace(&request.namespace, request.route.as_ref(), Mode::Replace).await?;
+        let path = management_path(&request);
+        let parsed = request.get_ref().validate()?;
+        guard_one(&self.registry, path.as_ref(), Change::ReplaceRoute(&parsed), request.get_ref().force).await?;
+        let (changed, warnings) = self.add_or_replace(parsed, Mode::Replace).await?;
         Ok(Response::new(pb::ReplaceRouteResponse { changed, warnings }))
     }
 
     async fn delete_route(&self, request: Request<pb::DeleteRouteRequest>) -> Result<Response<pb::DeleteRouteResponse>, Status> {
+        let path = management_path(&request);
         let request = request.get_ref();
-        let parsed = parse_spec(&request.namespace, request.route.as_ref()).map_err(StatusError::from)?;
+        let parsed = request.validate()?;
+        guard_one(&self.registry, path.as_ref(), Change::DeleteRoute(&parsed), request.force).await?;
         let registry = self.registry.clone();
         let ignore_missing = request.ignore_missing;
         let outcome = run_to_completion(async move { route_ops::delete(&registry, &parsed, ignore_missing).await }).await?;
@@ -111,15 +115,7 @@ impl RouteService for RouteApi {
     }
 
     async fn list_routes(&self, request: Request<pb::ListRoutesRequest>) -> Result<Response<pb::ListRoutesResponse>, Status> {
-        let request = request.into_inner();
-        let parsed = (|| {
-            if request.table == Some(0) {
-                return Err(FieldError::new("table", "0 is not a table; leave it unset for main (254)"));
-            }
-            Ok((NamespaceRef::parse("namespace", &request.namespace)?, family_from_proto("family", request.family)?))
-        })();
-        let (namespace, family) = parsed.map_err(StatusError::from)?;
-        let table = if request.all_tables { None } else { Some(request.table.unwrap_or(crate::kernel::route::MAIN_TABLE)) };
+        let (namespace, family, table) = request.get_ref().validate()?;
         let views = route_ops::list(&self.registry, &namespace, family, table).await.map_err(StatusError::from)?;
         Ok(Response::new(pb::ListRoutesResponse { routes: views.into_iter().map(to_proto).collect() }))
     }
