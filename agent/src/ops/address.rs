@@ -90,7 +90,8 @@ pub async fn add(registry: &NamespaceRegistry, request: &AddAddress) -> Result<O
     Ok(outcome.with_warnings(warnings))
 }
 
-fn check_ipv4_only_fields(request: &AddAddress) -> Result<(), FieldError> {
+/// The checks of an address request that need no kernel: also part of the service's `validate`.
+pub fn check_ipv4_only_fields(request: &AddAddress) -> Result<(), FieldError> {
     if request.prefix.family() == Family::V6 {
         if request.broadcast != Broadcast::None {
             return Err(FieldError::new("broadcast_mode", "broadcast addresses are IPv4 only"));

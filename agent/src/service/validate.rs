@@ -12,7 +12,7 @@ use super::status::StatusError;
 use super::{address, batch, diagnostics, forwarding, link, nat, route};
 use crate::domain::{Family, FieldError, IpPrefix, LinkName, NamespaceName, NamespaceRef};
 use crate::kernel::ping::PingParams;
-use crate::ops::address::AddAddress;
+use crate::ops::address::{check_ipv4_only_fields, AddAddress};
 use crate::ops::batch::Operation;
 use crate::ops::link::{CreateLink, SetLink};
 use crate::ops::nat::NatRuleRequest;
@@ -65,7 +65,10 @@ validate!(pb::ListLinksRequest => Option<NamespaceRef>, |r| {
     if r.all_namespaces { Ok(None) } else { fields(NamespaceRef::parse("namespace", &r.namespace).map(Some)) }
 });
 
-validate!(pb::AddAddressRequest => AddAddress, |r| fields(address::parse_add(r)));
+validate!(pb::AddAddressRequest => AddAddress, |r| fields(address::parse_add(r).and_then(|spec| {
+    check_ipv4_only_fields(&spec)?;
+    Ok(spec)
+})));
 validate!(pb::DeleteAddressRequest => (NamespaceRef, LinkName, IpPrefix), |r| fields(address::parse_delete(r)));
 validate!(pb::ListAddressesRequest => (NamespaceRef, Option<LinkName>, Option<Family>), |r| fields((|| {
     Ok((NamespaceRef::parse("namespace", &r.namespace)?, optional_link("link", &r.link)?, family_from_proto("family", r.family)?))
