@@ -12,7 +12,7 @@ use clap::Parser;
 use crate::{
     cli::{Cli, OutputFormat},
     commands::{self, Action, CallContext, Outcome},
-    connect::Host,
+    connect::{ClientSecurity, Host},
     failure::HostFailure,
     fleet::{self, MAX_CONCURRENT_HOSTS},
     output::{Emitted, Printer, Progress},
@@ -60,13 +60,20 @@ pub async fn run(plan: &Plan) -> bool {
     let several_hosts = plan.hosts.len() > 1;
     let text = plan.format == OutputFormat::Text;
     let context = CallContext {
+        // One command per process: the token may live as long as the process, which keeps the
+        // context `Copy` for every command.
+        authorization: plan
+            .security
+            .authorization
+            .clone()
+            .map(|value| &*Box::leak(Box::new(value))),
         timeout: plan.timeout,
         text_output: text,
         live_ping: text && !several_hosts && matches!(plan.action, Action::Ping(_)),
     };
     let mut printer = Printer::new(plan.format, several_hosts);
     let mut progress = Progress::for_fleet(plan.hosts.len());
-    let job = |host: &Host| run_on_host(host.clone(), &plan.action, context);
+    let job = |host: &Host| run_on_host(host.clone(), &plan.action, &plan.security, context);
     let deliver = |host: &Host, result| write_out(printer.host(&host.label, result));
     fleet::run_in_order(
         &plan.hosts,
@@ -82,10 +89,11 @@ pub async fn run(plan: &Plan) -> bool {
 async fn run_on_host(
     host: Host,
     action: &Action,
+    security: &ClientSecurity,
     context: CallContext,
 ) -> Result<Outcome, HostFailure> {
     let channel = host
-        .connect(context.timeout.min(MAX_CONNECT_TIMEOUT))
+        .connect(context.timeout.min(MAX_CONNECT_TIMEOUT), security)
         .await?;
     let deadline = action.deadline(context.timeout);
     let started = Instant::now();

@@ -1,7 +1,7 @@
 //! The command line as clap sees it: global options, objects and verbs. The iproute2 keyword tails after
 //! the verb stay word lists here; `grammar` parses them.
 
-use std::{net::IpAddr, time::Duration};
+use std::{net::IpAddr, path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -52,6 +52,52 @@ pub struct GlobalOptions {
     /// IPv6 only (route, address and neighbour listings; routes without a destination or gateway)
     #[arg(short = '6', global = true)]
     pub ipv6: bool,
+
+    /// CA certificate (PEM) that signed the agents' certificates: TCP hosts are then reached over TLS
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "NSFLEET_CA",
+        global = true,
+        help_heading = "Security"
+    )]
+    pub ca: Option<PathBuf>,
+
+    /// Client certificate (PEM) for agents that require one (mTLS); needs --key and --ca
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "NSFLEET_CERT",
+        global = true,
+        help_heading = "Security"
+    )]
+    pub cert: Option<PathBuf>,
+
+    /// Private key (PEM) of --cert
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "NSFLEET_KEY",
+        global = true,
+        help_heading = "Security"
+    )]
+    pub key: Option<PathBuf>,
+
+    /// File holding the bearer token for agents started with --tokens (or put the token itself in
+    /// NSFLEET_TOKEN)
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "NSFLEET_TOKEN_FILE",
+        global = true,
+        help_heading = "Security"
+    )]
+    pub token_file: Option<PathBuf>,
+
+    /// Do it even if the agent says the change would cut it off from this client (deleting, downing or
+    /// moving the link it is reached over, removing that address or route)
+    #[arg(long, global = true, help_heading = "Security")]
+    pub force: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

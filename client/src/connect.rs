@@ -1,10 +1,11 @@
-//! Agent endpoints as the user writes them (`HOST:PORT`, `[IPV6]:PORT`, `unix:PATH`) and the gRPC
-//! channels to them.
+//! Agent endpoints as the user writes them (`HOST:PORT`, `[IPV6]:PORT`, `unix:PATH`), how the CLI
+//! proves itself to them (TLS, client certificate, bearer token), and the gRPC channels to them.
 
-use std::{net::Ipv6Addr, time::Duration};
+use std::{net::Ipv6Addr, path::Path, path::PathBuf, time::Duration};
 
 use tonic::{
-    transport::{Channel, Endpoint},
+    metadata::AsciiMetadataValue,
+    transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity},
     Code,
 };
 
@@ -19,6 +20,8 @@ pub const DEFAULT_PORT: u16 = 50051;
 pub struct Host {
     pub label: String,
     endpoint: Endpoint,
+    /// `HOST:PORT` of a TCP endpoint (`None` for a unix socket), for the `https://` form under TLS.
+    authority: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,19 +44,41 @@ impl Host {
         if text.is_empty() {
             return Err(EndpointError::Empty);
         }
-        let endpoint = match text.strip_prefix("unix:") {
-            Some(path) => unix_endpoint(text, path)?,
-            None => tcp_endpoint(text)?,
+        let (endpoint, authority) = match text.strip_prefix("unix:") {
+            Some(path) => (unix_endpoint(text, path)?, None),
+            None => {
+                let authority = authority_with_port(text)?;
+                (tcp_endpoint(text, "http", &authority)?, Some(authority))
+            }
         };
         Ok(Self {
             label: text.to_owned(),
             endpoint,
+            authority,
         })
     }
 
     /// Connects, failing with UNAVAILABLE (and what went wrong) if the agent cannot be reached in time.
-    pub async fn connect(&self, timeout: Duration) -> Result<Channel, HostFailure> {
-        let endpoint = self.endpoint.clone().connect_timeout(timeout);
+    /// TCP endpoints use TLS when `security` has it; unix sockets never do (the agent serves them
+    /// plaintext).
+    pub async fn connect(
+        &self,
+        timeout: Duration,
+        security: &ClientSecurity,
+    ) -> Result<Channel, HostFailure> {
+        let endpoint = match (&security.tls, &self.authority) {
+            (Some(tls), Some(authority)) => tcp_endpoint(&self.label, "https", authority)
+                .map_err(|error| HostFailure::new(Code::InvalidArgument, error.to_string()))?
+                .tls_config(tls.clone())
+                .map_err(|error| {
+                    HostFailure::new(
+                        Code::InvalidArgument,
+                        format!("TLS for {}: {}", self.label, error_chain(&error)),
+                    )
+                })?,
+            _ => self.endpoint.clone(),
+        };
+        let endpoint = endpoint.connect_timeout(timeout);
         match tokio::time::timeout(timeout, endpoint.connect()).await {
             Ok(Ok(channel)) => Ok(channel),
             Ok(Err(error)) => {
@@ -87,10 +112,123 @@ fn unix_endpoint(text: &str, path: &str) -> Result<Endpoint, EndpointError> {
         .map_err(|_| EndpointError::Malformed(text.to_owned()))
 }
 
-fn tcp_endpoint(text: &str) -> Result<Endpoint, EndpointError> {
-    let authority = authority_with_port(text)?;
-    Endpoint::from_shared(format!("http://{authority}"))
+fn tcp_endpoint(text: &str, scheme: &str, authority: &str) -> Result<Endpoint, EndpointError> {
+    Endpoint::from_shared(format!("{scheme}://{authority}"))
         .map_err(|_| EndpointError::Malformed(text.to_owned()))
+}
+
+/// How the CLI proves itself to agents and checks that they are who they claim: TLS with a CA (and a
+/// client certificate for mTLS), and a bearer token sent with every call.
+#[derive(Debug, Clone, Default)]
+pub struct ClientSecurity {
+    pub tls: Option<ClientTlsConfig>,
+    /// `Bearer TOKEN`, ready for the `authorization` metadata.
+    pub authorization: Option<AsciiMetadataValue>,
+}
+
+/// The security options as given on the command line or in the environment.
+#[derive(Debug, Clone, Default)]
+pub struct SecurityOptions {
+    pub ca: Option<PathBuf>,
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    pub token_file: Option<PathBuf>,
+    /// The token itself, from `NSFLEET_TOKEN` (never a flag: command lines are visible to every user).
+    pub token: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecurityError {
+    #[error("{option} {path}: {source}")]
+    Read {
+        option: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{option} {path}: not a PEM file (no \"-----BEGIN\" line)")]
+    NotPem { option: &'static str, path: PathBuf },
+    #[error("--cert and --key go together")]
+    HalfIdentity,
+    #[error("--cert/--key need --ca: the agent's certificate must be checked too")]
+    IdentityWithoutCa,
+    #[error("{0}: the token is empty")]
+    EmptyToken(String),
+    #[error("{0}: a token is printable ASCII without spaces")]
+    MalformedToken(String),
+    #[error("give either --token-file or NSFLEET_TOKEN, not both")]
+    TwoTokens,
+}
+
+impl SecurityOptions {
+    pub fn load(&self) -> Result<ClientSecurity, SecurityError> {
+        let identity = match (&self.cert, &self.key) {
+            (Some(cert), Some(key)) => Some(Identity::from_pem(
+                read_pem("--cert", cert)?,
+                read_pem("--key", key)?,
+            )),
+            (None, None) => None,
+            _ => return Err(SecurityError::HalfIdentity),
+        };
+        let tls = match (&self.ca, identity) {
+            (Some(ca), identity) => {
+                let config = ClientTlsConfig::new()
+                    .ca_certificate(Certificate::from_pem(read_pem("--ca", ca)?));
+                Some(match identity {
+                    Some(identity) => config.identity(identity),
+                    None => config,
+                })
+            }
+            (None, Some(_)) => return Err(SecurityError::IdentityWithoutCa),
+            (None, None) => None,
+        };
+        let token = match (&self.token_file, &self.token) {
+            (Some(_), Some(_)) => return Err(SecurityError::TwoTokens),
+            (Some(path), None) => {
+                let text = std::fs::read_to_string(path).map_err(|source| SecurityError::Read {
+                    option: "--token-file",
+                    path: path.clone(),
+                    source,
+                })?;
+                Some((format!("--token-file {}", path.display()), text))
+            }
+            (None, Some(token)) => Some(("NSFLEET_TOKEN".to_owned(), token.clone())),
+            (None, None) => None,
+        };
+        let authorization = token
+            .map(|(source, token)| bearer(&source, token.trim()))
+            .transpose()?;
+        Ok(ClientSecurity { tls, authorization })
+    }
+}
+
+fn bearer(source: &str, token: &str) -> Result<AsciiMetadataValue, SecurityError> {
+    if token.is_empty() {
+        return Err(SecurityError::EmptyToken(source.to_owned()));
+    }
+    if !token.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(SecurityError::MalformedToken(source.to_owned()));
+    }
+    let mut value: AsciiMetadataValue = format!("Bearer {token}")
+        .parse()
+        .map_err(|_| SecurityError::MalformedToken(source.to_owned()))?;
+    // Keeps the token out of debug output and HTTP/2 header compression tables.
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+fn read_pem(option: &'static str, path: &Path) -> Result<Vec<u8>, SecurityError> {
+    let bytes = std::fs::read(path).map_err(|source| SecurityError::Read {
+        option,
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if !bytes.windows(11).any(|window| window == b"-----BEGIN ") {
+        return Err(SecurityError::NotPem {
+            option,
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(bytes)
 }
 
 /// `HOST:PORT` as given; `HOST` or `[IPV6]` get the default port.
@@ -213,13 +351,74 @@ mod tests {
         assert_eq!(Host::parse("").unwrap_err(), EndpointError::Empty);
     }
 
+    #[test]
+    fn security_options_need_matching_pieces() {
+        let directory = tempfile::tempdir().unwrap();
+        let pem = directory.path().join("a.pem");
+        std::fs::write(
+            &pem,
+            "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let der = directory.path().join("a.der");
+        std::fs::write(&der, [0x30, 0x82]).unwrap();
+        let token = directory.path().join("token");
+        std::fs::write(&token, "s3cret-token\n").unwrap();
+
+        let loaded = SecurityOptions {
+            ca: Some(pem.clone()),
+            token_file: Some(token.clone()),
+            ..Default::default()
+        }
+        .load()
+        .unwrap();
+        assert!(loaded.tls.is_some());
+        assert_eq!(
+            loaded.authorization.unwrap().to_str().unwrap(),
+            "Bearer s3cret-token"
+        );
+        let half = SecurityOptions {
+            ca: Some(pem.clone()),
+            cert: Some(pem.clone()),
+            ..Default::default()
+        };
+        assert!(matches!(half.load(), Err(SecurityError::HalfIdentity)));
+        let no_ca = SecurityOptions {
+            cert: Some(pem.clone()),
+            key: Some(pem.clone()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            no_ca.load(),
+            Err(SecurityError::IdentityWithoutCa)
+        ));
+        let not_pem = SecurityOptions {
+            ca: Some(der),
+            ..Default::default()
+        };
+        assert!(matches!(not_pem.load(), Err(SecurityError::NotPem { .. })));
+        let both = SecurityOptions {
+            token_file: Some(token),
+            token: Some("x".into()),
+            ..Default::default()
+        };
+        assert!(matches!(both.load(), Err(SecurityError::TwoTokens)));
+        for bad in ["", "  ", "two words", "tab\tbed", "ünïcode"] {
+            let options = SecurityOptions {
+                token: Some(bad.into()),
+                ..Default::default()
+            };
+            assert!(options.load().is_err(), "{bad:?}");
+        }
+    }
+
     #[tokio::test]
     async fn missing_unix_socket_is_unavailable() {
         let directory = tempfile::tempdir().unwrap();
         let label = format!("unix:{}", directory.path().join("absent.sock").display());
         let failure = Host::parse(&label)
             .unwrap()
-            .connect(Duration::from_secs(2))
+            .connect(Duration::from_secs(2), &ClientSecurity::default())
             .await
             .unwrap_err();
         assert_eq!(failure.code, Code::Unavailable);

@@ -19,7 +19,7 @@ use crate::{
         address::AddressAction, forwarding::ForwardingAction, link::LinkAction, nat::NatAction,
         neighbor::NeighborAction, netns::NetnsAction, route::RouteAction, Action,
     },
-    connect::{EndpointError, Host, DEFAULT_PORT},
+    connect::{ClientSecurity, EndpointError, Host, SecurityError, SecurityOptions, DEFAULT_PORT},
     grammar::{self, GrammarError},
 };
 
@@ -28,6 +28,7 @@ pub struct Plan {
     pub action: Action,
     pub format: OutputFormat,
     pub timeout: Duration,
+    pub security: ClientSecurity,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +40,8 @@ pub enum UsageError {
     },
     #[error("--host {0}")]
     Endpoint(#[from] EndpointError),
+    #[error("{0}")]
+    Security(#[from] SecurityError),
 }
 
 impl UsageError {
@@ -46,7 +49,7 @@ impl UsageError {
     pub fn help_hint(&self) -> Option<String> {
         match self {
             UsageError::Grammar { command, .. } => Some(format!("nsfleet {command} --help")),
-            UsageError::Endpoint(_) => None,
+            UsageError::Endpoint(_) | UsageError::Security(_) => None,
         }
     }
 }
@@ -65,12 +68,40 @@ pub fn plan(cli: Cli) -> Result<Plan, UsageError> {
         AddressFamily::Unspecified
     };
     let namespace = global.netns.unwrap_or_default();
+    let security = SecurityOptions {
+        ca: global.ca,
+        cert: global.cert,
+        key: global.key,
+        token_file: global.token_file,
+        token: std::env::var("NSFLEET_TOKEN")
+            .ok()
+            .filter(|token| !token.is_empty()),
+    }
+    .load()?;
+    let mut action = action(cli.object, namespace, family)?;
+    if global.force {
+        force(&mut action);
+    }
     Ok(Plan {
         hosts: hosts(&global.hosts)?,
-        action: action(cli.object, namespace, family)?,
+        action,
         format: global.output,
         timeout: global.timeout,
+        security,
     })
+}
+
+/// `--force` reaches every request that has the field; the others cannot cut an agent off.
+fn force(action: &mut Action) {
+    match action {
+        Action::Link(LinkAction::Delete(request)) => request.force = true,
+        Action::Link(LinkAction::Set(request)) => request.force = true,
+        Action::Address(AddressAction::Delete(request)) => request.force = true,
+        Action::Route(RouteAction::Delete(request)) => request.force = true,
+        Action::Route(RouteAction::Replace(request)) => request.force = true,
+        Action::Netns(NetnsAction::Delete(request)) => request.force = true,
+        _ => {}
+    }
 }
 
 /// Empty entries (from `NSFLEET_HOSTS="a,,b"` or a trailing comma) are skipped; none at all means the
@@ -162,6 +193,7 @@ fn netns_action(verb: Option<NetnsVerb>) -> NetnsAction {
         NetnsVerb::Del { name } => NetnsAction::Delete(DeleteNamespaceRequest {
             name,
             ignore_missing: false,
+            force: false,
         }),
         NetnsVerb::List => NetnsAction::List,
     }
@@ -265,11 +297,13 @@ fn route_action(
             RouteVerb::Replace { words } => RouteAction::Replace(ReplaceRouteRequest {
                 namespace,
                 route: spec(&words, "route replace")?,
+                force: false,
             }),
             RouteVerb::Del { words } => RouteAction::Delete(DeleteRouteRequest {
                 namespace,
                 route: spec(&words, "route del")?,
                 ignore_missing: false,
+                force: false,
             }),
             RouteVerb::List { words } => {
                 let request = grammar::route::parse_list(&words, family)

@@ -35,6 +35,8 @@ pub enum Action {
 /// How one host's call is made.
 #[derive(Debug, Clone, Copy)]
 pub struct CallContext {
+    /// `Bearer TOKEN` for agents that require a token; sent with every call.
+    pub authorization: Option<&'static tonic::metadata::AsciiMetadataValue>,
     /// `--timeout`: sent to the agent as the gRPC deadline, and how long the client waits.
     pub timeout: Duration,
     /// Text output needs more than the JSON result for some listings (`addr show` prints link headers).
@@ -47,6 +49,11 @@ impl CallContext {
     fn request<T>(&self, message: T) -> tonic::Request<T> {
         let mut request = tonic::Request::new(message);
         request.set_timeout(self.timeout);
+        if let Some(authorization) = self.authorization {
+            request
+                .metadata_mut()
+                .insert("authorization", authorization.clone());
+        }
         request
     }
 }

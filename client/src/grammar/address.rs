@@ -38,6 +38,7 @@ pub fn parse_delete(words: &[String]) -> Result<DeleteAddressRequest, GrammarErr
         address: address.to_string(),
         prefix_len: len,
         ignore_missing: false,
+        force: false,
     })
 }
 

@@ -219,6 +219,7 @@ pub fn parse_delete(words: &[String]) -> Result<DeleteLinkRequest, GrammarError>
         namespace: String::new(),
         name,
         ignore_missing: false,
+        force: false,
     })
 }
 
