@@ -102,9 +102,27 @@ async fn run_on_host(
         // The agent enforces the same deadline (grpc-timeout) and may answer CANCELLED just before the
         // client's own timer fires: past the deadline, the deadline is the cause either way.
         Ok(Err(_)) if started.elapsed() >= deadline => Err(HostFailure::deadline(deadline)),
-        Ok(Err(status)) => Err(HostFailure::from(status)),
+        Ok(Err(status)) => Err(call_failure(&host, security, status)),
         Err(_) => Err(HostFailure::deadline(deadline)),
     }
+}
+
+/// A call that failed below gRPC is UNAVAILABLE, as a failed connect is: tonic made the status itself
+/// (it carries the broken connection as its source; statuses from the agent never have one). Over
+/// plaintext TCP the likeliest cause is an agent that serves TLS and dropped the connection, which
+/// surfaces as a broken pipe or as TLS bytes read as a malformed HTTP/2 frame.
+fn call_failure(host: &Host, security: &ClientSecurity, status: tonic::Status) -> HostFailure {
+    let broken = std::error::Error::source(&status).is_some();
+    let mut failure = HostFailure::from(status);
+    if broken {
+        failure.code = tonic::Code::Unavailable;
+        if security.tls.is_none() && host.is_tcp() {
+            failure
+                .message
+                .push_str(" (if the agent serves TLS, pass --ca)");
+        }
+    }
+    failure
 }
 
 /// Output is best effort once stdout or stderr is closed (`nsfleet ... | head`): the exit status still

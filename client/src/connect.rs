@@ -58,6 +58,11 @@ impl Host {
         })
     }
 
+    /// Whether the host is reached over TCP (and so may need TLS), not a unix socket.
+    pub fn is_tcp(&self) -> bool {
+        self.authority.is_some()
+    }
+
     /// Connects, failing with UNAVAILABLE (and what went wrong) if the agent cannot be reached in time.
     /// TCP endpoints use TLS when `security` has it; unix sockets never do (the agent serves them
     /// plaintext).

@@ -14,12 +14,17 @@ impl Lab {
     /// Starts `count` simulated hosts, named host1, host2, ..., and waits until each agent accepts
     /// connections. Keep the Lab on the calling thread (see [`SimHost`]'s death signal).
     pub fn start(count: usize) -> Lab {
+        Self::start_with_args(count, &[])
+    }
+
+    /// [`Lab::start`], with `agent_args` added to every agent's command line.
+    pub fn start_with_args(count: usize, agent_args: &[String]) -> Lab {
         require_root();
         let started = Instant::now();
         // Spawn all first, then wait: the agents start up concurrently.
         let mut lab = Lab {
             hosts: (1..=count)
-                .map(|i| SimHost::spawn(&format!("host{i}")))
+                .map(|i| SimHost::spawn(&format!("host{i}"), agent_args))
                 .collect(),
         };
         for host in &mut lab.hosts {

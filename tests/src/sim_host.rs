@@ -27,7 +27,8 @@ pub struct SimHost {
 impl SimHost {
     /// Starts the agent without waiting for it; see [`SimHost::wait_ready`]. Must be called on the thread
     /// that keeps the host: PR_SET_PDEATHSIG fires when the *thread* that forked the agent exits.
-    pub(crate) fn spawn(label: &str) -> SimHost {
+    /// `extra_args` follow the lab's own `--listen unix:...` (more listeners, TLS, tokens, ...).
+    pub(crate) fn spawn(label: &str, extra_args: &[String]) -> SimHost {
         let dir = tempfile::Builder::new()
             .prefix("nsfleet-lab-")
             .tempdir()
@@ -40,6 +41,7 @@ impl SimHost {
         command
             .arg("--listen")
             .arg(format!("unix:{}", socket.display()))
+            .args(extra_args)
             .env(
                 "RUST_LOG",
                 std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),

@@ -233,12 +233,12 @@ impl Protected {
             Change::SetLink { namespace: NamespaceRef::Host, name, change } => {
                 let link = self.link(name.as_str())?;
                 let what = match (change.up, &change.move_to, &change.master) {
-                    (Some(false), _, _) => "bringing down".to_string(),
-                    (_, Some(NamespaceRef::Named(target)), _) => format!("moving to namespace {target}"),
-                    (_, _, Some(MasterChange::Set(master))) => format!("making it a port of {master}"),
+                    (Some(false), _, _) => format!("bringing down link {name}"),
+                    (_, Some(NamespaceRef::Named(target)), _) => format!("moving link {name} to namespace {target}"),
+                    (_, _, Some(MasterChange::Set(master))) => format!("making link {name} a port of {master}"),
                     _ => return None,
                 };
-                Some(format!("{what} link {name} {cut}: {}", link.why))
+                Some(format!("{what} {cut}: {}", link.why))
             }
             Change::DeleteAddress { namespace: NamespaceRef::Host, link, prefix } => {
                 let held = self.addresses.iter().find(|a| a.address == prefix.address && a.link == link.as_str())?;

@@ -75,7 +75,7 @@ fn the_management_link_cannot_be_deleted_downed_moved_or_enslaved() {
     assert!(refusal.contains("deleting link veth-mgmt") && refusal.contains("192.0.2.1"), "{refusal}");
     for (change, words) in [
         (SetLink { up: Some(false), ..Default::default() }, "bringing down"),
-        (SetLink { move_to: Some(named("elsewhere")), ..Default::default() }, "moving to namespace elsewhere"),
+        (SetLink { move_to: Some(named("elsewhere")), ..Default::default() }, "moving link veth-mgmt to namespace elsewhere"),
         (SetLink { master: Some(MasterChange::Set(link_name("br0"))), ..Default::default() }, "port of br0"),
     ] {
         let refusal = protected
