@@ -116,10 +116,15 @@ fn call_failure(host: &Host, security: &ClientSecurity, status: tonic::Status) -
     let mut failure = HostFailure::from(status);
     if broken {
         failure.code = tonic::Code::Unavailable;
-        if security.tls.is_none() && host.is_tcp() {
-            failure
-                .message
-                .push_str(" (if the agent serves TLS, pass --ca)");
+        let hint = match (&security.tls, security.client_certificate) {
+            (None, _) => " (if the agent serves TLS, pass --ca)",
+            (Some(_), false) => {
+                " (if the agent requires client certificates, pass --cert and --key)"
+            }
+            (Some(_), true) => "",
+        };
+        if host.is_tcp() {
+            failure.message.push_str(hint);
         }
     }
     failure

@@ -127,6 +127,8 @@ fn tcp_endpoint(text: &str, scheme: &str, authority: &str) -> Result<Endpoint, E
 #[derive(Debug, Clone, Default)]
 pub struct ClientSecurity {
     pub tls: Option<ClientTlsConfig>,
+    /// Whether `tls` presents a client certificate.
+    pub client_certificate: bool,
     /// `Bearer TOKEN`, ready for the `authorization` metadata.
     pub authorization: Option<AsciiMetadataValue>,
 }
@@ -166,6 +168,7 @@ pub enum SecurityError {
 
 impl SecurityOptions {
     pub fn load(&self) -> Result<ClientSecurity, SecurityError> {
+        let client_certificate = self.cert.is_some();
         let identity = match (&self.cert, &self.key) {
             (Some(cert), Some(key)) => Some(Identity::from_pem(
                 read_pem("--cert", cert)?,
@@ -202,7 +205,11 @@ impl SecurityOptions {
         let authorization = token
             .map(|(source, token)| bearer(&source, token.trim()))
             .transpose()?;
-        Ok(ClientSecurity { tls, authorization })
+        Ok(ClientSecurity {
+            tls,
+            client_certificate,
+            authorization,
+        })
     }
 }
 
