@@ -3,6 +3,7 @@
 //! `netns` and `kernel`; knows nothing of gRPC.
 
 pub mod address;
+pub mod batch;
 mod error;
 pub mod forwarding;
 pub mod link;

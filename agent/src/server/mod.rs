@@ -19,7 +19,7 @@ use tonic::transport::Server;
 
 use crate::netns::{NamespaceRegistry, NetnsError};
 use crate::nat::{nft_available, NftBackend};
-use crate::service::{AddressApi, DiagnosticsApi, ForwardingApi, LinkApi, NamespaceApi, NatApi, NeighborApi, RouteApi};
+use crate::service::{AddressApi, BatchApi, DiagnosticsApi, ForwardingApi, LinkApi, NamespaceApi, NatApi, NeighborApi, RouteApi};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -116,7 +116,10 @@ async fn router(registry: Arc<NamespaceRegistry>) -> Result<Router, ServerError>
         Some(reason) => tracing::warn!(%reason, "NatService will answer FAILED_PRECONDITION"),
         None => health_reporter.set_serving::<pb::nat_service_server::NatServiceServer<NatApi>>().await,
     }
-    let nat = NatApi::new(registry.clone(), Arc::new(NftBackend::new()), nat_unavailable);
+    let nat_backend: Arc<dyn crate::nat::NatBackend> = Arc::new(NftBackend::new());
+    health_reporter.set_serving::<pb::batch_service_server::BatchServiceServer<BatchApi>>().await;
+    let batch = BatchApi::new(registry.clone(), nat_backend.clone(), nat_unavailable.clone());
+    let nat = NatApi::new(registry.clone(), nat_backend, nat_unavailable);
     // grpcurl 1.8 asks only for v1alpha reflection, newer clients for v1: serve both. Health's own
     // descriptors are registered too, or it would be missing from `list`.
     let reflection = || {
@@ -135,7 +138,8 @@ async fn router(registry: Arc<NamespaceRegistry>) -> Result<Router, ServerError>
         .add_service(pb::forwarding_service_server::ForwardingServiceServer::new(ForwardingApi::new(registry.clone())))
         .add_service(pb::neighbor_service_server::NeighborServiceServer::new(NeighborApi::new(registry.clone())))
         .add_service(pb::diagnostics_service_server::DiagnosticsServiceServer::new(DiagnosticsApi::new(registry)))
-        .add_service(pb::nat_service_server::NatServiceServer::new(nat)))
+        .add_service(pb::nat_service_server::NatServiceServer::new(nat))
+        .add_service(pb::batch_service_server::BatchServiceServer::new(batch)))
 }
 
 enum Bound {

@@ -4,7 +4,7 @@ use nsfleet_proto::v1 as pb;
 use pb::address_service_server::AddressService;
 use tonic::{Request, Response, Status};
 
-use super::convert::{family_from_proto, family_to_proto, scope_from_proto, scope_to_proto};
+use super::convert::{family_to_proto, parse_list_filter, scope_from_proto, scope_to_proto};
 use super::status::StatusError;
 use super::{run_to_completion, warnings_to_proto};
 use crate::domain::{parse_ip, FieldError, IpPrefix, LinkName, NamespaceRef};
@@ -21,7 +21,7 @@ impl AddressApi {
     }
 }
 
-fn parse_add(request: &pb::AddAddressRequest) -> Result<AddAddress, FieldError> {
+pub(super) fn parse_add(request: &pb::AddAddressRequest) -> Result<AddAddress, FieldError> {
     let broadcast = match pb::BroadcastMode::try_from(request.broadcast_mode) {
         Ok(pb::BroadcastMode::None) => Broadcast::None,
         Ok(pb::BroadcastMode::Computed) => Broadcast::Computed,
@@ -34,11 +34,19 @@ fn parse_add(request: &pb::AddAddressRequest) -> Result<AddAddress, FieldError> 
     Ok(AddAddress {
         namespace: NamespaceRef::parse("namespace", &request.namespace)?,
         link: LinkName::parse("link", &request.link)?,
-        prefix: IpPrefix::new("address", &request.address, "prefix_len", request.prefix_len)?,
+        prefix: IpPrefix::parse("address", &request.address, "prefix_len", request.prefix_len)?,
         broadcast,
         label: Some(request.label.clone()).filter(|l| !l.is_empty()),
         scope: scope_from_proto("scope", request.scope)?,
     })
+}
+
+pub(super) fn parse_delete(request: &pb::DeleteAddressRequest) -> Result<(NamespaceRef, LinkName, IpPrefix), FieldError> {
+    Ok((
+        NamespaceRef::parse("namespace", &request.namespace)?,
+        LinkName::parse("link", &request.link)?,
+        IpPrefix::parse("address", &request.address, "prefix_len", request.prefix_len)?,
+    ))
 }
 
 fn to_proto(view: AddressView) -> pb::Address {
@@ -75,14 +83,7 @@ impl AddressService for AddressApi {
         request: Request<pb::DeleteAddressRequest>,
     ) -> Result<Response<pb::DeleteAddressResponse>, Status> {
         let request = request.into_inner();
-        let parsed = (|| {
-            Ok::<_, FieldError>((
-                NamespaceRef::parse("namespace", &request.namespace)?,
-                LinkName::parse("link", &request.link)?,
-                IpPrefix::new("address", &request.address, "prefix_len", request.prefix_len)?,
-            ))
-        })();
-        let (namespace, link, prefix) = parsed.map_err(StatusError::from)?;
+        let (namespace, link, prefix) = parse_delete(&request).map_err(StatusError::from)?;
         let registry = self.registry.clone();
         let ignore_missing = request.ignore_missing;
         let outcome = run_to_completion(async move {
@@ -97,18 +98,8 @@ impl AddressService for AddressApi {
         request: Request<pb::ListAddressesRequest>,
     ) -> Result<Response<pb::ListAddressesResponse>, Status> {
         let request = request.into_inner();
-        let parsed = (|| {
-            let link = match request.link.as_str() {
-                "" => None,
-                name => Some(LinkName::parse("link", name)?),
-            };
-            Ok::<_, FieldError>((
-                NamespaceRef::parse("namespace", &request.namespace)?,
-                link,
-                family_from_proto("family", request.family)?,
-            ))
-        })();
-        let (namespace, link, family) = parsed.map_err(StatusError::from)?;
+        let (namespace, link, family) =
+            parse_list_filter(&request.namespace, &request.link, request.family).map_err(StatusError::from)?;
         let views = address_ops::list(&self.registry, &namespace, link.as_ref(), family).await.map_err(StatusError::from)?;
         Ok(Response::new(pb::ListAddressesResponse { addresses: views.into_iter().map(to_proto).collect() }))
     }

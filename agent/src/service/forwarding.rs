@@ -7,7 +7,7 @@ use tonic::{Request, Response, Status};
 use super::convert::family_from_proto;
 use super::status::StatusError;
 use super::{run_to_completion, warnings_to_proto};
-use crate::domain::{FieldError, NamespaceRef};
+use crate::domain::{Family, FieldError, NamespaceRef};
 use crate::netns::NamespaceRegistry;
 use crate::ops::forwarding;
 
@@ -21,6 +21,12 @@ impl ForwardingApi {
     }
 }
 
+pub(super) fn parse_set(request: &pb::SetForwardingRequest) -> Result<(NamespaceRef, Family), FieldError> {
+    let family =
+        family_from_proto("family", request.family)?.ok_or_else(|| FieldError::new("family", "must be IPv4 or IPv6"))?;
+    Ok((NamespaceRef::parse("namespace", &request.namespace)?, family))
+}
+
 #[tonic::async_trait]
 impl ForwardingService for ForwardingApi {
     async fn get_forwarding(&self, request: Request<pb::GetForwardingRequest>) -> Result<Response<pb::GetForwardingResponse>, Status> {
@@ -31,12 +37,7 @@ impl ForwardingService for ForwardingApi {
 
     async fn set_forwarding(&self, request: Request<pb::SetForwardingRequest>) -> Result<Response<pb::SetForwardingResponse>, Status> {
         let request = request.into_inner();
-        let parsed = (|| {
-            let family = family_from_proto("family", request.family)?
-                .ok_or_else(|| FieldError::new("family", "must be IPv4 or IPv6"))?;
-            Ok::<_, FieldError>((NamespaceRef::parse("namespace", &request.namespace)?, family))
-        })();
-        let (namespace, family) = parsed.map_err(StatusError::from)?;
+        let (namespace, family) = parse_set(&request).map_err(StatusError::from)?;
         let registry = self.registry.clone();
         let enabled = request.enabled;
         let outcome = run_to_completion(async move { forwarding::set(&registry, &namespace, family, enabled).await }).await?;

@@ -21,7 +21,7 @@ impl LinkApi {
     }
 }
 
-fn parse_create(request: &pb::CreateLinkRequest) -> Result<CreateLink, FieldError> {
+pub(super) fn parse_create(request: &pb::CreateLinkRequest) -> Result<CreateLink, FieldError> {
     let namespace = NamespaceRef::parse("namespace", &request.namespace)?;
     let name = LinkName::parse("name", &request.name)?;
     let kind = match &request.kind {
@@ -36,6 +36,15 @@ fn parse_create(request: &pb::CreateLinkRequest) -> Result<CreateLink, FieldErro
         None => return Err(FieldError::new("kind", "one of veth or bridge is required")),
     };
     Ok(CreateLink { namespace, name, kind, mtu: (request.mtu != 0).then_some(request.mtu) })
+}
+
+/// The namespace, the link, and the change.
+pub(super) fn parse_set_request(request: &pb::SetLinkRequest) -> Result<(NamespaceRef, LinkName, SetLink), FieldError> {
+    Ok((NamespaceRef::parse("namespace", &request.namespace)?, LinkName::parse("name", &request.name)?, parse_set(request)?))
+}
+
+pub(super) fn parse_delete(request: &pb::DeleteLinkRequest) -> Result<(NamespaceRef, LinkName), FieldError> {
+    Ok((NamespaceRef::parse("namespace", &request.namespace)?, LinkName::parse("name", &request.name)?))
 }
 
 fn parse_set(request: &pb::SetLinkRequest) -> Result<SetLink, FieldError> {
@@ -117,8 +126,7 @@ impl LinkService for LinkApi {
 
     async fn delete_link(&self, request: Request<pb::DeleteLinkRequest>) -> Result<Response<pb::DeleteLinkResponse>, Status> {
         let request = request.into_inner();
-        let namespace = NamespaceRef::parse("namespace", &request.namespace).map_err(StatusError::from)?;
-        let name = LinkName::parse("name", &request.name).map_err(StatusError::from)?;
+        let (namespace, name) = parse_delete(&request).map_err(StatusError::from)?;
         let registry = self.registry.clone();
         let outcome =
             run_to_completion(async move { link_ops::delete(&registry, &namespace, &name, request.ignore_missing).await })
@@ -148,9 +156,7 @@ impl LinkService for LinkApi {
 
     async fn set_link(&self, request: Request<pb::SetLinkRequest>) -> Result<Response<pb::SetLinkResponse>, Status> {
         let request = request.into_inner();
-        let namespace = NamespaceRef::parse("namespace", &request.namespace).map_err(StatusError::from)?;
-        let name = LinkName::parse("name", &request.name).map_err(StatusError::from)?;
-        let change = parse_set(&request).map_err(StatusError::from)?;
+        let (namespace, name, change) = parse_set_request(&request).map_err(StatusError::from)?;
         let destination = change.destination(&namespace).clone();
         let registry = self.registry.clone();
         let changed_name = name.clone();

@@ -3,6 +3,7 @@
 //! that knows the proto.
 
 mod address;
+mod batch;
 mod convert;
 mod diagnostics;
 mod forwarding;
@@ -14,6 +15,7 @@ mod route;
 mod status;
 
 pub use address::AddressApi;
+pub use batch::BatchApi;
 pub use diagnostics::DiagnosticsApi;
 pub use forwarding::ForwardingApi;
 pub use link::LinkApi;

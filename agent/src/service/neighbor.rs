@@ -4,9 +4,9 @@ use nsfleet_proto::v1 as pb;
 use pb::neighbor_service_server::NeighborService;
 use tonic::{Request, Response, Status};
 
-use super::convert::{family_from_proto, family_to_proto};
+use super::convert::{family_to_proto, parse_list_filter};
 use super::status::StatusError;
-use crate::domain::{Family, FieldError, LinkName, NamespaceRef};
+use crate::domain::Family;
 use crate::kernel::neighbor::NudState;
 use crate::netns::NamespaceRegistry;
 use crate::ops::neighbor::{self as neighbor_ops, NeighborView};
@@ -53,18 +53,8 @@ fn to_proto(view: NeighborView) -> pb::Neighbor {
 impl NeighborService for NeighborApi {
     async fn list_neighbors(&self, request: Request<pb::ListNeighborsRequest>) -> Result<Response<pb::ListNeighborsResponse>, Status> {
         let request = request.into_inner();
-        let parsed = (|| {
-            let link = match request.link.as_str() {
-                "" => None,
-                name => Some(LinkName::parse("link", name)?),
-            };
-            Ok::<_, FieldError>((
-                NamespaceRef::parse("namespace", &request.namespace)?,
-                link,
-                family_from_proto("family", request.family)?,
-            ))
-        })();
-        let (namespace, link, family) = parsed.map_err(StatusError::from)?;
+        let (namespace, link, family) =
+            parse_list_filter(&request.namespace, &request.link, request.family).map_err(StatusError::from)?;
         let views = neighbor_ops::list(&self.registry, &namespace, link.as_ref(), family).await.map_err(StatusError::from)?;
         Ok(Response::new(pb::ListNeighborsResponse { neighbors: views.into_iter().map(to_proto).collect() }))
     }

@@ -22,7 +22,7 @@ impl RouteApi {
     }
 }
 
-fn parse_spec(namespace: &str, spec: Option<&pb::RouteSpec>) -> Result<RouteRequest, FieldError> {
+pub(super) fn parse_spec(namespace: &str, spec: Option<&pb::RouteSpec>) -> Result<RouteRequest, FieldError> {
     let namespace = NamespaceRef::parse("namespace", namespace)?;
     let spec = spec.ok_or_else(|| FieldError::new("route", "is required"))?;
     let gateway = parse_optional_ip("route.gateway", &spec.gateway)?;

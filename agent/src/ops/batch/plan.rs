@@ -25,7 +25,7 @@ pub fn dependencies(footprints: &[Footprint]) -> Vec<Vec<usize>> {
         let mut deps: Vec<usize> = Vec::new();
         match footprint {
             Footprint::Barrier => {
-                deps.extend(since_barrier.drain(..));
+                deps.append(&mut since_barrier);
                 deps.extend(last_barrier);
                 last_in.clear();
                 last_barrier = Some(index);

@@ -1,0 +1,190 @@
+//! One operation of a batch: what it touches, how it is applied, and what takes it back.
+
+use std::sync::Arc;
+
+use crate::domain::{Family, IpPrefix, LinkName, NamespaceName, NamespaceRef};
+use crate::kernel::route::{Mode, Route};
+use crate::nat::NatBackend;
+use crate::netns::{NamespaceRegistry, NetnsError};
+
+use super::plan::Footprint;
+use crate::ops::address::{self as address_ops, AddAddress, AddressChange};
+use crate::ops::link::{self as link_ops, CreateLink, LinkKindSpec, SetLink};
+use crate::ops::nat::{self as nat_ops, NatRuleRequest};
+use crate::ops::route::{self as route_ops, RouteRequest};
+use crate::ops::{forwarding, OpError, Warning};
+
+/// A validated operation: exactly what the single-call RPC of the same name takes.
+#[derive(Debug, Clone)]
+pub enum Operation {
+    CreateNamespace(NamespaceName),
+    DeleteNamespace { name: NamespaceName, ignore_missing: bool },
+    CreateLink(CreateLink),
+    DeleteLink { namespace: NamespaceRef, name: LinkName, ignore_missing: bool },
+    SetLink { namespace: NamespaceRef, name: LinkName, change: SetLink },
+    AddAddress(AddAddress),
+    DeleteAddress { namespace: NamespaceRef, link: LinkName, prefix: IpPrefix, ignore_missing: bool },
+    AddRoute { request: RouteRequest, replace: bool },
+    DeleteRoute { request: RouteRequest, ignore_missing: bool },
+    SetForwarding { namespace: NamespaceRef, family: Family, enabled: bool },
+    AddNatRule(NatRuleRequest),
+    DeleteNatRule { namespace: NamespaceRef, id: String, ignore_missing: bool },
+}
+
+/// What applying an operation did.
+pub struct Applied {
+    pub changed: bool,
+    pub warnings: Vec<Warning>,
+    pub undo: Undo,
+}
+
+/// How to take an applied operation back.
+#[derive(Debug, Clone)]
+pub enum Undo {
+    /// It changed nothing.
+    Nothing,
+    Impossible(&'static str),
+    DeleteNamespace(NamespaceName),
+    DeleteLink { namespace: NamespaceRef, name: LinkName },
+    SetLink { namespace: NamespaceRef, name: LinkName, change: SetLink },
+    DeleteAddress { namespace: NamespaceRef, link: LinkName, prefix: IpPrefix },
+    DeleteRoute(RouteRequest),
+    RestoreRoute { namespace: NamespaceRef, previous: Route },
+    SetForwarding { namespace: NamespaceRef, family: Family, enabled: bool },
+    DeleteNatRule { namespace: NamespaceRef, id: String },
+}
+
+impl Operation {
+    pub fn footprint(&self) -> Footprint {
+        let named = |name: &NamespaceName| NamespaceRef::Named(name.clone());
+        let namespaces = match self {
+            Self::CreateNamespace(name) => vec![named(name)],
+            // The namespace's veth ends take their host-side peers with them.
+            Self::DeleteNamespace { name, .. } => vec![named(name), NamespaceRef::Host],
+            Self::CreateLink(request) => match &request.kind {
+                LinkKindSpec::Veth { peer_namespace, .. } => vec![request.namespace.clone(), peer_namespace.clone()],
+                LinkKindSpec::Bridge => vec![request.namespace.clone()],
+            },
+            // A veth's peer goes too, in a namespace the request does not name.
+            Self::DeleteLink { .. } => return Footprint::Barrier,
+            Self::SetLink { namespace, change, .. } => {
+                let mut namespaces = vec![namespace.clone()];
+                namespaces.extend(change.move_to.clone());
+                namespaces
+            }
+            Self::AddAddress(request) => vec![request.namespace.clone()],
+            Self::DeleteAddress { namespace, .. } => vec![namespace.clone()],
+            Self::AddRoute { request, .. } | Self::DeleteRoute { request, .. } => vec![request.namespace.clone()],
+            Self::SetForwarding { namespace, .. } => vec![namespace.clone()],
+            Self::AddNatRule(request) => vec![request.namespace.clone()],
+            Self::DeleteNatRule { namespace, .. } => vec![namespace.clone()],
+        };
+        Footprint::Namespaces(namespaces)
+    }
+
+    pub async fn apply(&self, registry: &NamespaceRegistry, nat: &Arc<dyn NatBackend>) -> Result<Applied, OpError> {
+        let applied = |changed: bool, warnings: Vec<Warning>, undo: Undo| Applied {
+            changed,
+            warnings,
+            undo: if changed { undo } else { Undo::Nothing },
+        };
+        match self {
+            Self::CreateNamespace(name) => {
+                let (_, changed) = registry.create(name).await?;
+                Ok(applied(changed, vec![], Undo::DeleteNamespace(name.clone())))
+            }
+            Self::DeleteNamespace { name, ignore_missing } => match registry.delete(name).await {
+                Ok(()) => Ok(applied(true, vec![], Undo::Impossible("a deleted namespace cannot be restored"))),
+                Err(NetnsError::NotFound { .. }) if *ignore_missing => Ok(applied(false, vec![], Undo::Nothing)),
+                Err(NetnsError::NotFound { namespace }) => Err(OpError::NotFound(format!("{namespace} does not exist"))),
+                Err(other) => Err(other.into()),
+            },
+            Self::CreateLink(request) => {
+                let outcome = link_ops::create(registry, request).await?;
+                let undo = Undo::DeleteLink { namespace: request.namespace.clone(), name: request.name.clone() };
+                Ok(applied(outcome.changed, outcome.warnings, undo))
+            }
+            Self::DeleteLink { namespace, name, ignore_missing } => {
+                let outcome = link_ops::delete(registry, namespace, name, *ignore_missing).await?;
+                Ok(applied(outcome.changed, outcome.warnings, Undo::Impossible("a deleted link cannot be restored")))
+            }
+            Self::SetLink { namespace, name, change } => {
+                let reverse = link_ops::reverse_of_set(registry, namespace, name, change).await?;
+                let outcome = link_ops::set(registry, namespace, name, change).await?;
+                let undo = Undo::SetLink { namespace: change.destination(namespace).clone(), name: name.clone(), change: reverse };
+                Ok(applied(outcome.changed, outcome.warnings, undo))
+            }
+            Self::AddAddress(request) => {
+                let outcome = address_ops::add(registry, request).await?;
+                let undo = match outcome.value.1 {
+                    AddressChange::Created => Undo::DeleteAddress {
+                        namespace: request.namespace.clone(),
+                        link: request.link.clone(),
+                        prefix: request.prefix,
+                    },
+                    _ => Undo::Impossible("the address existed before; its previous attributes were not kept"),
+                };
+                Ok(applied(outcome.changed, outcome.warnings, undo))
+            }
+            Self::DeleteAddress { namespace, link, prefix, ignore_missing } => {
+                let outcome = address_ops::delete(registry, namespace, link, *prefix, *ignore_missing).await?;
+                Ok(applied(outcome.changed, outcome.warnings, Undo::Impossible("a deleted address is not re-added")))
+            }
+            Self::AddRoute { request, replace } => {
+                let mode = if *replace { Mode::Replace } else { Mode::Add };
+                let outcome = route_ops::add(registry, request, mode).await?;
+                let undo = match outcome.value.clone() {
+                    Some(previous) => Undo::RestoreRoute { namespace: request.namespace.clone(), previous },
+                    None => Undo::DeleteRoute(request.clone()),
+                };
+                Ok(applied(outcome.changed, outcome.warnings, undo))
+            }
+            Self::DeleteRoute { request, ignore_missing } => {
+                let outcome = route_ops::delete(registry, request, *ignore_missing).await?;
+                Ok(applied(outcome.changed, outcome.warnings, Undo::Impossible("a deleted route is not re-added")))
+            }
+            Self::SetForwarding { namespace, family, enabled } => {
+                let outcome = forwarding::set(registry, namespace, *family, *enabled).await?;
+                let undo = Undo::SetForwarding { namespace: namespace.clone(), family: *family, enabled: outcome.value };
+                Ok(applied(outcome.changed, outcome.warnings, undo))
+            }
+            Self::AddNatRule(request) => {
+                let outcome = nat_ops::add(registry, nat.clone(), request.clone()).await?;
+                let undo = Undo::DeleteNatRule { namespace: request.namespace.clone(), id: outcome.value.id.clone() };
+                Ok(applied(outcome.changed, outcome.warnings, undo))
+            }
+            Self::DeleteNatRule { namespace, id, ignore_missing } => {
+                let outcome = nat_ops::delete(registry, nat.clone(), namespace, id.clone(), *ignore_missing).await?;
+                Ok(applied(outcome.changed, outcome.warnings, Undo::Impossible("a deleted NAT rule is not re-added")))
+            }
+        }
+    }
+}
+
+impl Undo {
+    /// Takes the operation back. `Err` carries why it could not be.
+    pub async fn run(&self, registry: &NamespaceRegistry, nat: &Arc<dyn NatBackend>) -> Result<(), String> {
+        let result: Result<(), OpError> = match self {
+            Self::Nothing => Ok(()),
+            Self::Impossible(why) => return Err((*why).to_string()),
+            Self::DeleteNamespace(name) => match registry.delete(name).await {
+                Ok(()) | Err(NetnsError::NotFound { .. }) => Ok(()),
+                Err(e) => Err(e.into()),
+            },
+            Self::DeleteLink { namespace, name } => link_ops::delete(registry, namespace, name, true).await.map(drop),
+            Self::SetLink { namespace, name, change } => link_ops::set(registry, namespace, name, change).await.map(drop),
+            Self::DeleteAddress { namespace, link, prefix } => {
+                address_ops::delete(registry, namespace, link, *prefix, true).await.map(drop)
+            }
+            Self::DeleteRoute(request) => route_ops::delete(registry, request, true).await.map(drop),
+            Self::RestoreRoute { namespace, previous } => route_ops::restore(registry, namespace, previous).await,
+            Self::SetForwarding { namespace, family, enabled } => {
+                forwarding::set(registry, namespace, *family, *enabled).await.map(drop)
+            }
+            Self::DeleteNatRule { namespace, id } => {
+                nat_ops::delete(registry, nat.clone(), namespace, id.clone(), true).await.map(drop)
+            }
+        };
+        result.map_err(|e| e.to_string())
+    }
+}
