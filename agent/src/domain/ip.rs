@@ -31,14 +31,18 @@ impl Family {
             Self::V6 => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
         }
     }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::V4 => "IPv4",
+            Self::V6 => "IPv6",
+        }
+    }
 }
 
 impl fmt::Display for Family {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::V4 => "IPv4",
-            Self::V6 => "IPv6",
-        })
+        f.write_str(self.name())
     }
 }
 
@@ -70,7 +74,12 @@ pub struct IpPrefix {
 }
 
 impl IpPrefix {
-    pub fn new(address_field: &str, address: &str, len_field: &str, prefix_len: u32) -> Result<Self, FieldError> {
+    pub fn new(address: IpAddr, prefix_len: u8) -> Self {
+        Self { address, prefix_len }
+    }
+
+    /// From the two wire fields, naming whichever is malformed.
+    pub fn parse(address_field: &str, address: &str, len_field: &str, prefix_len: u32) -> Result<Self, FieldError> {
         let address = parse_ip(address_field, address)?;
         let prefix_len = check_prefix_len(len_field, Family::of(&address), prefix_len)?;
         Ok(Self { address, prefix_len })
@@ -80,18 +89,20 @@ impl IpPrefix {
         Family::of(&self.address)
     }
 
-    /// The network: the address with the host bits cleared.
-    pub fn network(&self) -> IpAddr {
-        match self.address {
+    /// The network: the same prefix with the host bits cleared (a length past the family's width keeps
+    /// every bit).
+    pub fn network(&self) -> Self {
+        let address = match self.address {
             IpAddr::V4(v4) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix_len)).unwrap_or(0);
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix_len.min(32))).unwrap_or(0);
                 IpAddr::V4(Ipv4Addr::from(u32::from(v4) & mask))
             }
             IpAddr::V6(v6) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix_len)).unwrap_or(0);
+                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix_len.min(128))).unwrap_or(0);
                 IpAddr::V6(Ipv6Addr::from(u128::from(v6) & mask))
             }
-        }
+        };
+        Self { address, prefix_len: self.prefix_len }
     }
 
     /// IPv4 broadcast: all host bits set (`brd +`).
@@ -106,12 +117,12 @@ impl IpPrefix {
     }
 
     pub fn is_network(&self) -> bool {
-        self.network() == self.address
+        self.network().address == self.address
     }
 
     pub fn contains(&self, address: &IpAddr) -> bool {
         Family::of(address) == self.family()
-            && IpPrefix { address: *address, prefix_len: self.prefix_len }.network() == self.network()
+            && IpPrefix::new(*address, self.prefix_len).network() == self.network()
     }
 }
 
@@ -126,28 +137,28 @@ mod tests {
     use super::*;
 
     fn prefix(address: &str, len: u32) -> IpPrefix {
-        IpPrefix::new("a", address, "len", len).expect("valid prefix")
+        IpPrefix::parse("a", address, "len", len).expect("valid prefix")
     }
 
     #[test]
     fn networks_and_broadcasts() {
         let p = prefix("172.20.0.11", 16);
-        assert_eq!(p.network().to_string(), "172.20.0.0");
+        assert_eq!(p.network().to_string(), "172.20.0.0/16");
         assert_eq!(p.broadcast().map(|b| b.to_string()).as_deref(), Some("172.20.255.255"));
         assert!(!p.is_network());
         assert!(prefix("0.0.0.0", 0).is_network());
         assert_eq!(prefix("10.1.2.3", 32).broadcast(), Some("10.1.2.3".parse().expect("ip")));
-        assert_eq!(prefix("2001:db8::1", 64).network().to_string(), "2001:db8::");
+        assert_eq!(prefix("2001:db8::1", 64).network().to_string(), "2001:db8::/64");
         assert!(p.contains(&"172.20.99.1".parse().expect("ip")));
         assert!(!p.contains(&"172.21.0.1".parse().expect("ip")));
     }
 
     #[test]
     fn rejects_out_of_range_lengths_and_garbage() {
-        assert_eq!(IpPrefix::new("a", "10.0.0.1", "len", 33).map_err(|e| e.field), Err("len".into()));
-        assert!(IpPrefix::new("a", "2001:db8::1", "len", 128).is_ok());
-        assert!(IpPrefix::new("a", "2001:db8::1", "len", 129).is_err());
-        assert_eq!(IpPrefix::new("a", "10.0.0.256", "len", 8).map_err(|e| e.field), Err("a".into()));
-        assert!(IpPrefix::new("a", "", "len", 8).is_err());
+        assert_eq!(IpPrefix::parse("a", "10.0.0.1", "len", 33).map_err(|e| e.field), Err("len".into()));
+        assert!(IpPrefix::parse("a", "2001:db8::1", "len", 128).is_ok());
+        assert!(IpPrefix::parse("a", "2001:db8::1", "len", 129).is_err());
+        assert_eq!(IpPrefix::parse("a", "10.0.0.256", "len", 8).map_err(|e| e.field), Err("a".into()));
+        assert!(IpPrefix::parse("a", "", "len", 8).is_err());
     }
 }

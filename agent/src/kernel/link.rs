@@ -8,7 +8,7 @@ use netlink_packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute, Li
 use netlink_packet_route::nsid::{NsidAttribute, NsidMessage};
 use netlink_packet_route::RouteNetlinkMessage;
 use nix::errno::Errno;
-use rtnetlink::{Handle, LinkBridge, LinkMessageBuilder, LinkUnspec};
+use rtnetlink::{Handle, LinkMessageBuilder, LinkUnspec};
 
 use super::KernelError;
 use crate::domain::MacAddr;
@@ -109,9 +109,10 @@ pub async fn create_veth(
         .map_err(|e| KernelError::from_netlink(format!("create veth pair {name}/{peer}"), e))
 }
 
-/// `ip link add NAME type bridge`.
+/// `ip link add NAME type bridge`: created down, as ip does. (rtnetlink's `LinkBridge::new` would also
+/// set it up, which makes the tutorial's `link set br0 up` a silent no-op.)
 pub async fn create_bridge(handle: &Handle, name: &str, mtu: Option<u32>) -> Result<(), KernelError> {
-    let mut builder = LinkBridge::new(name);
+    let mut builder = LinkMessageBuilder::<LinkUnspec>::new_with_info_kind(InfoKind::Bridge).name(name);
     if let Some(mtu) = mtu {
         builder = builder.mtu(mtu);
     }

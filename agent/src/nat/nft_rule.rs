@@ -177,15 +177,15 @@ pub(crate) fn encode_rule(spec: &NatRuleSpec, id: &str, comment: &str) -> Rule<'
 fn push_source(expr: &mut Vec<Statement<'static>>, source: &IpPrefix) {
     let max = source.family().max_prefix_len();
     // A /0 matches every packet of the family, which `meta nfproto` already says.
-    if source.len == 0 {
+    if source.prefix_len == 0 {
         return;
     }
-    let right = if source.len == max {
-        string(source.addr)
+    let right = if source.prefix_len == max {
+        string(source.address)
     } else {
         Expression::Named(NamedExpression::Prefix(Prefix {
-            addr: Box::new(string(source.addr)),
-            len: source.len.into(),
+            addr: Box::new(string(source.address)),
+            len: source.prefix_len.into(),
         }))
     };
     expr.push(matches(

@@ -1,7 +1,7 @@
 //! What a NAT rule is, independent of how a backend stores it, and the rule's stable id.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 
 use sha2::{Digest, Sha256};
 
@@ -16,102 +16,7 @@ pub const MAX_COMMENT_BYTES: usize = 128 - "nsfleet:".len() - ID_LEN - 1;
 /// Prefix of the text hashed into an id; bump it only together with a migration of existing rules.
 const ID_DOMAIN: &str = "nsfleet-nat-v1";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum IpFamily {
-    V4,
-    V6,
-}
-
-impl IpFamily {
-    pub fn of(addr: &IpAddr) -> Self {
-        match addr {
-            IpAddr::V4(_) => Self::V4,
-            IpAddr::V6(_) => Self::V6,
-        }
-    }
-
-    pub fn max_prefix_len(self) -> u8 {
-        match self {
-            Self::V4 => 32,
-            Self::V6 => 128,
-        }
-    }
-
-    pub fn unspecified(self) -> IpAddr {
-        match self {
-            Self::V4 => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-            Self::V6 => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
-        }
-    }
-
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Self::V4 => "IPv4",
-            Self::V6 => "IPv6",
-        }
-    }
-}
-
-/// An address with a prefix length, e.g. 172.20.0.0/16. Validation clears the host bits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct IpPrefix {
-    pub addr: IpAddr,
-    pub len: u8,
-}
-
-impl IpPrefix {
-    pub fn new(addr: IpAddr, len: u8) -> Self {
-        Self { addr, len }
-    }
-
-    pub fn family(&self) -> IpFamily {
-        IpFamily::of(&self.addr)
-    }
-
-    /// The same prefix with the host bits cleared (a length past the family's width keeps every bit).
-    pub fn network(&self) -> Self {
-        let addr = match self.addr {
-            IpAddr::V4(a) => IpAddr::V4(Ipv4Addr::from(u32::from(a) & mask_u32(self.len))),
-            IpAddr::V6(a) => IpAddr::V6(Ipv6Addr::from(u128::from(a) & mask_u128(self.len))),
-        };
-        Self {
-            addr,
-            len: self.len,
-        }
-    }
-
-    pub fn contains(&self, addr: &IpAddr) -> bool {
-        match (self.addr, addr) {
-            (IpAddr::V4(net), IpAddr::V4(a)) => {
-                let mask = mask_u32(self.len);
-                u32::from(net) & mask == u32::from(*a) & mask
-            }
-            (IpAddr::V6(net), IpAddr::V6(a)) => {
-                let mask = mask_u128(self.len);
-                u128::from(net) & mask == u128::from(*a) & mask
-            }
-            _ => false,
-        }
-    }
-}
-
-fn mask_u32(len: u8) -> u32 {
-    u32::MAX
-        .checked_shl(32 - u32::from(len.min(32)))
-        .unwrap_or(0)
-}
-
-fn mask_u128(len: u8) -> u128 {
-    u128::MAX
-        .checked_shl(128 - u32::from(len.min(128)))
-        .unwrap_or(0)
-}
-
-impl fmt::Display for IpPrefix {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.addr, self.len)
-    }
-}
+pub use crate::domain::{Family as IpFamily, IpPrefix};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum NatProtocol {

@@ -158,12 +158,12 @@ pub fn parse_optional_port(field: &'static str, port: u32) -> Result<Option<u16>
 
 fn validate_source(source: &IpPrefix) -> Result<IpPrefix, NatError> {
     let max = source.family().max_prefix_len();
-    if source.len > max {
+    if source.prefix_len > max {
         return Err(NatError::invalid(
             "source_prefix_len",
             format!(
                 "{} is longer than an {} address ({max} bits)",
-                source.len,
+                source.prefix_len,
                 source.family().name()
             ),
         ));

@@ -190,7 +190,7 @@ pub(super) async fn bridge_port_warnings(handle: &NamespaceHandle, port: &Link, 
         .iter()
         .filter(|a| a.scope != Scope::Link && a.scope != Scope::Host)
         .map(|a| {
-            let network = IpPrefix { address: a.prefix.network(), prefix_len: a.prefix.prefix_len };
+            let network = a.prefix.network();
             Warning {
                 code: "ADDRESS_ON_BRIDGE_PORT",
                 message: format!(

@@ -40,7 +40,7 @@ impl RouteRequest {
             }
         }
         if !self.destination.is_network() {
-            let network = IpPrefix { address: self.destination.network(), prefix_len: self.destination.prefix_len };
+            let network = self.destination.network();
             return Err(FieldError::new(
                 "route.destination",
                 format!("{} has host bits set; the network is {network}", self.destination),

@@ -36,7 +36,7 @@ pub(super) fn parse_add(request: &pb::AddAddressRequest) -> Result<AddAddress, F
     Ok(AddAddress {
         namespace: NamespaceRef::parse("namespace", &request.namespace)?,
         link: LinkName::parse("link", &request.link)?,
-        prefix: IpPrefix::new("address", &request.address, "prefix_len", request.prefix_len)?,
+        prefix: IpPrefix::parse("address", &request.address, "prefix_len", request.prefix_len)?,
         broadcast,
         label: Some(request.label.clone()).filter(|l| !l.is_empty()),
         scope: scope_from_proto("scope", request.scope)?,
@@ -47,7 +47,7 @@ pub(super) fn parse_delete(request: &pb::DeleteAddressRequest) -> Result<(Namesp
     Ok((
         NamespaceRef::parse("namespace", &request.namespace)?,
         LinkName::parse("link", &request.link)?,
-        IpPrefix::new("address", &request.address, "prefix_len", request.prefix_len)?,
+        IpPrefix::parse("address", &request.address, "prefix_len", request.prefix_len)?,
     ))
 }
 

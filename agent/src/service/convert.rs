@@ -2,7 +2,7 @@
 
 use nsfleet_proto::v1 as pb;
 
-use crate::domain::{Family, FieldError, Scope};
+use crate::domain::{Family, FieldError, LinkName, NamespaceRef, Scope};
 
 pub fn family_to_proto(family: Family) -> i32 {
     match family {
@@ -42,4 +42,13 @@ pub fn scope_from_proto(field: &str, value: i32) -> Result<Option<Scope>, FieldE
         Ok(pb::Scope::Nowhere) => Ok(Some(Scope::Nowhere)),
         Err(_) => Err(FieldError::new(field, format!("{value} is not a Scope"))),
     }
+}
+
+/// The filter of a per-namespace listing: namespace, optional link ("" = every link), optional family.
+pub fn parse_list_filter(namespace: &str, link: &str, family: i32) -> Result<(NamespaceRef, Option<LinkName>, Option<Family>), FieldError> {
+    let link = match link {
+        "" => None,
+        name => Some(LinkName::parse("link", name)?),
+    };
+    Ok((NamespaceRef::parse("namespace", namespace)?, link, family_from_proto("family", family)?))
 }

@@ -111,13 +111,13 @@ fn to_proto(rule: NatRule) -> pb::NatRule {
     let text = |address: Option<IpAddr>| address.map(|a| a.to_string()).unwrap_or_default();
     let kind = match rule.spec {
         NatRuleSpec::Masquerade { source, output_interface } => Kind::Masquerade(pb::Masquerade {
-            source: source.addr.to_string(),
-            source_prefix_len: u32::from(source.len),
+            source: source.address.to_string(),
+            source_prefix_len: u32::from(source.prefix_len),
             output_interface: output_interface.unwrap_or_default(),
         }),
         NatRuleSpec::Snat { source, output_interface, to_address } => Kind::Snat(pb::Snat {
-            source: source.addr.to_string(),
-            source_prefix_len: u32::from(source.len),
+            source: source.address.to_string(),
+            source_prefix_len: u32::from(source.prefix_len),
             output_interface,
             to_address: to_address.to_string(),
         }),

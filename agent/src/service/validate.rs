@@ -7,7 +7,7 @@
 use nsfleet_proto::v1 as pb;
 use tonic::Status;
 
-use super::convert::family_from_proto;
+use super::convert::{family_from_proto, parse_list_filter};
 use super::status::StatusError;
 use super::{address, batch, diagnostics, forwarding, link, nat, route};
 use crate::domain::{Family, FieldError, IpPrefix, LinkName, NamespaceName, NamespaceRef};
@@ -27,13 +27,6 @@ pub trait Validate {
 
 fn fields<T>(result: Result<T, FieldError>) -> Result<T, Status> {
     result.map_err(|e| StatusError::from(e).0)
-}
-
-fn optional_link(field: &str, value: &str) -> Result<Option<LinkName>, FieldError> {
-    match value {
-        "" => Ok(None),
-        name => LinkName::parse(field, name).map(Some),
-    }
 }
 
 macro_rules! validate {
@@ -70,9 +63,9 @@ validate!(pb::AddAddressRequest => AddAddress, |r| fields(address::parse_add(r).
     Ok(spec)
 })));
 validate!(pb::DeleteAddressRequest => (NamespaceRef, LinkName, IpPrefix), |r| fields(address::parse_delete(r)));
-validate!(pb::ListAddressesRequest => (NamespaceRef, Option<LinkName>, Option<Family>), |r| fields((|| {
-    Ok((NamespaceRef::parse("namespace", &r.namespace)?, optional_link("link", &r.link)?, family_from_proto("family", r.family)?))
-})()));
+validate!(pb::ListAddressesRequest => (NamespaceRef, Option<LinkName>, Option<Family>), |r| {
+    fields(parse_list_filter(&r.namespace, &r.link, r.family))
+});
 
 validate!(pb::AddRouteRequest => RouteRequest, |r| fields(route::parse_spec(&r.namespace, r.route.as_ref())));
 validate!(pb::ReplaceRouteRequest => RouteRequest, |r| fields(route::parse_spec(&r.namespace, r.route.as_ref())));
@@ -89,9 +82,9 @@ validate!(pb::ListRoutesRequest => (NamespaceRef, Option<Family>, Option<u32>), 
 validate!(pb::GetForwardingRequest => NamespaceRef, |r| fields(NamespaceRef::parse("namespace", &r.namespace)));
 validate!(pb::SetForwardingRequest => (NamespaceRef, Family), |r| fields(forwarding::parse_set(r)));
 
-validate!(pb::ListNeighborsRequest => (NamespaceRef, Option<LinkName>, Option<Family>), |r| fields((|| {
-    Ok((NamespaceRef::parse("namespace", &r.namespace)?, optional_link("link", &r.link)?, family_from_proto("family", r.family)?))
-})()));
+validate!(pb::ListNeighborsRequest => (NamespaceRef, Option<LinkName>, Option<Family>), |r| {
+    fields(parse_list_filter(&r.namespace, &r.link, r.family))
+});
 
 validate!(pb::PingRequest => (NamespaceRef, PingParams), |r| fields(diagnostics::parse(r)));
 
