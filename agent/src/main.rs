@@ -66,9 +66,19 @@ struct Args {
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_requests_per_connection, help_heading = "Limits")]
     max_requests_per_connection: usize,
 
-    /// Seconds a call may take before the agent gives up answering it (mutations still finish).
-    #[arg(long, value_name = "SECONDS", default_value_t = Limits::default().request_timeout.as_secs(), help_heading = "Limits")]
-    request_timeout: u64,
+    /// Seconds a call may take before the agent answers DEADLINE_EXCEEDED (a change already under way
+    /// still finishes).
+    #[arg(long, value_name = "SECONDS", default_value = "120", value_parser = parse_seconds, help_heading = "Limits")]
+    request_timeout: Duration,
+}
+
+fn parse_seconds(value: &str) -> Result<Duration, String> {
+    value
+        .parse::<f64>()
+        .ok()
+        .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
+        .filter(|duration| !duration.is_zero())
+        .ok_or_else(|| format!("{value:?} is not a positive number of seconds"))
 }
 
 fn parse_certificate_role(value: &str) -> Result<Option<Role>, String> {
@@ -108,7 +118,7 @@ fn main() -> ExitCode {
             max_message_bytes: args.max_message_bytes,
             max_concurrent_requests: args.max_concurrent_requests,
             max_requests_per_connection: args.max_requests_per_connection,
-            request_timeout: Duration::from_secs(args.request_timeout.max(1)),
+            request_timeout: args.request_timeout,
         },
     };
     match runtime.block_on(server::run(config, shutdown_signal())) {

@@ -350,35 +350,26 @@ fn guarded_batch_over_tcp(fixture: &Fixture) -> tonic::Status {
     .expect("the batch thread")
 }
 
-#[test]
-fn a_batch_whose_caller_goes_away_is_applied_whole_or_not_at_all() {
-    const PAIRS: usize = 120;
-    let lab = Lab::start(1);
-    let host = lab.host(0);
-    let socket = host.endpoint();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
-    let gave_up = runtime.block_on(async {
-        let channel = tonic::transport::Endpoint::from_shared(socket).expect("endpoint").connect().await.expect("connect");
-        let mut client = pb::batch_service_client::BatchServiceClient::new(channel);
-        let operations = (0..PAIRS)
-            .map(|i| pb::BatchOperation {
-                operation: Some(pb::batch_operation::Operation::CreateLink(pb::CreateLinkRequest {
-                    name: format!("cx{i}"),
-                    kind: Some(pb::create_link_request::Kind::Veth(pb::VethSpec { peer_name: format!("px{i}"), peer_namespace: None })),
-                    ..Default::default()
-                })),
-            })
-            .collect();
-        let call = client.apply_batch(pb::ApplyBatchRequest { operations, continue_on_error: false });
-        // Leave half way: dropping the call resets the stream, as a client that dies would.
-        tokio::time::timeout(Duration::from_millis(60), call).await.is_err()
-    });
-    drop(runtime);
-    assert!(gave_up, "the batch finished before the client left; nothing was tested");
+/// A batch creating `pairs` veth pairs cx0/px0, cx1/px1, ... in the host namespace: slow enough (the
+/// operations share a namespace, so they run one after another) to be interrupted.
+fn veth_batch(pairs: usize) -> pb::ApplyBatchRequest {
+    let operations = (0..pairs)
+        .map(|i| pb::BatchOperation {
+            operation: Some(pb::batch_operation::Operation::CreateLink(pb::CreateLinkRequest {
+                name: format!("cx{i}"),
+                kind: Some(pb::create_link_request::Kind::Veth(pb::VethSpec { peer_name: format!("px{i}"), peer_namespace: None })),
+                ..Default::default()
+            })),
+        })
+        .collect();
+    pb::ApplyBatchRequest { operations, continue_on_error: false }
+}
 
+/// Waits until the number of cx* links has not changed for two seconds, and returns it.
+fn settled_batch_links(host: &SimHost) -> usize {
     let count = || host.ip_links("").iter().filter(|l| l["ifname"].as_str().is_some_and(|n| n.starts_with("cx"))).count();
     let mut last = (count(), std::time::Instant::now());
-    let settled = poll_until("the batch to settle", Duration::from_secs(60), || {
+    poll_until("the batch to settle", Duration::from_secs(60), || {
         let now = count();
         if now != last.0 {
             last = (now, std::time::Instant::now());
@@ -388,11 +379,75 @@ fn a_batch_whose_caller_goes_away_is_applied_whole_or_not_at_all() {
         } else {
             Err(format!("{now} links so far"))
         }
+    })
+}
+
+fn audited_in_log(host: &SimHost, method: &str, code: &str) -> bool {
+    host.agent_log()
+        .lines()
+        .any(|l| l.contains(&format!("\"method\":\"{method}\"")) && l.contains(&format!("\"code\":\"{code}\"")))
+}
+
+async fn batch_client(host: &SimHost) -> pb::batch_service_client::BatchServiceClient<tonic::transport::Channel> {
+    let channel = tonic::transport::Endpoint::from_shared(host.endpoint()).expect("endpoint").connect().await.expect("connect");
+    pb::batch_service_client::BatchServiceClient::new(channel)
+}
+
+#[test]
+fn a_batch_whose_caller_goes_away_is_applied_whole_or_not_at_all() {
+    const PAIRS: usize = 120;
+    let lab = Lab::start(1);
+    let host = lab.host(0);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    let gave_up = runtime.block_on(async {
+        let mut client = batch_client(host).await;
+        // Leave half way: dropping the call resets the stream, as a client that dies would.
+        tokio::time::timeout(Duration::from_millis(60), client.apply_batch(veth_batch(PAIRS))).await.is_err()
     });
+    drop(runtime);
+    assert!(gave_up, "the batch finished before the client left; nothing was tested");
+    let settled = settled_batch_links(host);
     assert!(settled == PAIRS || settled == 0, "half a batch: {settled} of {PAIRS} veth pairs");
-    let log = host.agent_log();
     assert!(
-        log.lines().any(|l| l.contains("\"method\":\"/nsfleet.v1.BatchService/ApplyBatch\"") && l.contains("\"code\":\"CANCELLED\"")),
-        "no audit line for the abandoned batch:\n{log}"
+        audited_in_log(host, "/nsfleet.v1.BatchService/ApplyBatch", "CANCELLED"),
+        "no audit line for the abandoned batch:\n{}",
+        host.agent_log()
     );
+}
+
+#[test]
+fn oversized_and_overdue_calls_are_refused_and_the_socket_is_0660() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    const PAIRS: usize = 150;
+    let args: Vec<String> =
+        ["--max-message-bytes", "8192", "--request-timeout", "0.2", "--socket-group", "daemon"].map(String::from).to_vec();
+    let lab = Lab::start_with_args(1, &args);
+    let host = lab.host(0);
+    let socket = std::fs::metadata(host.dir().join("agent.sock")).expect("the agent's socket");
+    assert_eq!(socket.permissions().mode() & 0o777, 0o660);
+    assert_eq!(socket.gid(), 1, "--socket-group daemon");
+
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    let (oversized, overdue) = runtime.block_on(async {
+        let mut client = batch_client(host).await;
+        let namespaces = (0..1000)
+            .map(|i| pb::BatchOperation {
+                operation: Some(pb::batch_operation::Operation::CreateNamespace(pb::CreateNamespaceRequest { name: format!("n{i}") })),
+            })
+            .collect();
+        let oversized = client
+            .apply_batch(pb::ApplyBatchRequest { operations: namespaces, continue_on_error: false })
+            .await
+            .expect_err("a request over --max-message-bytes");
+        let overdue = client.apply_batch(veth_batch(PAIRS)).await.expect_err("a batch slower than --request-timeout");
+        (oversized, overdue)
+    });
+    assert_eq!(oversized.code(), tonic::Code::ResourceExhausted, "{oversized:?}");
+    assert!(host.ip_netns_list().is_empty(), "an oversized batch was applied");
+    assert_eq!(overdue.code(), tonic::Code::DeadlineExceeded, "{overdue:?}");
+    let settled = settled_batch_links(host);
+    assert!(settled == PAIRS || settled == 0, "half a batch: {settled} of {PAIRS} veth pairs");
+    for code in ["RESOURCE_EXHAUSTED", "DEADLINE_EXCEEDED"] {
+        assert!(audited_in_log(host, "/nsfleet.v1.BatchService/ApplyBatch", code), "no {code} audit line:\n{}", host.agent_log());
+    }
 }

@@ -82,8 +82,9 @@ pub struct Limits {
     pub max_concurrent_requests: usize,
     /// Calls handled at once on one connection, so one client cannot take every slot.
     pub max_requests_per_connection: usize,
-    /// Longest a call may take before the agent answers DEADLINE_EXCEEDED/CANCELLED (a client's shorter
-    /// grpc-timeout wins). A mutation that was already running still finishes in its own task.
+    /// Longest a call may take before the agent answers DEADLINE_EXCEEDED, waiting for a slot included (a
+    /// client's shorter grpc-timeout wins). A mutation that was already running still finishes in its own
+    /// task.
     pub request_timeout: Duration,
 }
 
@@ -179,7 +180,7 @@ pub async fn run(config: ServerConfig, shutdown: impl Future<Output = ()>) -> Re
         None => AuditLog::stderr(),
     });
     let limits = config.limits;
-    let security = SecurityLayer::new(policy, audit, RequestSummarizer::new()?, config.tcp_addresses(), limits.max_message_bytes);
+    let security = SecurityLayer::new(policy, audit, RequestSummarizer::new()?, config.tcp_addresses(), limits);
     let slots = Arc::new(Semaphore::new(limits.max_concurrent_requests.max(1)));
     let registry = Arc::new(NamespaceRegistry::new().await?);
     let routes = routes(registry, limits.max_message_bytes).await?;
@@ -196,7 +197,6 @@ pub async fn run(config: ServerConfig, shutdown: impl Future<Output = ()>) -> Re
             .layer(GlobalConcurrencyLimitLayer::with_semaphore(slots.clone()))
             .into_inner();
         Ok(server
-            .timeout(limits.request_timeout)
             .concurrency_limit_per_connection(limits.max_requests_per_connection.max(1))
             // Streams beyond the per-connection limit wait in the server; this bounds how many may wait.
             .max_concurrent_streams(u32::try_from(limits.max_requests_per_connection.saturating_mul(4)).unwrap_or(u32::MAX))

@@ -12,6 +12,7 @@ use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame};
@@ -23,6 +24,7 @@ use tonic::{Code, Status};
 use tower::{Layer, Service, ServiceExt};
 
 use crate::audit::{code_name, now_rfc3339, AuditLog, AuditRecord, RequestSummarizer};
+use super::Limits;
 use crate::auth::{common_name, methods, Access, AuthPolicy, Caller, Transport};
 use crate::ops::guard::ListeningAddresses;
 
@@ -34,6 +36,9 @@ struct Shared {
     /// Mutations are read whole for the audit summary: at most this many bytes (the decoding limit plus
     /// the gRPC frame header).
     max_request_bytes: usize,
+    /// The server's own deadline for an answer (tonic's only answers CANCELLED; this one is
+    /// DEADLINE_EXCEEDED, and the audit line says so).
+    request_timeout: Duration,
 }
 
 #[derive(Clone)]
@@ -47,14 +52,15 @@ impl SecurityLayer {
         audit: Arc<AuditLog>,
         summarizer: RequestSummarizer,
         listening: Vec<IpAddr>,
-        max_message_bytes: usize,
+        limits: Limits,
     ) -> Self {
         let shared = Shared {
             policy,
             audit,
             summarizer,
             listening: ListeningAddresses(Arc::new(listening)),
-            max_request_bytes: max_message_bytes.saturating_add(GRPC_FRAME_HEADER),
+            max_request_bytes: limits.max_message_bytes.saturating_add(GRPC_FRAME_HEADER),
+            request_timeout: limits.request_timeout,
         };
         Self { shared: Arc::new(shared) }
     }
@@ -173,7 +179,15 @@ impl Shared {
     {
         request.extensions_mut().insert(self.listening.clone());
         request.extensions_mut().insert(caller);
-        inner.oneshot(request).await.map_err(Into::into)
+        // Waiting for a concurrency slot counts against the deadline too.
+        match tokio::time::timeout(self.request_timeout, inner.oneshot(request)).await {
+            Ok(answer) => answer.map_err(Into::into),
+            Err(_) => Ok(Status::deadline_exceeded(format!(
+                "no answer within {:?} (--request-timeout); a change already under way still runs to its end",
+                self.request_timeout
+            ))
+            .into_http()),
+        }
     }
 
     fn refuse(&self, mut record: AuditRecord, status: Status) -> http::Response<Body> {
