@@ -67,6 +67,8 @@ pub enum Transport {
     /// TCP, with or without TLS. `certificate_cn` is set only for a client certificate that the TLS layer
     /// verified against `--client-ca`.
     Tcp { peer: SocketAddr, certificate_cn: Option<String> },
+    /// No connection information: treated as an unauthenticated network caller, never as local.
+    Unknown,
 }
 
 impl Transport {
@@ -76,6 +78,7 @@ impl Transport {
             Self::Unix { uid: Some(uid) } => format!("unix:uid={uid}"),
             Self::Unix { uid: None } => "unix".to_string(),
             Self::Tcp { peer, .. } => peer.to_string(),
+            Self::Unknown => "unknown".to_string(),
         }
     }
 }
@@ -154,8 +157,8 @@ impl AuthPolicy {
                     None => Err(AuthError::UnmappedCertificate(cn.clone())),
                 }
             }
-            Transport::Tcp { certificate_cn: None, .. } if self.required => Err(AuthError::Missing),
-            Transport::Tcp { .. } => Ok(Caller { identity: "anonymous".to_string(), role: Role::Admin }),
+            Transport::Tcp { certificate_cn: None, .. } | Transport::Unknown if self.required => Err(AuthError::Missing),
+            Transport::Tcp { .. } | Transport::Unknown => Ok(Caller { identity: "anonymous".to_string(), role: Role::Admin }),
         }
     }
 }

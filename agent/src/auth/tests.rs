@@ -65,6 +65,8 @@ fn unix_callers_are_local_admins_and_open_agents_let_everyone_in() {
     assert_eq!(caller, Caller { identity: "unix:uid=0".into(), role: Role::Admin });
     let caller = AuthPolicy::open().authenticate(None, &tcp(None)).expect("open");
     assert_eq!(caller, Caller { identity: "anonymous".into(), role: Role::Admin });
+    // A connection the server cannot place is never taken for a local one.
+    assert_eq!(policy.authenticate(None, &Transport::Unknown), Err(AuthError::Missing));
 }
 
 #[test]

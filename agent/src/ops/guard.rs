@@ -153,7 +153,10 @@ impl Protected {
     async fn load(registry: &NamespaceRegistry, path: &ManagementPath) -> Result<Self, OpError> {
         let unsure = |what: String| {
             move |e: crate::kernel::KernelError| {
-                OpError::Precondition(format!("cannot tell whether this change would cut the agent off from its caller ({what}: {e})"))
+                OpError::Precondition(format!(
+                    "cannot tell whether this change would cut the agent off from its caller ({what}: {e}); \
+                     set force to skip this check"
+                ))
             }
         };
         let host = registry.host();

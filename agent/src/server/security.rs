@@ -194,7 +194,7 @@ impl Shared {
         record.time = now_rfc3339();
         record.code = code_name(status.code());
         record.message = status.message().to_string();
-        tracing::info!(identity = %record.identity, peer = %record.peer, method = %record.method, code = %record.code, "refused");
+        tracing::debug!(identity = %record.identity, peer = %record.peer, method = %record.method, code = %record.code, "refused");
         self.audit.record(&record);
         status.into_http()
     }
@@ -220,14 +220,16 @@ fn transport_of(extensions: &http::Extensions) -> Transport {
         let certificate_cn = tls.peer_certs().and_then(|chain| chain.first().and_then(common_name));
         return match tls.get_ref().remote_addr() {
             Some(peer) => Transport::Tcp { peer, certificate_cn },
-            None => Transport::Unix { uid: None },
+            None => Transport::Unknown,
         };
     }
     if let Some(peer) = extensions.get::<TcpConnectInfo>().and_then(TcpConnectInfo::remote_addr) {
         return Transport::Tcp { peer, certificate_cn: None };
     }
-    let uid = extensions.get::<UdsConnectInfo>().and_then(|info| info.peer_cred).map(|cred| cred.uid());
-    Transport::Unix { uid }
+    match extensions.get::<UdsConnectInfo>() {
+        Some(info) => Transport::Unix { uid: info.peer_cred.map(|cred| cred.uid()) },
+        None => Transport::Unknown,
+    }
 }
 
 /// An audit record waiting for its status code. Dropped without one, it says so: the caller went away
