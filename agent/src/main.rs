@@ -44,7 +44,7 @@ struct Args {
     /// Role of a verified client certificate whose CN the --tokens file does not list: read, admin or
     /// none [default: admin without --tokens, none with it].
     #[arg(long, value_name = "ROLE", value_parser = parse_certificate_role, help_heading = "Security")]
-    cert_role: Option<Option<Role>>,
+    cert_role: Option<CertificateRole>,
 
     /// Group owning the unix sockets, which are created with mode 0660 (name or number).
     #[arg(long, value_name = "GROUP", help_heading = "Security")]
@@ -81,10 +81,14 @@ fn parse_seconds(value: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("{value:?} is not a positive number of seconds"))
 }
 
-fn parse_certificate_role(value: &str) -> Result<Option<Role>, String> {
+/// `--cert-role`: a role, or `none` (such certificates are refused).
+#[derive(Debug, Clone, Copy)]
+struct CertificateRole(Option<Role>);
+
+fn parse_certificate_role(value: &str) -> Result<CertificateRole, String> {
     match value {
-        "none" => Ok(None),
-        role => role.parse().map(Some),
+        "none" => Ok(CertificateRole(None)),
+        role => role.parse().map(|role| CertificateRole(Some(role))),
     }
 }
 
@@ -111,7 +115,7 @@ fn main() -> ExitCode {
         insecure: args.insecure,
         tls,
         tokens: args.tokens,
-        certificate_role: args.cert_role,
+        certificate_role: args.cert_role.map(|CertificateRole(role)| role),
         socket_group: args.socket_group,
         audit_log: args.audit_log,
         limits: Limits {
