@@ -88,7 +88,7 @@ struct CertificateRole(Option<Role>);
 fn parse_certificate_role(value: &str) -> Result<CertificateRole, String> {
     match value {
         "none" => Ok(CertificateRole(None)),
-        role => role.parse().map(|role| CertificateRole(Some(role))),
+        role => role.parse().map(|role| CertificateRole(Some(role))).map_err(|_| format!("{value:?} is not read, admin or none")),
     }
 }
 
