@@ -8,6 +8,7 @@
 mod listen;
 mod security;
 mod tls;
+mod unix_socket;
 
 pub use listen::ListenAddr;
 pub use tls::{TlsError, TlsFiles};
@@ -15,12 +16,12 @@ pub use tls::{TlsError, TlsFiles};
 use std::future::Future;
 use std::io;
 use std::net::IpAddr;
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use nsfleet_proto::v1 as pb;
+use nix::unistd::Gid;
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{watch, Semaphore};
 use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
@@ -35,6 +36,7 @@ use crate::nat::{nft_available, NftBackend};
 use crate::netns::{NamespaceRegistry, NetnsError};
 use crate::service::{AddressApi, BatchApi, DiagnosticsApi, ForwardingApi, LinkApi, NamespaceApi, NatApi, NeighborApi, RouteApi};
 use security::SecurityLayer;
+use unix_socket::{bind_unix, group_id, UnixSocketError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -50,10 +52,8 @@ pub enum ServerError {
     UnauthenticatedListener(ListenAddr),
     #[error("listen on {addr}: {source}")]
     Bind { addr: ListenAddr, source: io::Error },
-    #[error("unix socket {path}: {action}: {source}")]
-    SocketAccess { path: PathBuf, action: String, source: io::Error },
-    #[error("--socket-group {0:?}: no such group")]
-    UnknownGroup(String),
+    #[error(transparent)]
+    UnixSocket(#[from] UnixSocketError),
     #[error("open the host namespace: {0}")]
     Netns(#[from] NetnsError),
     #[error("build the reflection service: {0}")]
@@ -210,11 +210,7 @@ pub async fn run(config: ServerConfig, shutdown: impl Future<Output = ()>) -> Re
     // Bind everything before serving anything, so a bad address fails the start, not half of it.
     let mut bound = Vec::new();
     for addr in &config.listen {
-        let listener = bind(addr).await.map_err(|source| ServerError::Bind { addr: addr.clone(), source })?;
-        if let ListenAddr::Unix(path) = addr {
-            restrict_socket(path, gid)?;
-        }
-        bound.push((addr.clone(), listener));
+        bound.push((addr.clone(), bind(addr, gid).await?));
     }
     let (stop_sender, stop_receiver) = watch::channel(false);
     let mut servers = tokio::task::JoinSet::new();
@@ -314,46 +310,11 @@ enum Bound {
     Unix(UnixListener),
 }
 
-async fn bind(addr: &ListenAddr) -> io::Result<Bound> {
+async fn bind(addr: &ListenAddr, gid: Option<Gid>) -> Result<Bound, ServerError> {
     match addr {
-        ListenAddr::Tcp(addr) => TcpListener::bind(addr).await.map(Bound::Tcp),
-        ListenAddr::Unix(path) => {
-            remove_stale_socket(path)?;
-            UnixListener::bind(path).map(Bound::Unix)
+        ListenAddr::Tcp(tcp) => {
+            TcpListener::bind(tcp).await.map(Bound::Tcp).map_err(|source| ServerError::Bind { addr: addr.clone(), source })
         }
-    }
-}
-
-/// A socket file left by an agent that was killed would make bind fail with EADDRINUSE. Only sockets are
-/// removed: a regular file at that path is the operator's mistake to see, not ours to delete.
-/// Mode 0660 and the chosen group: who may connect to the unix socket is who may administer the host.
-/// Until the chmod, the socket has the umask's mode (0755 under the usual 022), and connecting needs
-/// write permission, so only root can connect in between.
-fn restrict_socket(path: &Path, gid: Option<nix::unistd::Gid>) -> Result<(), ServerError> {
-    let failed = |action: &str| {
-        let path = path.to_path_buf();
-        let action = action.to_string();
-        move |source| ServerError::SocketAccess { path, action, source }
-    };
-    if let Some(gid) = gid {
-        nix::unistd::chown(path, None, Some(gid)).map_err(io::Error::from).map_err(failed("chown"))?;
-    }
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(failed("chmod 0660"))
-}
-
-fn group_id(group: &str) -> Result<nix::unistd::Gid, ServerError> {
-    if let Ok(number) = group.parse::<u32>() {
-        return Ok(nix::unistd::Gid::from_raw(number));
-    }
-    match nix::unistd::Group::from_name(group) {
-        Ok(Some(found)) => Ok(found.gid),
-        _ => Err(ServerError::UnknownGroup(group.to_string())),
-    }
-}
-
-fn remove_stale_socket(path: &Path) -> io::Result<()> {
-    match std::fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_socket() => std::fs::remove_file(path),
-        _ => Ok(()),
+        ListenAddr::Unix(path) => Ok(Bound::Unix(bind_unix(path, gid)?)),
     }
 }
