@@ -180,6 +180,76 @@ fn port_forward_on_the_uplink_reaches_a_listener_in_netns1_from_upstream() {
     foreign[0].assert_untouched(host);
 }
 
+/// UDP forwarding, and the delete's conntrack flush for it: a datagram from the same source port right
+/// after the delete is the same conntrack flow as the forwarded one, and must not reach netns1 again.
+#[test]
+fn a_udp_port_forward_stops_for_the_forwarded_flow_right_after_the_delete() {
+    let (lab, foreign) = tutorial_with_uplink(1);
+    let host = lab.host(0);
+    let _listener = host.start_peer_echo("netns1", 80, "netns1");
+
+    let added = nsfleet(
+        host,
+        "nat add dnat proto udp dport 8080 iif up0 to 172.20.0.11:80",
+    );
+    assert_eq!(added.result()["rule"]["dnat"]["protocol"], "udp", "{added}");
+    let forwarded = poll_answer("UDP upstream:6000 -> 203.0.113.1:8080", || {
+        host.udp_ask("upstream", HOST_UPLINK_ADDRESS, 8080, 6000)
+    });
+    assert_eq!(forwarded, answer("netns1", UPSTREAM_ADDRESS));
+
+    nsfleet(host, &format!("nat del {}", rule_id(&added))).result();
+    if let Ok(answer) = host.udp_ask("upstream", HOST_UPLINK_ADDRESS, 8080, 6000) {
+        panic!(
+            "the forwarded UDP flow still reaches netns1 after the delete ({answer}); conntrack: {:#?}",
+            host.conntrack_entries(&["-p", "udp"])
+        );
+    }
+    assert_nsfleet_table(host, false);
+    foreign[0].assert_untouched(host);
+}
+
+/// SNAT to a second address of the uplink: upstream sees that address, not the interface's first.
+#[test]
+fn snat_via_the_uplink_rewrites_the_source_to_the_given_address() {
+    let (lab, foreign) = tutorial_with_uplink(1);
+    let host = lab.host(0);
+    let _upstream = host.start_peer_echo("upstream", UPSTREAM_PORT, "upstream");
+    nsfleet(host, "addr add 203.0.113.5/24 dev up0").result();
+
+    let added = nsfleet(
+        host,
+        "nat add snat from 172.20.0.0/16 oif up0 to 203.0.113.5",
+    );
+    assert_eq!(
+        added.result()["rule"]["snat"],
+        serde_json::json!({
+            "source": "172.20.0.0", "source_prefix_len": 16, "output_interface": "up0",
+            "to_address": "203.0.113.5"
+        }),
+        "{added}"
+    );
+    let tcp = poll_answer("TCP netns1 -> upstream after the SNAT", || {
+        host.tcp_ask("netns1", UPSTREAM_ADDRESS, UPSTREAM_PORT)
+    });
+    assert_eq!(tcp, answer("upstream", "203.0.113.5"));
+    let udp = poll_answer("UDP netns1:5557 -> upstream after the SNAT", || {
+        host.udp_ask("netns1", UPSTREAM_ADDRESS, UPSTREAM_PORT, 5557)
+    });
+    assert_eq!(udp, answer("upstream", "203.0.113.5"));
+
+    nsfleet(host, &format!("nat del {}", rule_id(&added))).result();
+    assert_cannot_reach(host, "netns1", UPSTREAM_ADDRESS);
+    if let Ok(answer) = host.udp_ask("netns1", UPSTREAM_ADDRESS, UPSTREAM_PORT, 5557) {
+        panic!(
+            "the SNATed UDP flow still is after the delete ({answer}); conntrack: {:#?}",
+            host.conntrack_entries(&["-p", "udp"])
+        );
+    }
+    assert_nsfleet_table(host, false);
+    foreign[0].assert_untouched(host);
+}
+
 /// Issue 4 item 5: br_netfilter hands bridged IPv4 to the IP hooks, so a masquerade without an output
 /// interface also rewrites traffic between two ports of br0.
 #[test]
