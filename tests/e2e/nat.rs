@@ -104,7 +104,6 @@ fn masquerade_via_the_uplink_lets_netns2_reach_upstream_as_the_uplink_address() 
 /// existed left an untranslated conntrack entry, which every retry from the same port refreshes (the
 /// UDP timeout is 30 s), so the flow never takes the new rule. Adding a rule flushes nothing today.
 #[test]
-#[ignore = "agent gap: adding a NAT rule does not flush the untranslated conntrack entries it should now match"]
 fn a_udp_flow_tried_before_the_masquerade_is_translated_once_the_rule_exists() {
     let (lab, foreign) = tutorial_with_uplink(1);
     let host = lab.host(0);
