@@ -6,20 +6,27 @@
 //! host through `nsenter` ([`SimHost::ip_json`] and friends). Nothing here touches the machine's root
 //! network namespace; everything dies with the agent when a [`Lab`] is dropped, also on panic.
 
+mod background;
 mod binaries;
 mod cli;
+mod echo;
 pub mod json;
 mod lab;
+mod netfilter;
 mod oracle;
 mod poll;
 mod process;
 mod root;
 mod sim_host;
 pub mod tables;
+pub mod tutorial;
 
+pub use background::Background;
 pub use binaries::{binaries, Binaries};
 pub use cli::{CliRun, Nsfleet};
+pub use echo::{Answer, PeerEcho, ATTEMPT_TIMEOUT};
 pub use lab::Lab;
+pub use netfilter::NSFLEET_TABLE;
 pub use oracle::HostSnapshot;
 pub use poll::poll_until;
 pub use process::{run_bounded, Finished};

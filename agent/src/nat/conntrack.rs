@@ -33,12 +33,22 @@ const IPPROTO_UDP: u8 = 17;
 
 /// Deletes the entries whose NAT `spec` could have made; returns how many went away.
 pub(crate) fn flush_entries_of(spec: &NatRuleSpec) -> Result<usize, NatError> {
+    flush_where(spec, created_by)
+}
+
+/// Deletes the untranslated entries that `spec` would translate if they started now (it was just added);
+/// returns how many went away. The next packet of each makes a new entry, through the new rule.
+pub(crate) fn flush_untranslated_matches_of(spec: &NatRuleSpec) -> Result<usize, NatError> {
+    flush_where(spec, would_translate)
+}
+
+fn flush_where(spec: &NatRuleSpec, doomed_if: fn(&NatRuleSpec, &Flow) -> bool) -> Result<usize, NatError> {
     let family = spec.family();
     let mut socket = CtSocket::open()?;
     let doomed: Vec<Entry> = socket
         .dump(family)?
         .into_iter()
-        .filter(|entry| created_by(spec, &entry.flow))
+        .filter(|entry| doomed_if(spec, &entry.flow))
         .collect();
     let mut flushed = 0;
     for entry in &doomed {
@@ -103,6 +113,28 @@ pub(crate) fn created_by(spec: &NatRuleSpec, flow: &Flow) -> bool {
                 && destination.is_none_or(|dst| flow.orig_dst == Some(dst))
                 && flow.reply_src == Some(*to_address)
                 && new_port_fits
+        }
+    }
+}
+
+/// Whether `spec` matches `flow` but the flow was not translated: it started before the rule existed.
+/// As with [`created_by`], interfaces are not in conntrack, so this errs towards flushing: a flow that
+/// never leaves through the rule's interface just gets a fresh entry on its next packet.
+pub(crate) fn would_translate(spec: &NatRuleSpec, flow: &Flow) -> bool {
+    let status = Status::from_bits_retain(flow.status);
+    match spec {
+        NatRuleSpec::Masquerade { source, .. } | NatRuleSpec::Snat { source, .. } => {
+            !status.contains(Status::SrcNat) && flow.orig_src.is_some_and(|src| source.contains(&src))
+        }
+        NatRuleSpec::Dnat { protocol, ports, destination, .. } => {
+            let ip_protocol = match protocol {
+                NatProtocol::Tcp => IPPROTO_TCP,
+                NatProtocol::Udp => IPPROTO_UDP,
+            };
+            !status.contains(Status::DstNat)
+                && flow.protocol == Some(ip_protocol)
+                && flow.orig_dport.is_some_and(|port| ports.contains(port))
+                && destination.is_none_or(|dst| flow.orig_dst == Some(dst))
         }
     }
 }
@@ -436,6 +468,27 @@ mod tests {
             !created_by(&snat("192.0.2.2"), &source_natted()),
             "another rule's address"
         );
+    }
+
+    #[test]
+    fn nat_conntrack_a_new_rule_claims_only_flows_it_would_now_translate() {
+        let masquerade = NatRuleSpec::Masquerade {
+            source: IpPrefix::new("172.20.0.0".parse().unwrap(), 16),
+            output_interface: Some("eth0".into()),
+        };
+        let untranslated = Flow { status: 0, ..source_natted() };
+        assert!(would_translate(&masquerade, &untranslated), "started before the rule: flush");
+        assert!(!would_translate(&masquerade, &source_natted()), "already translated by another rule");
+        let elsewhere = Flow { orig_src: addr("10.1.2.3"), ..untranslated.clone() };
+        assert!(!would_translate(&masquerade, &elsewhere), "outside the rule's prefix");
+
+        let forward = dnat(Some("192.0.2.1"), None);
+        let untranslated = Flow { status: 0, orig_dport: Some(8085), ..destination_natted() };
+        assert!(would_translate(&forward, &untranslated));
+        assert!(!would_translate(&forward, &destination_natted()), "already forwarded");
+        assert!(!would_translate(&forward, &Flow { orig_dport: Some(9000), ..untranslated.clone() }), "port");
+        assert!(!would_translate(&forward, &Flow { protocol: Some(IPPROTO_UDP), ..untranslated.clone() }));
+        assert!(!would_translate(&forward, &Flow { orig_dst: addr("192.0.2.9"), ..untranslated }), "destination");
     }
 
     #[test]

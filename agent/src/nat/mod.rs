@@ -39,12 +39,15 @@ pub use validate::{
 };
 
 /// Result of [`NatBackend::add`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct AddOutcome {
     /// The rule now in the kernel: the new one, or the existing identical one (with its own comment).
     pub rule: NatRule,
     /// False when an identical rule (same kind and match, comment ignored) was already there.
     pub changed: bool,
+    /// Flushing the untranslated flows the new rule matches failed after the rule was added: those flows
+    /// keep bypassing it until they expire.
+    pub conntrack_error: Option<NatError>,
 }
 
 /// Result of [`NatBackend::delete`]. The rule is gone even when `conntrack_error` is set.

@@ -131,6 +131,7 @@ impl NatBackend for NftBackend {
                             bytes: decoded.bytes,
                         },
                         changed: false,
+                        conntrack_error: None,
                     })
                 }
                 Ok(decoded) if same_id => {
@@ -158,6 +159,9 @@ impl NatBackend for NftBackend {
             &spec, &id, comment,
         )));
         self.apply(batch, &format!("adding NAT rule {id} ({spec})"))?;
+        // Flows conntrack already tracks skip the NAT hooks: a flow that started before this rule (a UDP
+        // client retrying from one port, say) would stay untranslated for as long as it keeps retrying.
+        let conntrack_error = conntrack::flush_untranslated_matches_of(&spec).err();
         Ok(AddOutcome {
             rule: NatRule {
                 id,
@@ -167,6 +171,7 @@ impl NatBackend for NftBackend {
                 bytes: 0,
             },
             changed: true,
+            conntrack_error,
         })
     }
 

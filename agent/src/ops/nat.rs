@@ -34,7 +34,18 @@ pub async fn add(
     }
     let NatRuleRequest { spec, comment, .. } = request;
     let added = handle.run("add a NAT rule", move || backend.add(&spec, &comment)).await??;
-    Ok(if added.changed { Outcome::changed(added.rule) } else { Outcome::unchanged(added.rule) })
+    let outcome = if added.changed { Outcome::changed(added.rule) } else { Outcome::unchanged(added.rule) };
+    Ok(match added.conntrack_error {
+        Some(error) => outcome.with_warnings(vec![Warning {
+            code: "CONNTRACK_FLUSH_FAILED",
+            message: format!(
+                "the rule was added, but flows that started before it could not be flushed ({error}); they \
+                 stay untranslated until they expire"
+            ),
+            fix: "flush them with `conntrack -D` inside the namespace, or restart those flows".to_string(),
+        }]),
+        None => outcome,
+    })
 }
 
 pub async fn delete(
