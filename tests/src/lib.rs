@@ -1,0 +1,27 @@
+//! The lab: simulated hosts for nsfleet's integration tests.
+//!
+//! A simulated host is the real `nsfleet-agent` binary running in a network and mount namespace of its
+//! own, with a private `/run` (so its `/run/netns` is its own). Tests drive it through the real `nsfleet`
+//! CLI ([`Nsfleet`]) and check the kernel with an independent oracle: iproute2 run inside the simulated
+//! host through `nsenter` ([`SimHost::ip_json`] and friends). Nothing here touches the machine's root
+//! network namespace; everything dies with the agent when a [`Lab`] is dropped, also on panic.
+
+mod binaries;
+mod cli;
+pub mod json;
+mod lab;
+mod oracle;
+mod poll;
+mod process;
+mod root;
+mod sim_host;
+pub mod tables;
+
+pub use binaries::{binaries, Binaries};
+pub use cli::{CliRun, Nsfleet};
+pub use lab::Lab;
+pub use oracle::HostSnapshot;
+pub use poll::poll_until;
+pub use process::{run_bounded, Finished};
+pub use root::require_root;
+pub use sim_host::SimHost;

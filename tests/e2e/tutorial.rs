@@ -1,0 +1,373 @@
+//! Issue 3's end-to-end test: the tutorial (shared/seeds) done through `nsfleet` alone, in its order,
+//! with its checks where it makes them. Every ping is checked twice, with the agent's Ping and with real
+//! `ping` run inside the simulated host; addresses, routes and neighbours are compared with `ip -j`.
+//!
+//! Step c reproduces the tutorial's flaw: the addresses left on veth1 and veth2 keep 172.20.0.0/16
+//! routes that win over br0's once they are bridge ports. nsfleet must warn about it; the test removes
+//! the two port addresses and then asserts the tutorial's claims.
+//!
+//! Run alone with `cargo test -p nsfleet-tests --test tutorial`.
+
+use std::time::Duration;
+
+use nsfleet_tests::tables::{
+    cli_address_rows, cli_neighbour_rows, cli_route_rows, ip_address_rows, ip_neighbour_rows,
+    ip_route_rows, AddressRow, NeighbourRow, RouteRow,
+};
+use nsfleet_tests::{poll_until, CliRun, Lab, Nsfleet, SimHost};
+
+/// Bounds waits for carrier, bridge port state and ARP; never a measure of success.
+const SETTLE: Duration = Duration::from_secs(15);
+
+/// a. netns1 with ceth1 moved in, addresses on both ends, everything up.
+const STEP_A: &[&str] = &[
+    "netns add netns1",
+    "link add veth1 type veth peer ceth1",
+    "link set ceth1 netns netns1",
+    "-n netns1 addr add 172.20.0.11/16 dev ceth1",
+    "-n netns1 link set ceth1 up",
+    "-n netns1 link set lo up",
+    "addr add 172.20.0.1/16 dev veth1",
+    "link set veth1 up",
+];
+
+/// b. netns2 with ceth2 created inside it.
+const STEP_B: &[&str] = &[
+    "netns add netns2",
+    "link add veth2 type veth peer ceth2 netns netns2",
+    "-n netns2 addr add 172.20.0.12/16 dev ceth2",
+    "-n netns2 link set ceth2 up",
+    "-n netns2 link set lo up",
+    "addr add 172.20.0.2/16 dev veth2",
+    "link set veth2 up",
+];
+
+/// c, after the ports are enslaved (checked one by one for the warning).
+const STEP_C_BRIDGE_ADDRESS_AND_ROUTES: &[&str] = &[
+    "addr add 172.20.0.10/16 brd + dev br0",
+    "-n netns1 route add default via 172.20.0.10",
+    "-n netns2 route add default via 172.20.0.10",
+];
+
+/// The fix for the tutorial's flaw.
+const REMOVE_PORT_ADDRESSES: &[&str] = &[
+    "addr del 172.20.0.1/16 dev veth1",
+    "addr del 172.20.0.2/16 dev veth2",
+];
+
+#[test]
+fn the_tutorial_through_nsfleet_on_one_host() {
+    let lab = Lab::start(1);
+    run_tutorial(&lab.hosts());
+}
+
+#[test]
+fn the_tutorial_through_nsfleet_on_two_hosts_at_once() {
+    let lab = Lab::start(2);
+    run_tutorial(&lab.hosts());
+}
+
+/// The whole tutorial, each command given once for all `hosts`.
+fn run_tutorial(hosts: &[&SimHost]) {
+    run_lines(hosts, STEP_A);
+    for host in hosts {
+        check_step_a(host);
+    }
+
+    run_lines(hosts, STEP_B);
+    // "ping 172.20.0.12 -I veth2" from the host.
+    assert_reaches(hosts, "", "172.20.0.12", Some("veth2"));
+
+    run_lines(hosts, &["link add br0 type bridge", "link set br0 up"]);
+    for (port, port_address) in [("veth1", "172.20.0.1"), ("veth2", "172.20.0.2")] {
+        let enslaved = Nsfleet::on_all(hosts)
+            .line(&format!("link set {port} master br0"))
+            .run();
+        assert_port_route_warning(&enslaved, port, port_address);
+    }
+    run_lines(hosts, STEP_C_BRIDGE_ADDRESS_AND_ROUTES);
+    for host in hosts {
+        check_bridge_and_default_routes(host);
+    }
+    // Across the bridge, namespace to namespace works even so.
+    assert_reaches(hosts, "netns1", "172.20.0.12", None);
+    // The flaw itself is not asserted: the host still holds a neighbour entry for 172.20.0.11 on veth1
+    // from step a, and replies out of the port work until that entry needs resolving again (measured:
+    // netns1 -> 172.20.0.10 still answers here). The warning is what nsfleet owes.
+
+    run_lines(hosts, REMOVE_PORT_ADDRESSES);
+    // "We have connectivity all the way" (but the internet, which needs NAT):
+    assert_reaches(hosts, "", "172.20.0.11", None);
+    assert_reaches(hosts, "", "172.20.0.12", None);
+    assert_reaches(hosts, "netns1", "172.20.0.10", None);
+    assert_reaches(hosts, "netns2", "172.20.0.10", None);
+    assert_reaches(hosts, "netns1", "172.20.0.12", None);
+    assert_reaches(hosts, "netns2", "172.20.0.11", None);
+    for host in hosts {
+        check_final_tables(host);
+    }
+
+    enable_forwarding(hosts);
+}
+
+/// Runs each line once, addressed to all `hosts`; every host must succeed.
+fn run_lines(hosts: &[&SimHost], lines: &[&str]) {
+    for line in lines {
+        Nsfleet::on_all(hosts).line(line).run().results();
+    }
+}
+
+fn nsfleet(host: &SimHost, netns: &str, line: &str) -> CliRun {
+    Nsfleet::on(host).netns(netns).line(line).run()
+}
+
+/// Inside netns1: both ends answer, and `route`/`neigh` show what `route -n`/`arp -a` show.
+fn check_step_a(host: &SimHost) {
+    assert_reaches(&[host], "netns1", "172.20.0.11", None);
+    assert_reaches(&[host], "netns1", "172.20.0.1", None);
+
+    let routes = assert_same_routes(host, "netns1");
+    let expected = RouteRow {
+        destination: "172.20.0.0/16".into(),
+        gateway: String::new(),
+        device: "ceth1".into(),
+        protocol: "kernel".into(),
+        scope: "link".into(),
+        source: "172.20.0.11".into(),
+        metric: 0,
+        route_type: "unicast".into(),
+    };
+    assert_eq!(routes, [expected], "{}: netns1's routes", host.label());
+
+    let neighbours = assert_same_neighbours(host, "netns1");
+    let veth1_mac = host.ip_link("", "veth1").expect("veth1")["address"].clone();
+    assert!(
+        neighbours
+            .iter()
+            .any(|n| n.address == "172.20.0.1" && n.link == "ceth1" && n.mac == veth1_mac),
+        "{}: netns1 should have resolved 172.20.0.1 to veth1's MAC {veth1_mac}: {neighbours:#?}",
+        host.label()
+    );
+    assert_same_addresses(host, "netns1");
+    assert_same_addresses(host, "");
+}
+
+/// br0 holds 172.20.0.10/16 with the computed broadcast; both namespaces route default via it.
+fn check_bridge_and_default_routes(host: &SimHost) {
+    let addresses = assert_same_addresses(host, "");
+    assert!(
+        addresses.iter().any(|a| a.link == "br0"
+            && a.address == "172.20.0.10"
+            && a.prefix_len == 16
+            && a.broadcast == "172.20.255.255"),
+        "{}: br0 should hold 172.20.0.10/16 brd 172.20.255.255: {addresses:#?}",
+        host.label()
+    );
+    for (netns, device) in [("netns1", "ceth1"), ("netns2", "ceth2")] {
+        let routes = assert_same_routes(host, netns);
+        assert!(
+            routes.iter().any(|r| r.destination == "default"
+                && r.gateway == "172.20.0.10"
+                && r.device == device),
+            "{}: {netns} should route default via 172.20.0.10 dev {device}: {routes:#?}",
+            host.label()
+        );
+    }
+}
+
+/// After the fix: only br0 routes 172.20.0.0/16 on the host; every table agrees with `ip`.
+fn check_final_tables(host: &SimHost) {
+    let routes = assert_same_routes(host, "");
+    let prefix_devices: Vec<&str> = routes
+        .iter()
+        .filter(|r| r.destination == "172.20.0.0/16")
+        .map(|r| r.device.as_str())
+        .collect();
+    assert_eq!(
+        prefix_devices,
+        ["br0"],
+        "{}: host routes {routes:#?}",
+        host.label()
+    );
+    let addresses = assert_same_addresses(host, "");
+    assert!(
+        !addresses
+            .iter()
+            .any(|a| a.link == "veth1" || a.link == "veth2"),
+        "{}: the ports should hold no IPv4 address: {addresses:#?}",
+        host.label()
+    );
+    for netns in ["", "netns1", "netns2"] {
+        assert_same_neighbours(host, netns);
+        assert_same_routes(host, netns);
+        assert_same_addresses(host, netns);
+    }
+}
+
+/// The tutorial's last step: `sysctl -w net.ipv4.ip_forward=1`, on the host namespace. A new namespace
+/// copies IPv4 settings from the machine's, so the previous value is read, not assumed.
+fn enable_forwarding(hosts: &[&SimHost]) {
+    let before: Vec<(String, String)> = hosts
+        .iter()
+        .map(|host| {
+            (
+                host.sysctl("", "net/ipv4/ip_forward"),
+                host.sysctl("netns1", "net/ipv4/ip_forward"),
+            )
+        })
+        .collect();
+    let set = Nsfleet::on_all(hosts).line("forwarding set ipv4 on").run();
+    for ((host, result), (host_before, netns1_before)) in
+        hosts.iter().zip(set.results()).zip(&before)
+    {
+        assert_eq!(
+            result["previous"],
+            host_before == "1",
+            "{}: previous value\n{set}",
+            host.label()
+        );
+        assert_eq!(
+            result["changed"],
+            host_before != "1",
+            "{}\n{set}",
+            host.label()
+        );
+        assert_eq!(
+            host.sysctl("", "net/ipv4/ip_forward"),
+            "1",
+            "{}: ip_forward",
+            host.label()
+        );
+        let netns1_now = host.sysctl("netns1", "net/ipv4/ip_forward");
+        assert_eq!(
+            &netns1_now,
+            netns1_before,
+            "{}: netns1 must keep its own setting",
+            host.label()
+        );
+        let shown = nsfleet(host, "", "forwarding show");
+        assert_eq!(shown.result()["ipv4"], true, "{shown}");
+    }
+}
+
+/// Every host reaches `target` from `netns`: per one nsfleet Ping addressed to all hosts, and per real
+/// `ping` on each (bounded retries: the first packet may wait for ARP or a bridge port).
+fn assert_reaches(hosts: &[&SimHost], netns: &str, target: &str, interface: Option<&str>) {
+    let interface_option = interface
+        .map(|dev| format!(" -I {dev}"))
+        .unwrap_or_default();
+    let what = format!("{netns:?} -> {target}{interface_option}");
+    let line = format!("ping {target}{interface_option} -c 1 -W 1");
+    poll_until(&format!("{what} with nsfleet ping"), SETTLE, || {
+        let run = Nsfleet::on_all(hosts).netns(netns).line(&line).run();
+        let every_host_got_a_reply = (0..hosts.len()).all(|i| replies(&run, i) > 0);
+        if run.exit_code() == Some(0) && every_host_got_a_reply {
+            Ok(())
+        } else {
+            Err(run.to_string())
+        }
+    });
+    for host in hosts {
+        poll_until(
+            &format!("{}: {what} with real ping", host.label()),
+            SETTLE,
+            || {
+                let ping = host.ping(netns, target, interface);
+                if ping.success() {
+                    Ok(())
+                } else {
+                    Err(ping.to_string())
+                }
+            },
+        );
+    }
+}
+
+/// Echo replies the `host_index`-th host got, per the Ping summary.
+fn replies(run: &CliRun, host_index: usize) -> u64 {
+    run.lines
+        .get(host_index)
+        .and_then(|line| line["result"]["summary"]["received"].as_u64())
+        .unwrap_or(0)
+}
+
+/// Enslaving a port that holds `port_address`/16 succeeds with a warning naming the competing route.
+fn assert_port_route_warning(run: &CliRun, port: &str, port_address: &str) {
+    for result in run.results() {
+        let warnings = result["warnings"].as_array().cloned().unwrap_or_default();
+        let warning = warnings
+            .iter()
+            .find(|w| w["code"] == "ADDRESS_ON_BRIDGE_PORT")
+            .unwrap_or_else(|| panic!("enslaving {port} ({port_address}/16) should warn ADDRESS_ON_BRIDGE_PORT\n{run}"));
+        let message = warning["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("172.20.0.0/16") && message.contains(port),
+            "the warning should name the competing route 172.20.0.0/16 dev {port}: {warning:#}"
+        );
+        assert!(
+            warning["fix"].as_str().is_some_and(|fix| !fix.is_empty()),
+            "the warning needs a fix: {warning:#}"
+        );
+    }
+}
+
+/// `nsfleet route list` equals `ip -j route show` (IPv4, main table) in `netns`; returns the rows.
+fn assert_same_routes(host: &SimHost, netns: &str) -> Vec<RouteRow> {
+    poll_until(
+        &format!("{}: route list in {netns:?} to match ip", host.label()),
+        SETTLE,
+        || {
+            let listed = nsfleet(host, netns, "route list");
+            same_rows(
+                &listed,
+                cli_route_rows(listed.result()),
+                ip_route_rows(&host.ip_routes(netns)),
+            )
+        },
+    )
+}
+
+fn assert_same_addresses(host: &SimHost, netns: &str) -> Vec<AddressRow> {
+    poll_until(
+        &format!("{}: addr list in {netns:?} to match ip", host.label()),
+        SETTLE,
+        || {
+            let listed = nsfleet(host, netns, "addr list");
+            same_rows(
+                &listed,
+                cli_address_rows(listed.result()),
+                ip_address_rows(&host.ip_addresses(netns)),
+            )
+        },
+    )
+}
+
+/// Neighbour states move on their own (reachable -> stale), so this retries until one snapshot agrees.
+fn assert_same_neighbours(host: &SimHost, netns: &str) -> Vec<NeighbourRow> {
+    poll_until(
+        &format!("{}: neigh list in {netns:?} to match ip", host.label()),
+        SETTLE,
+        || {
+            let listed = nsfleet(host, netns, "neigh list");
+            same_rows(
+                &listed,
+                cli_neighbour_rows(listed.result()),
+                ip_neighbour_rows(&host.ip_neighbours(netns)),
+            )
+        },
+    )
+}
+
+fn same_rows<T: PartialEq + std::fmt::Debug>(
+    run: &CliRun,
+    nsfleet_rows: Vec<T>,
+    ip_rows: Vec<T>,
+) -> Result<Vec<T>, String> {
+    if nsfleet_rows == ip_rows {
+        Ok(ip_rows)
+    } else {
+        Err(format!(
+            "nsfleet: {nsfleet_rows:#?}\nip: {ip_rows:#?}\n{run}"
+        ))
+    }
+}

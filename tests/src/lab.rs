@@ -1,0 +1,49 @@
+use std::time::Instant;
+
+use crate::cli::{CliRun, Nsfleet};
+use crate::root::require_root;
+use crate::sim_host::SimHost;
+
+/// A set of simulated hosts for one test. Dropping it (also while a test panics) kills every agent and
+/// with them every namespace, link and mount made inside.
+pub struct Lab {
+    hosts: Vec<SimHost>,
+}
+
+impl Lab {
+    /// Starts `count` simulated hosts, named host1, host2, ..., and waits until each agent accepts
+    /// connections. Keep the Lab on the calling thread (see [`SimHost`]'s death signal).
+    pub fn start(count: usize) -> Lab {
+        require_root();
+        let started = Instant::now();
+        // Spawn all first, then wait: the agents start up concurrently.
+        let mut lab = Lab {
+            hosts: (1..=count)
+                .map(|i| SimHost::spawn(&format!("host{i}")))
+                .collect(),
+        };
+        for host in &mut lab.hosts {
+            host.wait_ready(started);
+        }
+        lab
+    }
+
+    /// The `index`-th host, from 0.
+    pub fn host(&self, index: usize) -> &SimHost {
+        &self.hosts[index]
+    }
+
+    pub fn hosts(&self) -> Vec<&SimHost> {
+        self.hosts.iter().collect()
+    }
+
+    /// A CLI invocation addressed to every host, in order.
+    pub fn nsfleet(&self) -> Nsfleet {
+        Nsfleet::on_all(&self.hosts())
+    }
+
+    /// Runs one `-o json` command line (split on whitespace) against every host at once.
+    pub fn cli(&self, line: &str) -> CliRun {
+        self.nsfleet().line(line).run()
+    }
+}

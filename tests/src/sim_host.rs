@@ -1,0 +1,221 @@
+use std::ffi::CString;
+use std::fs::File;
+use std::io;
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::binaries::binaries;
+
+/// How long an agent may take to accept connections; the machine is shared with parallel builds.
+const STARTUP_LIMIT: Duration = Duration::from_secs(30);
+
+/// One simulated host: a real `nsfleet-agent` in its own network and mount namespace, listening on a
+/// unix socket in a temporary directory. Dropping it SIGKILLs the agent, and with it the last process in
+/// those namespaces, so the kernel frees every namespace, link and mount made inside.
+pub struct SimHost {
+    label: String,
+    agent: Child,
+    socket: PathBuf,
+    log: PathBuf,
+    // Declared last: removed after the agent is dead (fields drop after `Drop::drop`).
+    dir: tempfile::TempDir,
+}
+
+impl SimHost {
+    /// Starts the agent without waiting for it; see [`SimHost::wait_ready`]. Must be called on the thread
+    /// that keeps the host: PR_SET_PDEATHSIG fires when the *thread* that forked the agent exits.
+    pub(crate) fn spawn(label: &str) -> SimHost {
+        let dir = tempfile::Builder::new()
+            .prefix("nsfleet-lab-")
+            .tempdir()
+            .expect("a temporary directory for the simulated host");
+        let socket = dir.path().join("agent.sock");
+        let log = dir.path().join("agent.log");
+        let log_file = File::create(&log).expect("the agent's log file");
+        let setup = PrivateHostSetup::new();
+        let mut command = Command::new(&binaries().agent);
+        command
+            .arg("--listen")
+            .arg(format!("unix:{}", socket.display()))
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+            )
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().expect("the agent's log file"))
+            .stderr(log_file);
+        // SAFETY: the closure runs between fork and exec in the child, which has a single thread; it only
+        // makes raw syscalls on data prepared before the fork (no allocation, no locks).
+        unsafe {
+            command.pre_exec(move || setup.enter());
+        }
+        let agent = command
+            .spawn()
+            .unwrap_or_else(|err| panic!("cannot start {}: {err}", binaries().agent.display()));
+        SimHost {
+            label: label.to_string(),
+            agent,
+            socket,
+            log,
+            dir,
+        }
+    }
+
+    /// Waits until the agent accepts a connection on its socket; panics with its log if it exits first
+    /// or takes longer than [`STARTUP_LIMIT`].
+    pub(crate) fn wait_ready(&mut self, started: Instant) {
+        loop {
+            if UnixStream::connect(&self.socket).is_ok() {
+                return;
+            }
+            if let Some(status) = self.agent.try_wait().expect("waiting for the agent") {
+                panic!(
+                    "{}: nsfleet-agent exited ({status}) before accepting connections on {}; its log:\n{}",
+                    self.label,
+                    self.socket.display(),
+                    self.agent_log()
+                );
+            }
+            if started.elapsed() > STARTUP_LIMIT {
+                panic!(
+                    "{}: nsfleet-agent (pid {}) did not accept connections on {} within {STARTUP_LIMIT:?}; \
+                     its log:\n{}",
+                    self.label,
+                    self.pid(),
+                    self.socket.display(),
+                    self.agent_log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// A short name for messages ("host1").
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// The agent's pid: the handle to the simulated host's namespaces (`nsenter --target`).
+    pub fn pid(&self) -> u32 {
+        self.agent.id()
+    }
+
+    /// The `--host` value for the CLI: `unix:/tmp/.../agent.sock`.
+    pub fn endpoint(&self) -> String {
+        format!("unix:{}", self.socket.display())
+    }
+
+    /// The simulated host's private directory (holds the socket and the agent's log).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Everything the agent wrote to stdout and stderr so far.
+    pub fn agent_log(&self) -> String {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_else(|err| format!("<cannot read {}: {err}>", self.log.display()))
+    }
+}
+
+impl Drop for SimHost {
+    fn drop(&mut self) {
+        // SIGKILL, not SIGTERM: teardown must not depend on the agent behaving.
+        let _ = self.agent.kill();
+        let _ = self.agent.wait();
+    }
+}
+
+/// What the child does between fork and exec, with every string made before the fork.
+struct PrivateHostSetup {
+    parent: libc::pid_t,
+    root: CString,
+    run: CString,
+    tmpfs: CString,
+    tmpfs_options: CString,
+    netns_dir: CString,
+}
+
+impl PrivateHostSetup {
+    fn new() -> Self {
+        let c = |s: &str| CString::new(s).expect("no NUL in a constant");
+        PrivateHostSetup {
+            parent: std::process::id() as libc::pid_t,
+            root: c("/"),
+            run: c("/run"),
+            tmpfs: c("tmpfs"),
+            tmpfs_options: c("mode=0755"),
+            netns_dir: c("/run/netns"),
+        }
+    }
+
+    /// Makes the calling (freshly forked) process a simulated host.
+    fn enter(&self) -> io::Result<()> {
+        // SAFETY: plain syscalls on valid NUL-terminated strings owned by `self`; async-signal-safe.
+        unsafe {
+            check(libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ))?;
+            // The test process may have died between fork and prctl; then no signal would ever come.
+            if libc::getppid() != self.parent {
+                return Err(io::Error::from_raw_os_error(libc::ESRCH));
+            }
+            check(libc::unshare(libc::CLONE_NEWNET | libc::CLONE_NEWNS))?;
+            // Private first, so neither the tmpfs below nor the agent's netns bind mounts reach the
+            // machine's mount namespace.
+            check(libc::mount(
+                std::ptr::null(),
+                self.root.as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            ))?;
+            // A /run of its own: /run/netns is this host's list of named namespaces.
+            check(libc::mount(
+                self.tmpfs.as_ptr(),
+                self.run.as_ptr(),
+                self.tmpfs.as_ptr(),
+                libc::MS_NOSUID | libc::MS_NODEV,
+                self.tmpfs_options.as_ptr().cast(),
+            ))?;
+            check(libc::mkdir(self.netns_dir.as_ptr(), 0o755))?;
+            bring_loopback_up()
+        }
+    }
+}
+
+/// A new network namespace starts with `lo` down; a real host has it up.
+///
+/// # Safety
+/// Only raw syscalls; callable between fork and exec.
+unsafe fn bring_loopback_up() -> io::Result<()> {
+    // SAFETY: `request` is a zeroed ifreq with a NUL-terminated name; the socket is closed on every path.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        check(fd)?;
+        let mut request: libc::ifreq = std::mem::zeroed();
+        request.ifr_name[0] = b'l' as libc::c_char;
+        request.ifr_name[1] = b'o' as libc::c_char;
+        let mut result = check(libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut request));
+        if result.is_ok() {
+            request.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+            result = check(libc::ioctl(fd, libc::SIOCSIFFLAGS, &request));
+        }
+        libc::close(fd);
+        result
+    }
+}
+
+fn check(ret: libc::c_int) -> io::Result<()> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
