@@ -5,9 +5,8 @@ use std::net::IpAddr;
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE};
 use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteFlags, RouteMessage, RouteProtocol, RouteScope, RouteType};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
-use rtnetlink::Handle;
 
-use super::{request, KernelError};
+use super::{request, KernelError, RouteSocket};
 use crate::domain::{Family, IpPrefix, Scope};
 
 pub const MAIN_TABLE: u32 = 254;
@@ -45,14 +44,14 @@ pub const UNICAST: u8 = 1;
 /// RTPROT_BOOT: what `ip route add` uses unless told otherwise.
 pub const PROTOCOL_BOOT: u8 = 3;
 
-pub async fn list(handle: &Handle, family: Option<Family>) -> Result<Vec<Route>, KernelError> {
+pub async fn list(socket: &RouteSocket, family: Option<Family>) -> Result<Vec<Route>, KernelError> {
     let mut query = RouteMessage::default();
     query.header.address_family = match family {
         Some(Family::V4) => AddressFamily::Inet,
         Some(Family::V6) => AddressFamily::Inet6,
         None => AddressFamily::Unspec,
     };
-    let messages = request::dump(handle, RouteNetlinkMessage::GetRoute(query), "dump routes").await?;
+    let messages = request::dump(socket, RouteNetlinkMessage::GetRoute(query), "dump routes").await?;
     Ok(messages
         .into_iter()
         .filter_map(|m| match m {
@@ -68,16 +67,16 @@ pub enum Mode {
     Replace,
 }
 
-pub async fn add(handle: &Handle, route: &Route, mode: Mode, context: &str) -> Result<(), KernelError> {
+pub async fn add(socket: &RouteSocket, route: &Route, mode: Mode, context: &str) -> Result<(), KernelError> {
     let flags = NLM_F_CREATE | match mode {
         Mode::Add => NLM_F_EXCL,
         Mode::Replace => NLM_F_REPLACE,
     };
-    request::acked(handle, RouteNetlinkMessage::NewRoute(message(route)), flags, context).await
+    request::acked(socket, RouteNetlinkMessage::NewRoute(message(route)), flags, context).await
 }
 
-pub async fn delete(handle: &Handle, route: &Route, context: &str) -> Result<(), KernelError> {
-    request::acked(handle, RouteNetlinkMessage::DelRoute(message(route)), 0, context).await
+pub async fn delete(socket: &RouteSocket, route: &Route, context: &str) -> Result<(), KernelError> {
+    request::acked(socket, RouteNetlinkMessage::DelRoute(message(route)), 0, context).await
 }
 
 fn message(route: &Route) -> RouteMessage {
