@@ -9,6 +9,7 @@ use std::path::Path;
 
 use crate::domain::NamespaceRef;
 use crate::kernel::link::{self, Link, PeerRef};
+use crate::kernel::KernelError;
 use crate::netns::{NamespaceHandle, NamespaceRegistry, NETNS_DIR};
 
 /// A veth peer with names where they could be found.
@@ -25,12 +26,13 @@ pub struct PeerResolver<'a> {
     registry: &'a NamespaceRegistry,
     from: &'a NamespaceHandle,
     known: HashMap<i32, NamespaceRef>,
+    host_tried: bool,
     candidates: Option<Vec<NamespaceRef>>,
 }
 
 impl<'a> PeerResolver<'a> {
     pub fn new(registry: &'a NamespaceRegistry, from: &'a NamespaceHandle) -> Self {
-        Self { registry, from, known: HashMap::new(), candidates: None }
+        Self { registry, from, known: HashMap::new(), host_tried: false, candidates: None }
     }
 
     /// `same_namespace` holds the links of `from`, for peers that did not leave it.
@@ -43,7 +45,7 @@ impl<'a> PeerResolver<'a> {
         let mut name = None;
         if let Some(namespace) = &namespace {
             if let Ok(handle) = self.registry.handle(namespace).await {
-                name = link::get_by_index(&handle.route(), peer.index).await.ok().flatten().map(|l| l.name);
+                name = link::get_by_index(handle.route(), peer.index).await.ok().flatten().map(|l| l.name);
             }
         }
         PeerView { index: peer.index, name, namespace }
@@ -53,29 +55,38 @@ impl<'a> PeerResolver<'a> {
         if let Some(found) = self.known.get(&nsid) {
             return Some(found.clone());
         }
-        let candidates = self.candidates.get_or_insert_with(|| candidate_namespaces(self.registry, self.from));
+        // The host first, before listing every named namespace: most peers live there, and listing all of
+        // them for each namespace made listing every namespace's links cost O(n^2).
+        if !self.host_tried && *self.from.namespace() != NamespaceRef::Host {
+            self.host_tried = true;
+            if self.remember(NamespaceRef::Host, link::nsid_of(self.from.route(), self.registry.host().fd()).await) == Some(nsid) {
+                return Some(NamespaceRef::Host);
+            }
+        }
+        if self.candidates.is_none() {
+            self.candidates = Some(named_candidates(self.registry, self.from));
+        }
         // Walk the candidates only as far as needed; each answer is remembered for the next peer.
-        while let Some(candidate) = candidates.pop() {
-            let id = match &candidate {
-                NamespaceRef::Host => link::nsid_of(&self.from.route(), self.registry.host().fd()).await,
-                NamespaceRef::Named(name) => match File::open(Path::new(NETNS_DIR).join(name.as_str())) {
-                    Ok(file) => link::nsid_of(&self.from.route(), file.as_fd()).await,
-                    Err(_) => continue,
-                },
-            };
-            if let Ok(Some(id)) = id {
-                self.known.insert(id, candidate.clone());
-                if id == nsid {
-                    return Some(candidate);
-                }
+        while let Some(candidate) = self.candidates.as_mut().and_then(Vec::pop) {
+            let NamespaceRef::Named(name) = &candidate else { continue };
+            let Ok(file) = File::open(Path::new(NETNS_DIR).join(name.as_str())) else { continue };
+            let id = link::nsid_of(self.from.route(), file.as_fd()).await;
+            if self.remember(candidate.clone(), id) == Some(nsid) {
+                return Some(candidate);
             }
         }
         None
     }
+
+    fn remember(&mut self, namespace: NamespaceRef, id: Result<Option<i32>, KernelError>) -> Option<i32> {
+        let id = id.ok().flatten()?;
+        self.known.insert(id, namespace);
+        Some(id)
+    }
 }
 
-/// Every namespace but `from`, the host last so that `pop` tries it first: most peers live there.
-fn candidate_namespaces(registry: &NamespaceRegistry, from: &NamespaceHandle) -> Vec<NamespaceRef> {
+/// Every named namespace but `from`, in reverse order so that `pop` walks them by name.
+fn named_candidates(registry: &NamespaceRegistry, from: &NamespaceHandle) -> Vec<NamespaceRef> {
     let mut candidates: Vec<NamespaceRef> = registry
         .list()
         .unwrap_or_default()
@@ -84,8 +95,5 @@ fn candidate_namespaces(registry: &NamespaceRegistry, from: &NamespaceHandle) ->
         .map(|info| NamespaceRef::Named(info.name))
         .collect();
     candidates.reverse();
-    if *from.namespace() != NamespaceRef::Host {
-        candidates.push(NamespaceRef::Host);
-    }
     candidates
 }
