@@ -109,9 +109,10 @@ pub async fn create_veth(
     request::acked(socket, RouteNetlinkMessage::NewLink(builder.build()), NLM_F_CREATE | NLM_F_EXCL, context).await
 }
 
-/// `ip link add NAME type bridge`.
+/// `ip link add NAME type bridge`: created down, like every new link (rtnetlink's `LinkBridge::new`
+/// would bring it up).
 pub async fn create_bridge(socket: &RouteSocket, name: &str, mtu: Option<u32>) -> Result<(), KernelError> {
-    let mut builder = LinkBridge::new(name);
+    let mut builder = LinkMessageBuilder::<LinkBridge>::new(name);
     if let Some(mtu) = mtu {
         builder = builder.mtu(mtu);
     }
