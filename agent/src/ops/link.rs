@@ -73,8 +73,19 @@ pub(super) async fn existing_link(handle: &NamespaceHandle, name: &str) -> Resul
 pub async fn get(registry: &NamespaceRegistry, namespace: &NamespaceRef, name: &LinkName) -> Result<LinkView, OpError> {
     let handle = namespace_handle(registry, namespace).await?;
     let link = existing_link(&handle, name.as_str()).await?;
-    let links = link::list(handle.route()).await?;
+    let links = neighbours_of(&handle, &link).await?;
     Ok(view(registry, &handle, link, &links).await)
+}
+
+/// The links a view of `link` names besides itself (its master, a veth peer in the same namespace),
+/// fetched one by one: dumping every link for them made each single-link answer cost O(links).
+async fn neighbours_of(handle: &NamespaceHandle, link: &Link) -> Result<Vec<Link>, OpError> {
+    let same_namespace_peer = link.peer.filter(|peer| peer.netnsid.is_none()).map(|peer| peer.index);
+    let mut links = Vec::new();
+    for index in link.master.into_iter().chain(same_namespace_peer) {
+        links.extend(link::get_by_index(handle.route(), index).await?);
+    }
+    Ok(links)
 }
 
 /// Links of one namespace, sorted by index.
@@ -158,7 +169,7 @@ async fn explain_taken_name(
 ) -> Result<Outcome<()>, OpError> {
     let name = request.name.as_str();
     if let Some(existing) = link::get_by_name(handle.route(), name).await? {
-        let links = link::list(handle.route()).await?;
+        let links = neighbours_of(handle, &existing).await?;
         let existing = view(registry, handle, existing, &links).await;
         return if same_link(&existing, request) {
             Ok(Outcome::unchanged(()))
