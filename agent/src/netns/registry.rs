@@ -11,7 +11,7 @@ use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::statfs::{statfs, NSFS_MAGIC};
 
-use super::{NamespaceHandle, NetnsError};
+use super::{NamespaceHandle, NetnsError, NsidMemo};
 use crate::domain::{NamespaceName, NamespaceRef};
 use crate::kernel::RouteSocket;
 
@@ -34,6 +34,7 @@ pub struct NamespaceRegistry {
     dir: PathBuf,
     host: Arc<NamespaceHandle>,
     handles: Mutex<HashMap<NamespaceName, Arc<NamespaceHandle>>>,
+    nsids: NsidMemo,
 }
 
 impl NamespaceRegistry {
@@ -44,7 +45,12 @@ impl NamespaceRegistry {
         let fd = open_namespace_file(Path::new("/proc/self/ns/net"))?;
         let inode = inode_of(&fd, "/proc/self/ns/net")?;
         let host = NamespaceHandle::open(NamespaceRef::Host, fd, inode).await?;
-        Ok(Self { dir: PathBuf::from(NETNS_DIR), host: Arc::new(host), handles: Mutex::default() })
+        Ok(Self { dir: PathBuf::from(NETNS_DIR), host: Arc::new(host), handles: Mutex::default(), nsids: NsidMemo::default() })
+    }
+
+    /// What nsids namespaces give each other, as learnt so far.
+    pub fn nsids(&self) -> &NsidMemo {
+        &self.nsids
     }
 
     pub fn host(&self) -> Arc<NamespaceHandle> {

@@ -7,10 +7,9 @@ use std::fs::File;
 use std::os::fd::AsFd;
 use std::path::Path;
 
-use crate::domain::NamespaceRef;
+use crate::domain::{NamespaceName, NamespaceRef};
 use crate::kernel::link::{self, Link, PeerRef};
-use crate::kernel::KernelError;
-use crate::netns::{NamespaceHandle, NamespaceRegistry, NETNS_DIR};
+use crate::netns::{NamespaceHandle, NamespaceInfo, NamespaceRegistry, NETNS_DIR};
 
 /// A veth peer with names where they could be found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,7 +26,7 @@ pub struct PeerResolver<'a> {
     from: &'a NamespaceHandle,
     known: HashMap<i32, NamespaceRef>,
     host_tried: bool,
-    candidates: Option<Vec<NamespaceRef>>,
+    candidates: Option<Vec<NamespaceInfo>>,
 }
 
 impl<'a> PeerResolver<'a> {
@@ -55,45 +54,58 @@ impl<'a> PeerResolver<'a> {
         if let Some(found) = self.known.get(&nsid) {
             return Some(found.clone());
         }
-        // The host first, before listing every named namespace: most peers live there, and listing all of
+        let from = self.from.inode();
+        let memo = self.registry.nsids();
+        // Remembered from an earlier call: one question confirms it.
+        if let Some(name) = memo.guess(from, nsid) {
+            if self.ask(&name).await == Some(nsid) {
+                let found = NamespaceRef::Named(name);
+                self.known.insert(nsid, found.clone());
+                return Some(found);
+            }
+            memo.forget(from, nsid);
+        }
+        // The host next, before listing every named namespace: most peers live there, and listing all of
         // them for each namespace made listing every namespace's links cost O(n^2).
         if !self.host_tried && *self.from.namespace() != NamespaceRef::Host {
             self.host_tried = true;
-            if self.remember(NamespaceRef::Host, link::nsid_of(self.from.route(), self.registry.host().fd()).await) == Some(nsid) {
-                return Some(NamespaceRef::Host);
+            if let Ok(Some(id)) = link::nsid_of(self.from.route(), self.registry.host().fd()).await {
+                self.known.insert(id, NamespaceRef::Host);
+                if id == nsid {
+                    return Some(NamespaceRef::Host);
+                }
             }
         }
         if self.candidates.is_none() {
             self.candidates = Some(named_candidates(self.registry, self.from));
         }
-        // Walk the candidates only as far as needed; each answer is remembered for the next peer.
+        // Walk the namespaces whose nsid is not known yet, only as far as needed; answers are remembered.
         while let Some(candidate) = self.candidates.as_mut().and_then(Vec::pop) {
-            let NamespaceRef::Named(name) = &candidate else { continue };
-            let Ok(file) = File::open(Path::new(NETNS_DIR).join(name.as_str())) else { continue };
-            let id = link::nsid_of(self.from.route(), file.as_fd()).await;
-            if self.remember(candidate.clone(), id) == Some(nsid) {
-                return Some(candidate);
+            if memo.knows(from, candidate.inode) {
+                continue;
+            }
+            let Some(id) = self.ask(&candidate.name).await else { continue };
+            memo.learn(from, id, &candidate.name, candidate.inode);
+            let found = NamespaceRef::Named(candidate.name);
+            self.known.insert(id, found.clone());
+            if id == nsid {
+                return Some(found);
             }
         }
         None
     }
 
-    fn remember(&mut self, namespace: NamespaceRef, id: Result<Option<i32>, KernelError>) -> Option<i32> {
-        let id = id.ok().flatten()?;
-        self.known.insert(id, namespace);
-        Some(id)
+    /// The nsid `from` gives the named namespace, if it has one.
+    async fn ask(&self, name: &NamespaceName) -> Option<i32> {
+        let file = File::open(Path::new(NETNS_DIR).join(name.as_str())).ok()?;
+        link::nsid_of(self.from.route(), file.as_fd()).await.ok().flatten()
     }
 }
 
 /// Every named namespace but `from`, in reverse order so that `pop` walks them by name.
-fn named_candidates(registry: &NamespaceRegistry, from: &NamespaceHandle) -> Vec<NamespaceRef> {
-    let mut candidates: Vec<NamespaceRef> = registry
-        .list()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|info| info.inode != from.inode())
-        .map(|info| NamespaceRef::Named(info.name))
-        .collect();
+fn named_candidates(registry: &NamespaceRegistry, from: &NamespaceHandle) -> Vec<NamespaceInfo> {
+    let mut candidates: Vec<NamespaceInfo> =
+        registry.list().unwrap_or_default().into_iter().filter(|info| info.inode != from.inode()).collect();
     candidates.reverse();
     candidates
 }
