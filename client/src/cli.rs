@@ -166,6 +166,28 @@ pub enum Object {
     },
     /// ICMP echo sent by the agent from inside the namespace (like iputils ping)
     Ping(PingArgs),
+    /// Apply many changes in one call per host: one nsfleet command per line, without "nsfleet"
+    #[command(after_help = BATCH_HELP)]
+    Batch(BatchArgs),
+}
+
+const BATCH_HELP: &str = "Each line is a change as on the command line, without the leading \"nsfleet\":\n  \
+    netns add n1\n  \
+    link add veth1 type veth peer name ceth1 netns n1\n  \
+    -n n1 addr add 172.20.0.11/16 dev ceth1\n  \
+    -n n1 route add default via 172.20.0.10\n\
+Blank lines and lines starting with # are skipped. Listings and ping cannot be batched; --host, -o and \
+--timeout belong to the batch command, not to its lines. Each host gets the whole file as one ApplyBatch \
+call: on the first failure the agent stops and undoes what the batch changed, unless --continue is given.";
+
+#[derive(Debug, Args)]
+pub struct BatchArgs {
+    /// File of commands, one per line; - reads standard input
+    #[arg(value_name = "FILE|-")]
+    pub file: String,
+    /// Keep going after a failed line and undo nothing (every line gets its own result)
+    #[arg(long = "continue")]
+    pub keep_going: bool,
 }
 
 #[derive(Debug, Subcommand)]

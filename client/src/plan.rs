@@ -42,6 +42,8 @@ pub enum UsageError {
     Endpoint(#[from] EndpointError),
     #[error("{0}")]
     Security(#[from] SecurityError),
+    #[error("batch: {0}")]
+    Batch(#[from] crate::batch::ScriptError),
 }
 
 impl UsageError {
@@ -50,6 +52,7 @@ impl UsageError {
         match self {
             UsageError::Grammar { command, .. } => Some(format!("nsfleet {command} --help")),
             UsageError::Endpoint(_) | UsageError::Security(_) => None,
+            UsageError::Batch(error) => error.help_hint(),
         }
     }
 }
@@ -146,7 +149,12 @@ in_namespace!(
     AddNatRuleRequest,
 );
 
-fn action(object: Object, namespace: String, family: AddressFamily) -> Result<Action, UsageError> {
+/// The action of one command line's object; also what each line of a batch goes through.
+pub(crate) fn action(
+    object: Object,
+    namespace: String,
+    family: AddressFamily,
+) -> Result<Action, UsageError> {
     let ns = namespace.as_str();
     Ok(match object {
         Object::Netns { verb } => Action::Netns(netns_action(verb)),
@@ -183,6 +191,7 @@ fn action(object: Object, namespace: String, family: AddressFamily) -> Result<Ac
             NatVerb::List => NatAction::List(ListNatRulesRequest { namespace }),
         }),
         Object::Ping(arguments) => Action::Ping(ping_request(arguments, namespace)),
+        Object::Batch(arguments) => Action::Batch(crate::batch::load(arguments)?),
     })
 }
 

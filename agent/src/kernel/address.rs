@@ -6,9 +6,8 @@ use netlink_packet_core::NLM_F_CREATE;
 use netlink_packet_core::{NLM_F_EXCL, NLM_F_REPLACE};
 use netlink_packet_route::address::{AddressAttribute, AddressFlags, AddressMessage, AddressScope};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
-use rtnetlink::Handle;
 
-use super::{request, KernelError};
+use super::{request, KernelError, RouteSocket};
 use crate::domain::{Family, IpPrefix, Scope};
 
 /// An address as the kernel reports it.
@@ -32,10 +31,10 @@ pub struct AddressSpec {
     pub scope: Option<Scope>,
 }
 
-pub async fn list(handle: &Handle, family: Option<Family>) -> Result<Vec<Address>, KernelError> {
+pub async fn list(socket: &RouteSocket, family: Option<Family>) -> Result<Vec<Address>, KernelError> {
     let mut query = AddressMessage::default();
     query.header.family = family.map(af).unwrap_or(AddressFamily::Unspec);
-    let messages = request::dump(handle, RouteNetlinkMessage::GetAddress(query), "dump addresses").await?;
+    let messages = request::dump(socket, RouteNetlinkMessage::GetAddress(query), "dump addresses").await?;
     Ok(messages
         .into_iter()
         .filter_map(|m| match m {
@@ -46,15 +45,32 @@ pub async fn list(handle: &Handle, family: Option<Family>) -> Result<Vec<Address
         .collect())
 }
 
-/// Adds the address, or with `replace` updates its attributes (broadcast, label, scope) in place.
-pub async fn add(handle: &Handle, spec: &AddressSpec, replace: bool, context: &str) -> Result<(), KernelError> {
-    let flags = NLM_F_CREATE | if replace { NLM_F_REPLACE } else { NLM_F_EXCL };
-    request::acked(handle, RouteNetlinkMessage::NewAddress(message(spec)), flags, context).await
+/// The addresses of one link. The socket's strict checking makes the kernel filter by link, so this
+/// costs the same whatever else the namespace holds (a bridge with a thousand ports, say).
+pub async fn list_of_link(socket: &RouteSocket, link_index: u32, family: Option<Family>) -> Result<Vec<Address>, KernelError> {
+    let mut query = AddressMessage::default();
+    query.header.family = family.map(af).unwrap_or(AddressFamily::Unspec);
+    query.header.index = link_index;
+    let messages = request::dump(socket, RouteNetlinkMessage::GetAddress(query), "dump addresses of a link").await?;
+    Ok(messages
+        .into_iter()
+        .filter_map(|m| match m {
+            RouteNetlinkMessage::NewAddress(message) => parse(&message),
+            _ => None,
+        })
+        .filter(|a| a.link_index == link_index && family.is_none_or(|f| a.prefix.family() == f))
+        .collect())
 }
 
-pub async fn delete(handle: &Handle, link_index: u32, prefix: IpPrefix, context: &str) -> Result<(), KernelError> {
+/// Adds the address, or with `replace` updates its attributes (broadcast, label, scope) in place.
+pub async fn add(socket: &RouteSocket, spec: &AddressSpec, replace: bool, context: &str) -> Result<(), KernelError> {
+    let flags = NLM_F_CREATE | if replace { NLM_F_REPLACE } else { NLM_F_EXCL };
+    request::acked(socket, RouteNetlinkMessage::NewAddress(message(spec)), flags, context).await
+}
+
+pub async fn delete(socket: &RouteSocket, link_index: u32, prefix: IpPrefix, context: &str) -> Result<(), KernelError> {
     let spec = AddressSpec { link_index, prefix, broadcast: None, label: None, scope: None };
-    request::acked(handle, RouteNetlinkMessage::DelAddress(message(&spec)), 0, context).await
+    request::acked(socket, RouteNetlinkMessage::DelAddress(message(&spec)), 0, context).await
 }
 
 fn af(family: Family) -> AddressFamily {

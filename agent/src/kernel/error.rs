@@ -1,3 +1,4 @@
+use netlink_packet_core::ErrorMessage;
 use nix::errno::Errno;
 
 /// A netlink request that failed. The layers above decide what an errno means for the caller.
@@ -17,15 +18,12 @@ pub enum KernelError {
 }
 
 impl KernelError {
-    pub fn from_netlink(context: impl ToString, error: rtnetlink::Error) -> Self {
-        let context = context.to_string();
-        match error {
-            rtnetlink::Error::NetlinkError(message) => Self::Refused {
-                context,
-                errno: Errno::from_raw(message.raw_code().abs()),
-                reason: extended_ack_message(&message.header),
-            },
-            other => Self::Transport { context, detail: other.to_string() },
+    /// The kernel's negative answer to a request.
+    pub fn refused(context: impl ToString, message: &ErrorMessage) -> Self {
+        Self::Refused {
+            context: context.to_string(),
+            errno: Errno::from_raw(message.raw_code().abs()),
+            reason: extended_ack_message(&message.header),
         }
     }
 

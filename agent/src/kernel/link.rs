@@ -2,15 +2,14 @@
 
 use std::os::fd::{AsRawFd, BorrowedFd};
 
-use futures::TryStreamExt;
-use netlink_packet_core::{NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_REQUEST};
+use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 use netlink_packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo as NlLinkInfo, LinkMessage, State};
 use netlink_packet_route::nsid::{NsidAttribute, NsidMessage};
 use netlink_packet_route::RouteNetlinkMessage;
 use nix::errno::Errno;
-use rtnetlink::{Handle, LinkMessageBuilder, LinkUnspec};
+use rtnetlink::{LinkMessageBuilder, LinkUnspec};
 
-use super::KernelError;
+use super::{request, KernelError, RouteSocket};
 use crate::domain::MacAddr;
 
 /// RFC 2863 operational state.
@@ -51,38 +50,43 @@ pub struct Link {
     pub peer: Option<PeerRef>,
 }
 
-pub async fn list(handle: &Handle) -> Result<Vec<Link>, KernelError> {
-    let messages: Vec<LinkMessage> = handle
-        .link()
-        .get()
-        .execute()
-        .try_collect()
-        .await
-        .map_err(|e| KernelError::from_netlink("dump links", e))?;
-    Ok(messages.iter().map(parse).collect())
+pub async fn list(socket: &RouteSocket) -> Result<Vec<Link>, KernelError> {
+    let messages = request::dump(socket, RouteNetlinkMessage::GetLink(LinkMessage::default()), "dump links").await?;
+    Ok(messages.iter().filter_map(link_of).collect())
 }
 
-pub async fn get_by_name(handle: &Handle, name: &str) -> Result<Option<Link>, KernelError> {
-    let result = handle.link().get().match_name(name).execute().try_next().await;
-    absent_if_nodev(result.map(|m| m.map(|m| parse(&m))), format!("get link {name}"))
+pub async fn get_by_name(socket: &RouteSocket, name: &str) -> Result<Option<Link>, KernelError> {
+    let mut query = LinkMessage::default();
+    query.attributes.push(LinkAttribute::IfName(name.to_string()));
+    get(socket, query, format!("get link {name}")).await
 }
 
-pub async fn get_by_index(handle: &Handle, index: u32) -> Result<Option<Link>, KernelError> {
-    let result = handle.link().get().match_index(index).execute().try_next().await;
-    absent_if_nodev(result.map(|m| m.map(|m| parse(&m))), format!("get link #{index}"))
+pub async fn get_by_index(socket: &RouteSocket, index: u32) -> Result<Option<Link>, KernelError> {
+    let mut query = LinkMessage::default();
+    query.header.index = index;
+    get(socket, query, format!("get link #{index}")).await
 }
 
-fn absent_if_nodev(result: Result<Option<Link>, rtnetlink::Error>, context: String) -> Result<Option<Link>, KernelError> {
-    match result.map_err(|e| KernelError::from_netlink(context, e)) {
+/// One link, or `None` if the kernel has no such device (ENODEV).
+async fn get(socket: &RouteSocket, query: LinkMessage, context: String) -> Result<Option<Link>, KernelError> {
+    match request::get(socket, RouteNetlinkMessage::GetLink(query), context).await {
+        Ok(answer) => Ok(answer.as_ref().and_then(link_of)),
         Err(e) if e.errno() == Some(Errno::ENODEV) => Ok(None),
-        other => other,
+        Err(e) => Err(e),
+    }
+}
+
+fn link_of(message: &RouteNetlinkMessage) -> Option<Link> {
+    match message {
+        RouteNetlinkMessage::NewLink(link) => Some(parse(link)),
+        _ => None,
     }
 }
 
 /// `ip link add NAME type veth peer name PEER [netns PEER_NS]`. The pair is created in one request, so
-/// a failure leaves no half pair behind.
+/// a failure leaves no half pair behind; EEXIST if either name is taken.
 pub async fn create_veth(
-    handle: &Handle,
+    socket: &RouteSocket,
     name: &str,
     peer: &str,
     peer_namespace: Option<BorrowedFd<'_>>,
@@ -101,27 +105,19 @@ pub async fn create_veth(
     if let Some(mtu) = mtu {
         builder = builder.mtu(mtu);
     }
-    handle
-        .link()
-        .add(builder.build())
-        .execute()
-        .await
-        .map_err(|e| KernelError::from_netlink(format!("create veth pair {name}/{peer}"), e))
+    let context = format!("create veth pair {name}/{peer}");
+    request::acked(socket, RouteNetlinkMessage::NewLink(builder.build()), NLM_F_CREATE | NLM_F_EXCL, context).await
 }
 
 /// `ip link add NAME type bridge`: created down, as ip does. (rtnetlink's `LinkBridge::new` would also
 /// set it up, which makes the tutorial's `link set br0 up` a silent no-op.)
-pub async fn create_bridge(handle: &Handle, name: &str, mtu: Option<u32>) -> Result<(), KernelError> {
+pub async fn create_bridge(socket: &RouteSocket, name: &str, mtu: Option<u32>) -> Result<(), KernelError> {
     let mut builder = LinkMessageBuilder::<LinkUnspec>::new_with_info_kind(InfoKind::Bridge).name(name);
     if let Some(mtu) = mtu {
         builder = builder.mtu(mtu);
     }
-    handle
-        .link()
-        .add(builder.build())
-        .execute()
-        .await
-        .map_err(|e| KernelError::from_netlink(format!("create bridge {name}"), e))
+    let context = format!("create bridge {name}");
+    request::acked(socket, RouteNetlinkMessage::NewLink(builder.build()), NLM_F_CREATE | NLM_F_EXCL, context).await
 }
 
 /// One attribute change on an existing link.
@@ -134,7 +130,7 @@ pub enum LinkChange {
     Master(Option<u32>),
 }
 
-pub async fn change(handle: &Handle, index: u32, name: &str, change: &LinkChange) -> Result<(), KernelError> {
+pub async fn change(socket: &RouteSocket, index: u32, name: &str, change: &LinkChange) -> Result<(), KernelError> {
     let builder = LinkUnspec::new_with_index(index);
     let (builder, what) = match change {
         LinkChange::Up(true) => (builder.up(), "set up".to_string()),
@@ -144,57 +140,36 @@ pub async fn change(handle: &Handle, index: u32, name: &str, change: &LinkChange
         LinkChange::Master(Some(master)) => (builder.controller(*master), format!("set master #{master}")),
         LinkChange::Master(None) => (builder.nocontroller(), "set nomaster".to_string()),
     };
-    handle
-        .link()
-        .set(builder.build())
-        .execute()
-        .await
-        .map_err(|e| KernelError::from_netlink(format!("{what} on {name}"), e))
+    request::acked(socket, RouteNetlinkMessage::SetLink(builder.build()), 0, format!("{what} on {name}")).await
 }
 
-/// `ip link set NAME netns NS`: the link leaves the namespace of `handle`.
-pub async fn move_to_namespace(handle: &Handle, index: u32, name: &str, target: BorrowedFd<'_>) -> Result<(), KernelError> {
+/// `ip link set NAME netns NS`: the link leaves the namespace of `socket`.
+pub async fn move_to_namespace(socket: &RouteSocket, index: u32, name: &str, target: BorrowedFd<'_>) -> Result<(), KernelError> {
     let message = LinkUnspec::new_with_index(index).setns_by_fd(target.as_raw_fd()).build();
-    handle
-        .link()
-        .set(message)
-        .execute()
-        .await
-        .map_err(|e| KernelError::from_netlink(format!("move {name} to another namespace"), e))
+    let context = format!("move {name} to another namespace");
+    request::acked(socket, RouteNetlinkMessage::SetLink(message), 0, context).await
 }
 
-pub async fn delete(handle: &Handle, index: u32, name: &str) -> Result<(), KernelError> {
-    handle.link().del(index).execute().await.map_err(|e| KernelError::from_netlink(format!("delete link {name}"), e))
+pub async fn delete(socket: &RouteSocket, index: u32, name: &str) -> Result<(), KernelError> {
+    let mut message = LinkMessage::default();
+    message.header.index = index;
+    request::acked(socket, RouteNetlinkMessage::DelLink(message), 0, format!("delete link {name}")).await
 }
 
-/// The nsid that the namespace of `handle` uses for the namespace behind `other`, if one is assigned.
+/// The nsid that the namespace of `socket` uses for the namespace behind `other`, if one is assigned.
 /// Peers in other namespaces are reported by nsid only; this is how they get names.
-pub async fn nsid_of(handle: &Handle, other: BorrowedFd<'_>) -> Result<Option<i32>, KernelError> {
+pub async fn nsid_of(socket: &RouteSocket, other: BorrowedFd<'_>) -> Result<Option<i32>, KernelError> {
     let mut message = NsidMessage::default();
     message.attributes.push(NsidAttribute::Fd(other.as_raw_fd() as u32));
-    let mut request = NetlinkMessage::from(RouteNetlinkMessage::GetNsId(message));
-    request.header.flags = NLM_F_REQUEST | NLM_F_ACK;
-    let mut responses = handle
-        .clone()
-        .request(request)
-        .map_err(|e| KernelError::from_netlink("get nsid", e))?;
-    use futures::StreamExt;
-    while let Some(response) = responses.next().await {
-        match response.payload {
-            NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewNsId(reply)) => {
-                let id = reply.attributes.iter().find_map(|a| match a {
-                    NsidAttribute::Id(id) => Some(*id),
-                    _ => None,
-                });
-                return Ok(id.filter(|id| *id >= 0));
-            }
-            NetlinkPayload::Error(e) if e.code.is_some() => {
-                return Err(KernelError::from_netlink("get nsid", rtnetlink::Error::NetlinkError(e)));
-            }
-            _ => {}
-        }
-    }
-    Ok(None)
+    let answer = request::get(socket, RouteNetlinkMessage::GetNsId(message), "get nsid").await?;
+    let id = match answer {
+        Some(RouteNetlinkMessage::NewNsId(reply)) => reply.attributes.iter().find_map(|a| match a {
+            NsidAttribute::Id(id) => Some(*id),
+            _ => None,
+        }),
+        _ => None,
+    };
+    Ok(id.filter(|id| *id >= 0))
 }
 
 fn parse(message: &LinkMessage) -> Link {

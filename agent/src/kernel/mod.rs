@@ -8,6 +8,8 @@ pub mod neighbor;
 pub mod ping;
 mod request;
 pub mod route;
+mod socket;
 pub mod sysctl;
 
 pub use error::KernelError;
+pub use socket::RouteSocket;

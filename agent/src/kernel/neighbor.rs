@@ -4,9 +4,8 @@ use std::net::IpAddr;
 
 use netlink_packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage, NeighbourState};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
-use rtnetlink::Handle;
 
-use super::{request, KernelError};
+use super::{request, KernelError, RouteSocket};
 use crate::domain::{Family, MacAddr};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,14 +31,14 @@ pub struct Neighbor {
 }
 
 /// IP neighbours only: the same dump also carries bridge FDB entries (AF_BRIDGE), which are not ARP/NDP.
-pub async fn list(handle: &Handle, family: Option<Family>) -> Result<Vec<Neighbor>, KernelError> {
+pub async fn list(socket: &RouteSocket, family: Option<Family>) -> Result<Vec<Neighbor>, KernelError> {
     let mut query = NeighbourMessage::default();
     query.header.family = match family {
         Some(Family::V4) => AddressFamily::Inet,
         Some(Family::V6) => AddressFamily::Inet6,
         None => AddressFamily::Unspec,
     };
-    let messages = request::dump(handle, RouteNetlinkMessage::GetNeighbour(query), "dump neighbours").await?;
+    let messages = request::dump(socket, RouteNetlinkMessage::GetNeighbour(query), "dump neighbours").await?;
     Ok(messages
         .into_iter()
         .filter_map(|m| match m {

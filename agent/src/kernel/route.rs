@@ -5,9 +5,8 @@ use std::net::IpAddr;
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE};
 use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteFlags, RouteMessage, RouteProtocol, RouteScope, RouteType};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
-use rtnetlink::Handle;
 
-use super::{request, KernelError};
+use super::{request, KernelError, RouteSocket};
 use crate::domain::{Family, IpPrefix, Scope};
 
 pub const MAIN_TABLE: u32 = 254;
@@ -45,14 +44,14 @@ pub const UNICAST: u8 = 1;
 /// RTPROT_BOOT: what `ip route add` uses unless told otherwise.
 pub const PROTOCOL_BOOT: u8 = 3;
 
-pub async fn list(handle: &Handle, family: Option<Family>) -> Result<Vec<Route>, KernelError> {
+pub async fn list(socket: &RouteSocket, family: Option<Family>) -> Result<Vec<Route>, KernelError> {
     let mut query = RouteMessage::default();
     query.header.address_family = match family {
         Some(Family::V4) => AddressFamily::Inet,
         Some(Family::V6) => AddressFamily::Inet6,
         None => AddressFamily::Unspec,
     };
-    let messages = request::dump(handle, RouteNetlinkMessage::GetRoute(query), "dump routes").await?;
+    let messages = request::dump(socket, RouteNetlinkMessage::GetRoute(query), "dump routes").await?;
     Ok(messages
         .into_iter()
         .filter_map(|m| match m {
@@ -68,16 +67,16 @@ pub enum Mode {
     Replace,
 }
 
-pub async fn add(handle: &Handle, route: &Route, mode: Mode, context: &str) -> Result<(), KernelError> {
+pub async fn add(socket: &RouteSocket, route: &Route, mode: Mode, context: &str) -> Result<(), KernelError> {
     let flags = NLM_F_CREATE | match mode {
         Mode::Add => NLM_F_EXCL,
         Mode::Replace => NLM_F_REPLACE,
     };
-    request::acked(handle, RouteNetlinkMessage::NewRoute(message(route)), flags, context).await
+    request::acked(socket, RouteNetlinkMessage::NewRoute(message(route)), flags, context).await
 }
 
-pub async fn delete(handle: &Handle, route: &Route, context: &str) -> Result<(), KernelError> {
-    request::acked(handle, RouteNetlinkMessage::DelRoute(message(route)), 0, context).await
+pub async fn delete(socket: &RouteSocket, route: &Route, context: &str) -> Result<(), KernelError> {
+    request::acked(socket, RouteNetlinkMessage::DelRoute(message(route)), 0, context).await
 }
 
 fn message(route: &Route) -> RouteMessage {
@@ -202,10 +201,7 @@ pub fn protocol_name(protocol: u8) -> String {
 
 /// The route the kernel uses to reach `destination` (`ip route get`), or with `fib_match` the routing table
 /// entry that matched it (`ip route get fibmatch`): its real prefix, table and metric.
-pub async fn get(handle: &Handle, destination: IpAddr, fib_match: bool) -> Result<Option<Route>, KernelError> {
-    use futures::StreamExt;
-    use netlink_packet_core::{NetlinkMessage, NetlinkPayload, NLM_F_REQUEST};
-
+pub async fn get(socket: &RouteSocket, destination: IpAddr, fib_match: bool) -> Result<Option<Route>, KernelError> {
     let context = format!("route get {}{destination}", if fib_match { "fibmatch " } else { "" });
     let mut query = RouteMessage::default();
     query.header.address_family = match destination {
@@ -217,18 +213,9 @@ pub async fn get(handle: &Handle, destination: IpAddr, fib_match: bool) -> Resul
         query.header.flags = RouteFlags::FibMatch;
     }
     query.attributes.push(RouteAttribute::Destination(RouteAddress::from(destination)));
-    let mut request = NetlinkMessage::from(RouteNetlinkMessage::GetRoute(query));
-    request.header.flags = NLM_F_REQUEST;
-    let mut responses = handle.clone().request(request).map_err(|e| KernelError::from_netlink(&context, e))?;
-    let mut found = None;
-    while let Some(response) = responses.next().await {
-        match response.payload {
-            NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewRoute(message)) => found = found.or_else(|| parse(&message)),
-            NetlinkPayload::Error(error) if error.code.is_some() => {
-                return Err(KernelError::from_netlink(context, rtnetlink::Error::NetlinkError(error)));
-            }
-            _ => {}
-        }
-    }
-    Ok(found)
+    let answer = request::get(socket, RouteNetlinkMessage::GetRoute(query), context).await?;
+    Ok(answer.and_then(|message| match message {
+        RouteNetlinkMessage::NewRoute(route) => parse(&route),
+        _ => None,
+    }))
 }

@@ -1,10 +1,9 @@
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 
-use netlink_sys::{protocols::NETLINK_ROUTE, AsyncSocket, TokioSocket};
-
 use super::{run_in_namespace, NetnsError};
 use crate::domain::NamespaceRef;
+use crate::kernel::RouteSocket;
 
 /// An open network namespace: a file descriptor that keeps it alive and identifies it, plus a route
 /// netlink socket created inside it.
@@ -12,32 +11,23 @@ pub struct NamespaceHandle {
     namespace: NamespaceRef,
     fd: Arc<OwnedFd>,
     inode: u64,
-    route: rtnetlink::Handle,
+    route: RouteSocket,
 }
 
 impl NamespaceHandle {
     /// Opens the route netlink socket inside the namespace behind `fd`.
     pub async fn open(namespace: NamespaceRef, fd: OwnedFd, inode: u64) -> Result<Self, NetnsError> {
         let fd = Arc::new(fd);
-        let runtime = tokio::runtime::Handle::current();
         let context = format!("open netlink socket in {namespace}");
-        let socket = run_in_namespace(fd.clone(), &context, move || {
-            // Registering with the reactor needs a runtime context, not a runtime thread: the socket is
-            // created here, in the namespace, and polled from the workers afterwards.
-            let _runtime = runtime.enter();
-            let mut socket = TokioSocket::new(NETLINK_ROUTE)?;
-            // Extended acks make the kernel say why it refused a request, not only the errno.
-            socket.socket_mut().set_ext_ack(true)?;
-            // Capped acks echo only the header of a failed request, so the reason is easy to find.
-            socket.socket_mut().set_cap_ack(true)?;
-            Ok::<_, std::io::Error>(socket)
-        })
-        .await?
-        .map_err(|e| NetnsError::io(context, e))?;
-        let (connection, route, _unsolicited) = rtnetlink::from_socket(socket);
-        // The connection task ends by itself once every clone of `route` is dropped.
-        tokio::spawn(connection);
+        let route = run_in_namespace(fd.clone(), &context, RouteSocket::open)
+            .await?
+            .map_err(|e| NetnsError::io(context, e))?;
         Ok(Self { namespace, fd, inode, route })
+    }
+
+    /// A handle from a socket already opened inside the namespace (by the thread that created it).
+    pub fn with_socket(namespace: NamespaceRef, fd: OwnedFd, inode: u64, route: RouteSocket) -> Self {
+        Self { namespace, fd: Arc::new(fd), inode, route }
     }
 
     pub fn namespace(&self) -> &NamespaceRef {
@@ -53,9 +43,9 @@ impl NamespaceHandle {
         self.fd.as_fd()
     }
 
-    /// A cheap clone of the route netlink handle bound to this namespace.
-    pub fn route(&self) -> rtnetlink::Handle {
-        self.route.clone()
+    /// The route netlink socket bound to this namespace.
+    pub fn route(&self) -> &RouteSocket {
+        &self.route
     }
 
     /// Runs blocking `work` on a thread inside this namespace (sysctls, raw sockets, `nft`).

@@ -7,10 +7,12 @@
 
 mod error;
 mod handle;
+mod nsids;
 mod registry;
 mod thread;
 
 pub use error::NetnsError;
 pub use handle::NamespaceHandle;
+pub use nsids::NsidMemo;
 pub use registry::{NamespaceInfo, NamespaceRegistry, NETNS_DIR};
 pub use thread::run_in_namespace;

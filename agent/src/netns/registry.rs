@@ -11,8 +11,9 @@ use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::statfs::{statfs, NSFS_MAGIC};
 
-use super::{NamespaceHandle, NetnsError};
+use super::{NamespaceHandle, NetnsError, NsidMemo};
 use crate::domain::{NamespaceName, NamespaceRef};
+use crate::kernel::RouteSocket;
 
 /// Where iproute2 keeps named namespaces; sharing it is what makes `ip netns` and nsfleet see each other.
 pub const NETNS_DIR: &str = "/run/netns";
@@ -33,6 +34,7 @@ pub struct NamespaceRegistry {
     dir: PathBuf,
     host: Arc<NamespaceHandle>,
     handles: Mutex<HashMap<NamespaceName, Arc<NamespaceHandle>>>,
+    nsids: NsidMemo,
 }
 
 impl NamespaceRegistry {
@@ -43,7 +45,12 @@ impl NamespaceRegistry {
         let fd = open_namespace_file(Path::new("/proc/self/ns/net"))?;
         let inode = inode_of(&fd, "/proc/self/ns/net")?;
         let host = NamespaceHandle::open(NamespaceRef::Host, fd, inode).await?;
-        Ok(Self { dir: PathBuf::from(NETNS_DIR), host: Arc::new(host), handles: Mutex::default() })
+        Ok(Self { dir: PathBuf::from(NETNS_DIR), host: Arc::new(host), handles: Mutex::default(), nsids: NsidMemo::default() })
+    }
+
+    /// What nsids namespaces give each other, as learnt so far.
+    pub fn nsids(&self) -> &NsidMemo {
+        &self.nsids
     }
 
     pub fn host(&self) -> Arc<NamespaceHandle> {
@@ -140,15 +147,23 @@ impl NamespaceRegistry {
         std::thread::Builder::new()
             .name("nsfleet-netns-add".into())
             .spawn(move || {
-                let _ = sender.send(create_on_this_thread(&dir, &path));
+                let _ = sender.send(create_on_this_thread(&dir, &path).map(|()| open_here(&path)));
             })
             .map_err(|e| NetnsError::io("spawn namespace creation thread", e))?;
-        match receiver.await {
-            Ok(Ok(())) => {}
+        let opened = match receiver.await {
+            Ok(Ok(opened)) => opened,
             Ok(Err(e)) => return Err(e),
             Err(_) => return Err(NetnsError::ThreadLost { context: format!("create namespace {name}") }),
+        };
+        let info = self.get(name)?;
+        // The creating thread was inside the new namespace anyway: its socket spares the first request a
+        // thread of its own to enter the namespace. Without one, the handle is opened on first use.
+        if let Some((fd, socket)) = opened {
+            let namespace = NamespaceRef::Named(name.clone());
+            let handle = NamespaceHandle::with_socket(namespace, fd, info.inode, socket);
+            self.lock().insert(name.clone(), Arc::new(handle));
         }
-        Ok((self.get(name)?, true))
+        Ok((info, true))
     }
 
     /// Deletes a named namespace as `ip netns del` does: detach the mount, remove the file. The kernel frees
@@ -157,10 +172,9 @@ impl NamespaceRegistry {
     pub async fn delete(&self, name: &NamespaceName) -> Result<(), NetnsError> {
         self.get(name)?;
         self.lock().remove(name);
-        let path = self.path_of(name);
-        tokio::task::spawn_blocking(move || delete_mount(&path))
-            .await
-            .map_err(|_| NetnsError::ThreadLost { context: format!("delete namespace {name}") })?
+        // Inline, not on the blocking pool: an unmount and an unlink take microseconds, less than handing
+        // them to another thread and waking this task again (a teardown runs a thousand of them in a row).
+        delete_mount(&self.path_of(name))
     }
 }
 
@@ -202,6 +216,14 @@ fn make_shared_mount_dir(dir: &Path) -> Result<(), NetnsError> {
         }
         Err(e) => Err(NetnsError::io(format!("make {} a shared mount", dir.display()), e)),
     }
+}
+
+/// The namespace file and a route socket, opened by a thread that is inside the namespace `path` names;
+/// `None` if either fails (the handle is then opened the usual way when first needed).
+fn open_here(path: &Path) -> Option<(OwnedFd, RouteSocket)> {
+    let fd = open_namespace_file(path).ok()?;
+    let socket = RouteSocket::open().ok()?;
+    Some((fd, socket))
 }
 
 fn delete_mount(path: &Path) -> Result<(), NetnsError> {

@@ -45,7 +45,7 @@ pub enum AddressChange {
 
 /// A link that an address request names: it must exist, or the request is malformed.
 pub(super) async fn referenced_link(handle: &NamespaceHandle, field: &str, name: &LinkName) -> Result<Link, OpError> {
-    link::get_by_name(&handle.route(), name.as_str()).await?.ok_or_else(|| {
+    link::get_by_name(handle.route(), name.as_str()).await?.ok_or_else(|| {
         FieldError::new(field, format!("no link named {name} in {}", handle.namespace())).into()
     })
 }
@@ -70,11 +70,11 @@ pub async fn add(registry: &NamespaceRegistry, request: &AddAddress) -> Result<O
         Some(existing) if satisfies(&existing, &spec) => AddressChange::None,
         // Same address, other attributes: update it in place rather than fail.
         Some(_) => {
-            address::add(&handle.route(), &spec, true, &context).await?;
+            address::add(handle.route(), &spec, true, &context).await?;
             AddressChange::Updated
         }
         None => {
-            address::add(&handle.route(), &spec, false, &context).await?;
+            address::add(handle.route(), &spec, false, &context).await?;
             AddressChange::Created
         }
     };
@@ -117,10 +117,10 @@ fn satisfies(existing: &Address, wanted: &AddressSpec) -> bool {
 }
 
 async fn find(handle: &NamespaceHandle, link_index: u32, prefix: IpPrefix) -> Result<Option<Address>, OpError> {
-    Ok(address::list(&handle.route(), Some(prefix.family()))
+    Ok(address::list_of_link(handle.route(), link_index, Some(prefix.family()))
         .await?
         .into_iter()
-        .find(|a| a.link_index == link_index && a.prefix == prefix))
+        .find(|a| a.prefix == prefix))
 }
 
 pub async fn delete(
@@ -140,7 +140,7 @@ pub async fn delete(
         };
     }
     let context = format!("delete {prefix} from {link_name} in {namespace}");
-    address::delete(&handle.route(), target.index, prefix, &context).await?;
+    address::delete(handle.route(), target.index, prefix, &context).await?;
     Ok(Outcome::changed(()))
 }
 
@@ -155,8 +155,8 @@ pub async fn list(
         Some(name) => Some(referenced_link(&handle, "link", name).await?.index),
         None => None,
     };
-    let links = link::list(&handle.route()).await?;
-    let mut addresses: Vec<Address> = address::list(&handle.route(), family)
+    let links = link::list(handle.route()).await?;
+    let mut addresses: Vec<Address> = address::list(handle.route(), family)
         .await?
         .into_iter()
         .filter(|a| only.is_none_or(|index| a.link_index == index))
@@ -178,15 +178,19 @@ pub async fn list(
 /// arrive on the bridge). The kernel accepts it; the caller needs to hear about it.
 pub(super) async fn bridge_port_warnings(handle: &NamespaceHandle, port: &Link, addresses: &[Address]) -> Result<Vec<Warning>, OpError> {
     let Some(master_index) = port.master else { return Ok(Vec::new()) };
-    let Some(master) = link::get_by_index(&handle.route(), master_index).await? else { return Ok(Vec::new()) };
+    let Some(master) = link::get_by_index(handle.route(), master_index).await? else { return Ok(Vec::new()) };
+    Ok(warnings_for_port(handle, port, &master, addresses))
+}
+
+fn warnings_for_port(handle: &NamespaceHandle, port: &Link, master: &Link, addresses: &[Address]) -> Vec<Warning> {
     if master.kind.as_deref() != Some("bridge") {
-        return Ok(Vec::new());
+        return Vec::new();
     }
     let namespace_flag = match handle.namespace() {
         NamespaceRef::Host => String::new(),
         NamespaceRef::Named(name) => format!("-n {name} "),
     };
-    Ok(addresses
+    addresses
         .iter()
         .filter(|a| a.scope != Scope::Link && a.scope != Scope::Host)
         .map(|a| {
@@ -205,12 +209,12 @@ pub(super) async fn bridge_port_warnings(handle: &NamespaceHandle, port: &Link, 
                 ),
             }
         })
-        .collect())
+        .collect()
 }
 
-/// The warnings for making `port` a bridge port while it holds addresses.
-pub(super) async fn enslave_warnings(handle: &NamespaceHandle, port: &Link) -> Result<Vec<Warning>, OpError> {
-    let addresses: Vec<Address> =
-        address::list(&handle.route(), None).await?.into_iter().filter(|a| a.link_index == port.index).collect();
-    bridge_port_warnings(handle, port, &addresses).await
+/// The warnings for making `port` a port of `master` while it holds addresses.
+pub(super) async fn enslave_warnings(handle: &NamespaceHandle, port: &Link, master: &Link) -> Result<Vec<Warning>, OpError> {
+    // Only the port's addresses: a whole-namespace dump here made enslaving the n-th port cost O(n).
+    let addresses = address::list_of_link(handle.route(), port.index, None).await?;
+    Ok(warnings_for_port(handle, port, master, &addresses))
 }

@@ -65,7 +65,7 @@ pub(super) async fn namespace_handle(
 }
 
 pub(super) async fn existing_link(handle: &NamespaceHandle, name: &str) -> Result<Link, OpError> {
-    link::get_by_name(&handle.route(), name)
+    link::get_by_name(handle.route(), name)
         .await?
         .ok_or_else(|| OpError::NotFound(format!("link {name} does not exist in {}", handle.namespace())))
 }
@@ -73,14 +73,25 @@ pub(super) async fn existing_link(handle: &NamespaceHandle, name: &str) -> Resul
 pub async fn get(registry: &NamespaceRegistry, namespace: &NamespaceRef, name: &LinkName) -> Result<LinkView, OpError> {
     let handle = namespace_handle(registry, namespace).await?;
     let link = existing_link(&handle, name.as_str()).await?;
-    let links = link::list(&handle.route()).await?;
+    let links = neighbours_of(&handle, &link).await?;
     Ok(view(registry, &handle, link, &links).await)
+}
+
+/// The links a view of `link` names besides itself (its master, a veth peer in the same namespace),
+/// fetched one by one: dumping every link for them made each single-link answer cost O(links).
+async fn neighbours_of(handle: &NamespaceHandle, link: &Link) -> Result<Vec<Link>, OpError> {
+    let same_namespace_peer = link.peer.filter(|peer| peer.netnsid.is_none()).map(|peer| peer.index);
+    let mut links = Vec::new();
+    for index in link.master.into_iter().chain(same_namespace_peer) {
+        links.extend(link::get_by_index(handle.route(), index).await?);
+    }
+    Ok(links)
 }
 
 /// Links of one namespace, sorted by index.
 pub async fn list(registry: &NamespaceRegistry, namespace: &NamespaceRef) -> Result<Vec<LinkView>, OpError> {
     let handle = namespace_handle(registry, namespace).await?;
-    let mut links = link::list(&handle.route()).await?;
+    let mut links = link::list(handle.route()).await?;
     links.sort_by_key(|l| l.index);
     let mut resolver = PeerResolver::new(registry, &handle);
     let mut views = Vec::with_capacity(links.len());
@@ -128,9 +139,38 @@ pub async fn create(registry: &NamespaceRegistry, request: &CreateLink) -> Resul
         LinkKindSpec::Bridge => None,
     };
     let name = request.name.as_str();
-    if let Some(existing) = link::get_by_name(&handle.route(), name).await? {
-        let links = link::list(&handle.route()).await?;
-        let existing = view(registry, &handle, existing, &links).await;
+    let created = match (&request.kind, &peer_handle) {
+        (LinkKindSpec::Veth { peer, .. }, Some(peer_handle)) => {
+            if peer == &request.name && peer_handle.inode() == handle.inode() {
+                return Err(FieldError::new("veth.peer_name", "must differ from name in the same namespace").into());
+            }
+            let peer_fd = (peer_handle.inode() != handle.inode()).then(|| peer_handle.fd());
+            link::create_veth(handle.route(), name, peer.as_str(), peer_fd, request.mtu).await
+        }
+        _ => link::create_bridge(handle.route(), name, request.mtu).await,
+    };
+    // Create first, look only if a name is taken: the kernel refuses a taken name (of the link or of
+    // its peer) atomically with EEXIST, so the usual case costs one request instead of three.
+    match created {
+        Ok(()) => Ok(Outcome::changed(())),
+        Err(e) if e.errno() == Some(nix::errno::Errno::EEXIST) => {
+            explain_taken_name(registry, &handle, peer_handle.as_deref(), request).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Why a create met EEXIST: the same link already there (success, unchanged), or a conflict.
+async fn explain_taken_name(
+    registry: &NamespaceRegistry,
+    handle: &NamespaceHandle,
+    peer_handle: Option<&NamespaceHandle>,
+    request: &CreateLink,
+) -> Result<Outcome<()>, OpError> {
+    let name = request.name.as_str();
+    if let Some(existing) = link::get_by_name(handle.route(), name).await? {
+        let links = neighbours_of(handle, &existing).await?;
+        let existing = view(registry, handle, existing, &links).await;
         return if same_link(&existing, request) {
             Ok(Outcome::unchanged(()))
         } else {
@@ -141,25 +181,12 @@ pub async fn create(registry: &NamespaceRegistry, request: &CreateLink) -> Resul
             )))
         };
     }
-    match (&request.kind, &peer_handle) {
-        (LinkKindSpec::Veth { peer, .. }, Some(peer_handle)) => {
-            if peer == &request.name && peer_handle.inode() == handle.inode() {
-                return Err(FieldError::new("veth.peer_name", "must differ from name in the same namespace").into());
-            }
-            if link::get_by_name(&peer_handle.route(), peer.as_str()).await?.is_some() {
-                return Err(OpError::Conflict(format!(
-                    "peer name {peer} is already taken in {}",
-                    peer_handle.namespace()
-                )));
-            }
-            let peer_fd = (peer_handle.inode() != handle.inode()).then(|| peer_handle.fd());
-            link::create_veth(&handle.route(), name, peer.as_str(), peer_fd, request.mtu)
-                .await
-                .map_err(|e| conflict_on_eexist(e, name))?;
+    if let (LinkKindSpec::Veth { peer, .. }, Some(peer_handle)) = (&request.kind, peer_handle) {
+        if link::get_by_name(peer_handle.route(), peer.as_str()).await?.is_some() {
+            return Err(OpError::Conflict(format!("peer name {peer} is already taken in {}", peer_handle.namespace())));
         }
-        _ => link::create_bridge(&handle.route(), name, request.mtu).await.map_err(|e| conflict_on_eexist(e, name))?,
     }
-    Ok(Outcome::changed(()))
+    Err(OpError::Conflict(format!("link {name} (or its peer) was created by someone else meanwhile")))
 }
 
 fn same_link(existing: &LinkView, request: &CreateLink) -> bool {
@@ -184,14 +211,6 @@ fn describe(view: &LinkView) -> String {
     }
 }
 
-fn conflict_on_eexist(error: crate::kernel::KernelError, name: &str) -> OpError {
-    if error.errno() == Some(nix::errno::Errno::EEXIST) {
-        OpError::Conflict(format!("link {name} (or its peer) was created by someone else meanwhile"))
-    } else {
-        error.into()
-    }
-}
-
 pub async fn delete(
     registry: &NamespaceRegistry,
     namespace: &NamespaceRef,
@@ -199,14 +218,14 @@ pub async fn delete(
     ignore_missing: bool,
 ) -> Result<Outcome<()>, OpError> {
     let handle = namespace_handle(registry, namespace).await?;
-    let Some(existing) = link::get_by_name(&handle.route(), name.as_str()).await? else {
+    let Some(existing) = link::get_by_name(handle.route(), name.as_str()).await? else {
         return if ignore_missing {
             Ok(Outcome::unchanged(()))
         } else {
             Err(OpError::NotFound(format!("link {name} does not exist in {namespace}")))
         };
     };
-    match link::delete(&handle.route(), existing.index, name.as_str()).await {
+    match link::delete(handle.route(), existing.index, name.as_str()).await {
         Ok(()) => Ok(Outcome::changed(())),
         // Gone meanwhile (its veth peer's namespace was deleted, say): the state asked for holds.
         Err(e) if e.errno() == Some(nix::errno::Errno::ENODEV) => Ok(Outcome::unchanged(())),
@@ -216,13 +235,15 @@ pub async fn delete(
 
 /// Changes a link. The move to another namespace happens first; the other changes then apply in the
 /// destination. Each step is skipped if the link is already in that state, and the steps already taken
-/// are undone if a later one fails. The link ends up in [`SetLink::destination`].
+/// are undone if a later one fails. The link ends up in [`SetLink::destination`]. The outcome's value
+/// is the `SetLink` that takes this one back (acting in the destination), worked out from the link as it
+/// was before: batches keep it for their undo.
 pub async fn set(
     registry: &NamespaceRegistry,
     namespace: &NamespaceRef,
     name: &LinkName,
     request: &SetLink,
-) -> Result<Outcome<()>, OpError> {
+) -> Result<Outcome<SetLink>, OpError> {
     let source = namespace_handle(registry, namespace).await?;
     let original = existing_link(&source, name.as_str()).await?;
     let destination = match &request.move_to {
@@ -231,7 +252,7 @@ pub async fn set(
             if target.inode() == source.inode() {
                 None
             } else {
-                if link::get_by_name(&target.route(), name.as_str()).await?.is_some() {
+                if link::get_by_name(target.route(), name.as_str()).await?.is_some() {
                     return Err(OpError::Conflict(format!(
                         "{} already has a link named {name}",
                         target.namespace()
@@ -244,15 +265,15 @@ pub async fn set(
     };
     let final_handle = destination.clone().unwrap_or_else(|| source.clone());
     // Checks that need the destination's view come before anything is touched.
-    let master_index = match &request.master {
+    let master = match &request.master {
         Some(MasterChange::Set(master)) => {
             if master == name {
                 return Err(FieldError::new("master", "a link cannot be its own master").into());
             }
-            let master_link = link::get_by_name(&final_handle.route(), master.as_str()).await?.ok_or_else(|| {
+            let master_link = link::get_by_name(final_handle.route(), master.as_str()).await?.ok_or_else(|| {
                 OpError::NotFound(format!("master {master} does not exist in {}", final_handle.namespace()))
             })?;
-            Some(Some(master_link.index))
+            Some(Some(master_link))
         }
         Some(MasterChange::Release) => Some(None),
         None => None,
@@ -260,17 +281,26 @@ pub async fn set(
     if let Some(mtu) = request.mtu {
         check_mtu(&original, mtu)?;
     }
+    let reverse = reverse_of(&source, namespace, &original, request).await?;
 
+    let master_index = master.as_ref().map(|m| m.as_ref().map(|l| l.index));
     let mut undo = UndoLog::default();
     let result = apply_set(&source, destination.as_deref(), &original, name, request, master_index, &mut undo).await;
     match result {
         Ok(changed) => {
-            let current = existing_link(&final_handle, name.as_str()).await?;
-            let warnings = match request.master {
-                Some(MasterChange::Set(_)) => super::address::enslave_warnings(&final_handle, &current).await?,
+            let warnings = match &master {
+                Some(Some(master_link)) => {
+                    // A moved link has a new index; read it where it is now.
+                    let port = match &destination {
+                        Some(_) => existing_link(&final_handle, name.as_str()).await?,
+                        None => original.clone(),
+                    };
+                    super::address::enslave_warnings(&final_handle, &port, master_link).await?
+                }
                 _ => Vec::new(),
             };
-            Ok(if changed { Outcome::changed(()) } else { Outcome::unchanged(()) }.with_warnings(warnings))
+            let outcome = if changed { Outcome::changed(reverse) } else { Outcome::unchanged(reverse) };
+            Ok(outcome.with_warnings(warnings))
         }
         Err(error) => {
             undo.run(&source, destination.as_deref(), name).await;
@@ -301,7 +331,7 @@ async fn apply_set(
     let mut changed = false;
     let handle = match destination {
         Some(destination) => {
-            link::move_to_namespace(&source.route(), original.index, name.as_str(), destination.fd()).await?;
+            link::move_to_namespace(source.route(), original.index, name.as_str(), destination.fd()).await?;
             undo.moved = true;
             changed = true;
             destination
@@ -309,7 +339,10 @@ async fn apply_set(
         None => source,
     };
     // A moved link arrives down and without a master: compare against what it is now, not before.
-    let current = existing_link(handle, name.as_str()).await?;
+    let current = match destination {
+        Some(_) => existing_link(handle, name.as_str()).await?,
+        None => original.clone(),
+    };
     let mut steps = Vec::new();
     if let Some(mac) = request.mac.filter(|mac| current.mac != Some(*mac)) {
         steps.push((LinkChange::Mac(mac), current.mac.map(LinkChange::Mac)));
@@ -324,7 +357,7 @@ async fn apply_set(
         steps.push((LinkChange::Up(up), Some(LinkChange::Up(current.admin_up))));
     }
     for (step, reverse) in steps {
-        link::change(&handle.route(), current.index, name.as_str(), &step).await?;
+        link::change(handle.route(), current.index, name.as_str(), &step).await?;
         changed = true;
         if let Some(reverse) = reverse {
             undo.changes.push(reverse);
@@ -345,14 +378,14 @@ impl UndoLog {
     async fn run(self, source: &NamespaceHandle, destination: Option<&NamespaceHandle>, name: &LinkName) {
         let handle = if self.moved { destination.unwrap_or(source) } else { source };
         for change in self.changes.iter().rev() {
-            let Ok(Some(current)) = link::get_by_name(&handle.route(), name.as_str()).await else { return };
-            if let Err(e) = link::change(&handle.route(), current.index, name.as_str(), change).await {
+            let Ok(Some(current)) = link::get_by_name(handle.route(), name.as_str()).await else { return };
+            if let Err(e) = link::change(handle.route(), current.index, name.as_str(), change).await {
                 tracing::warn!(error = %e, "undo of a failed link change did not apply");
             }
         }
         if self.moved {
-            if let Ok(Some(current)) = link::get_by_name(&handle.route(), name.as_str()).await {
-                if let Err(e) = link::move_to_namespace(&handle.route(), current.index, name.as_str(), source.fd()).await {
+            if let Ok(Some(current)) = link::get_by_name(handle.route(), name.as_str()).await {
+                if let Err(e) = link::move_to_namespace(handle.route(), current.index, name.as_str(), source.fd()).await {
                     tracing::warn!(error = %e, "undo of a link move did not apply");
                 }
             }
@@ -360,29 +393,29 @@ impl UndoLog {
     }
 }
 
-/// The `SetLink` that takes `request` back, computed from the link's state before it is applied. It acts
-/// in the namespace where `request` leaves the link.
-pub async fn reverse_of_set(
-    registry: &NamespaceRegistry,
+/// The `SetLink` that takes `request` back, from the link's state `before` it is applied in `namespace`.
+/// It acts in the namespace where `request` leaves the link.
+async fn reverse_of(
+    handle: &NamespaceHandle,
     namespace: &NamespaceRef,
-    name: &LinkName,
+    before: &Link,
     request: &SetLink,
 ) -> Result<SetLink, OpError> {
-    let handle = namespace_handle(registry, namespace).await?;
-    let before = existing_link(&handle, name.as_str()).await?;
-    let master = match before.master {
-        Some(index) => match link::get_by_index(&handle.route(), index).await? {
+    let moves = request.move_to.as_ref().is_some_and(|target| target != namespace);
+    // Only a change that touches the master needs the current master's name: spare the lookup otherwise.
+    let master = match (request.master.is_some() || moves, before.master) {
+        (false, _) => None,
+        (true, Some(index)) => Some(match link::get_by_index(handle.route(), index).await? {
             Some(master) => MasterChange::Set(LinkName::parse("master", &master.name)?),
             None => MasterChange::Release,
-        },
-        None => MasterChange::Release,
+        }),
+        (true, None) => Some(MasterChange::Release),
     };
-    let moves = request.move_to.as_ref().is_some_and(|target| target != namespace);
     Ok(SetLink {
         up: (request.up.is_some() || moves).then_some(before.admin_up),
         mtu: request.mtu.map(|_| before.mtu),
         mac: request.mac.and(before.mac),
-        master: (request.master.is_some() || moves).then_some(master),
+        master,
         move_to: moves.then(|| namespace.clone()),
     })
 }

@@ -7,9 +7,9 @@ use std::fs::File;
 use std::os::fd::AsFd;
 use std::path::Path;
 
-use crate::domain::NamespaceRef;
+use crate::domain::{NamespaceName, NamespaceRef};
 use crate::kernel::link::{self, Link, PeerRef};
-use crate::netns::{NamespaceHandle, NamespaceRegistry, NETNS_DIR};
+use crate::netns::{NamespaceHandle, NamespaceInfo, NamespaceRegistry, NETNS_DIR};
 
 /// A veth peer with names where they could be found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,12 +25,13 @@ pub struct PeerResolver<'a> {
     registry: &'a NamespaceRegistry,
     from: &'a NamespaceHandle,
     known: HashMap<i32, NamespaceRef>,
-    candidates: Option<Vec<NamespaceRef>>,
+    host_tried: bool,
+    candidates: Option<Vec<NamespaceInfo>>,
 }
 
 impl<'a> PeerResolver<'a> {
     pub fn new(registry: &'a NamespaceRegistry, from: &'a NamespaceHandle) -> Self {
-        Self { registry, from, known: HashMap::new(), candidates: None }
+        Self { registry, from, known: HashMap::new(), host_tried: false, candidates: None }
     }
 
     /// `same_namespace` holds the links of `from`, for peers that did not leave it.
@@ -43,7 +44,7 @@ impl<'a> PeerResolver<'a> {
         let mut name = None;
         if let Some(namespace) = &namespace {
             if let Ok(handle) = self.registry.handle(namespace).await {
-                name = link::get_by_index(&handle.route(), peer.index).await.ok().flatten().map(|l| l.name);
+                name = link::get_by_index(handle.route(), peer.index).await.ok().flatten().map(|l| l.name);
             }
         }
         PeerView { index: peer.index, name, namespace }
@@ -53,39 +54,58 @@ impl<'a> PeerResolver<'a> {
         if let Some(found) = self.known.get(&nsid) {
             return Some(found.clone());
         }
-        let candidates = self.candidates.get_or_insert_with(|| candidate_namespaces(self.registry, self.from));
-        // Walk the candidates only as far as needed; each answer is remembered for the next peer.
-        while let Some(candidate) = candidates.pop() {
-            let id = match &candidate {
-                NamespaceRef::Host => link::nsid_of(&self.from.route(), self.registry.host().fd()).await,
-                NamespaceRef::Named(name) => match File::open(Path::new(NETNS_DIR).join(name.as_str())) {
-                    Ok(file) => link::nsid_of(&self.from.route(), file.as_fd()).await,
-                    Err(_) => continue,
-                },
-            };
-            if let Ok(Some(id)) = id {
-                self.known.insert(id, candidate.clone());
+        let from = self.from.inode();
+        let memo = self.registry.nsids();
+        // Remembered from an earlier call: one question confirms it.
+        if let Some(name) = memo.guess(from, nsid) {
+            if self.ask(&name).await == Some(nsid) {
+                let found = NamespaceRef::Named(name);
+                self.known.insert(nsid, found.clone());
+                return Some(found);
+            }
+            memo.forget(from, nsid);
+        }
+        // The host next, before listing every named namespace: most peers live there, and listing all of
+        // them for each namespace made listing every namespace's links cost O(n^2).
+        if !self.host_tried && *self.from.namespace() != NamespaceRef::Host {
+            self.host_tried = true;
+            if let Ok(Some(id)) = link::nsid_of(self.from.route(), self.registry.host().fd()).await {
+                self.known.insert(id, NamespaceRef::Host);
                 if id == nsid {
-                    return Some(candidate);
+                    return Some(NamespaceRef::Host);
                 }
+            }
+        }
+        if self.candidates.is_none() {
+            self.candidates = Some(named_candidates(self.registry, self.from));
+        }
+        // Walk the namespaces whose nsid is not known yet, only as far as needed; answers are remembered.
+        while let Some(candidate) = self.candidates.as_mut().and_then(Vec::pop) {
+            if memo.knows(from, candidate.inode) {
+                continue;
+            }
+            let Some(id) = self.ask(&candidate.name).await else { continue };
+            memo.learn(from, id, &candidate.name, candidate.inode);
+            let found = NamespaceRef::Named(candidate.name);
+            self.known.insert(id, found.clone());
+            if id == nsid {
+                return Some(found);
             }
         }
         None
     }
+
+    /// The nsid `from` gives the named namespace, if it has one.
+    async fn ask(&self, name: &NamespaceName) -> Option<i32> {
+        let file = File::open(Path::new(NETNS_DIR).join(name.as_str())).ok()?;
+        link::nsid_of(self.from.route(), file.as_fd()).await.ok().flatten()
+    }
 }
 
-/// Every namespace but `from`, the host last so that `pop` tries it first: most peers live there.
-fn candidate_namespaces(registry: &NamespaceRegistry, from: &NamespaceHandle) -> Vec<NamespaceRef> {
-    let mut candidates: Vec<NamespaceRef> = registry
-        .list()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|info| info.inode != from.inode())
-        .map(|info| NamespaceRef::Named(info.name))
-        .collect();
+/// Every named namespace but `from`, in reverse order so that `pop` walks them by name.
+fn named_candidates(registry: &NamespaceRegistry, from: &NamespaceHandle) -> Vec<NamespaceInfo> {
+    let mut candidates: Vec<NamespaceInfo> =
+        registry.list().unwrap_or_default().into_iter().filter(|info| info.inode != from.inode()).collect();
     candidates.reverse();
-    if *from.namespace() != NamespaceRef::Host {
-        candidates.push(NamespaceRef::Host);
-    }
     candidates
 }

@@ -86,7 +86,7 @@ pub async fn add(registry: &NamespaceRegistry, request: &RouteRequest, mode: Mod
         source: request.source,
         flags: Vec::new(),
     };
-    let existing = route::list(&handle.route(), Some(request.destination.family()))
+    let existing = route::list(handle.route(), Some(request.destination.family()))
         .await?
         .into_iter()
         .find(|r| same_key(r, &wanted));
@@ -106,7 +106,7 @@ pub async fn add(registry: &NamespaceRegistry, request: &RouteRequest, mode: Mod
         }
     }
     let context = format!("{} route {} in {}", verb(&mode), describe_destination(&wanted.destination), request.namespace);
-    route::add(&handle.route(), &wanted, mode, &context).await?;
+    route::add(handle.route(), &wanted, mode, &context).await?;
     Ok(Outcome::changed(existing))
 }
 
@@ -114,7 +114,7 @@ pub async fn add(registry: &NamespaceRegistry, request: &RouteRequest, mode: Mod
 pub async fn restore(registry: &NamespaceRegistry, namespace: &NamespaceRef, previous: &Route) -> Result<(), OpError> {
     let handle = namespace_handle(registry, namespace).await?;
     let context = format!("restore route {} in {namespace}", describe_destination(&previous.destination));
-    route::add(&handle.route(), previous, Mode::Replace, &context).await?;
+    route::add(handle.route(), previous, Mode::Replace, &context).await?;
     Ok(())
 }
 
@@ -146,7 +146,7 @@ pub async fn delete(registry: &NamespaceRegistry, request: &RouteRequest, ignore
         Some(device) => Some(referenced_link(&handle, "route.device", device).await?.index),
         None => None,
     };
-    let found = route::list(&handle.route(), Some(request.destination.family())).await?.into_iter().find(|r| {
+    let found = route::list(handle.route(), Some(request.destination.family())).await?.into_iter().find(|r| {
         r.table == request.table()
             && r.destination == request.destination
             && request.gateway.is_none_or(|gateway| r.gateway == Some(gateway))
@@ -166,7 +166,7 @@ pub async fn delete(registry: &NamespaceRegistry, request: &RouteRequest, ignore
         };
     };
     let context = format!("delete route {} in {}", describe_destination(&found.destination), request.namespace);
-    route::delete(&handle.route(), &found, &context).await?;
+    route::delete(handle.route(), &found, &context).await?;
     Ok(Outcome::changed(()))
 }
 
@@ -178,8 +178,8 @@ pub async fn list(
     table: Option<u32>,
 ) -> Result<Vec<RouteView>, OpError> {
     let handle = namespace_handle(registry, namespace).await?;
-    let links = link::list(&handle.route()).await?;
-    let routes = route::list(&handle.route(), family).await?;
+    let links = link::list(handle.route()).await?;
+    let routes = route::list(handle.route(), family).await?;
     Ok(routes
         .into_iter()
         .filter(|r| table.is_none_or(|t| r.table == t))

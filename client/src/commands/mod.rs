@@ -2,6 +2,7 @@
 //! line and run against every host's channel; the [`Outcome`] it gives is what the output layer renders.
 
 pub mod address;
+pub mod batch;
 pub mod forwarding;
 pub mod link;
 pub mod nat;
@@ -30,6 +31,7 @@ pub enum Action {
     Neighbor(neighbor::NeighborAction),
     Nat(nat::NatAction),
     Ping(PingRequest),
+    Batch(batch::BatchAction),
 }
 
 /// How one host's call is made.
@@ -84,6 +86,7 @@ pub async fn execute(
         Action::Ping(request) => ping::run(request, channel, context)
             .await
             .map(Outcome::Ping),
+        Action::Batch(action) => batch::run(action, channel, context).await,
     }
 }
 
@@ -100,6 +103,8 @@ pub enum Outcome {
     Neighbors(ListNeighborsResponse),
     NatRules(ListNatRulesResponse),
     Ping(ping::PingRun),
+    /// Silent in text mode except for warnings and failures, each with its line.
+    Batch(batch::BatchRun),
 }
 
 #[derive(Debug, Clone)]
@@ -144,6 +149,7 @@ impl Outcome {
                 .summary
                 .as_ref()
                 .is_none_or(|summary| summary.received == 0),
+            Outcome::Batch(run) => !run.response.ok,
             _ => false,
         }
     }

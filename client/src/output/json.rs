@@ -66,6 +66,7 @@ proto_messages!(
     ListNatRulesResponse,
     PingReply,
     PingSummary,
+    ApplyBatchResponse,
 );
 
 /// A response kept as its encoded bytes and name, for outcomes that only ever need its JSON form.

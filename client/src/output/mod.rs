@@ -53,16 +53,28 @@ impl Printer {
     }
 
     fn json_line(&mut self, host: &str, result: Result<Outcome, HostFailure>) -> Emitted {
-        let line = match result.map(|outcome| outcome_json(&outcome)) {
-            Ok(Ok(result)) => json!({"host": host, "ok": true, "result": result}),
-            Ok(Err(error)) => {
-                self.any_failed = true;
-                failure_json(
-                    host,
-                    &HostFailure::new(tonic::Code::Internal, error.to_string()),
-                )
-            }
+        let line = match result {
             Err(failure) => failure_json(host, &failure),
+            Ok(outcome) => match outcome_json(&outcome) {
+                Err(error) => {
+                    self.any_failed = true;
+                    failure_json(
+                        host,
+                        &HostFailure::new(tonic::Code::Internal, error.to_string()),
+                    )
+                }
+                // The host answered, but its batch did not apply: a failed host like any other, with
+                // the per-operation results kept so the caller sees what was undone.
+                Ok(result) => match &outcome {
+                    Outcome::Batch(run) if !run.response.ok => {
+                        let failure = text::batch::first_failure(run);
+                        json!({"host": host, "ok": false,
+                               "error": {"code": failure.code_name(), "message": failure.message},
+                               "result": result})
+                    }
+                    _ => json!({"host": host, "ok": true, "result": result}),
+                },
+            },
         };
         Emitted {
             stdout: format!("{line}\n"),
@@ -80,6 +92,12 @@ impl Printer {
                 }
             }
         };
+        if let Outcome::Batch(run) = &outcome {
+            return Emitted {
+                stdout: String::new(),
+                stderr: text::batch::report(host, run),
+            };
+        }
         let mut emitted = Emitted::default();
         for warning in outcome.warnings() {
             emitted
@@ -114,6 +132,7 @@ fn failure_json(host: &str, failure: &HostFailure) -> Value {
 pub fn outcome_json(outcome: &Outcome) -> Result<Value, JsonError> {
     match outcome {
         Outcome::Mutation(mutation) => mutation.response.to_json(),
+        Outcome::Batch(run) => to_json(&run.response),
         Outcome::Namespaces(response) => to_json(response),
         Outcome::Links(listing) => to_json(&ListLinksResponse {
             links: listing.links.clone(),

@@ -14,6 +14,8 @@ use std::{
 
 use nsfleet_proto::v1::{
     address_service_server::{AddressService, AddressServiceServer},
+    batch_operation::Operation as BatchOp,
+    batch_service_server::{BatchService, BatchServiceServer},
     create_link_request::Kind as LinkKind,
     diagnostics_service_server::{DiagnosticsService, DiagnosticsServiceServer},
     link_service_server::{LinkService, LinkServiceServer},
@@ -93,6 +95,7 @@ impl FakeAgent {
                     .add_service(AddressServiceServer::new(fake.clone()))
                     .add_service(RouteServiceServer::new(fake.clone()))
                     .add_service(NatServiceServer::new(fake.clone()))
+                    .add_service(BatchServiceServer::new(fake.clone()))
                     .add_service(DiagnosticsServiceServer::new(fake));
                 let shutdown = async {
                     let _ = stopped.await;
@@ -515,5 +518,73 @@ impl DiagnosticsService for Fake {
             event: Some(Event::Summary(summary)),
         }));
         Ok(Response::new(Box::pin(tokio_stream::iter(events))))
+    }
+}
+
+#[tonic::async_trait]
+impl BatchService for Fake {
+    /// Applies everything, except that creating a namespace named "taken" fails with ALREADY_EXISTS:
+    /// then earlier changes are undone and later ones skipped, unless continue_on_error. Adding an
+    /// address warns, as on a bridge port.
+    async fn apply_batch(
+        &self,
+        request: Request<ApplyBatchRequest>,
+    ) -> Result<Response<ApplyBatchResponse>, Status> {
+        self.gate()?;
+        let request = request.into_inner();
+        let mut results: Vec<BatchResult> = Vec::new();
+        let mut failed = false;
+        for (index, operation) in request.operations.iter().enumerate() {
+            let mut result = BatchResult {
+                index: index as u32,
+                ..BatchResult::default()
+            };
+            match &operation.operation {
+                _ if failed && !request.continue_on_error => {
+                    result.outcome = BatchOutcome::Skipped.into();
+                }
+                Some(BatchOp::CreateNamespace(create)) if create.name == "taken" => {
+                    failed = true;
+                    result.outcome = BatchOutcome::Failed.into();
+                    result.code = tonic::Code::AlreadyExists as i32;
+                    result.message = "namespace taken already exists".into();
+                }
+                Some(BatchOp::AddAddress(add)) => {
+                    result.outcome = BatchOutcome::Applied.into();
+                    result.changed = true;
+                    result.warnings.push(Warning {
+                        code: "ADDRESS_ON_BRIDGE_PORT".into(),
+                        message: format!("{} is a port of br0", add.link),
+                        fix: "nsfleet addr del ...".into(),
+                    });
+                }
+                Some(BatchOp::DeleteNamespace(_)) => {
+                    result.outcome = BatchOutcome::Applied.into();
+                    result.changed = true;
+                    result.message = "a deleted namespace cannot be restored".into();
+                }
+                _ => {
+                    result.outcome = BatchOutcome::Applied.into();
+                    result.changed = true;
+                }
+            }
+            results.push(result);
+        }
+        if failed && !request.continue_on_error {
+            for result in &mut results {
+                if result.outcome == BatchOutcome::Applied as i32 {
+                    let deletion = !result.message.is_empty();
+                    result.outcome = if deletion {
+                        BatchOutcome::NotUndone.into()
+                    } else {
+                        BatchOutcome::Undone.into()
+                    };
+                }
+            }
+        }
+        let ok = results
+            .iter()
+            .all(|result| result.outcome == BatchOutcome::Applied as i32);
+        Ok(Response::new(ApplyBatchResponse { results, ok }))
     }
 }

@@ -109,9 +109,12 @@ impl Operation {
                 Ok(applied(outcome.changed, outcome.warnings, Undo::Impossible("a deleted link cannot be restored")))
             }
             Self::SetLink { namespace, name, change } => {
-                let reverse = link_ops::reverse_of_set(registry, namespace, name, change).await?;
                 let outcome = link_ops::set(registry, namespace, name, change).await?;
-                let undo = Undo::SetLink { namespace: change.destination(namespace).clone(), name: name.clone(), change: reverse };
+                let undo = Undo::SetLink {
+                    namespace: change.destination(namespace).clone(),
+                    name: name.clone(),
+                    change: outcome.value.clone(),
+                };
                 Ok(applied(outcome.changed, outcome.warnings, undo))
             }
             Self::AddAddress(request) => {

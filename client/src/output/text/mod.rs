@@ -2,6 +2,7 @@
 //! mutation renders as nothing, as `ip` prints nothing on success.
 
 pub mod address;
+pub mod batch;
 pub mod link;
 pub mod nat;
 pub mod neighbor;
@@ -15,7 +16,7 @@ use crate::commands::Outcome;
 
 pub fn render(outcome: &Outcome) -> String {
     match outcome {
-        Outcome::Mutation(_) => String::new(),
+        Outcome::Mutation(_) | Outcome::Batch(_) => String::new(),
         Outcome::Namespaces(response) => simple::namespaces(response),
         Outcome::Links(listing) => link::render(listing),
         Outcome::Addresses(listing) => address::render(listing),
