@@ -162,7 +162,7 @@ impl Protected {
         let host = registry.host();
         let handle = host.route();
         let links = link::list(handle).await.map_err(unsure("list links".into()))?;
-        let addresses = address::list(&handle, None).await.map_err(unsure("list addresses".into()))?;
+        let addresses = address::list(handle, None).await.map_err(unsure("list addresses".into()))?;
         let name_of = |index: u32| links.iter().find(|l| l.index == index).map(|l| l.name.clone());
         let mut protected = Self::default();
 
