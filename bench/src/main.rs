@@ -34,15 +34,20 @@ struct Options {
     runs: usize,
     /// Runs of (b) and (c) at LARGE and above.
     large_runs: usize,
-    /// Runs of the one-process-per-command methods (a) and (d) at LARGE and above; 0 skips them.
+    /// Runs of (a) at LARGE and above (about two minutes each); 0 skips it.
     slow_large_runs: usize,
+    /// Runs of (d) at LARGE and above (about as long as (a)); skipped unless asked for, to keep the whole
+    /// benchmark near ten minutes on two cores.
+    per_call_large_runs: usize,
 }
 
-const USAGE: &str = "usage: nsfleet-bench [--sizes 10,100,1000] [--runs 5] [--large-runs 3] [--slow-large-runs 1]";
+const USAGE: &str =
+    "usage: nsfleet-bench [--sizes 10,100,1000] [--runs 5] [--large-runs 2] [--slow-large-runs 1] [--per-call-large-runs 0]";
 
 impl Options {
     fn parse(mut args: impl Iterator<Item = String>) -> Result<Self> {
-        let mut options = Options { sizes: vec![10, 100, 1000], runs: 5, large_runs: 3, slow_large_runs: 1 };
+        let mut options =
+            Options { sizes: vec![10, 100, 1000], runs: 5, large_runs: 2, slow_large_runs: 1, per_call_large_runs: 0 };
         while let Some(flag) = args.next() {
             let mut value = || args.next().ok_or_else(|| BenchError::Usage(format!("{flag} needs a value\n{USAGE}")));
             let number = |text: String| text.parse::<usize>().map_err(|_| BenchError::Usage(format!("{text:?} is not a count\n{USAGE}")));
@@ -51,6 +56,7 @@ impl Options {
                 "--runs" => options.runs = number(value()?)?.max(1),
                 "--large-runs" => options.large_runs = number(value()?)?.max(1),
                 "--slow-large-runs" => options.slow_large_runs = number(value()?)?,
+                "--per-call-large-runs" => options.per_call_large_runs = number(value()?)?,
                 "-h" | "--help" => return Err(BenchError::Usage(USAGE.into())),
                 other => return Err(BenchError::Usage(format!("unknown option {other}\n{USAGE}"))),
             }
@@ -64,7 +70,8 @@ impl Options {
     fn runs_of(&self, n: usize, method: Method) -> usize {
         match (n >= LARGE, method) {
             (false, _) => self.runs,
-            (true, Method::Ip | Method::NsfleetPerCall) => self.slow_large_runs,
+            (true, Method::Ip) => self.slow_large_runs,
+            (true, Method::NsfleetPerCall) => self.per_call_large_runs,
             (true, _) => self.large_runs,
         }
     }
@@ -123,7 +130,8 @@ fn measure_size(options: &Options, n: usize, largest: bool, agent: &Agent, conte
     let prepared: Vec<_> = Method::ALL.iter().map(|m| methods::prepare(*m, n, context).map(|p| (*m, p))).collect::<Result<_>>()?;
     for (method, _) in &prepared {
         if options.runs_of(n, *method) == 0 {
-            results.skipped.push((n, *method, "skipped with --slow-large-runs 0".into()));
+            let flag = if *method == Method::NsfleetPerCall { "--per-call-large-runs" } else { "--slow-large-runs" };
+            results.skipped.push((n, *method, format!("not run by default ({flag} 0); it takes as long as (a)")));
         }
     }
     let most_runs = Method::ALL.iter().map(|m| options.runs_of(n, *m)).max().unwrap_or(0);
