@@ -1,7 +1,13 @@
-//! Compiles the nsfleet.v1 protos with tonic-prost-build and writes the encoded file descriptor set that
-//! the agent serves through gRPC reflection.
+//! Compiles the nsfleet.v1 protos and writes the encoded file descriptor set that the agent serves through
+//! gRPC reflection.
+//!
+//! The .proto files are parsed by protox, in Rust, so building nsfleet needs no system `protoc`: a fresh
+//! machine with cargo builds it. tonic-prost-build then generates the same code from the descriptors that
+//! protoc would have produced.
 
-use std::{env, path::PathBuf};
+use std::{env, fs, path::PathBuf};
+
+use prost::Message;
 
 const PROTOS: &[&str] = &[
     "nsfleet/v1/common.proto",
@@ -18,9 +24,15 @@ const PROTOS: &[&str] = &[
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out_dir = PathBuf::from(env::var("OUT_DIR")?);
-    tonic_prost_build::configure()
-        .file_descriptor_set_path(out_dir.join("nsfleet_v1_descriptor.bin"))
-        .compile_protos(PROTOS, &["."])?;
+    // Source info keeps the .proto comments: they become the generated code's docs and reach reflection
+    // clients, as with `protoc --include_source_info`.
+    let descriptors = protox::Compiler::new(["."])?
+        .include_imports(true)
+        .include_source_info(true)
+        .open_files(PROTOS)?
+        .file_descriptor_set();
+    fs::write(out_dir.join("nsfleet_v1_descriptor.bin"), descriptors.encode_to_vec())?;
+    tonic_prost_build::configure().compile_fds(descriptors)?;
     for proto in PROTOS {
         println!("cargo:rerun-if-changed={proto}");
     }
