@@ -32,7 +32,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .open_files(PROTOS)?
         .file_descriptor_set();
     fs::write(out_dir.join("nsfleet_v1_descriptor.bin"), descriptors.encode_to_vec())?;
-    tonic_prost_build::configure().compile_fds(descriptors)?;
+    // compile_protos adds this attribute itself; compile_fds does not. Kept so the generated code is
+    // exactly what the protoc path produced.
+    tonic_prost_build::configure().type_attribute(".", "#[allow(clippy::all)]").compile_fds(descriptors)?;
     for proto in PROTOS {
         println!("cargo:rerun-if-changed={proto}");
     }
