@@ -14,12 +14,13 @@ use tracing_subscriber::EnvFilter;
 #[derive(Parser, Debug)]
 #[command(name = "nsfleet-agent", version)]
 struct Args {
-    /// Address to serve on: HOST:PORT or unix:PATH. Repeat to serve on several.
-    #[arg(long = "listen", value_name = "ADDR", default_value = "127.0.0.1:50051")]
+    /// Address to serve on: HOST:PORT or unix:PATH. Repeat to serve on several. [default:
+    /// unix:/run/nsfleet/agent.sock, open to root and --socket-group only]
+    #[arg(long = "listen", value_name = "ADDR")]
     listen: Vec<ListenAddr>,
 
-    /// Allow listening on a non-loopback address without TLS, or with TLS but without authentication.
-    /// Logs a warning at every start.
+    /// Allow a TCP listener without authentication (loopback included: any local user could call it), or
+    /// a non-loopback one without TLS. Logs a warning at every start.
     #[arg(long)]
     insecure: bool,
 
@@ -110,8 +111,9 @@ fn main() -> ExitCode {
         (Some(certificate), Some(key)) => Some(TlsFiles { certificate, key, client_ca: args.client_ca }),
         _ => None,
     };
+    let listen = if args.listen.is_empty() { vec![ListenAddr::default_socket()] } else { args.listen };
     let config = ServerConfig {
-        listen: args.listen,
+        listen,
         insecure: args.insecure,
         tls,
         tokens: args.tokens,

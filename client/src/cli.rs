@@ -23,7 +23,7 @@ pub struct Cli {
 #[command(next_help_heading = "Global options")]
 pub struct GlobalOptions {
     /// Agent endpoint, HOST:PORT, [IPV6]:PORT or unix:PATH; repeat (or separate with commas) for several
-    /// hosts [default: 127.0.0.1:50051]
+    /// hosts [default: unix:/run/nsfleet/agent.sock, the agent's default]
     #[arg(
         long = "host",
         value_name = "ENDPOINT",

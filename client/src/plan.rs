@@ -19,7 +19,7 @@ use crate::{
         address::AddressAction, forwarding::ForwardingAction, link::LinkAction, nat::NatAction,
         neighbor::NeighborAction, netns::NetnsAction, route::RouteAction, Action,
     },
-    connect::{ClientSecurity, EndpointError, Host, SecurityError, SecurityOptions, DEFAULT_PORT},
+    connect::{ClientSecurity, EndpointError, Host, SecurityError, SecurityOptions},
     grammar::{self, GrammarError},
 };
 
@@ -116,7 +116,7 @@ fn hosts(given: &[String]) -> Result<Vec<Host>, EndpointError> {
         .map(|text| Host::parse(text))
         .collect::<Result<_, _>>()?;
     if hosts.is_empty() {
-        hosts.push(Host::parse(&format!("127.0.0.1:{DEFAULT_PORT}"))?);
+        hosts.push(Host::parse(&format!("unix:{}", nsfleet_proto::DEFAULT_AGENT_SOCKET))?);
     }
     Ok(hosts)
 }

@@ -10,3 +10,7 @@ pub mod v1 {
 
 /// Encoded `FileDescriptorSet` of every nsfleet.v1 file, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("nsfleet_v1_descriptor");
+
+/// Where the agent listens when not told otherwise, and so where the CLI looks first: a unix socket that
+/// only root and the agent's `--socket-group` may open.
+pub const DEFAULT_AGENT_SOCKET: &str = "/run/nsfleet/agent.sock";

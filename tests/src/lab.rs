@@ -33,6 +33,16 @@ impl Lab {
         lab
     }
 
+    /// One simulated host whose agent has no `--listen`: it serves its default unix socket, in the host's
+    /// private `/run`.
+    pub fn start_with_default_listener(agent_args: &[String]) -> Lab {
+        require_root();
+        let started = Instant::now();
+        let mut lab = Lab { hosts: vec![SimHost::spawn_with_default_listener("host1", agent_args)] };
+        lab.hosts[0].wait_ready(started);
+        lab
+    }
+
     /// The `index`-th host, from 0.
     pub fn host(&self, index: usize) -> &SimHost {
         &self.hosts[index]

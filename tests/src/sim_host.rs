@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use nsfleet_proto::DEFAULT_AGENT_SOCKET;
+
 use crate::binaries::binaries;
 
 /// How long an agent may take to accept connections; the machine is shared with parallel builds.
@@ -29,18 +31,30 @@ impl SimHost {
     /// that keeps the host: PR_SET_PDEATHSIG fires when the *thread* that forked the agent exits.
     /// `extra_args` follow the lab's own `--listen unix:...` (more listeners, TLS, tokens, ...).
     pub(crate) fn spawn(label: &str, extra_args: &[String]) -> SimHost {
+        Self::spawn_listening(label, AgentListener::LabSocket, extra_args)
+    }
+
+    /// [`SimHost::spawn`] with the agent's own default listener instead of the lab's socket: no `--listen`
+    /// at all. The socket it makes lies in the host's private `/run`, reached from outside through
+    /// `/proc/PID/root`.
+    pub(crate) fn spawn_with_default_listener(label: &str, extra_args: &[String]) -> SimHost {
+        Self::spawn_listening(label, AgentListener::Default, extra_args)
+    }
+
+    fn spawn_listening(label: &str, listener: AgentListener, extra_args: &[String]) -> SimHost {
         let dir = tempfile::Builder::new()
             .prefix("nsfleet-lab-")
             .tempdir()
             .expect("a temporary directory for the simulated host");
-        let socket = dir.path().join("agent.sock");
+        let lab_socket = dir.path().join("agent.sock");
         let log = dir.path().join("agent.log");
         let log_file = File::create(&log).expect("the agent's log file");
         let setup = PrivateHostSetup::new();
         let mut command = Command::new(&binaries().agent);
+        if listener == AgentListener::LabSocket {
+            command.arg("--listen").arg(format!("unix:{}", lab_socket.display()));
+        }
         command
-            .arg("--listen")
-            .arg(format!("unix:{}", socket.display()))
             .args(extra_args)
             .env(
                 "RUST_LOG",
@@ -57,6 +71,10 @@ impl SimHost {
         let agent = command
             .spawn()
             .unwrap_or_else(|err| panic!("cannot start {}: {err}", binaries().agent.display()));
+        let socket = match listener {
+            AgentListener::LabSocket => lab_socket,
+            AgentListener::Default => PathBuf::from(format!("/proc/{}/root{DEFAULT_AGENT_SOCKET}", agent.id())),
+        };
         SimHost {
             label: label.to_string(),
             agent,
@@ -128,6 +146,15 @@ impl Drop for SimHost {
         let _ = self.agent.kill();
         let _ = self.agent.wait();
     }
+}
+
+/// Which socket the lab's CLI calls reach the agent on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum AgentListener {
+    /// `--listen unix:` a socket in the host's temporary directory.
+    LabSocket,
+    /// No `--listen`: the agent's default socket, inside the host's private `/run`.
+    Default,
 }
 
 /// What the child does between fork and exec, with every string made before the fork.

@@ -11,6 +11,11 @@ pub enum ListenAddr {
 }
 
 impl ListenAddr {
+    /// The listener when none is given: [`nsfleet_proto::DEFAULT_AGENT_SOCKET`].
+    pub fn default_socket() -> Self {
+        Self::Unix(PathBuf::from(nsfleet_proto::DEFAULT_AGENT_SOCKET))
+    }
+
     /// Loopback and unix sockets are reachable only from this host; anything else is the network.
     pub fn is_local(&self) -> bool {
         match self {

@@ -42,12 +42,14 @@ use unix_socket::{bind_unix, group_id, UnixSocketError};
 pub enum ServerError {
     #[error(
         "refusing to listen on {0} without TLS: that exposes a root network-management API to the network; \
-         listen on loopback or a unix socket, give --tls-cert/--tls-key, or pass --insecure if this network is trusted"
+         serve a unix socket, give --tls-cert/--tls-key and --tokens or --client-ca, or pass --insecure if this \
+         network is trusted"
     )]
     InsecureListener(ListenAddr),
     #[error(
-        "refusing to listen on {0} without authentication: TLS encrypts the calls but says nothing about who \
-         makes them, so every caller would be admin; give --client-ca or --tokens (or pass --insecure)"
+        "refusing to listen on {0} without authentication: every user who can reach it (on loopback, every \
+         local user) would be admin; give --tokens (or --client-ca with --tls-cert), serve a unix socket, or \
+         pass --insecure"
     )]
     UnauthenticatedListener(ListenAddr),
     #[error("listen on {addr}: {source}")]
@@ -139,20 +141,24 @@ impl ServerConfig {
         Ok(AuthPolicy::new(tokens, client_certificates, certificate_role))
     }
 
-    /// The safe default: the network gets TLS and authentication, or an explicit --insecure.
+    /// The safe default: every TCP listener needs authentication (loopback too: any local user can
+    /// connect to it), and the network also needs TLS; or an explicit --insecure. Unix sockets are
+    /// guarded by their mode and group.
     fn check_exposure(&self, policy: &AuthPolicy) -> Result<(), ServerError> {
-        for addr in self.listen.iter().filter(|addr| !addr.is_local()) {
-            let refusal = match (&self.tls, policy.is_required()) {
-                (None, _) => Some(ServerError::InsecureListener(addr.clone())),
-                (Some(_), false) => Some(ServerError::UnauthenticatedListener(addr.clone())),
-                (Some(_), true) => None,
+        for addr in self.listen.iter().filter(|addr| matches!(addr, ListenAddr::Tcp(_))) {
+            let refusal = if !addr.is_local() && self.tls.is_none() {
+                Some(ServerError::InsecureListener(addr.clone()))
+            } else if !policy.is_required() {
+                Some(ServerError::UnauthenticatedListener(addr.clone()))
+            } else {
+                None
             };
             match refusal {
                 Some(refusal) if !self.insecure => return Err(refusal),
-                Some(_) => tracing::warn!(%addr, tls = self.tls.is_some(), "serving the network without TLS or authentication (--insecure)"),
+                Some(_) => tracing::warn!(%addr, tls = self.tls.is_some(), "serving TCP without authentication or TLS (--insecure)"),
                 None => {}
             }
-            if self.tls.is_none() && self.tokens.is_some() {
+            if !addr.is_local() && self.tls.is_none() && self.tokens.is_some() {
                 tracing::warn!(%addr, "bearer tokens cross the network in cleartext: give --tls-cert/--tls-key");
             }
         }

@@ -6,7 +6,7 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use nix::sys::socket::{bind, listen, socket, AddressFamily, Backlog, SockFlag, SockType, UnixAddr};
@@ -39,6 +39,7 @@ pub fn bind_unix(path: &Path, gid: Option<Gid>) -> Result<UnixListener, UnixSock
         let path = path.to_path_buf();
         move |source: io::Error| UnixSocketError::Io { path, action, source }
     };
+    create_parent(path).map_err(failed("create its directory"))?;
     remove_stale_socket(path).map_err(failed("remove the stale socket"))?;
     let fd: OwnedFd = socket(AddressFamily::Unix, SockType::Stream, SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK, None)
         .map_err(io::Error::from)
@@ -51,6 +52,17 @@ pub fn bind_unix(path: &Path, gid: Option<Gid>) -> Result<UnixListener, UnixSock
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(failed("chmod 0660"))?;
     listen(&fd, Backlog::MAXCONN).map_err(io::Error::from).map_err(failed("listen"))?;
     UnixListener::from_std(std::os::unix::net::UnixListener::from(fd)).map_err(failed("register with the runtime"))
+}
+
+/// `/run/nsfleet` does not survive a reboot (/run is a tmpfs). Made 0755: anyone may look up the
+/// socket, its own mode 0660 decides who may connect.
+fn create_parent(path: &Path) -> io::Result<()> {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => {
+            std::fs::DirBuilder::new().recursive(true).mode(0o755).create(parent)
+        }
+        _ => Ok(()),
+    }
 }
 
 /// A socket file left by an agent that was killed would make bind fail with EADDRINUSE. Only sockets are

@@ -34,7 +34,7 @@ fn global_options_before_and_after_the_subcommand() {
 fn defaults() {
     let plan = plan_of("netns").unwrap();
     assert_eq!(plan.hosts.len(), 1);
-    assert_eq!(plan.hosts[0].label, "127.0.0.1:50051");
+    assert_eq!(plan.hosts[0].label, "unix:/run/nsfleet/agent.sock");
     assert_eq!(plan.format, OutputFormat::Text);
     assert_eq!(plan.timeout, Duration::from_secs(30));
     assert!(matches!(plan.action, Action::Netns(NetnsAction::List)));
