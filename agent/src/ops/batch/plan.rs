@@ -32,7 +32,9 @@ pub fn dependencies(footprints: &[Footprint]) -> Vec<Vec<usize>> {
             }
             Footprint::Namespaces(namespaces) => {
                 for namespace in namespaces {
-                    if let Some(previous) = last_in.insert(namespace, index) {
+                    // A veth with both ends in one namespace names it twice: the second insert returns
+                    // this very operation, and waiting for oneself never ends.
+                    if let Some(previous) = last_in.insert(namespace, index).filter(|&previous| previous != index) {
                         deps.push(previous);
                     }
                 }
@@ -80,6 +82,12 @@ mod tests {
     fn a_barrier_waits_for_everything_and_everything_waits_for_it() {
         let plan = dependencies(&[touching(&["a"]), touching(&["b"]), Footprint::Barrier, touching(&["a"]), touching(&["c"])]);
         assert_eq!(plan, vec![vec![], vec![], vec![0, 1], vec![2], vec![2]]);
+    }
+
+    #[test]
+    fn an_operation_naming_one_namespace_twice_never_waits_for_itself() {
+        let plan = dependencies(&[touching(&[""]), touching(&["", ""]), touching(&["", ""])]);
+        assert_eq!(plan, vec![vec![], vec![0], vec![1]]);
     }
 
     #[test]
