@@ -186,3 +186,62 @@ fn a_missing_namespace_is_not_found() {
         "a failed request must leave no link behind: {after:#?}"
     );
 }
+
+#[test]
+fn concurrent_creates_of_one_name_all_succeed_and_exactly_one_changes() {
+    let lab = Lab::start(1);
+    let host = lab.host(0);
+    let runs: Vec<nsfleet_tests::CliRun> = std::thread::scope(|scope| {
+        let callers: Vec<_> = (0..12).map(|_| scope.spawn(|| nsfleet(host, "netns add raced"))).collect();
+        callers.into_iter().map(|caller| caller.join().expect("a caller thread")).collect()
+    });
+    let changed_count = runs.iter().filter(|run| changed(run.result())).count();
+    assert_eq!(changed_count, 1, "exactly one of the concurrent creates made the namespace");
+    assert_eq!(host.ip_netns_list(), ["raced"]);
+}
+
+/// Sets nsfleet's creator mark, as the agent does on the mount points it makes, on an empty file under
+/// the simulated host's /run/netns: what an agent killed before its bind mount leaves.
+fn leave_marked_mount_point(host: &SimHost, name: &str) {
+    let script = format!(
+        "import os; p='/run/netns/{name}'; open(p, 'x').close(); os.setxattr(p, 'user.nsfleet.mount-point', b'nsfleet-agent')"
+    );
+    host.run_ok("", &["python3", "-c", &script]);
+}
+
+#[test]
+fn an_empty_file_left_by_someone_else_is_refused_by_add_and_removed_by_del() {
+    let lab = Lab::start(1);
+    let host = lab.host(0);
+    host.run_ok("", &["touch", "/run/netns/stray"]);
+    let refused = nsfleet(host, "netns add stray");
+    let error = refused.error("FAILED_PRECONDITION");
+    assert!(error["message"].as_str().is_some_and(|m| m.contains("netns del")), "{refused}");
+    assert!(changed(nsfleet(host, "netns del stray").result()));
+    assert!(changed(nsfleet(host, "netns add stray").result()));
+    assert_eq!(host.ip_netns_list(), ["stray"]);
+}
+
+#[test]
+fn a_mount_point_left_by_an_interrupted_nsfleet_create_is_reused_by_add() {
+    let lab = Lab::start(1);
+    let host = lab.host(0);
+    leave_marked_mount_point(host, "interrupted");
+    assert!(changed(nsfleet(host, "netns add interrupted").result()));
+    assert_eq!(host.ip_netns_list(), ["interrupted"]);
+}
+
+#[test]
+fn an_agent_starting_clears_mount_points_its_interrupted_creates_left_and_nothing_else() {
+    let lab = Lab::start(1);
+    let host = lab.host(0);
+    leave_marked_mount_point(host, "interrupted");
+    host.run_ok("", &["touch", "/run/netns/someone-elses"]);
+    // A second agent in the same simulated host, as after a restart of the first.
+    let agent = nsfleet_tests::binaries().agent.to_str().expect("a UTF-8 path").to_string();
+    let _restarted = host.spawn_in("", &[&agent, "--listen", "unix:/run/restarted.sock"]);
+    nsfleet_tests::poll_until("the restarted agent to clear its leftover", std::time::Duration::from_secs(20), || {
+        let left = host.run_ok("", &["ls", "/run/netns"]);
+        if left.split_whitespace().eq(["someone-elses"]) { Ok(()) } else { Err(left) }
+    });
+}

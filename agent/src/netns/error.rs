@@ -7,7 +7,10 @@ pub enum NetnsError {
     #[error("{namespace} does not exist")]
     NotFound { namespace: NamespaceRef },
 
-    #[error("{path} exists but is not a network namespace mount; remove the file or pick another name")]
+    #[error(
+        "{path} exists but is not a network namespace mount; if it is the empty file an interrupted creation \
+         left, `netns del` removes it; otherwise remove the file or pick another name"
+    )]
     NotANamespace { path: String },
 
     #[error("{context}: {source}")]

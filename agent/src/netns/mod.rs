@@ -7,6 +7,7 @@
 
 mod error;
 mod handle;
+mod mount_point;
 mod nsids;
 mod registry;
 mod thread;

@@ -11,12 +11,18 @@ use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::statfs::{statfs, NSFS_MAGIC};
 
+use super::mount_point::{leftover_kind, mark_as_ours, Leftover};
 use super::{NamespaceHandle, NetnsError, NsidMemo};
 use crate::domain::{NamespaceName, NamespaceRef};
 use crate::kernel::RouteSocket;
 
 /// Where iproute2 keeps named namespaces; sharing it is what makes `ip netns` and nsfleet see each other.
 pub const NETNS_DIR: &str = "/run/netns";
+
+/// Creations and deletions of one name are serialized through one of these locks (chosen by the name's
+/// hash), so concurrent callers asking for the same namespace all see one outcome; different names rarely
+/// share a lock.
+const NAME_LOCKS: usize = 64;
 
 /// A named namespace as listed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +41,7 @@ pub struct NamespaceRegistry {
     host: Arc<NamespaceHandle>,
     handles: Mutex<HashMap<NamespaceName, Arc<NamespaceHandle>>>,
     nsids: NsidMemo,
+    name_locks: Vec<tokio::sync::Mutex<()>>,
 }
 
 impl NamespaceRegistry {
@@ -45,7 +52,35 @@ impl NamespaceRegistry {
         let fd = open_namespace_file(Path::new("/proc/self/ns/net"))?;
         let inode = inode_of(&fd, "/proc/self/ns/net")?;
         let host = NamespaceHandle::open(NamespaceRef::Host, fd, inode).await?;
-        Ok(Self { dir: PathBuf::from(NETNS_DIR), host: Arc::new(host), handles: Mutex::default(), nsids: NsidMemo::default() })
+        let registry = Self {
+            dir: PathBuf::from(NETNS_DIR),
+            host: Arc::new(host),
+            handles: Mutex::default(),
+            nsids: NsidMemo::default(),
+            name_locks: (0..NAME_LOCKS).map(|_| tokio::sync::Mutex::new(())).collect(),
+        };
+        registry.clear_our_leftovers();
+        Ok(registry)
+    }
+
+    /// Removes the mount points of nsfleet's own creations that a killed agent left unmounted. Only
+    /// files carrying nsfleet's mark: anything else under /run/netns is someone else's.
+    fn clear_our_leftovers(&self) {
+        let Ok(entries) = fs::read_dir(&self.dir) else { return };
+        for path in entries.filter_map(|entry| entry.ok()).map(|entry| entry.path()) {
+            if matches!(namespace_inode(&path), Ok(None)) && matches!(leftover_kind(&path), Ok(Leftover::Ours)) {
+                match fs::remove_file(&path) {
+                    Ok(()) => tracing::info!(path = %path.display(), "removed the mount point of an interrupted namespace creation"),
+                    Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot remove the mount point of an interrupted namespace creation"),
+                }
+            }
+        }
+    }
+
+    fn name_lock(&self, name: &NamespaceName) -> &tokio::sync::Mutex<()> {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(name.as_str());
+        &self.name_locks[(hash % NAME_LOCKS as u64) as usize]
     }
 
     /// What nsids namespaces give each other, as learnt so far.
@@ -136,9 +171,17 @@ impl NamespaceRegistry {
     /// unshares its network namespace and bind-mounts it under /run/netns. Returns `changed: false` if it
     /// already exists.
     pub async fn create(&self, name: &NamespaceName) -> Result<(NamespaceInfo, bool), NetnsError> {
+        let _same_name = self.name_lock(name).lock().await;
         match self.get(name) {
             Ok(info) => return Ok((info, false)),
             Err(NetnsError::NotFound { .. }) => {}
+            Err(not_a_namespace @ NetnsError::NotANamespace { .. }) => {
+                let path = self.path_of(name);
+                if !matches!(leftover_kind(&path), Ok(Leftover::Ours)) {
+                    return Err(not_a_namespace);
+                }
+                fs::remove_file(&path).map_err(|e| NetnsError::io(format!("remove the leftover {}", path.display()), e))?;
+            }
             Err(other) => return Err(other),
         }
         let dir = self.dir.clone();
@@ -170,7 +213,20 @@ impl NamespaceRegistry {
     /// the namespace when nothing else holds it; the agent's own cached socket is dropped first so it is not
     /// what keeps it alive.
     pub async fn delete(&self, name: &NamespaceName) -> Result<(), NetnsError> {
-        self.get(name)?;
+        let _same_name = self.name_lock(name).lock().await;
+        match self.get(name) {
+            Ok(_) => {}
+            // An empty file where a namespace was to be mounted: what `ip netns del` would remove too.
+            Err(not_a_namespace @ NetnsError::NotANamespace { .. }) => {
+                let path = self.path_of(name);
+                return match leftover_kind(&path) {
+                    Ok(Leftover::Ours | Leftover::Unmarked) => fs::remove_file(&path)
+                        .map_err(|e| NetnsError::io(format!("remove {}", path.display()), e)),
+                    _ => Err(not_a_namespace),
+                };
+            }
+            Err(other) => return Err(other),
+        }
         self.lock().remove(name);
         // Inline, not on the blocking pool: an unmount and an unlink take microseconds, less than handing
         // them to another thread and waking this task again (a teardown runs a thousand of them in a row).
@@ -181,12 +237,15 @@ impl NamespaceRegistry {
 fn create_on_this_thread(dir: &Path, path: &Path) -> Result<(), NetnsError> {
     make_shared_mount_dir(dir)?;
     // The mount point is made first and exclusively, so a racing creator of the same name loses cleanly.
-    OpenOptions::new()
+    let mount_point = OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o000)
         .open(path)
         .map_err(|e| NetnsError::io(format!("create {}", path.display()), e))?;
+    // Before anything can be interrupted: a file left unmounted must be recognisable as ours.
+    mark_as_ours(&mount_point);
+    drop(mount_point);
     let result = unshare(CloneFlags::CLONE_NEWNET)
         .map_err(|e| NetnsError::io("unshare the network namespace", e))
         .and_then(|()| {
