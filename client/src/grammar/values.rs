@@ -95,21 +95,38 @@ pub fn parse_scope(keyword: &'static str, word: &str) -> Result<Scope, GrammarEr
     }
 }
 
-/// A routing table by number or by the names iproute2 knows without /etc/iproute2/rt_tables.
+/// A routing table by number or by the names iproute2 knows without /etc/iproute2/rt_tables. Table 0
+/// is RT_TABLE_UNSPEC, which the agent refuses: it names no table.
 pub fn parse_table(keyword: &'static str, word: &str) -> Result<u32, GrammarError> {
     match word {
         "main" => Ok(254),
         "local" => Ok(255),
         "default" => Ok(253),
+        "0" => Err(invalid(
+            keyword,
+            "table",
+            word,
+            "0 is not a table; leave it out for main (254)",
+        )),
         _ => word.parse().map_err(|_| {
             invalid(
                 keyword,
                 "table",
                 word,
-                "expected a number, main, local or default",
+                "expected a number 1-4294967295, main, local or default",
             )
         }),
     }
+}
+
+/// The MTU of a new veth or bridge: both are Ethernet devices, which the kernel bounds to 68-65535
+/// (ETH_MIN_MTU, ETH_MAX_MTU). Other links have other bounds (`lo` takes 0 and 70000), which only the
+/// agent can read, so `link set` does not use this.
+pub fn parse_ethernet_mtu(keyword: &'static str, word: &str) -> Result<u32, GrammarError> {
+    word.parse::<u32>()
+        .ok()
+        .filter(|mtu| (68..=65535).contains(mtu))
+        .ok_or_else(|| invalid(keyword, "MTU", word, "veth and bridge MTUs are 68-65535"))
 }
 
 /// Six colon-separated hex octets; returned lower-case, the form the agent reports.
@@ -235,6 +252,11 @@ mod tests {
         assert_eq!(parse_table("table", "main"), Ok(254));
         assert_eq!(parse_table("table", "100"), Ok(100));
         assert!(parse_table("table", "-1").is_err());
+        assert!(parse_table("table", "4294967296").is_err());
+        assert_eq!(
+            parse_table("table", "0").unwrap_err().to_string(),
+            "invalid table \"0\" after \"table\": 0 is not a table; leave it out for main (254)"
+        );
     }
 
     #[test]
