@@ -7,7 +7,7 @@ use nsfleet_proto::v1::{
 
 use super::{
     parse_optional_device, set_once,
-    values::{parse_ethernet_mtu, parse_mac},
+    values::{check_new_link_name, parse_ethernet_mtu, parse_mac},
     GrammarError, Words,
 };
 
@@ -36,6 +36,7 @@ pub fn parse_add(words: &[String]) -> Result<CreateLinkRequest, GrammarError> {
         }
     }
     let name = name.ok_or(GrammarError::Missing { what: "link name" })?;
+    check_new_link_name("name", name)?;
     let kind = kind.ok_or(GrammarError::Missing {
         what: "type veth|bridge",
     })?;
@@ -116,6 +117,7 @@ fn parse_veth(cursor: &mut Words<'_>, mtu: &mut Option<u32>) -> Result<Kind, Gra
     let peer_name = peer_name.ok_or(GrammarError::Missing {
         what: "peer name (peer [name] PEER)",
     })?;
+    check_new_link_name("peer", peer_name)?;
     Ok(Kind::Veth(VethSpec {
         peer_name: peer_name.to_owned(),
         peer_namespace: peer_namespace.map(str::to_owned),
@@ -306,6 +308,12 @@ mod tests {
             assert!(message.ends_with("veth and bridge MTUs are 68-65535"), "{message}");
         }
         assert!(error("v0 type veth peer v1 mtu 1400").contains("peer's MTU"));
+        assert_eq!(
+            error("veth-to-netns-one type veth peer c1"),
+            "invalid link name \"veth-to-netns-one\" after \"name\": 17 bytes; the kernel takes at most 15"
+        );
+        assert!(error("v0 type veth peer name ceth-to-netns-one").contains("after \"peer\": 17 bytes"));
+        assert!(parse_add(&words("fifteen-bytes-0 type veth peer fifteen-bytes-1")).is_ok());
         assert_eq!(
             error("v0 type veth peer v1 v2"),
             "unexpected word \"v2\" (expected netns)"

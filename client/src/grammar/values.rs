@@ -119,6 +119,21 @@ pub fn parse_table(keyword: &'static str, word: &str) -> Result<u32, GrammarErro
     }
 }
 
+/// A name for a link about to be created: the kernel refuses more than 15 bytes (IFNAMSIZ less the NUL),
+/// a limit long descriptive names run into at once. The agent checks the rest of a name's rules.
+pub fn check_new_link_name(keyword: &'static str, name: &str) -> Result<(), GrammarError> {
+    const MAX_LINK_NAME: usize = 15;
+    if name.len() > MAX_LINK_NAME {
+        return Err(invalid(
+            keyword,
+            "link name",
+            name,
+            format!("{} bytes; the kernel takes at most {MAX_LINK_NAME}", name.len()),
+        ));
+    }
+    Ok(())
+}
+
 /// The MTU of a new veth or bridge: both are Ethernet devices, which the kernel bounds to 68-65535
 /// (ETH_MIN_MTU, ETH_MAX_MTU). Other links have other bounds (`lo` takes 0 and 70000), which only the
 /// agent can read, so `link set` does not use this.
@@ -168,13 +183,22 @@ fn parse_port(keyword: &'static str, whole: &str, text: &str) -> Result<u32, Gra
 
 /// `PORT` or `FIRST-LAST`; the last port is 0 for a single port, as in the proto.
 pub fn parse_port_range(keyword: &'static str, word: &str) -> Result<(u32, u32), GrammarError> {
-    match word.split_once('-') {
-        None => Ok((parse_port(keyword, word, word)?, 0)),
-        Some((first, last)) => Ok((
-            parse_port(keyword, word, first)?,
-            parse_port(keyword, word, last)?,
-        )),
+    let Some((first, last)) = word.split_once('-') else {
+        return Ok((parse_port(keyword, word, word)?, 0));
+    };
+    let (first, last) = (
+        parse_port(keyword, word, first)?,
+        parse_port(keyword, word, last)?,
+    );
+    if last < first {
+        return Err(invalid(
+            keyword,
+            "port range",
+            word,
+            "the last port is below the first",
+        ));
     }
+    Ok((first, last))
 }
 
 /// `ADDR`, `IPV4:PORT`, `[IPV6]` or `[IPV6]:PORT`; the port is 0 when not given.
@@ -278,6 +302,13 @@ mod tests {
         assert!(parse_port_range("dport", "0").is_err());
         assert!(parse_port_range("dport", "70000").is_err());
         assert!(parse_port_range("dport", "80-").is_err());
+        assert_eq!(parse_port_range("dport", "8000-8000"), Ok((8000, 8000)));
+        assert_eq!(
+            parse_port_range("dport", "8010-8000")
+                .unwrap_err()
+                .to_string(),
+            "invalid port range \"8010-8000\" after \"dport\": the last port is below the first"
+        );
     }
 
     #[test]
