@@ -100,6 +100,10 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let args = Args::parse();
+    if let Some(missing) = missing_capabilities() {
+        eprintln!("nsfleet-agent: needs root, or the capabilities CAP_NET_ADMIN and CAP_SYS_ADMIN (missing: {missing})");
+        return ExitCode::FAILURE;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -134,6 +138,18 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The capabilities every namespace and link change needs that this process lacks, read from
+/// /proc/self/status at start: without them the agent would start and then fail each call obscurely
+/// (EPERM from netlink, mount). An unreadable status file is left to those later errors.
+fn missing_capabilities() -> Option<String> {
+    const NEEDED: [(u32, &str); 2] = [(12, "CAP_NET_ADMIN"), (21, "CAP_SYS_ADMIN")];
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let effective = status.lines().find_map(|line| line.strip_prefix("CapEff:"))?;
+    let effective = u64::from_str_radix(effective.trim(), 16).ok()?;
+    let missing: Vec<&str> = NEEDED.iter().filter(|(bit, _)| effective & (1 << bit) == 0).map(|(_, name)| *name).collect();
+    (!missing.is_empty()).then(|| missing.join(", "))
 }
 
 async fn shutdown_signal() {

@@ -41,9 +41,10 @@ pub struct GlobalOptions {
     #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Text, global = true)]
     pub output: OutputFormat,
 
-    /// Seconds to wait for each host's answer
-    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_seconds, global = true)]
-    pub timeout: Duration,
+    /// Seconds each host may take to answer; for ping, the whole run, replies included
+    /// [default: 30; for ping: 30 plus the time -c, -i and -W need]
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, global = true)]
+    pub timeout: Option<Duration>,
 
     /// IPv4 only (route, address and neighbour listings; routes without a destination or gateway)
     #[arg(short = '4', global = true, conflicts_with = "ipv6")]
@@ -95,7 +96,7 @@ pub struct GlobalOptions {
     pub token_file: Option<PathBuf>,
 
     /// Do it even if the agent says the change would cut it off from this client (deleting, downing or
-    /// moving the link it is reached over, removing that address or route)
+    /// moving the link it is reached over, removing that address or route); in a batch, every line
     #[arg(long, global = true, help_heading = "Security")]
     pub force: bool,
 }
@@ -114,6 +115,29 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
         .ok()
         .filter(|duration| !duration.is_zero())
         .ok_or_else(|| format!("\"{text}\" is not a positive number of seconds"))
+}
+
+// The bounds diagnostics.proto promises the agent enforces; checked here too so that a typo is a usage
+// error before any host is contacted.
+const MAX_PING_COUNT: i64 = 10_000;
+const MIN_PING_INTERVAL: Duration = Duration::from_millis(10);
+const MAX_PING_WAIT: Duration = Duration::from_secs(60);
+const MAX_PING_PAYLOAD: i64 = 65_000;
+
+fn parse_ping_interval(text: &str) -> Result<Duration, String> {
+    let interval = parse_seconds(text)?;
+    if interval < MIN_PING_INTERVAL {
+        return Err(format!("\"{text}\" is below the minimum of 0.01 seconds"));
+    }
+    Ok(interval)
+}
+
+fn parse_ping_wait(text: &str) -> Result<Duration, String> {
+    let wait = parse_seconds(text)?;
+    if wait > MAX_PING_WAIT {
+        return Err(format!("\"{text}\" is above the maximum of 60 seconds"));
+    }
+    Ok(wait)
 }
 
 fn parse_target(text: &str) -> Result<IpAddr, String> {
@@ -177,8 +201,9 @@ const BATCH_HELP: &str = "Each line is a change as on the command line, without 
     -n n1 addr add 172.20.0.11/16 dev ceth1\n  \
     -n n1 route add default via 172.20.0.10\n\
 Blank lines and lines starting with # are skipped. Listings and ping cannot be batched; --host, -o and \
---timeout belong to the batch command, not to its lines. Each host gets the whole file as one ApplyBatch \
-call: on the first failure the agent stops and undoes what the batch changed, unless --continue is given.";
+--timeout belong to the batch command, not to its lines. -n NS, -4/-6 and --force given before \"batch\" \
+apply to every line (a line's own -n, -4 or -6 wins; --force on a line forces that line only). Each host \
+gets the whole file as one ApplyBatch call: on the first failure the agent stops and undoes what the batch changed, unless --continue is given.";
 
 #[derive(Debug, Args)]
 pub struct BatchArgs {
@@ -197,7 +222,12 @@ pub enum NetnsVerb {
     Add { name: String },
     /// Delete a named namespace
     #[command(visible_alias = "delete")]
-    Del { name: String },
+    Del {
+        name: String,
+        /// Succeed without a change if it does not exist (for teardown scripts run twice)
+        #[arg(long)]
+        ignore_missing: bool,
+    },
     /// List the named namespaces
     #[command(visible_aliases = ["ls", "show", "sh"])]
     List,
@@ -219,6 +249,9 @@ pub enum LinkVerb {
     Del {
         #[arg(value_name = "[dev] NAME", required = true)]
         words: Vec<String>,
+        /// Succeed without a change if it does not exist (for teardown scripts run twice)
+        #[arg(long)]
+        ignore_missing: bool,
     },
     /// Change a link: [dev] NAME [up|down] [master BR|nomaster] [mtu N] [address MAC] [netns NS]
     ///
@@ -253,6 +286,9 @@ pub enum AddressVerb {
     Del {
         #[arg(value_name = "ADDR/PLEN dev DEV", required = true)]
         words: Vec<String>,
+        /// Succeed without a change if it does not exist (for teardown scripts run twice)
+        #[arg(long)]
+        ignore_missing: bool,
     },
     /// List addresses: [[dev] DEV]
     #[command(visible_aliases = ["ls", "show", "sh"])]
@@ -282,6 +318,9 @@ pub enum RouteVerb {
     Del {
         #[arg(value_name = "ROUTE", required = true)]
         words: Vec<String>,
+        /// Succeed without a change if it does not exist (for teardown scripts run twice)
+        #[arg(long)]
+        ignore_missing: bool,
     },
     /// List routes of the main table, or: table T|all
     #[command(visible_aliases = ["ls", "show", "sh"])]
@@ -293,10 +332,13 @@ pub enum RouteVerb {
 
 #[derive(Debug, Subcommand)]
 pub enum NeighbourVerb {
-    /// List neighbours: [[dev] DEV]
+    /// List neighbours: [[dev] DEV] [nud all|STATE]...
+    ///
+    /// As with `ip neigh`, NOARP and NONE entries (multicast and the like) are hidden unless `nud all` or
+    /// `nud noarp` asks for them.
     #[command(visible_aliases = ["ls", "show", "sh"])]
     List {
-        #[arg(value_name = "[dev] DEV")]
+        #[arg(value_name = "[dev] DEV nud STATE")]
         words: Vec<String>,
     },
 }
@@ -331,7 +373,12 @@ pub enum NatVerb {
     },
     /// Delete a rule by the ID `nat list` shows
     #[command(visible_alias = "delete")]
-    Del { id: String },
+    Del {
+        id: String,
+        /// Succeed without a change if it does not exist (for teardown scripts run twice)
+        #[arg(long)]
+        ignore_missing: bool,
+    },
     /// List the rules nsfleet made, with counters
     #[command(visible_aliases = ["ls", "show", "sh"])]
     List,
@@ -345,17 +392,26 @@ pub struct PingArgs {
     /// Send out of this link, or from this source address
     #[arg(short = 'I', value_name = "DEV|ADDR")]
     pub interface: Option<String>,
-    /// Echo requests to send
-    #[arg(short = 'c', value_name = "COUNT", default_value_t = 4)]
+    /// Echo requests to send, 1-10000
+    #[arg(
+        short = 'c',
+        value_name = "COUNT",
+        default_value_t = 4,
+        value_parser = clap::value_parser!(u32).range(1..=MAX_PING_COUNT)
+    )]
     pub count: u32,
-    /// Seconds between requests [agent default: 1]
-    #[arg(short = 'i', value_name = "SECONDS", value_parser = parse_seconds)]
+    /// Seconds between requests, at least 0.01 [agent default: 1]
+    #[arg(short = 'i', value_name = "SECONDS", value_parser = parse_ping_interval)]
     pub interval: Option<Duration>,
-    /// Seconds to wait for a reply after the last request [agent default: 1]
-    #[arg(short = 'W', value_name = "SECONDS", value_parser = parse_seconds)]
+    /// Seconds to wait for a reply after the last request, at most 60 [agent default: 1]
+    #[arg(short = 'W', value_name = "SECONDS", value_parser = parse_ping_wait)]
     pub wait: Option<Duration>,
-    /// ICMP payload bytes [agent default: 56]
-    #[arg(short = 's', value_name = "SIZE")]
+    /// ICMP payload bytes, 1-65000 [agent default: 56]
+    #[arg(
+        short = 's',
+        value_name = "SIZE",
+        value_parser = clap::value_parser!(u32).range(1..=MAX_PING_PAYLOAD)
+    )]
     pub size: Option<u32>,
 }
 

@@ -5,19 +5,19 @@
 use std::{net::IpAddr, time::Duration};
 
 use nsfleet_proto::v1::{
-    AddRouteRequest, AddressFamily, CreateNamespaceRequest, DeleteNamespaceRequest,
-    DeleteNatRuleRequest, DeleteRouteRequest, GetForwardingRequest, GetLinkRequest,
+    AddRouteRequest, AddressFamily, CreateNamespaceRequest, DeleteAddressRequest, DeleteLinkRequest,
+    DeleteNamespaceRequest, DeleteNatRuleRequest, DeleteRouteRequest, GetForwardingRequest, GetLinkRequest,
     ListAddressesRequest, ListLinksRequest, ListNatRulesRequest, PingRequest, ReplaceRouteRequest,
 };
 
 use crate::{
     cli::{
-        AddressVerb, Cli, ForwardingVerb, LinkVerb, NatVerb, NeighbourVerb, NetnsVerb, Object,
+        AddressVerb, Cli, ForwardingVerb, GlobalOptions, LinkVerb, NatVerb, NeighbourVerb, NetnsVerb, Object,
         OutputFormat, PingArgs, RouteVerb,
     },
     commands::{
         address::AddressAction, forwarding::ForwardingAction, link::LinkAction, nat::NatAction,
-        neighbor::NeighborAction, netns::NetnsAction, route::RouteAction, Action,
+        neighbor::NeighborAction, netns::NetnsAction, ping, route::RouteAction, Action,
     },
     connect::{ClientSecurity, EndpointError, Host, SecurityError, SecurityOptions},
     grammar::{self, GrammarError},
@@ -61,16 +61,51 @@ fn grammar_error(command: &'static str) -> impl Fn(GrammarError) -> UsageError {
     move |source| UsageError::Grammar { command, source }
 }
 
+/// How long a host may take when `--timeout` is not given.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What the global options say about every request: `-n`, `-4`/`-6` and `--force`. The options given to
+/// `nsfleet batch` are the defaults of each line of the file.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct RequestOptions {
+    pub namespace: Option<String>,
+    pub family: AddressFamily,
+    pub force: bool,
+}
+
+impl RequestOptions {
+    pub fn of(global: &GlobalOptions) -> Self {
+        let family = if global.ipv4 {
+            AddressFamily::Ipv4
+        } else if global.ipv6 {
+            AddressFamily::Ipv6
+        } else {
+            AddressFamily::Unspecified
+        };
+        Self {
+            namespace: global.netns.clone(),
+            family,
+            force: global.force,
+        }
+    }
+
+    /// These options, falling back to `outer`'s for what they leave unset. `-n ''` is set: it names the
+    /// agent's own namespace. `--force` cannot be unset, so either one forces.
+    pub fn within(self, outer: &RequestOptions) -> Self {
+        Self {
+            namespace: self.namespace.or_else(|| outer.namespace.clone()),
+            family: match self.family {
+                AddressFamily::Unspecified => outer.family,
+                family => family,
+            },
+            force: self.force || outer.force,
+        }
+    }
+}
+
 pub fn plan(cli: Cli) -> Result<Plan, UsageError> {
     let global = cli.global;
-    let family = if global.ipv4 {
-        AddressFamily::Ipv4
-    } else if global.ipv6 {
-        AddressFamily::Ipv6
-    } else {
-        AddressFamily::Unspecified
-    };
-    let namespace = global.netns.unwrap_or_default();
+    let options = RequestOptions::of(&global);
     let security = SecurityOptions {
         ca: global.ca,
         cert: global.cert,
@@ -81,15 +116,19 @@ pub fn plan(cli: Cli) -> Result<Plan, UsageError> {
             .filter(|token| !token.is_empty()),
     }
     .load()?;
-    let mut action = action(cli.object, namespace, family)?;
-    if global.force {
-        force(&mut action);
-    }
+    let action = action(cli.object, &options)?;
+    // A ping's answer is its whole run: the default gives it the time its requests need on top, while an
+    // explicit --timeout bounds it, as the help says.
+    let timeout = match (global.timeout, &action) {
+        (Some(timeout), _) => timeout,
+        (None, Action::Ping(request)) => DEFAULT_TIMEOUT + ping::expected_duration(request),
+        (None, _) => DEFAULT_TIMEOUT,
+    };
     Ok(Plan {
         hosts: hosts(&global.hosts)?,
         action,
         format: global.output,
-        timeout: global.timeout,
+        timeout,
         security,
     })
 }
@@ -150,11 +189,17 @@ in_namespace!(
 );
 
 /// The action of one command line's object; also what each line of a batch goes through.
-pub(crate) fn action(
-    object: Object,
-    namespace: String,
-    family: AddressFamily,
-) -> Result<Action, UsageError> {
+pub(crate) fn action(object: Object, options: &RequestOptions) -> Result<Action, UsageError> {
+    let mut action = unforced_action(object, options)?;
+    if options.force {
+        force(&mut action);
+    }
+    Ok(action)
+}
+
+fn unforced_action(object: Object, options: &RequestOptions) -> Result<Action, UsageError> {
+    let namespace = options.namespace.clone().unwrap_or_default();
+    let family = options.family;
     let ns = namespace.as_str();
     Ok(match object {
         Object::Netns { verb } => Action::Netns(netns_action(verb)),
@@ -164,9 +209,12 @@ pub(crate) fn action(
         Object::Neighbour { verb } => {
             let NeighbourVerb::List { words } =
                 verb.unwrap_or(NeighbourVerb::List { words: Vec::new() });
-            let request = grammar::neighbor::parse_list(&words, family)
+            let (request, states) = grammar::neighbor::parse_list(&words, family)
                 .map_err(grammar_error("neighbour list"))?;
-            Action::Neighbor(NeighborAction::List(request.in_namespace(ns)))
+            Action::Neighbor(NeighborAction::List {
+                request: request.in_namespace(ns),
+                states,
+            })
         }
         Object::Forwarding { verb } => {
             Action::Forwarding(match verb.unwrap_or(ForwardingVerb::Show) {
@@ -183,15 +231,15 @@ pub(crate) fn action(
                 let request = grammar::nat::parse_add(&words).map_err(grammar_error("nat add"))?;
                 NatAction::Add(request.in_namespace(ns))
             }
-            NatVerb::Del { id } => NatAction::Delete(DeleteNatRuleRequest {
+            NatVerb::Del { id, ignore_missing } => NatAction::Delete(DeleteNatRuleRequest {
                 namespace,
                 id,
-                ignore_missing: false,
+                ignore_missing,
             }),
             NatVerb::List => NatAction::List(ListNatRulesRequest { namespace }),
         }),
         Object::Ping(arguments) => Action::Ping(ping_request(arguments, namespace)),
-        Object::Batch(arguments) => Action::Batch(crate::batch::load(arguments)?),
+        Object::Batch(arguments) => Action::Batch(crate::batch::load(arguments, options)?),
     })
 }
 
@@ -199,9 +247,12 @@ pub(crate) fn action(
 fn netns_action(verb: Option<NetnsVerb>) -> NetnsAction {
     match verb.unwrap_or(NetnsVerb::List) {
         NetnsVerb::Add { name } => NetnsAction::Create(CreateNamespaceRequest { name }),
-        NetnsVerb::Del { name } => NetnsAction::Delete(DeleteNamespaceRequest {
+        NetnsVerb::Del {
             name,
-            ignore_missing: false,
+            ignore_missing,
+        } => NetnsAction::Delete(DeleteNamespaceRequest {
+            name,
+            ignore_missing,
             force: false,
         }),
         NetnsVerb::List => NetnsAction::List,
@@ -220,11 +271,15 @@ fn link_action(verb: Option<LinkVerb>, namespace: String) -> Result<LinkAction, 
                     .map_err(grammar_error("link add"))?
                     .in_namespace(ns),
             ),
-            LinkVerb::Del { words } => LinkAction::Delete(
-                grammar::link::parse_delete(&words)
+            LinkVerb::Del {
+                words,
+                ignore_missing,
+            } => LinkAction::Delete(DeleteLinkRequest {
+                ignore_missing,
+                ..grammar::link::parse_delete(&words)
                     .map_err(grammar_error("link del"))?
-                    .in_namespace(ns),
-            ),
+                    .in_namespace(ns)
+            }),
             LinkVerb::Set { words } => LinkAction::Set(
                 grammar::link::parse_set(&words)
                     .map_err(grammar_error("link set"))?
@@ -269,10 +324,16 @@ fn address_action(
                     grammar::address::parse_add(&words).map_err(grammar_error("address add"))?;
                 AddressAction::Add(request.in_namespace(ns))
             }
-            AddressVerb::Del { words } => {
+            AddressVerb::Del {
+                words,
+                ignore_missing,
+            } => {
                 let request =
                     grammar::address::parse_delete(&words).map_err(grammar_error("address del"))?;
-                AddressAction::Delete(request.in_namespace(ns))
+                AddressAction::Delete(DeleteAddressRequest {
+                    ignore_missing,
+                    ..request.in_namespace(ns)
+                })
             }
             AddressVerb::List { words } => {
                 let link = grammar::parse_optional_device(&words)
@@ -308,10 +369,13 @@ fn route_action(
                 route: spec(&words, "route replace")?,
                 force: false,
             }),
-            RouteVerb::Del { words } => RouteAction::Delete(DeleteRouteRequest {
+            RouteVerb::Del {
+                words,
+                ignore_missing,
+            } => RouteAction::Delete(DeleteRouteRequest {
                 namespace,
                 route: spec(&words, "route del")?,
-                ignore_missing: false,
+                ignore_missing,
                 force: false,
             }),
             RouteVerb::List { words } => {

@@ -9,7 +9,7 @@ use support::{nsfleet, FakeAgent, Mode};
 #[test]
 fn usage_errors_exit_2_before_contacting_hosts() {
     let agent = FakeAgent::start(Mode::Healthy);
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 11] = [
         (
             &["link", "add", "vx0", "type", "vxlan"],
             "nsfleet: link add: link type \"vxlan\" is not supported",
@@ -35,6 +35,27 @@ fn usage_errors_exit_2_before_contacting_hosts() {
         (
             &["ping", "example.com"],
             "error: invalid value 'example.com'",
+        ),
+        // Values the CLI can range-check itself, rather than leaving them to the agent.
+        (
+            &["link", "add", "br0", "type", "bridge", "mtu", "0"],
+            "nsfleet: link add: invalid MTU \"0\" after \"mtu\": veth and bridge MTUs are 68-65535",
+        ),
+        (
+            &["route", "add", "10.0.0.0/8", "dev", "br0", "table", "0"],
+            "nsfleet: route add: invalid table \"0\"",
+        ),
+        (
+            &["ping", "10.0.0.1", "-c", "0"],
+            "error: invalid value '0' for '-c <COUNT>'",
+        ),
+        (
+            &["--timeout", "0", "netns"],
+            "error: invalid value '0' for '--timeout <SECONDS>'",
+        ),
+        (
+            &["neigh", "show", "nud", "sleepy"],
+            "nsfleet: neighbour list: invalid state \"sleepy\" after \"nud\"",
         ),
     ];
     for (args, expected) in cases {

@@ -207,3 +207,146 @@ fn text_output_of_several_hosts_is_one_block_per_host() {
         "host2's block\n{run}"
     );
 }
+
+/// A batch file in the simulated host's temporary directory, which the CLI (outside the host) can read.
+fn batch_file(host: &SimHost, name: &str, text: &str) -> String {
+    let path = host.dir().join(name);
+    std::fs::write(&path, text).expect("write a batch file");
+    path.display().to_string()
+}
+
+#[test]
+fn the_batch_commands_netns_applies_to_lines_without_their_own() {
+    let lab = Lab::start(1);
+    let host = lab.host(0);
+    host.run_ok("", &["ip", "netns", "add", "netns1"]);
+    let file = batch_file(
+        host,
+        "setup.batch",
+        "link add br9 type bridge\n-n '' link add br8 type bridge\n",
+    );
+    Nsfleet::on(host)
+        .args(["-n", "netns1", "batch", &file])
+        .run()
+        .result();
+    assert!(host.ip_link("netns1", "br9").is_some(), "-n netns1 reached line 1");
+    assert!(host.ip_link("", "br9").is_none(), "line 1 went to the host namespace");
+    assert!(host.ip_link("", "br8").is_some(), "line 2's own -n '' wins");
+}
+
+#[test]
+fn deletes_with_ignore_missing_succeed_unchanged_when_it_is_gone() {
+    let lab = Lab::start(1);
+    let host = lab.host(0);
+    host.run_ok("", &["ip", "link", "set", "lo", "up"]);
+    for line in [
+        "netns del gone",
+        "link del gone0",
+        "addr del 192.0.2.9/24 dev lo",
+        "route del 198.51.100.0/24",
+        "nat del 0123456789abcdef",
+    ] {
+        let refused = Nsfleet::on(host).line(line).run();
+        assert_eq!(refused.exit_code(), Some(1), "without --ignore-missing\n{refused}");
+        let run = Nsfleet::on(host).line(&format!("{line} --ignore-missing")).run();
+        assert!(!nsfleet_tests::json::changed(run.result()), "{line}\n{run}");
+    }
+
+    // A teardown script runs twice: the second time everything is already gone.
+    host.run_ok("", &["ip", "netns", "add", "netns1"]);
+    host.run_ok("", &["ip", "link", "add", "br7", "type", "bridge"]);
+    let file = batch_file(
+        host,
+        "teardown.batch",
+        "link del br7 --ignore-missing\nnetns del netns1 --ignore-missing\n",
+    );
+    for (round, changed) in [(1, true), (2, false)] {
+        let run = Nsfleet::on(host).args(["batch", &file]).run();
+        let results = run.result()["results"].as_array().cloned().unwrap_or_default();
+        assert_eq!(results.len(), 2, "round {round}\n{run}");
+        assert!(
+            results.iter().all(|result| result["changed"] == changed),
+            "round {round}: every line changed = {changed}\n{run}"
+        );
+    }
+    assert!(host.ip_link("", "br7").is_none());
+    assert_eq!(host.ip_netns_list(), Vec::<String>::new());
+}
+
+#[test]
+fn neigh_list_hides_noarp_entries_unless_nud_all() {
+    let lab = Lab::start(1);
+    let host = lab.host(0);
+    for argv in [
+        &["ip", "link", "add", "va", "type", "veth", "peer", "name", "vb"][..],
+        &["ip", "address", "add", "192.0.2.1/24", "dev", "va"],
+        &["ip", "link", "set", "va", "up"],
+        &["ip", "neigh", "add", "192.0.2.5", "lladdr", "02:00:00:00:00:05", "dev", "va", "nud", "noarp"],
+        &["ip", "neigh", "add", "192.0.2.6", "lladdr", "02:00:00:00:00:06", "dev", "va", "nud", "permanent"],
+    ] {
+        host.run_ok("", argv);
+    }
+    // The oracle: iproute2 hides NOARP by default too.
+    let ip_default = host.run_ok("", &["ip", "neigh", "show", "dev", "va"]);
+    assert!(!ip_default.contains("192.0.2.5") && ip_default.contains("192.0.2.6"), "{ip_default}");
+    let addresses = |line: &str| -> Vec<String> {
+        let run = Nsfleet::on(host).line(line).run();
+        let neighbors = run.result()["neighbors"].as_array().cloned().unwrap_or_default();
+        neighbors
+            .iter()
+            .filter_map(|n| n["address"].as_str().map(String::from))
+            .filter(|address| address.starts_with("192.0.2."))
+            .collect()
+    };
+    assert_eq!(addresses("neigh list dev va"), ["192.0.2.6"]);
+    let mut all = addresses("neigh list dev va nud all");
+    all.sort();
+    assert_eq!(all, ["192.0.2.5", "192.0.2.6"]);
+    assert_eq!(addresses("neigh list nud noarp"), ["192.0.2.5"]);
+    let text = Nsfleet::on(host).text().line("neigh list").run();
+    assert_eq!(text.exit_code(), Some(0), "{text}");
+    assert!(!text.stdout().contains("NOARP"), "{text}");
+}
+
+#[test]
+fn an_explicit_timeout_bounds_a_whole_ping() {
+    let lab = Lab::start(1);
+    let host = lab.host(0);
+    host.run_ok("", &["ip", "link", "set", "lo", "up"]);
+    // 20 requests 0.2 s apart take about 4.8 s; --timeout 1.5 must end the command long before that.
+    let started = std::time::Instant::now();
+    let run = Nsfleet::on(host)
+        .line("--timeout 1.5 ping 127.0.0.1 -c 20 -i 0.2")
+        .run();
+    let elapsed = started.elapsed();
+    let error = run.error("DEADLINE_EXCEEDED");
+    assert!(
+        error["message"].as_str().is_some_and(|m| m.contains("1.5 s")),
+        "{run}"
+    );
+    assert!(elapsed < std::time::Duration::from_secs(4), "took {elapsed:?}\n{run}");
+    // Without --timeout the same ping has the time it needs.
+    let run = Nsfleet::on(host).line("ping 127.0.0.1 -c 3 -i 0.2").run();
+    assert_eq!(run.result()["summary"]["received"], 3, "{run}");
+}
+
+#[test]
+fn the_agent_without_privileges_says_it_needs_root_and_exits_1() {
+    let lab = Lab::start(1);
+    let host = lab.host(0);
+    let agent = nsfleet_tests::binaries().agent.display().to_string();
+    let socket = format!("unix:{}", host.dir().join("unprivileged.sock").display());
+    // Inside the simulated host, as nobody with no capabilities; the unix socket keeps it off TCP.
+    let run = host.run_in(
+        "",
+        &[
+            "timeout", "20", "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+            "--inh-caps=-all", "--bounding-set=-all", &agent, "--listen", &socket,
+        ],
+    );
+    assert_eq!(run.status.code(), Some(1), "{run}");
+    assert!(
+        run.stderr.contains("needs root, or the capabilities CAP_NET_ADMIN and CAP_SYS_ADMIN"),
+        "{run}"
+    );
+}

@@ -315,6 +315,38 @@ fn the_guard_refuses_to_cut_the_management_path_and_force_overrides_it() {
     assert_eq!(forced[0]["identity"], "token:ci");
 }
 
+/// `--force` in a batch, from the CLI over TCP: the guarded step is deleting the management address,
+/// and the next line puts it back, so the answer still arrives over veth-mgmt.
+#[test]
+fn force_reaches_the_agent_from_a_batch_line_and_from_the_batch_command() {
+    let fixture = Fixture::start(false);
+    let host = fixture.host();
+    let write = |name: &str, text: &str| {
+        let path = fixture._dir.path().join(name);
+        std::fs::write(&path, text).expect("a batch file");
+        path.display().to_string()
+    };
+    let bounce = "addr del 192.0.2.1/24 dev veth-mgmt\naddr add 192.0.2.1/24 dev veth-mgmt\n";
+    let unforced = write("unforced.batch", bounce);
+    let line_forced = write("line-forced.batch", &format!("--force {bounce}"));
+
+    let message = assert_code(&fixture.remote(ADMIN, &["batch", &unforced]), "FAILED_PRECONDITION");
+    assert!(message.contains("192.0.2.1") && message.contains("force"), "{message}");
+    for words in [&["batch", line_forced.as_str()][..], &["--force", "batch", unforced.as_str()]] {
+        let result = assert_ok(&fixture.remote(ADMIN, words));
+        assert_eq!(result["ok"], true, "{words:?}: {result}");
+        assert_eq!(result["results"][0]["changed"], true, "{words:?}: the address was deleted\n{result}");
+        let addresses = host.ip_addresses("");
+        assert!(
+            addresses.iter().any(|link| link["ifname"] == "veth-mgmt"
+                && link["addr_info"].as_array().is_some_and(|a| a.iter().any(|a| a["local"] == "192.0.2.1"))),
+            "{words:?}: 192.0.2.1 is back on veth-mgmt: {addresses:?}"
+        );
+    }
+    let forced: Vec<Value> = fixture.audited("ApplyBatch", "OK");
+    assert_eq!(forced.len(), 2, "{forced:?}");
+}
+
 /// ApplyBatch over TLS from inside namespace `client`: [create namespace batchns, delete veth-mgmt].
 /// The CLI has no batch command here, so a thread joins the client namespace and uses tonic.
 fn guarded_batch_over_tcp(fixture: &Fixture) -> tonic::Status {

@@ -3,14 +3,16 @@
 //!
 //! Each line goes through the same clap definition and keyword parsers as a command line, so a batch
 //! line means exactly what the same words mean after `nsfleet`; there is no second grammar. What the
-//! line parsers give is then narrowed to the changes `BatchOperation` can carry.
+//! line parsers give is then narrowed to the changes `BatchOperation` can carry. `-n`, `-4`/`-6` and
+//! `--force` given to `nsfleet batch` are every line's defaults, so a file written for one namespace
+//! does not have to repeat it.
 
 mod line;
 
 use std::io::Read;
 
 use clap::{parser::ValueSource, CommandFactory, FromArgMatches};
-use nsfleet_proto::v1::{batch_operation::Operation, AddressFamily, BatchOperation};
+use nsfleet_proto::v1::{batch_operation::Operation, BatchOperation};
 
 use crate::{
     cli::{BatchArgs, Cli, Object},
@@ -18,7 +20,7 @@ use crate::{
         address::AddressAction, batch::BatchAction, forwarding::ForwardingAction, link::LinkAction,
         nat::NatAction, netns::NetnsAction, route::RouteAction, Action,
     },
-    plan::{self, UsageError},
+    plan::{self, RequestOptions, UsageError},
 };
 
 pub use line::split_words;
@@ -54,10 +56,13 @@ impl ScriptError {
     }
 }
 
-/// Reads the file (or stdin for `-`) and parses every line.
-pub fn load(arguments: BatchArgs) -> Result<BatchAction, ScriptError> {
+/// Reads the file (or stdin for `-`) and parses every line, with `defaults` for what a line leaves out.
+pub(crate) fn load(
+    arguments: BatchArgs,
+    defaults: &RequestOptions,
+) -> Result<BatchAction, ScriptError> {
     let text = read_source(&arguments.file)?;
-    let script = parse(&text)?;
+    let script = parse(&text, defaults)?;
     if script.operations.is_empty() {
         return Err(ScriptError::Empty(describe_source(&arguments.file)));
     }
@@ -97,7 +102,7 @@ pub struct Script {
 }
 
 /// Parses every line; the first bad one is the error.
-pub fn parse(text: &str) -> Result<Script, ScriptError> {
+pub(crate) fn parse(text: &str, defaults: &RequestOptions) -> Result<Script, ScriptError> {
     // Built once: constructing clap's command tree costs far more than parsing one short line with it.
     let mut command = Cli::command().no_binary_name(true);
     let mut script = Script::default();
@@ -107,7 +112,7 @@ pub fn parse(text: &str) -> Result<Script, ScriptError> {
         if words.is_empty() {
             continue;
         }
-        let operation = parse_line(&mut command, &words).map_err(|error| match error {
+        let operation = parse_line(&mut command, &words, defaults).map_err(|error| match error {
             LineError::Usage(source) => ScriptError::Command {
                 line,
                 source: Box::new(source),
@@ -134,7 +139,11 @@ const INVOCATION_OPTIONS: [(&str, &str); 3] = [
     ("timeout", "--timeout"),
 ];
 
-fn parse_line(command: &mut clap::Command, words: &[String]) -> Result<Operation, LineError> {
+fn parse_line(
+    command: &mut clap::Command,
+    words: &[String],
+    defaults: &RequestOptions,
+) -> Result<Operation, LineError> {
     let matches = command
         .try_get_matches_from_mut(words)
         .map_err(|error| LineError::Other(clap_message(&error)))?;
@@ -147,19 +156,11 @@ fn parse_line(command: &mut clap::Command, words: &[String]) -> Result<Operation
     }
     let cli =
         Cli::from_arg_matches(&matches).map_err(|error| LineError::Other(clap_message(&error)))?;
-    let global = cli.global;
-    let family = if global.ipv4 {
-        AddressFamily::Ipv4
-    } else if global.ipv6 {
-        AddressFamily::Ipv6
-    } else {
-        AddressFamily::Unspecified
-    };
     if let Object::Batch(_) = cli.object {
         return Err(LineError::Other("a batch cannot contain batch".to_owned()));
     }
-    let action = plan::action(cli.object, global.netns.unwrap_or_default(), family)
-        .map_err(LineError::Usage)?;
+    let options = RequestOptions::of(&cli.global).within(defaults);
+    let action = plan::action(cli.object, &options).map_err(LineError::Usage)?;
     to_operation(action).map_err(|what| {
         LineError::Other(format!(
             "{what} is not a change: only changes can be batched (run listings and ping on their own)"

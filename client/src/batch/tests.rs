@@ -2,6 +2,10 @@ use nsfleet_proto::v1::{create_link_request::Kind, AddressFamily};
 
 use super::*;
 
+fn parse(text: &str) -> Result<Script, ScriptError> {
+    super::parse(text, &RequestOptions::default())
+}
+
 fn operations(text: &str) -> Vec<Operation> {
     parse(text)
         .unwrap()
@@ -123,4 +127,64 @@ fn a_grammar_error_points_to_the_command_help() {
         error.help_hint().as_deref(),
         Some("nsfleet route add --help")
     );
+}
+
+fn operations_with(text: &str, defaults: &RequestOptions) -> Vec<Operation> {
+    super::parse(text, defaults)
+        .unwrap()
+        .operations
+        .into_iter()
+        .map(|operation| operation.operation.unwrap())
+        .collect()
+}
+
+#[test]
+fn the_batch_commands_namespace_applies_to_lines_without_their_own() {
+    let defaults = RequestOptions {
+        namespace: Some("netns1".to_owned()),
+        ..RequestOptions::default()
+    };
+    let ops = operations_with(
+        "addr add 172.20.0.11/16 dev ceth1\n\
+         -n other link set lo up\n\
+         -n '' link set veth1 up\n",
+        &defaults,
+    );
+    assert!(matches!(&ops[0], Operation::AddAddress(r) if r.namespace == "netns1"));
+    assert!(matches!(&ops[1], Operation::SetLink(r) if r.namespace == "other"));
+    assert!(matches!(&ops[2], Operation::SetLink(r) if r.namespace.is_empty()));
+}
+
+#[test]
+fn force_reaches_the_line_that_asks_or_every_line_of_a_forced_file() {
+    let text = "--force link del veth0\n\
+                link del veth1\n\
+                addr del 192.0.2.1/24 dev veth1 --force\n\
+                netns del n1\n";
+    let ops = operations(text);
+    assert!(matches!(&ops[0], Operation::DeleteLink(r) if r.force));
+    assert!(matches!(&ops[1], Operation::DeleteLink(r) if !r.force));
+    assert!(matches!(&ops[2], Operation::DeleteAddress(r) if r.force));
+    assert!(matches!(&ops[3], Operation::DeleteNamespace(r) if !r.force));
+    let forced = RequestOptions {
+        force: true,
+        ..RequestOptions::default()
+    };
+    let ops = operations_with(text, &forced);
+    assert!(matches!(&ops[1], Operation::DeleteLink(r) if r.force));
+    assert!(matches!(&ops[3], Operation::DeleteNamespace(r) if r.force));
+}
+
+#[test]
+fn ignore_missing_inside_lines() {
+    let ops = operations(
+        "netns del n1 --ignore-missing\n\
+         link del veth1 --ignore-missing\n\
+         nat del 0123abcd --ignore-missing\n\
+         route del 10.0.0.0/8 --ignore-missing\n",
+    );
+    assert!(matches!(&ops[0], Operation::DeleteNamespace(r) if r.ignore_missing));
+    assert!(matches!(&ops[1], Operation::DeleteLink(r) if r.ignore_missing));
+    assert!(matches!(&ops[2], Operation::DeleteNatRule(r) if r.ignore_missing));
+    assert!(matches!(&ops[3], Operation::DeleteRoute(r) if r.ignore_missing));
 }

@@ -60,9 +60,10 @@ pub async fn run(
         streamed: context.live_ping,
     };
     let mut client = DiagnosticsServiceClient::new(channel);
-    let mut call = context.request(request.clone());
-    call.set_timeout(context.timeout + expected_duration(request));
-    let mut events = client.ping(call).await?.into_inner();
+    let mut events = client
+        .ping(context.request(request.clone()))
+        .await?
+        .into_inner();
     if run.streamed {
         print_live(&header_line(&run.target, payload_size));
     }

@@ -5,7 +5,11 @@ use nsfleet_proto::v1::{
     DeleteLinkRequest, SetLinkRequest, VethSpec,
 };
 
-use super::{parse_optional_device, set_once, values::parse_mac, GrammarError, Words};
+use super::{
+    parse_optional_device, set_once,
+    values::{check_new_link_name, parse_ethernet_mtu, parse_mac},
+    GrammarError, Words,
+};
 
 /// `[name|dev] NAME [mtu N] type veth peer [name] PEER [netns NS]` or `... type bridge [mtu N]`.
 pub fn parse_add(words: &[String]) -> Result<CreateLinkRequest, GrammarError> {
@@ -17,7 +21,7 @@ pub fn parse_add(words: &[String]) -> Result<CreateLinkRequest, GrammarError> {
         match word {
             "name" => set_once(&mut name, "name", cursor.value("name")?)?,
             "dev" => set_once(&mut name, "dev", cursor.value("dev")?)?,
-            "mtu" => set_once(&mut mtu, "mtu", cursor.parsed("mtu", "MTU")?)?,
+            "mtu" => set_once(&mut mtu, "mtu", parse_ethernet_mtu("mtu", cursor.value("mtu")?)?)?,
             "type" => {
                 // Everything after the type belongs to it, as with `ip link add`.
                 kind = Some(parse_type(&mut cursor, &mut mtu)?);
@@ -32,6 +36,7 @@ pub fn parse_add(words: &[String]) -> Result<CreateLinkRequest, GrammarError> {
         }
     }
     let name = name.ok_or(GrammarError::Missing { what: "link name" })?;
+    check_new_link_name("name", name)?;
     let kind = kind.ok_or(GrammarError::Missing {
         what: "type veth|bridge",
     })?;
@@ -49,7 +54,7 @@ fn parse_type(cursor: &mut Words<'_>, mtu: &mut Option<u32>) -> Result<Kind, Gra
         "bridge" => {
             while let Some(word) = cursor.next() {
                 match word {
-                    "mtu" => set_once(mtu, "mtu", cursor.parsed("mtu", "MTU")?)?,
+                    "mtu" => set_once(mtu, "mtu", parse_ethernet_mtu("mtu", cursor.value("mtu")?)?)?,
                     _ => {
                         return Err(GrammarError::UnexpectedWord {
                             word: word.to_owned(),
@@ -71,7 +76,7 @@ fn parse_type(cursor: &mut Words<'_>, mtu: &mut Option<u32>) -> Result<Kind, Gra
 fn parse_veth(cursor: &mut Words<'_>, mtu: &mut Option<u32>) -> Result<Kind, GrammarError> {
     loop {
         match cursor.next() {
-            Some("mtu") => set_once(mtu, "mtu", cursor.parsed("mtu", "MTU")?)?,
+            Some("mtu") => set_once(mtu, "mtu", parse_ethernet_mtu("mtu", cursor.value("mtu")?)?)?,
             Some("peer") => break,
             Some(word) => {
                 return Err(GrammarError::UnexpectedWord {
@@ -112,6 +117,7 @@ fn parse_veth(cursor: &mut Words<'_>, mtu: &mut Option<u32>) -> Result<Kind, Gra
     let peer_name = peer_name.ok_or(GrammarError::Missing {
         what: "peer name (peer [name] PEER)",
     })?;
+    check_new_link_name("peer", peer_name)?;
     Ok(Kind::Veth(VethSpec {
         peer_name: peer_name.to_owned(),
         peer_namespace: peer_namespace.map(str::to_owned),
@@ -294,12 +300,25 @@ mod tests {
             "unexpected word \"stp_state\" (expected mtu)"
         );
         assert!(error("br0 mtu big type bridge").starts_with("invalid MTU \"big\" after \"mtu\""));
+        // 0 would mean "the kernel's default" in the request: refused rather than silently ignored.
+        for mtu in ["0", "67", "65536", "4294967296"] {
+            let message = error(&format!("br0 type bridge mtu {mtu}"));
+            assert!(message.ends_with("veth and bridge MTUs are 68-65535"), "{message}");
+            let message = error(&format!("v0 mtu {mtu} type veth peer v1"));
+            assert!(message.ends_with("veth and bridge MTUs are 68-65535"), "{message}");
+        }
         assert!(error("v0 type veth peer v1 mtu 1400").contains("peer's MTU"));
+        assert_eq!(
+            error("veth-to-netns-one type veth peer c1"),
+            "invalid link name \"veth-to-netns-one\" after \"name\": 17 bytes; the kernel takes at most 15"
+        );
+        assert!(error("v0 type veth peer name ceth-to-netns-one").contains("after \"peer\": 17 bytes"));
+        assert!(parse_add(&words("fifteen-bytes-0 type veth peer fifteen-bytes-1")).is_ok());
         assert_eq!(
             error("v0 type veth peer v1 v2"),
             "unexpected word \"v2\" (expected netns)"
         );
-        assert_eq!(error("v0 mtu 1 mtu 2 type bridge"), "\"mtu\" given twice");
+        assert_eq!(error("v0 mtu 1400 mtu 1500 type bridge"), "\"mtu\" given twice");
     }
 
     #[test]

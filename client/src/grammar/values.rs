@@ -95,21 +95,53 @@ pub fn parse_scope(keyword: &'static str, word: &str) -> Result<Scope, GrammarEr
     }
 }
 
-/// A routing table by number or by the names iproute2 knows without /etc/iproute2/rt_tables.
+/// A routing table by number or by the names iproute2 knows without /etc/iproute2/rt_tables. Table 0
+/// is RT_TABLE_UNSPEC, which the agent refuses: it names no table.
 pub fn parse_table(keyword: &'static str, word: &str) -> Result<u32, GrammarError> {
     match word {
         "main" => Ok(254),
         "local" => Ok(255),
         "default" => Ok(253),
+        "0" => Err(invalid(
+            keyword,
+            "table",
+            word,
+            "0 is not a table; leave it out for main (254)",
+        )),
         _ => word.parse().map_err(|_| {
             invalid(
                 keyword,
                 "table",
                 word,
-                "expected a number, main, local or default",
+                "expected a number 1-4294967295, main, local or default",
             )
         }),
     }
+}
+
+/// A name for a link about to be created: the kernel refuses more than 15 bytes (IFNAMSIZ less the NUL),
+/// a limit long descriptive names run into at once. The agent checks the rest of a name's rules.
+pub fn check_new_link_name(keyword: &'static str, name: &str) -> Result<(), GrammarError> {
+    const MAX_LINK_NAME: usize = 15;
+    if name.len() > MAX_LINK_NAME {
+        return Err(invalid(
+            keyword,
+            "link name",
+            name,
+            format!("{} bytes; the kernel takes at most {MAX_LINK_NAME}", name.len()),
+        ));
+    }
+    Ok(())
+}
+
+/// The MTU of a new veth or bridge: both are Ethernet devices, which the kernel bounds to 68-65535
+/// (ETH_MIN_MTU, ETH_MAX_MTU). Other links have other bounds (`lo` takes 0 and 70000), which only the
+/// agent can read, so `link set` does not use this.
+pub fn parse_ethernet_mtu(keyword: &'static str, word: &str) -> Result<u32, GrammarError> {
+    word.parse::<u32>()
+        .ok()
+        .filter(|mtu| (68..=65535).contains(mtu))
+        .ok_or_else(|| invalid(keyword, "MTU", word, "veth and bridge MTUs are 68-65535"))
 }
 
 /// Six colon-separated hex octets; returned lower-case, the form the agent reports.
@@ -151,13 +183,22 @@ fn parse_port(keyword: &'static str, whole: &str, text: &str) -> Result<u32, Gra
 
 /// `PORT` or `FIRST-LAST`; the last port is 0 for a single port, as in the proto.
 pub fn parse_port_range(keyword: &'static str, word: &str) -> Result<(u32, u32), GrammarError> {
-    match word.split_once('-') {
-        None => Ok((parse_port(keyword, word, word)?, 0)),
-        Some((first, last)) => Ok((
-            parse_port(keyword, word, first)?,
-            parse_port(keyword, word, last)?,
-        )),
+    let Some((first, last)) = word.split_once('-') else {
+        return Ok((parse_port(keyword, word, word)?, 0));
+    };
+    let (first, last) = (
+        parse_port(keyword, word, first)?,
+        parse_port(keyword, word, last)?,
+    );
+    if last < first {
+        return Err(invalid(
+            keyword,
+            "port range",
+            word,
+            "the last port is below the first",
+        ));
     }
+    Ok((first, last))
 }
 
 /// `ADDR`, `IPV4:PORT`, `[IPV6]` or `[IPV6]:PORT`; the port is 0 when not given.
@@ -235,6 +276,11 @@ mod tests {
         assert_eq!(parse_table("table", "main"), Ok(254));
         assert_eq!(parse_table("table", "100"), Ok(100));
         assert!(parse_table("table", "-1").is_err());
+        assert!(parse_table("table", "4294967296").is_err());
+        assert_eq!(
+            parse_table("table", "0").unwrap_err().to_string(),
+            "invalid table \"0\" after \"table\": 0 is not a table; leave it out for main (254)"
+        );
     }
 
     #[test]
@@ -256,6 +302,13 @@ mod tests {
         assert!(parse_port_range("dport", "0").is_err());
         assert!(parse_port_range("dport", "70000").is_err());
         assert!(parse_port_range("dport", "80-").is_err());
+        assert_eq!(parse_port_range("dport", "8000-8000"), Ok((8000, 8000)));
+        assert_eq!(
+            parse_port_range("dport", "8010-8000")
+                .unwrap_err()
+                .to_string(),
+            "invalid port range \"8010-8000\" after \"dport\": the last port is below the first"
+        );
     }
 
     #[test]

@@ -212,10 +212,59 @@ fn ping_options() {
         ),
         (4, 0, 0, 0)
     );
-    let Action::Ping(request) = action_of("ping 10.0.0.1 -i 0.0001") else {
+    let Action::Ping(request) = action_of("ping 10.0.0.1 -i 0.0101") else {
         panic!("not a ping")
     };
-    assert_eq!(request.interval_ms, 1);
+    assert_eq!(request.interval_ms, 10);
+}
+
+#[test]
+fn ping_timeout_bounds_the_whole_run_when_given() {
+    // Default: the time 100 requests a second apart need, plus the usual 30 s for the answer.
+    let plan = plan_of("ping 10.0.0.1 -c 100").unwrap();
+    assert_eq!(plan.timeout, Duration::from_secs(30 + 99 + 1));
+    assert_eq!(plan.action.deadline(plan.timeout), plan.timeout);
+    let plan = plan_of("--timeout 2 ping 10.0.0.1 -c 100").unwrap();
+    assert_eq!(plan.timeout, Duration::from_secs(2));
+    assert_eq!(plan.action.deadline(plan.timeout), Duration::from_secs(2));
+    assert_eq!(
+        plan_of("--timeout 2 link list").unwrap().timeout,
+        Duration::from_secs(2)
+    );
+}
+
+#[test]
+fn ignore_missing_reaches_every_delete() {
+    let Action::Netns(NetnsAction::Delete(request)) = action_of("netns del n1 --ignore-missing")
+    else {
+        panic!()
+    };
+    assert!(request.ignore_missing);
+    let Action::Link(LinkAction::Delete(request)) = action_of("link del --ignore-missing veth0")
+    else {
+        panic!()
+    };
+    assert!(request.ignore_missing && request.name == "veth0");
+    let Action::Address(AddressAction::Delete(request)) =
+        action_of("-n n1 addr del 172.20.0.11/16 dev ceth1 --ignore-missing")
+    else {
+        panic!()
+    };
+    assert!(request.ignore_missing && request.namespace == "n1");
+    let Action::Route(RouteAction::Delete(request)) =
+        action_of("route del default --ignore-missing")
+    else {
+        panic!()
+    };
+    assert!(request.ignore_missing);
+    let Action::Nat(NatAction::Delete(request)) = action_of("nat del abc --ignore-missing") else {
+        panic!()
+    };
+    assert!(request.ignore_missing);
+    let Action::Link(LinkAction::Delete(request)) = action_of("link del veth0") else {
+        panic!()
+    };
+    assert!(!request.ignore_missing);
 }
 
 #[test]
@@ -223,6 +272,22 @@ fn clap_rejects_bad_ping_values() {
     assert!(Cli::try_parse_from(["nsfleet", "ping", "example.com"]).is_err());
     assert!(Cli::try_parse_from(["nsfleet", "ping", "10.0.0.1", "-c", "many"]).is_err());
     assert!(Cli::try_parse_from(["nsfleet", "ping", "10.0.0.1", "-W", "-1"]).is_err());
+    // Out of the range diagnostics.proto gives: usage errors (exit 2) before any host is contacted.
+    for (flag, value) in [
+        ("-c", "0"),
+        ("-c", "10001"),
+        ("-i", "0.001"),
+        ("-W", "61"),
+        ("-s", "0"),
+        ("-s", "65001"),
+    ] {
+        let error = Cli::try_parse_from(["nsfleet", "ping", "10.0.0.1", flag, value]).unwrap_err();
+        assert_eq!(error.exit_code(), 2, "{flag} {value}");
+    }
+    for timeout in ["0", "-1", "soon"] {
+        let error = Cli::try_parse_from(["nsfleet", "--timeout", timeout, "netns"]).unwrap_err();
+        assert_eq!(error.exit_code(), 2, "--timeout {timeout}");
+    }
 }
 
 #[test]
