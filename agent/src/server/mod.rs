@@ -3,7 +3,8 @@
 //! Every listener serves the same routes behind the same layers: the security layer (who is calling, may
 //! they, audit: `security.rs`), then one concurrency limit shared by all listeners, then the services.
 //! TCP listeners speak TLS when `--tls-cert` is given; unix sockets stay plaintext (mode 0660, group
-//! `--socket-group`).
+//! `--socket-group`), and their connections pass `unix_authority`, which makes the `:authority` that many
+//! gRPC clients send over unix sockets (the socket path) acceptable to the HTTP/2 server.
 
 mod listen;
 mod security;
