@@ -418,3 +418,64 @@ proptest! {
         prop_assert_eq!(Decoder::new(0, usize::MAX).decode(&encoded), Ok(fields));
     }
 }
+
+/// What the socket wrapper hands the server when the client writes `input` in pieces of `writes` bytes
+/// and the server reads with buffers of `reads` bytes.
+fn through_the_stream(input: &[u8], writes: &[usize], reads: &[usize]) -> Vec<u8> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("a runtime");
+    runtime.block_on(async {
+        let (mut client, server) = tokio::io::duplex(64 * 1024);
+        let mut stream = super::AuthorityFixingStream::new(server);
+        let input = input.to_vec();
+        let writes = writes.to_vec();
+        let writer = async move {
+            let mut rest = input.as_slice();
+            for &n in writes.iter().cycle() {
+                if rest.is_empty() {
+                    break;
+                }
+                let (now, later) = rest.split_at(n.min(rest.len()));
+                client.write_all(now).await.expect("write");
+                rest = later;
+            }
+            client.shutdown().await.expect("shutdown");
+        };
+        let reader = async {
+            let mut out = Vec::new();
+            for &n in reads.iter().cycle() {
+                let mut buf = vec![0u8; n];
+                let got = stream.read(&mut buf).await.expect("read");
+                if got == 0 {
+                    break;
+                }
+                out.extend_from_slice(&buf[..got]);
+            }
+            out
+        };
+        let ((), out) = tokio::join!(writer, reader);
+        out
+    })
+}
+
+proptest! {
+    #[test]
+    fn the_socket_wrapper_hands_on_exactly_what_the_rewriter_makes(
+        frames in proptest::collection::vec(
+            (prop_oneof![Just(HEADERS), Just(CONTINUATION), Just(DATA), any::<u8>()], any::<u8>(), 0u32..4,
+             proptest::collection::vec(any::<u8>(), 0..300)),
+            0..10),
+        with_request in any::<bool>(),
+        writes in proptest::collection::vec(1usize..5000, 1..8),
+        reads in proptest::collection::vec(1usize..5000, 1..8),
+    ) {
+        let mut built: Vec<Vec<u8>> = Vec::new();
+        if with_request {
+            built.push(frame(HEADERS, END_HEADERS, 1, &grpc_request_block(b"/run/a.sock")));
+            built.push(frame(DATA, END_STREAM, 1, &[9; 3000]));
+        }
+        built.extend(frames.iter().map(|(kind, flags, id, payload)| frame(*kind, *flags, *id, payload)));
+        let input = connection(&built);
+        prop_assert_eq!(through_the_stream(&input, &writes, &reads), rewrite(&input));
+    }
+}
