@@ -77,10 +77,9 @@ def reflection_v1_services(channel):
 
 
 def main():
-    # For a unix: target grpc-core sends the socket path as :authority, which is not a valid authority and
-    # which the agent's HTTP/2 server (hyper) rejects with PROTOCOL_ERROR; any plain host name will do.
-    options = [("grpc.default_authority", "localhost")]
-    with grpc.insecure_channel(sys.argv[2], options=options) as channel:
+    # No grpc.default_authority: for a unix: target grpc-core sends the socket path as :authority, and
+    # the agent must accept that as every grpcio user will send it.
+    with grpc.insecure_channel(sys.argv[2]) as channel:
         result = build_and_read(channel)
         result["reflection_v1"] = reflection_v1_services(channel)
     print(json.dumps(result))

@@ -16,6 +16,7 @@ mod netfilter;
 mod oracle;
 mod poll;
 mod process;
+pub mod python_tools;
 mod root;
 mod sim_host;
 pub mod tables;

@@ -3,11 +3,13 @@
 //! Every listener serves the same routes behind the same layers: the security layer (who is calling, may
 //! they, audit: `security.rs`), then one concurrency limit shared by all listeners, then the services.
 //! TCP listeners speak TLS when `--tls-cert` is given; unix sockets stay plaintext (mode 0660, group
-//! `--socket-group`).
+//! `--socket-group`), and their connections pass `unix_authority`, which makes the `:authority` that many
+//! gRPC clients send over unix sockets (the socket path) acceptable to the HTTP/2 server.
 
 mod listen;
 mod security;
 mod tls;
+mod unix_authority;
 mod unix_socket;
 
 pub use listen::ListenAddr;
@@ -25,6 +27,7 @@ use nix::unistd::Gid;
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{watch, Semaphore};
 use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
+use tokio_stream::StreamExt;
 use tonic::service::Routes;
 use tonic::transport::{Server, ServerTlsConfig};
 use tower::limit::GlobalConcurrencyLimitLayer;
@@ -36,6 +39,7 @@ use crate::nat::{nft_available, NftBackend};
 use crate::netns::{NamespaceRegistry, NetnsError};
 use crate::service::{AddressApi, BatchApi, DiagnosticsApi, ForwardingApi, LinkApi, NamespaceApi, NatApi, NeighborApi, RouteApi};
 use security::SecurityLayer;
+use unix_authority::AuthorityFixingStream;
 use unix_socket::{bind_unix, group_id, UnixSocketError};
 
 #[derive(Debug, thiserror::Error)]
@@ -238,7 +242,10 @@ pub async fn run(config: ServerConfig, shutdown: impl Future<Output = ()>) -> Re
                 tracing::info!(%addr, "serving nsfleet.v1");
                 let router = serve_with(None)?;
                 servers.spawn(async move {
-                    let result = router.serve_with_incoming_shutdown(UnixListenerStream::new(listener), signal).await;
+                    // Many gRPC clients send the socket path as :authority, which the HTTP/2 server
+                    // refuses: unix connections get it rewritten (unix_authority/), TCP ones never.
+                    let incoming = UnixListenerStream::new(listener).map(|accepted| accepted.map(AuthorityFixingStream::new));
+                    let result = router.serve_with_incoming_shutdown(incoming, signal).await;
                     if let ListenAddr::Unix(path) = &addr {
                         let _ = std::fs::remove_file(path);
                     }
