@@ -38,7 +38,13 @@ pub fn run(runs: usize) -> Result<String> {
     let agent = Agent::start(&tools.agent)?;
     let endpoint = agent.endpoint();
     let mut rows = Vec::new();
+    let mut skipped = Vec::new();
     for pair in tutorial::pairs() {
+        let missing: Vec<&str> = pair.requires.iter().copied().filter(|program| run::which(program).is_none()).collect();
+        if !missing.is_empty() {
+            skipped.push(format!("`{}`: not installed here: {}", pair.nsfleet.join(" "), missing.join(", ")));
+            continue;
+        }
         let row = measure(&tools, &endpoint, &pair, runs).map_err(|error| {
             let log = agent.log_text();
             let tail: Vec<&str> = log.lines().rev().take(20).collect();
@@ -47,7 +53,7 @@ pub fn run(runs: usize) -> Result<String> {
         eprintln!("{}: ip {:.2} ms, nsfleet {:.2} ms", row.label, ms(median_elapsed(&row.classic)), ms(median_elapsed(&row.nsfleet)));
         rows.push(row);
     }
-    Ok(render(&rows, runs))
+    Ok(render(&rows, &skipped, runs))
 }
 
 fn measure(tools: &Tools, endpoint: &str, pair: &Pair, runs: usize) -> Result<Row> {
@@ -66,8 +72,12 @@ fn measure(tools: &Tools, endpoint: &str, pair: &Pair, runs: usize) -> Result<Ro
             } else {
                 timed(&classic_program, &pair.classic[1..])?
             };
+            let undo = match (nsfleet_turn, &pair.nsfleet_undo) {
+                (true, Some(undo)) => undo,
+                _ => &pair.undo,
+            };
             if nsfleet_turn { row.nsfleet.push(cost) } else { row.classic.push(cost) }
-            for step in &pair.undo {
+            for step in undo {
                 run_classic(step)?;
             }
         }
@@ -129,7 +139,7 @@ fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
 
-fn render(rows: &[Row], runs: usize) -> String {
+fn render(rows: &[Row], skipped: &[String], runs: usize) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "### One invocation per command ({runs} paired runs each; ms)\n");
     let _ = writeln!(
@@ -181,5 +191,8 @@ fn render(rows: &[Row], runs: usize) -> String {
         ratios.first().copied().unwrap_or(0.0),
         ratios.last().copied().unwrap_or(0.0)
     );
+    for line in skipped {
+        let _ = writeln!(out, "Skipped {line}");
+    }
     out
 }
