@@ -4,16 +4,19 @@
 //!
 //! Everything happens inside a simulated host that this process makes for itself (see `sandbox`); run
 //! it as root after `cargo build --release --workspace`. Not part of the test suite: it takes minutes.
+//! `nsfleet-bench per-command` instead compares one invocation per tutorial command (see `per_command`).
 
 mod agent;
 mod checks;
 mod error;
 mod methods;
+mod per_command;
 mod report;
 mod run;
 mod sandbox;
 mod stats;
 mod topology;
+mod tutorial;
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -41,8 +44,35 @@ struct Options {
     per_call_large_runs: usize,
 }
 
-const USAGE: &str =
-    "usage: nsfleet-bench [--sizes 10,100,1000] [--runs 5] [--large-runs 2] [--slow-large-runs 1] [--per-call-large-runs 0]";
+const USAGE: &str = "usage: nsfleet-bench [--sizes 10,100,1000] [--runs 5] [--large-runs 2] [--slow-large-runs 1] [--per-call-large-runs 0]
+       nsfleet-bench per-command [--runs 20]";
+
+/// Paired runs per command in `per-command`: about a minute in all.
+const PER_COMMAND_RUNS: usize = 20;
+
+/// What to run: the topology at scale (the default) or the tutorial's commands one invocation each.
+enum Mode {
+    Scale(Options),
+    PerCommand { runs: usize },
+}
+
+fn parse_mode(mut args: std::iter::Peekable<impl Iterator<Item = String>>) -> Result<Mode> {
+    if args.peek().map(String::as_str) != Some("per-command") {
+        return Options::parse(args).map(Mode::Scale);
+    }
+    args.next();
+    let mut runs = PER_COMMAND_RUNS;
+    while let Some(flag) = args.next() {
+        match (flag.as_str(), args.next()) {
+            ("--runs", Some(value)) => {
+                runs = value.parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| BenchError::Usage(format!("{value:?} is not a count\n{USAGE}")))?
+            }
+            ("-h" | "--help", _) => return Err(BenchError::Usage(USAGE.into())),
+            _ => return Err(BenchError::Usage(format!("per-command: unexpected {flag}\n{USAGE}"))),
+        }
+    }
+    Ok(Mode::PerCommand { runs })
+}
 
 impl Options {
     fn parse(mut args: impl Iterator<Item = String>) -> Result<Self> {
@@ -78,8 +108,8 @@ impl Options {
 }
 
 fn main() -> ExitCode {
-    let options = match Options::parse(std::env::args().skip(1)) {
-        Ok(options) => options,
+    let mode = match parse_mode(std::env::args().skip(1).peekable()) {
+        Ok(mode) => mode,
         Err(error) => {
             eprintln!("{error}");
             return ExitCode::from(2);
@@ -90,7 +120,11 @@ fn main() -> ExitCode {
         eprintln!("nsfleet-bench: {error}");
         return ExitCode::FAILURE;
     }
-    match run_all(&options) {
+    let outcome = match &mode {
+        Mode::Scale(options) => run_all(options),
+        Mode::PerCommand { runs } => per_command::run(*runs),
+    };
+    match outcome {
         Ok(report) => {
             println!("{report}");
             ExitCode::SUCCESS

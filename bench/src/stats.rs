@@ -53,3 +53,12 @@ pub fn median(mut values: Vec<Duration>) -> Duration {
         len => (values[len / 2 - 1] + values[len / 2]) / 2,
     }
 }
+
+/// The nearest-rank percentile (`percent` of 100) of `values`.
+pub fn percentile(mut values: Vec<Duration>, percent: usize) -> Duration {
+    values.sort();
+    match values.len() {
+        0 => Duration::ZERO,
+        len => values[(len * percent).div_ceil(100).clamp(1, len) - 1],
+    }
+}
