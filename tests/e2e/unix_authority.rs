@@ -170,7 +170,8 @@ fn over_tcp(host: &SimHost, authority: &[u8]) -> Outcome {
 
 #[test]
 fn unusable_authorities_are_answered_over_the_unix_socket_and_reset_over_tcp() {
-    let args = ["--listen".to_string(), format!("127.0.0.1:{TCP_PORT}")];
+    // --insecure: loopback TCP needs authentication by default, and this test is about h2, not callers.
+    let args = ["--listen".to_string(), format!("127.0.0.1:{TCP_PORT}"), "--insecure".to_string()];
     let lab = Lab::start_with_args(1, &args);
     let host = lab.host(0);
     let path = host.dir().join("agent.sock").display().to_string().into_bytes();
