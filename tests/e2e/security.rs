@@ -348,7 +348,8 @@ fn force_reaches_the_agent_from_a_batch_line_and_from_the_batch_command() {
 }
 
 /// ApplyBatch over TLS from inside namespace `client`: [create namespace batchns, delete veth-mgmt].
-/// The CLI has no batch command here, so a thread joins the client namespace and uses tonic.
+/// Straight through tonic, not the CLI, so that the status code and message are the agent's own: a thread
+/// joins the client namespace and calls ApplyBatch.
 fn guarded_batch_over_tcp(fixture: &Fixture) -> tonic::Status {
     let namespace = format!("/proc/{}/root/run/netns/client", fixture.host().pid());
     let ca = std::fs::read(&fixture.pki.ca).expect("the CA");
@@ -451,8 +452,10 @@ fn a_batch_whose_caller_goes_away_is_applied_whole_or_not_at_all() {
 fn oversized_and_overdue_calls_are_refused_and_the_socket_is_0660() {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     const PAIRS: usize = 150;
+    // 150 veth pairs take about 200 ms here (over 1 ms each); the deadline is a tenth of that. The batch
+    // must fit in --max-message-bytes, so it cannot simply be made longer.
     let args: Vec<String> =
-        ["--max-message-bytes", "8192", "--request-timeout", "0.2", "--socket-group", "daemon"].map(String::from).to_vec();
+        ["--max-message-bytes", "8192", "--request-timeout", "0.02", "--socket-group", "daemon"].map(String::from).to_vec();
     let lab = Lab::start_with_args(1, &args);
     let host = lab.host(0);
     let socket = std::fs::metadata(host.dir().join("agent.sock")).expect("the agent's socket");

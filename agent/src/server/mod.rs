@@ -26,9 +26,10 @@ use nsfleet_proto::v1 as pb;
 use nix::unistd::Gid;
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{watch, Semaphore};
-use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
+use tokio_stream::wrappers::UnixListenerStream;
 use tokio_stream::StreamExt;
 use tonic::service::Routes;
+use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Server, ServerTlsConfig};
 use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::ServiceBuilder;
@@ -234,7 +235,13 @@ pub async fn run(config: ServerConfig, shutdown: impl Future<Output = ()>) -> Re
                 tracing::info!(%addr, tls = tls.is_some(), "serving nsfleet.v1");
                 let router = serve_with(tls.clone())?;
                 servers.spawn(async move {
-                    let result = router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal).await;
+                    let result = router.serve_with_incoming_shutdown(
+                        // Small request frames wait for nothing: without TCP_NODELAY Nagle held a
+                        // call's frames behind the unacknowledged preface (a call took 20 ms, 9 ms on
+                        // a unix socket).
+                        TcpIncoming::from(listener).with_nodelay(Some(true)),
+                        signal,
+                    ).await;
                     result.map_err(|source| ServerError::Serve { addr, source })
                 });
             }
