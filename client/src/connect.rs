@@ -90,9 +90,10 @@ impl Host {
                 // tonic's own text ("transport error") says nothing; the causes say what happened.
                 let cause = std::error::Error::source(&error)
                     .map_or_else(|| error.to_string(), error_chain);
+                let hint = if self.is_tcp() { None } else { unix_socket_hint(&error) };
                 Err(HostFailure::new(
                     Code::Unavailable,
-                    format!("cannot connect to {}: {cause}", self.label),
+                    format!("cannot connect to {}: {cause}{}", self.label, hint.unwrap_or_default()),
                 ))
             }
             Err(_) => Err(HostFailure::new(
@@ -105,6 +106,27 @@ impl Host {
             )),
         }
     }
+}
+
+/// What the two usual failures on a unix socket mean for an operator: nobody listens there, or the
+/// socket is not open to this user.
+fn unix_socket_hint(error: &(dyn std::error::Error + 'static)) -> Option<&'static str> {
+    let mut current = Some(error);
+    while let Some(error) = current {
+        if let Some(io) = error.downcast_ref::<std::io::Error>() {
+            return match io.kind() {
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
+                    Some(" (is nsfleet-agent running and serving this socket?)")
+                }
+                std::io::ErrorKind::PermissionDenied => {
+                    Some(" (the agent's socket admits root and the agent's --socket-group only)")
+                }
+                _ => None,
+            };
+        }
+        current = error.source();
+    }
+    None
 }
 
 fn unix_endpoint(text: &str, path: &str) -> Result<Endpoint, EndpointError> {

@@ -52,7 +52,7 @@ fn default_socket_serves_root_and_refuses_an_unprivileged_user() {
     let socket = format!("unix:{}", nsfleet_proto::DEFAULT_AGENT_SOCKET);
     for args in [vec!["netns", "add", "evil"], vec!["--host", socket.as_str(), "netns", "del", "mine"]] {
         let refused = cli_as_nobody(host, &args);
-        assert_refused(&refused, "Permission denied");
+        assert_refused(&refused, "Permission denied (os error 13) (the agent's socket admits root and the agent's --socket-group only)");
     }
     assert_eq!(host.ip_netns_list(), ["mine"], "the unprivileged user changed the host");
     let mode = host.run_ok("", &["stat", "-c", "%a %U %G", nsfleet_proto::DEFAULT_AGENT_SOCKET]);
