@@ -51,7 +51,6 @@ pub(super) async fn referenced_link(handle: &NamespaceHandle, field: &str, name:
 }
 
 pub async fn add(registry: &NamespaceRegistry, request: &AddAddress) -> Result<Outcome<(AddressView, AddressChange)>, OpError> {
-    check_ipv4_only_fields(request)?;
     let handle = namespace_handle(registry, &request.namespace).await?;
     let target = referenced_link(&handle, "link", &request.link).await?;
     let spec = AddressSpec {

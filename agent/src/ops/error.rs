@@ -25,4 +25,7 @@ pub enum OpError {
     Ping(#[from] PingError),
     #[error(transparent)]
     Nat(#[from] NatError),
+    /// A NAT operation reached a service that has no NAT backend.
+    #[error("NAT operations are not served here")]
+    NatUnavailable,
 }

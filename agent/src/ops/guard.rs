@@ -22,7 +22,7 @@ use crate::kernel::route::{self, Route, MAIN_TABLE};
 use crate::kernel::{address, link};
 use crate::netns::NamespaceRegistry;
 
-use super::batch::Operation;
+use super::operation::Operation;
 use super::link::{MasterChange, SetLink};
 use super::route::RouteRequest;
 use super::OpError;

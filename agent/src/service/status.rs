@@ -16,18 +16,33 @@ pub fn invalid(error: FieldError) -> Status {
 
 impl From<OpError> for StatusError {
     fn from(error: OpError) -> Self {
-        let status = match error {
-            OpError::Invalid(e) => invalid(e),
-            OpError::NotFound(message) => Status::not_found(message),
-            OpError::Conflict(message) => Status::already_exists(message),
-            OpError::Precondition(message) => Status::failed_precondition(message),
-            OpError::Kernel(e) => kernel_status(&e),
-            OpError::Netns(e) => netns_status(&e),
-            OpError::Ping(e) => ping_status(&e),
-            OpError::Nat(e) => nat_status(&e, None),
+        let status = match &error {
+            OpError::Invalid(e) => invalid(e.clone()),
+            OpError::NotFound(message) => Status::not_found(message.clone()),
+            OpError::Conflict(message) => Status::already_exists(message.clone()),
+            OpError::Precondition(message) => Status::failed_precondition(message.clone()),
+            OpError::Kernel(e) => kernel_status(e),
+            OpError::Netns(e) => netns_status(e),
+            OpError::Ping(e) => ping_status(e),
+            OpError::Nat(e) => nat_status(e, None),
+            OpError::NatUnavailable => Status::failed_precondition(error.to_string()),
         };
         Self(status)
     }
+}
+
+pub fn nat_unavailable_status(reason: &str) -> Status {
+    Status::failed_precondition(format!("NAT is not available on this host: {reason}"))
+}
+
+/// An operation answered with another kind of detail than its request asks for: a bug, not the caller's.
+pub fn unexpected_detail(operation: &str) -> Status {
+    Status::internal(format!("{operation}: the change was applied but its result has an unexpected shape"))
+}
+
+/// A spawned change whose task ended without an answer (it panicked or the runtime is shutting down).
+pub fn unfinished(what: &str, error: impl std::fmt::Display) -> Status {
+    Status::internal(format!("{what} did not finish: {error}"))
 }
 
 /// Carries a `Status` out of `?` chains; tonic's `Status` cannot implement `From` for our error types.
