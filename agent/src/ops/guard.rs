@@ -27,6 +27,9 @@ use super::link::{MasterChange, SetLink};
 use super::route::RouteRequest;
 use super::OpError;
 
+/// How a caller overrides the guard, in the words of the CLI and of the API.
+const FORCE_HINT: &str = "pass --force (the request's force field)";
+
 /// The agent's own TCP listening addresses (wildcards left out), as the server configured them.
 #[derive(Debug, Clone, Default)]
 pub struct ListeningAddresses(pub Arc<Vec<IpAddr>>);
@@ -110,7 +113,7 @@ pub async fn check(
             protected = Some(Protected::load(registry, path).await.map_err(|e| (position, e))?);
         }
         if let Some(refusal) = protected.as_ref().and_then(|p| p.refusal(change)) {
-            return Err((position, OpError::Precondition(format!("{refusal}; set force to do it anyway"))));
+            return Err((position, OpError::Precondition(format!("{refusal}; {FORCE_HINT} to do it anyway"))));
         }
     }
     Ok(())
@@ -155,7 +158,7 @@ impl Protected {
             move |e: crate::kernel::KernelError| {
                 OpError::Precondition(format!(
                     "cannot tell whether this change would cut the agent off from its caller ({what}: {e}); \
-                     set force to skip this check"
+                     {FORCE_HINT} to skip this check"
                 ))
             }
         };
@@ -209,16 +212,19 @@ impl Protected {
     fn refusal(&self, change: &Change<'_>) -> Option<String> {
         let cut = "would cut the agent off from its caller";
         match change {
-            Change::DeleteLink { namespace: NamespaceRef::Host, name } => {
-                let link = self.link(name.as_str())?;
-                Some(format!("deleting link {name} {cut}: {}", link.why))
-            }
-            Change::DeleteLink { namespace: NamespaceRef::Named(namespace), name } => {
+            Change::DeleteLink { namespace, name } => {
+                if **namespace == NamespaceRef::Host {
+                    if let Some(link) = self.link(name.as_str()) {
+                        return Some(format!("deleting link {name} {cut}: {}", link.why));
+                    }
+                }
+                // The other end of a protected veth, wherever it is (the host namespace included: a
+                // host-to-host veth), takes the protected end with it.
                 let link = self.links.iter().find(|l| {
-                    l.veth_peer.as_ref().is_some_and(|(ns, peer)| *ns == NamespaceRef::Named((*namespace).clone()) && peer == name.as_str())
+                    l.veth_peer.as_ref().is_some_and(|(ns, peer)| ns == *namespace && peer == name.as_str())
                 })?;
                 Some(format!(
-                    "deleting link {name} in namespace {namespace} also deletes its veth peer {} in the host namespace, \
+                    "deleting link {name} in {namespace} also deletes its veth peer {} in the host namespace, \
                      which {cut}: {}",
                     link.name, link.why
                 ))
