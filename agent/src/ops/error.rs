@@ -21,6 +21,13 @@ pub enum OpError {
     Kernel(#[from] KernelError),
     #[error(transparent)]
     Netns(#[from] NetnsError),
+    /// Reading or writing a `/proc/sys` file failed; the errno decides what the caller can do.
+    #[error("{context}: {source}")]
+    Sysctl {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Ping(#[from] PingError),
     #[error(transparent)]

@@ -23,6 +23,7 @@ impl From<OpError> for StatusError {
             OpError::Precondition(message) => Status::failed_precondition(message.clone()),
             OpError::Kernel(e) => kernel_status(e),
             OpError::Netns(e) => netns_status(e),
+            OpError::Sysctl { source, .. } => Status::new(io_code(source), error.to_string()),
             OpError::Ping(e) => ping_status(e),
             OpError::Nat(e) => nat_status(e, None),
             OpError::NatUnavailable => Status::failed_precondition(error.to_string()),
@@ -70,10 +71,7 @@ fn netns_status(error: &NetnsError) -> Status {
     let code = match error {
         NetnsError::NotFound { .. } => Code::NotFound,
         NetnsError::NotANamespace { .. } => Code::FailedPrecondition,
-        NetnsError::Io { source, .. } => match source.raw_os_error().map(Errno::from_raw) {
-            Some(errno) => errno_code(errno),
-            None => Code::Internal,
-        },
+        NetnsError::Io { source, .. } => io_code(source),
         NetnsError::ThreadLost { .. } => Code::Internal,
     };
     Status::new(code, error.to_string())
@@ -108,6 +106,13 @@ pub fn ping_status(error: &PingError) -> Status {
 fn kernel_status(error: &KernelError) -> Status {
     let code = error.errno().map(errno_code).unwrap_or(Code::Unavailable);
     Status::new(code, error.to_string())
+}
+
+fn io_code(error: &std::io::Error) -> Code {
+    match error.raw_os_error().map(Errno::from_raw) {
+        Some(errno) => errno_code(errno),
+        None => Code::Internal,
+    }
 }
 
 /// What an errno from the kernel means for the caller.
@@ -146,5 +151,20 @@ mod tests {
         assert_eq!(errno_code(Errno::ERANGE), Code::InvalidArgument);
         assert_eq!(errno_code(Errno::EPERM), Code::PermissionDenied);
         assert_eq!(errno_code(Errno::EIO), Code::Internal);
+    }
+
+    #[test]
+    fn forwarding_sysctl_errors_go_through_the_errno_table() {
+        use crate::domain::{Family, NamespaceRef};
+        use crate::ops::forwarding::sysctl_error;
+        let code = |errno: Errno| {
+            let error = sysctl_error(&NamespaceRef::Host, Family::V4, std::io::Error::from_raw_os_error(errno as i32));
+            StatusError::from(error).0.code()
+        };
+        assert_eq!(code(Errno::EPERM), Code::PermissionDenied);
+        assert_eq!(code(Errno::EACCES), Code::PermissionDenied);
+        assert_eq!(code(Errno::EINVAL), Code::InvalidArgument);
+        // A missing file: the family is disabled there, which the caller can change.
+        assert_eq!(code(Errno::ENOENT), Code::FailedPrecondition);
     }
 }
