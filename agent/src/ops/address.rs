@@ -80,13 +80,13 @@ pub async fn add(registry: &NamespaceRegistry, request: &AddAddress) -> Result<O
     let current = find(&handle, target.index, request.prefix)
         .await?
         .ok_or_else(|| OpError::Precondition(format!("{} vanished from {} right after it was added", request.prefix, target.name)))?;
-    let warnings = bridge_port_warnings(&handle, &target, std::slice::from_ref(&current)).await?;
+    let warnings = bridge_port_warnings(&handle, &target, std::slice::from_ref(&current)).await;
     let view = AddressView { namespace: request.namespace.clone(), link: target.name, address: current };
     let outcome = match change {
         AddressChange::None => Outcome::unchanged((view, change)),
         _ => Outcome::changed((view, change)),
     };
-    Ok(outcome.with_warnings(warnings))
+    Ok(outcome.with_checked_warnings(warnings))
 }
 
 /// The checks of an address request that need no kernel: also part of the service's `validate`.

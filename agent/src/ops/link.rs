@@ -7,7 +7,7 @@ use crate::kernel::link::{self, Link, LinkChange};
 use crate::netns::{NamespaceHandle, NamespaceRegistry, NetnsError};
 
 use super::peers::{PeerResolver, PeerView};
-use super::{OpError, Outcome};
+use super::{OpError, Outcome, Warning};
 
 /// A link with the names the kernel reports only as indexes resolved.
 #[derive(Debug, Clone)]
@@ -289,24 +289,30 @@ pub async fn set(
     match result {
         Ok(changed) => {
             let warnings = match &master {
-                Some(Some(master_link)) => {
-                    // A moved link has a new index; read it where it is now.
-                    let port = match &destination {
-                        Some(_) => existing_link(&final_handle, name.as_str()).await?,
-                        None => original.clone(),
-                    };
-                    super::address::enslave_warnings(&final_handle, &port, master_link).await?
-                }
-                _ => Vec::new(),
+                Some(Some(master_link)) => port_warnings(&final_handle, destination.is_some(), &original, name, master_link).await,
+                _ => Ok(Vec::new()),
             };
             let outcome = if changed { Outcome::changed(reverse) } else { Outcome::unchanged(reverse) };
-            Ok(outcome.with_warnings(warnings))
+            Ok(outcome.with_checked_warnings(warnings))
         }
         Err(error) => {
             undo.run(&source, destination.as_deref(), name).await;
             Err(error)
         }
     }
+}
+
+/// The warnings for a link that just became a port of `master`.
+async fn port_warnings(
+    handle: &NamespaceHandle,
+    moved: bool,
+    original: &Link,
+    name: &LinkName,
+    master: &Link,
+) -> Result<Vec<Warning>, OpError> {
+    // A moved link has a new index; read it where it is now.
+    let port = if moved { existing_link(handle, name.as_str()).await? } else { original.clone() };
+    super::address::enslave_warnings(handle, &port, master).await
 }
 
 fn check_mtu(link: &Link, mtu: u32) -> Result<(), OpError> {

@@ -19,6 +19,20 @@ impl<T> Outcome<T> {
         self.warnings.extend(warnings);
         self
     }
+
+    /// Warnings worked out after the change was applied. They are advice about a change already made:
+    /// failing to work them out must not report the change as failed (the caller would see a failure
+    /// while the host has changed), so the failure becomes a warning of its own.
+    pub fn with_checked_warnings(self, warnings: Result<Vec<Warning>, super::OpError>) -> Self {
+        match warnings {
+            Ok(warnings) => self.with_warnings(warnings),
+            Err(error) => self.with_warnings(vec![Warning {
+                code: "WARNINGS_UNAVAILABLE",
+                message: format!("the change was applied, but checking it for known problems failed: {error}"),
+                fix: "look at the link's master and addresses (`nsfleet link show`, `nsfleet address list`)".to_string(),
+            }]),
+        }
+    }
 }
 
 /// A request that succeeded but leaves traffic broken, with the fix.
@@ -27,4 +41,19 @@ pub struct Warning {
     pub code: &'static str,
     pub message: String,
     pub fix: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::OpError;
+
+    #[test]
+    fn a_failed_check_after_the_change_is_a_warning_not_a_failure() {
+        let outcome = Outcome::changed(()).with_checked_warnings(Err(OpError::NotFound("link veth1 vanished".into())));
+        assert!(outcome.changed);
+        assert_eq!(outcome.warnings.len(), 1);
+        assert_eq!(outcome.warnings[0].code, "WARNINGS_UNAVAILABLE");
+        assert!(outcome.warnings[0].message.contains("link veth1 vanished"), "{:?}", outcome.warnings);
+    }
 }
