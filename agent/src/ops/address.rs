@@ -8,7 +8,7 @@ use crate::kernel::link::{self, Link};
 use crate::netns::{NamespaceHandle, NamespaceRegistry};
 
 use super::link::namespace_handle;
-use super::{OpError, Outcome, Warning};
+use super::{OpError, Outcome, Warning, WarningCode};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Broadcast {
@@ -195,7 +195,7 @@ fn warnings_for_port(handle: &NamespaceHandle, port: &Link, master: &Link, addre
         .map(|a| {
             let network = a.prefix.network();
             Warning {
-                code: "ADDRESS_ON_BRIDGE_PORT",
+                code: WarningCode::AddressOnBridgePort,
                 message: format!(
                     "{} is on {}, a port of bridge {}: its route {network} dev {} competes with {}'s route to the \
                      same prefix, so traffic to {network} can leave through {} and bypass the bridge (replies \

@@ -18,4 +18,4 @@ pub mod route;
 
 pub use error::OpError;
 pub use operation::{Applied, Detail, Operation, Requested};
-pub use outcome::{Outcome, Warning};
+pub use outcome::{Outcome, Warning, WarningCode};

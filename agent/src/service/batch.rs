@@ -5,9 +5,10 @@ use pb::batch_operation::Operation as Wire;
 use pb::batch_service_server::BatchService;
 use tonic::{Request, Response, Status};
 
-use super::status::{nat_unavailable_status, StatusError};
+use super::status::{invalid, invalid_text, nat_unavailable_status, prefixed, unfinished, StatusError};
 use super::validate::Validate;
 use super::{management_path, warnings_to_proto};
+use crate::domain::FieldError;
 use crate::nat::NatBackend;
 use crate::netns::NamespaceRegistry;
 use crate::ops::batch::{self, OperationOutcome};
@@ -38,24 +39,22 @@ impl BatchApi {
 /// host, if they cannot.
 pub(super) fn parse_operations(operations: &[pb::BatchOperation], nat_unavailable: Option<&str>) -> Result<Vec<Requested>, Status> {
     if operations.len() > MAX_OPERATIONS {
-        return Err(Status::invalid_argument(format!(
-            "operations: {} operations; at most {MAX_OPERATIONS} per batch",
-            operations.len()
-        )));
+        let reason = format!("{} operations; at most {MAX_OPERATIONS} per batch", operations.len());
+        return Err(invalid(FieldError::new("operations", reason)));
     }
     operations
         .iter()
         .enumerate()
         .map(|(index, operation)| {
             let (name, parsed) = parse_one(operation.operation.as_ref(), nat_unavailable);
-            parsed.map_err(|status| Status::new(status.code(), format!("operations[{index}].{name}.{}", status.message())))
+            parsed.map_err(|status| prefixed(&status, format!("operations[{index}].{name}.")))
         })
         .collect()
 }
 
 fn parse_one(operation: Option<&Wire>, nat_unavailable: Option<&str>) -> (&'static str, Result<Requested, Status>) {
     match operation {
-        None => ("operation", Err(Status::invalid_argument("is required"))),
+        None => ("operation", Err(invalid_text("is required"))),
         Some(Wire::CreateNamespace(r)) => ("create_namespace", r.validate()),
         Some(Wire::DeleteNamespace(r)) => ("delete_namespace", r.validate()),
         Some(Wire::CreateLink(r)) => ("create_link", r.validate()),
@@ -93,7 +92,7 @@ async fn guard_operations(registry: &NamespaceRegistry, path: Option<&Management
     guard::check(registry, path, &changes).await.map_err(|(position, error)| {
         let status = StatusError::from(error).0;
         let index = positions.get(position).copied().unwrap_or_default();
-        Status::new(status.code(), format!("operations[{index}]: {}", status.message()))
+        prefixed(&status, format!("operations[{index}]: "))
     })
 }
 
@@ -139,7 +138,7 @@ impl BatchService for BatchApi {
         // Its own task, like every mutation: a caller that goes away does not stop a batch half way.
         let outcomes = tokio::spawn(batch::run(registry, nat, operations, request.continue_on_error))
             .await
-            .map_err(|e| Status::internal(format!("the batch did not finish: {e}")))?;
+            .map_err(|e| unfinished("the batch", e))?;
         let results: Vec<pb::BatchResult> = outcomes.into_iter().enumerate().map(|(i, o)| to_proto(i, o)).collect();
         let ok = results.iter().all(|r| r.outcome == pb::BatchOutcome::Applied as i32);
         Ok(Response::new(pb::ApplyBatchResponse { results, ok }))

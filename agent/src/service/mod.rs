@@ -77,6 +77,6 @@ where
 fn warnings_to_proto(warnings: Vec<Warning>) -> Vec<pb::Warning> {
     warnings
         .into_iter()
-        .map(|w| pb::Warning { code: w.code.to_string(), message: w.message, fix: w.fix })
+        .map(|w| pb::Warning { code: w.code.as_str().to_string(), message: w.message, fix: w.fix })
         .collect()
 }

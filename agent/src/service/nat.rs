@@ -6,10 +6,10 @@ use pb::nat_service_server::NatService;
 use tonic::{Request, Response, Status};
 
 use super::convert::family_to_proto;
-use super::status::{nat_status, nat_unavailable_status, unexpected_detail, StatusError};
+use super::status::{invalid, nat_status, nat_unavailable_status, unexpected_detail, StatusError};
 use super::validate::Validate;
 use super::{apply_one, warnings_to_proto};
-use crate::domain::{LinkName, NamespaceRef};
+use crate::domain::{FieldError, LinkName, NamespaceRef};
 use crate::nat::{
     parse_address, parse_optional_port, parse_port_range, parse_source, validate_comment, validate_spec, IpFamily,
     NatBackend, NatError, NatProtocol, NatRule, NatRuleSpec,
@@ -45,7 +45,7 @@ pub(super) fn parse_add(request: &pb::AddNatRuleRequest) -> Result<NatRuleReques
         Some(Kind::Masquerade(m)) => ("masquerade", parse_masquerade(m)),
         Some(Kind::Snat(s)) => ("snat", parse_snat(s)),
         Some(Kind::Dnat(d)) => ("dnat", parse_dnat(d)),
-        None => return Err(Status::invalid_argument("kind: one of masquerade, snat or dnat is required")),
+        None => return Err(invalid(FieldError::new("kind", "one of masquerade, snat or dnat is required"))),
     };
     let (spec, interfaces) = parsed.map_err(|e| nat_status(&e, Some(kind)))?;
     let spec = validate_spec(&spec).map_err(|e| nat_status(&e, Some(kind)))?;
@@ -53,7 +53,7 @@ pub(super) fn parse_add(request: &pb::AddNatRuleRequest) -> Result<NatRuleReques
     let interfaces = interfaces
         .into_iter()
         .map(|(field, name)| {
-            LinkName::parse(field, &name).map(|link| (field, link)).map_err(|e| Status::invalid_argument(e.to_string()))
+            LinkName::parse(field, &name).map(|link| (field, link)).map_err(invalid)
         })
         .collect::<Result<_, _>>()?;
     Ok(NatRuleRequest { namespace, spec, interfaces, comment: request.comment.clone() })

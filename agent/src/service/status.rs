@@ -1,4 +1,5 @@
-//! The one place where errors of the lower layers become gRPC status codes.
+//! The one place where errors of the lower layers become gRPC status codes, and where every `Status`
+//! the agent answers with is made.
 
 use nix::errno::Errno;
 use tonic::{Code, Status};
@@ -30,6 +31,16 @@ impl From<OpError> for StatusError {
         };
         Self(status)
     }
+}
+
+/// A malformed request whose message names no single field of its own (a batch operation without one).
+pub fn invalid_text(message: &str) -> Status {
+    Status::invalid_argument(message)
+}
+
+/// The same status with `prefix` before its message: where in a batch it happened.
+pub fn prefixed(status: &Status, prefix: String) -> Status {
+    Status::new(status.code(), format!("{prefix}{}", status.message()))
 }
 
 pub fn nat_unavailable_status(reason: &str) -> Status {

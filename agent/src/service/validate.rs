@@ -114,7 +114,7 @@ validate!(pb::AddNatRuleRequest => Requested, |r| nat::parse_add(r).map(|rule| r
 validate!(pb::DeleteNatRuleRequest => Requested, |r| {
     let namespace = fields(NamespaceRef::parse("namespace", &r.namespace))?;
     if r.id.is_empty() {
-        return Err(Status::invalid_argument("id: must not be empty"));
+        return fields(Err(FieldError::new("id", "must not be empty")));
     }
     Ok(requested(Operation::DeleteNatRule { namespace, id: r.id.clone(), ignore_missing: r.ignore_missing }, false))
 });
