@@ -164,8 +164,8 @@ impl Protected {
         };
         let host = registry.host();
         let handle = host.route();
-        let links = link::list(handle).await.map_err(unsure("list links".into()))?;
-        let addresses = address::list(handle, None).await.map_err(unsure("list addresses".into()))?;
+        let links = link::list(handle).map_err(unsure("list links".into()))?;
+        let addresses = address::list(handle, None).map_err(unsure("list addresses".into()))?;
         let name_of = |index: u32| links.iter().find(|l| l.index == index).map(|l| l.name.clone());
         let mut protected = Self::default();
 
@@ -180,12 +180,12 @@ impl Protected {
             protected.add_link(name, format!("it holds {why}"));
         }
 
-        let used = route::get(handle, path.peer, false).await.map_err(unsure(format!("route get {}", path.peer)))?;
+        let used = route::get(handle, path.peer, false).map_err(unsure(format!("route get {}", path.peer)))?;
         if let Some(device) = used.as_ref().and_then(|r| r.device_index).and_then(name_of) {
             protected.add_link(device, format!("it carries the route to the caller {}", path.peer));
         }
         let matched =
-            route::get(handle, path.peer, true).await.map_err(unsure(format!("route get fibmatch {}", path.peer)))?;
+            route::get(handle, path.peer, true).map_err(unsure(format!("route get fibmatch {}", path.peer)))?;
         protected.route = matched.map(|route| ManagementRoute { device: route.device_index.and_then(name_of), route, peer: path.peer });
 
         for protected_link in &mut protected.links {

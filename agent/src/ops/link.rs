@@ -64,26 +64,25 @@ pub(super) async fn namespace_handle(
     })
 }
 
-pub(super) async fn existing_link(handle: &NamespaceHandle, name: &str) -> Result<Link, OpError> {
-    link::get_by_name(handle.route(), name)
-        .await?
+pub(super) fn existing_link(handle: &NamespaceHandle, name: &str) -> Result<Link, OpError> {
+    link::get_by_name(handle.route(), name)?
         .ok_or_else(|| OpError::NotFound(format!("link {name} does not exist in {}", handle.namespace())))
 }
 
 pub async fn get(registry: &NamespaceRegistry, namespace: &NamespaceRef, name: &LinkName) -> Result<LinkView, OpError> {
     let handle = namespace_handle(registry, namespace).await?;
-    let link = existing_link(&handle, name.as_str()).await?;
-    let links = neighbours_of(&handle, &link).await?;
+    let link = existing_link(&handle, name.as_str())?;
+    let links = neighbours_of(&handle, &link)?;
     Ok(view(registry, &handle, link, &links).await)
 }
 
 /// The links a view of `link` names besides itself (its master, a veth peer in the same namespace),
 /// fetched one by one: dumping every link for them made each single-link answer cost O(links).
-async fn neighbours_of(handle: &NamespaceHandle, link: &Link) -> Result<Vec<Link>, OpError> {
+fn neighbours_of(handle: &NamespaceHandle, link: &Link) -> Result<Vec<Link>, OpError> {
     let same_namespace_peer = link.peer.filter(|peer| peer.netnsid.is_none()).map(|peer| peer.index);
     let mut links = Vec::new();
     for index in link.master.into_iter().chain(same_namespace_peer) {
-        links.extend(link::get_by_index(handle.route(), index).await?);
+        links.extend(link::get_by_index(handle.route(), index)?);
     }
     Ok(links)
 }
@@ -91,7 +90,7 @@ async fn neighbours_of(handle: &NamespaceHandle, link: &Link) -> Result<Vec<Link
 /// Links of one namespace, sorted by index.
 pub async fn list(registry: &NamespaceRegistry, namespace: &NamespaceRef) -> Result<Vec<LinkView>, OpError> {
     let handle = namespace_handle(registry, namespace).await?;
-    let mut links = link::list(handle.route()).await?;
+    let mut links = link::list(handle.route())?;
     links.sort_by_key(|l| l.index);
     let mut resolver = PeerResolver::new(registry, &handle);
     let mut views = Vec::with_capacity(links.len());
@@ -145,9 +144,9 @@ pub async fn create(registry: &NamespaceRegistry, request: &CreateLink) -> Resul
                 return Err(FieldError::new("veth.peer_name", "must differ from name in the same namespace").into());
             }
             let peer_fd = (peer_handle.inode() != handle.inode()).then(|| peer_handle.fd());
-            link::create_veth(handle.route(), name, peer.as_str(), peer_fd, request.mtu).await
+            link::create_veth(handle.route(), name, peer.as_str(), peer_fd, request.mtu)
         }
-        _ => link::create_bridge(handle.route(), name, request.mtu).await,
+        _ => link::create_bridge(handle.route(), name, request.mtu),
     };
     // Create first, look only if a name is taken: the kernel refuses a taken name (of the link or of
     // its peer) atomically with EEXIST, so the usual case costs one request instead of three.
@@ -168,8 +167,8 @@ async fn explain_taken_name(
     request: &CreateLink,
 ) -> Result<Outcome<()>, OpError> {
     let name = request.name.as_str();
-    if let Some(existing) = link::get_by_name(handle.route(), name).await? {
-        let links = neighbours_of(handle, &existing).await?;
+    if let Some(existing) = link::get_by_name(handle.route(), name)? {
+        let links = neighbours_of(handle, &existing)?;
         let existing = view(registry, handle, existing, &links).await;
         return if same_link(&existing, request) {
             Ok(Outcome::unchanged(()))
@@ -182,7 +181,7 @@ async fn explain_taken_name(
         };
     }
     if let (LinkKindSpec::Veth { peer, .. }, Some(peer_handle)) = (&request.kind, peer_handle) {
-        if link::get_by_name(peer_handle.route(), peer.as_str()).await?.is_some() {
+        if link::get_by_name(peer_handle.route(), peer.as_str())?.is_some() {
             return Err(OpError::Conflict(format!("peer name {peer} is already taken in {}", peer_handle.namespace())));
         }
     }
@@ -218,14 +217,14 @@ pub async fn delete(
     ignore_missing: bool,
 ) -> Result<Outcome<()>, OpError> {
     let handle = namespace_handle(registry, namespace).await?;
-    let Some(existing) = link::get_by_name(handle.route(), name.as_str()).await? else {
+    let Some(existing) = link::get_by_name(handle.route(), name.as_str())? else {
         return if ignore_missing {
             Ok(Outcome::unchanged(()))
         } else {
             Err(OpError::NotFound(format!("link {name} does not exist in {namespace}")))
         };
     };
-    match link::delete(handle.route(), existing.index, name.as_str()).await {
+    match link::delete(handle.route(), existing.index, name.as_str()) {
         Ok(()) => Ok(Outcome::changed(())),
         // Gone meanwhile (its veth peer's namespace was deleted, say): the state asked for holds.
         Err(e) if e.errno() == Some(nix::errno::Errno::ENODEV) => Ok(Outcome::unchanged(())),
@@ -245,14 +244,14 @@ pub async fn set(
     request: &SetLink,
 ) -> Result<Outcome<SetLink>, OpError> {
     let source = namespace_handle(registry, namespace).await?;
-    let original = existing_link(&source, name.as_str()).await?;
+    let original = existing_link(&source, name.as_str())?;
     let destination = match &request.move_to {
         Some(target) => {
             let target = namespace_handle(registry, target).await?;
             if target.inode() == source.inode() {
                 None
             } else {
-                if link::get_by_name(target.route(), name.as_str()).await?.is_some() {
+                if link::get_by_name(target.route(), name.as_str())?.is_some() {
                     return Err(OpError::Conflict(format!(
                         "{} already has a link named {name}",
                         target.namespace()
@@ -270,7 +269,7 @@ pub async fn set(
             if master == name {
                 return Err(FieldError::new("master", "a link cannot be its own master").into());
             }
-            let master_link = link::get_by_name(final_handle.route(), master.as_str()).await?.ok_or_else(|| {
+            let master_link = link::get_by_name(final_handle.route(), master.as_str())?.ok_or_else(|| {
                 OpError::NotFound(format!("master {master} does not exist in {}", final_handle.namespace()))
             })?;
             Some(Some(master_link))
@@ -281,29 +280,29 @@ pub async fn set(
     if let Some(mtu) = request.mtu {
         check_mtu(&original, mtu)?;
     }
-    let reverse = reverse_of(&source, namespace, &original, request).await?;
+    let reverse = reverse_of(&source, namespace, &original, request)?;
 
     let master_index = master.as_ref().map(|m| m.as_ref().map(|l| l.index));
     let mut undo = UndoLog::default();
-    let result = apply_set(&source, destination.as_deref(), &original, name, request, master_index, &mut undo).await;
+    let result = apply_set(&source, destination.as_deref(), &original, name, request, master_index, &mut undo);
     match result {
         Ok(changed) => {
             let warnings = match &master {
-                Some(Some(master_link)) => port_warnings(&final_handle, destination.is_some(), &original, name, master_link).await,
+                Some(Some(master_link)) => port_warnings(&final_handle, destination.is_some(), &original, name, master_link),
                 _ => Ok(Vec::new()),
             };
             let outcome = if changed { Outcome::changed(reverse) } else { Outcome::unchanged(reverse) };
             Ok(outcome.with_checked_warnings(warnings))
         }
         Err(error) => {
-            undo.run(&source, destination.as_deref(), name).await;
+            undo.run(&source, destination.as_deref(), name);
             Err(error)
         }
     }
 }
 
 /// The warnings for a link that just became a port of `master`.
-async fn port_warnings(
+fn port_warnings(
     handle: &NamespaceHandle,
     moved: bool,
     original: &Link,
@@ -311,8 +310,8 @@ async fn port_warnings(
     master: &Link,
 ) -> Result<Vec<Warning>, OpError> {
     // A moved link has a new index; read it where it is now.
-    let port = if moved { existing_link(handle, name.as_str()).await? } else { original.clone() };
-    super::address::enslave_warnings(handle, &port, master).await
+    let port = if moved { existing_link(handle, name.as_str())? } else { original.clone() };
+    super::address::enslave_warnings(handle, &port, master)
 }
 
 fn check_mtu(link: &Link, mtu: u32) -> Result<(), OpError> {
@@ -325,7 +324,7 @@ fn check_mtu(link: &Link, mtu: u32) -> Result<(), OpError> {
     }
 }
 
-async fn apply_set(
+fn apply_set(
     source: &NamespaceHandle,
     destination: Option<&NamespaceHandle>,
     original: &Link,
@@ -337,7 +336,7 @@ async fn apply_set(
     let mut changed = false;
     let handle = match destination {
         Some(destination) => {
-            link::move_to_namespace(source.route(), original.index, name.as_str(), destination.fd()).await?;
+            link::move_to_namespace(source.route(), original.index, name.as_str(), destination.fd())?;
             undo.moved = true;
             changed = true;
             destination
@@ -346,7 +345,7 @@ async fn apply_set(
     };
     // A moved link arrives down and without a master: compare against what it is now, not before.
     let current = match destination {
-        Some(_) => existing_link(handle, name.as_str()).await?,
+        Some(_) => existing_link(handle, name.as_str())?,
         None => original.clone(),
     };
     let mut steps = Vec::new();
@@ -363,7 +362,7 @@ async fn apply_set(
         steps.push((LinkChange::Up(up), Some(LinkChange::Up(current.admin_up))));
     }
     for (step, reverse) in steps {
-        link::change(handle.route(), current.index, name.as_str(), &step).await?;
+        link::change(handle.route(), current.index, name.as_str(), &step)?;
         changed = true;
         if let Some(reverse) = reverse {
             undo.changes.push(reverse);
@@ -381,17 +380,17 @@ struct UndoLog {
 
 impl UndoLog {
     /// Best effort: the original error is what the caller needs to see, so undo failures are only logged.
-    async fn run(self, source: &NamespaceHandle, destination: Option<&NamespaceHandle>, name: &LinkName) {
+    fn run(self, source: &NamespaceHandle, destination: Option<&NamespaceHandle>, name: &LinkName) {
         let handle = if self.moved { destination.unwrap_or(source) } else { source };
         for change in self.changes.iter().rev() {
-            let Ok(Some(current)) = link::get_by_name(handle.route(), name.as_str()).await else { return };
-            if let Err(e) = link::change(handle.route(), current.index, name.as_str(), change).await {
+            let Ok(Some(current)) = link::get_by_name(handle.route(), name.as_str()) else { return };
+            if let Err(e) = link::change(handle.route(), current.index, name.as_str(), change) {
                 tracing::warn!(error = %e, "undo of a failed link change did not apply");
             }
         }
         if self.moved {
-            if let Ok(Some(current)) = link::get_by_name(handle.route(), name.as_str()).await {
-                if let Err(e) = link::move_to_namespace(handle.route(), current.index, name.as_str(), source.fd()).await {
+            if let Ok(Some(current)) = link::get_by_name(handle.route(), name.as_str()) {
+                if let Err(e) = link::move_to_namespace(handle.route(), current.index, name.as_str(), source.fd()) {
                     tracing::warn!(error = %e, "undo of a link move did not apply");
                 }
             }
@@ -401,7 +400,7 @@ impl UndoLog {
 
 /// The `SetLink` that takes `request` back, from the link's state `before` it is applied in `namespace`.
 /// It acts in the namespace where `request` leaves the link.
-async fn reverse_of(
+fn reverse_of(
     handle: &NamespaceHandle,
     namespace: &NamespaceRef,
     before: &Link,
@@ -411,7 +410,7 @@ async fn reverse_of(
     // Only a change that touches the master needs the current master's name: spare the lookup otherwise.
     let master = match (request.master.is_some() || moves, before.master) {
         (false, _) => None,
-        (true, Some(index)) => Some(match link::get_by_index(handle.route(), index).await? {
+        (true, Some(index)) => Some(match link::get_by_index(handle.route(), index)? {
             Some(master) => MasterChange::Set(LinkName::parse("master", &master.name)?),
             None => MasterChange::Release,
         }),

@@ -36,7 +36,8 @@ pub enum OperationOutcome {
 }
 
 enum Step {
-    Applied(Applied),
+    /// The single call's detail is dropped: a batch answers only `changed` and warnings.
+    Applied { changed: bool, warnings: Vec<Warning>, undo: Undo },
     Failed(OpError),
     Skipped,
 }
@@ -69,7 +70,7 @@ pub async fn run(
             } else {
                 let _permit = limit.acquire().await;
                 match operations[index].apply(&registry, Some(&nat)).await {
-                    Ok(applied) => Step::Applied(applied),
+                    Ok(Applied { changed, warnings, undo, .. }) => Step::Applied { changed, warnings, undo },
                     Err(error) => {
                         failed.store(true, Ordering::SeqCst);
                         Step::Failed(error)
@@ -92,14 +93,14 @@ pub async fn run(
     // Newest first, so each undo finds the state its operation left.
     for (index, step) in steps.into_iter().enumerate().rev() {
         outcomes[index] = Some(match step {
-            Some(Step::Applied(Applied { changed, warnings, undo, .. })) if roll_back => match undo.run(&registry, &nat).await {
+            Some(Step::Applied { changed, warnings, undo }) if roll_back => match undo.run(&registry, &nat).await {
                 Ok(()) => match undo {
                     Undo::Nothing => OperationOutcome::Applied { changed, warnings },
                     _ => OperationOutcome::Undone { warnings },
                 },
                 Err(reason) => OperationOutcome::NotUndone { changed, warnings, reason },
             },
-            Some(Step::Applied(applied)) => OperationOutcome::Applied { changed: applied.changed, warnings: applied.warnings },
+            Some(Step::Applied { changed, warnings, .. }) => OperationOutcome::Applied { changed, warnings },
             Some(Step::Failed(error)) => OperationOutcome::Failed(error),
             Some(Step::Skipped) => OperationOutcome::Skipped,
             None => OperationOutcome::Failed(OpError::Precondition("the operation's task ended without a result".into())),

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::domain::Scope;
-use crate::kernel::route::{PROTOCOL_BOOT, UNICAST};
+use crate::kernel::route::{RouteType, PROTOCOL_BOOT};
 
 fn ip(text: &str) -> IpAddr {
     text.parse().expect("an address")
@@ -44,7 +44,7 @@ fn protected() -> Protected {
                 table: MAIN_TABLE,
                 scope: Scope::Link,
                 protocol: PROTOCOL_BOOT,
-                kind: UNICAST,
+                kind: RouteType::Unicast,
                 source: Some(ip("192.0.2.1")),
                 flags: vec![],
             },
