@@ -78,7 +78,7 @@ pub async fn add(registry: &NamespaceRegistry, request: &AddAddress) -> Result<O
         }
     };
     let current = find(&handle, target.index, request.prefix)?
-        .ok_or_else(|| OpError::Precondition(format!("{} vanished from {} right after it was added", request.prefix, target.name)))?;
+        .ok_or_else(|| OpError::AddressVanished { prefix: request.prefix, link: target.name.clone() })?;
     let warnings = bridge_port_warnings(&handle, &target, std::slice::from_ref(&current));
     let view = AddressView { namespace: request.namespace.clone(), link: target.name, address: current };
     let outcome = match change {
@@ -133,7 +133,7 @@ pub async fn delete(
         return if ignore_missing {
             Ok(Outcome::unchanged(()))
         } else {
-            Err(OpError::NotFound(format!("{link_name} in {namespace} has no address {prefix}")))
+            Err(OpError::AddressNotFound { namespace: namespace.clone(), link: link_name.to_string(), prefix })
         };
     }
     let context = format!("delete {prefix} from {link_name} in {namespace}");

@@ -13,7 +13,7 @@ use super::{OpError, Outcome};
 /// errno table as netlink errors (EPERM is PERMISSION_DENIED, not a precondition).
 pub(crate) fn sysctl_error(namespace: &NamespaceRef, family: Family, error: io::Error) -> OpError {
     if error.kind() == io::ErrorKind::NotFound {
-        OpError::Precondition(format!("{family} forwarding is not available in {namespace} (is {family} disabled?)"))
+        OpError::FamilyDisabled { namespace: namespace.clone(), family }
     } else {
         OpError::Sysctl { context: format!("{family} forwarding in {namespace}"), source: error }
     }

@@ -27,9 +27,6 @@ use super::link::{MasterChange, SetLink};
 use super::route::RouteRequest;
 use super::OpError;
 
-/// How a caller overrides the guard, in the words of the CLI and of the API.
-const FORCE_HINT: &str = "pass --force (the request's force field)";
-
 /// The agent's own TCP listening addresses (wildcards left out), as the server configured them.
 #[derive(Debug, Clone, Default)]
 pub struct ListeningAddresses(pub Arc<Vec<IpAddr>>);
@@ -113,7 +110,7 @@ pub async fn check(
             protected = Some(Protected::load(registry, path).await.map_err(|e| (position, e))?);
         }
         if let Some(refusal) = protected.as_ref().and_then(|p| p.refusal(change)) {
-            return Err((position, OpError::Precondition(format!("{refusal}; {FORCE_HINT} to do it anyway"))));
+            return Err((position, OpError::CutsManagementPath { refusal }));
         }
     }
     Ok(())
@@ -154,14 +151,7 @@ struct Protected {
 
 impl Protected {
     async fn load(registry: &NamespaceRegistry, path: &ManagementPath) -> Result<Self, OpError> {
-        let unsure = |what: String| {
-            move |e: crate::kernel::KernelError| {
-                OpError::Precondition(format!(
-                    "cannot tell whether this change would cut the agent off from its caller ({what}: {e}); \
-                     {FORCE_HINT} to skip this check"
-                ))
-            }
-        };
+        let unsure = |what: String| move |source| OpError::ManagementPathUnknown { what, source };
         let host = registry.host();
         let handle = host.route();
         let links = link::list(handle).map_err(unsure("list links".into()))?;

@@ -59,14 +59,14 @@ pub(super) async fn namespace_handle(
     namespace: &NamespaceRef,
 ) -> Result<Arc<NamespaceHandle>, OpError> {
     registry.handle(namespace).await.map_err(|e| match e {
-        NetnsError::NotFound { namespace } => OpError::NotFound(format!("{namespace} does not exist")),
+        NetnsError::NotFound { namespace } => OpError::NamespaceNotFound { namespace },
         other => other.into(),
     })
 }
 
 pub(super) fn existing_link(handle: &NamespaceHandle, name: &str) -> Result<Link, OpError> {
     link::get_by_name(handle.route(), name)?
-        .ok_or_else(|| OpError::NotFound(format!("link {name} does not exist in {}", handle.namespace())))
+        .ok_or_else(|| OpError::LinkNotFound { namespace: handle.namespace().clone(), name: name.to_string() })
 }
 
 pub async fn get(registry: &NamespaceRegistry, namespace: &NamespaceRef, name: &LinkName) -> Result<LinkView, OpError> {
@@ -107,7 +107,7 @@ pub async fn list_all(registry: &NamespaceRegistry) -> Result<Vec<LinkView>, OpE
         match list(registry, &NamespaceRef::Named(info.name)).await {
             Ok(more) => views.extend(more),
             // Deleted between the listing of names and now: it has no links to show.
-            Err(OpError::NotFound(_)) => {}
+            Err(OpError::NamespaceNotFound { .. }) => {}
             Err(other) => return Err(other),
         }
     }
@@ -173,19 +173,19 @@ async fn explain_taken_name(
         return if same_link(&existing, request) {
             Ok(Outcome::unchanged(()))
         } else {
-            Err(OpError::Conflict(format!(
-                "link {name} already exists in {} as {}",
-                handle.namespace(),
-                describe(&existing)
-            )))
+            Err(OpError::LinkExists {
+                namespace: handle.namespace().clone(),
+                name: name.to_string(),
+                existing: describe(&existing),
+            })
         };
     }
     if let (LinkKindSpec::Veth { peer, .. }, Some(peer_handle)) = (&request.kind, peer_handle) {
         if link::get_by_name(peer_handle.route(), peer.as_str())?.is_some() {
-            return Err(OpError::Conflict(format!("peer name {peer} is already taken in {}", peer_handle.namespace())));
+            return Err(OpError::PeerNameTaken { namespace: peer_handle.namespace().clone(), peer: peer.to_string() });
         }
     }
-    Err(OpError::Conflict(format!("link {name} (or its peer) was created by someone else meanwhile")))
+    Err(OpError::CreatedMeanwhile { name: name.to_string() })
 }
 
 fn same_link(existing: &LinkView, request: &CreateLink) -> bool {
@@ -221,7 +221,7 @@ pub async fn delete(
         return if ignore_missing {
             Ok(Outcome::unchanged(()))
         } else {
-            Err(OpError::NotFound(format!("link {name} does not exist in {namespace}")))
+            Err(OpError::LinkNotFound { namespace: namespace.clone(), name: name.to_string() })
         };
     };
     match link::delete(handle.route(), existing.index, name.as_str()) {
@@ -252,10 +252,10 @@ pub async fn set(
                 None
             } else {
                 if link::get_by_name(target.route(), name.as_str())?.is_some() {
-                    return Err(OpError::Conflict(format!(
-                        "{} already has a link named {name}",
-                        target.namespace()
-                    )));
+                    return Err(OpError::NameTakenAtDestination {
+                        namespace: target.namespace().clone(),
+                        name: name.to_string(),
+                    });
                 }
                 Some(target)
             }
@@ -270,7 +270,7 @@ pub async fn set(
                 return Err(FieldError::new("master", "a link cannot be its own master").into());
             }
             let master_link = link::get_by_name(final_handle.route(), master.as_str())?.ok_or_else(|| {
-                OpError::NotFound(format!("master {master} does not exist in {}", final_handle.namespace()))
+                OpError::MasterNotFound { namespace: final_handle.namespace().clone(), name: master.to_string() }
             })?;
             Some(Some(master_link))
         }

@@ -94,14 +94,13 @@ pub async fn add(registry: &NamespaceRegistry, request: &RouteRequest, mode: Mod
             return Ok(Outcome::unchanged(None));
         }
         if let Mode::Add = mode {
-            return Err(OpError::Conflict(format!(
-                "{} already has a route to {} in table {} with metric {} ({}); use replace to change it",
-                request.namespace,
-                describe_destination(&wanted.destination),
-                wanted.table,
-                wanted.effective_metric(),
-                describe_next_hop(existing)
-            )));
+            return Err(OpError::RouteExists {
+                namespace: request.namespace.clone(),
+                route: describe_destination(&wanted.destination),
+                table: wanted.table,
+                metric: wanted.effective_metric(),
+                existing: describe_next_hop(existing),
+            });
         }
     }
     let context = format!("{} route {} in {}", verb(&mode), describe_destination(&wanted.destination), request.namespace);
@@ -156,12 +155,11 @@ pub async fn delete(registry: &NamespaceRegistry, request: &RouteRequest, ignore
         return if ignore_missing {
             Ok(Outcome::unchanged(()))
         } else {
-            Err(OpError::NotFound(format!(
-                "{} has no such route to {} in table {}",
-                request.namespace,
-                describe_destination(&request.destination),
-                request.table()
-            )))
+            Err(OpError::RouteNotFound {
+                namespace: request.namespace.clone(),
+                route: describe_destination(&request.destination),
+                table: request.table(),
+            })
         };
     };
     let context = format!("delete route {} in {}", describe_destination(&found.destination), request.namespace);

@@ -19,9 +19,21 @@ impl From<OpError> for StatusError {
     fn from(error: OpError) -> Self {
         let status = match &error {
             OpError::Invalid(e) => invalid(e.clone()),
-            OpError::NotFound(message) => Status::not_found(message.clone()),
-            OpError::Conflict(message) => Status::already_exists(message.clone()),
-            OpError::Precondition(message) => Status::failed_precondition(message.clone()),
+            OpError::NamespaceNotFound { .. }
+            | OpError::LinkNotFound { .. }
+            | OpError::MasterNotFound { .. }
+            | OpError::AddressNotFound { .. }
+            | OpError::RouteNotFound { .. } => Status::not_found(error.to_string()),
+            OpError::LinkExists { .. }
+            | OpError::PeerNameTaken { .. }
+            | OpError::CreatedMeanwhile { .. }
+            | OpError::NameTakenAtDestination { .. }
+            | OpError::RouteExists { .. } => Status::already_exists(error.to_string()),
+            OpError::AddressVanished { .. }
+            | OpError::FamilyDisabled { .. }
+            | OpError::CutsManagementPath { .. }
+            | OpError::ManagementPathUnknown { .. }
+            | OpError::TaskLost => Status::failed_precondition(error.to_string()),
             OpError::Kernel(e) => kernel_status(e),
             OpError::Netns(e) => netns_status(e),
             OpError::Sysctl { source, .. } => Status::new(io_code(source), error.to_string()),

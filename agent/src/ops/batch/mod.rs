@@ -103,7 +103,7 @@ pub async fn run(
             Some(Step::Applied { changed, warnings, .. }) => OperationOutcome::Applied { changed, warnings },
             Some(Step::Failed(error)) => OperationOutcome::Failed(error),
             Some(Step::Skipped) => OperationOutcome::Skipped,
-            None => OperationOutcome::Failed(OpError::Precondition("the operation's task ended without a result".into())),
+            None => OperationOutcome::Failed(OpError::TaskLost),
         });
     }
     outcomes.into_iter().map(|o| o.unwrap_or(OperationOutcome::Skipped)).collect()
