@@ -5,11 +5,8 @@ use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
 
 use super::packet::Family;
+use crate::domain::LinkName;
 use super::{PingError, PingParams};
-
-/// Longest name `SO_BINDTODEVICE` takes in full: it silently cuts longer ones to this many bytes, which
-/// could bind to a different link.
-const MAX_INTERFACE_NAME_LEN: usize = 15;
 
 impl PingParams {
     /// Returns the wire family the run will use.
@@ -64,19 +61,10 @@ impl PingParams {
     }
 }
 
+/// The one link-name validator: `SO_BINDTODEVICE` silently cuts longer names, which could bind to a
+/// different link.
 fn validate_interface_name(name: &str) -> Result<(), PingError> {
-    let reason = if name.is_empty() {
-        "interface name is empty"
-    } else if name.len() > MAX_INTERFACE_NAME_LEN {
-        "interface name is longer than 15 bytes"
-    } else if name.contains('\0') {
-        "interface name contains a NUL byte"
-    } else {
-        return Ok(());
-    };
-    Err(PingError::InvalidParams {
-        reason: format!("{reason}: {name:?}"),
-    })
+    LinkName::parse("interface", name).map(drop).map_err(|e| PingError::InvalidParams { reason: format!("interface name {}", e.reason) })
 }
 
 /// Addresses that mean nothing without a link to send on: link-local unicast and interface- or
