@@ -199,21 +199,6 @@ pub fn protocol_name(protocol: RouteProtocol) -> String {
     .to_string()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_are_iproute2_s_and_unnamed_numbers_stay_numbers() {
-        assert_eq!(protocol_name(RouteProtocol::IcmpRedirect), "redirect");
-        assert_eq!(protocol_name(RouteProtocol::Dhcp), "dhcp");
-        assert_eq!(protocol_name(RouteProtocol::from(11)), "11");
-        assert_eq!(protocol_name(RouteProtocol::from(211)), "211");
-        assert_eq!(type_name(RouteType::BlackHole), "blackhole");
-        assert_eq!(type_name(RouteType::from(12)), "12");
-    }
-}
-
 /// The route the kernel uses to reach `destination` (`ip route get`), or with `fib_match` the routing table
 /// entry that matched it (`ip route get fibmatch`): its real prefix, table and metric.
 pub fn get(socket: &RouteSocket, destination: IpAddr, fib_match: bool) -> Result<Option<Route>, KernelError> {
@@ -233,4 +218,19 @@ pub fn get(socket: &RouteSocket, destination: IpAddr, fib_match: bool) -> Result
         RouteNetlinkMessage::NewRoute(route) => parse(&route),
         _ => None,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_iproute2_s_and_unnamed_numbers_stay_numbers() {
+        assert_eq!(protocol_name(RouteProtocol::IcmpRedirect), "redirect");
+        assert_eq!(protocol_name(RouteProtocol::Dhcp), "dhcp");
+        assert_eq!(protocol_name(RouteProtocol::from(11)), "11");
+        assert_eq!(protocol_name(RouteProtocol::from(211)), "211");
+        assert_eq!(type_name(RouteType::BlackHole), "blackhole");
+        assert_eq!(type_name(RouteType::from(12)), "12");
+    }
 }

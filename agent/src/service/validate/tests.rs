@@ -264,6 +264,14 @@ fn malformed() -> Vec<Case> {
         invalid("ping with 70000 payload bytes", pb::PingRequest { payload_size: 70_000, ..ping("192.0.2.1") }, "payload_size"),
         invalid("ping out of interface a b", pb::PingRequest { interface: "a b".into(), ..ping("192.0.2.1") }, "interface"),
         invalid("ping from a non-address", pb::PingRequest { source: "x".into(), ..ping("192.0.2.1") }, "source"),
+        invalid("ping an IPv4-mapped address", ping("::ffff:192.0.2.1"), "target"),
+        invalid("ping a link-local address without an interface", ping("fe80::1"), "target"),
+        invalid("ping link-local multicast without an interface", ping("ff02::1"), "target"),
+        invalid(
+            "ping from a link-local source without an interface",
+            pb::PingRequest { source: "fe80::2".into(), ..ping("2001:db8::1") },
+            "source",
+        ),
         // NatService
         invalid("NAT rule without a kind", pb::AddNatRuleRequest::default(), "kind"),
         invalid("masquerade source prefix 33", masquerade("10.0.0.0", 33, ""), "masquerade.source"),
@@ -372,6 +380,8 @@ fn well_formed_requests_pass() {
     address("192.0.2.1", 24).validate().expect("address");
     route(pb::RouteSpec { gateway: "192.0.2.254".into(), ..spec("", 0) }).validate().expect("default route");
     ping("2001:db8::1").validate().expect("ping");
+    ping("ff05::1").validate().expect("site-local multicast needs no interface");
+    pb::PingRequest { interface: "veth0".into(), source: "fe80::2".into(), ..ping("fe80::1") }.validate().expect("link-local with an interface");
     dnat(|_| {}).validate().expect("dnat");
     pb::CreateNamespaceRequest { name: "ünïcode ok".into() }.validate().expect("unicode namespace names are files");
 }
