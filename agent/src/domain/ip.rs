@@ -46,6 +46,15 @@ impl fmt::Display for Family {
     }
 }
 
+/// Addresses that mean nothing without a link to send on: link-local unicast and interface- or
+/// link-local multicast.
+pub fn is_link_scoped(address: Ipv6Addr) -> bool {
+    let first = address.segments()[0];
+    let link_local_unicast = first & 0xffc0 == 0xfe80;
+    let narrow_multicast = first & 0xff00 == 0xff00 && matches!(first & 0x000f, 0x1 | 0x2);
+    link_local_unicast || narrow_multicast
+}
+
 pub fn parse_ip(field: &str, value: &str) -> Result<IpAddr, FieldError> {
     value.parse().map_err(|_| FieldError::new(field, format!("{value:?} is not an IPv4 or IPv6 address")))
 }

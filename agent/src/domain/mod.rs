@@ -8,7 +8,7 @@ mod names;
 mod scope;
 
 pub use field_error::FieldError;
-pub use ip::{check_prefix_len, parse_ip, parse_optional_ip, Family, IpPrefix};
+pub use ip::{check_prefix_len, is_link_scoped, parse_ip, parse_optional_ip, Family, IpPrefix};
 pub use mac::MacAddr;
 pub use names::{LinkName, NamespaceName, NamespaceRef};
 pub use scope::Scope;

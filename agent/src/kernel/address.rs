@@ -31,10 +31,10 @@ pub struct AddressSpec {
     pub scope: Option<Scope>,
 }
 
-pub async fn list(socket: &RouteSocket, family: Option<Family>) -> Result<Vec<Address>, KernelError> {
+pub fn list(socket: &RouteSocket, family: Option<Family>) -> Result<Vec<Address>, KernelError> {
     let mut query = AddressMessage::default();
     query.header.family = family.map(af).unwrap_or(AddressFamily::Unspec);
-    let messages = request::dump(socket, RouteNetlinkMessage::GetAddress(query), "dump addresses").await?;
+    let messages = request::dump(socket, RouteNetlinkMessage::GetAddress(query), "dump addresses")?;
     Ok(messages
         .into_iter()
         .filter_map(|m| match m {
@@ -47,11 +47,11 @@ pub async fn list(socket: &RouteSocket, family: Option<Family>) -> Result<Vec<Ad
 
 /// The addresses of one link. The socket's strict checking makes the kernel filter by link, so this
 /// costs the same whatever else the namespace holds (a bridge with a thousand ports, say).
-pub async fn list_of_link(socket: &RouteSocket, link_index: u32, family: Option<Family>) -> Result<Vec<Address>, KernelError> {
+pub fn list_of_link(socket: &RouteSocket, link_index: u32, family: Option<Family>) -> Result<Vec<Address>, KernelError> {
     let mut query = AddressMessage::default();
     query.header.family = family.map(af).unwrap_or(AddressFamily::Unspec);
     query.header.index = link_index;
-    let messages = request::dump(socket, RouteNetlinkMessage::GetAddress(query), "dump addresses of a link").await?;
+    let messages = request::dump(socket, RouteNetlinkMessage::GetAddress(query), "dump addresses of a link")?;
     Ok(messages
         .into_iter()
         .filter_map(|m| match m {
@@ -63,14 +63,14 @@ pub async fn list_of_link(socket: &RouteSocket, link_index: u32, family: Option<
 }
 
 /// Adds the address, or with `replace` updates its attributes (broadcast, label, scope) in place.
-pub async fn add(socket: &RouteSocket, spec: &AddressSpec, replace: bool, context: &str) -> Result<(), KernelError> {
+pub fn add(socket: &RouteSocket, spec: &AddressSpec, replace: bool, context: &str) -> Result<(), KernelError> {
     let flags = NLM_F_CREATE | if replace { NLM_F_REPLACE } else { NLM_F_EXCL };
-    request::acked(socket, RouteNetlinkMessage::NewAddress(message(spec)), flags, context).await
+    request::acked(socket, RouteNetlinkMessage::NewAddress(message(spec)), flags, context)
 }
 
-pub async fn delete(socket: &RouteSocket, link_index: u32, prefix: IpPrefix, context: &str) -> Result<(), KernelError> {
+pub fn delete(socket: &RouteSocket, link_index: u32, prefix: IpPrefix, context: &str) -> Result<(), KernelError> {
     let spec = AddressSpec { link_index, prefix, broadcast: None, label: None, scope: None };
-    request::acked(socket, RouteNetlinkMessage::DelAddress(message(&spec)), 0, context).await
+    request::acked(socket, RouteNetlinkMessage::DelAddress(message(&spec)), 0, context)
 }
 
 fn af(family: Family) -> AddressFamily {

@@ -50,26 +50,26 @@ pub struct Link {
     pub peer: Option<PeerRef>,
 }
 
-pub async fn list(socket: &RouteSocket) -> Result<Vec<Link>, KernelError> {
-    let messages = request::dump(socket, RouteNetlinkMessage::GetLink(LinkMessage::default()), "dump links").await?;
+pub fn list(socket: &RouteSocket) -> Result<Vec<Link>, KernelError> {
+    let messages = request::dump(socket, RouteNetlinkMessage::GetLink(LinkMessage::default()), "dump links")?;
     Ok(messages.iter().filter_map(link_of).collect())
 }
 
-pub async fn get_by_name(socket: &RouteSocket, name: &str) -> Result<Option<Link>, KernelError> {
+pub fn get_by_name(socket: &RouteSocket, name: &str) -> Result<Option<Link>, KernelError> {
     let mut query = LinkMessage::default();
     query.attributes.push(LinkAttribute::IfName(name.to_string()));
-    get(socket, query, format!("get link {name}")).await
+    get(socket, query, format!("get link {name}"))
 }
 
-pub async fn get_by_index(socket: &RouteSocket, index: u32) -> Result<Option<Link>, KernelError> {
+pub fn get_by_index(socket: &RouteSocket, index: u32) -> Result<Option<Link>, KernelError> {
     let mut query = LinkMessage::default();
     query.header.index = index;
-    get(socket, query, format!("get link #{index}")).await
+    get(socket, query, format!("get link #{index}"))
 }
 
 /// One link, or `None` if the kernel has no such device (ENODEV).
-async fn get(socket: &RouteSocket, query: LinkMessage, context: String) -> Result<Option<Link>, KernelError> {
-    match request::get(socket, RouteNetlinkMessage::GetLink(query), context).await {
+fn get(socket: &RouteSocket, query: LinkMessage, context: String) -> Result<Option<Link>, KernelError> {
+    match request::get(socket, RouteNetlinkMessage::GetLink(query), context) {
         Ok(answer) => Ok(answer.as_ref().and_then(link_of)),
         Err(e) if e.errno() == Some(Errno::ENODEV) => Ok(None),
         Err(e) => Err(e),
@@ -85,7 +85,7 @@ fn link_of(message: &RouteNetlinkMessage) -> Option<Link> {
 
 /// `ip link add NAME type veth peer name PEER [netns PEER_NS]`. The pair is created in one request, so
 /// a failure leaves no half pair behind; EEXIST if either name is taken.
-pub async fn create_veth(
+pub fn create_veth(
     socket: &RouteSocket,
     name: &str,
     peer: &str,
@@ -106,18 +106,18 @@ pub async fn create_veth(
         builder = builder.mtu(mtu);
     }
     let context = format!("create veth pair {name}/{peer}");
-    request::acked(socket, RouteNetlinkMessage::NewLink(builder.build()), NLM_F_CREATE | NLM_F_EXCL, context).await
+    request::acked(socket, RouteNetlinkMessage::NewLink(builder.build()), NLM_F_CREATE | NLM_F_EXCL, context)
 }
 
 /// `ip link add NAME type bridge`: created down, as ip does. (rtnetlink's `LinkBridge::new` would also
 /// set it up, which makes the tutorial's `link set br0 up` a silent no-op.)
-pub async fn create_bridge(socket: &RouteSocket, name: &str, mtu: Option<u32>) -> Result<(), KernelError> {
+pub fn create_bridge(socket: &RouteSocket, name: &str, mtu: Option<u32>) -> Result<(), KernelError> {
     let mut builder = LinkMessageBuilder::<LinkUnspec>::new_with_info_kind(InfoKind::Bridge).name(name);
     if let Some(mtu) = mtu {
         builder = builder.mtu(mtu);
     }
     let context = format!("create bridge {name}");
-    request::acked(socket, RouteNetlinkMessage::NewLink(builder.build()), NLM_F_CREATE | NLM_F_EXCL, context).await
+    request::acked(socket, RouteNetlinkMessage::NewLink(builder.build()), NLM_F_CREATE | NLM_F_EXCL, context)
 }
 
 /// One attribute change on an existing link.
@@ -130,7 +130,7 @@ pub enum LinkChange {
     Master(Option<u32>),
 }
 
-pub async fn change(socket: &RouteSocket, index: u32, name: &str, change: &LinkChange) -> Result<(), KernelError> {
+pub fn change(socket: &RouteSocket, index: u32, name: &str, change: &LinkChange) -> Result<(), KernelError> {
     let builder = LinkUnspec::new_with_index(index);
     let (builder, what) = match change {
         LinkChange::Up(true) => (builder.up(), "set up".to_string()),
@@ -140,28 +140,28 @@ pub async fn change(socket: &RouteSocket, index: u32, name: &str, change: &LinkC
         LinkChange::Master(Some(master)) => (builder.controller(*master), format!("set master #{master}")),
         LinkChange::Master(None) => (builder.nocontroller(), "set nomaster".to_string()),
     };
-    request::acked(socket, RouteNetlinkMessage::SetLink(builder.build()), 0, format!("{what} on {name}")).await
+    request::acked(socket, RouteNetlinkMessage::SetLink(builder.build()), 0, format!("{what} on {name}"))
 }
 
 /// `ip link set NAME netns NS`: the link leaves the namespace of `socket`.
-pub async fn move_to_namespace(socket: &RouteSocket, index: u32, name: &str, target: BorrowedFd<'_>) -> Result<(), KernelError> {
+pub fn move_to_namespace(socket: &RouteSocket, index: u32, name: &str, target: BorrowedFd<'_>) -> Result<(), KernelError> {
     let message = LinkUnspec::new_with_index(index).setns_by_fd(target.as_raw_fd()).build();
     let context = format!("move {name} to another namespace");
-    request::acked(socket, RouteNetlinkMessage::SetLink(message), 0, context).await
+    request::acked(socket, RouteNetlinkMessage::SetLink(message), 0, context)
 }
 
-pub async fn delete(socket: &RouteSocket, index: u32, name: &str) -> Result<(), KernelError> {
+pub fn delete(socket: &RouteSocket, index: u32, name: &str) -> Result<(), KernelError> {
     let mut message = LinkMessage::default();
     message.header.index = index;
-    request::acked(socket, RouteNetlinkMessage::DelLink(message), 0, format!("delete link {name}")).await
+    request::acked(socket, RouteNetlinkMessage::DelLink(message), 0, format!("delete link {name}"))
 }
 
 /// The nsid that the namespace of `socket` uses for the namespace behind `other`, if one is assigned.
 /// Peers in other namespaces are reported by nsid only; this is how they get names.
-pub async fn nsid_of(socket: &RouteSocket, other: BorrowedFd<'_>) -> Result<Option<i32>, KernelError> {
+pub fn nsid_of(socket: &RouteSocket, other: BorrowedFd<'_>) -> Result<Option<i32>, KernelError> {
     let mut message = NsidMessage::default();
     message.attributes.push(NsidAttribute::Fd(other.as_raw_fd() as u32));
-    let answer = request::get(socket, RouteNetlinkMessage::GetNsId(message), "get nsid").await?;
+    let answer = request::get(socket, RouteNetlinkMessage::GetNsId(message), "get nsid")?;
     let id = match answer {
         Some(RouteNetlinkMessage::NewNsId(reply)) => reply.attributes.iter().find_map(|a| match a {
             NsidAttribute::Id(id) => Some(*id),

@@ -31,14 +31,14 @@ pub struct Neighbor {
 }
 
 /// IP neighbours only: the same dump also carries bridge FDB entries (AF_BRIDGE), which are not ARP/NDP.
-pub async fn list(socket: &RouteSocket, family: Option<Family>) -> Result<Vec<Neighbor>, KernelError> {
+pub fn list(socket: &RouteSocket, family: Option<Family>) -> Result<Vec<Neighbor>, KernelError> {
     let mut query = NeighbourMessage::default();
     query.header.family = match family {
         Some(Family::V4) => AddressFamily::Inet,
         Some(Family::V6) => AddressFamily::Inet6,
         None => AddressFamily::Unspec,
     };
-    let messages = request::dump(socket, RouteNetlinkMessage::GetNeighbour(query), "dump neighbours").await?;
+    let messages = request::dump(socket, RouteNetlinkMessage::GetNeighbour(query), "dump neighbours")?;
     Ok(messages
         .into_iter()
         .filter_map(|m| match m {

@@ -3,7 +3,8 @@
 use std::net::IpAddr;
 
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE};
-use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteFlags, RouteMessage, RouteProtocol, RouteScope, RouteType};
+use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteFlags, RouteMessage, RouteScope};
+pub use netlink_packet_route::route::{RouteProtocol, RouteType};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
 use super::{request, KernelError, RouteSocket};
@@ -23,8 +24,8 @@ pub struct Route {
     pub metric: Option<u32>,
     pub table: u32,
     pub scope: Scope,
-    pub protocol: u8,
-    pub kind: u8,
+    pub protocol: RouteProtocol,
+    pub kind: RouteType,
     pub source: Option<IpAddr>,
     pub flags: Vec<&'static str>,
 }
@@ -39,19 +40,17 @@ impl Route {
     }
 }
 
-/// RTN_UNICAST.
-pub const UNICAST: u8 = 1;
-/// RTPROT_BOOT: what `ip route add` uses unless told otherwise.
-pub const PROTOCOL_BOOT: u8 = 3;
+/// What `ip route add` uses unless told otherwise.
+pub const PROTOCOL_BOOT: RouteProtocol = RouteProtocol::Boot;
 
-pub async fn list(socket: &RouteSocket, family: Option<Family>) -> Result<Vec<Route>, KernelError> {
+pub fn list(socket: &RouteSocket, family: Option<Family>) -> Result<Vec<Route>, KernelError> {
     let mut query = RouteMessage::default();
     query.header.address_family = match family {
         Some(Family::V4) => AddressFamily::Inet,
         Some(Family::V6) => AddressFamily::Inet6,
         None => AddressFamily::Unspec,
     };
-    let messages = request::dump(socket, RouteNetlinkMessage::GetRoute(query), "dump routes").await?;
+    let messages = request::dump(socket, RouteNetlinkMessage::GetRoute(query), "dump routes")?;
     Ok(messages
         .into_iter()
         .filter_map(|m| match m {
@@ -67,16 +66,16 @@ pub enum Mode {
     Replace,
 }
 
-pub async fn add(socket: &RouteSocket, route: &Route, mode: Mode, context: &str) -> Result<(), KernelError> {
+pub fn add(socket: &RouteSocket, route: &Route, mode: Mode, context: &str) -> Result<(), KernelError> {
     let flags = NLM_F_CREATE | match mode {
         Mode::Add => NLM_F_EXCL,
         Mode::Replace => NLM_F_REPLACE,
     };
-    request::acked(socket, RouteNetlinkMessage::NewRoute(message(route)), flags, context).await
+    request::acked(socket, RouteNetlinkMessage::NewRoute(message(route)), flags, context)
 }
 
-pub async fn delete(socket: &RouteSocket, route: &Route, context: &str) -> Result<(), KernelError> {
-    request::acked(socket, RouteNetlinkMessage::DelRoute(message(route)), 0, context).await
+pub fn delete(socket: &RouteSocket, route: &Route, context: &str) -> Result<(), KernelError> {
+    request::acked(socket, RouteNetlinkMessage::DelRoute(message(route)), 0, context)
 }
 
 fn message(route: &Route) -> RouteMessage {
@@ -88,9 +87,9 @@ fn message(route: &Route) -> RouteMessage {
     };
     header.destination_prefix_length = route.destination.prefix_len;
     header.table = u8::try_from(route.table).unwrap_or(RT_TABLE_COMPAT);
-    header.protocol = RouteProtocol::from(route.protocol);
+    header.protocol = route.protocol;
     header.scope = RouteScope::from(route.scope.to_kernel());
-    header.kind = RouteType::from(route.kind);
+    header.kind = route.kind;
     let attributes = &mut message.attributes;
     attributes.push(RouteAttribute::Table(route.table));
     if route.destination.prefix_len > 0 {
@@ -133,8 +132,8 @@ fn parse(message: &RouteMessage) -> Option<Route> {
         metric: None,
         table: u32::from(header.table),
         scope: Scope::from_kernel(u8::from(header.scope)),
-        protocol: u8::from(header.protocol),
-        kind: u8::from(header.kind),
+        protocol: header.protocol,
+        kind: header.kind,
         source: None,
         flags: flag_names(header.flags),
     };
@@ -165,43 +164,44 @@ fn flag_names(flags: RouteFlags) -> Vec<&'static str> {
     NAMES.iter().filter(|(f, _)| flags.contains(*f)).map(|(_, n)| *n).collect()
 }
 
-/// `ip route`'s names for route types and protocols, for listings.
-pub fn type_name(kind: u8) -> String {
+/// `ip route`'s names for route types and protocols, for listings. netlink-packet-route's own `Display`
+/// spells some differently ("icmp_redirect", "Dhcp", "other(99)"), and the API publishes iproute2's.
+pub fn type_name(kind: RouteType) -> String {
     match kind {
-        0 => "unspec",
-        1 => "unicast",
-        2 => "local",
-        3 => "broadcast",
-        4 => "anycast",
-        5 => "multicast",
-        6 => "blackhole",
-        7 => "unreachable",
-        8 => "prohibit",
-        9 => "throw",
-        10 => "nat",
-        _ => return kind.to_string(),
+        RouteType::Unspec => "unspec",
+        RouteType::Unicast => "unicast",
+        RouteType::Local => "local",
+        RouteType::Broadcast => "broadcast",
+        RouteType::Anycast => "anycast",
+        RouteType::Multicast => "multicast",
+        RouteType::BlackHole => "blackhole",
+        RouteType::Unreachable => "unreachable",
+        RouteType::Prohibit => "prohibit",
+        RouteType::Throw => "throw",
+        RouteType::Nat => "nat",
+        other => return u8::from(other).to_string(),
     }
     .to_string()
 }
 
-pub fn protocol_name(protocol: u8) -> String {
+pub fn protocol_name(protocol: RouteProtocol) -> String {
     match protocol {
-        0 => "unspec",
-        1 => "redirect",
-        2 => "kernel",
-        3 => "boot",
-        4 => "static",
-        8 => "gated",
-        9 => "ra",
-        16 => "dhcp",
-        _ => return protocol.to_string(),
+        RouteProtocol::Unspec => "unspec",
+        RouteProtocol::IcmpRedirect => "redirect",
+        RouteProtocol::Kernel => "kernel",
+        RouteProtocol::Boot => "boot",
+        RouteProtocol::Static => "static",
+        RouteProtocol::Gated => "gated",
+        RouteProtocol::Ra => "ra",
+        RouteProtocol::Dhcp => "dhcp",
+        other => return u8::from(other).to_string(),
     }
     .to_string()
 }
 
 /// The route the kernel uses to reach `destination` (`ip route get`), or with `fib_match` the routing table
 /// entry that matched it (`ip route get fibmatch`): its real prefix, table and metric.
-pub async fn get(socket: &RouteSocket, destination: IpAddr, fib_match: bool) -> Result<Option<Route>, KernelError> {
+pub fn get(socket: &RouteSocket, destination: IpAddr, fib_match: bool) -> Result<Option<Route>, KernelError> {
     let context = format!("route get {}{destination}", if fib_match { "fibmatch " } else { "" });
     let mut query = RouteMessage::default();
     query.header.address_family = match destination {
@@ -213,9 +213,24 @@ pub async fn get(socket: &RouteSocket, destination: IpAddr, fib_match: bool) -> 
         query.header.flags = RouteFlags::FibMatch;
     }
     query.attributes.push(RouteAttribute::Destination(RouteAddress::from(destination)));
-    let answer = request::get(socket, RouteNetlinkMessage::GetRoute(query), context).await?;
+    let answer = request::get(socket, RouteNetlinkMessage::GetRoute(query), context)?;
     Ok(answer.and_then(|message| match message {
         RouteNetlinkMessage::NewRoute(route) => parse(&route),
         _ => None,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_iproute2_s_and_unnamed_numbers_stay_numbers() {
+        assert_eq!(protocol_name(RouteProtocol::IcmpRedirect), "redirect");
+        assert_eq!(protocol_name(RouteProtocol::Dhcp), "dhcp");
+        assert_eq!(protocol_name(RouteProtocol::from(11)), "11");
+        assert_eq!(protocol_name(RouteProtocol::from(211)), "211");
+        assert_eq!(type_name(RouteType::BlackHole), "blackhole");
+        assert_eq!(type_name(RouteType::from(12)), "12");
+    }
 }

@@ -5,9 +5,7 @@ use std::net::IpAddr;
 
 use super::error::NatError;
 use super::spec::{IpFamily, IpPrefix, NatRuleSpec, PortRange, MAX_COMMENT_BYTES};
-
-/// Longest interface name the kernel accepts (IFNAMSIZ minus the terminating NUL).
-const MAX_INTERFACE_NAME_BYTES: usize = 15;
+use crate::domain::LinkName;
 
 /// Returns the canonical form of `spec` (host bits of the source cleared), or the first problem found.
 pub fn validate_spec(spec: &NatRuleSpec) -> Result<NatRuleSpec, NatError> {
@@ -89,29 +87,12 @@ pub fn validate_comment(comment: &str) -> Result<(), NatError> {
     Ok(())
 }
 
-/// Kernel rules for link names (dev_valid_name), plus the characters nft gives a meaning to in names
-/// (`*` is a wildcard) or that break its text output.
+/// A link name (the one validator, `LinkName::parse`), without the characters nft gives a meaning to in
+/// names (`*` is a wildcard) or that break its text output.
 pub fn validate_interface_name(field: &'static str, name: &str) -> Result<(), NatError> {
-    if name.is_empty() || name.len() > MAX_INTERFACE_NAME_BYTES {
-        return Err(NatError::invalid(
-            field,
-            format!("{name:?} must be 1 to {MAX_INTERFACE_NAME_BYTES} bytes"),
-        ));
-    }
-    if name == "." || name == ".." {
-        return Err(NatError::invalid(
-            field,
-            format!("{name:?} is not a link name"),
-        ));
-    }
-    if let Some(bad) = name
-        .chars()
-        .find(|c| c.is_whitespace() || c.is_control() || matches!(c, '/' | ':' | '*' | '"' | '\\'))
-    {
-        return Err(NatError::invalid(
-            field,
-            format!("{name:?} contains {bad:?}, which a link name cannot hold"),
-        ));
+    LinkName::parse(field, name).map_err(|e| NatError::invalid(field, e.reason))?;
+    if let Some(bad) = name.chars().find(|c| c.is_control() || matches!(c, '*' | '"' | '\\')) {
+        return Err(NatError::invalid(field, format!("{name:?} contains {bad:?}, which nft gives a meaning to in names")));
     }
     Ok(())
 }

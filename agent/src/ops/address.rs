@@ -8,7 +8,7 @@ use crate::kernel::link::{self, Link};
 use crate::netns::{NamespaceHandle, NamespaceRegistry};
 
 use super::link::namespace_handle;
-use super::{OpError, Outcome, Warning};
+use super::{OpError, Outcome, Warning, WarningCode};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Broadcast {
@@ -45,13 +45,12 @@ pub enum AddressChange {
 
 /// A link that an address request names: it must exist, or the request is malformed.
 pub(super) async fn referenced_link(handle: &NamespaceHandle, field: &str, name: &LinkName) -> Result<Link, OpError> {
-    link::get_by_name(handle.route(), name.as_str()).await?.ok_or_else(|| {
+    link::get_by_name(handle.route(), name.as_str())?.ok_or_else(|| {
         FieldError::new(field, format!("no link named {name} in {}", handle.namespace())).into()
     })
 }
 
 pub async fn add(registry: &NamespaceRegistry, request: &AddAddress) -> Result<Outcome<(AddressView, AddressChange)>, OpError> {
-    check_ipv4_only_fields(request)?;
     let handle = namespace_handle(registry, &request.namespace).await?;
     let target = referenced_link(&handle, "link", &request.link).await?;
     let spec = AddressSpec {
@@ -66,28 +65,27 @@ pub async fn add(registry: &NamespaceRegistry, request: &AddAddress) -> Result<O
         scope: request.scope,
     };
     let context = format!("add {} to {} in {}", request.prefix, target.name, handle.namespace());
-    let change = match find(&handle, target.index, request.prefix).await? {
+    let change = match find(&handle, target.index, request.prefix)? {
         Some(existing) if satisfies(&existing, &spec) => AddressChange::None,
         // Same address, other attributes: update it in place rather than fail.
         Some(_) => {
-            address::add(handle.route(), &spec, true, &context).await?;
+            address::add(handle.route(), &spec, true, &context)?;
             AddressChange::Updated
         }
         None => {
-            address::add(handle.route(), &spec, false, &context).await?;
+            address::add(handle.route(), &spec, false, &context)?;
             AddressChange::Created
         }
     };
-    let current = find(&handle, target.index, request.prefix)
-        .await?
-        .ok_or_else(|| OpError::Precondition(format!("{} vanished from {} right after it was added", request.prefix, target.name)))?;
-    let warnings = bridge_port_warnings(&handle, &target, std::slice::from_ref(&current)).await?;
+    let current = find(&handle, target.index, request.prefix)?
+        .ok_or_else(|| OpError::AddressVanished { prefix: request.prefix, link: target.name.clone() })?;
+    let warnings = bridge_port_warnings(&handle, &target, std::slice::from_ref(&current));
     let view = AddressView { namespace: request.namespace.clone(), link: target.name, address: current };
     let outcome = match change {
         AddressChange::None => Outcome::unchanged((view, change)),
         _ => Outcome::changed((view, change)),
     };
-    Ok(outcome.with_warnings(warnings))
+    Ok(outcome.with_checked_warnings(warnings))
 }
 
 /// The checks of an address request that need no kernel: also part of the service's `validate`.
@@ -116,9 +114,8 @@ fn satisfies(existing: &Address, wanted: &AddressSpec) -> bool {
         && wanted.scope.is_none_or(|scope| existing.scope == scope)
 }
 
-async fn find(handle: &NamespaceHandle, link_index: u32, prefix: IpPrefix) -> Result<Option<Address>, OpError> {
-    Ok(address::list_of_link(handle.route(), link_index, Some(prefix.family()))
-        .await?
+fn find(handle: &NamespaceHandle, link_index: u32, prefix: IpPrefix) -> Result<Option<Address>, OpError> {
+    Ok(address::list_of_link(handle.route(), link_index, Some(prefix.family()))?
         .into_iter()
         .find(|a| a.prefix == prefix))
 }
@@ -132,15 +129,15 @@ pub async fn delete(
 ) -> Result<Outcome<()>, OpError> {
     let handle = namespace_handle(registry, namespace).await?;
     let target = referenced_link(&handle, "link", link_name).await?;
-    if find(&handle, target.index, prefix).await?.is_none() {
+    if find(&handle, target.index, prefix)?.is_none() {
         return if ignore_missing {
             Ok(Outcome::unchanged(()))
         } else {
-            Err(OpError::NotFound(format!("{link_name} in {namespace} has no address {prefix}")))
+            Err(OpError::AddressNotFound { namespace: namespace.clone(), link: link_name.to_string(), prefix })
         };
     }
     let context = format!("delete {prefix} from {link_name} in {namespace}");
-    address::delete(handle.route(), target.index, prefix, &context).await?;
+    address::delete(handle.route(), target.index, prefix, &context)?;
     Ok(Outcome::changed(()))
 }
 
@@ -155,9 +152,8 @@ pub async fn list(
         Some(name) => Some(referenced_link(&handle, "link", name).await?.index),
         None => None,
     };
-    let links = link::list(handle.route()).await?;
-    let mut addresses: Vec<Address> = address::list(handle.route(), family)
-        .await?
+    let links = link::list(handle.route())?;
+    let mut addresses: Vec<Address> = address::list(handle.route(), family)?
         .into_iter()
         .filter(|a| only.is_none_or(|index| a.link_index == index))
         .collect();
@@ -176,9 +172,9 @@ pub async fn list(
 /// An address on a bridge port brings a prefix route through the port, which competes with the bridge's
 /// own route to that prefix: the host then answers through the port, where ARP never resolves (replies
 /// arrive on the bridge). The kernel accepts it; the caller needs to hear about it.
-pub(super) async fn bridge_port_warnings(handle: &NamespaceHandle, port: &Link, addresses: &[Address]) -> Result<Vec<Warning>, OpError> {
+pub(super) fn bridge_port_warnings(handle: &NamespaceHandle, port: &Link, addresses: &[Address]) -> Result<Vec<Warning>, OpError> {
     let Some(master_index) = port.master else { return Ok(Vec::new()) };
-    let Some(master) = link::get_by_index(handle.route(), master_index).await? else { return Ok(Vec::new()) };
+    let Some(master) = link::get_by_index(handle.route(), master_index)? else { return Ok(Vec::new()) };
     Ok(warnings_for_port(handle, port, &master, addresses))
 }
 
@@ -196,7 +192,7 @@ fn warnings_for_port(handle: &NamespaceHandle, port: &Link, master: &Link, addre
         .map(|a| {
             let network = a.prefix.network();
             Warning {
-                code: "ADDRESS_ON_BRIDGE_PORT",
+                code: WarningCode::AddressOnBridgePort,
                 message: format!(
                     "{} is on {}, a port of bridge {}: its route {network} dev {} competes with {}'s route to the \
                      same prefix, so traffic to {network} can leave through {} and bypass the bridge (replies \
@@ -213,8 +209,8 @@ fn warnings_for_port(handle: &NamespaceHandle, port: &Link, master: &Link, addre
 }
 
 /// The warnings for making `port` a port of `master` while it holds addresses.
-pub(super) async fn enslave_warnings(handle: &NamespaceHandle, port: &Link, master: &Link) -> Result<Vec<Warning>, OpError> {
+pub(super) fn enslave_warnings(handle: &NamespaceHandle, port: &Link, master: &Link) -> Result<Vec<Warning>, OpError> {
     // Only the port's addresses: a whole-namespace dump here made enslaving the n-th port cost O(n).
-    let addresses = address::list_of_link(handle.route(), port.index, None).await?;
+    let addresses = address::list_of_link(handle.route(), port.index, None)?;
     Ok(warnings_for_port(handle, port, master, &addresses))
 }

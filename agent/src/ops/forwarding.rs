@@ -9,11 +9,13 @@ use crate::netns::NamespaceRegistry;
 use super::link::namespace_handle;
 use super::{OpError, Outcome};
 
-fn sysctl_error(namespace: &NamespaceRef, family: Family, error: io::Error) -> OpError {
+/// A missing sysctl file means the family is off in that namespace; any other errno goes through the same
+/// errno table as netlink errors (EPERM is PERMISSION_DENIED, not a precondition).
+pub(crate) fn sysctl_error(namespace: &NamespaceRef, family: Family, error: io::Error) -> OpError {
     if error.kind() == io::ErrorKind::NotFound {
-        OpError::Precondition(format!("{family} forwarding is not available in {namespace} (is {family} disabled?)"))
+        OpError::FamilyDisabled { namespace: namespace.clone(), family }
     } else {
-        OpError::Precondition(format!("{family} forwarding in {namespace}: {error}"))
+        OpError::Sysctl { context: format!("{family} forwarding in {namespace}"), source: error }
     }
 }
 

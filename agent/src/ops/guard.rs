@@ -22,7 +22,7 @@ use crate::kernel::route::{self, Route, MAIN_TABLE};
 use crate::kernel::{address, link};
 use crate::netns::NamespaceRegistry;
 
-use super::batch::Operation;
+use super::operation::Operation;
 use super::link::{MasterChange, SetLink};
 use super::route::RouteRequest;
 use super::OpError;
@@ -110,7 +110,7 @@ pub async fn check(
             protected = Some(Protected::load(registry, path).await.map_err(|e| (position, e))?);
         }
         if let Some(refusal) = protected.as_ref().and_then(|p| p.refusal(change)) {
-            return Err((position, OpError::Precondition(format!("{refusal}; set force to do it anyway"))));
+            return Err((position, OpError::CutsManagementPath { refusal }));
         }
     }
     Ok(())
@@ -151,18 +151,11 @@ struct Protected {
 
 impl Protected {
     async fn load(registry: &NamespaceRegistry, path: &ManagementPath) -> Result<Self, OpError> {
-        let unsure = |what: String| {
-            move |e: crate::kernel::KernelError| {
-                OpError::Precondition(format!(
-                    "cannot tell whether this change would cut the agent off from its caller ({what}: {e}); \
-                     set force to skip this check"
-                ))
-            }
-        };
+        let unsure = |what: String| move |source| OpError::ManagementPathUnknown { what, source };
         let host = registry.host();
         let handle = host.route();
-        let links = link::list(handle).await.map_err(unsure("list links".into()))?;
-        let addresses = address::list(handle, None).await.map_err(unsure("list addresses".into()))?;
+        let links = link::list(handle).map_err(unsure("list links".into()))?;
+        let addresses = address::list(handle, None).map_err(unsure("list addresses".into()))?;
         let name_of = |index: u32| links.iter().find(|l| l.index == index).map(|l| l.name.clone());
         let mut protected = Self::default();
 
@@ -177,12 +170,12 @@ impl Protected {
             protected.add_link(name, format!("it holds {why}"));
         }
 
-        let used = route::get(handle, path.peer, false).await.map_err(unsure(format!("route get {}", path.peer)))?;
+        let used = route::get(handle, path.peer, false).map_err(unsure(format!("route get {}", path.peer)))?;
         if let Some(device) = used.as_ref().and_then(|r| r.device_index).and_then(name_of) {
             protected.add_link(device, format!("it carries the route to the caller {}", path.peer));
         }
         let matched =
-            route::get(handle, path.peer, true).await.map_err(unsure(format!("route get fibmatch {}", path.peer)))?;
+            route::get(handle, path.peer, true).map_err(unsure(format!("route get fibmatch {}", path.peer)))?;
         protected.route = matched.map(|route| ManagementRoute { device: route.device_index.and_then(name_of), route, peer: path.peer });
 
         for protected_link in &mut protected.links {
@@ -209,16 +202,19 @@ impl Protected {
     fn refusal(&self, change: &Change<'_>) -> Option<String> {
         let cut = "would cut the agent off from its caller";
         match change {
-            Change::DeleteLink { namespace: NamespaceRef::Host, name } => {
-                let link = self.link(name.as_str())?;
-                Some(format!("deleting link {name} {cut}: {}", link.why))
-            }
-            Change::DeleteLink { namespace: NamespaceRef::Named(namespace), name } => {
+            Change::DeleteLink { namespace, name } => {
+                if **namespace == NamespaceRef::Host {
+                    if let Some(link) = self.link(name.as_str()) {
+                        return Some(format!("deleting link {name} {cut}: {}", link.why));
+                    }
+                }
+                // The other end of a protected veth, wherever it is (the host namespace included: a
+                // host-to-host veth), takes the protected end with it.
                 let link = self.links.iter().find(|l| {
-                    l.veth_peer.as_ref().is_some_and(|(ns, peer)| *ns == NamespaceRef::Named((*namespace).clone()) && peer == name.as_str())
+                    l.veth_peer.as_ref().is_some_and(|(ns, peer)| ns == *namespace && peer == name.as_str())
                 })?;
                 Some(format!(
-                    "deleting link {name} in namespace {namespace} also deletes its veth peer {} in the host namespace, \
+                    "deleting link {name} in {namespace} also deletes its veth peer {} in the host namespace, \
                      which {cut}: {}",
                     link.name, link.why
                 ))

@@ -7,7 +7,7 @@ use crate::kernel::link::{self, Link, LinkChange};
 use crate::netns::{NamespaceHandle, NamespaceRegistry, NetnsError};
 
 use super::peers::{PeerResolver, PeerView};
-use super::{OpError, Outcome};
+use super::{OpError, Outcome, Warning};
 
 /// A link with the names the kernel reports only as indexes resolved.
 #[derive(Debug, Clone)]
@@ -59,31 +59,30 @@ pub(super) async fn namespace_handle(
     namespace: &NamespaceRef,
 ) -> Result<Arc<NamespaceHandle>, OpError> {
     registry.handle(namespace).await.map_err(|e| match e {
-        NetnsError::NotFound { namespace } => OpError::NotFound(format!("{namespace} does not exist")),
+        NetnsError::NotFound { namespace } => OpError::NamespaceNotFound { namespace },
         other => other.into(),
     })
 }
 
-pub(super) async fn existing_link(handle: &NamespaceHandle, name: &str) -> Result<Link, OpError> {
-    link::get_by_name(handle.route(), name)
-        .await?
-        .ok_or_else(|| OpError::NotFound(format!("link {name} does not exist in {}", handle.namespace())))
+pub(super) fn existing_link(handle: &NamespaceHandle, name: &str) -> Result<Link, OpError> {
+    link::get_by_name(handle.route(), name)?
+        .ok_or_else(|| OpError::LinkNotFound { namespace: handle.namespace().clone(), name: name.to_string() })
 }
 
 pub async fn get(registry: &NamespaceRegistry, namespace: &NamespaceRef, name: &LinkName) -> Result<LinkView, OpError> {
     let handle = namespace_handle(registry, namespace).await?;
-    let link = existing_link(&handle, name.as_str()).await?;
-    let links = neighbours_of(&handle, &link).await?;
+    let link = existing_link(&handle, name.as_str())?;
+    let links = neighbours_of(&handle, &link)?;
     Ok(view(registry, &handle, link, &links).await)
 }
 
 /// The links a view of `link` names besides itself (its master, a veth peer in the same namespace),
 /// fetched one by one: dumping every link for them made each single-link answer cost O(links).
-async fn neighbours_of(handle: &NamespaceHandle, link: &Link) -> Result<Vec<Link>, OpError> {
+fn neighbours_of(handle: &NamespaceHandle, link: &Link) -> Result<Vec<Link>, OpError> {
     let same_namespace_peer = link.peer.filter(|peer| peer.netnsid.is_none()).map(|peer| peer.index);
     let mut links = Vec::new();
     for index in link.master.into_iter().chain(same_namespace_peer) {
-        links.extend(link::get_by_index(handle.route(), index).await?);
+        links.extend(link::get_by_index(handle.route(), index)?);
     }
     Ok(links)
 }
@@ -91,7 +90,7 @@ async fn neighbours_of(handle: &NamespaceHandle, link: &Link) -> Result<Vec<Link
 /// Links of one namespace, sorted by index.
 pub async fn list(registry: &NamespaceRegistry, namespace: &NamespaceRef) -> Result<Vec<LinkView>, OpError> {
     let handle = namespace_handle(registry, namespace).await?;
-    let mut links = link::list(handle.route()).await?;
+    let mut links = link::list(handle.route())?;
     links.sort_by_key(|l| l.index);
     let mut resolver = PeerResolver::new(registry, &handle);
     let mut views = Vec::with_capacity(links.len());
@@ -108,7 +107,7 @@ pub async fn list_all(registry: &NamespaceRegistry) -> Result<Vec<LinkView>, OpE
         match list(registry, &NamespaceRef::Named(info.name)).await {
             Ok(more) => views.extend(more),
             // Deleted between the listing of names and now: it has no links to show.
-            Err(OpError::NotFound(_)) => {}
+            Err(OpError::NamespaceNotFound { .. }) => {}
             Err(other) => return Err(other),
         }
     }
@@ -145,9 +144,9 @@ pub async fn create(registry: &NamespaceRegistry, request: &CreateLink) -> Resul
                 return Err(FieldError::new("veth.peer_name", "must differ from name in the same namespace").into());
             }
             let peer_fd = (peer_handle.inode() != handle.inode()).then(|| peer_handle.fd());
-            link::create_veth(handle.route(), name, peer.as_str(), peer_fd, request.mtu).await
+            link::create_veth(handle.route(), name, peer.as_str(), peer_fd, request.mtu)
         }
-        _ => link::create_bridge(handle.route(), name, request.mtu).await,
+        _ => link::create_bridge(handle.route(), name, request.mtu),
     };
     // Create first, look only if a name is taken: the kernel refuses a taken name (of the link or of
     // its peer) atomically with EEXIST, so the usual case costs one request instead of three.
@@ -168,25 +167,25 @@ async fn explain_taken_name(
     request: &CreateLink,
 ) -> Result<Outcome<()>, OpError> {
     let name = request.name.as_str();
-    if let Some(existing) = link::get_by_name(handle.route(), name).await? {
-        let links = neighbours_of(handle, &existing).await?;
+    if let Some(existing) = link::get_by_name(handle.route(), name)? {
+        let links = neighbours_of(handle, &existing)?;
         let existing = view(registry, handle, existing, &links).await;
         return if same_link(&existing, request) {
             Ok(Outcome::unchanged(()))
         } else {
-            Err(OpError::Conflict(format!(
-                "link {name} already exists in {} as {}",
-                handle.namespace(),
-                describe(&existing)
-            )))
+            Err(OpError::LinkExists {
+                namespace: handle.namespace().clone(),
+                name: name.to_string(),
+                existing: describe(&existing),
+            })
         };
     }
     if let (LinkKindSpec::Veth { peer, .. }, Some(peer_handle)) = (&request.kind, peer_handle) {
-        if link::get_by_name(peer_handle.route(), peer.as_str()).await?.is_some() {
-            return Err(OpError::Conflict(format!("peer name {peer} is already taken in {}", peer_handle.namespace())));
+        if link::get_by_name(peer_handle.route(), peer.as_str())?.is_some() {
+            return Err(OpError::PeerNameTaken { namespace: peer_handle.namespace().clone(), peer: peer.to_string() });
         }
     }
-    Err(OpError::Conflict(format!("link {name} (or its peer) was created by someone else meanwhile")))
+    Err(OpError::CreatedMeanwhile { name: name.to_string() })
 }
 
 fn same_link(existing: &LinkView, request: &CreateLink) -> bool {
@@ -218,14 +217,14 @@ pub async fn delete(
     ignore_missing: bool,
 ) -> Result<Outcome<()>, OpError> {
     let handle = namespace_handle(registry, namespace).await?;
-    let Some(existing) = link::get_by_name(handle.route(), name.as_str()).await? else {
+    let Some(existing) = link::get_by_name(handle.route(), name.as_str())? else {
         return if ignore_missing {
             Ok(Outcome::unchanged(()))
         } else {
-            Err(OpError::NotFound(format!("link {name} does not exist in {namespace}")))
+            Err(OpError::LinkNotFound { namespace: namespace.clone(), name: name.to_string() })
         };
     };
-    match link::delete(handle.route(), existing.index, name.as_str()).await {
+    match link::delete(handle.route(), existing.index, name.as_str()) {
         Ok(()) => Ok(Outcome::changed(())),
         // Gone meanwhile (its veth peer's namespace was deleted, say): the state asked for holds.
         Err(e) if e.errno() == Some(nix::errno::Errno::ENODEV) => Ok(Outcome::unchanged(())),
@@ -245,18 +244,18 @@ pub async fn set(
     request: &SetLink,
 ) -> Result<Outcome<SetLink>, OpError> {
     let source = namespace_handle(registry, namespace).await?;
-    let original = existing_link(&source, name.as_str()).await?;
+    let original = existing_link(&source, name.as_str())?;
     let destination = match &request.move_to {
         Some(target) => {
             let target = namespace_handle(registry, target).await?;
             if target.inode() == source.inode() {
                 None
             } else {
-                if link::get_by_name(target.route(), name.as_str()).await?.is_some() {
-                    return Err(OpError::Conflict(format!(
-                        "{} already has a link named {name}",
-                        target.namespace()
-                    )));
+                if link::get_by_name(target.route(), name.as_str())?.is_some() {
+                    return Err(OpError::NameTakenAtDestination {
+                        namespace: target.namespace().clone(),
+                        name: name.to_string(),
+                    });
                 }
                 Some(target)
             }
@@ -270,8 +269,8 @@ pub async fn set(
             if master == name {
                 return Err(FieldError::new("master", "a link cannot be its own master").into());
             }
-            let master_link = link::get_by_name(final_handle.route(), master.as_str()).await?.ok_or_else(|| {
-                OpError::NotFound(format!("master {master} does not exist in {}", final_handle.namespace()))
+            let master_link = link::get_by_name(final_handle.route(), master.as_str())?.ok_or_else(|| {
+                OpError::MasterNotFound { namespace: final_handle.namespace().clone(), name: master.to_string() }
             })?;
             Some(Some(master_link))
         }
@@ -281,32 +280,38 @@ pub async fn set(
     if let Some(mtu) = request.mtu {
         check_mtu(&original, mtu)?;
     }
-    let reverse = reverse_of(&source, namespace, &original, request).await?;
+    let reverse = reverse_of(&source, namespace, &original, request)?;
 
     let master_index = master.as_ref().map(|m| m.as_ref().map(|l| l.index));
     let mut undo = UndoLog::default();
-    let result = apply_set(&source, destination.as_deref(), &original, name, request, master_index, &mut undo).await;
+    let result = apply_set(&source, destination.as_deref(), &original, name, request, master_index, &mut undo);
     match result {
         Ok(changed) => {
             let warnings = match &master {
-                Some(Some(master_link)) => {
-                    // A moved link has a new index; read it where it is now.
-                    let port = match &destination {
-                        Some(_) => existing_link(&final_handle, name.as_str()).await?,
-                        None => original.clone(),
-                    };
-                    super::address::enslave_warnings(&final_handle, &port, master_link).await?
-                }
-                _ => Vec::new(),
+                Some(Some(master_link)) => port_warnings(&final_handle, destination.is_some(), &original, name, master_link),
+                _ => Ok(Vec::new()),
             };
             let outcome = if changed { Outcome::changed(reverse) } else { Outcome::unchanged(reverse) };
-            Ok(outcome.with_warnings(warnings))
+            Ok(outcome.with_checked_warnings(warnings))
         }
         Err(error) => {
-            undo.run(&source, destination.as_deref(), name).await;
+            undo.run(&source, destination.as_deref(), name);
             Err(error)
         }
     }
+}
+
+/// The warnings for a link that just became a port of `master`.
+fn port_warnings(
+    handle: &NamespaceHandle,
+    moved: bool,
+    original: &Link,
+    name: &LinkName,
+    master: &Link,
+) -> Result<Vec<Warning>, OpError> {
+    // A moved link has a new index; read it where it is now.
+    let port = if moved { existing_link(handle, name.as_str())? } else { original.clone() };
+    super::address::enslave_warnings(handle, &port, master)
 }
 
 fn check_mtu(link: &Link, mtu: u32) -> Result<(), OpError> {
@@ -319,7 +324,7 @@ fn check_mtu(link: &Link, mtu: u32) -> Result<(), OpError> {
     }
 }
 
-async fn apply_set(
+fn apply_set(
     source: &NamespaceHandle,
     destination: Option<&NamespaceHandle>,
     original: &Link,
@@ -331,7 +336,7 @@ async fn apply_set(
     let mut changed = false;
     let handle = match destination {
         Some(destination) => {
-            link::move_to_namespace(source.route(), original.index, name.as_str(), destination.fd()).await?;
+            link::move_to_namespace(source.route(), original.index, name.as_str(), destination.fd())?;
             undo.moved = true;
             changed = true;
             destination
@@ -340,7 +345,7 @@ async fn apply_set(
     };
     // A moved link arrives down and without a master: compare against what it is now, not before.
     let current = match destination {
-        Some(_) => existing_link(handle, name.as_str()).await?,
+        Some(_) => existing_link(handle, name.as_str())?,
         None => original.clone(),
     };
     let mut steps = Vec::new();
@@ -357,7 +362,7 @@ async fn apply_set(
         steps.push((LinkChange::Up(up), Some(LinkChange::Up(current.admin_up))));
     }
     for (step, reverse) in steps {
-        link::change(handle.route(), current.index, name.as_str(), &step).await?;
+        link::change(handle.route(), current.index, name.as_str(), &step)?;
         changed = true;
         if let Some(reverse) = reverse {
             undo.changes.push(reverse);
@@ -375,17 +380,17 @@ struct UndoLog {
 
 impl UndoLog {
     /// Best effort: the original error is what the caller needs to see, so undo failures are only logged.
-    async fn run(self, source: &NamespaceHandle, destination: Option<&NamespaceHandle>, name: &LinkName) {
+    fn run(self, source: &NamespaceHandle, destination: Option<&NamespaceHandle>, name: &LinkName) {
         let handle = if self.moved { destination.unwrap_or(source) } else { source };
         for change in self.changes.iter().rev() {
-            let Ok(Some(current)) = link::get_by_name(handle.route(), name.as_str()).await else { return };
-            if let Err(e) = link::change(handle.route(), current.index, name.as_str(), change).await {
+            let Ok(Some(current)) = link::get_by_name(handle.route(), name.as_str()) else { return };
+            if let Err(e) = link::change(handle.route(), current.index, name.as_str(), change) {
                 tracing::warn!(error = %e, "undo of a failed link change did not apply");
             }
         }
         if self.moved {
-            if let Ok(Some(current)) = link::get_by_name(handle.route(), name.as_str()).await {
-                if let Err(e) = link::move_to_namespace(handle.route(), current.index, name.as_str(), source.fd()).await {
+            if let Ok(Some(current)) = link::get_by_name(handle.route(), name.as_str()) {
+                if let Err(e) = link::move_to_namespace(handle.route(), current.index, name.as_str(), source.fd()) {
                     tracing::warn!(error = %e, "undo of a link move did not apply");
                 }
             }
@@ -395,7 +400,7 @@ impl UndoLog {
 
 /// The `SetLink` that takes `request` back, from the link's state `before` it is applied in `namespace`.
 /// It acts in the namespace where `request` leaves the link.
-async fn reverse_of(
+fn reverse_of(
     handle: &NamespaceHandle,
     namespace: &NamespaceRef,
     before: &Link,
@@ -405,7 +410,7 @@ async fn reverse_of(
     // Only a change that touches the master needs the current master's name: spare the lookup otherwise.
     let master = match (request.master.is_some() || moves, before.master) {
         (false, _) => None,
-        (true, Some(index)) => Some(match link::get_by_index(handle.route(), index).await? {
+        (true, Some(index)) => Some(match link::get_by_index(handle.route(), index)? {
             Some(master) => MasterChange::Set(LinkName::parse("master", &master.name)?),
             None => MasterChange::Release,
         }),

@@ -10,10 +10,12 @@ pub mod guard;
 pub mod link;
 pub mod nat;
 pub mod neighbor;
+pub mod operation;
 mod outcome;
 mod peers;
 pub mod ping;
 pub mod route;
 
 pub use error::OpError;
-pub use outcome::{Outcome, Warning};
+pub use operation::{Applied, Detail, Operation, Requested};
+pub use outcome::{Outcome, Warning, WarningCode};

@@ -9,7 +9,7 @@ use crate::netns::NamespaceRegistry;
 
 use super::address::referenced_link;
 use super::link::namespace_handle;
-use super::{OpError, Outcome, Warning};
+use super::{OpError, Outcome, Warning, WarningCode};
 
 /// A validated rule to add.
 #[derive(Debug, Clone)]
@@ -37,7 +37,7 @@ pub async fn add(
     let outcome = if added.changed { Outcome::changed(added.rule) } else { Outcome::unchanged(added.rule) };
     Ok(match added.conntrack_error {
         Some(error) => outcome.with_warnings(vec![Warning {
-            code: "CONNTRACK_FLUSH_FAILED",
+            code: WarningCode::ConntrackFlushFailed,
             message: format!(
                 "the rule was added, but flows that started before it could not be flushed ({error}); they \
                  stay untranslated until they expire"
@@ -66,7 +66,7 @@ pub async fn delete(
     // the stale entries, so a failed flush is a warning.
     Ok(match deleted.conntrack_error {
         Some(error) => outcome.with_warnings(vec![Warning {
-            code: "CONNTRACK_FLUSH_FAILED",
+            code: WarningCode::ConntrackFlushFailed,
             message: format!(
                 "the rule was deleted, but its conntrack entries could not be flushed ({error}); existing flows \
                  keep the old translation until they expire"

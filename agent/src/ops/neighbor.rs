@@ -27,9 +27,8 @@ pub async fn list(
         Some(name) => Some(referenced_link(&handle, "link", name).await?.index),
         None => None,
     };
-    let links = link::list(handle.route()).await?;
-    Ok(neighbor::list(handle.route(), family)
-        .await?
+    let links = link::list(handle.route())?;
+    Ok(neighbor::list(handle.route(), family)?
         .into_iter()
         .filter(|n| only.is_none_or(|index| n.link_index == index))
         .map(|neighbor| NeighborView {

@@ -19,12 +19,62 @@ impl<T> Outcome<T> {
         self.warnings.extend(warnings);
         self
     }
+
+    /// Warnings worked out after the change was applied. They are advice about a change already made:
+    /// failing to work them out must not report the change as failed (the caller would see a failure
+    /// while the host has changed), so the failure becomes a warning of its own.
+    pub fn with_checked_warnings(self, warnings: Result<Vec<Warning>, super::OpError>) -> Self {
+        match warnings {
+            Ok(warnings) => self.with_warnings(warnings),
+            Err(error) => self.with_warnings(vec![Warning {
+                code: WarningCode::WarningsUnavailable,
+                message: format!("the change was applied, but checking it for known problems failed: {error}"),
+                fix: "look at the link's master and addresses (`nsfleet link show`, `nsfleet address list`)".to_string(),
+            }]),
+        }
+    }
 }
 
 /// A request that succeeded but leaves traffic broken, with the fix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Warning {
-    pub code: &'static str,
+    pub code: WarningCode,
     pub message: String,
     pub fix: String,
+}
+
+/// The kinds of warning; callers match on the code's text, so a code once published keeps its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WarningCode {
+    /// An address on a bridge port keeps a prefix route that beats the bridge's.
+    AddressOnBridgePort,
+    /// A NAT rule changed, but conntrack entries of flows that predate it were not flushed.
+    ConntrackFlushFailed,
+    /// The change was applied, but the checks that produce warnings could not run.
+    WarningsUnavailable,
+}
+
+impl WarningCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AddressOnBridgePort => "ADDRESS_ON_BRIDGE_PORT",
+            Self::ConntrackFlushFailed => "CONNTRACK_FLUSH_FAILED",
+            Self::WarningsUnavailable => "WARNINGS_UNAVAILABLE",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::OpError;
+
+    #[test]
+    fn a_failed_check_after_the_change_is_a_warning_not_a_failure() {
+        let outcome = Outcome::changed(()).with_checked_warnings(Err(OpError::TaskLost));
+        assert!(outcome.changed);
+        assert_eq!(outcome.warnings.len(), 1);
+        assert_eq!(outcome.warnings[0].code, WarningCode::WarningsUnavailable);
+        assert!(outcome.warnings[0].message.contains("ended without a result"), "{:?}", outcome.warnings);
+    }
 }

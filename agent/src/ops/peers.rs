@@ -40,17 +40,17 @@ impl<'a> PeerResolver<'a> {
             let name = same_namespace.iter().find(|l| l.index == peer.index).map(|l| l.name.clone());
             return PeerView { index: peer.index, name, namespace: Some(self.from.namespace().clone()) };
         };
-        let namespace = self.namespace_of(nsid).await;
+        let namespace = self.namespace_of(nsid);
         let mut name = None;
         if let Some(namespace) = &namespace {
             if let Ok(handle) = self.registry.handle(namespace).await {
-                name = link::get_by_index(handle.route(), peer.index).await.ok().flatten().map(|l| l.name);
+                name = link::get_by_index(handle.route(), peer.index).ok().flatten().map(|l| l.name);
             }
         }
         PeerView { index: peer.index, name, namespace }
     }
 
-    async fn namespace_of(&mut self, nsid: i32) -> Option<NamespaceRef> {
+    fn namespace_of(&mut self, nsid: i32) -> Option<NamespaceRef> {
         if let Some(found) = self.known.get(&nsid) {
             return Some(found.clone());
         }
@@ -58,7 +58,7 @@ impl<'a> PeerResolver<'a> {
         let memo = self.registry.nsids();
         // Remembered from an earlier call: one question confirms it.
         if let Some(name) = memo.guess(from, nsid) {
-            if self.ask(&name).await == Some(nsid) {
+            if self.ask(&name) == Some(nsid) {
                 let found = NamespaceRef::Named(name);
                 self.known.insert(nsid, found.clone());
                 return Some(found);
@@ -69,7 +69,7 @@ impl<'a> PeerResolver<'a> {
         // them for each namespace made listing every namespace's links cost O(n^2).
         if !self.host_tried && *self.from.namespace() != NamespaceRef::Host {
             self.host_tried = true;
-            if let Ok(Some(id)) = link::nsid_of(self.from.route(), self.registry.host().fd()).await {
+            if let Ok(Some(id)) = link::nsid_of(self.from.route(), self.registry.host().fd()) {
                 self.known.insert(id, NamespaceRef::Host);
                 if id == nsid {
                     return Some(NamespaceRef::Host);
@@ -84,7 +84,7 @@ impl<'a> PeerResolver<'a> {
             if memo.knows(from, candidate.inode) {
                 continue;
             }
-            let Some(id) = self.ask(&candidate.name).await else { continue };
+            let Some(id) = self.ask(&candidate.name) else { continue };
             memo.learn(from, id, &candidate.name, candidate.inode);
             let found = NamespaceRef::Named(candidate.name);
             self.known.insert(id, found.clone());
@@ -96,9 +96,9 @@ impl<'a> PeerResolver<'a> {
     }
 
     /// The nsid `from` gives the named namespace, if it has one.
-    async fn ask(&self, name: &NamespaceName) -> Option<i32> {
+    fn ask(&self, name: &NamespaceName) -> Option<i32> {
         let file = File::open(Path::new(NETNS_DIR).join(name.as_str())).ok()?;
-        link::nsid_of(self.from.route(), file.as_fd()).await.ok().flatten()
+        link::nsid_of(self.from.route(), file.as_fd()).ok().flatten()
     }
 }
 

@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use crate::domain::{Family, FieldError, IpPrefix, LinkName, NamespaceRef, Scope};
 use crate::kernel::link;
-use crate::kernel::route::{self, Mode, Route, MAIN_TABLE, PROTOCOL_BOOT, UNICAST};
+use crate::kernel::route::{self, Mode, Route, RouteType, MAIN_TABLE, PROTOCOL_BOOT};
 use crate::netns::NamespaceRegistry;
 
 use super::address::referenced_link;
@@ -82,12 +82,11 @@ pub async fn add(registry: &NamespaceRegistry, request: &RouteRequest, mode: Mod
         // As `ip route add`: a route without a gateway is on-link.
         scope: request.scope.unwrap_or(if request.gateway.is_some() { Scope::Global } else { Scope::Link }),
         protocol: PROTOCOL_BOOT,
-        kind: UNICAST,
+        kind: RouteType::Unicast,
         source: request.source,
         flags: Vec::new(),
     };
-    let existing = route::list(handle.route(), Some(request.destination.family()))
-        .await?
+    let existing = route::list(handle.route(), Some(request.destination.family()))?
         .into_iter()
         .find(|r| same_key(r, &wanted));
     if let Some(existing) = &existing {
@@ -95,18 +94,17 @@ pub async fn add(registry: &NamespaceRegistry, request: &RouteRequest, mode: Mod
             return Ok(Outcome::unchanged(None));
         }
         if let Mode::Add = mode {
-            return Err(OpError::Conflict(format!(
-                "{} already has a route to {} in table {} with metric {} ({}); use replace to change it",
-                request.namespace,
-                describe_destination(&wanted.destination),
-                wanted.table,
-                wanted.effective_metric(),
-                describe_next_hop(existing)
-            )));
+            return Err(OpError::RouteExists {
+                namespace: request.namespace.clone(),
+                route: describe_destination(&wanted.destination),
+                table: wanted.table,
+                metric: wanted.effective_metric(),
+                existing: describe_next_hop(existing),
+            });
         }
     }
     let context = format!("{} route {} in {}", verb(&mode), describe_destination(&wanted.destination), request.namespace);
-    route::add(handle.route(), &wanted, mode, &context).await?;
+    route::add(handle.route(), &wanted, mode, &context)?;
     Ok(Outcome::changed(existing))
 }
 
@@ -114,7 +112,7 @@ pub async fn add(registry: &NamespaceRegistry, request: &RouteRequest, mode: Mod
 pub async fn restore(registry: &NamespaceRegistry, namespace: &NamespaceRef, previous: &Route) -> Result<(), OpError> {
     let handle = namespace_handle(registry, namespace).await?;
     let context = format!("restore route {} in {namespace}", describe_destination(&previous.destination));
-    route::add(handle.route(), previous, Mode::Replace, &context).await?;
+    route::add(handle.route(), previous, Mode::Replace, &context)?;
     Ok(())
 }
 
@@ -146,7 +144,7 @@ pub async fn delete(registry: &NamespaceRegistry, request: &RouteRequest, ignore
         Some(device) => Some(referenced_link(&handle, "route.device", device).await?.index),
         None => None,
     };
-    let found = route::list(handle.route(), Some(request.destination.family())).await?.into_iter().find(|r| {
+    let found = route::list(handle.route(), Some(request.destination.family()))?.into_iter().find(|r| {
         r.table == request.table()
             && r.destination == request.destination
             && request.gateway.is_none_or(|gateway| r.gateway == Some(gateway))
@@ -157,16 +155,15 @@ pub async fn delete(registry: &NamespaceRegistry, request: &RouteRequest, ignore
         return if ignore_missing {
             Ok(Outcome::unchanged(()))
         } else {
-            Err(OpError::NotFound(format!(
-                "{} has no such route to {} in table {}",
-                request.namespace,
-                describe_destination(&request.destination),
-                request.table()
-            )))
+            Err(OpError::RouteNotFound {
+                namespace: request.namespace.clone(),
+                route: describe_destination(&request.destination),
+                table: request.table(),
+            })
         };
     };
     let context = format!("delete route {} in {}", describe_destination(&found.destination), request.namespace);
-    route::delete(handle.route(), &found, &context).await?;
+    route::delete(handle.route(), &found, &context)?;
     Ok(Outcome::changed(()))
 }
 
@@ -178,8 +175,8 @@ pub async fn list(
     table: Option<u32>,
 ) -> Result<Vec<RouteView>, OpError> {
     let handle = namespace_handle(registry, namespace).await?;
-    let links = link::list(handle.route()).await?;
-    let routes = route::list(handle.route(), family).await?;
+    let links = link::list(handle.route())?;
+    let routes = route::list(handle.route(), family)?;
     Ok(routes
         .into_iter()
         .filter(|r| table.is_none_or(|t| r.table == t))

@@ -5,13 +5,13 @@ use pb::address_service_server::AddressService;
 use tonic::{Request, Response, Status};
 
 use super::convert::{family_to_proto, scope_from_proto, scope_to_proto};
-use super::status::StatusError;
+use super::status::{unexpected_detail, StatusError};
 use super::validate::Validate;
-use super::{guard_one, management_path, run_to_completion, warnings_to_proto};
+use super::{apply_one, management_path, warnings_to_proto};
 use crate::domain::{parse_ip, FieldError, IpPrefix, LinkName, NamespaceRef};
 use crate::netns::NamespaceRegistry;
-use crate::ops::guard::Change;
-use crate::ops::address::{self as address_ops, AddAddress, AddressView, Broadcast};
+use crate::ops::Detail;
+use crate::ops::address::{self as address_ops, check_ipv4_only_fields, AddAddress, AddressView, Broadcast};
 
 pub struct AddressApi {
     registry: Arc<NamespaceRegistry>,
@@ -33,14 +33,16 @@ pub(super) fn parse_add(request: &pb::AddAddressRequest) -> Result<AddAddress, F
         },
         Err(_) => return Err(FieldError::new("broadcast_mode", format!("{} is not a BroadcastMode", request.broadcast_mode))),
     };
-    Ok(AddAddress {
+    let spec = AddAddress {
         namespace: NamespaceRef::parse("namespace", &request.namespace)?,
         link: LinkName::parse("link", &request.link)?,
         prefix: IpPrefix::parse("address", &request.address, "prefix_len", request.prefix_len)?,
         broadcast,
         label: Some(request.label.clone()).filter(|l| !l.is_empty()),
         scope: scope_from_proto("scope", request.scope)?,
-    })
+    };
+    check_ipv4_only_fields(&spec)?;
+    Ok(spec)
 }
 
 pub(super) fn parse_delete(request: &pb::DeleteAddressRequest) -> Result<(NamespaceRef, LinkName, IpPrefix), FieldError> {
@@ -70,13 +72,13 @@ fn to_proto(view: AddressView) -> pb::Address {
 #[tonic::async_trait]
 impl AddressService for AddressApi {
     async fn add_address(&self, request: Request<pb::AddAddressRequest>) -> Result<Response<pb::AddAddressResponse>, Status> {
-        let spec = request.get_ref().validate()?;
-        let registry = self.registry.clone();
-        let outcome = run_to_completion(async move { address_ops::add(&registry, &spec).await }).await?;
+        let requested = request.get_ref().validate()?;
+        let applied = apply_one(&self.registry, None, None, requested).await?;
+        let Detail::Address(view) = applied.detail else { return Err(unexpected_detail("add address")) };
         Ok(Response::new(pb::AddAddressResponse {
-            address: Some(to_proto(outcome.value.0)),
-            changed: outcome.changed,
-            warnings: warnings_to_proto(outcome.warnings),
+            address: Some(to_proto(view)),
+            changed: applied.changed,
+            warnings: warnings_to_proto(applied.warnings),
         }))
     }
 
@@ -85,17 +87,9 @@ impl AddressService for AddressApi {
         request: Request<pb::DeleteAddressRequest>,
     ) -> Result<Response<pb::DeleteAddressResponse>, Status> {
         let path = management_path(&request);
-        let request = request.into_inner();
-        let (namespace, link, prefix) = request.validate()?;
-        let guarded = Change::DeleteAddress { namespace: &namespace, link: &link, prefix };
-        guard_one(&self.registry, path.as_ref(), guarded, request.force).await?;
-        let registry = self.registry.clone();
-        let ignore_missing = request.ignore_missing;
-        let outcome = run_to_completion(async move {
-            address_ops::delete(&registry, &namespace, &link, prefix, ignore_missing).await
-        })
-        .await?;
-        Ok(Response::new(pb::DeleteAddressResponse { changed: outcome.changed, warnings: warnings_to_proto(outcome.warnings) }))
+        let requested = request.get_ref().validate()?;
+        let applied = apply_one(&self.registry, None, path.as_ref(), requested).await?;
+        Ok(Response::new(pb::DeleteAddressResponse { changed: applied.changed, warnings: warnings_to_proto(applied.warnings) }))
     }
 
     async fn list_addresses(

@@ -1,3 +1,4 @@
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use tonic::{Request, Response, Status};
 
 use super::status::{ping_status, StatusError};
 use super::validate::Validate;
-use crate::domain::{parse_ip, parse_optional_ip, FieldError, LinkName, NamespaceRef};
+use crate::domain::{is_link_scoped, parse_ip, parse_optional_ip, FieldError, LinkName, NamespaceRef};
 use crate::kernel::ping::{PingParams, PingReply, PingSummary};
 use crate::netns::NamespaceRegistry;
 use crate::ops::ping;
@@ -51,10 +52,25 @@ pub(super) fn parse(request: &pb::PingRequest) -> Result<(NamespaceRef, PingPara
     if payload_size > MAX_PAYLOAD {
         return Err(FieldError::new("payload_size", format!("{payload_size} is above the maximum {MAX_PAYLOAD}")));
     }
+    let source = parse_optional_ip("source", &request.source)?;
+    if let IpAddr::V6(v6) = target {
+        if let Some(mapped) = v6.to_ipv4_mapped() {
+            return Err(FieldError::new("target", format!("{target} is IPv4-mapped: ping {mapped} instead")));
+        }
+    }
+    if interface.is_none() {
+        for (field, address) in [("target", Some(target)), ("source", source)] {
+            if let Some(IpAddr::V6(address)) = address {
+                if is_link_scoped(address) {
+                    return Err(FieldError::new(field, format!("{address} is link-scoped: name the interface to use")));
+                }
+            }
+        }
+    }
     let params = PingParams {
         target,
         interface,
-        source: parse_optional_ip("source", &request.source)?,
+        source,
         count: request.count,
         interval: Duration::from_millis(u64::from(interval_ms)),
         timeout: Duration::from_millis(u64::from(timeout_ms)),

@@ -5,12 +5,12 @@ use pb::forwarding_service_server::ForwardingService;
 use tonic::{Request, Response, Status};
 
 use super::convert::family_from_proto;
-use super::status::StatusError;
+use super::status::{unexpected_detail, StatusError};
 use super::validate::Validate;
-use super::{run_to_completion, warnings_to_proto};
+use super::{apply_one, warnings_to_proto};
 use crate::domain::{Family, FieldError, NamespaceRef};
 use crate::netns::NamespaceRegistry;
-use crate::ops::forwarding;
+use crate::ops::{forwarding, Detail};
 
 pub struct ForwardingApi {
     registry: Arc<NamespaceRegistry>,
@@ -37,15 +37,12 @@ impl ForwardingService for ForwardingApi {
     }
 
     async fn set_forwarding(&self, request: Request<pb::SetForwardingRequest>) -> Result<Response<pb::SetForwardingResponse>, Status> {
-        let request = request.into_inner();
-        let (namespace, family) = request.validate()?;
-        let registry = self.registry.clone();
-        let enabled = request.enabled;
-        let outcome = run_to_completion(async move { forwarding::set(&registry, &namespace, family, enabled).await }).await?;
+        let applied = apply_one(&self.registry, None, None, request.get_ref().validate()?).await?;
+        let Detail::Forwarding { previous } = applied.detail else { return Err(unexpected_detail("set forwarding")) };
         Ok(Response::new(pb::SetForwardingResponse {
-            previous: outcome.value,
-            changed: outcome.changed,
-            warnings: warnings_to_proto(outcome.warnings),
+            previous,
+            changed: applied.changed,
+            warnings: warnings_to_proto(applied.warnings),
         }))
     }
 }

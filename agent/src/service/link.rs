@@ -4,14 +4,14 @@ use nsfleet_proto::v1 as pb;
 use pb::link_service_server::LinkService;
 use tonic::{Request, Response, Status};
 
-use super::status::StatusError;
+use super::status::{unexpected_detail, StatusError};
 use super::validate::Validate;
-use super::{guard_one, management_path, run_to_completion, warnings_to_proto};
+use super::{apply_one, management_path, warnings_to_proto};
 use crate::domain::{FieldError, LinkName, MacAddr, NamespaceRef};
 use crate::kernel::link::OperState;
 use crate::netns::NamespaceRegistry;
-use crate::ops::guard::Change;
 use crate::ops::link::{self as link_ops, CreateLink, LinkKindSpec, LinkView, MasterChange, SetLink};
+use crate::ops::Detail;
 
 pub struct LinkApi {
     registry: Arc<NamespaceRegistry>,
@@ -20,6 +20,13 @@ pub struct LinkApi {
 impl LinkApi {
     pub fn new(registry: Arc<NamespaceRegistry>) -> Self {
         Self { registry }
+    }
+
+    /// The link a change left, read from the kernel where it is now.
+    async fn read_back(&self, detail: &Detail, operation: &str) -> Result<pb::Link, Status> {
+        let Detail::Link { namespace, name } = detail else { return Err(unexpected_detail(operation)) };
+        let view = link_ops::get(&self.registry, namespace, name).await.map_err(StatusError::from)?;
+        Ok(to_proto(view))
     }
 }
 
@@ -114,28 +121,21 @@ fn oper_state_to_proto(state: OperState) -> pb::OperState {
 #[tonic::async_trait]
 impl LinkService for LinkApi {
     async fn create_link(&self, request: Request<pb::CreateLinkRequest>) -> Result<Response<pb::CreateLinkResponse>, Status> {
-        let spec = request.get_ref().validate()?;
-        let registry = self.registry.clone();
-        let (namespace, name) = (spec.namespace.clone(), spec.name.clone());
-        let outcome = run_to_completion(async move { link_ops::create(&registry, &spec).await }).await?;
-        let view = link_ops::get(&self.registry, &namespace, &name).await.map_err(StatusError::from)?;
+        let requested = request.get_ref().validate()?;
+        let applied = apply_one(&self.registry, None, None, requested).await?;
+        let link = self.read_back(&applied.detail, "create link").await?;
         Ok(Response::new(pb::CreateLinkResponse {
-            link: Some(to_proto(view)),
-            changed: outcome.changed,
-            warnings: warnings_to_proto(outcome.warnings),
+            link: Some(link),
+            changed: applied.changed,
+            warnings: warnings_to_proto(applied.warnings),
         }))
     }
 
     async fn delete_link(&self, request: Request<pb::DeleteLinkRequest>) -> Result<Response<pb::DeleteLinkResponse>, Status> {
         let path = management_path(&request);
-        let request = request.into_inner();
-        let (namespace, name) = request.validate()?;
-        guard_one(&self.registry, path.as_ref(), Change::DeleteLink { namespace: &namespace, name: &name }, request.force).await?;
-        let registry = self.registry.clone();
-        let outcome =
-            run_to_completion(async move { link_ops::delete(&registry, &namespace, &name, request.ignore_missing).await })
-                .await?;
-        Ok(Response::new(pb::DeleteLinkResponse { changed: outcome.changed, warnings: warnings_to_proto(outcome.warnings) }))
+        let requested = request.get_ref().validate()?;
+        let applied = apply_one(&self.registry, None, path.as_ref(), requested).await?;
+        Ok(Response::new(pb::DeleteLinkResponse { changed: applied.changed, warnings: warnings_to_proto(applied.warnings) }))
     }
 
     async fn list_links(&self, request: Request<pb::ListLinksRequest>) -> Result<Response<pb::ListLinksResponse>, Status> {
@@ -155,20 +155,13 @@ impl LinkService for LinkApi {
 
     async fn set_link(&self, request: Request<pb::SetLinkRequest>) -> Result<Response<pb::SetLinkResponse>, Status> {
         let path = management_path(&request);
-        let request = request.into_inner();
-        let (namespace, name, change) = request.validate()?;
-        let guarded = Change::SetLink { namespace: &namespace, name: &name, change: &change };
-        guard_one(&self.registry, path.as_ref(), guarded, request.force).await?;
-        let destination = change.destination(&namespace).clone();
-        let registry = self.registry.clone();
-        let changed_name = name.clone();
-        let outcome =
-            run_to_completion(async move { link_ops::set(&registry, &namespace, &changed_name, &change).await }).await?;
-        let view = link_ops::get(&self.registry, &destination, &name).await.map_err(StatusError::from)?;
+        let requested = request.get_ref().validate()?;
+        let applied = apply_one(&self.registry, None, path.as_ref(), requested).await?;
+        let link = self.read_back(&applied.detail, "set link").await?;
         Ok(Response::new(pb::SetLinkResponse {
-            link: Some(to_proto(view)),
-            changed: outcome.changed,
-            warnings: warnings_to_proto(outcome.warnings),
+            link: Some(link),
+            changed: applied.changed,
+            warnings: warnings_to_proto(applied.warnings),
         }))
     }
 }

@@ -25,11 +25,14 @@ pub use nat::NatApi;
 pub use neighbor::NeighborApi;
 pub use route::RouteApi;
 
+use std::sync::Arc;
+
 use nsfleet_proto::v1 as pb;
 
+use crate::nat::NatBackend;
 use crate::netns::NamespaceRegistry;
 use crate::ops::guard::{self, Change, ListeningAddresses, ManagementPath};
-use crate::ops::{OpError, Warning};
+use crate::ops::{Applied, OpError, Requested, Warning};
 use status::StatusError;
 
 /// How a TCP caller reaches the agent, for the management-path guard; `None` for a unix-socket caller,
@@ -41,14 +44,20 @@ fn management_path<T>(request: &tonic::Request<T>) -> Option<ManagementPath> {
     Some(ManagementPath::new(peer.ip(), local.ip(), &listening))
 }
 
-/// Refuses a single call's change that would cut the agent off from `path`, unless `force`.
-async fn guard_one(
-    registry: &NamespaceRegistry,
+/// The one path of a single-call change, the same one a batch takes for each operation: the
+/// management-path guard (unless `force`), then `Operation::apply` in its own task.
+async fn apply_one(
+    registry: &Arc<NamespaceRegistry>,
+    nat: Option<Arc<dyn NatBackend>>,
     path: Option<&ManagementPath>,
-    change: Change<'_>,
-    force: bool,
-) -> Result<(), StatusError> {
-    guard::check(registry, path, &[(change, force)]).await.map_err(|(_, error)| StatusError::from(error))
+    requested: Requested,
+) -> Result<Applied, StatusError> {
+    let Requested { operation, force } = requested;
+    if let Some(change) = Change::of(&operation) {
+        guard::check(registry, path, &[(change, force)]).await.map_err(|(_, error)| StatusError::from(error))?;
+    }
+    let registry = registry.clone();
+    run_to_completion(async move { operation.apply(&registry, nat.as_ref()).await }).await
 }
 
 /// Runs a mutation to its end even if the caller goes away. tonic drops a handler's future when the
@@ -61,13 +70,13 @@ where
 {
     match tokio::spawn(mutation).await {
         Ok(result) => result.map_err(StatusError::from),
-        Err(e) => Err(StatusError(tonic::Status::internal(format!("the change did not finish: {e}")))),
+        Err(e) => Err(StatusError(status::unfinished("the change", e))),
     }
 }
 
 fn warnings_to_proto(warnings: Vec<Warning>) -> Vec<pb::Warning> {
     warnings
         .into_iter()
-        .map(|w| pb::Warning { code: w.code.to_string(), message: w.message, fix: w.fix })
+        .map(|w| pb::Warning { code: w.code.as_str().to_string(), message: w.message, fix: w.fix })
         .collect()
 }

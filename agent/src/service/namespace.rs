@@ -4,11 +4,11 @@ use nsfleet_proto::v1 as pb;
 use pb::namespace_service_server::NamespaceService;
 use tonic::{Request, Response, Status};
 
-use super::status::StatusError;
+use super::status::{unexpected_detail, StatusError};
 use super::validate::Validate;
-use super::{guard_one, management_path};
-use crate::netns::{NamespaceInfo, NamespaceRegistry, NetnsError};
-use crate::ops::guard::Change;
+use super::{apply_one, management_path, warnings_to_proto};
+use crate::netns::{NamespaceInfo, NamespaceRegistry};
+use crate::ops::Detail;
 
 pub struct NamespaceApi {
     registry: Arc<NamespaceRegistry>,
@@ -30,9 +30,14 @@ impl NamespaceService for NamespaceApi {
         &self,
         request: Request<pb::CreateNamespaceRequest>,
     ) -> Result<Response<pb::CreateNamespaceResponse>, Status> {
-        let name = request.get_ref().validate()?;
-        let (info, changed) = self.registry.create(&name).await.map_err(StatusError::from)?;
-        Ok(Response::new(pb::CreateNamespaceResponse { namespace: Some(to_proto(info)), changed, warnings: vec![] }))
+        let requested = request.get_ref().validate()?;
+        let applied = apply_one(&self.registry, None, None, requested).await?;
+        let Detail::Namespace(info) = applied.detail else { return Err(unexpected_detail("create namespace")) };
+        Ok(Response::new(pb::CreateNamespaceResponse {
+            namespace: Some(to_proto(info)),
+            changed: applied.changed,
+            warnings: warnings_to_proto(applied.warnings),
+        }))
     }
 
     async fn delete_namespace(
@@ -40,15 +45,9 @@ impl NamespaceService for NamespaceApi {
         request: Request<pb::DeleteNamespaceRequest>,
     ) -> Result<Response<pb::DeleteNamespaceResponse>, Status> {
         let path = management_path(&request);
-        let request = request.into_inner();
-        let name = request.validate()?;
-        guard_one(&self.registry, path.as_ref(), Change::DeleteNamespace(&name), request.force).await?;
-        let changed = match self.registry.delete(&name).await {
-            Ok(()) => true,
-            Err(NetnsError::NotFound { .. }) if request.ignore_missing => false,
-            Err(e) => return Err(StatusError::from(e).into()),
-        };
-        Ok(Response::new(pb::DeleteNamespaceResponse { changed, warnings: vec![] }))
+        let requested = request.get_ref().validate()?;
+        let applied = apply_one(&self.registry, None, path.as_ref(), requested).await?;
+        Ok(Response::new(pb::DeleteNamespaceResponse { changed: applied.changed, warnings: warnings_to_proto(applied.warnings) }))
     }
 
     async fn list_namespaces(

@@ -6,16 +6,17 @@ use pb::nat_service_server::NatService;
 use tonic::{Request, Response, Status};
 
 use super::convert::family_to_proto;
-use super::status::{nat_status, StatusError};
+use super::status::{invalid, nat_status, nat_unavailable_status, unexpected_detail, StatusError};
 use super::validate::Validate;
-use super::{run_to_completion, warnings_to_proto};
-use crate::domain::{LinkName, NamespaceRef};
+use super::{apply_one, warnings_to_proto};
+use crate::domain::{FieldError, LinkName, NamespaceRef};
 use crate::nat::{
     parse_address, parse_optional_port, parse_port_range, parse_source, validate_comment, validate_spec, IpFamily,
     NatBackend, NatError, NatProtocol, NatRule, NatRuleSpec,
 };
 use crate::netns::NamespaceRegistry;
 use crate::ops::nat::{self as nat_ops, NatRuleRequest};
+use crate::ops::Detail;
 
 pub struct NatApi {
     registry: Arc<NamespaceRegistry>,
@@ -31,7 +32,7 @@ impl NatApi {
 
     fn check_available(&self) -> Result<(), Status> {
         match &self.unavailable {
-            Some(reason) => Err(Status::failed_precondition(format!("NAT is not available on this host: {reason}"))),
+            Some(reason) => Err(nat_unavailable_status(reason)),
             None => Ok(()),
         }
     }
@@ -44,7 +45,7 @@ pub(super) fn parse_add(request: &pb::AddNatRuleRequest) -> Result<NatRuleReques
         Some(Kind::Masquerade(m)) => ("masquerade", parse_masquerade(m)),
         Some(Kind::Snat(s)) => ("snat", parse_snat(s)),
         Some(Kind::Dnat(d)) => ("dnat", parse_dnat(d)),
-        None => return Err(Status::invalid_argument("kind: one of masquerade, snat or dnat is required")),
+        None => return Err(invalid(FieldError::new("kind", "one of masquerade, snat or dnat is required"))),
     };
     let (spec, interfaces) = parsed.map_err(|e| nat_status(&e, Some(kind)))?;
     let spec = validate_spec(&spec).map_err(|e| nat_status(&e, Some(kind)))?;
@@ -52,7 +53,7 @@ pub(super) fn parse_add(request: &pb::AddNatRuleRequest) -> Result<NatRuleReques
     let interfaces = interfaces
         .into_iter()
         .map(|(field, name)| {
-            LinkName::parse(field, &name).map(|link| (field, link)).map_err(|e| Status::invalid_argument(e.to_string()))
+            LinkName::parse(field, &name).map(|link| (field, link)).map_err(invalid)
         })
         .collect::<Result<_, _>>()?;
     Ok(NatRuleRequest { namespace, spec, interfaces, comment: request.comment.clone() })
@@ -148,26 +149,21 @@ fn to_proto(rule: NatRule) -> pb::NatRule {
 impl NatService for NatApi {
     async fn add_nat_rule(&self, request: Request<pb::AddNatRuleRequest>) -> Result<Response<pb::AddNatRuleResponse>, Status> {
         self.check_available()?;
-        let parsed = request.get_ref().validate()?;
-        let (registry, backend) = (self.registry.clone(), self.backend.clone());
-        let outcome = run_to_completion(async move { nat_ops::add(&registry, backend, parsed).await }).await?;
+        let requested = request.get_ref().validate()?;
+        let applied = apply_one(&self.registry, Some(self.backend.clone()), None, requested).await?;
+        let Detail::NatRule(rule) = applied.detail else { return Err(unexpected_detail("add NAT rule")) };
         Ok(Response::new(pb::AddNatRuleResponse {
-            rule: Some(to_proto(outcome.value)),
-            changed: outcome.changed,
-            warnings: warnings_to_proto(outcome.warnings),
+            rule: Some(to_proto(rule)),
+            changed: applied.changed,
+            warnings: warnings_to_proto(applied.warnings),
         }))
     }
 
     async fn delete_nat_rule(&self, request: Request<pb::DeleteNatRuleRequest>) -> Result<Response<pb::DeleteNatRuleResponse>, Status> {
         self.check_available()?;
-        let request = request.into_inner();
-        let (namespace, id) = request.validate()?;
-        let (registry, backend) = (self.registry.clone(), self.backend.clone());
-        let outcome = run_to_completion(async move {
-            nat_ops::delete(&registry, backend, &namespace, id, request.ignore_missing).await
-        })
-        .await?;
-        Ok(Response::new(pb::DeleteNatRuleResponse { changed: outcome.changed, warnings: warnings_to_proto(outcome.warnings) }))
+        let requested = request.get_ref().validate()?;
+        let applied = apply_one(&self.registry, Some(self.backend.clone()), None, requested).await?;
+        Ok(Response::new(pb::DeleteNatRuleResponse { changed: applied.changed, warnings: warnings_to_proto(applied.warnings) }))
     }
 
     async fn list_nat_rules(&self, request: Request<pb::ListNatRulesRequest>) -> Result<Response<pb::ListNatRulesResponse>, Status> {

@@ -7,11 +7,10 @@ use tonic::{Request, Response, Status};
 use super::convert::{family_from_proto, family_to_proto, scope_from_proto, scope_to_proto};
 use super::status::StatusError;
 use super::validate::Validate;
-use super::{guard_one, management_path, run_to_completion, warnings_to_proto};
+use super::{apply_one, management_path, warnings_to_proto};
 use crate::domain::{check_prefix_len, parse_ip, parse_optional_ip, Family, FieldError, IpPrefix, LinkName, NamespaceRef};
-use crate::kernel::route::{protocol_name, type_name, Mode};
+use crate::kernel::route::{protocol_name, type_name};
 use crate::netns::NamespaceRegistry;
-use crate::ops::guard::Change;
 use crate::ops::route::{self as route_ops, RouteRequest, RouteView};
 
 pub struct RouteApi {
@@ -80,38 +79,23 @@ fn to_proto(view: RouteView) -> pb::Route {
     }
 }
 
-impl RouteApi {
-    async fn add_or_replace(&self, request: RouteRequest, mode: Mode) -> Result<(bool, Vec<pb::Warning>), Status> {
-        let registry = self.registry.clone();
-        let outcome = run_to_completion(async move { route_ops::add(&registry, &request, mode).await }).await?;
-        Ok((outcome.changed, warnings_to_proto(outcome.warnings)))
-    }
-}
-
 #[tonic::async_trait]
 impl RouteService for RouteApi {
     async fn add_route(&self, request: Request<pb::AddRouteRequest>) -> Result<Response<pb::AddRouteResponse>, Status> {
-        let (changed, warnings) = self.add_or_replace(request.get_ref().validate()?, Mode::Add).await?;
-        Ok(Response::new(pb::AddRouteResponse { changed, warnings }))
+        let applied = apply_one(&self.registry, None, None, request.get_ref().validate()?).await?;
+        Ok(Response::new(pb::AddRouteResponse { changed: applied.changed, warnings: warnings_to_proto(applied.warnings) }))
     }
 
     async fn replace_route(&self, request: Request<pb::ReplaceRouteRequest>) -> Result<Response<pb::ReplaceRouteResponse>, Status> {
         let path = management_path(&request);
-        let parsed = request.get_ref().validate()?;
-        guard_one(&self.registry, path.as_ref(), Change::ReplaceRoute(&parsed), request.get_ref().force).await?;
-        let (changed, warnings) = self.add_or_replace(parsed, Mode::Replace).await?;
-        Ok(Response::new(pb::ReplaceRouteResponse { changed, warnings }))
+        let applied = apply_one(&self.registry, None, path.as_ref(), request.get_ref().validate()?).await?;
+        Ok(Response::new(pb::ReplaceRouteResponse { changed: applied.changed, warnings: warnings_to_proto(applied.warnings) }))
     }
 
     async fn delete_route(&self, request: Request<pb::DeleteRouteRequest>) -> Result<Response<pb::DeleteRouteResponse>, Status> {
         let path = management_path(&request);
-        let request = request.get_ref();
-        let parsed = request.validate()?;
-        guard_one(&self.registry, path.as_ref(), Change::DeleteRoute(&parsed), request.force).await?;
-        let registry = self.registry.clone();
-        let ignore_missing = request.ignore_missing;
-        let outcome = run_to_completion(async move { route_ops::delete(&registry, &parsed, ignore_missing).await }).await?;
-        Ok(Response::new(pb::DeleteRouteResponse { changed: outcome.changed, warnings: warnings_to_proto(outcome.warnings) }))
+        let applied = apply_one(&self.registry, None, path.as_ref(), request.get_ref().validate()?).await?;
+        Ok(Response::new(pb::DeleteRouteResponse { changed: applied.changed, warnings: warnings_to_proto(applied.warnings) }))
     }
 
     async fn list_routes(&self, request: Request<pb::ListRoutesRequest>) -> Result<Response<pb::ListRoutesResponse>, Status> {

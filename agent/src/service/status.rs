@@ -1,4 +1,5 @@
-//! The one place where errors of the lower layers become gRPC status codes.
+//! The one place where errors of the lower layers become gRPC status codes, and where every `Status`
+//! the agent answers with is made.
 
 use nix::errno::Errno;
 use tonic::{Code, Status};
@@ -16,18 +17,56 @@ pub fn invalid(error: FieldError) -> Status {
 
 impl From<OpError> for StatusError {
     fn from(error: OpError) -> Self {
-        let status = match error {
-            OpError::Invalid(e) => invalid(e),
-            OpError::NotFound(message) => Status::not_found(message),
-            OpError::Conflict(message) => Status::already_exists(message),
-            OpError::Precondition(message) => Status::failed_precondition(message),
-            OpError::Kernel(e) => kernel_status(&e),
-            OpError::Netns(e) => netns_status(&e),
-            OpError::Ping(e) => ping_status(&e),
-            OpError::Nat(e) => nat_status(&e, None),
+        let status = match &error {
+            OpError::Invalid(e) => invalid(e.clone()),
+            OpError::NamespaceNotFound { .. }
+            | OpError::LinkNotFound { .. }
+            | OpError::MasterNotFound { .. }
+            | OpError::AddressNotFound { .. }
+            | OpError::RouteNotFound { .. } => Status::not_found(error.to_string()),
+            OpError::LinkExists { .. }
+            | OpError::PeerNameTaken { .. }
+            | OpError::CreatedMeanwhile { .. }
+            | OpError::NameTakenAtDestination { .. }
+            | OpError::RouteExists { .. } => Status::already_exists(error.to_string()),
+            OpError::AddressVanished { .. }
+            | OpError::FamilyDisabled { .. }
+            | OpError::CutsManagementPath { .. }
+            | OpError::ManagementPathUnknown { .. }
+            | OpError::TaskLost => Status::failed_precondition(error.to_string()),
+            OpError::Kernel(e) => kernel_status(e),
+            OpError::Netns(e) => netns_status(e),
+            OpError::Sysctl { source, .. } => Status::new(io_code(source), error.to_string()),
+            OpError::Ping(e) => ping_status(e),
+            OpError::Nat(e) => nat_status(e, None),
+            OpError::NatUnavailable => Status::failed_precondition(error.to_string()),
         };
         Self(status)
     }
+}
+
+/// A malformed request whose message names no single field of its own (a batch operation without one).
+pub fn invalid_text(message: &str) -> Status {
+    Status::invalid_argument(message)
+}
+
+/// The same status with `prefix` before its message: where in a batch it happened.
+pub fn prefixed(status: &Status, prefix: String) -> Status {
+    Status::new(status.code(), format!("{prefix}{}", status.message()))
+}
+
+pub fn nat_unavailable_status(reason: &str) -> Status {
+    Status::failed_precondition(format!("NAT is not available on this host: {reason}"))
+}
+
+/// An operation answered with another kind of detail than its request asks for: a bug, not the caller's.
+pub fn unexpected_detail(operation: &str) -> Status {
+    Status::internal(format!("{operation}: the change was applied but its result has an unexpected shape"))
+}
+
+/// A spawned change whose task ended without an answer (it panicked or the runtime is shutting down).
+pub fn unfinished(what: &str, error: impl std::fmt::Display) -> Status {
+    Status::internal(format!("{what} did not finish: {error}"))
 }
 
 /// Carries a `Status` out of `?` chains; tonic's `Status` cannot implement `From` for our error types.
@@ -55,10 +94,7 @@ fn netns_status(error: &NetnsError) -> Status {
     let code = match error {
         NetnsError::NotFound { .. } => Code::NotFound,
         NetnsError::NotANamespace { .. } => Code::FailedPrecondition,
-        NetnsError::Io { source, .. } => match source.raw_os_error().map(Errno::from_raw) {
-            Some(errno) => errno_code(errno),
-            None => Code::Internal,
-        },
+        NetnsError::Io { source, .. } => io_code(source),
         NetnsError::ThreadLost { .. } => Code::Internal,
     };
     Status::new(code, error.to_string())
@@ -93,6 +129,13 @@ pub fn ping_status(error: &PingError) -> Status {
 fn kernel_status(error: &KernelError) -> Status {
     let code = error.errno().map(errno_code).unwrap_or(Code::Unavailable);
     Status::new(code, error.to_string())
+}
+
+fn io_code(error: &std::io::Error) -> Code {
+    match error.raw_os_error().map(Errno::from_raw) {
+        Some(errno) => errno_code(errno),
+        None => Code::Internal,
+    }
 }
 
 /// What an errno from the kernel means for the caller.
@@ -131,5 +174,20 @@ mod tests {
         assert_eq!(errno_code(Errno::ERANGE), Code::InvalidArgument);
         assert_eq!(errno_code(Errno::EPERM), Code::PermissionDenied);
         assert_eq!(errno_code(Errno::EIO), Code::Internal);
+    }
+
+    #[test]
+    fn forwarding_sysctl_errors_go_through_the_errno_table() {
+        use crate::domain::{Family, NamespaceRef};
+        use crate::ops::forwarding::sysctl_error;
+        let code = |errno: Errno| {
+            let error = sysctl_error(&NamespaceRef::Host, Family::V4, std::io::Error::from_raw_os_error(errno as i32));
+            StatusError::from(error).0.code()
+        };
+        assert_eq!(code(Errno::EPERM), Code::PermissionDenied);
+        assert_eq!(code(Errno::EACCES), Code::PermissionDenied);
+        assert_eq!(code(Errno::EINVAL), Code::InvalidArgument);
+        // A missing file: the family is disabled there, which the caller can change.
+        assert_eq!(code(Errno::ENOENT), Code::FailedPrecondition);
     }
 }

@@ -1,6 +1,7 @@
 //! The one validation layer: every request message has a pure `validate` that turns it into domain
-//! values or an `INVALID_ARGUMENT` naming the field, without touching the kernel. Handlers call it
-//! first, so a malformed request never reaches `ops`; the table in `validate/tests.rs` pins the status
+//! values or an `INVALID_ARGUMENT` naming the field, without touching the kernel. A mutating request
+//! becomes the [`Operation`] it asks for (with its `force`), which the single call and a batch apply alike.
+//! Handlers call it first, so a malformed request never reaches `ops`; the table in `validate/tests.rs` pins the status
 //! code for each kind of malformed input, and a property test checks that no input panics and that
 //! whatever is accepted is well formed.
 
@@ -10,13 +11,9 @@ use tonic::Status;
 use super::convert::{family_from_proto, parse_list_filter};
 use super::status::StatusError;
 use super::{address, batch, diagnostics, forwarding, link, nat, route};
-use crate::domain::{Family, FieldError, IpPrefix, LinkName, NamespaceName, NamespaceRef};
+use crate::domain::{Family, FieldError, LinkName, NamespaceName, NamespaceRef};
 use crate::kernel::ping::PingParams;
-use crate::ops::address::{check_ipv4_only_fields, AddAddress};
-use crate::ops::batch::Operation;
-use crate::ops::link::{CreateLink, SetLink};
-use crate::ops::nat::NatRuleRequest;
-use crate::ops::route::RouteRequest;
+use crate::ops::{Operation, Requested};
 
 /// A request message that can be checked on its own.
 pub trait Validate {
@@ -42,14 +39,30 @@ macro_rules! validate {
     };
 }
 
-validate!(pb::CreateNamespaceRequest => NamespaceName, |r| fields(NamespaceName::parse("name", &r.name)));
-validate!(pb::DeleteNamespaceRequest => NamespaceName, |r| fields(NamespaceName::parse("name", &r.name)));
+// Every mutating request becomes the operation it asks for, here and nowhere else: the single call and
+// the same request inside a batch are parsed by the same function (the batch only adds its position).
+fn requested(operation: Operation, force: bool) -> Requested {
+    Requested { operation, force }
+}
+
+validate!(pb::CreateNamespaceRequest => Requested, |r| {
+    fields(NamespaceName::parse("name", &r.name)).map(|name| requested(Operation::CreateNamespace(name), false))
+});
+validate!(pb::DeleteNamespaceRequest => Requested, |r| fields(NamespaceName::parse("name", &r.name)).map(|name| {
+    requested(Operation::DeleteNamespace { name, ignore_missing: r.ignore_missing }, r.force)
+}));
 validate!(pb::GetNamespaceRequest => NamespaceName, |r| fields(NamespaceName::parse("name", &r.name)));
 validate!(pb::ListNamespacesRequest => (), |_r| Ok(()));
 
-validate!(pb::CreateLinkRequest => CreateLink, |r| fields(link::parse_create(r)));
-validate!(pb::DeleteLinkRequest => (NamespaceRef, LinkName), |r| fields(link::parse_delete(r)));
-validate!(pb::SetLinkRequest => (NamespaceRef, LinkName, SetLink), |r| fields(link::parse_set_request(r)));
+validate!(pb::CreateLinkRequest => Requested, |r| {
+    fields(link::parse_create(r)).map(|spec| requested(Operation::CreateLink(spec), false))
+});
+validate!(pb::DeleteLinkRequest => Requested, |r| fields(link::parse_delete(r)).map(|(namespace, name)| {
+    requested(Operation::DeleteLink { namespace, name, ignore_missing: r.ignore_missing }, r.force)
+}));
+validate!(pb::SetLinkRequest => Requested, |r| fields(link::parse_set_request(r)).map(|(namespace, name, change)| {
+    requested(Operation::SetLink { namespace, name, change }, r.force)
+}));
 validate!(pb::GetLinkRequest => (NamespaceRef, LinkName), |r| fields((|| {
     Ok((NamespaceRef::parse("namespace", &r.namespace)?, LinkName::parse("name", &r.name)?))
 })()));
@@ -58,18 +71,25 @@ validate!(pb::ListLinksRequest => Option<NamespaceRef>, |r| {
     if r.all_namespaces { Ok(None) } else { fields(NamespaceRef::parse("namespace", &r.namespace).map(Some)) }
 });
 
-validate!(pb::AddAddressRequest => AddAddress, |r| fields(address::parse_add(r).and_then(|spec| {
-    check_ipv4_only_fields(&spec)?;
-    Ok(spec)
-})));
-validate!(pb::DeleteAddressRequest => (NamespaceRef, LinkName, IpPrefix), |r| fields(address::parse_delete(r)));
+validate!(pb::AddAddressRequest => Requested, |r| {
+    fields(address::parse_add(r)).map(|spec| requested(Operation::AddAddress(spec), false))
+});
+validate!(pb::DeleteAddressRequest => Requested, |r| fields(address::parse_delete(r)).map(|(namespace, link, prefix)| {
+    requested(Operation::DeleteAddress { namespace, link, prefix, ignore_missing: r.ignore_missing }, r.force)
+}));
 validate!(pb::ListAddressesRequest => (NamespaceRef, Option<LinkName>, Option<Family>), |r| {
     fields(parse_list_filter(&r.namespace, &r.link, r.family))
 });
 
-validate!(pb::AddRouteRequest => RouteRequest, |r| fields(route::parse_spec(&r.namespace, r.route.as_ref())));
-validate!(pb::ReplaceRouteRequest => RouteRequest, |r| fields(route::parse_spec(&r.namespace, r.route.as_ref())));
-validate!(pb::DeleteRouteRequest => RouteRequest, |r| fields(route::parse_spec(&r.namespace, r.route.as_ref())));
+validate!(pb::AddRouteRequest => Requested, |r| fields(route::parse_spec(&r.namespace, r.route.as_ref())).map(|request| {
+    requested(Operation::AddRoute { request, replace: false }, false)
+}));
+validate!(pb::ReplaceRouteRequest => Requested, |r| fields(route::parse_spec(&r.namespace, r.route.as_ref())).map(|request| {
+    requested(Operation::AddRoute { request, replace: true }, r.force)
+}));
+validate!(pb::DeleteRouteRequest => Requested, |r| fields(route::parse_spec(&r.namespace, r.route.as_ref())).map(|request| {
+    requested(Operation::DeleteRoute { request, ignore_missing: r.ignore_missing }, r.force)
+}));
 // The table: `None` for every table.
 validate!(pb::ListRoutesRequest => (NamespaceRef, Option<Family>, Option<u32>), |r| fields((|| {
     if r.table == Some(0) {
@@ -80,7 +100,9 @@ validate!(pb::ListRoutesRequest => (NamespaceRef, Option<Family>, Option<u32>), 
 })()));
 
 validate!(pb::GetForwardingRequest => NamespaceRef, |r| fields(NamespaceRef::parse("namespace", &r.namespace)));
-validate!(pb::SetForwardingRequest => (NamespaceRef, Family), |r| fields(forwarding::parse_set(r)));
+validate!(pb::SetForwardingRequest => Requested, |r| fields(forwarding::parse_set(r)).map(|(namespace, family)| {
+    requested(Operation::SetForwarding { namespace, family, enabled: r.enabled }, false)
+}));
 
 validate!(pb::ListNeighborsRequest => (NamespaceRef, Option<LinkName>, Option<Family>), |r| {
     fields(parse_list_filter(&r.namespace, &r.link, r.family))
@@ -88,18 +110,18 @@ validate!(pb::ListNeighborsRequest => (NamespaceRef, Option<LinkName>, Option<Fa
 
 validate!(pb::PingRequest => (NamespaceRef, PingParams), |r| fields(diagnostics::parse(r)));
 
-validate!(pb::AddNatRuleRequest => NatRuleRequest, |r| nat::parse_add(r));
-validate!(pb::DeleteNatRuleRequest => (NamespaceRef, String), |r| {
+validate!(pb::AddNatRuleRequest => Requested, |r| nat::parse_add(r).map(|rule| requested(Operation::AddNatRule(rule), false)));
+validate!(pb::DeleteNatRuleRequest => Requested, |r| {
     let namespace = fields(NamespaceRef::parse("namespace", &r.namespace))?;
     if r.id.is_empty() {
-        return Err(Status::invalid_argument("id: must not be empty"));
+        return fields(Err(FieldError::new("id", "must not be empty")));
     }
-    Ok((namespace, r.id.clone()))
+    Ok(requested(Operation::DeleteNatRule { namespace, id: r.id.clone(), ignore_missing: r.ignore_missing }, false))
 });
 validate!(pb::ListNatRulesRequest => NamespaceRef, |r| fields(NamespaceRef::parse("namespace", &r.namespace)));
 
 // Whether NAT is available is the host's business, not the request's: checked by the handler.
-validate!(pb::ApplyBatchRequest => Vec<Operation>, |r| batch::parse_operations(&r.operations, None));
+validate!(pb::ApplyBatchRequest => Vec<Requested>, |r| batch::parse_operations(&r.operations, None));
 
 #[cfg(test)]
 mod tests;

@@ -1,15 +1,13 @@
-//! Checks on a [`PingParams`] that need no syscall, shared by both halves of the API so neither trusts
-//! the caller to have run the other.
+//! What a [`PingParams`] must satisfy for the socket and the packets to work at all (sequence numbers,
+//! payload sizes, one family, a name `SO_BINDTODEVICE` takes whole), checked by both halves of the API so
+//! neither trusts the caller. What a request may ask for (limits, link-scoped targets, IPv4-mapped
+//! targets) is the service's policy (`service/diagnostics.rs`).
 
-use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
 
 use super::packet::Family;
+use crate::domain::LinkName;
 use super::{PingError, PingParams};
-
-/// Longest name `SO_BINDTODEVICE` takes in full: it silently cuts longer ones to this many bytes, which
-/// could bind to a different link.
-const MAX_INTERFACE_NAME_LEN: usize = 15;
 
 impl PingParams {
     /// Returns the wire family the run will use.
@@ -31,13 +29,6 @@ impl PingParams {
                 family_name(family)
             ));
         }
-        if let IpAddr::V6(target) = self.target {
-            if let Some(mapped) = target.to_ipv4_mapped() {
-                return invalid(format!(
-                    "target {target} is IPv4-mapped: ping {mapped} instead"
-                ));
-            }
-        }
         if let Some(interface) = &self.interface {
             validate_interface_name(interface)?;
         }
@@ -49,43 +40,14 @@ impl PingParams {
                 ));
             }
         }
-        if self.interface.is_none() {
-            for (role, address) in [("target", Some(self.target)), ("source", self.source)] {
-                if let Some(IpAddr::V6(address)) = address {
-                    if needs_interface(address) {
-                        return invalid(format!(
-                            "{role} {address} is link-scoped: name the interface to use"
-                        ));
-                    }
-                }
-            }
-        }
         Ok(family)
     }
 }
 
+/// The one link-name validator: `SO_BINDTODEVICE` silently cuts longer names, which could bind to a
+/// different link.
 fn validate_interface_name(name: &str) -> Result<(), PingError> {
-    let reason = if name.is_empty() {
-        "interface name is empty"
-    } else if name.len() > MAX_INTERFACE_NAME_LEN {
-        "interface name is longer than 15 bytes"
-    } else if name.contains('\0') {
-        "interface name contains a NUL byte"
-    } else {
-        return Ok(());
-    };
-    Err(PingError::InvalidParams {
-        reason: format!("{reason}: {name:?}"),
-    })
-}
-
-/// Addresses that mean nothing without a link to send on: link-local unicast and interface- or
-/// link-local multicast.
-fn needs_interface(address: Ipv6Addr) -> bool {
-    let first = address.segments()[0];
-    let link_local_unicast = first & 0xffc0 == 0xfe80;
-    let narrow_multicast = first & 0xff00 == 0xff00 && matches!(first & 0x000f, 0x1 | 0x2);
-    link_local_unicast || narrow_multicast
+    LinkName::parse("interface", name).map(drop).map_err(|e| PingError::InvalidParams { reason: format!("interface name {}", e.reason) })
 }
 
 fn family_name(family: Family) -> &'static str {
@@ -166,20 +128,6 @@ mod tests {
         assert!(reason(&p).contains("different families"));
     }
 
-    #[test]
-    fn ipv4_mapped_target_points_to_the_ipv4_form() {
-        assert!(reason(&params("::ffff:192.0.2.1")).contains("ping 192.0.2.1 instead"));
-    }
-
-    #[test]
-    fn link_scoped_addresses_need_an_interface() {
-        assert!(reason(&params("fe80::1")).contains("name the interface"));
-        assert!(reason(&params("ff02::1")).contains("name the interface"));
-        assert!(params("ff05::1").validate().is_ok());
-        let mut p = params("2001:db8::1");
-        p.source = Some("fe80::2".parse().unwrap());
-        assert!(reason(&p).starts_with("source"));
-    }
 
     #[test]
     fn interface_names_the_kernel_would_mangle_are_rejected() {

@@ -2,7 +2,6 @@
 //! operations that share one run in the order given ([`plan`]). On the first failure nothing new starts,
 //! and (unless told to continue) every applied operation is taken back, newest first.
 
-mod operation;
 mod plan;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,12 +10,12 @@ use std::sync::Arc;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
-pub use operation::Operation;
+pub(super) use plan::Footprint;
 
 use crate::nat::NatBackend;
 use crate::netns::NamespaceRegistry;
-use operation::{Applied, Undo};
 
+use super::operation::{Applied, Operation, Undo};
 use super::{OpError, Warning};
 
 /// Operations applied at once, at most. Enough to hide each request's round trips; the kernel serializes
@@ -37,7 +36,8 @@ pub enum OperationOutcome {
 }
 
 enum Step {
-    Applied(Applied),
+    /// The single call's detail is dropped: a batch answers only `changed` and warnings.
+    Applied { changed: bool, warnings: Vec<Warning>, undo: Undo },
     Failed(OpError),
     Skipped,
 }
@@ -69,8 +69,8 @@ pub async fn run(
                 Step::Skipped
             } else {
                 let _permit = limit.acquire().await;
-                match operations[index].apply(&registry, &nat).await {
-                    Ok(applied) => Step::Applied(applied),
+                match operations[index].apply(&registry, Some(&nat)).await {
+                    Ok(Applied { changed, warnings, undo, .. }) => Step::Applied { changed, warnings, undo },
                     Err(error) => {
                         failed.store(true, Ordering::SeqCst);
                         Step::Failed(error)
@@ -93,17 +93,17 @@ pub async fn run(
     // Newest first, so each undo finds the state its operation left.
     for (index, step) in steps.into_iter().enumerate().rev() {
         outcomes[index] = Some(match step {
-            Some(Step::Applied(Applied { changed, warnings, undo })) if roll_back => match undo.run(&registry, &nat).await {
+            Some(Step::Applied { changed, warnings, undo }) if roll_back => match undo.run(&registry, &nat).await {
                 Ok(()) => match undo {
                     Undo::Nothing => OperationOutcome::Applied { changed, warnings },
                     _ => OperationOutcome::Undone { warnings },
                 },
                 Err(reason) => OperationOutcome::NotUndone { changed, warnings, reason },
             },
-            Some(Step::Applied(applied)) => OperationOutcome::Applied { changed: applied.changed, warnings: applied.warnings },
+            Some(Step::Applied { changed, warnings, .. }) => OperationOutcome::Applied { changed, warnings },
             Some(Step::Failed(error)) => OperationOutcome::Failed(error),
             Some(Step::Skipped) => OperationOutcome::Skipped,
-            None => OperationOutcome::Failed(OpError::Precondition("the operation's task ended without a result".into())),
+            None => OperationOutcome::Failed(OpError::TaskLost),
         });
     }
     outcomes.into_iter().map(|o| o.unwrap_or(OperationOutcome::Skipped)).collect()

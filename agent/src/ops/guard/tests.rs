@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::domain::Scope;
-use crate::kernel::route::{PROTOCOL_BOOT, UNICAST};
+use crate::kernel::route::{RouteType, PROTOCOL_BOOT};
 
 fn ip(text: &str) -> IpAddr {
     text.parse().expect("an address")
@@ -44,7 +44,7 @@ fn protected() -> Protected {
                 table: MAIN_TABLE,
                 scope: Scope::Link,
                 protocol: PROTOCOL_BOOT,
-                kind: UNICAST,
+                kind: RouteType::Unicast,
                 source: Some(ip("192.0.2.1")),
                 flags: vec![],
             },
@@ -161,4 +161,17 @@ fn only_changes_that_can_reach_the_host_namespace_load_the_protected_set() {
     assert!(Change::SetLink { namespace: &NamespaceRef::Host, name: &name, change: &SetLink::default() }.may_matter());
     // Deleting a veth end anywhere deletes its peer, which may be in the host namespace.
     assert!(Change::DeleteLink { namespace: &named("x"), name: &name }.may_matter());
+}
+
+/// A veth with both ends in the host namespace: the peer of the management link is a host link too, and
+/// deleting it takes the management link with it.
+#[test]
+fn the_host_side_peer_of_a_management_veth_is_protected() {
+    let mut protected = protected();
+    protected.links[0].veth_peer = Some((NamespaceRef::Host, "veth-other".into()));
+    let other = link_name("veth-other");
+    let refusal = protected.refusal(&Change::DeleteLink { namespace: &NamespaceRef::Host, name: &other }).expect("refused");
+    assert!(refusal.contains("veth peer veth-mgmt") && refusal.contains("192.0.2.1"), "{refusal}");
+    // The same name elsewhere is another link.
+    assert_eq!(protected.refusal(&Change::DeleteLink { namespace: &named("lab"), name: &other }), None);
 }

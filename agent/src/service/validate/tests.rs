@@ -10,20 +10,76 @@ use proptest::prelude::*;
 use tonic::Code;
 
 use super::Validate;
+use crate::ops::{Operation, Requested};
 
 struct Case {
     what: &'static str,
     outcome: Result<(), tonic::Status>,
+    /// The same request as the only operation of a batch, for requests a batch can carry: the name of its
+    /// `oneof` member and the outcome.
+    batched: Option<(&'static str, Result<(), tonic::Status>)>,
     code: Code,
     /// The start of the status message: the field it names.
     field: &'static str,
 }
 
-fn case<R: Validate>(what: &'static str, request: R, code: Code, field: &'static str) -> Case {
-    Case { what, outcome: request.validate().map(drop), code, field }
+/// A request message a batch may carry, or not.
+trait InBatch {
+    fn in_batch(&self) -> Option<(&'static str, Wire)>;
 }
 
-fn invalid<R: Validate>(what: &'static str, request: R, field: &'static str) -> Case {
+macro_rules! in_batch {
+    ($($request:ty => $name:literal $variant:ident),* $(,)?) => {$(
+        impl InBatch for $request {
+            fn in_batch(&self) -> Option<(&'static str, Wire)> {
+                Some(($name, Wire::$variant(self.clone())))
+            }
+        }
+    )*};
+    ($($request:ty),* $(,)?) => {$(
+        impl InBatch for $request {
+            fn in_batch(&self) -> Option<(&'static str, Wire)> {
+                None
+            }
+        }
+    )*};
+}
+
+in_batch!(
+    pb::CreateNamespaceRequest => "create_namespace" CreateNamespace,
+    pb::DeleteNamespaceRequest => "delete_namespace" DeleteNamespace,
+    pb::CreateLinkRequest => "create_link" CreateLink,
+    pb::DeleteLinkRequest => "delete_link" DeleteLink,
+    pb::SetLinkRequest => "set_link" SetLink,
+    pb::AddAddressRequest => "add_address" AddAddress,
+    pb::DeleteAddressRequest => "delete_address" DeleteAddress,
+    pb::AddRouteRequest => "add_route" AddRoute,
+    pb::ReplaceRouteRequest => "replace_route" ReplaceRoute,
+    pb::DeleteRouteRequest => "delete_route" DeleteRoute,
+    pb::SetForwardingRequest => "set_forwarding" SetForwarding,
+    pb::AddNatRuleRequest => "add_nat_rule" AddNatRule,
+    pb::DeleteNatRuleRequest => "delete_nat_rule" DeleteNatRule,
+);
+in_batch!(
+    pb::GetNamespaceRequest,
+    pb::ListNamespacesRequest,
+    pb::GetLinkRequest,
+    pb::ListLinksRequest,
+    pb::ListAddressesRequest,
+    pb::ListRoutesRequest,
+    pb::GetForwardingRequest,
+    pb::ListNeighborsRequest,
+    pb::PingRequest,
+    pb::ListNatRulesRequest,
+    pb::ApplyBatchRequest,
+);
+
+fn case<R: Validate + InBatch>(what: &'static str, request: R, code: Code, field: &'static str) -> Case {
+    let batched = request.in_batch().map(|(name, operation)| (name, batch(vec![operation]).validate().map(drop)));
+    Case { what, outcome: request.validate().map(drop), batched, code, field }
+}
+
+fn invalid<R: Validate + InBatch>(what: &'static str, request: R, field: &'static str) -> Case {
     case(what, request, Code::InvalidArgument, field)
 }
 
@@ -157,6 +213,7 @@ fn malformed() -> Vec<Case> {
             "broadcast_mode",
         ),
         invalid("label of another link", pb::AddAddressRequest { label: "eth1:0".into(), ..address("192.0.2.1", 24) }, "label"),
+        invalid("label on an IPv6 address", pb::AddAddressRequest { label: "eth0:1".into(), ..address("2001:db8::1", 64) }, "label"),
         invalid("unknown scope", pb::AddAddressRequest { scope: 99, ..address("192.0.2.1", 24) }, "scope"),
         invalid("address on an unnamed link", pb::AddAddressRequest { link: String::new(), ..address("192.0.2.1", 24) }, "link"),
         invalid(
@@ -207,6 +264,14 @@ fn malformed() -> Vec<Case> {
         invalid("ping with 70000 payload bytes", pb::PingRequest { payload_size: 70_000, ..ping("192.0.2.1") }, "payload_size"),
         invalid("ping out of interface a b", pb::PingRequest { interface: "a b".into(), ..ping("192.0.2.1") }, "interface"),
         invalid("ping from a non-address", pb::PingRequest { source: "x".into(), ..ping("192.0.2.1") }, "source"),
+        invalid("ping an IPv4-mapped address", ping("::ffff:192.0.2.1"), "target"),
+        invalid("ping a link-local address without an interface", ping("fe80::1"), "target"),
+        invalid("ping link-local multicast without an interface", ping("ff02::1"), "target"),
+        invalid(
+            "ping from a link-local source without an interface",
+            pb::PingRequest { source: "fe80::2".into(), ..ping("2001:db8::1") },
+            "source",
+        ),
         // NatService
         invalid("NAT rule without a kind", pb::AddNatRuleRequest::default(), "kind"),
         invalid("masquerade source prefix 33", masquerade("10.0.0.0", 33, ""), "masquerade.source"),
@@ -276,7 +341,7 @@ fn malformed_requests_get_invalid_argument_naming_the_field() {
     let cases = malformed();
     assert!(cases.len() >= 60, "the table must hold at least 60 cases, it has {}", cases.len());
     let mut failures = Vec::new();
-    for Case { what, outcome, code, field } in &cases {
+    for Case { what, outcome, code, field, .. } in &cases {
         match outcome {
             Ok(()) => failures.push(format!("{what}: accepted")),
             Err(status) if status.code() != *code => failures.push(format!("{what}: {:?} {}", status.code(), status.message())),
@@ -289,12 +354,34 @@ fn malformed_requests_get_invalid_argument_naming_the_field() {
     assert!(failures.is_empty(), "{} of {} cases wrong:\n{}", failures.len(), cases.len(), failures.join("\n"));
 }
 
+/// A batch is parsed by the same code as the single calls: each malformed request gets the same code and
+/// the same message inside a batch, after its position.
+#[test]
+fn a_malformed_request_is_refused_alike_alone_and_in_a_batch() {
+    let cases = malformed();
+    let mut failures = Vec::new();
+    let mut compared = 0;
+    for Case { what, outcome, batched, .. } in &cases {
+        let Some((name, in_batch)) = batched else { continue };
+        compared += 1;
+        let alone = outcome.as_ref().err().map(|s| (s.code(), format!("operations[0].{name}.{}", s.message())));
+        let batched = in_batch.as_ref().err().map(|s| (s.code(), s.message().to_string()));
+        if alone != batched {
+            failures.push(format!("{what}: alone {alone:?}, in a batch {batched:?}"));
+        }
+    }
+    assert!(compared >= 60, "only {compared} cases can be batched");
+    assert!(failures.is_empty(), "{} of {compared} cases differ:\n{}", failures.len(), failures.join("\n"));
+}
+
 #[test]
 fn well_formed_requests_pass() {
     veth("veth1", "ceth1").validate().expect("veth");
     address("192.0.2.1", 24).validate().expect("address");
     route(pb::RouteSpec { gateway: "192.0.2.254".into(), ..spec("", 0) }).validate().expect("default route");
     ping("2001:db8::1").validate().expect("ping");
+    ping("ff05::1").validate().expect("site-local multicast needs no interface");
+    pb::PingRequest { interface: "veth0".into(), source: "fe80::2".into(), ..ping("fe80::1") }.validate().expect("link-local with an interface");
     dnat(|_| {}).validate().expect("dnat");
     pb::CreateNamespaceRequest { name: "ünïcode ok".into() }.validate().expect("unicode namespace names are files");
 }
@@ -345,15 +432,15 @@ proptest! {
     #[test]
     fn nothing_panics_and_only_real_prefixes_pass(address_text in text(), prefix_len in any::<u32>(), family in any::<i32>(), scope in any::<i32>()) {
         let request = pb::AddAddressRequest { link: "eth0".into(), address: address_text.clone(), prefix_len, scope, ..Default::default() };
-        if let Ok(spec) = request.validate() {
+        if let Ok(Requested { operation: Operation::AddAddress(spec), .. }) = request.validate() {
             prop_assert_eq!(spec.prefix.address.to_string().parse::<std::net::IpAddr>().ok(), address_text.parse().ok());
             prop_assert!(u32::from(spec.prefix.prefix_len) == prefix_len && prefix_len <= 128);
         }
         let listing = pb::ListRoutesRequest { family, ..Default::default() };
         prop_assert_eq!(listing.validate().is_ok(), (0..=2).contains(&family));
         let route = route(pb::RouteSpec { destination: address_text, prefix_len, family, scope, ..Default::default() });
-        if let Ok(parsed) = route.validate() {
-            prop_assert!(parsed.destination.is_network());
+        if let Ok(Requested { operation: Operation::AddRoute { request, .. }, .. }) = route.validate() {
+            prop_assert!(request.destination.is_network());
         }
     }
 

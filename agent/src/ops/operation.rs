@@ -1,18 +1,27 @@
-//! One operation of a batch: what it touches, how it is applied, and what takes it back.
+//! One change the agent can make: what it touches, how it is applied, and what takes it back. Every
+//! mutating request, a single call or one operation of a batch, is parsed once into an [`Operation`] and
+//! applied by [`Operation::apply`], so the two paths cannot drift apart.
 
 use std::sync::Arc;
 
 use crate::domain::{Family, IpPrefix, LinkName, NamespaceName, NamespaceRef};
 use crate::kernel::route::{Mode, Route};
-use crate::nat::NatBackend;
-use crate::netns::{NamespaceRegistry, NetnsError};
+use crate::nat::{NatBackend, NatRule};
+use crate::netns::{NamespaceInfo, NamespaceRegistry, NetnsError};
 
-use super::plan::Footprint;
-use crate::ops::address::{self as address_ops, AddAddress, AddressChange};
-use crate::ops::link::{self as link_ops, CreateLink, LinkKindSpec, SetLink};
-use crate::ops::nat::{self as nat_ops, NatRuleRequest};
-use crate::ops::route::{self as route_ops, RouteRequest};
-use crate::ops::{forwarding, OpError, Warning};
+use super::address::{self as address_ops, AddAddress, AddressChange, AddressView};
+use super::batch::Footprint;
+use super::link::{self as link_ops, CreateLink, LinkKindSpec, SetLink};
+use super::nat::{self as nat_ops, NatRuleRequest};
+use super::route::{self as route_ops, RouteRequest};
+use super::{forwarding, OpError, Warning};
+
+/// A parsed request: the operation it asks for, and whether it overrides the management-path guard.
+#[derive(Debug, Clone)]
+pub struct Requested {
+    pub operation: Operation,
+    pub force: bool,
+}
 
 /// A validated operation: exactly what the single-call RPC of the same name takes.
 #[derive(Debug, Clone)]
@@ -36,6 +45,20 @@ pub struct Applied {
     pub changed: bool,
     pub warnings: Vec<Warning>,
     pub undo: Undo,
+    pub detail: Detail,
+}
+
+/// What some operations give back besides `changed` and warnings, for the single call's answer.
+#[derive(Debug, Clone)]
+pub enum Detail {
+    None,
+    Namespace(NamespaceInfo),
+    /// Where the created or changed link is now, to read it back.
+    Link { namespace: NamespaceRef, name: LinkName },
+    Address(AddressView),
+    /// Forwarding before the change.
+    Forwarding { previous: bool },
+    NatRule(NatRule),
 }
 
 /// How to take an applied operation back.
@@ -82,27 +105,31 @@ impl Operation {
         Footprint::Namespaces(namespaces)
     }
 
-    pub async fn apply(&self, registry: &NamespaceRegistry, nat: &Arc<dyn NatBackend>) -> Result<Applied, OpError> {
+    /// `nat` is `None` where the caller has no NAT backend; only NAT operations need one.
+    pub async fn apply(&self, registry: &NamespaceRegistry, nat: Option<&Arc<dyn NatBackend>>) -> Result<Applied, OpError> {
         let applied = |changed: bool, warnings: Vec<Warning>, undo: Undo| Applied {
             changed,
             warnings,
             undo: if changed { undo } else { Undo::Nothing },
+            detail: Detail::None,
         };
+        let with = |applied: Applied, detail: Detail| Applied { detail, ..applied };
+        let nat = || nat.ok_or(OpError::NatUnavailable);
         match self {
             Self::CreateNamespace(name) => {
-                let (_, changed) = registry.create(name).await?;
-                Ok(applied(changed, vec![], Undo::DeleteNamespace(name.clone())))
+                let (info, changed) = registry.create(name).await?;
+                Ok(with(applied(changed, vec![], Undo::DeleteNamespace(name.clone())), Detail::Namespace(info)))
             }
             Self::DeleteNamespace { name, ignore_missing } => match registry.delete(name).await {
                 Ok(()) => Ok(applied(true, vec![], Undo::Impossible("a deleted namespace cannot be restored"))),
                 Err(NetnsError::NotFound { .. }) if *ignore_missing => Ok(applied(false, vec![], Undo::Nothing)),
-                Err(NetnsError::NotFound { namespace }) => Err(OpError::NotFound(format!("{namespace} does not exist"))),
                 Err(other) => Err(other.into()),
             },
             Self::CreateLink(request) => {
                 let outcome = link_ops::create(registry, request).await?;
                 let undo = Undo::DeleteLink { namespace: request.namespace.clone(), name: request.name.clone() };
-                Ok(applied(outcome.changed, outcome.warnings, undo))
+                let detail = Detail::Link { namespace: request.namespace.clone(), name: request.name.clone() };
+                Ok(with(applied(outcome.changed, outcome.warnings, undo), detail))
             }
             Self::DeleteLink { namespace, name, ignore_missing } => {
                 let outcome = link_ops::delete(registry, namespace, name, *ignore_missing).await?;
@@ -110,16 +137,15 @@ impl Operation {
             }
             Self::SetLink { namespace, name, change } => {
                 let outcome = link_ops::set(registry, namespace, name, change).await?;
-                let undo = Undo::SetLink {
-                    namespace: change.destination(namespace).clone(),
-                    name: name.clone(),
-                    change: outcome.value.clone(),
-                };
-                Ok(applied(outcome.changed, outcome.warnings, undo))
+                let destination = change.destination(namespace).clone();
+                let detail = Detail::Link { namespace: destination.clone(), name: name.clone() };
+                let undo = Undo::SetLink { namespace: destination, name: name.clone(), change: outcome.value.clone() };
+                Ok(with(applied(outcome.changed, outcome.warnings, undo), detail))
             }
             Self::AddAddress(request) => {
                 let outcome = address_ops::add(registry, request).await?;
-                let undo = match outcome.value.1 {
+                let (view, change) = outcome.value;
+                let undo = match change {
                     AddressChange::Created => Undo::DeleteAddress {
                         namespace: request.namespace.clone(),
                         link: request.link.clone(),
@@ -127,7 +153,7 @@ impl Operation {
                     },
                     _ => Undo::Impossible("the address existed before; its previous attributes were not kept"),
                 };
-                Ok(applied(outcome.changed, outcome.warnings, undo))
+                Ok(with(applied(outcome.changed, outcome.warnings, undo), Detail::Address(view)))
             }
             Self::DeleteAddress { namespace, link, prefix, ignore_missing } => {
                 let outcome = address_ops::delete(registry, namespace, link, *prefix, *ignore_missing).await?;
@@ -149,15 +175,16 @@ impl Operation {
             Self::SetForwarding { namespace, family, enabled } => {
                 let outcome = forwarding::set(registry, namespace, *family, *enabled).await?;
                 let undo = Undo::SetForwarding { namespace: namespace.clone(), family: *family, enabled: outcome.value };
-                Ok(applied(outcome.changed, outcome.warnings, undo))
+                let detail = Detail::Forwarding { previous: outcome.value };
+                Ok(with(applied(outcome.changed, outcome.warnings, undo), detail))
             }
             Self::AddNatRule(request) => {
-                let outcome = nat_ops::add(registry, nat.clone(), request.clone()).await?;
+                let outcome = nat_ops::add(registry, nat()?.clone(), request.clone()).await?;
                 let undo = Undo::DeleteNatRule { namespace: request.namespace.clone(), id: outcome.value.id.clone() };
-                Ok(applied(outcome.changed, outcome.warnings, undo))
+                Ok(with(applied(outcome.changed, outcome.warnings, undo), Detail::NatRule(outcome.value)))
             }
             Self::DeleteNatRule { namespace, id, ignore_missing } => {
-                let outcome = nat_ops::delete(registry, nat.clone(), namespace, id.clone(), *ignore_missing).await?;
+                let outcome = nat_ops::delete(registry, nat()?.clone(), namespace, id.clone(), *ignore_missing).await?;
                 Ok(applied(outcome.changed, outcome.warnings, Undo::Impossible("a deleted NAT rule is not re-added")))
             }
         }
