@@ -31,10 +31,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .include_source_info(true)
         .open_files(PROTOS)?
         .file_descriptor_set();
-    fs::write(out_dir.join("nsfleet_v1_descriptor.bin"), descriptors.encode_to_vec())?;
+    fs::write(
+        out_dir.join("nsfleet_v1_descriptor.bin"),
+        descriptors.encode_to_vec(),
+    )?;
     // compile_protos adds this attribute itself; compile_fds does not. Kept so the generated code is
     // exactly what the protoc path produced.
-    tonic_prost_build::configure().type_attribute(".", "#[allow(clippy::all)]").compile_fds(descriptors)?;
+    tonic_prost_build::configure()
+        .type_attribute(".", "#[allow(clippy::all)]")
+        .compile_fds(descriptors)?;
     for proto in PROTOS {
         println!("cargo:rerun-if-changed={proto}");
     }

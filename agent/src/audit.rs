@@ -50,13 +50,24 @@ pub struct AuditLog {
 
 impl AuditLog {
     pub fn stderr() -> Self {
-        Self { sink: Mutex::new(Sink::Stderr) }
+        Self {
+            sink: Mutex::new(Sink::Stderr),
+        }
     }
 
     /// Appends to `path`, created 0600: the log names callers and what they changed.
     pub fn file(path: &Path) -> io::Result<Self> {
-        let file = OpenOptions::new().create(true).append(true).mode(0o600).open(path)?;
-        Ok(Self { sink: Mutex::new(Sink::File { path: path.to_path_buf(), file }) })
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)?;
+        Ok(Self {
+            sink: Mutex::new(Sink::File {
+                path: path.to_path_buf(),
+                file,
+            }),
+        })
     }
 
     /// Writes one line. A log that cannot be written is reported through tracing, and the call goes on:
@@ -70,7 +81,10 @@ impl AuditLog {
             }
         };
         line.push(b'\n');
-        let mut sink = self.sink.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut sink = self
+            .sink
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let result = match &mut *sink {
             // One write of the whole line, under stderr's lock, so log lines never interleave with it.
             Sink::Stderr => io::stderr().lock().write_all(&line),
@@ -93,7 +107,9 @@ pub struct RequestSummarizer {
 
 impl RequestSummarizer {
     pub fn new() -> Result<Self, prost_reflect::DescriptorError> {
-        Ok(Self { pool: DescriptorPool::decode(nsfleet_proto::FILE_DESCRIPTOR_SET)? })
+        Ok(Self {
+            pool: DescriptorPool::decode(nsfleet_proto::FILE_DESCRIPTOR_SET)?,
+        })
     }
 
     /// `path` is "/package.Service/Method"; `message` the encoded request. Methods outside nsfleet.v1 and
@@ -103,7 +119,10 @@ impl RequestSummarizer {
             .strip_prefix('/')
             .and_then(|p| p.split_once('/'))
             .and_then(|(service, method)| {
-                self.pool.get_service_by_name(service)?.methods().find(|m| m.name() == method)
+                self.pool
+                    .get_service_by_name(service)?
+                    .methods()
+                    .find(|m| m.name() == method)
             })
             .map(|method| method.input())
         else {
@@ -111,7 +130,9 @@ impl RequestSummarizer {
         };
         let decoded = match DynamicMessage::decode(descriptor, message) {
             Ok(decoded) => decoded,
-            Err(e) => return serde_json::json!({ "undecodable": e.to_string(), "bytes": message.len() }),
+            Err(e) => {
+                return serde_json::json!({ "undecodable": e.to_string(), "bytes": message.len() })
+            }
         };
         let options = SerializeOptions::new().use_proto_field_name(true);
         let value = match decoded.serialize_with_options(serde_json::value::Serializer, &options) {
@@ -132,7 +153,9 @@ impl RequestSummarizer {
 
 /// Now, as RFC 3339 UTC with milliseconds.
 pub fn now_rfc3339() -> String {
-    let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let since_epoch = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     rfc3339(since_epoch.as_secs(), since_epoch.subsec_millis())
 }
 
@@ -154,11 +177,16 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
     let z = days + 719_468;
     let era = z / 146_097;
     let day_of_era = z % 146_097;
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let shifted_month = (5 * day_of_year + 2) / 153;
     let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
-    let month = if shifted_month < 10 { shifted_month + 3 } else { shifted_month - 9 };
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    };
     let year = year_of_era + era * 400 + u64::from(month <= 2);
     (year, month, day)
 }
@@ -194,29 +222,55 @@ mod tests {
     fn codes_are_screaming_snake_case() {
         assert_eq!(code_name(tonic::Code::Ok), "OK");
         assert_eq!(code_name(tonic::Code::InvalidArgument), "INVALID_ARGUMENT");
-        assert_eq!(code_name(tonic::Code::FailedPrecondition), "FAILED_PRECONDITION");
+        assert_eq!(
+            code_name(tonic::Code::FailedPrecondition),
+            "FAILED_PRECONDITION"
+        );
     }
 
     #[test]
     fn requests_are_summarized_with_proto_names_and_long_ones_truncated() {
         let summarizer = RequestSummarizer::new().expect("descriptors");
-        let request = pb::DeleteLinkRequest { name: "veth0".into(), force: true, ..Default::default() };
-        let summary = summarizer.summarize("/nsfleet.v1.LinkService/DeleteLink", &request.encode_to_vec());
-        assert_eq!(summary, serde_json::json!({ "name": "veth0", "force": true }));
+        let request = pb::DeleteLinkRequest {
+            name: "veth0".into(),
+            force: true,
+            ..Default::default()
+        };
+        let summary = summarizer.summarize(
+            "/nsfleet.v1.LinkService/DeleteLink",
+            &request.encode_to_vec(),
+        );
+        assert_eq!(
+            summary,
+            serde_json::json!({ "name": "veth0", "force": true })
+        );
         let batch = pb::ApplyBatchRequest {
             operations: (0..2000)
                 .map(|i| pb::BatchOperation {
-                    operation: Some(pb::batch_operation::Operation::CreateNamespace(pb::CreateNamespaceRequest {
-                        name: format!("ns{i}"),
-                    })),
+                    operation: Some(pb::batch_operation::Operation::CreateNamespace(
+                        pb::CreateNamespaceRequest {
+                            name: format!("ns{i}"),
+                        },
+                    )),
                 })
                 .collect(),
             continue_on_error: false,
         };
-        let summary = summarizer.summarize("/nsfleet.v1.BatchService/ApplyBatch", &batch.encode_to_vec());
+        let summary = summarizer.summarize(
+            "/nsfleet.v1.BatchService/ApplyBatch",
+            &batch.encode_to_vec(),
+        );
         assert_eq!(summary["truncated"], true);
-        assert!(summary["head"].as_str().is_some_and(|head| head.len() <= TRUNCATED_HEAD_BYTES));
-        assert_eq!(summarizer.summarize("/x.Y/Z", b"abc"), serde_json::json!({ "bytes": 3 }));
-        assert!(summarizer.summarize("/nsfleet.v1.LinkService/DeleteLink", &[0xff, 0xff]).get("undecodable").is_some());
+        assert!(summary["head"]
+            .as_str()
+            .is_some_and(|head| head.len() <= TRUNCATED_HEAD_BYTES));
+        assert_eq!(
+            summarizer.summarize("/x.Y/Z", b"abc"),
+            serde_json::json!({ "bytes": 3 })
+        );
+        assert!(summarizer
+            .summarize("/nsfleet.v1.LinkService/DeleteLink", &[0xff, 0xff])
+            .get("undecodable")
+            .is_some());
     }
 }

@@ -12,10 +12,10 @@
 
 pub mod audit;
 pub mod auth;
+pub mod domain;
 pub mod kernel;
+pub mod nat;
+pub mod netns;
 pub mod ops;
 pub mod server;
 pub mod service;
-pub mod nat;
-pub mod domain;
-pub mod netns;

@@ -25,16 +25,31 @@ struct Args {
     insecure: bool,
 
     /// Serve TCP listeners over TLS with this certificate (PEM; a leaf with CA:FALSE and a SAN).
-    #[arg(long, value_name = "FILE", requires = "tls_key", help_heading = "Security")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_key",
+        help_heading = "Security"
+    )]
     tls_cert: Option<PathBuf>,
 
     /// Private key of --tls-cert (PEM).
-    #[arg(long, value_name = "FILE", requires = "tls_cert", help_heading = "Security")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_cert",
+        help_heading = "Security"
+    )]
     tls_key: Option<PathBuf>,
 
     /// Require TCP clients to present a certificate signed by this CA (PEM): mTLS. The certificate's
     /// subject CN becomes the caller's identity.
-    #[arg(long, value_name = "FILE", requires = "tls_cert", help_heading = "Security")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_cert",
+        help_heading = "Security"
+    )]
     client_ca: Option<PathBuf>,
 
     /// Callers and roles: lines `NAME ROLE SHA256HEX` (a bearer token's SHA-256, never the token) or
@@ -89,13 +104,18 @@ struct CertificateRole(Option<Role>);
 fn parse_certificate_role(value: &str) -> Result<CertificateRole, String> {
     match value {
         "none" => Ok(CertificateRole(None)),
-        role => role.parse().map(|role| CertificateRole(Some(role))).map_err(|_| format!("{value:?} is not read, admin or none")),
+        role => role
+            .parse()
+            .map(|role| CertificateRole(Some(role)))
+            .map_err(|_| format!("{value:?} is not read, admin or none")),
     }
 }
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
@@ -104,7 +124,10 @@ fn main() -> ExitCode {
         eprintln!("nsfleet-agent: needs root, or the capabilities CAP_NET_ADMIN and CAP_SYS_ADMIN (missing: {missing})");
         return ExitCode::FAILURE;
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("nsfleet-agent: cannot start the async runtime: {e}");
@@ -112,10 +135,18 @@ fn main() -> ExitCode {
         }
     };
     let tls = match (args.tls_cert, args.tls_key) {
-        (Some(certificate), Some(key)) => Some(TlsFiles { certificate, key, client_ca: args.client_ca }),
+        (Some(certificate), Some(key)) => Some(TlsFiles {
+            certificate,
+            key,
+            client_ca: args.client_ca,
+        }),
         _ => None,
     };
-    let listen = if args.listen.is_empty() { vec![ListenAddr::default_socket()] } else { args.listen };
+    let listen = if args.listen.is_empty() {
+        vec![ListenAddr::default_socket()]
+    } else {
+        args.listen
+    };
     let config = ServerConfig {
         listen,
         insecure: args.insecure,
@@ -146,15 +177,24 @@ fn main() -> ExitCode {
 fn missing_capabilities() -> Option<String> {
     const NEEDED: [(u32, &str); 2] = [(12, "CAP_NET_ADMIN"), (21, "CAP_SYS_ADMIN")];
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let effective = status.lines().find_map(|line| line.strip_prefix("CapEff:"))?;
+    let effective = status
+        .lines()
+        .find_map(|line| line.strip_prefix("CapEff:"))?;
     let effective = u64::from_str_radix(effective.trim(), 16).ok()?;
-    let missing: Vec<&str> = NEEDED.iter().filter(|(bit, _)| effective & (1 << bit) == 0).map(|(_, name)| *name).collect();
+    let missing: Vec<&str> = NEEDED
+        .iter()
+        .filter(|(bit, _)| effective & (1 << bit) == 0)
+        .map(|(_, name)| *name)
+        .collect();
     (!missing.is_empty()).then(|| missing.join(", "))
 }
 
 async fn shutdown_signal() {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         tracing::error!("cannot install signal handlers; stop the agent with SIGKILL");
         return std::future::pending().await;
     };

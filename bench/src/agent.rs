@@ -37,8 +37,11 @@ impl Agent {
             .map_err(|e| BenchError::io("create a temporary directory for the agent", e))?;
         let socket = dir.path().join("agent.sock");
         let log = dir.path().join("agent.log");
-        let log_file = File::create(&log).map_err(|e| BenchError::io("create the agent's log", e))?;
-        let log_copy = log_file.try_clone().map_err(|e| BenchError::io("open the agent's log", e))?;
+        let log_file =
+            File::create(&log).map_err(|e| BenchError::io("create the agent's log", e))?;
+        let log_copy = log_file
+            .try_clone()
+            .map_err(|e| BenchError::io("open the agent's log", e))?;
         let mut command = Command::new(program);
         command
             .arg("--listen")
@@ -50,14 +53,28 @@ impl Agent {
         // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
         unsafe {
             command.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+                if libc::prctl(
+                    libc::PR_SET_PDEATHSIG,
+                    libc::SIGKILL as libc::c_ulong,
+                    0,
+                    0,
+                    0,
+                ) != 0
+                {
                     return Err(std::io::Error::last_os_error());
                 }
                 Ok(())
             });
         }
-        let child = command.spawn().map_err(|e| BenchError::io(format!("start {}", program.display()), e))?;
-        let mut agent = Self { child, socket, log, _dir: dir };
+        let child = command
+            .spawn()
+            .map_err(|e| BenchError::io(format!("start {}", program.display()), e))?;
+        let mut agent = Self {
+            child,
+            socket,
+            log,
+            _dir: dir,
+        };
         agent.wait_ready()?;
         Ok(agent)
     }
@@ -65,9 +82,15 @@ impl Agent {
     fn wait_ready(&mut self) -> Result<()> {
         let started = Instant::now();
         while UnixStream::connect(&self.socket).is_err() {
-            let exited = self.child.try_wait().map_err(|e| BenchError::io("wait for the agent", e))?;
+            let exited = self
+                .child
+                .try_wait()
+                .map_err(|e| BenchError::io("wait for the agent", e))?;
             if exited.is_some() || started.elapsed() > STARTUP_LIMIT {
-                return Err(BenchError::Check(format!("the agent did not start; its log:\n{}", self.log_text())));
+                return Err(BenchError::Check(format!(
+                    "the agent did not start; its log:\n{}",
+                    self.log_text()
+                )));
             }
             std::thread::sleep(Duration::from_millis(5));
         }
@@ -85,7 +108,8 @@ impl Agent {
 
     pub fn memory(&self) -> Result<Memory> {
         let path = format!("/proc/{}/status", self.child.id());
-        let status = std::fs::read_to_string(&path).map_err(|e| BenchError::io(format!("read {path}"), e))?;
+        let status = std::fs::read_to_string(&path)
+            .map_err(|e| BenchError::io(format!("read {path}"), e))?;
         let field = |name: &str| {
             status
                 .lines()
@@ -94,7 +118,10 @@ impl Agent {
                 .and_then(|kib| kib.parse().ok())
                 .unwrap_or(0)
         };
-        Ok(Memory { rss_kib: field("VmRSS:"), peak_kib: field("VmHWM:") })
+        Ok(Memory {
+            rss_kib: field("VmRSS:"),
+            peak_kib: field("VmHWM:"),
+        })
     }
 }
 

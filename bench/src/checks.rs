@@ -12,17 +12,43 @@ const SETTLE_LIMIT: Duration = Duration::from_secs(180);
 
 pub fn topology_built(tools: &Tools, n: usize) -> Result<()> {
     let namespaces = output(&tools.ip, &["netns", "list"])?.lines().count();
-    let ports = output(&tools.ip, &["-o", "link", "show", "master", BRIDGE])?.lines().count();
+    let ports = output(&tools.ip, &["-o", "link", "show", "master", BRIDGE])?
+        .lines()
+        .count();
     if namespaces != n || ports != n {
-        return Err(BenchError::Check(format!("expected {n} namespaces and bridge ports, found {namespaces} and {ports}")));
+        return Err(BenchError::Check(format!(
+            "expected {n} namespaces and bridge ports, found {namespaces} and {ports}"
+        )));
     }
     // The last namespace, in full: what the kernel holds, not what the tool said.
     let last = topology::namespace(n);
-    let route = output(&tools.ip, &["-n", last.as_str(), "route", "show", "default"])?;
-    let lo = output(&tools.ip, &["-n", last.as_str(), "-o", "link", "show", "lo"])?;
-    let peer = output(&tools.ip, &["-n", last.as_str(), "-o", "addr", "show", "dev", &format!("ceth{n}")])?;
-    if !route.contains(&format!("via {GATEWAY}")) || !lo.contains(",UP") || !peer.contains("172.20.") {
-        return Err(BenchError::Check(format!("{last} is incomplete: route {route:?}, lo {lo:?}, ceth {peer:?}")));
+    let route = output(
+        &tools.ip,
+        &["-n", last.as_str(), "route", "show", "default"],
+    )?;
+    let lo = output(
+        &tools.ip,
+        &["-n", last.as_str(), "-o", "link", "show", "lo"],
+    )?;
+    let peer = output(
+        &tools.ip,
+        &[
+            "-n",
+            last.as_str(),
+            "-o",
+            "addr",
+            "show",
+            "dev",
+            &format!("ceth{n}"),
+        ],
+    )?;
+    if !route.contains(&format!("via {GATEWAY}"))
+        || !lo.contains(",UP")
+        || !peer.contains("172.20.")
+    {
+        return Err(BenchError::Check(format!(
+            "{last} is incomplete: route {route:?}, lo {lo:?}, ceth {peer:?}"
+        )));
     }
     Ok(())
 }

@@ -9,7 +9,11 @@ pub enum BenchError {
         source: io::Error,
     },
     #[error("`{command}` failed ({status}): {stderr}")]
-    Command { command: String, status: String, stderr: String },
+    Command {
+        command: String,
+        status: String,
+        stderr: String,
+    },
     #[error("{0}")]
     Check(String),
     #[error("{0}")]
@@ -18,7 +22,10 @@ pub enum BenchError {
 
 impl BenchError {
     pub fn io(context: impl Into<String>, source: impl Into<io::Error>) -> Self {
-        Self::Io { context: context.into(), source: source.into() }
+        Self::Io {
+            context: context.into(),
+            source: source.into(),
+        }
     }
 }
 

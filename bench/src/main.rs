@@ -65,10 +65,20 @@ fn parse_mode(mut args: std::iter::Peekable<impl Iterator<Item = String>>) -> Re
     while let Some(flag) = args.next() {
         match (flag.as_str(), args.next()) {
             ("--runs", Some(value)) => {
-                runs = value.parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| BenchError::Usage(format!("{value:?} is not a count\n{USAGE}")))?
+                runs = value
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| {
+                        BenchError::Usage(format!("{value:?} is not a count\n{USAGE}"))
+                    })?
             }
             ("-h" | "--help", _) => return Err(BenchError::Usage(USAGE.into())),
-            _ => return Err(BenchError::Usage(format!("per-command: unexpected {flag}\n{USAGE}"))),
+            _ => {
+                return Err(BenchError::Usage(format!(
+                    "per-command: unexpected {flag}\n{USAGE}"
+                )))
+            }
         }
     }
     Ok(Mode::PerCommand { runs })
@@ -76,23 +86,45 @@ fn parse_mode(mut args: std::iter::Peekable<impl Iterator<Item = String>>) -> Re
 
 impl Options {
     fn parse(mut args: impl Iterator<Item = String>) -> Result<Self> {
-        let mut options =
-            Options { sizes: vec![10, 100, 1000], runs: 5, large_runs: 2, slow_large_runs: 1, per_call_large_runs: 0 };
+        let mut options = Options {
+            sizes: vec![10, 100, 1000],
+            runs: 5,
+            large_runs: 2,
+            slow_large_runs: 1,
+            per_call_large_runs: 0,
+        };
         while let Some(flag) = args.next() {
-            let mut value = || args.next().ok_or_else(|| BenchError::Usage(format!("{flag} needs a value\n{USAGE}")));
-            let number = |text: String| text.parse::<usize>().map_err(|_| BenchError::Usage(format!("{text:?} is not a count\n{USAGE}")));
+            let mut value = || {
+                args.next()
+                    .ok_or_else(|| BenchError::Usage(format!("{flag} needs a value\n{USAGE}")))
+            };
+            let number = |text: String| {
+                text.parse::<usize>()
+                    .map_err(|_| BenchError::Usage(format!("{text:?} is not a count\n{USAGE}")))
+            };
             match flag.as_str() {
-                "--sizes" => options.sizes = value()?.split(',').map(|s| number(s.to_string())).collect::<Result<_>>()?,
+                "--sizes" => {
+                    options.sizes = value()?
+                        .split(',')
+                        .map(|s| number(s.to_string()))
+                        .collect::<Result<_>>()?
+                }
                 "--runs" => options.runs = number(value()?)?.max(1),
                 "--large-runs" => options.large_runs = number(value()?)?.max(1),
                 "--slow-large-runs" => options.slow_large_runs = number(value()?)?,
                 "--per-call-large-runs" => options.per_call_large_runs = number(value()?)?,
                 "-h" | "--help" => return Err(BenchError::Usage(USAGE.into())),
-                other => return Err(BenchError::Usage(format!("unknown option {other}\n{USAGE}"))),
+                other => {
+                    return Err(BenchError::Usage(format!(
+                        "unknown option {other}\n{USAGE}"
+                    )))
+                }
             }
         }
         if options.sizes.iter().any(|n| *n == 0 || *n > 60_000) {
-            return Err(BenchError::Usage("sizes must be between 1 and 60000 (172.20.0.0/16)".into()));
+            return Err(BenchError::Usage(
+                "sizes must be between 1 and 60000 (172.20.0.0/16)".into(),
+            ));
         }
         Ok(options)
     }
@@ -151,24 +183,56 @@ fn run_all(options: &Options) -> Result<String> {
         if position == 0 {
             results.idle = agent.memory()?;
         }
-        let context = Context { tools: &tools, endpoint: agent.endpoint(), scratch: scratch.path() };
-        measure_size(options, n, n == largest, &agent, &context, &mut results).map_err(|error| {
-            let log = agent.log_text();
-            if log.trim().is_empty() { error } else { BenchError::Check(format!("{error}\nagent log:\n{log}")) }
-        })?;
+        let context = Context {
+            tools: &tools,
+            endpoint: agent.endpoint(),
+            scratch: scratch.path(),
+        };
+        measure_size(options, n, n == largest, &agent, &context, &mut results).map_err(
+            |error| {
+                let log = agent.log_text();
+                if log.trim().is_empty() {
+                    error
+                } else {
+                    BenchError::Check(format!("{error}\nagent log:\n{log}"))
+                }
+            },
+        )?;
     }
     Ok(report::render(&results, &options.sizes))
 }
 
-fn measure_size(options: &Options, n: usize, largest: bool, agent: &Agent, context: &Context<'_>, results: &mut Results) -> Result<()> {
-    let prepared: Vec<_> = Method::ALL.iter().map(|m| methods::prepare(*m, n, context).map(|p| (*m, p))).collect::<Result<_>>()?;
+fn measure_size(
+    options: &Options,
+    n: usize,
+    largest: bool,
+    agent: &Agent,
+    context: &Context<'_>,
+    results: &mut Results,
+) -> Result<()> {
+    let prepared: Vec<_> = Method::ALL
+        .iter()
+        .map(|m| methods::prepare(*m, n, context).map(|p| (*m, p)))
+        .collect::<Result<_>>()?;
     for (method, _) in &prepared {
         if options.runs_of(n, *method) == 0 {
-            let flag = if *method == Method::NsfleetPerCall { "--per-call-large-runs" } else { "--slow-large-runs" };
-            results.skipped.push((n, *method, format!("not run by default ({flag} 0); it takes as long as (a)")));
+            let flag = if *method == Method::NsfleetPerCall {
+                "--per-call-large-runs"
+            } else {
+                "--slow-large-runs"
+            };
+            results.skipped.push((
+                n,
+                *method,
+                format!("not run by default ({flag} 0); it takes as long as (a)"),
+            ));
         }
     }
-    let most_runs = Method::ALL.iter().map(|m| options.runs_of(n, *m)).max().unwrap_or(0);
+    let most_runs = Method::ALL
+        .iter()
+        .map(|m| options.runs_of(n, *m))
+        .max()
+        .unwrap_or(0);
     checks::wait_until_clean(context.tools)?;
     // Methods take turns within each run, so a slow drift of the machine hits them alike.
     for run in 0..most_runs {
@@ -200,7 +264,15 @@ fn measure_size(options: &Options, n: usize, largest: bool, agent: &Agent, conte
                 teardown.as_secs_f64(),
                 gone.as_secs_f64()
             );
-            results.record(n, *method, Sample { setup, teardown, gone });
+            results.record(
+                n,
+                *method,
+                Sample {
+                    setup,
+                    teardown,
+                    gone,
+                },
+            );
         }
     }
     Ok(())

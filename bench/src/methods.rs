@@ -21,7 +21,12 @@ pub enum Method {
 }
 
 impl Method {
-    pub const ALL: [Method; 4] = [Method::Ip, Method::IpBatch, Method::NsfleetBatch, Method::NsfleetPerCall];
+    pub const ALL: [Method; 4] = [
+        Method::Ip,
+        Method::IpBatch,
+        Method::NsfleetBatch,
+        Method::NsfleetPerCall,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -52,10 +57,23 @@ pub struct Context<'a> {
 
 /// One method's work for one N, ready to run.
 pub enum Prepared {
-    Ip { setup: Vec<Vec<String>>, teardown: Vec<Vec<String>> },
-    IpBatch { host: PathBuf, namespaces: Vec<(String, PathBuf)>, teardown: PathBuf },
-    NsfleetBatch { setup: PathBuf, teardown: PathBuf },
-    NsfleetPerCall { setup: Vec<Vec<String>>, teardown: Vec<Vec<String>> },
+    Ip {
+        setup: Vec<Vec<String>>,
+        teardown: Vec<Vec<String>>,
+    },
+    IpBatch {
+        host: PathBuf,
+        namespaces: Vec<(String, PathBuf)>,
+        teardown: PathBuf,
+    },
+    NsfleetBatch {
+        setup: PathBuf,
+        teardown: PathBuf,
+    },
+    NsfleetPerCall {
+        setup: Vec<Vec<String>>,
+        teardown: Vec<Vec<String>>,
+    },
 }
 
 pub fn prepare(method: Method, n: usize, context: &Context<'_>) -> Result<Prepared> {
@@ -82,7 +100,8 @@ pub fn prepare(method: Method, n: usize, context: &Context<'_>) -> Result<Prepar
             let mut host_steps = bridge;
             let mut namespaces = Vec::new();
             for (i, steps) in per_namespace.into_iter().enumerate() {
-                let (inside, outside): (Vec<Step>, Vec<Step>) = steps.into_iter().partition(|s| s.netns.is_some());
+                let (inside, outside): (Vec<Step>, Vec<Step>) =
+                    steps.into_iter().partition(|s| s.netns.is_some());
                 host_steps.extend(outside);
                 let name = topology::namespace(i + 1);
                 let file = context.scratch.join(format!("ip-{name}.batch"));
@@ -92,14 +111,31 @@ pub fn prepare(method: Method, n: usize, context: &Context<'_>) -> Result<Prepar
             let host = context.scratch.join("ip-host.batch");
             write_lines(&host, host_steps.iter().map(|s| s.words.join(" ")))?;
             let teardown = context.scratch.join("ip-teardown.batch");
-            write_lines(&teardown, topology::teardown_by_namespace(n).iter().map(|s| s.words.join(" ")))?;
-            Prepared::IpBatch { host, namespaces, teardown }
+            write_lines(
+                &teardown,
+                topology::teardown_by_namespace(n)
+                    .iter()
+                    .map(|s| s.words.join(" ")),
+            )?;
+            Prepared::IpBatch {
+                host,
+                namespaces,
+                teardown,
+            }
         }
         Method::NsfleetBatch => {
             let setup = context.scratch.join("nsfleet-setup.batch");
-            write_lines(&setup, topology::setup_steps(n).iter().map(|s| s.args().join(" ")))?;
+            write_lines(
+                &setup,
+                topology::setup_steps(n).iter().map(|s| s.args().join(" ")),
+            )?;
             let teardown = context.scratch.join("nsfleet-teardown.batch");
-            write_lines(&teardown, topology::teardown_by_namespace(n).iter().map(|s| s.args().join(" ")))?;
+            write_lines(
+                &teardown,
+                topology::teardown_by_namespace(n)
+                    .iter()
+                    .map(|s| s.args().join(" ")),
+            )?;
             Prepared::NsfleetBatch { setup, teardown }
         }
         Method::NsfleetPerCall => Prepared::NsfleetPerCall {
@@ -133,14 +169,24 @@ pub fn setup(prepared: &Prepared, context: &Context<'_>) -> Result<()> {
     let tools = context.tools;
     match prepared {
         Prepared::Ip { setup, .. } => setup.iter().try_for_each(|args| run(&tools.ip, args)),
-        Prepared::IpBatch { host, namespaces, .. } => {
-            run(&tools.ip, &[Path::new("-batch").as_os_str(), host.as_os_str()])?;
+        Prepared::IpBatch {
+            host, namespaces, ..
+        } => {
+            run(
+                &tools.ip,
+                &[Path::new("-batch").as_os_str(), host.as_os_str()],
+            )?;
             namespaces.iter().try_for_each(|(name, file)| {
-                run(&tools.ip, &["-n", name.as_str(), "-batch", &file.display().to_string()])
+                run(
+                    &tools.ip,
+                    &["-n", name.as_str(), "-batch", &file.display().to_string()],
+                )
             })
         }
         Prepared::NsfleetBatch { setup, .. } => run(&tools.nsfleet, &batch_command(context, setup)),
-        Prepared::NsfleetPerCall { setup, .. } => setup.iter().try_for_each(|args| run(&tools.nsfleet, args)),
+        Prepared::NsfleetPerCall { setup, .. } => {
+            setup.iter().try_for_each(|args| run(&tools.nsfleet, args))
+        }
     }
 }
 
@@ -148,20 +194,43 @@ pub fn teardown(prepared: &Prepared, context: &Context<'_>) -> Result<()> {
     let tools = context.tools;
     match prepared {
         Prepared::Ip { teardown, .. } => teardown.iter().try_for_each(|args| run(&tools.ip, args)),
-        Prepared::IpBatch { teardown, .. } => run(&tools.ip, &[Path::new("-batch").as_os_str(), teardown.as_os_str()]),
-        Prepared::NsfleetBatch { teardown, .. } => run(&tools.nsfleet, &batch_command(context, teardown)),
-        Prepared::NsfleetPerCall { teardown, .. } => teardown.iter().try_for_each(|args| run(&tools.nsfleet, args)),
+        Prepared::IpBatch { teardown, .. } => run(
+            &tools.ip,
+            &[Path::new("-batch").as_os_str(), teardown.as_os_str()],
+        ),
+        Prepared::NsfleetBatch { teardown, .. } => {
+            run(&tools.nsfleet, &batch_command(context, teardown))
+        }
+        Prepared::NsfleetPerCall { teardown, .. } => teardown
+            .iter()
+            .try_for_each(|args| run(&tools.nsfleet, args)),
     }
 }
 
 /// Links of the host and every namespace, as JSON: `ip -j link show` once per namespace.
 pub fn list_with_ip(n: usize, context: &Context<'_>) -> Result<()> {
     run(&context.tools.ip, &["-j", "link", "show"])?;
-    (1..=n).try_for_each(|i| run(&context.tools.ip, &["-n", topology::namespace(i).as_str(), "-j", "link", "show"]))
+    (1..=n).try_for_each(|i| {
+        run(
+            &context.tools.ip,
+            &["-n", topology::namespace(i).as_str(), "-j", "link", "show"],
+        )
+    })
 }
 
 /// The same in one nsfleet call.
 pub fn list_with_nsfleet(context: &Context<'_>) -> Result<()> {
     let endpoint = context.endpoint.as_str();
-    run(&context.tools.nsfleet, &["--host", endpoint, "-o", "json", "link", "list", "--all-namespaces"])
+    run(
+        &context.tools.nsfleet,
+        &[
+            "--host",
+            endpoint,
+            "-o",
+            "json",
+            "link",
+            "list",
+            "--all-namespaces",
+        ],
+    )
 }

@@ -40,17 +40,34 @@ pub fn run(runs: usize) -> Result<String> {
     let mut rows = Vec::new();
     let mut skipped = Vec::new();
     for pair in tutorial::pairs() {
-        let missing: Vec<&str> = pair.requires.iter().copied().filter(|program| run::which(program).is_none()).collect();
+        let missing: Vec<&str> = pair
+            .requires
+            .iter()
+            .copied()
+            .filter(|program| run::which(program).is_none())
+            .collect();
         if !missing.is_empty() {
-            skipped.push(format!("`{}`: not installed here: {}", pair.nsfleet.join(" "), missing.join(", ")));
+            skipped.push(format!(
+                "`{}`: not installed here: {}",
+                pair.nsfleet.join(" "),
+                missing.join(", ")
+            ));
             continue;
         }
         let row = measure(&tools, &endpoint, &pair, runs).map_err(|error| {
             let log = agent.log_text();
             let tail: Vec<&str> = log.lines().rev().take(20).collect();
-            BenchError::Check(format!("{error}\nlast lines of the agent's log:\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n")))
+            BenchError::Check(format!(
+                "{error}\nlast lines of the agent's log:\n{}",
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            ))
         })?;
-        eprintln!("{}: ip {:.2} ms, nsfleet {:.2} ms", row.label, ms(median_elapsed(&row.classic)), ms(median_elapsed(&row.nsfleet)));
+        eprintln!(
+            "{}: ip {:.2} ms, nsfleet {:.2} ms",
+            row.label,
+            ms(median_elapsed(&row.classic)),
+            ms(median_elapsed(&row.nsfleet))
+        );
         rows.push(row);
     }
     Ok(render(&rows, &skipped, runs))
@@ -63,7 +80,11 @@ fn measure(tools: &Tools, endpoint: &str, pair: &Pair, runs: usize) -> Result<Ro
     let mut nsfleet_args = vec!["--host".to_string(), endpoint.to_string()];
     nsfleet_args.extend(pair.nsfleet.iter().cloned());
     let classic_program = locate(&pair.classic[0])?;
-    let mut row = Row { label: pair.nsfleet.join(" "), classic_label: pair.classic.join(" "), ..Row::default() };
+    let mut row = Row {
+        label: pair.nsfleet.join(" "),
+        classic_label: pair.classic.join(" "),
+        ..Row::default()
+    };
     for index in 0..runs {
         // Alternating who goes first, so neither always runs right after an undo.
         for nsfleet_turn in [index % 2 == 1, index % 2 == 0] {
@@ -76,7 +97,11 @@ fn measure(tools: &Tools, endpoint: &str, pair: &Pair, runs: usize) -> Result<Ro
                 (true, Some(undo)) => undo,
                 _ => &pair.undo,
             };
-            if nsfleet_turn { row.nsfleet.push(cost) } else { row.classic.push(cost) }
+            if nsfleet_turn {
+                row.nsfleet.push(cost)
+            } else {
+                row.classic.push(cost)
+            }
             for step in undo {
                 run_classic(step)?;
             }
@@ -117,7 +142,11 @@ fn timed(program: &Path, args: &[String]) -> Result<Cost> {
             stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
         });
     }
-    Ok(Cost { elapsed, cpu: after.0.saturating_sub(before.0), minor_faults: after.1.saturating_sub(before.1) })
+    Ok(Cost {
+        elapsed,
+        cpu: after.0.saturating_sub(before.0),
+        minor_faults: after.1.saturating_sub(before.1),
+    })
 }
 
 /// CPU time and minor page faults of every child waited for so far. The agent is a child too, but
@@ -128,7 +157,10 @@ fn children_usage() -> (Duration, u64) {
     // SAFETY: RUSAGE_CHILDREN with a valid pointer cannot fail.
     unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
     let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, (t.tv_usec as u32) * 1000);
-    (time(usage.ru_utime) + time(usage.ru_stime), usage.ru_minflt as u64)
+    (
+        time(usage.ru_utime) + time(usage.ru_stime),
+        usage.ru_minflt as u64,
+    )
 }
 
 fn median_elapsed(costs: &[Cost]) -> Duration {
@@ -141,7 +173,10 @@ fn ms(duration: Duration) -> f64 {
 
 fn render(rows: &[Row], skipped: &[String], runs: usize) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "### One invocation per command ({runs} paired runs each; ms)\n");
+    let _ = writeln!(
+        out,
+        "### One invocation per command ({runs} paired runs each; ms)\n"
+    );
     let _ = writeln!(
         out,
         "| nsfleet command | classic command | classic median (p10-p90) | nsfleet median (p10-p90) | nsfleet / classic | CPU ms classic / nsfleet | page faults classic / nsfleet |"
@@ -164,7 +199,8 @@ fn render(rows: &[Row], skipped: &[String], runs: usize) -> String {
             faults.sort_unstable();
             faults.get(faults.len() / 2).copied().unwrap_or(0)
         };
-        let ratio = ms(median_elapsed(&row.nsfleet)) / ms(median_elapsed(&row.classic)).max(f64::MIN_POSITIVE);
+        let ratio = ms(median_elapsed(&row.nsfleet))
+            / ms(median_elapsed(&row.classic)).max(f64::MIN_POSITIVE);
         ratios.push(ratio);
         let _ = writeln!(
             out,

@@ -18,7 +18,8 @@ pub struct Tools {
 impl Tools {
     /// `ip` from PATH; `nsfleet` and `nsfleet-agent` next to this executable (target/release).
     pub fn find() -> Result<Self> {
-        let exe = std::env::current_exe().map_err(|e| BenchError::io("find the benchmark's own path", e))?;
+        let exe = std::env::current_exe()
+            .map_err(|e| BenchError::io("find the benchmark's own path", e))?;
         let dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
         let built = |name: &str| {
             let path = dir.join(name);
@@ -31,33 +32,61 @@ impl Tools {
                 )))
             }
         };
-        let ip = which("ip").ok_or_else(|| BenchError::Usage("ip (iproute2) is not on PATH".into()))?;
-        Ok(Self { ip, nsfleet: built("nsfleet")?, agent: built("nsfleet-agent")? })
+        let ip =
+            which("ip").ok_or_else(|| BenchError::Usage("ip (iproute2) is not on PATH".into()))?;
+        Ok(Self {
+            ip,
+            nsfleet: built("nsfleet")?,
+            agent: built("nsfleet-agent")?,
+        })
     }
 }
 
 pub fn which(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|candidate| candidate.is_file())
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
 }
 
 /// Runs `program ARGS...` to completion; stdout is discarded.
 pub fn run<S: AsRef<OsStr>>(program: &Path, args: &[S]) -> Result<()> {
-    finish(Command::new(program).args(args).stdin(Stdio::null()).stdout(Stdio::null()), program, args).map(drop)
+    finish(
+        Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null()),
+        program,
+        args,
+    )
+    .map(drop)
 }
 
 /// Runs `program ARGS...` and returns its stdout.
 pub fn output<S: AsRef<OsStr>>(program: &Path, args: &[S]) -> Result<String> {
-    finish(Command::new(program).args(args).stdin(Stdio::null()).stdout(Stdio::piped()), program, args)
+    finish(
+        Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped()),
+        program,
+        args,
+    )
 }
 
 fn finish<S: AsRef<OsStr>>(command: &mut Command, program: &Path, args: &[S]) -> Result<String> {
     let describe = || {
         let mut words = vec![program.display().to_string()];
-        words.extend(args.iter().map(|a| a.as_ref().to_string_lossy().into_owned()));
+        words.extend(
+            args.iter()
+                .map(|a| a.as_ref().to_string_lossy().into_owned()),
+        );
         words.join(" ")
     };
-    let result = command.stderr(Stdio::piped()).output().map_err(|e| BenchError::io(format!("start `{}`", describe()), e))?;
+    let result = command
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| BenchError::io(format!("start `{}`", describe()), e))?;
     if !result.status.success() {
         return Err(BenchError::Command {
             command: describe(),

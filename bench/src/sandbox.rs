@@ -19,17 +19,33 @@ pub fn enter() -> Result<()> {
     unshare(CloneFlags::CLONE_NEWNET | CloneFlags::CLONE_NEWNS)
         .map_err(|e| BenchError::io("unshare network and mount namespaces (run as root)", e))?;
     if namespace_inode()? == before {
-        return Err(BenchError::Check("still in the original network namespace after unshare; refusing to go on".into()));
+        return Err(BenchError::Check(
+            "still in the original network namespace after unshare; refusing to go on".into(),
+        ));
     }
     // Private first, so neither the tmpfs nor the namespace bind mounts propagate back to the machine.
-    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
-        .map_err(|e| BenchError::io("make / a private mount", e))?;
-    mount(Some("tmpfs"), "/run", Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some("mode=0755"))
-        .map_err(|e| BenchError::io("mount a private tmpfs on /run", e))?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(|e| BenchError::io("make / a private mount", e))?;
+    mount(
+        Some("tmpfs"),
+        "/run",
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some("mode=0755"),
+    )
+    .map_err(|e| BenchError::io("mount a private tmpfs on /run", e))?;
     fs::create_dir("/run/netns").map_err(|e| BenchError::io("create /run/netns", e))?;
     Ok(())
 }
 
 fn namespace_inode() -> Result<u64> {
-    fs::metadata("/proc/self/ns/net").map(|m| m.ino()).map_err(|e| BenchError::io("stat /proc/self/ns/net", e))
+    fs::metadata("/proc/self/ns/net")
+        .map(|m| m.ino())
+        .map_err(|e| BenchError::io("stat /proc/self/ns/net", e))
 }

@@ -33,15 +33,27 @@ pub fn method_key(method: Method) -> usize {
 
 impl Results {
     pub fn record(&mut self, n: usize, method: Method, sample: Sample) {
-        self.samples.entry((n, method_key(method))).or_default().push(sample);
+        self.samples
+            .entry((n, method_key(method)))
+            .or_default()
+            .push(sample);
     }
 
     pub fn of(&self, n: usize, method: Method) -> Option<&[Sample]> {
-        self.samples.get(&(n, method_key(method))).map(Vec::as_slice).filter(|s| !s.is_empty())
+        self.samples
+            .get(&(n, method_key(method)))
+            .map(Vec::as_slice)
+            .filter(|s| !s.is_empty())
     }
 
-    pub fn median_of(&self, n: usize, method: Method, pick: impl Fn(&Sample) -> Duration) -> Option<Duration> {
-        self.of(n, method).map(|samples| median(samples.iter().map(pick).collect()))
+    pub fn median_of(
+        &self,
+        n: usize,
+        method: Method,
+        pick: impl Fn(&Sample) -> Duration,
+    ) -> Option<Duration> {
+        self.of(n, method)
+            .map(|samples| median(samples.iter().map(pick).collect()))
     }
 }
 

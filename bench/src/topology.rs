@@ -14,11 +14,17 @@ pub struct Step {
 
 impl Step {
     fn host(line: &str) -> Self {
-        Self { netns: None, words: split(line) }
+        Self {
+            netns: None,
+            words: split(line),
+        }
     }
 
     fn inside(netns: &str, line: &str) -> Self {
-        Self { netns: Some(netns.to_string()), words: split(line) }
+        Self {
+            netns: Some(netns.to_string()),
+            words: split(line),
+        }
     }
 
     /// `[-n NS] WORDS...`: the arguments for `ip` or `nsfleet`, and a line of `nsfleet batch`.
@@ -61,7 +67,9 @@ pub fn setup(n: usize) -> (Vec<Step>, Vec<Vec<Step>>) {
             let ns = namespace(i);
             vec![
                 Step::host(&format!("netns add {ns}")),
-                Step::host(&format!("link add veth{i} type veth peer name ceth{i} netns {ns}")),
+                Step::host(&format!(
+                    "link add veth{i} type veth peer name ceth{i} netns {ns}"
+                )),
                 Step::host(&format!("link set veth{i} master {BRIDGE}")),
                 Step::host(&format!("link set veth{i} up")),
                 Step::inside(&ns, &format!("addr add {} dev ceth{i}", address(i))),
@@ -77,13 +85,21 @@ pub fn setup(n: usize) -> (Vec<Step>, Vec<Vec<Step>>) {
 /// Every setup step in order.
 pub fn setup_steps(n: usize) -> Vec<Step> {
     let (bridge, per_namespace) = setup(n);
-    bridge.into_iter().chain(per_namespace.into_iter().flatten()).collect()
+    bridge
+        .into_iter()
+        .chain(per_namespace.into_iter().flatten())
+        .collect()
 }
 
 /// Teardown as people do it with `ip`: each veth deleted, each namespace deleted, then the bridge.
 pub fn teardown_one_by_one(n: usize) -> Vec<Step> {
     let mut steps: Vec<Step> = (1..=n)
-        .flat_map(|i| [Step::host(&format!("link del veth{i}")), Step::host(&format!("netns del {}", namespace(i)))])
+        .flat_map(|i| {
+            [
+                Step::host(&format!("link del veth{i}")),
+                Step::host(&format!("netns del {}", namespace(i))),
+            ]
+        })
         .collect();
     steps.push(Step::host(&format!("link del {BRIDGE}")));
     steps
@@ -91,7 +107,9 @@ pub fn teardown_one_by_one(n: usize) -> Vec<Step> {
 
 /// The cheap teardown: deleting a namespace takes its veth ends (and their host peers) with it.
 pub fn teardown_by_namespace(n: usize) -> Vec<Step> {
-    let mut steps: Vec<Step> = (1..=n).map(|i| Step::host(&format!("netns del {}", namespace(i)))).collect();
+    let mut steps: Vec<Step> = (1..=n)
+        .map(|i| Step::host(&format!("netns del {}", namespace(i))))
+        .collect();
     steps.push(Step::host(&format!("link del {BRIDGE}")));
     steps
 }

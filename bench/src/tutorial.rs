@@ -84,15 +84,26 @@ pub fn pairs() -> Vec<Pair> {
     masquerade.nsfleet_undo = Some(lines(&["nft flush chain inet nsfleet postrouting"]));
     masquerade.requires = vec!["iptables", "nft"];
     vec![
-        change("netns add netns1", "ip netns add netns1", &["ip netns del netns1"]),
+        change(
+            "netns add netns1",
+            "ip netns add netns1",
+            &["ip netns del netns1"],
+        ),
         query("netns list", "ip netns list"),
-        change("link add veth1 type veth peer name ceth1", "ip link add veth1 type veth peer name ceth1", &["ip link del veth1"]),
+        change(
+            "link add veth1 type veth peer name ceth1",
+            "ip link add veth1 type veth peer name ceth1",
+            &["ip link del veth1"],
+        ),
         query("link list", "ip link list"),
         change(
             "link set ceth1 netns netns1",
             "ip link set ceth1 netns netns1",
             // Never `netns 1` to bring it back: PID 1 lives in the machine's own namespace.
-            &["ip -n netns1 link del ceth1", "ip link add veth1 type veth peer name ceth1"],
+            &[
+                "ip -n netns1 link del ceth1",
+                "ip link add veth1 type veth peer name ceth1",
+            ],
         ),
         query("-n netns1 link list", "ip -n netns1 link list"),
         change(
@@ -100,12 +111,32 @@ pub fn pairs() -> Vec<Pair> {
             "ip -n netns1 addr add 172.20.0.11/16 dev ceth1",
             &["ip -n netns1 addr del 172.20.0.11/16 dev ceth1"],
         ),
-        change("-n netns1 link set ceth1 up", "ip -n netns1 link set dev ceth1 up", &["ip -n netns1 link set dev ceth1 down"]),
-        change("-n netns1 link set lo up", "ip -n netns1 link set lo up", &["ip -n netns1 link set lo down"]),
-        change("addr add 172.20.0.1/16 dev veth1", "ip addr add 172.20.0.1/16 dev veth1", &["ip addr del 172.20.0.1/16 dev veth1"]),
-        change("link set veth1 up", "ip link set dev veth1 up", &["ip link set dev veth1 down"]),
+        change(
+            "-n netns1 link set ceth1 up",
+            "ip -n netns1 link set dev ceth1 up",
+            &["ip -n netns1 link set dev ceth1 down"],
+        ),
+        change(
+            "-n netns1 link set lo up",
+            "ip -n netns1 link set lo up",
+            &["ip -n netns1 link set lo down"],
+        ),
+        change(
+            "addr add 172.20.0.1/16 dev veth1",
+            "ip addr add 172.20.0.1/16 dev veth1",
+            &["ip addr del 172.20.0.1/16 dev veth1"],
+        ),
+        change(
+            "link set veth1 up",
+            "ip link set dev veth1 up",
+            &["ip link set dev veth1 down"],
+        ),
         query("-n netns1 route list", "ip -n netns1 route list"),
-        ping("-n netns1 ping 172.20.0.1 -c 1", "ip netns exec netns1 ping -c 1 172.20.0.1", &[]),
+        ping(
+            "-n netns1 ping 172.20.0.1 -c 1",
+            "ip netns exec netns1 ping -c 1 172.20.0.1",
+            &[],
+        ),
         query("-n netns1 neigh list", "ip -n netns1 neigh list"),
         veth2,
         ping(
@@ -119,9 +150,21 @@ pub fn pairs() -> Vec<Pair> {
                 "ip link set dev veth2 up",
             ],
         ),
-        change("link add br0 type bridge", "ip link add br0 type bridge", &["ip link del br0"]),
-        change("link set br0 up", "ip link set br0 up", &["ip link set br0 down"]),
-        change("link set veth1 master br0", "ip link set veth1 master br0", &["ip link set veth1 nomaster"]),
+        change(
+            "link add br0 type bridge",
+            "ip link add br0 type bridge",
+            &["ip link del br0"],
+        ),
+        change(
+            "link set br0 up",
+            "ip link set br0 up",
+            &["ip link set br0 down"],
+        ),
+        change(
+            "link set veth1 master br0",
+            "ip link set veth1 master br0",
+            &["ip link set veth1 nomaster"],
+        ),
         query("link list", "bridge link show br0"),
         change(
             "addr add 172.20.0.10/16 brd + dev br0",
@@ -134,6 +177,10 @@ pub fn pairs() -> Vec<Pair> {
             &["ip -n netns1 route del default"],
         ),
         masquerade,
-        change("forwarding set ipv4 on", "sysctl -w net.ipv4.ip_forward=1", &["sysctl -w net.ipv4.ip_forward=0"]),
+        change(
+            "forwarding set ipv4 on",
+            "sysctl -w net.ipv4.ip_forward=1",
+            &["sysctl -w net.ipv4.ip_forward=0"],
+        ),
     ]
 }

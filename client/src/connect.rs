@@ -90,10 +90,18 @@ impl Host {
                 // tonic's own text ("transport error") says nothing; the causes say what happened.
                 let cause = std::error::Error::source(&error)
                     .map_or_else(|| error.to_string(), error_chain);
-                let hint = if self.is_tcp() { None } else { unix_socket_hint(&error) };
+                let hint = if self.is_tcp() {
+                    None
+                } else {
+                    unix_socket_hint(&error)
+                };
                 Err(HostFailure::new(
                     Code::Unavailable,
-                    format!("cannot connect to {}: {cause}{}", self.label, hint.unwrap_or_default()),
+                    format!(
+                        "cannot connect to {}: {cause}{}",
+                        self.label,
+                        hint.unwrap_or_default()
+                    ),
                 ))
             }
             Err(_) => Err(HostFailure::new(

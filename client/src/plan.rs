@@ -5,15 +5,16 @@
 use std::{net::IpAddr, time::Duration};
 
 use nsfleet_proto::v1::{
-    AddRouteRequest, AddressFamily, CreateNamespaceRequest, DeleteAddressRequest, DeleteLinkRequest,
-    DeleteNamespaceRequest, DeleteNatRuleRequest, DeleteRouteRequest, GetForwardingRequest, GetLinkRequest,
-    ListAddressesRequest, ListLinksRequest, ListNatRulesRequest, PingRequest, ReplaceRouteRequest,
+    AddRouteRequest, AddressFamily, CreateNamespaceRequest, DeleteAddressRequest,
+    DeleteLinkRequest, DeleteNamespaceRequest, DeleteNatRuleRequest, DeleteRouteRequest,
+    GetForwardingRequest, GetLinkRequest, ListAddressesRequest, ListLinksRequest,
+    ListNatRulesRequest, PingRequest, ReplaceRouteRequest,
 };
 
 use crate::{
     cli::{
-        AddressVerb, Cli, ForwardingVerb, GlobalOptions, LinkVerb, NatVerb, NeighbourVerb, NetnsVerb, Object,
-        OutputFormat, PingArgs, RouteVerb,
+        AddressVerb, Cli, ForwardingVerb, GlobalOptions, LinkVerb, NatVerb, NeighbourVerb,
+        NetnsVerb, Object, OutputFormat, PingArgs, RouteVerb,
     },
     commands::{
         address::AddressAction, forwarding::ForwardingAction, link::LinkAction, nat::NatAction,
@@ -155,7 +156,10 @@ fn hosts(given: &[String]) -> Result<Vec<Host>, EndpointError> {
         .map(|text| Host::parse(text))
         .collect::<Result<_, _>>()?;
     if hosts.is_empty() {
-        hosts.push(Host::parse(&format!("unix:{}", nsfleet_proto::DEFAULT_AGENT_SOCKET))?);
+        hosts.push(Host::parse(&format!(
+            "unix:{}",
+            nsfleet_proto::DEFAULT_AGENT_SOCKET
+        ))?);
     }
     Ok(hosts)
 }

@@ -51,18 +51,58 @@ fn setup(host: &SimHost) {
 
 /// (command line, status code, text the message must contain: the field's name).
 const REJECTED_BY_THE_AGENT: &[(&str, &str, &str)] = &[
-    ("route add 10.0.0.0/8 via 2001:db8::1", "INVALID_ARGUMENT", "route.gateway"),
-    ("route add 2001:db8::/32 via 172.20.0.1", "INVALID_ARGUMENT", "route.gateway"),
-    ("route add 10.0.0.0/8 dev nope0", "INVALID_ARGUMENT", "route.device"),
-    ("route add 10.0.0.1/8 dev br0", "INVALID_ARGUMENT", "route.destination"),
-    ("route add 10.0.0.0/8 via 172.20.0.1 src 2001:db8::1", "INVALID_ARGUMENT", "route.source"),
-    ("addr add 172.20.0.1/16 dev nope0", "INVALID_ARGUMENT", "link"),
-    ("ping -c 1 -I nope0 172.20.0.10", "INVALID_ARGUMENT", "interface"),
+    (
+        "route add 10.0.0.0/8 via 2001:db8::1",
+        "INVALID_ARGUMENT",
+        "route.gateway",
+    ),
+    (
+        "route add 2001:db8::/32 via 172.20.0.1",
+        "INVALID_ARGUMENT",
+        "route.gateway",
+    ),
+    (
+        "route add 10.0.0.0/8 dev nope0",
+        "INVALID_ARGUMENT",
+        "route.device",
+    ),
+    (
+        "route add 10.0.0.1/8 dev br0",
+        "INVALID_ARGUMENT",
+        "route.destination",
+    ),
+    (
+        "route add 10.0.0.0/8 via 172.20.0.1 src 2001:db8::1",
+        "INVALID_ARGUMENT",
+        "route.source",
+    ),
+    (
+        "addr add 172.20.0.1/16 dev nope0",
+        "INVALID_ARGUMENT",
+        "link",
+    ),
+    (
+        "ping -c 1 -I nope0 172.20.0.10",
+        "INVALID_ARGUMENT",
+        "interface",
+    ),
     ("-n nope forwarding show", "NOT_FOUND", "nope"),
     ("-n nope forwarding set ipv4 on", "NOT_FOUND", "nope"),
-    ("-n nope addr add 172.20.0.1/16 dev ceth1", "NOT_FOUND", "nope"),
-    ("-n nope route add default via 172.20.0.10", "NOT_FOUND", "nope"),
-    ("-n inside route add default via 192.0.2.1", "FAILED_PRECONDITION", "unreachable"),
+    (
+        "-n nope addr add 172.20.0.1/16 dev ceth1",
+        "NOT_FOUND",
+        "nope",
+    ),
+    (
+        "-n nope route add default via 172.20.0.10",
+        "NOT_FOUND",
+        "nope",
+    ),
+    (
+        "-n inside route add default via 192.0.2.1",
+        "FAILED_PRECONDITION",
+        "unreachable",
+    ),
 ];
 
 #[test]
@@ -75,9 +115,16 @@ fn malformed_requests_get_their_code_and_name_the_field_and_change_nothing() {
         let run = Nsfleet::on(host).line(line).run();
         let error = run.error(code);
         let message = error["message"].as_str().unwrap_or_default();
-        assert!(message.contains(field), "`nsfleet {line}`: the message should name {field:?}\n{run}");
+        assert!(
+            message.contains(field),
+            "`nsfleet {line}`: the message should name {field:?}\n{run}"
+        );
     }
-    assert_eq!(kernel_state(host), before, "a rejected request changed the kernel's state");
+    assert_eq!(
+        kernel_state(host),
+        before,
+        "a rejected request changed the kernel's state"
+    );
 }
 
 /// (command line, text stderr must contain): values out of range that the CLI refuses itself. The agent
@@ -101,8 +148,19 @@ fn values_out_of_range_are_usage_errors_before_any_host_is_contacted() {
     let before = kernel_state(host);
     for (line, what) in REFUSED_BY_THE_CLI {
         let run = Nsfleet::on(host).line(line).run();
-        assert_eq!(run.exit_code(), Some(2), "`nsfleet {line}` should be a usage error\n{run}");
-        assert!(run.stderr().contains(what), "`nsfleet {line}` should say what is wrong\n{run}");
+        assert_eq!(
+            run.exit_code(),
+            Some(2),
+            "`nsfleet {line}` should be a usage error\n{run}"
+        );
+        assert!(
+            run.stderr().contains(what),
+            "`nsfleet {line}` should say what is wrong\n{run}"
+        );
     }
-    assert_eq!(kernel_state(host), before, "a usage error changed the kernel's state");
+    assert_eq!(
+        kernel_state(host),
+        before,
+        "a usage error changed the kernel's state"
+    );
 }

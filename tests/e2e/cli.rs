@@ -229,8 +229,14 @@ fn the_batch_commands_netns_applies_to_lines_without_their_own() {
         .args(["-n", "netns1", "batch", &file])
         .run()
         .result();
-    assert!(host.ip_link("netns1", "br9").is_some(), "-n netns1 reached line 1");
-    assert!(host.ip_link("", "br9").is_none(), "line 1 went to the host namespace");
+    assert!(
+        host.ip_link("netns1", "br9").is_some(),
+        "-n netns1 reached line 1"
+    );
+    assert!(
+        host.ip_link("", "br9").is_none(),
+        "line 1 went to the host namespace"
+    );
     assert!(host.ip_link("", "br8").is_some(), "line 2's own -n '' wins");
 }
 
@@ -247,8 +253,14 @@ fn deletes_with_ignore_missing_succeed_unchanged_when_it_is_gone() {
         "nat del 0123456789abcdef",
     ] {
         let refused = Nsfleet::on(host).line(line).run();
-        assert_eq!(refused.exit_code(), Some(1), "without --ignore-missing\n{refused}");
-        let run = Nsfleet::on(host).line(&format!("{line} --ignore-missing")).run();
+        assert_eq!(
+            refused.exit_code(),
+            Some(1),
+            "without --ignore-missing\n{refused}"
+        );
+        let run = Nsfleet::on(host)
+            .line(&format!("{line} --ignore-missing"))
+            .run();
         assert!(!nsfleet_tests::json::changed(run.result()), "{line}\n{run}");
     }
 
@@ -262,7 +274,10 @@ fn deletes_with_ignore_missing_succeed_unchanged_when_it_is_gone() {
     );
     for (round, changed) in [(1, true), (2, false)] {
         let run = Nsfleet::on(host).args(["batch", &file]).run();
-        let results = run.result()["results"].as_array().cloned().unwrap_or_default();
+        let results = run.result()["results"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         assert_eq!(results.len(), 2, "round {round}\n{run}");
         assert!(
             results.iter().all(|result| result["changed"] == changed),
@@ -278,20 +293,50 @@ fn neigh_list_hides_noarp_entries_unless_nud_all() {
     let lab = Lab::start(1);
     let host = lab.host(0);
     for argv in [
-        &["ip", "link", "add", "va", "type", "veth", "peer", "name", "vb"][..],
+        &[
+            "ip", "link", "add", "va", "type", "veth", "peer", "name", "vb",
+        ][..],
         &["ip", "address", "add", "192.0.2.1/24", "dev", "va"],
         &["ip", "link", "set", "va", "up"],
-        &["ip", "neigh", "add", "192.0.2.5", "lladdr", "02:00:00:00:00:05", "dev", "va", "nud", "noarp"],
-        &["ip", "neigh", "add", "192.0.2.6", "lladdr", "02:00:00:00:00:06", "dev", "va", "nud", "permanent"],
+        &[
+            "ip",
+            "neigh",
+            "add",
+            "192.0.2.5",
+            "lladdr",
+            "02:00:00:00:00:05",
+            "dev",
+            "va",
+            "nud",
+            "noarp",
+        ],
+        &[
+            "ip",
+            "neigh",
+            "add",
+            "192.0.2.6",
+            "lladdr",
+            "02:00:00:00:00:06",
+            "dev",
+            "va",
+            "nud",
+            "permanent",
+        ],
     ] {
         host.run_ok("", argv);
     }
     // The oracle: iproute2 hides NOARP by default too.
     let ip_default = host.run_ok("", &["ip", "neigh", "show", "dev", "va"]);
-    assert!(!ip_default.contains("192.0.2.5") && ip_default.contains("192.0.2.6"), "{ip_default}");
+    assert!(
+        !ip_default.contains("192.0.2.5") && ip_default.contains("192.0.2.6"),
+        "{ip_default}"
+    );
     let addresses = |line: &str| -> Vec<String> {
         let run = Nsfleet::on(host).line(line).run();
-        let neighbors = run.result()["neighbors"].as_array().cloned().unwrap_or_default();
+        let neighbors = run.result()["neighbors"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         neighbors
             .iter()
             .filter_map(|n| n["address"].as_str().map(String::from))
@@ -321,10 +366,15 @@ fn an_explicit_timeout_bounds_a_whole_ping() {
     let elapsed = started.elapsed();
     let error = run.error("DEADLINE_EXCEEDED");
     assert!(
-        error["message"].as_str().is_some_and(|m| m.contains("1.5 s")),
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("1.5 s")),
         "{run}"
     );
-    assert!(elapsed < std::time::Duration::from_secs(4), "took {elapsed:?}\n{run}");
+    assert!(
+        elapsed < std::time::Duration::from_secs(4),
+        "took {elapsed:?}\n{run}"
+    );
     // Without --timeout the same ping has the time it needs.
     let run = Nsfleet::on(host).line("ping 127.0.0.1 -c 3 -i 0.2").run();
     assert_eq!(run.result()["summary"]["received"], 3, "{run}");
@@ -340,13 +390,23 @@ fn the_agent_without_privileges_says_it_needs_root_and_exits_1() {
     let run = host.run_in(
         "",
         &[
-            "timeout", "20", "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-            "--inh-caps=-all", "--bounding-set=-all", &agent, "--listen", &socket,
+            "timeout",
+            "20",
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            &agent,
+            "--listen",
+            &socket,
         ],
     );
     assert_eq!(run.status.code(), Some(1), "{run}");
     assert!(
-        run.stderr.contains("needs root, or the capabilities CAP_NET_ADMIN and CAP_SYS_ADMIN"),
+        run.stderr
+            .contains("needs root, or the capabilities CAP_NET_ADMIN and CAP_SYS_ADMIN"),
         "{run}"
     );
 }

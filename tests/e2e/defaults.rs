@@ -21,7 +21,16 @@ fn install_cli(host: &SimHost) {
 
 /// The CLI inside the simulated host as the unprivileged user.
 fn cli_as_nobody(host: &SimHost, args: &[&str]) -> Finished {
-    let mut argv = vec!["setpriv", "--reuid", NOBODY, "--regid", NOBODY, "--clear-groups", "--", CLI_IN_HOST];
+    let mut argv = vec![
+        "setpriv",
+        "--reuid",
+        NOBODY,
+        "--regid",
+        NOBODY,
+        "--clear-groups",
+        "--",
+        CLI_IN_HOST,
+    ];
     argv.extend(args);
     host.run_in("", &argv)
 }
@@ -34,9 +43,15 @@ fn cli_as_root(host: &SimHost, args: &[&str]) -> Finished {
 }
 
 fn assert_refused(finished: &Finished, why: &str) {
-    assert!(!finished.success(), "the unprivileged user was let in: {finished}");
+    assert!(
+        !finished.success(),
+        "the unprivileged user was let in: {finished}"
+    );
     // The CLI ran and said why: not an exec failure that would pass for a refusal.
-    assert!(finished.stderr.contains(why), "expected {why:?} in: {finished}");
+    assert!(
+        finished.stderr.contains(why),
+        "expected {why:?} in: {finished}"
+    );
 }
 
 #[test]
@@ -50,12 +65,27 @@ fn default_socket_serves_root_and_refuses_an_unprivileged_user() {
     assert_eq!(host.ip_netns_list(), ["mine"]);
 
     let socket = format!("unix:{}", nsfleet_proto::DEFAULT_AGENT_SOCKET);
-    for args in [vec!["netns", "add", "evil"], vec!["--host", socket.as_str(), "netns", "del", "mine"]] {
+    for args in [
+        vec!["netns", "add", "evil"],
+        vec!["--host", socket.as_str(), "netns", "del", "mine"],
+    ] {
         let refused = cli_as_nobody(host, &args);
         assert_refused(&refused, "Permission denied (os error 13) (the agent's socket admits root and the agent's --socket-group only)");
     }
-    assert_eq!(host.ip_netns_list(), ["mine"], "the unprivileged user changed the host");
-    let mode = host.run_ok("", &["stat", "-c", "%a %U %G", nsfleet_proto::DEFAULT_AGENT_SOCKET]);
+    assert_eq!(
+        host.ip_netns_list(),
+        ["mine"],
+        "the unprivileged user changed the host"
+    );
+    let mode = host.run_ok(
+        "",
+        &[
+            "stat",
+            "-c",
+            "%a %U %G",
+            nsfleet_proto::DEFAULT_AGENT_SOCKET,
+        ],
+    );
     assert_eq!(mode.trim(), "660 root root");
 }
 
@@ -66,8 +96,16 @@ fn tcp_on_loopback_without_authentication_is_refused_at_start() {
     let agent = binaries().agent.to_str().expect("a UTF-8 path");
     let started = host.run_in("", &[agent, "--listen", "127.0.0.1:50099"]);
     assert_eq!(started.status.code(), Some(1), "{started}");
-    assert!(started.stderr.contains("refusing to listen on 127.0.0.1:50099 without authentication"), "{started}");
-    assert!(started.stderr.contains("--insecure"), "the refusal names the way out: {started}");
+    assert!(
+        started
+            .stderr
+            .contains("refusing to listen on 127.0.0.1:50099 without authentication"),
+        "{started}"
+    );
+    assert!(
+        started.stderr.contains("--insecure"),
+        "the refusal names the way out: {started}"
+    );
 }
 
 #[test]
@@ -75,14 +113,23 @@ fn tcp_on_loopback_with_tokens_refuses_a_local_user_without_one() {
     let dir = tempfile::tempdir().expect("a directory for the tokens file");
     let tokens = dir.path().join("tokens");
     // A digest of a token the unprivileged user does not have.
-    std::fs::write(&tokens, format!("ci admin {}\n", "ab".repeat(32))).expect("write the tokens file");
+    std::fs::write(&tokens, format!("ci admin {}\n", "ab".repeat(32)))
+        .expect("write the tokens file");
     let lab = Lab::start_with_args(
         1,
-        &["--listen".into(), "127.0.0.1:50051".into(), "--tokens".into(), tokens.display().to_string()],
+        &[
+            "--listen".into(),
+            "127.0.0.1:50051".into(),
+            "--tokens".into(),
+            tokens.display().to_string(),
+        ],
     );
     let host = lab.host(0);
     install_cli(host);
     let refused = cli_as_nobody(host, &["--host", "127.0.0.1:50051", "netns", "add", "evil"]);
     assert_refused(&refused, "UNAUTHENTICATED");
-    assert!(host.ip_netns_list().is_empty(), "the unprivileged user changed the host");
+    assert!(
+        host.ip_netns_list().is_empty(),
+        "the unprivileged user changed the host"
+    );
 }

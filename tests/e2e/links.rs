@@ -198,7 +198,10 @@ fn malformed_link_names_are_invalid_arguments_naming_the_field() {
         assert_eq!(run.exit_code(), Some(2), "{run}");
         assert!(run.stderr().contains("at most 15"), "{run}");
     }
-    assert_names_field(&Nsfleet::on(host).args(["link", "set", sixteen, "up"]).run(), "name");
+    assert_names_field(
+        &Nsfleet::on(host).args(["link", "set", sixteen, "up"]).run(),
+        "name",
+    );
     for bad in ["a/b", "a b", "tab\there", "", ".", ".."] {
         let as_name = Nsfleet::on(host)
             .args(["link", "add", bad, "type", "bridge"])

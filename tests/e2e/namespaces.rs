@@ -192,11 +192,19 @@ fn concurrent_creates_of_one_name_all_succeed_and_exactly_one_changes() {
     let lab = Lab::start(1);
     let host = lab.host(0);
     let runs: Vec<nsfleet_tests::CliRun> = std::thread::scope(|scope| {
-        let callers: Vec<_> = (0..12).map(|_| scope.spawn(|| nsfleet(host, "netns add raced"))).collect();
-        callers.into_iter().map(|caller| caller.join().expect("a caller thread")).collect()
+        let callers: Vec<_> = (0..12)
+            .map(|_| scope.spawn(|| nsfleet(host, "netns add raced")))
+            .collect();
+        callers
+            .into_iter()
+            .map(|caller| caller.join().expect("a caller thread"))
+            .collect()
     });
     let changed_count = runs.iter().filter(|run| changed(run.result())).count();
-    assert_eq!(changed_count, 1, "exactly one of the concurrent creates made the namespace");
+    assert_eq!(
+        changed_count, 1,
+        "exactly one of the concurrent creates made the namespace"
+    );
     assert_eq!(host.ip_netns_list(), ["raced"]);
 }
 
@@ -216,7 +224,12 @@ fn an_empty_file_left_by_someone_else_is_refused_by_add_and_removed_by_del() {
     host.run_ok("", &["touch", "/run/netns/stray"]);
     let refused = nsfleet(host, "netns add stray");
     let error = refused.error("FAILED_PRECONDITION");
-    assert!(error["message"].as_str().is_some_and(|m| m.contains("netns del")), "{refused}");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("netns del")),
+        "{refused}"
+    );
     assert!(changed(nsfleet(host, "netns del stray").result()));
     assert!(changed(nsfleet(host, "netns add stray").result()));
     assert_eq!(host.ip_netns_list(), ["stray"]);
@@ -238,10 +251,22 @@ fn an_agent_starting_clears_mount_points_its_interrupted_creates_left_and_nothin
     leave_marked_mount_point(host, "interrupted");
     host.run_ok("", &["touch", "/run/netns/someone-elses"]);
     // A second agent in the same simulated host, as after a restart of the first.
-    let agent = nsfleet_tests::binaries().agent.to_str().expect("a UTF-8 path").to_string();
+    let agent = nsfleet_tests::binaries()
+        .agent
+        .to_str()
+        .expect("a UTF-8 path")
+        .to_string();
     let _restarted = host.spawn_in("", &[&agent, "--listen", "unix:/run/restarted.sock"]);
-    nsfleet_tests::poll_until("the restarted agent to clear its leftover", std::time::Duration::from_secs(20), || {
-        let left = host.run_ok("", &["ls", "/run/netns"]);
-        if left.split_whitespace().eq(["someone-elses"]) { Ok(()) } else { Err(left) }
-    });
+    nsfleet_tests::poll_until(
+        "the restarted agent to clear its leftover",
+        std::time::Duration::from_secs(20),
+        || {
+            let left = host.run_ok("", &["ls", "/run/netns"]);
+            if left.split_whitespace().eq(["someone-elses"]) {
+                Ok(())
+            } else {
+                Err(left)
+            }
+        },
+    );
 }

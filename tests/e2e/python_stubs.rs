@@ -20,7 +20,8 @@ fn declared_services() -> Vec<String> {
     let mut services: Vec<String> = std::fs::read_dir(&dir)
         .expect("proto/nsfleet/v1")
         .flat_map(|entry| {
-            let text = std::fs::read_to_string(entry.expect("a proto file").path()).expect("a readable .proto");
+            let text = std::fs::read_to_string(entry.expect("a proto file").path())
+                .expect("a readable .proto");
             text.lines()
                 .filter_map(|line| line.trim().strip_prefix("service "))
                 .filter_map(|rest| rest.split_whitespace().next())
@@ -34,26 +35,61 @@ fn declared_services() -> Vec<String> {
 
 /// Runs tests/python/stub_client.py against `host` through gRPC target `target`, checks with the ip
 /// oracle what it built, and returns the services it listed over reflection v1.
-fn stubs_build_on(host: &SimHost, venv: &std::path::Path, stubs: &std::path::Path, target: &str) -> Vec<String> {
+fn stubs_build_on(
+    host: &SimHost,
+    venv: &std::path::Path,
+    stubs: &std::path::Path,
+    target: &str,
+) -> Vec<String> {
     let mut client = Command::new(venv.join("bin").join("python"));
-    client.arg(workspace().join("tests").join("python").join("stub_client.py")).arg(stubs).arg(target);
-    let printed = must(run_bounded(&mut client, RUN_LIMIT), &format!("tests/python/stub_client.py {target}"));
-    let seen: Value = serde_json::from_str(printed.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {printed}"));
+    client
+        .arg(
+            workspace()
+                .join("tests")
+                .join("python")
+                .join("stub_client.py"),
+        )
+        .arg(stubs)
+        .arg(target);
+    let printed = must(
+        run_bounded(&mut client, RUN_LIMIT),
+        &format!("tests/python/stub_client.py {target}"),
+    );
+    let seen: Value = serde_json::from_str(printed.trim())
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {printed}"));
 
     // The kernel agrees with what the Python client read back.
-    assert!(host.ip_netns_list().contains(&"pyns".to_string()), "{:?}", host.ip_netns_list());
-    let host_end = host.ip_link("", "pyveth0").expect("pyveth0 in the host namespace");
+    assert!(
+        host.ip_netns_list().contains(&"pyns".to_string()),
+        "{:?}",
+        host.ip_netns_list()
+    );
+    let host_end = host
+        .ip_link("", "pyveth0")
+        .expect("pyveth0 in the host namespace");
     assert_eq!(host_end["linkinfo"]["info_kind"], "veth");
     assert_eq!(seen["host_end"]["index"], host_end["ifindex"]);
-    assert!(host.ip_link("pyns", "pyceth0").is_some(), "pyceth0 inside pyns");
+    assert!(
+        host.ip_link("pyns", "pyceth0").is_some(),
+        "pyceth0 inside pyns"
+    );
     let addresses = host.ip_addresses("pyns");
     let on_peer: Vec<String> = addresses
         .iter()
         .filter(|link| link["ifname"] == "pyceth0")
         .flat_map(|link| link["addr_info"].as_array().cloned().unwrap_or_default())
-        .map(|a| format!("{}/{}", a["local"].as_str().unwrap_or_default(), a["prefixlen"]))
+        .map(|a| {
+            format!(
+                "{}/{}",
+                a["local"].as_str().unwrap_or_default(),
+                a["prefixlen"]
+            )
+        })
         .collect();
-    assert!(on_peer.contains(&"172.20.5.2/24".to_string()), "{on_peer:?}");
+    assert!(
+        on_peer.contains(&"172.20.5.2/24".to_string()),
+        "{on_peer:?}"
+    );
     assert_eq!(seen["addresses"], serde_json::json!(["172.20.5.2/24"]));
     seen["reflection_v1"]
         .as_array()
@@ -69,9 +105,16 @@ fn python_stubs_build_a_namespace_a_veth_and_an_address_and_reflection_lists_eve
     let stubs = tempfile::tempdir().expect("a directory for the stubs");
     generate_stubs(&venv, stubs.path());
     let lab = Lab::start(2);
-    let socket = lab.host(0).endpoint().trim_start_matches("unix:").to_string();
+    let socket = lab
+        .host(0)
+        .endpoint()
+        .trim_start_matches("unix:")
+        .to_string();
     let listed_v1 = stubs_build_on(lab.host(0), &venv, stubs.path(), &lab.host(0).endpoint());
-    let absolute = format!("unix://{}", lab.host(1).endpoint().trim_start_matches("unix:"));
+    let absolute = format!(
+        "unix://{}",
+        lab.host(1).endpoint().trim_start_matches("unix:")
+    );
     assert!(absolute.starts_with("unix:///"), "{absolute}");
     let listed_v1_absolute = stubs_build_on(lab.host(1), &venv, stubs.path(), &absolute);
 
@@ -83,8 +126,17 @@ fn python_stubs_build_a_namespace_a_veth_and_an_address_and_reflection_lists_eve
     let listed_v1alpha = must(run_bounded(&mut grpcurl, RUN_LIMIT), "grpcurl list");
     let listed_v1alpha: Vec<&str> = listed_v1alpha.lines().map(str::trim).collect();
     for service in &expected {
-        assert!(listed_v1alpha.contains(&service.as_str()), "grpcurl (v1alpha) misses {service}: {listed_v1alpha:?}");
-        assert!(listed_v1.contains(service), "reflection v1 misses {service}: {listed_v1:?}");
-        assert!(listed_v1_absolute.contains(service), "reflection v1 (unix:///) misses {service}: {listed_v1_absolute:?}");
+        assert!(
+            listed_v1alpha.contains(&service.as_str()),
+            "grpcurl (v1alpha) misses {service}: {listed_v1alpha:?}"
+        );
+        assert!(
+            listed_v1.contains(service),
+            "reflection v1 misses {service}: {listed_v1:?}"
+        );
+        assert!(
+            listed_v1_absolute.contains(service),
+            "reflection v1 (unix:///) misses {service}: {listed_v1_absolute:?}"
+        );
     }
 }

@@ -17,7 +17,11 @@ fn tutorial_commands() -> Vec<String> {
         .nth(1)
         .expect("the README has the tutorial table");
     let mut commands = Vec::new();
-    for row in table.lines().skip(2).take_while(|line| line.starts_with('|')) {
+    for row in table
+        .lines()
+        .skip(2)
+        .take_while(|line| line.starts_with('|'))
+    {
         let nsfleet_column = row.split(" | ").nth(1).expect("a row of two columns");
         for (index, span) in nsfleet_column.split('`').enumerate() {
             let in_backquotes = index % 2 == 1;
@@ -37,13 +41,23 @@ fn the_readme_tutorial_table_ends_in_working_pings() {
     assert!(commands.len() > 30, "the table lost its rows: {commands:?}");
     let lab = Lab::start(1);
     let host = lab.host(0);
-    for command in commands.iter().filter(|command| !command.contains("UPLINK") && !command.contains("ADDRESS")) {
+    for command in commands
+        .iter()
+        .filter(|command| !command.contains("UPLINK") && !command.contains("ADDRESS"))
+    {
         let run = Nsfleet::on(host).line(command).run();
         run.results();
     }
-    for (netns, target) in [("netns1", "172.20.0.10"), ("netns2", "172.20.0.10"), ("netns1", "172.20.0.12"), ("", "172.20.0.11")]
-    {
+    for (netns, target) in [
+        ("netns1", "172.20.0.10"),
+        ("netns2", "172.20.0.10"),
+        ("netns1", "172.20.0.12"),
+        ("", "172.20.0.11"),
+    ] {
         let ping = host.ping(netns, target, None);
-        assert!(ping.success(), "{netns:?} -> {target} after the README's table: {ping}");
+        assert!(
+            ping.success(),
+            "{netns:?} -> {target} after the README's table: {ping}"
+        );
     }
 }

@@ -14,7 +14,10 @@ use std::time::Duration;
 
 use nsfleet_proto::v1 as pb;
 use nsfleet_tests::{binaries, poll_until, Finished, Lab, Nsfleet, SimHost};
-use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
+};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -36,8 +39,13 @@ impl Pki {
         let ca_key = KeyPair::generate().expect("CA key");
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params.distinguished_name.push(DnType::CommonName, "nsfleet test CA");
-        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "nsfleet test CA");
+        ca_params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
         let ca_cert = ca_params.self_signed(&ca_key).expect("CA certificate");
         let issuer = Issuer::new(ca_params, ca_key);
         let leaf = |sans: Vec<String>, cn: &str, usage: ExtendedKeyUsagePurpose| {
@@ -49,8 +57,16 @@ impl Pki {
             let cert = params.signed_by(&key, &issuer).expect("leaf certificate");
             (cert.pem(), key.serialize_pem())
         };
-        let (server_cert, server_key) = leaf(vec!["192.0.2.1".into()], "agent", ExtendedKeyUsagePurpose::ServerAuth);
-        let (client_cert, client_key) = leaf(vec!["ops.example".into()], "ops", ExtendedKeyUsagePurpose::ClientAuth);
+        let (server_cert, server_key) = leaf(
+            vec!["192.0.2.1".into()],
+            "agent",
+            ExtendedKeyUsagePurpose::ServerAuth,
+        );
+        let (client_cert, client_key) = leaf(
+            vec!["ops.example".into()],
+            "ops",
+            ExtendedKeyUsagePurpose::ClientAuth,
+        );
         let write = |name: &str, text: &str| {
             let path = dir.join(name);
             std::fs::write(&path, text).expect("write a PEM file");
@@ -67,7 +83,10 @@ impl Pki {
 }
 
 fn sha256_hex(token: &str) -> String {
-    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// How a remote call presents itself.
@@ -78,8 +97,16 @@ struct Credentials {
     token: Option<&'static str>,
 }
 
-const ADMIN: Credentials = Credentials { ca: true, client_certificate: false, token: Some(ADMIN_TOKEN) };
-const READER: Credentials = Credentials { ca: true, client_certificate: false, token: Some(READ_TOKEN) };
+const ADMIN: Credentials = Credentials {
+    ca: true,
+    client_certificate: false,
+    token: Some(ADMIN_TOKEN),
+};
+const READER: Credentials = Credentials {
+    ca: true,
+    client_certificate: false,
+    token: Some(READ_TOKEN),
+};
 
 struct Fixture {
     lab: Lab,
@@ -94,7 +121,10 @@ struct Fixture {
 impl Fixture {
     /// A host whose TCP listener wants TLS; with `mtls`, client certificates too.
     fn start(mtls: bool) -> Fixture {
-        let dir = tempfile::Builder::new().prefix("nsfleet-security-").tempdir().expect("a temporary directory");
+        let dir = tempfile::Builder::new()
+            .prefix("nsfleet-security-")
+            .tempdir()
+            .expect("a temporary directory");
         let pki = Pki::make(dir.path());
         let tokens = dir.path().join("tokens");
         std::fs::write(
@@ -126,7 +156,14 @@ impl Fixture {
             args.extend(["--client-ca".to_string(), path(&pki.ca)]);
         }
         let lab = Lab::start_with_args(1, &args);
-        let fixture = Fixture { lab, _dir: dir, pki, admin_token_file, audit_log, mtls };
+        let fixture = Fixture {
+            lab,
+            _dir: dir,
+            pki,
+            admin_token_file,
+            audit_log,
+            mtls,
+        };
         fixture.build_management_path();
         fixture
     }
@@ -148,15 +185,26 @@ impl Fixture {
         ] {
             Nsfleet::on(self.host()).line(line).run().results();
         }
-        let credentials = if self.mtls { Credentials { client_certificate: true, ..ADMIN } } else { ADMIN };
-        poll_until("the agent to answer over veth-mgmt", Duration::from_secs(20), || {
-            let run = self.remote(credentials, &["netns", "list"]);
-            if run.success() {
-                Ok(())
-            } else {
-                Err(run.to_string())
+        let credentials = if self.mtls {
+            Credentials {
+                client_certificate: true,
+                ..ADMIN
             }
-        });
+        } else {
+            ADMIN
+        };
+        poll_until(
+            "the agent to answer over veth-mgmt",
+            Duration::from_secs(20),
+            || {
+                let run = self.remote(credentials, &["netns", "list"]);
+                if run.success() {
+                    Ok(())
+                } else {
+                    Err(run.to_string())
+                }
+            },
+        );
     }
 
     /// The real CLI, run inside namespace `client`, against the agent's TCP address.
@@ -167,12 +215,25 @@ impl Fixture {
         if let Some(token) = credentials.token.filter(|t| *t != ADMIN_TOKEN) {
             argv.push(format!("NSFLEET_TOKEN={token}"));
         }
-        argv.extend([client, "--host".into(), AGENT.into(), "-o".into(), "json".into(), "--timeout".into(), "10".into()]);
+        argv.extend([
+            client,
+            "--host".into(),
+            AGENT.into(),
+            "-o".into(),
+            "json".into(),
+            "--timeout".into(),
+            "10".into(),
+        ]);
         if credentials.ca {
             argv.extend(["--ca".into(), path(&self.pki.ca)]);
         }
         if credentials.client_certificate {
-            argv.extend(["--cert".into(), path(&self.pki.client_cert), "--key".into(), path(&self.pki.client_key)]);
+            argv.extend([
+                "--cert".into(),
+                path(&self.pki.client_cert),
+                "--key".into(),
+                path(&self.pki.client_key),
+            ]);
         }
         if credentials.token == Some(ADMIN_TOKEN) {
             argv.extend(["--token-file".into(), path(&self.admin_token_file)]);
@@ -186,7 +247,10 @@ impl Fixture {
         std::fs::read_to_string(&self.audit_log)
             .unwrap_or_default()
             .lines()
-            .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("audit line is not JSON ({e}): {line}")))
+            .map(|line| {
+                serde_json::from_str(line)
+                    .unwrap_or_else(|e| panic!("audit line is not JSON ({e}): {line}"))
+            })
             .collect()
     }
 
@@ -194,21 +258,34 @@ impl Fixture {
     fn audited(&self, method: &str, code: &str) -> Vec<Value> {
         self.audit()
             .into_iter()
-            .filter(|r| r["method"].as_str().is_some_and(|m| m.ends_with(&format!("/{method}"))) && r["code"] == code)
+            .filter(|r| {
+                r["method"]
+                    .as_str()
+                    .is_some_and(|m| m.ends_with(&format!("/{method}")))
+                    && r["code"] == code
+            })
             .collect()
     }
 }
 
 /// The one JSON line of a single-host CLI run.
 fn line(run: &Finished) -> Value {
-    let lines: Vec<Value> = run.stdout.lines().filter(|l| !l.trim().is_empty()).filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let lines: Vec<Value> = run
+        .stdout
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
     assert_eq!(lines.len(), 1, "expected one JSON line\n{run}");
     lines[0].clone()
 }
 
 fn assert_ok(run: &Finished) -> Value {
     let line = line(run);
-    assert!(run.success() && line["ok"] == true, "expected success\n{run}");
+    assert!(
+        run.success() && line["ok"] == true,
+        "expected success\n{run}"
+    );
     line["result"].clone()
 }
 
@@ -216,7 +293,10 @@ fn assert_code(run: &Finished, code: &str) -> String {
     let line = line(run);
     assert_eq!(run.status.code(), Some(1), "expected exit 1\n{run}");
     assert_eq!(line["error"]["code"], code, "wrong code\n{run}");
-    line["error"]["message"].as_str().unwrap_or_default().to_string()
+    line["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 #[test]
@@ -225,22 +305,47 @@ fn plaintext_to_a_tls_agent_fails_and_tls_with_the_ca_works() {
     let plaintext = fixture.remote(Credentials { ca: false, ..ADMIN }, &["link", "list"]);
     assert_code(&plaintext, "UNAVAILABLE");
     let listed = assert_ok(&fixture.remote(ADMIN, &["link", "list"]));
-    assert!(listed["links"].as_array().is_some_and(|l| l.iter().any(|l| l["name"] == "veth-mgmt")), "{listed}");
+    assert!(
+        listed["links"]
+            .as_array()
+            .is_some_and(|l| l.iter().any(|l| l["name"] == "veth-mgmt")),
+        "{listed}"
+    );
 }
 
 #[test]
 fn an_mtls_agent_refuses_clients_without_a_certificate_and_names_those_with_one() {
     let fixture = Fixture::start(true);
-    let anonymous = fixture.remote(Credentials { ca: true, ..Credentials::default() }, &["netns", "add", "nocert"]);
+    let anonymous = fixture.remote(
+        Credentials {
+            ca: true,
+            ..Credentials::default()
+        },
+        &["netns", "add", "nocert"],
+    );
     // The TLS handshake fails: the call never reaches the agent's services.
     assert_code(&anonymous, "UNAVAILABLE");
-    let certified = Credentials { ca: true, client_certificate: true, token: None };
+    let certified = Credentials {
+        ca: true,
+        client_certificate: true,
+        token: None,
+    };
     assert_ok(&fixture.remote(certified, &["netns", "add", "viacert"]));
-    assert!(fixture.host().ip_netns_list().contains(&"viacert".to_string()));
-    assert!(!fixture.host().ip_netns_list().contains(&"nocert".to_string()));
+    assert!(fixture
+        .host()
+        .ip_netns_list()
+        .contains(&"viacert".to_string()));
+    assert!(!fixture
+        .host()
+        .ip_netns_list()
+        .contains(&"nocert".to_string()));
     let audited = fixture.audited("CreateNamespace", "OK");
     assert!(
-        audited.iter().any(|r| r["identity"] == "cert:ops" && r["request"]["name"] == "viacert" && r["peer"].as_str().is_some_and(|p| p.starts_with("192.0.2.2:"))),
+        audited.iter().any(|r| r["identity"] == "cert:ops"
+            && r["request"]["name"] == "viacert"
+            && r["peer"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("192.0.2.2:"))),
         "{audited:?}"
     );
 }
@@ -249,23 +354,66 @@ fn an_mtls_agent_refuses_clients_without_a_certificate_and_names_those_with_one(
 fn a_read_token_lists_but_cannot_create_and_an_admin_token_can() {
     let fixture = Fixture::start(false);
     assert_ok(&fixture.remote(READER, &["link", "list"]));
-    let denied = assert_code(&fixture.remote(READER, &["netns", "add", "byreader"]), "PERMISSION_DENIED");
-    assert!(denied.contains("token:grafana") && denied.contains("admin"), "{denied}");
-    assert!(!fixture.host().ip_netns_list().contains(&"byreader".to_string()));
+    let denied = assert_code(
+        &fixture.remote(READER, &["netns", "add", "byreader"]),
+        "PERMISSION_DENIED",
+    );
+    assert!(
+        denied.contains("token:grafana") && denied.contains("admin"),
+        "{denied}"
+    );
+    assert!(!fixture
+        .host()
+        .ip_netns_list()
+        .contains(&"byreader".to_string()));
 
     assert_ok(&fixture.remote(ADMIN, &["netns", "add", "byadmin"]));
-    assert!(fixture.host().ip_netns_list().contains(&"byadmin".to_string()));
+    assert!(fixture
+        .host()
+        .ip_netns_list()
+        .contains(&"byadmin".to_string()));
 
-    assert_code(&fixture.remote(Credentials { ca: true, ..Credentials::default() }, &["link", "list"]), "UNAUTHENTICATED");
-    assert_code(&fixture.remote(Credentials { token: Some("guessed-token"), ..READER }, &["link", "list"]), "UNAUTHENTICATED");
+    assert_code(
+        &fixture.remote(
+            Credentials {
+                ca: true,
+                ..Credentials::default()
+            },
+            &["link", "list"],
+        ),
+        "UNAUTHENTICATED",
+    );
+    assert_code(
+        &fixture.remote(
+            Credentials {
+                token: Some("guessed-token"),
+                ..READER
+            },
+            &["link", "list"],
+        ),
+        "UNAUTHENTICATED",
+    );
 
     let denied = fixture.audited("CreateNamespace", "PERMISSION_DENIED");
-    assert!(denied.iter().any(|r| r["identity"] == "token:grafana" && r["request"]["name"] == "byreader"), "{denied:?}");
+    assert!(
+        denied
+            .iter()
+            .any(|r| r["identity"] == "token:grafana" && r["request"]["name"] == "byreader"),
+        "{denied:?}"
+    );
     let allowed = fixture.audited("CreateNamespace", "OK");
-    assert!(allowed.iter().any(|r| r["identity"] == "token:ci" && r["request"]["name"] == "byadmin"), "{allowed:?}");
+    assert!(
+        allowed
+            .iter()
+            .any(|r| r["identity"] == "token:ci" && r["request"]["name"] == "byadmin"),
+        "{allowed:?}"
+    );
     let unauthenticated = fixture.audited("ListLinks", "UNAUTHENTICATED");
     assert_eq!(unauthenticated.len(), 2, "{unauthenticated:?}");
-    assert!(unauthenticated.iter().all(|r| r["request"].is_null()), "an unauthenticated request body was read");
+    assert!(
+        unauthenticated.iter().all(|r| r["request"].is_null()),
+        "an unauthenticated request body was read"
+    );
     // Successful reads are not mutations: they stay out of the log.
     assert!(fixture.audited("ListLinks", "OK").is_empty());
 }
@@ -277,41 +425,101 @@ fn the_guard_refuses_to_cut_the_management_path_and_force_overrides_it() {
     for (words, mentions) in [
         (&["link", "del", "veth-mgmt"][..], "veth-mgmt"),
         (&["link", "set", "veth-mgmt", "down"][..], "bringing down"),
-        (&["link", "set", "veth-mgmt", "netns", "client"][..], "moving link veth-mgmt to namespace client"),
-        (&["addr", "del", "192.0.2.1/24", "dev", "veth-mgmt"][..], "192.0.2.1"),
-        (&["route", "del", "192.0.2.0/24"][..], "192.0.2.0/24 dev veth-mgmt"),
+        (
+            &["link", "set", "veth-mgmt", "netns", "client"][..],
+            "moving link veth-mgmt to namespace client",
+        ),
+        (
+            &["addr", "del", "192.0.2.1/24", "dev", "veth-mgmt"][..],
+            "192.0.2.1",
+        ),
+        (
+            &["route", "del", "192.0.2.0/24"][..],
+            "192.0.2.0/24 dev veth-mgmt",
+        ),
         (&["netns", "del", "client"][..], "veth-mgmt"),
-        (&["-n", "client", "link", "del", "eth0"][..], "veth peer veth-mgmt"),
+        (
+            &["-n", "client", "link", "del", "eth0"][..],
+            "veth peer veth-mgmt",
+        ),
     ] {
         let message = assert_code(&fixture.remote(ADMIN, words), "FAILED_PRECONDITION");
-        assert!(message.contains(mentions) && message.contains("force"), "{words:?}: {message}");
+        assert!(
+            message.contains(mentions) && message.contains("force"),
+            "{words:?}: {message}"
+        );
     }
-    let link = host.ip_link("", "veth-mgmt").expect("veth-mgmt survives every refused change");
-    assert!(link["flags"].as_array().is_some_and(|f| f.iter().any(|f| f == "UP")), "{link}");
+    let link = host
+        .ip_link("", "veth-mgmt")
+        .expect("veth-mgmt survives every refused change");
+    assert!(
+        link["flags"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|f| f == "UP")),
+        "{link}"
+    );
     // Changes that leave the path alone are not refused.
     assert_ok(&fixture.remote(ADMIN, &["link", "set", "veth-mgmt", "mtu", "1400"]));
 
     let batch_refusal = guarded_batch_over_tcp(&fixture);
-    assert_eq!(batch_refusal.code(), tonic::Code::FailedPrecondition, "{batch_refusal:?}");
-    assert!(batch_refusal.message().starts_with("operations[1]: deleting link veth-mgmt"), "{batch_refusal:?}");
-    assert!(!host.ip_netns_list().contains(&"batchns".to_string()), "a refused batch applied an operation");
+    assert_eq!(
+        batch_refusal.code(),
+        tonic::Code::FailedPrecondition,
+        "{batch_refusal:?}"
+    );
+    assert!(
+        batch_refusal
+            .message()
+            .starts_with("operations[1]: deleting link veth-mgmt"),
+        "{batch_refusal:?}"
+    );
+    assert!(
+        !host.ip_netns_list().contains(&"batchns".to_string()),
+        "a refused batch applied an operation"
+    );
 
     // With force the link goes, and with it the connection: the answer may never arrive.
     let _ = fixture.remote(ADMIN, &["--force", "link", "del", "veth-mgmt"]);
-    poll_until("veth-mgmt to be deleted", Duration::from_secs(20), || match host.ip_link("", "veth-mgmt") {
-        None => Ok(()),
-        Some(link) => Err(link.to_string()),
-    });
+    poll_until(
+        "veth-mgmt to be deleted",
+        Duration::from_secs(20),
+        || match host.ip_link("", "veth-mgmt") {
+            None => Ok(()),
+            Some(link) => Err(link.to_string()),
+        },
+    );
 
     let refused = fixture.audited("DeleteLink", "FAILED_PRECONDITION");
-    assert!(refused.iter().any(|r| r["request"]["name"] == "veth-mgmt" && r["request"].get("force").is_none()), "{refused:?}");
-    for method in ["SetLink", "DeleteAddress", "DeleteRoute", "DeleteNamespace", "ApplyBatch"] {
-        assert!(!fixture.audited(method, "FAILED_PRECONDITION").is_empty(), "no audit line for the refused {method}");
+    assert!(
+        refused
+            .iter()
+            .any(|r| r["request"]["name"] == "veth-mgmt" && r["request"].get("force").is_none()),
+        "{refused:?}"
+    );
+    for method in [
+        "SetLink",
+        "DeleteAddress",
+        "DeleteRoute",
+        "DeleteNamespace",
+        "ApplyBatch",
+    ] {
+        assert!(
+            !fixture.audited(method, "FAILED_PRECONDITION").is_empty(),
+            "no audit line for the refused {method}"
+        );
     }
-    let forced: Vec<Value> =
-        fixture.audit().into_iter().filter(|r| r["method"] == "/nsfleet.v1.LinkService/DeleteLink" && r["request"]["force"] == true).collect();
+    let forced: Vec<Value> = fixture
+        .audit()
+        .into_iter()
+        .filter(|r| {
+            r["method"] == "/nsfleet.v1.LinkService/DeleteLink" && r["request"]["force"] == true
+        })
+        .collect();
     assert_eq!(forced.len(), 1, "{forced:?}");
-    assert!(forced[0]["code"] == "OK" || forced[0]["code"] == "CANCELLED", "{forced:?}");
+    assert!(
+        forced[0]["code"] == "OK" || forced[0]["code"] == "CANCELLED",
+        "{forced:?}"
+    );
     assert_eq!(forced[0]["identity"], "token:ci");
 }
 
@@ -330,16 +538,30 @@ fn force_reaches_the_agent_from_a_batch_line_and_from_the_batch_command() {
     let unforced = write("unforced.batch", bounce);
     let line_forced = write("line-forced.batch", &format!("--force {bounce}"));
 
-    let message = assert_code(&fixture.remote(ADMIN, &["batch", &unforced]), "FAILED_PRECONDITION");
-    assert!(message.contains("192.0.2.1") && message.contains("force"), "{message}");
-    for words in [&["batch", line_forced.as_str()][..], &["--force", "batch", unforced.as_str()]] {
+    let message = assert_code(
+        &fixture.remote(ADMIN, &["batch", &unforced]),
+        "FAILED_PRECONDITION",
+    );
+    assert!(
+        message.contains("192.0.2.1") && message.contains("force"),
+        "{message}"
+    );
+    for words in [
+        &["batch", line_forced.as_str()][..],
+        &["--force", "batch", unforced.as_str()],
+    ] {
         let result = assert_ok(&fixture.remote(ADMIN, words));
         assert_eq!(result["ok"], true, "{words:?}: {result}");
-        assert_eq!(result["results"][0]["changed"], true, "{words:?}: the address was deleted\n{result}");
+        assert_eq!(
+            result["results"][0]["changed"], true,
+            "{words:?}: the address was deleted\n{result}"
+        );
         let addresses = host.ip_addresses("");
         assert!(
             addresses.iter().any(|link| link["ifname"] == "veth-mgmt"
-                && link["addr_info"].as_array().is_some_and(|a| a.iter().any(|a| a["local"] == "192.0.2.1"))),
+                && link["addr_info"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|a| a["local"] == "192.0.2.1"))),
             "{words:?}: 192.0.2.1 is back on veth-mgmt: {addresses:?}"
         );
     }
@@ -356,10 +578,15 @@ fn guarded_batch_over_tcp(fixture: &Fixture) -> tonic::Status {
     std::thread::spawn(move || {
         let file = std::fs::File::open(&namespace).expect("the client namespace");
         // This thread only: the test's other threads stay where they are.
-        nix::sched::setns(file.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).expect("setns into the client namespace");
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+        nix::sched::setns(file.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
+            .expect("setns into the client namespace");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
         runtime.block_on(async move {
-            let tls = tonic::transport::ClientTlsConfig::new().ca_certificate(tonic::transport::Certificate::from_pem(ca));
+            let tls = tonic::transport::ClientTlsConfig::new()
+                .ca_certificate(tonic::transport::Certificate::from_pem(ca));
             let channel = tonic::transport::Endpoint::from_static("https://192.0.2.1:50051")
                 .tls_config(tls)
                 .expect("TLS config")
@@ -368,15 +595,29 @@ fn guarded_batch_over_tcp(fixture: &Fixture) -> tonic::Status {
                 .expect("connect over veth-mgmt");
             let mut client = pb::batch_service_client::BatchServiceClient::new(channel);
             let operations = vec![
-                pb::batch_operation::Operation::CreateNamespace(pb::CreateNamespaceRequest { name: "batchns".into() }),
-                pb::batch_operation::Operation::DeleteLink(pb::DeleteLinkRequest { name: "veth-mgmt".into(), ..Default::default() }),
+                pb::batch_operation::Operation::CreateNamespace(pb::CreateNamespaceRequest {
+                    name: "batchns".into(),
+                }),
+                pb::batch_operation::Operation::DeleteLink(pb::DeleteLinkRequest {
+                    name: "veth-mgmt".into(),
+                    ..Default::default()
+                }),
             ];
             let mut request = tonic::Request::new(pb::ApplyBatchRequest {
-                operations: operations.into_iter().map(|o| pb::BatchOperation { operation: Some(o) }).collect(),
+                operations: operations
+                    .into_iter()
+                    .map(|o| pb::BatchOperation { operation: Some(o) })
+                    .collect(),
                 continue_on_error: false,
             });
-            request.metadata_mut().insert("authorization", format!("Bearer {ADMIN_TOKEN}").parse().expect("header"));
-            client.apply_batch(request).await.expect_err("the batch must be refused")
+            request.metadata_mut().insert(
+                "authorization",
+                format!("Bearer {ADMIN_TOKEN}").parse().expect("header"),
+            );
+            client
+                .apply_batch(request)
+                .await
+                .expect_err("the batch must be refused")
         })
     })
     .join()
@@ -388,19 +629,32 @@ fn guarded_batch_over_tcp(fixture: &Fixture) -> tonic::Status {
 fn veth_batch(pairs: usize) -> pb::ApplyBatchRequest {
     let operations = (0..pairs)
         .map(|i| pb::BatchOperation {
-            operation: Some(pb::batch_operation::Operation::CreateLink(pb::CreateLinkRequest {
-                name: format!("cx{i}"),
-                kind: Some(pb::create_link_request::Kind::Veth(pb::VethSpec { peer_name: format!("px{i}"), peer_namespace: None })),
-                ..Default::default()
-            })),
+            operation: Some(pb::batch_operation::Operation::CreateLink(
+                pb::CreateLinkRequest {
+                    name: format!("cx{i}"),
+                    kind: Some(pb::create_link_request::Kind::Veth(pb::VethSpec {
+                        peer_name: format!("px{i}"),
+                        peer_namespace: None,
+                    })),
+                    ..Default::default()
+                },
+            )),
         })
         .collect();
-    pb::ApplyBatchRequest { operations, continue_on_error: false }
+    pb::ApplyBatchRequest {
+        operations,
+        continue_on_error: false,
+    }
 }
 
 /// Waits until the number of cx* links has not changed for two seconds, and returns it.
 fn settled_batch_links(host: &SimHost) -> usize {
-    let count = || host.ip_links("").iter().filter(|l| l["ifname"].as_str().is_some_and(|n| n.starts_with("cx"))).count();
+    let count = || {
+        host.ip_links("")
+            .iter()
+            .filter(|l| l["ifname"].as_str().is_some_and(|n| n.starts_with("cx")))
+            .count()
+    };
     let mut last = (count(), std::time::Instant::now());
     poll_until("the batch to settle", Duration::from_secs(60), || {
         let now = count();
@@ -416,13 +670,20 @@ fn settled_batch_links(host: &SimHost) -> usize {
 }
 
 fn audited_in_log(host: &SimHost, method: &str, code: &str) -> bool {
-    host.agent_log()
-        .lines()
-        .any(|l| l.contains(&format!("\"method\":\"{method}\"")) && l.contains(&format!("\"code\":\"{code}\"")))
+    host.agent_log().lines().any(|l| {
+        l.contains(&format!("\"method\":\"{method}\""))
+            && l.contains(&format!("\"code\":\"{code}\""))
+    })
 }
 
-async fn batch_client(host: &SimHost) -> pb::batch_service_client::BatchServiceClient<tonic::transport::Channel> {
-    let channel = tonic::transport::Endpoint::from_shared(host.endpoint()).expect("endpoint").connect().await.expect("connect");
+async fn batch_client(
+    host: &SimHost,
+) -> pb::batch_service_client::BatchServiceClient<tonic::transport::Channel> {
+    let channel = tonic::transport::Endpoint::from_shared(host.endpoint())
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("connect");
     pb::batch_service_client::BatchServiceClient::new(channel)
 }
 
@@ -431,16 +692,30 @@ fn a_batch_whose_caller_goes_away_is_applied_whole_or_not_at_all() {
     const PAIRS: usize = 120;
     let lab = Lab::start(1);
     let host = lab.host(0);
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
     let gave_up = runtime.block_on(async {
         let mut client = batch_client(host).await;
         // Leave half way: dropping the call resets the stream, as a client that dies would.
-        tokio::time::timeout(Duration::from_millis(60), client.apply_batch(veth_batch(PAIRS))).await.is_err()
+        tokio::time::timeout(
+            Duration::from_millis(60),
+            client.apply_batch(veth_batch(PAIRS)),
+        )
+        .await
+        .is_err()
     });
     drop(runtime);
-    assert!(gave_up, "the batch finished before the client left; nothing was tested");
+    assert!(
+        gave_up,
+        "the batch finished before the client left; nothing was tested"
+    );
     let settled = settled_batch_links(host);
-    assert!(settled == PAIRS || settled == 0, "half a batch: {settled} of {PAIRS} veth pairs");
+    assert!(
+        settled == PAIRS || settled == 0,
+        "half a batch: {settled} of {PAIRS} veth pairs"
+    );
     assert!(
         audited_in_log(host, "/nsfleet.v1.BatchService/ApplyBatch", "CANCELLED"),
         "no audit line for the abandoned batch:\n{}",
@@ -454,35 +729,70 @@ fn oversized_and_overdue_calls_are_refused_and_the_socket_is_0660() {
     const PAIRS: usize = 150;
     // 150 veth pairs take about 200 ms here (over 1 ms each); the deadline is a tenth of that. The batch
     // must fit in --max-message-bytes, so it cannot simply be made longer.
-    let args: Vec<String> =
-        ["--max-message-bytes", "8192", "--request-timeout", "0.02", "--socket-group", "daemon"].map(String::from).to_vec();
+    let args: Vec<String> = [
+        "--max-message-bytes",
+        "8192",
+        "--request-timeout",
+        "0.02",
+        "--socket-group",
+        "daemon",
+    ]
+    .map(String::from)
+    .to_vec();
     let lab = Lab::start_with_args(1, &args);
     let host = lab.host(0);
     let socket = std::fs::metadata(host.dir().join("agent.sock")).expect("the agent's socket");
     assert_eq!(socket.permissions().mode() & 0o777, 0o660);
     assert_eq!(socket.gid(), 1, "--socket-group daemon");
 
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
     let (oversized, overdue) = runtime.block_on(async {
         let mut client = batch_client(host).await;
         let namespaces = (0..1000)
             .map(|i| pb::BatchOperation {
-                operation: Some(pb::batch_operation::Operation::CreateNamespace(pb::CreateNamespaceRequest { name: format!("n{i}") })),
+                operation: Some(pb::batch_operation::Operation::CreateNamespace(
+                    pb::CreateNamespaceRequest {
+                        name: format!("n{i}"),
+                    },
+                )),
             })
             .collect();
         let oversized = client
-            .apply_batch(pb::ApplyBatchRequest { operations: namespaces, continue_on_error: false })
+            .apply_batch(pb::ApplyBatchRequest {
+                operations: namespaces,
+                continue_on_error: false,
+            })
             .await
             .expect_err("a request over --max-message-bytes");
-        let overdue = client.apply_batch(veth_batch(PAIRS)).await.expect_err("a batch slower than --request-timeout");
+        let overdue = client
+            .apply_batch(veth_batch(PAIRS))
+            .await
+            .expect_err("a batch slower than --request-timeout");
         (oversized, overdue)
     });
-    assert_eq!(oversized.code(), tonic::Code::ResourceExhausted, "{oversized:?}");
-    assert!(host.ip_netns_list().is_empty(), "an oversized batch was applied");
+    assert_eq!(
+        oversized.code(),
+        tonic::Code::ResourceExhausted,
+        "{oversized:?}"
+    );
+    assert!(
+        host.ip_netns_list().is_empty(),
+        "an oversized batch was applied"
+    );
     assert_eq!(overdue.code(), tonic::Code::DeadlineExceeded, "{overdue:?}");
     let settled = settled_batch_links(host);
-    assert!(settled == PAIRS || settled == 0, "half a batch: {settled} of {PAIRS} veth pairs");
+    assert!(
+        settled == PAIRS || settled == 0,
+        "half a batch: {settled} of {PAIRS} veth pairs"
+    );
     for code in ["RESOURCE_EXHAUSTED", "DEADLINE_EXCEEDED"] {
-        assert!(audited_in_log(host, "/nsfleet.v1.BatchService/ApplyBatch", code), "no {code} audit line:\n{}", host.agent_log());
+        assert!(
+            audited_in_log(host, "/nsfleet.v1.BatchService/ApplyBatch", code),
+            "no {code} audit line:\n{}",
+            host.agent_log()
+        );
     }
 }

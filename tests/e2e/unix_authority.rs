@@ -32,8 +32,15 @@ const PROTOCOL_ERROR: u32 = 0x1;
 /// grpcurl's flags come before the address; with `-unix` (a switch) the address is the socket's path.
 fn grpcurl(venv: &std::path::Path, flags: &[&str], socket: &str, args: &[&str]) -> String {
     let mut command = Command::new(venv.join("bin").join("grpcurl"));
-    command.args(["-plaintext", "-unix"]).args(flags).arg(socket).args(args);
-    must(run_bounded(&mut command, RUN_LIMIT), &format!("grpcurl {}", args.join(" ")))
+    command
+        .args(["-plaintext", "-unix"])
+        .args(flags)
+        .arg(socket)
+        .args(args);
+    must(
+        run_bounded(&mut command, RUN_LIMIT),
+        &format!("grpcurl {}", args.join(" ")),
+    )
 }
 
 #[test]
@@ -44,19 +51,46 @@ fn grpcurl_lists_describes_and_calls_over_the_unix_socket_with_no_authority_over
     let socket = host.endpoint().trim_start_matches("unix:").to_string();
 
     let listed = grpcurl(&venv, &[], &socket, &["list"]);
-    assert!(listed.lines().any(|l| l.trim() == "nsfleet.v1.NamespaceService"), "{listed}");
-    let described = grpcurl(&venv, &[], &socket, &["describe", "nsfleet.v1.NamespaceService"]);
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.trim() == "nsfleet.v1.NamespaceService"),
+        "{listed}"
+    );
+    let described = grpcurl(
+        &venv,
+        &[],
+        &socket,
+        &["describe", "nsfleet.v1.NamespaceService"],
+    );
     assert!(described.contains("rpc CreateNamespace"), "{described}");
 
-    let created =
-        grpcurl(&venv, &["-d", r#"{"name": "grpcurlns"}"#], &socket, &["nsfleet.v1.NamespaceService/CreateNamespace"]);
+    let created = grpcurl(
+        &venv,
+        &["-d", r#"{"name": "grpcurlns"}"#],
+        &socket,
+        &["nsfleet.v1.NamespaceService/CreateNamespace"],
+    );
     assert!(created.contains("\"changed\": true"), "{created}");
-    assert!(host.ip_netns_list().contains(&"grpcurlns".to_string()), "{:?}", host.ip_netns_list());
-    let listed = grpcurl(&venv, &["-d", "{}"], &socket, &["nsfleet.v1.NamespaceService/ListNamespaces"]);
+    assert!(
+        host.ip_netns_list().contains(&"grpcurlns".to_string()),
+        "{:?}",
+        host.ip_netns_list()
+    );
+    let listed = grpcurl(
+        &venv,
+        &["-d", "{}"],
+        &socket,
+        &["nsfleet.v1.NamespaceService/ListNamespaces"],
+    );
     assert!(listed.contains("\"grpcurlns\""), "{listed}");
 
     // nsfleet's own client (tonic, which sends `localhost`) on the same socket.
-    let names = Nsfleet::on(host).line("netns list").run().result().to_string();
+    let names = Nsfleet::on(host)
+        .line("netns list")
+        .run()
+        .result()
+        .to_string();
     assert!(names.contains("grpcurlns"), "{names}");
 }
 
@@ -136,27 +170,37 @@ fn health_check<S: Read + Write>(mut stream: S, authority: &[u8]) -> io::Result<
         let stream_id = u32::from_be_bytes([head[5], head[6], head[7], head[8]]) & 0x7fff_ffff;
         let mut payload = vec![0u8; len];
         stream.read_exact(&mut payload)?;
-        let code = |at: usize| payload.get(at..at + 4).map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+        let code = |at: usize| {
+            payload
+                .get(at..at + 4)
+                .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        };
         match kind {
             SETTINGS if flags & ACK == 0 => stream.write_all(&frame(SETTINGS, ACK, 0, &[]))?,
             RST_STREAM if stream_id == 1 => return Ok(Outcome::Reset(code(0))),
             GOAWAY => return Ok(Outcome::GoAway(code(4))),
-            HEADERS | DATA if stream_id == 1 && flags & END_STREAM != 0 => return Ok(Outcome::Answered),
+            HEADERS | DATA if stream_id == 1 && flags & END_STREAM != 0 => {
+                return Ok(Outcome::Answered)
+            }
             _ => {}
         }
     }
 }
 
 fn over_unix(host: &SimHost, authority: &[u8]) -> Outcome {
-    let stream = UnixStream::connect(host.dir().join("agent.sock")).expect("connect to the agent's socket");
-    stream.set_read_timeout(Some(Duration::from_secs(20))).expect("a read timeout");
+    let stream =
+        UnixStream::connect(host.dir().join("agent.sock")).expect("connect to the agent's socket");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("a read timeout");
     health_check(stream, authority).expect("talk HTTP/2 over the unix socket")
 }
 
 /// A TCP connection to the agent's listener on 127.0.0.1 inside the simulated host: the socket is made
 /// by a thread that entered the host's network namespace, and then used from here.
 fn over_tcp(host: &SimHost, authority: &[u8]) -> Outcome {
-    let netns = File::open(format!("/proc/{}/ns/net", host.pid())).expect("the simulated host's network namespace");
+    let netns = File::open(format!("/proc/{}/ns/net", host.pid()))
+        .expect("the simulated host's network namespace");
     let stream = std::thread::spawn(move || {
         setns(&netns, CloneFlags::CLONE_NEWNET).map_err(io::Error::from)?;
         TcpStream::connect(("127.0.0.1", TCP_PORT))
@@ -164,28 +208,61 @@ fn over_tcp(host: &SimHost, authority: &[u8]) -> Outcome {
     .join()
     .expect("the connecting thread")
     .expect("connect to the agent's TCP listener inside the simulated host");
-    stream.set_read_timeout(Some(Duration::from_secs(20))).expect("a read timeout");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("a read timeout");
     health_check(stream, authority).expect("talk HTTP/2 over TCP")
 }
 
 #[test]
 fn unusable_authorities_are_answered_over_the_unix_socket_and_reset_over_tcp() {
     // --insecure: loopback TCP needs authentication by default, and this test is about h2, not callers.
-    let args = ["--listen".to_string(), format!("127.0.0.1:{TCP_PORT}"), "--insecure".to_string()];
+    let args = [
+        "--listen".to_string(),
+        format!("127.0.0.1:{TCP_PORT}"),
+        "--insecure".to_string(),
+    ];
     let lab = Lab::start_with_args(1, &args);
     let host = lab.host(0);
-    let path = host.dir().join("agent.sock").display().to_string().into_bytes();
+    let path = host
+        .dir()
+        .join("agent.sock")
+        .display()
+        .to_string()
+        .into_bytes();
     let control = b"local\x01host\x7f".to_vec();
     let junk: Vec<u8> = b"/junk".iter().copied().cycle().take(10 * 1024).collect();
 
-    for (what, authority) in [("a valid name", &b"localhost"[..]), ("the socket path", &path), ("control bytes", &control), ("10 KB of junk", &junk)] {
-        assert_eq!(over_unix(host, authority), Outcome::Answered, "unix socket, {what} as :authority\n{}", host.agent_log());
+    for (what, authority) in [
+        ("a valid name", &b"localhost"[..]),
+        ("the socket path", &path),
+        ("control bytes", &control),
+        ("10 KB of junk", &junk),
+    ] {
+        assert_eq!(
+            over_unix(host, authority),
+            Outcome::Answered,
+            "unix socket, {what} as :authority\n{}",
+            host.agent_log()
+        );
     }
     // The client's own grammar still holds: the raw client is answered over TCP with a valid name, and
     // HTTP/2's rule on :authority is unchanged there.
-    assert_eq!(over_tcp(host, b"localhost"), Outcome::Answered, "TCP, a valid name");
-    for (what, authority) in [("the socket path", &path), ("control bytes", &control), ("10 KB of junk", &junk)] {
-        assert_eq!(over_tcp(host, authority), Outcome::Reset(PROTOCOL_ERROR), "TCP, {what} as :authority");
+    assert_eq!(
+        over_tcp(host, b"localhost"),
+        Outcome::Answered,
+        "TCP, a valid name"
+    );
+    for (what, authority) in [
+        ("the socket path", &path),
+        ("control bytes", &control),
+        ("10 KB of junk", &junk),
+    ] {
+        assert_eq!(
+            over_tcp(host, authority),
+            Outcome::Reset(PROTOCOL_ERROR),
+            "TCP, {what} as :authority"
+        );
     }
     // The connections above left the agent serving.
     assert_eq!(over_unix(host, b"localhost"), Outcome::Answered);

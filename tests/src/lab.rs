@@ -38,7 +38,9 @@ impl Lab {
     pub fn start_with_default_listener(agent_args: &[String]) -> Lab {
         require_root();
         let started = Instant::now();
-        let mut lab = Lab { hosts: vec![SimHost::spawn_with_default_listener("host1", agent_args)] };
+        let mut lab = Lab {
+            hosts: vec![SimHost::spawn_with_default_listener("host1", agent_args)],
+        };
         lab.hosts[0].wait_ready(started);
         lab
     }

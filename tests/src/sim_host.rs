@@ -52,7 +52,9 @@ impl SimHost {
         let setup = PrivateHostSetup::new();
         let mut command = Command::new(&binaries().agent);
         if listener == AgentListener::LabSocket {
-            command.arg("--listen").arg(format!("unix:{}", lab_socket.display()));
+            command
+                .arg("--listen")
+                .arg(format!("unix:{}", lab_socket.display()));
         }
         command
             .args(extra_args)
@@ -73,7 +75,9 @@ impl SimHost {
             .unwrap_or_else(|err| panic!("cannot start {}: {err}", binaries().agent.display()));
         let socket = match listener {
             AgentListener::LabSocket => lab_socket,
-            AgentListener::Default => PathBuf::from(format!("/proc/{}/root{DEFAULT_AGENT_SOCKET}", agent.id())),
+            AgentListener::Default => {
+                PathBuf::from(format!("/proc/{}/root{DEFAULT_AGENT_SOCKET}", agent.id()))
+            }
         };
         SimHost {
             label: label.to_string(),

@@ -45,7 +45,11 @@ pub(super) fn common_name_in_subject(subject: &[u8]) -> Option<String> {
             }
             let (text, trailing) = element(value, tag)?;
             let text = std::str::from_utf8(text).ok()?;
-            if !trailing.is_empty() || found.is_some() || text.is_empty() || text.chars().any(char::is_control) {
+            if !trailing.is_empty()
+                || found.is_some()
+                || text.is_empty()
+                || text.chars().any(char::is_control)
+            {
                 return None;
             }
             found = Some(text.to_string());
@@ -69,7 +73,12 @@ fn element(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
             return None;
         }
         let (bytes, rest) = rest.split_at(count);
-        (bytes.iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b)), rest)
+        (
+            bytes
+                .iter()
+                .fold(0usize, |acc, b| (acc << 8) | usize::from(*b)),
+            rest,
+        )
     };
     if length > rest.len() {
         return None;
@@ -93,29 +102,57 @@ mod tests {
     }
 
     fn attribute(oid: &[u8], tag: u8, value: &str) -> Vec<u8> {
-        tlv(TAG_SET, &tlv(TAG_SEQUENCE, &[tlv(TAG_OID, oid), tlv(tag, value.as_bytes())].concat()))
+        tlv(
+            TAG_SET,
+            &tlv(
+                TAG_SEQUENCE,
+                &[tlv(TAG_OID, oid), tlv(tag, value.as_bytes())].concat(),
+            ),
+        )
     }
 
     const ORGANIZATION: &[u8] = &[0x55, 0x04, 0x0a];
 
     #[test]
     fn finds_the_cn_among_other_attributes() {
-        let subject = [attribute(ORGANIZATION, TAG_UTF8_STRING, "lab"), attribute(COMMON_NAME_OID, TAG_PRINTABLE_STRING, "ops")].concat();
+        let subject = [
+            attribute(ORGANIZATION, TAG_UTF8_STRING, "lab"),
+            attribute(COMMON_NAME_OID, TAG_PRINTABLE_STRING, "ops"),
+        ]
+        .concat();
         assert_eq!(common_name_in_subject(&subject).as_deref(), Some("ops"));
         let long = "x".repeat(300);
-        assert_eq!(common_name_in_subject(&attribute(COMMON_NAME_OID, TAG_UTF8_STRING, &long)), Some(long));
+        assert_eq!(
+            common_name_in_subject(&attribute(COMMON_NAME_OID, TAG_UTF8_STRING, &long)),
+            Some(long)
+        );
     }
 
     #[test]
     fn ambiguous_missing_or_malformed_subjects_have_no_cn() {
         let cn = attribute(COMMON_NAME_OID, TAG_UTF8_STRING, "ops");
-        assert_eq!(common_name_in_subject(&[cn.clone(), cn.clone()].concat()), None);
-        assert_eq!(common_name_in_subject(&attribute(ORGANIZATION, TAG_UTF8_STRING, "lab")), None);
-        assert_eq!(common_name_in_subject(&attribute(COMMON_NAME_OID, TAG_UTF8_STRING, "a\nb")), None);
-        assert_eq!(common_name_in_subject(&attribute(COMMON_NAME_OID, 0x1e, "ops")), None);
+        assert_eq!(
+            common_name_in_subject(&[cn.clone(), cn.clone()].concat()),
+            None
+        );
+        assert_eq!(
+            common_name_in_subject(&attribute(ORGANIZATION, TAG_UTF8_STRING, "lab")),
+            None
+        );
+        assert_eq!(
+            common_name_in_subject(&attribute(COMMON_NAME_OID, TAG_UTF8_STRING, "a\nb")),
+            None
+        );
+        assert_eq!(
+            common_name_in_subject(&attribute(COMMON_NAME_OID, 0x1e, "ops")),
+            None
+        );
         for cut in 0..cn.len() {
             assert_eq!(common_name_in_subject(&cn[..cut]), None, "cut at {cut}");
         }
-        assert_eq!(common_name_in_subject(&[TAG_SET, 0x84, 0xff, 0xff, 0xff, 0xff]), None);
+        assert_eq!(
+            common_name_in_subject(&[TAG_SET, 0x84, 0xff, 0xff, 0xff, 0xff]),
+            None
+        );
     }
 }

@@ -40,13 +40,22 @@ pub const METHODS: &[(&str, Access)] = &[
     ("/nsfleet.v1.BatchService/ApplyBatch", Admin),
     ("/grpc.health.v1.Health/Check", Read),
     ("/grpc.health.v1.Health/Watch", Read),
-    ("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", Read),
-    ("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", Read),
+    (
+        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        Read,
+    ),
+    (
+        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+        Read,
+    ),
 ];
 
 /// What `path` ("/package.Service/Method") takes; `Admin` for anything not in [`METHODS`].
 pub fn access(path: &str) -> Access {
-    METHODS.iter().find(|(known, _)| *known == path).map_or(Admin, |(_, access)| *access)
+    METHODS
+        .iter()
+        .find(|(known, _)| *known == path)
+        .map_or(Admin, |(_, access)| *access)
 }
 
 #[cfg(test)]
@@ -59,7 +68,10 @@ mod tests {
 
     fn served_methods() -> BTreeSet<String> {
         let mut paths = BTreeSet::new();
-        for set in [nsfleet_proto::FILE_DESCRIPTOR_SET, tonic_health::pb::FILE_DESCRIPTOR_SET] {
+        for set in [
+            nsfleet_proto::FILE_DESCRIPTOR_SET,
+            tonic_health::pb::FILE_DESCRIPTOR_SET,
+        ] {
             let pool = DescriptorPool::decode(set).expect("a valid descriptor set");
             for service in pool.services() {
                 for method in service.methods() {
@@ -68,7 +80,9 @@ mod tests {
             }
         }
         for version in ["v1", "v1alpha"] {
-            paths.insert(format!("/grpc.reflection.{version}.ServerReflection/ServerReflectionInfo"));
+            paths.insert(format!(
+                "/grpc.reflection.{version}.ServerReflection/ServerReflectionInfo"
+            ));
         }
         paths
     }
@@ -79,8 +93,14 @@ mod tests {
         let served = served_methods();
         let unlisted: Vec<_> = served.difference(&table).collect();
         let stale: Vec<_> = table.difference(&served).collect();
-        assert!(unlisted.is_empty(), "methods without an access decision (they default to admin): {unlisted:?}");
-        assert!(stale.is_empty(), "table entries for methods nobody serves: {stale:?}");
+        assert!(
+            unlisted.is_empty(),
+            "methods without an access decision (they default to admin): {unlisted:?}"
+        );
+        assert!(
+            stale.is_empty(),
+            "table entries for methods nobody serves: {stale:?}"
+        );
     }
 
     #[test]

@@ -66,7 +66,10 @@ pub enum Transport {
     Unix { uid: Option<u32> },
     /// TCP, with or without TLS. `certificate_cn` is set only for a client certificate that the TLS layer
     /// verified against `--client-ca`.
-    Tcp { peer: SocketAddr, certificate_cn: Option<String> },
+    Tcp {
+        peer: SocketAddr,
+        certificate_cn: Option<String>,
+    },
     /// No connection information: treated as an unauthenticated network caller, never as local.
     Unknown,
 }
@@ -123,8 +126,16 @@ impl AuthPolicy {
         Self::default()
     }
 
-    pub fn new(tokens: Option<TokenFile>, client_certificates: bool, default_certificate_role: Option<Role>) -> Self {
-        Self { required: tokens.is_some() || client_certificates, tokens, default_certificate_role }
+    pub fn new(
+        tokens: Option<TokenFile>,
+        client_certificates: bool,
+        default_certificate_role: Option<Role>,
+    ) -> Self {
+        Self {
+            required: tokens.is_some() || client_certificates,
+            tokens,
+            default_certificate_role,
+        }
     }
 
     pub fn load_tokens(path: &Path) -> Result<TokenFile, TokenFileError> {
@@ -137,12 +148,19 @@ impl AuthPolicy {
     }
 
     /// `authorization` is the raw header value, if the call had one.
-    pub fn authenticate(&self, authorization: Option<&[u8]>, transport: &Transport) -> Result<Caller, AuthError> {
+    pub fn authenticate(
+        &self,
+        authorization: Option<&[u8]>,
+        transport: &Transport,
+    ) -> Result<Caller, AuthError> {
         if let Some(header) = authorization {
             let token = bearer_token(header)?;
             let tokens = self.tokens.as_ref().ok_or(AuthError::TokensNotAccepted)?;
             let entry = tokens.find_token(token).ok_or(AuthError::UnknownToken)?;
-            return Ok(Caller { identity: format!("token:{}", entry.name), role: entry.role });
+            return Ok(Caller {
+                identity: format!("token:{}", entry.name),
+                role: entry.role,
+            });
         }
         match transport {
             // The socket's mode (0660) and group decide who can connect at all: that is the local admin door.
@@ -150,15 +168,32 @@ impl AuthPolicy {
                 identity: uid.map_or_else(|| "unix".to_string(), |uid| format!("unix:uid={uid}")),
                 role: Role::Admin,
             }),
-            Transport::Tcp { certificate_cn: Some(cn), .. } => {
+            Transport::Tcp {
+                certificate_cn: Some(cn),
+                ..
+            } => {
                 let mapped = self.tokens.as_ref().and_then(|t| t.certificate_role(cn));
                 match mapped.or(self.default_certificate_role) {
-                    Some(role) => Ok(Caller { identity: format!("cert:{cn}"), role }),
+                    Some(role) => Ok(Caller {
+                        identity: format!("cert:{cn}"),
+                        role,
+                    }),
                     None => Err(AuthError::UnmappedCertificate(cn.clone())),
                 }
             }
-            Transport::Tcp { certificate_cn: None, .. } | Transport::Unknown if self.required => Err(AuthError::Missing),
-            Transport::Tcp { .. } | Transport::Unknown => Ok(Caller { identity: "anonymous".to_string(), role: Role::Admin }),
+            Transport::Tcp {
+                certificate_cn: None,
+                ..
+            }
+            | Transport::Unknown
+                if self.required =>
+            {
+                Err(AuthError::Missing)
+            }
+            Transport::Tcp { .. } | Transport::Unknown => Ok(Caller {
+                identity: "anonymous".to_string(),
+                role: Role::Admin,
+            }),
         }
     }
 }

@@ -39,9 +39,16 @@ pub struct TokenFile {
 #[derive(Debug, thiserror::Error)]
 pub enum TokenFileError {
     #[error("read the tokens file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}:{line}: {reason}")]
-    Line { path: PathBuf, line: usize, reason: String },
+    Line {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
 }
 
 /// SHA-256 of a token, the form the tokens file stores.
@@ -51,10 +58,15 @@ pub fn token_digest(token: &str) -> [u8; 32] {
 
 impl TokenFile {
     pub fn load(path: &Path) -> Result<Self, TokenFileError> {
-        let text =
-            std::fs::read_to_string(path).map_err(|source| TokenFileError::Read { path: path.to_path_buf(), source })?;
-        Self::parse(&text)
-            .map_err(|(line, reason)| TokenFileError::Line { path: path.to_path_buf(), line, reason })
+        let text = std::fs::read_to_string(path).map_err(|source| TokenFileError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text).map_err(|(line, reason)| TokenFileError::Line {
+            path: path.to_path_buf(),
+            line,
+            reason,
+        })
     }
 
     /// `Err((line number, reason))`.
@@ -69,7 +81,13 @@ impl TokenFile {
             }
             let fields: Vec<&str> = line.split_whitespace().collect();
             let [name, role, credential] = fields[..] else {
-                return Err((number, format!("expected `name role sha256hex|cert`, found {} fields", fields.len())));
+                return Err((
+                    number,
+                    format!(
+                        "expected `name role sha256hex|cert`, found {} fields",
+                        fields.len()
+                    ),
+                ));
             };
             let role: Role = role.parse().map_err(|reason| (number, reason))?;
             let is_certificate = credential == CERTIFICATE;
@@ -84,9 +102,16 @@ impl TokenFile {
             }
             let digest = parse_digest(credential).map_err(|reason| (number, reason))?;
             if file.tokens.iter().any(|t| t.digest == digest) {
-                return Err((number, "this digest is already used by another entry".to_string()));
+                return Err((
+                    number,
+                    "this digest is already used by another entry".to_string(),
+                ));
             }
-            file.tokens.push(TokenEntry { name: name.to_string(), role, digest });
+            file.tokens.push(TokenEntry {
+                name: name.to_string(),
+                role,
+                digest,
+            });
         }
         Ok(file)
     }
@@ -114,7 +139,9 @@ impl TokenFile {
 }
 
 fn parse_digest(text: &str) -> Result<[u8; 32], String> {
-    let invalid = || format!("{text:?} is neither 64 hex digits (the SHA-256 of a token) nor `{CERTIFICATE}`");
+    let invalid = || {
+        format!("{text:?} is neither 64 hex digits (the SHA-256 of a token) nor `{CERTIFICATE}`")
+    };
     if text.len() != 64 || !text.is_ascii() {
         return Err(invalid());
     }

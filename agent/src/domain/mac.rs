@@ -26,11 +26,14 @@ impl FromStr for MacAddr {
         let mut bytes = [0u8; 6];
         let mut parts = value.split(':');
         for byte in &mut bytes {
-            let part = parts.next().ok_or_else(|| format!("{value:?} is not six colon-separated hex octets"))?;
+            let part = parts
+                .next()
+                .ok_or_else(|| format!("{value:?} is not six colon-separated hex octets"))?;
             if part.is_empty() || part.len() > 2 {
                 return Err(format!("{value:?} is not six colon-separated hex octets"));
             }
-            *byte = u8::from_str_radix(part, 16).map_err(|_| format!("{value:?} has a non-hex octet {part:?}"))?;
+            *byte = u8::from_str_radix(part, 16)
+                .map_err(|_| format!("{value:?} has a non-hex octet {part:?}"))?;
         }
         if parts.next().is_some() {
             return Err(format!("{value:?} has more than six octets"));
@@ -55,7 +58,14 @@ mod tests {
         let mac: MacAddr = "02:AB:0c:00:00:01".parse().expect("valid");
         assert_eq!(mac.to_string(), "02:ab:0c:00:00:01");
         assert!(!mac.is_multicast());
-        for bad in ["", "02:ab:0c:00:00", "02:ab:0c:00:00:01:02", "02:ab:0c:00:00:zz", "02:ab:0c:00:00:123", "::::::"] {
+        for bad in [
+            "",
+            "02:ab:0c:00:00",
+            "02:ab:0c:00:00:01:02",
+            "02:ab:0c:00:00:zz",
+            "02:ab:0c:00:00:123",
+            "::::::",
+        ] {
             assert!(bad.parse::<MacAddr>().is_err(), "{bad:?}");
         }
     }

@@ -16,7 +16,10 @@ impl LinkName {
         let reason = if value.is_empty() {
             Some("must not be empty".to_string())
         } else if value.len() > MAX_LINK_NAME {
-            Some(format!("{value:?} is {} bytes; link names are at most {MAX_LINK_NAME}", value.len()))
+            Some(format!(
+                "{value:?} is {} bytes; link names are at most {MAX_LINK_NAME}",
+                value.len()
+            ))
         } else if value == "." || value == ".." {
             Some(format!("{value:?} is not a valid link name"))
         } else {
@@ -51,11 +54,16 @@ impl NamespaceName {
         let reason = if value.is_empty() {
             Some("must not be empty".to_string())
         } else if value.len() > MAX_NAMESPACE_NAME {
-            Some(format!("is {} bytes; namespace names are at most {MAX_NAMESPACE_NAME}", value.len()))
+            Some(format!(
+                "is {} bytes; namespace names are at most {MAX_NAMESPACE_NAME}",
+                value.len()
+            ))
         } else if value == "." || value == ".." {
             Some(format!("{value:?} is not a valid namespace name"))
         } else if value.contains('/') || value.contains('\0') {
-            Some(format!("{value:?} must be a single path component (no '/' or NUL)"))
+            Some(format!(
+                "{value:?} must be a single path component (no '/' or NUL)"
+            ))
         } else {
             None
         };
@@ -118,9 +126,23 @@ mod tests {
     #[test]
     fn link_names_follow_the_kernels_rules() {
         for good in ["veth1", "br0", "a", "exactly15bytes_", "ceth-1.2@x"] {
-            assert!(LinkName::parse("name", good).is_ok(), "{good:?} should be accepted");
+            assert!(
+                LinkName::parse("name", good).is_ok(),
+                "{good:?} should be accepted"
+            );
         }
-        for bad in ["", ".", "..", "sixteen_bytes_xx", "a/b", "a b", "a\tb", "a\0b", "eth0:1", "é234567890123456"] {
+        for bad in [
+            "",
+            ".",
+            "..",
+            "sixteen_bytes_xx",
+            "a/b",
+            "a b",
+            "a\tb",
+            "a\0b",
+            "eth0:1",
+            "é234567890123456",
+        ] {
             let err = LinkName::parse("name", bad).expect_err(bad);
             assert_eq!(err.field, "name");
         }
@@ -129,17 +151,29 @@ mod tests {
     #[test]
     fn namespace_names_are_one_path_component() {
         for good in ["netns1", "a b", "ünïcode", &"x".repeat(255)] {
-            assert!(NamespaceName::parse("name", good).is_ok(), "{good:?} should be accepted");
+            assert!(
+                NamespaceName::parse("name", good).is_ok(),
+                "{good:?} should be accepted"
+            );
         }
         for bad in ["", ".", "..", "a/b", "/etc", "a\0", &"x".repeat(256)] {
-            assert!(NamespaceName::parse("name", bad).is_err(), "{bad:?} should be rejected");
+            assert!(
+                NamespaceName::parse("name", bad).is_err(),
+                "{bad:?} should be rejected"
+            );
         }
     }
 
     #[test]
     fn empty_namespace_means_host() {
         assert_eq!(NamespaceRef::parse("namespace", ""), Ok(NamespaceRef::Host));
-        assert!(matches!(NamespaceRef::parse("namespace", "n1"), Ok(NamespaceRef::Named(_))));
-        assert_eq!(NamespaceRef::parse("namespace", "..").map_err(|e| e.field), Err("namespace".to_string()));
+        assert!(matches!(
+            NamespaceRef::parse("namespace", "n1"),
+            Ok(NamespaceRef::Named(_))
+        ));
+        assert_eq!(
+            NamespaceRef::parse("namespace", "..").map_err(|e| e.field),
+            Err("namespace".to_string())
+        );
     }
 }

@@ -34,7 +34,11 @@ pub struct AddressSpec {
 pub fn list(socket: &RouteSocket, family: Option<Family>) -> Result<Vec<Address>, KernelError> {
     let mut query = AddressMessage::default();
     query.header.family = family.map(af).unwrap_or(AddressFamily::Unspec);
-    let messages = request::dump(socket, RouteNetlinkMessage::GetAddress(query), "dump addresses")?;
+    let messages = request::dump(
+        socket,
+        RouteNetlinkMessage::GetAddress(query),
+        "dump addresses",
+    )?;
     Ok(messages
         .into_iter()
         .filter_map(|m| match m {
@@ -47,11 +51,19 @@ pub fn list(socket: &RouteSocket, family: Option<Family>) -> Result<Vec<Address>
 
 /// The addresses of one link. The socket's strict checking makes the kernel filter by link, so this
 /// costs the same whatever else the namespace holds (a bridge with a thousand ports, say).
-pub fn list_of_link(socket: &RouteSocket, link_index: u32, family: Option<Family>) -> Result<Vec<Address>, KernelError> {
+pub fn list_of_link(
+    socket: &RouteSocket,
+    link_index: u32,
+    family: Option<Family>,
+) -> Result<Vec<Address>, KernelError> {
     let mut query = AddressMessage::default();
     query.header.family = family.map(af).unwrap_or(AddressFamily::Unspec);
     query.header.index = link_index;
-    let messages = request::dump(socket, RouteNetlinkMessage::GetAddress(query), "dump addresses of a link")?;
+    let messages = request::dump(
+        socket,
+        RouteNetlinkMessage::GetAddress(query),
+        "dump addresses of a link",
+    )?;
     Ok(messages
         .into_iter()
         .filter_map(|m| match m {
@@ -63,14 +75,40 @@ pub fn list_of_link(socket: &RouteSocket, link_index: u32, family: Option<Family
 }
 
 /// Adds the address, or with `replace` updates its attributes (broadcast, label, scope) in place.
-pub fn add(socket: &RouteSocket, spec: &AddressSpec, replace: bool, context: &str) -> Result<(), KernelError> {
+pub fn add(
+    socket: &RouteSocket,
+    spec: &AddressSpec,
+    replace: bool,
+    context: &str,
+) -> Result<(), KernelError> {
     let flags = NLM_F_CREATE | if replace { NLM_F_REPLACE } else { NLM_F_EXCL };
-    request::acked(socket, RouteNetlinkMessage::NewAddress(message(spec)), flags, context)
+    request::acked(
+        socket,
+        RouteNetlinkMessage::NewAddress(message(spec)),
+        flags,
+        context,
+    )
 }
 
-pub fn delete(socket: &RouteSocket, link_index: u32, prefix: IpPrefix, context: &str) -> Result<(), KernelError> {
-    let spec = AddressSpec { link_index, prefix, broadcast: None, label: None, scope: None };
-    request::acked(socket, RouteNetlinkMessage::DelAddress(message(&spec)), 0, context)
+pub fn delete(
+    socket: &RouteSocket,
+    link_index: u32,
+    prefix: IpPrefix,
+    context: &str,
+) -> Result<(), KernelError> {
+    let spec = AddressSpec {
+        link_index,
+        prefix,
+        broadcast: None,
+        label: None,
+        scope: None,
+    };
+    request::acked(
+        socket,
+        RouteNetlinkMessage::DelAddress(message(&spec)),
+        0,
+        context,
+    )
 }
 
 fn af(family: Family) -> AddressFamily {
@@ -87,13 +125,21 @@ fn message(spec: &AddressSpec) -> AddressMessage {
     message.header.index = spec.link_index;
     message.header.scope = AddressScope::from(spec.scope.unwrap_or(Scope::Global).to_kernel());
     // Like `ip addr add`: IFA_LOCAL is the address; IFA_ADDRESS equals it when there is no peer.
-    message.attributes.push(AddressAttribute::Local(spec.prefix.address));
-    message.attributes.push(AddressAttribute::Address(spec.prefix.address));
+    message
+        .attributes
+        .push(AddressAttribute::Local(spec.prefix.address));
+    message
+        .attributes
+        .push(AddressAttribute::Address(spec.prefix.address));
     if let Some(broadcast) = spec.broadcast {
-        message.attributes.push(AddressAttribute::Broadcast(broadcast));
+        message
+            .attributes
+            .push(AddressAttribute::Broadcast(broadcast));
     }
     if let Some(label) = &spec.label {
-        message.attributes.push(AddressAttribute::Label(label.clone()));
+        message
+            .attributes
+            .push(AddressAttribute::Label(label.clone()));
     }
     message
 }
@@ -118,7 +164,10 @@ fn parse(message: &AddressMessage) -> Option<Address> {
     let ip: IpAddr = local.or(address)?;
     Some(Address {
         link_index: message.header.index,
-        prefix: IpPrefix { address: ip, prefix_len: message.header.prefix_len },
+        prefix: IpPrefix {
+            address: ip,
+            prefix_len: message.header.prefix_len,
+        },
         broadcast,
         label,
         scope: Scope::from_kernel(u8::from(message.header.scope)),
@@ -140,8 +189,16 @@ fn flag_names(flags: AddressFlags) -> Vec<&'static str> {
         (AddressFlags::Mcautojoin, "autojoin"),
         (AddressFlags::StablePrivacy, "stable-privacy"),
     ];
-    let mut names: Vec<&'static str> = NAMES.iter().filter(|(f, _)| flags.contains(*f)).map(|(_, n)| *n).collect();
+    let mut names: Vec<&'static str> = NAMES
+        .iter()
+        .filter(|(f, _)| flags.contains(*f))
+        .map(|(_, n)| *n)
+        .collect();
     // `ip addr` prints "dynamic" for addresses that are not permanent.
-    names.push(if flags.contains(AddressFlags::Permanent) { "permanent" } else { "dynamic" });
+    names.push(if flags.contains(AddressFlags::Permanent) {
+        "permanent"
+    } else {
+        "dynamic"
+    });
     names
 }

@@ -69,7 +69,10 @@ mod tests {
         payload.extend_from_slice(&((4 + text.len()) as u16).to_ne_bytes());
         payload.extend_from_slice(&NLMSGERR_ATTR_MSG.to_ne_bytes());
         payload.extend_from_slice(text);
-        assert_eq!(extended_ack_message(&payload).as_deref(), Some("Nexthop has invalid gateway"));
+        assert_eq!(
+            extended_ack_message(&payload).as_deref(),
+            Some("Nexthop has invalid gateway")
+        );
         assert_eq!(extended_ack_message(&payload[..NLMSG_HEADER_LEN]), None);
         assert_eq!(extended_ack_message(&[1, 2, 3]), None);
     }

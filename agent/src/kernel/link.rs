@@ -3,7 +3,10 @@
 use std::os::fd::{AsRawFd, BorrowedFd};
 
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
-use netlink_packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo as NlLinkInfo, LinkMessage, State};
+use netlink_packet_route::link::{
+    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo as NlLinkInfo, LinkMessage,
+    State,
+};
 use netlink_packet_route::nsid::{NsidAttribute, NsidMessage};
 use netlink_packet_route::RouteNetlinkMessage;
 use nix::errno::Errno;
@@ -51,13 +54,19 @@ pub struct Link {
 }
 
 pub fn list(socket: &RouteSocket) -> Result<Vec<Link>, KernelError> {
-    let messages = request::dump(socket, RouteNetlinkMessage::GetLink(LinkMessage::default()), "dump links")?;
+    let messages = request::dump(
+        socket,
+        RouteNetlinkMessage::GetLink(LinkMessage::default()),
+        "dump links",
+    )?;
     Ok(messages.iter().filter_map(link_of).collect())
 }
 
 pub fn get_by_name(socket: &RouteSocket, name: &str) -> Result<Option<Link>, KernelError> {
     let mut query = LinkMessage::default();
-    query.attributes.push(LinkAttribute::IfName(name.to_string()));
+    query
+        .attributes
+        .push(LinkAttribute::IfName(name.to_string()));
     get(socket, query, format!("get link {name}"))
 }
 
@@ -68,7 +77,11 @@ pub fn get_by_index(socket: &RouteSocket, index: u32) -> Result<Option<Link>, Ke
 }
 
 /// One link, or `None` if the kernel has no such device (ENODEV).
-fn get(socket: &RouteSocket, query: LinkMessage, context: String) -> Result<Option<Link>, KernelError> {
+fn get(
+    socket: &RouteSocket,
+    query: LinkMessage,
+    context: String,
+) -> Result<Option<Link>, KernelError> {
     match request::get(socket, RouteNetlinkMessage::GetLink(query), context) {
         Ok(answer) => Ok(answer.as_ref().and_then(link_of)),
         Err(e) if e.errno() == Some(Errno::ENODEV) => Ok(None),
@@ -106,18 +119,33 @@ pub fn create_veth(
         builder = builder.mtu(mtu);
     }
     let context = format!("create veth pair {name}/{peer}");
-    request::acked(socket, RouteNetlinkMessage::NewLink(builder.build()), NLM_F_CREATE | NLM_F_EXCL, context)
+    request::acked(
+        socket,
+        RouteNetlinkMessage::NewLink(builder.build()),
+        NLM_F_CREATE | NLM_F_EXCL,
+        context,
+    )
 }
 
 /// `ip link add NAME type bridge`: created down, as ip does. (rtnetlink's `LinkBridge::new` would also
 /// set it up, which makes the tutorial's `link set br0 up` a silent no-op.)
-pub fn create_bridge(socket: &RouteSocket, name: &str, mtu: Option<u32>) -> Result<(), KernelError> {
-    let mut builder = LinkMessageBuilder::<LinkUnspec>::new_with_info_kind(InfoKind::Bridge).name(name);
+pub fn create_bridge(
+    socket: &RouteSocket,
+    name: &str,
+    mtu: Option<u32>,
+) -> Result<(), KernelError> {
+    let mut builder =
+        LinkMessageBuilder::<LinkUnspec>::new_with_info_kind(InfoKind::Bridge).name(name);
     if let Some(mtu) = mtu {
         builder = builder.mtu(mtu);
     }
     let context = format!("create bridge {name}");
-    request::acked(socket, RouteNetlinkMessage::NewLink(builder.build()), NLM_F_CREATE | NLM_F_EXCL, context)
+    request::acked(
+        socket,
+        RouteNetlinkMessage::NewLink(builder.build()),
+        NLM_F_CREATE | NLM_F_EXCL,
+        context,
+    )
 }
 
 /// One attribute change on an existing link.
@@ -130,22 +158,44 @@ pub enum LinkChange {
     Master(Option<u32>),
 }
 
-pub fn change(socket: &RouteSocket, index: u32, name: &str, change: &LinkChange) -> Result<(), KernelError> {
+pub fn change(
+    socket: &RouteSocket,
+    index: u32,
+    name: &str,
+    change: &LinkChange,
+) -> Result<(), KernelError> {
     let builder = LinkUnspec::new_with_index(index);
     let (builder, what) = match change {
         LinkChange::Up(true) => (builder.up(), "set up".to_string()),
         LinkChange::Up(false) => (builder.down(), "set down".to_string()),
         LinkChange::Mtu(mtu) => (builder.mtu(*mtu), format!("set mtu {mtu}")),
-        LinkChange::Mac(mac) => (builder.address(mac.0.to_vec()), format!("set address {mac}")),
-        LinkChange::Master(Some(master)) => (builder.controller(*master), format!("set master #{master}")),
+        LinkChange::Mac(mac) => (
+            builder.address(mac.0.to_vec()),
+            format!("set address {mac}"),
+        ),
+        LinkChange::Master(Some(master)) => {
+            (builder.controller(*master), format!("set master #{master}"))
+        }
         LinkChange::Master(None) => (builder.nocontroller(), "set nomaster".to_string()),
     };
-    request::acked(socket, RouteNetlinkMessage::SetLink(builder.build()), 0, format!("{what} on {name}"))
+    request::acked(
+        socket,
+        RouteNetlinkMessage::SetLink(builder.build()),
+        0,
+        format!("{what} on {name}"),
+    )
 }
 
 /// `ip link set NAME netns NS`: the link leaves the namespace of `socket`.
-pub fn move_to_namespace(socket: &RouteSocket, index: u32, name: &str, target: BorrowedFd<'_>) -> Result<(), KernelError> {
-    let message = LinkUnspec::new_with_index(index).setns_by_fd(target.as_raw_fd()).build();
+pub fn move_to_namespace(
+    socket: &RouteSocket,
+    index: u32,
+    name: &str,
+    target: BorrowedFd<'_>,
+) -> Result<(), KernelError> {
+    let message = LinkUnspec::new_with_index(index)
+        .setns_by_fd(target.as_raw_fd())
+        .build();
     let context = format!("move {name} to another namespace");
     request::acked(socket, RouteNetlinkMessage::SetLink(message), 0, context)
 }
@@ -153,20 +203,29 @@ pub fn move_to_namespace(socket: &RouteSocket, index: u32, name: &str, target: B
 pub fn delete(socket: &RouteSocket, index: u32, name: &str) -> Result<(), KernelError> {
     let mut message = LinkMessage::default();
     message.header.index = index;
-    request::acked(socket, RouteNetlinkMessage::DelLink(message), 0, format!("delete link {name}"))
+    request::acked(
+        socket,
+        RouteNetlinkMessage::DelLink(message),
+        0,
+        format!("delete link {name}"),
+    )
 }
 
 /// The nsid that the namespace of `socket` uses for the namespace behind `other`, if one is assigned.
 /// Peers in other namespaces are reported by nsid only; this is how they get names.
 pub fn nsid_of(socket: &RouteSocket, other: BorrowedFd<'_>) -> Result<Option<i32>, KernelError> {
     let mut message = NsidMessage::default();
-    message.attributes.push(NsidAttribute::Fd(other.as_raw_fd() as u32));
+    message
+        .attributes
+        .push(NsidAttribute::Fd(other.as_raw_fd() as u32));
     let answer = request::get(socket, RouteNetlinkMessage::GetNsId(message), "get nsid")?;
     let id = match answer {
-        Some(RouteNetlinkMessage::NewNsId(reply)) => reply.attributes.iter().find_map(|a| match a {
-            NsidAttribute::Id(id) => Some(*id),
-            _ => None,
-        }),
+        Some(RouteNetlinkMessage::NewNsId(reply)) => {
+            reply.attributes.iter().find_map(|a| match a {
+                NsidAttribute::Id(id) => Some(*id),
+                _ => None,
+            })
+        }
         _ => None,
     };
     Ok(id.filter(|id| *id >= 0))
@@ -211,7 +270,10 @@ fn parse(message: &LinkMessage) -> Link {
         }
     }
     if link.kind.as_deref() == Some("veth") {
-        link.peer = link_attr.map(|index| PeerRef { index, netnsid: link_netnsid });
+        link.peer = link_attr.map(|index| PeerRef {
+            index,
+            netnsid: link_netnsid,
+        });
     }
     link
 }
@@ -250,5 +312,9 @@ fn flag_names(flags: LinkFlags) -> Vec<&'static str> {
         (LinkFlags::Dormant, "DORMANT"),
         (LinkFlags::Echo, "ECHO"),
     ];
-    NAMES.iter().filter(|(flag, _)| flags.contains(*flag)).map(|(_, name)| *name).collect()
+    NAMES
+        .iter()
+        .filter(|(flag, _)| flags.contains(*flag))
+        .map(|(_, name)| *name)
+        .collect()
 }

@@ -2,7 +2,9 @@
 
 use std::net::IpAddr;
 
-use netlink_packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage, NeighbourState};
+use netlink_packet_route::neighbour::{
+    NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage, NeighbourState,
+};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
 use super::{request, KernelError, RouteSocket};
@@ -38,7 +40,11 @@ pub fn list(socket: &RouteSocket, family: Option<Family>) -> Result<Vec<Neighbor
         Some(Family::V6) => AddressFamily::Inet6,
         None => AddressFamily::Unspec,
     };
-    let messages = request::dump(socket, RouteNetlinkMessage::GetNeighbour(query), "dump neighbours")?;
+    let messages = request::dump(
+        socket,
+        RouteNetlinkMessage::GetNeighbour(query),
+        "dump neighbours",
+    )?;
     Ok(messages
         .into_iter()
         .filter_map(|m| match m {
@@ -50,15 +56,22 @@ pub fn list(socket: &RouteSocket, family: Option<Family>) -> Result<Vec<Neighbor
 }
 
 fn parse(message: &NeighbourMessage) -> Option<Neighbor> {
-    if !matches!(message.header.family, AddressFamily::Inet | AddressFamily::Inet6) {
+    if !matches!(
+        message.header.family,
+        AddressFamily::Inet | AddressFamily::Inet6
+    ) {
         return None;
     }
     let mut address = None;
     let mut mac = None;
     for attribute in &message.attributes {
         match attribute {
-            NeighbourAttribute::Destination(NeighbourAddress::Inet(v4)) => address = Some(IpAddr::V4(*v4)),
-            NeighbourAttribute::Destination(NeighbourAddress::Inet6(v6)) => address = Some(IpAddr::V6(*v6)),
+            NeighbourAttribute::Destination(NeighbourAddress::Inet(v4)) => {
+                address = Some(IpAddr::V4(*v4))
+            }
+            NeighbourAttribute::Destination(NeighbourAddress::Inet6(v6)) => {
+                address = Some(IpAddr::V6(*v6))
+            }
             NeighbourAttribute::LinkLayerAddress(bytes) => mac = MacAddr::from_bytes(bytes),
             _ => {}
         }

@@ -3,7 +3,9 @@
 use std::net::IpAddr;
 
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE};
-use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteFlags, RouteMessage, RouteScope};
+use netlink_packet_route::route::{
+    RouteAddress, RouteAttribute, RouteFlags, RouteMessage, RouteScope,
+};
 pub use netlink_packet_route::route::{RouteProtocol, RouteType};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
@@ -66,16 +68,32 @@ pub enum Mode {
     Replace,
 }
 
-pub fn add(socket: &RouteSocket, route: &Route, mode: Mode, context: &str) -> Result<(), KernelError> {
-    let flags = NLM_F_CREATE | match mode {
-        Mode::Add => NLM_F_EXCL,
-        Mode::Replace => NLM_F_REPLACE,
-    };
-    request::acked(socket, RouteNetlinkMessage::NewRoute(message(route)), flags, context)
+pub fn add(
+    socket: &RouteSocket,
+    route: &Route,
+    mode: Mode,
+    context: &str,
+) -> Result<(), KernelError> {
+    let flags = NLM_F_CREATE
+        | match mode {
+            Mode::Add => NLM_F_EXCL,
+            Mode::Replace => NLM_F_REPLACE,
+        };
+    request::acked(
+        socket,
+        RouteNetlinkMessage::NewRoute(message(route)),
+        flags,
+        context,
+    )
 }
 
 pub fn delete(socket: &RouteSocket, route: &Route, context: &str) -> Result<(), KernelError> {
-    request::acked(socket, RouteNetlinkMessage::DelRoute(message(route)), 0, context)
+    request::acked(
+        socket,
+        RouteNetlinkMessage::DelRoute(message(route)),
+        0,
+        context,
+    )
 }
 
 fn message(route: &Route) -> RouteMessage {
@@ -93,7 +111,9 @@ fn message(route: &Route) -> RouteMessage {
     let attributes = &mut message.attributes;
     attributes.push(RouteAttribute::Table(route.table));
     if route.destination.prefix_len > 0 {
-        attributes.push(RouteAttribute::Destination(RouteAddress::from(route.destination.address)));
+        attributes.push(RouteAttribute::Destination(RouteAddress::from(
+            route.destination.address,
+        )));
     }
     if let Some(gateway) = route.gateway {
         attributes.push(RouteAttribute::Gateway(RouteAddress::from(gateway)));
@@ -126,7 +146,10 @@ fn parse(message: &RouteMessage) -> Option<Route> {
         _ => return None,
     };
     let mut route = Route {
-        destination: IpPrefix { address: family.unspecified(), prefix_len: header.destination_prefix_length },
+        destination: IpPrefix {
+            address: family.unspecified(),
+            prefix_len: header.destination_prefix_length,
+        },
         gateway: None,
         device_index: None,
         metric: None,
@@ -161,7 +184,11 @@ fn flag_names(flags: RouteFlags) -> Vec<&'static str> {
         (RouteFlags::Unresolved, "unresolved"),
         (RouteFlags::Trap, "trap"),
     ];
-    NAMES.iter().filter(|(f, _)| flags.contains(*f)).map(|(_, n)| *n).collect()
+    NAMES
+        .iter()
+        .filter(|(f, _)| flags.contains(*f))
+        .map(|(_, n)| *n)
+        .collect()
 }
 
 /// `ip route`'s names for route types and protocols, for listings. netlink-packet-route's own `Display`
@@ -201,8 +228,15 @@ pub fn protocol_name(protocol: RouteProtocol) -> String {
 
 /// The route the kernel uses to reach `destination` (`ip route get`), or with `fib_match` the routing table
 /// entry that matched it (`ip route get fibmatch`): its real prefix, table and metric.
-pub fn get(socket: &RouteSocket, destination: IpAddr, fib_match: bool) -> Result<Option<Route>, KernelError> {
-    let context = format!("route get {}{destination}", if fib_match { "fibmatch " } else { "" });
+pub fn get(
+    socket: &RouteSocket,
+    destination: IpAddr,
+    fib_match: bool,
+) -> Result<Option<Route>, KernelError> {
+    let context = format!(
+        "route get {}{destination}",
+        if fib_match { "fibmatch " } else { "" }
+    );
     let mut query = RouteMessage::default();
     query.header.address_family = match destination {
         IpAddr::V4(_) => AddressFamily::Inet,
@@ -212,7 +246,9 @@ pub fn get(socket: &RouteSocket, destination: IpAddr, fib_match: bool) -> Result
     if fib_match {
         query.header.flags = RouteFlags::FibMatch;
     }
-    query.attributes.push(RouteAttribute::Destination(RouteAddress::from(destination)));
+    query
+        .attributes
+        .push(RouteAttribute::Destination(RouteAddress::from(destination)));
     let answer = request::get(socket, RouteNetlinkMessage::GetRoute(query), context)?;
     Ok(answer.and_then(|message| match message {
         RouteNetlinkMessage::NewRoute(route) => parse(&route),

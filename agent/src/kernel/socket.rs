@@ -13,7 +13,10 @@ use std::io;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use netlink_packet_core::{NetlinkBuffer, NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST};
+use netlink_packet_core::{
+    NetlinkBuffer, NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_DUMP,
+    NLM_F_REQUEST,
+};
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 
@@ -55,13 +58,26 @@ impl RouteSocket {
         // link's addresses, not the whole namespace's), as iproute2 asks for too.
         socket.set_netlink_get_strict_chk(true)?;
         set_receive_timeout(&socket, ANSWER_LIMIT)?;
-        Ok(Self { inner: Mutex::new(Inner { socket, sequence: 0 }) })
+        Ok(Self {
+            inner: Mutex::new(Inner {
+                socket,
+                sequence: 0,
+            }),
+        })
     }
 
     /// Sends `message` and returns the messages of the answer: for a dump every part until its end, for
     /// anything else what came before the kernel's acknowledgement. A refusal is `KernelError::Refused`.
-    pub fn request(&self, message: RouteNetlinkMessage, flags: u16, context: &str) -> Result<Vec<RouteNetlinkMessage>, KernelError> {
-        let transport = |detail: String| KernelError::Transport { context: context.to_string(), detail };
+    pub fn request(
+        &self,
+        message: RouteNetlinkMessage,
+        flags: u16,
+        context: &str,
+    ) -> Result<Vec<RouteNetlinkMessage>, KernelError> {
+        let transport = |detail: String| KernelError::Transport {
+            context: context.to_string(),
+            detail,
+        };
         let dump = flags & NLM_F_DUMP == NLM_F_DUMP;
         let mut header = NetlinkHeader::default();
         header.flags = NLM_F_REQUEST | flags | if dump { 0 } else { NLM_F_ACK };
@@ -75,20 +91,24 @@ impl RouteSocket {
         request.finalize();
         let mut bytes = vec![0u8; request.buffer_len()];
         request.serialize(&mut bytes);
-        retry_interrupted(|| inner.socket.send(&bytes, 0)).map_err(|e| transport(format!("send: {e}")))?;
+        retry_interrupted(|| inner.socket.send(&bytes, 0))
+            .map_err(|e| transport(format!("send: {e}")))?;
 
         RECEIVED.with_borrow_mut(|buffer| {
             let mut answer = Vec::new();
             loop {
                 buffer.clear();
-                retry_interrupted(|| inner.socket.recv(buffer, 0)).map_err(|e| transport(format!("receive: {e}")))?;
+                retry_interrupted(|| inner.socket.recv(buffer, 0))
+                    .map_err(|e| transport(format!("receive: {e}")))?;
                 let mut rest: &[u8] = buffer;
                 while !rest.is_empty() {
                     let length = NetlinkBuffer::new_checked(rest)
                         .map(|b| b.length() as usize)
                         .map_err(|e| transport(format!("malformed answer: {e}")))?;
                     let (this, next) = rest.split_at(length.min(rest.len()));
-                    rest = next.get(length.next_multiple_of(4) - length..).unwrap_or_default();
+                    rest = next
+                        .get(length.next_multiple_of(4) - length..)
+                        .unwrap_or_default();
                     let parsed = NetlinkMessage::<RouteNetlinkMessage>::deserialize(this)
                         .map_err(|e| transport(format!("malformed answer: {e}")))?;
                     // Left over from an earlier request whose answer was not read to the end.
@@ -121,7 +141,10 @@ fn retry_interrupted<T>(mut call: impl FnMut() -> io::Result<T>) -> io::Result<T
 
 fn set_receive_timeout(socket: &Socket, limit: Duration) -> io::Result<()> {
     use std::os::fd::AsRawFd;
-    let value = libc::timeval { tv_sec: limit.as_secs() as libc::time_t, tv_usec: 0 };
+    let value = libc::timeval {
+        tv_sec: limit.as_secs() as libc::time_t,
+        tv_usec: 0,
+    };
     // SAFETY: a valid socket fd and a timeval that outlives the call, with its exact size.
     let result = unsafe {
         libc::setsockopt(

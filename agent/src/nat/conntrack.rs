@@ -42,7 +42,10 @@ pub(crate) fn flush_untranslated_matches_of(spec: &NatRuleSpec) -> Result<usize,
     flush_where(spec, would_translate)
 }
 
-fn flush_where(spec: &NatRuleSpec, doomed_if: fn(&NatRuleSpec, &Flow) -> bool) -> Result<usize, NatError> {
+fn flush_where(
+    spec: &NatRuleSpec,
+    doomed_if: fn(&NatRuleSpec, &Flow) -> bool,
+) -> Result<usize, NatError> {
     let family = spec.family();
     let mut socket = CtSocket::open()?;
     let doomed: Vec<Entry> = socket
@@ -124,9 +127,15 @@ pub(crate) fn would_translate(spec: &NatRuleSpec, flow: &Flow) -> bool {
     let status = Status::from_bits_retain(flow.status);
     match spec {
         NatRuleSpec::Masquerade { source, .. } | NatRuleSpec::Snat { source, .. } => {
-            !status.contains(Status::SrcNat) && flow.orig_src.is_some_and(|src| source.contains(&src))
+            !status.contains(Status::SrcNat)
+                && flow.orig_src.is_some_and(|src| source.contains(&src))
         }
-        NatRuleSpec::Dnat { protocol, ports, destination, .. } => {
+        NatRuleSpec::Dnat {
+            protocol,
+            ports,
+            destination,
+            ..
+        } => {
             let ip_protocol = match protocol {
                 NatProtocol::Tcp => IPPROTO_TCP,
                 NatProtocol::Udp => IPPROTO_UDP,
@@ -476,19 +485,65 @@ mod tests {
             source: IpPrefix::new("172.20.0.0".parse().unwrap(), 16),
             output_interface: Some("eth0".into()),
         };
-        let untranslated = Flow { status: 0, ..source_natted() };
-        assert!(would_translate(&masquerade, &untranslated), "started before the rule: flush");
-        assert!(!would_translate(&masquerade, &source_natted()), "already translated by another rule");
-        let elsewhere = Flow { orig_src: addr("10.1.2.3"), ..untranslated.clone() };
-        assert!(!would_translate(&masquerade, &elsewhere), "outside the rule's prefix");
+        let untranslated = Flow {
+            status: 0,
+            ..source_natted()
+        };
+        assert!(
+            would_translate(&masquerade, &untranslated),
+            "started before the rule: flush"
+        );
+        assert!(
+            !would_translate(&masquerade, &source_natted()),
+            "already translated by another rule"
+        );
+        let elsewhere = Flow {
+            orig_src: addr("10.1.2.3"),
+            ..untranslated.clone()
+        };
+        assert!(
+            !would_translate(&masquerade, &elsewhere),
+            "outside the rule's prefix"
+        );
 
         let forward = dnat(Some("192.0.2.1"), None);
-        let untranslated = Flow { status: 0, orig_dport: Some(8085), ..destination_natted() };
+        let untranslated = Flow {
+            status: 0,
+            orig_dport: Some(8085),
+            ..destination_natted()
+        };
         assert!(would_translate(&forward, &untranslated));
-        assert!(!would_translate(&forward, &destination_natted()), "already forwarded");
-        assert!(!would_translate(&forward, &Flow { orig_dport: Some(9000), ..untranslated.clone() }), "port");
-        assert!(!would_translate(&forward, &Flow { protocol: Some(IPPROTO_UDP), ..untranslated.clone() }));
-        assert!(!would_translate(&forward, &Flow { orig_dst: addr("192.0.2.9"), ..untranslated }), "destination");
+        assert!(
+            !would_translate(&forward, &destination_natted()),
+            "already forwarded"
+        );
+        assert!(
+            !would_translate(
+                &forward,
+                &Flow {
+                    orig_dport: Some(9000),
+                    ..untranslated.clone()
+                }
+            ),
+            "port"
+        );
+        assert!(!would_translate(
+            &forward,
+            &Flow {
+                protocol: Some(IPPROTO_UDP),
+                ..untranslated.clone()
+            }
+        ));
+        assert!(
+            !would_translate(
+                &forward,
+                &Flow {
+                    orig_dst: addr("192.0.2.9"),
+                    ..untranslated
+                }
+            ),
+            "destination"
+        );
     }
 
     #[test]

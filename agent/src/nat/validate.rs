@@ -91,8 +91,14 @@ pub fn validate_comment(comment: &str) -> Result<(), NatError> {
 /// names (`*` is a wildcard) or that break its text output.
 pub fn validate_interface_name(field: &'static str, name: &str) -> Result<(), NatError> {
     LinkName::parse(field, name).map_err(|e| NatError::invalid(field, e.reason))?;
-    if let Some(bad) = name.chars().find(|c| c.is_control() || matches!(c, '*' | '"' | '\\')) {
-        return Err(NatError::invalid(field, format!("{name:?} contains {bad:?}, which nft gives a meaning to in names")));
+    if let Some(bad) = name
+        .chars()
+        .find(|c| c.is_control() || matches!(c, '*' | '"' | '\\'))
+    {
+        return Err(NatError::invalid(
+            field,
+            format!("{name:?} contains {bad:?}, which nft gives a meaning to in names"),
+        ));
     }
     Ok(())
 }

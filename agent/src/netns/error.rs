@@ -26,6 +26,9 @@ pub enum NetnsError {
 
 impl NetnsError {
     pub fn io(context: impl Into<String>, source: impl Into<io::Error>) -> Self {
-        Self::Io { context: context.into(), source: source.into() }
+        Self::Io {
+            context: context.into(),
+            source: source.into(),
+        }
     }
 }

@@ -16,18 +16,37 @@ pub struct NamespaceHandle {
 
 impl NamespaceHandle {
     /// Opens the route netlink socket inside the namespace behind `fd`.
-    pub async fn open(namespace: NamespaceRef, fd: OwnedFd, inode: u64) -> Result<Self, NetnsError> {
+    pub async fn open(
+        namespace: NamespaceRef,
+        fd: OwnedFd,
+        inode: u64,
+    ) -> Result<Self, NetnsError> {
         let fd = Arc::new(fd);
         let context = format!("open netlink socket in {namespace}");
         let route = run_in_namespace(fd.clone(), &context, RouteSocket::open)
             .await?
             .map_err(|e| NetnsError::io(context, e))?;
-        Ok(Self { namespace, fd, inode, route })
+        Ok(Self {
+            namespace,
+            fd,
+            inode,
+            route,
+        })
     }
 
     /// A handle from a socket already opened inside the namespace (by the thread that created it).
-    pub fn with_socket(namespace: NamespaceRef, fd: OwnedFd, inode: u64, route: RouteSocket) -> Self {
-        Self { namespace, fd: Arc::new(fd), inode, route }
+    pub fn with_socket(
+        namespace: NamespaceRef,
+        fd: OwnedFd,
+        inode: u64,
+        route: RouteSocket,
+    ) -> Self {
+        Self {
+            namespace,
+            fd: Arc::new(fd),
+            inode,
+            route,
+        }
     }
 
     pub fn namespace(&self) -> &NamespaceRef {

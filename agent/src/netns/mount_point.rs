@@ -54,15 +54,26 @@ pub(super) fn leftover_kind(path: &Path) -> io::Result<Leftover> {
     if !metadata.is_file() || metadata.size() != 0 {
         return Ok(Leftover::Other);
     }
-    Ok(if has_our_mark(path) { Leftover::Ours } else { Leftover::Unmarked })
+    Ok(if has_our_mark(path) {
+        Leftover::Ours
+    } else {
+        Leftover::Unmarked
+    })
 }
 
 fn has_our_mark(path: &Path) -> bool {
-    let Ok(path) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else { return false };
+    let Ok(path) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else {
+        return false;
+    };
     let mut value = [0u8; 32];
     // SAFETY: both strings are NUL-terminated and the buffer pointer and length describe `value`.
     let length = unsafe {
-        libc::lgetxattr(path.as_ptr(), CREATOR_MARK.as_ptr().cast(), value.as_mut_ptr().cast(), value.len())
+        libc::lgetxattr(
+            path.as_ptr(),
+            CREATOR_MARK.as_ptr().cast(),
+            value.as_mut_ptr().cast(),
+            value.len(),
+        )
     };
     usize::try_from(length).is_ok_and(|length| &value[..length] == CREATOR_VALUE)
 }

@@ -57,7 +57,9 @@ impl NamespaceRegistry {
             host: Arc::new(host),
             handles: Mutex::default(),
             nsids: NsidMemo::default(),
-            name_locks: (0..NAME_LOCKS).map(|_| tokio::sync::Mutex::new(())).collect(),
+            name_locks: (0..NAME_LOCKS)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
         };
         registry.clear_our_leftovers();
         Ok(registry)
@@ -66,12 +68,23 @@ impl NamespaceRegistry {
     /// Removes the mount points of nsfleet's own creations that a killed agent left unmounted. Only
     /// files carrying nsfleet's mark: anything else under /run/netns is someone else's.
     fn clear_our_leftovers(&self) {
-        let Ok(entries) = fs::read_dir(&self.dir) else { return };
-        for path in entries.filter_map(|entry| entry.ok()).map(|entry| entry.path()) {
-            if matches!(namespace_inode(&path), Ok(None)) && matches!(leftover_kind(&path), Ok(Leftover::Ours)) {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        for path in entries
+            .filter_map(|entry| entry.ok())
+            .map(|entry| entry.path())
+        {
+            if matches!(namespace_inode(&path), Ok(None))
+                && matches!(leftover_kind(&path), Ok(Leftover::Ours))
+            {
                 match fs::remove_file(&path) {
-                    Ok(()) => tracing::info!(path = %path.display(), "removed the mount point of an interrupted namespace creation"),
-                    Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot remove the mount point of an interrupted namespace creation"),
+                    Ok(()) => {
+                        tracing::info!(path = %path.display(), "removed the mount point of an interrupted namespace creation")
+                    }
+                    Err(e) => {
+                        tracing::warn!(path = %path.display(), error = %e, "cannot remove the mount point of an interrupted namespace creation")
+                    }
                 }
             }
         }
@@ -97,7 +110,10 @@ impl NamespaceRegistry {
     }
 
     /// The handle for `namespace`, opening (and caching) it if needed.
-    pub async fn handle(&self, namespace: &NamespaceRef) -> Result<Arc<NamespaceHandle>, NetnsError> {
+    pub async fn handle(
+        &self,
+        namespace: &NamespaceRef,
+    ) -> Result<Arc<NamespaceHandle>, NetnsError> {
         let name = match namespace {
             NamespaceRef::Host => return Ok(self.host()),
             NamespaceRef::Named(name) => name,
@@ -128,17 +144,27 @@ impl NamespaceRegistry {
     /// Drops cached handles whose namespace is gone or was replaced: an open socket would keep a deleted
     /// namespace (and its links) alive.
     pub fn forget_stale(&self) {
-        let current: HashMap<NamespaceName, u64> =
-            self.list().unwrap_or_default().into_iter().map(|info| (info.name, info.inode)).collect();
-        self.lock().retain(|name, handle| current.get(name) == Some(&handle.inode()));
+        let current: HashMap<NamespaceName, u64> = self
+            .list()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|info| (info.name, info.inode))
+            .collect();
+        self.lock()
+            .retain(|name, handle| current.get(name) == Some(&handle.inode()));
     }
 
     /// Looks up one named namespace.
     pub fn get(&self, name: &NamespaceName) -> Result<NamespaceInfo, NetnsError> {
         let path = self.path_of(name);
         match namespace_inode(&path) {
-            Ok(Some(inode)) => Ok(NamespaceInfo { name: name.clone(), inode }),
-            Ok(None) => Err(NetnsError::NotANamespace { path: path.display().to_string() }),
+            Ok(Some(inode)) => Ok(NamespaceInfo {
+                name: name.clone(),
+                inode,
+            }),
+            Ok(None) => Err(NetnsError::NotANamespace {
+                path: path.display().to_string(),
+            }),
             Err(e) => Err(not_found_or(
                 NetnsError::io(format!("stat {}", path.display()), e),
                 &NamespaceRef::Named(name.clone()),
@@ -156,9 +182,14 @@ impl NamespaceRegistry {
         };
         let mut namespaces = Vec::new();
         for entry in entries {
-            let entry = entry.map_err(|e| NetnsError::io(format!("read {}", self.dir.display()), e))?;
-            let Some(file_name) = entry.file_name().to_str().map(str::to_string) else { continue };
-            let Ok(name) = NamespaceName::parse("name", &file_name) else { continue };
+            let entry =
+                entry.map_err(|e| NetnsError::io(format!("read {}", self.dir.display()), e))?;
+            let Some(file_name) = entry.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            let Ok(name) = NamespaceName::parse("name", &file_name) else {
+                continue;
+            };
             if let Ok(Some(inode)) = namespace_inode(&entry.path()) {
                 namespaces.push(NamespaceInfo { name, inode });
             }
@@ -180,7 +211,9 @@ impl NamespaceRegistry {
                 if !matches!(leftover_kind(&path), Ok(Leftover::Ours)) {
                     return Err(not_a_namespace);
                 }
-                fs::remove_file(&path).map_err(|e| NetnsError::io(format!("remove the leftover {}", path.display()), e))?;
+                fs::remove_file(&path).map_err(|e| {
+                    NetnsError::io(format!("remove the leftover {}", path.display()), e)
+                })?;
             }
             Err(other) => return Err(other),
         }
@@ -196,7 +229,11 @@ impl NamespaceRegistry {
         let opened = match receiver.await {
             Ok(Ok(opened)) => opened,
             Ok(Err(e)) => return Err(e),
-            Err(_) => return Err(NetnsError::ThreadLost { context: format!("create namespace {name}") }),
+            Err(_) => {
+                return Err(NetnsError::ThreadLost {
+                    context: format!("create namespace {name}"),
+                })
+            }
         };
         let info = self.get(name)?;
         // The creating thread was inside the new namespace anyway: its socket spares the first request a
@@ -250,8 +287,19 @@ fn create_on_this_thread(dir: &Path, path: &Path) -> Result<(), NetnsError> {
         .map_err(|e| NetnsError::io("unshare the network namespace", e))
         .and_then(|()| {
             // /proc/self would name the process's (main thread's) namespace, not this thread's new one.
-            mount(Some("/proc/thread-self/ns/net"), path, None::<&str>, MsFlags::MS_BIND, None::<&str>)
-                .map_err(|e| NetnsError::io(format!("bind-mount the new namespace on {}", path.display()), e))
+            mount(
+                Some("/proc/thread-self/ns/net"),
+                path,
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
+            .map_err(|e| {
+                NetnsError::io(
+                    format!("bind-mount the new namespace on {}", path.display()),
+                    e,
+                )
+            })
         });
     if result.is_err() {
         let _ = fs::remove_file(path);
@@ -264,16 +312,31 @@ fn create_on_this_thread(dir: &Path, path: &Path) -> Result<(), NetnsError> {
 /// cheap syscall when already in place.
 fn make_shared_mount_dir(dir: &Path) -> Result<(), NetnsError> {
     fs::create_dir_all(dir).map_err(|e| NetnsError::io(format!("create {}", dir.display()), e))?;
-    let share = || mount(None::<&str>, dir, None::<&str>, MsFlags::MS_SHARED | MsFlags::MS_REC, None::<&str>);
+    let share = || {
+        mount(
+            None::<&str>,
+            dir,
+            None::<&str>,
+            MsFlags::MS_SHARED | MsFlags::MS_REC,
+            None::<&str>,
+        )
+    };
     match share() {
         Ok(()) => Ok(()),
         // EINVAL: not a mount point yet; bind it onto itself, then share it.
-        Err(Errno::EINVAL) => {
-            mount(Some(dir), dir, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-                .and_then(|()| share())
-                .map_err(|e| NetnsError::io(format!("make {} a shared mount", dir.display()), e))
-        }
-        Err(e) => Err(NetnsError::io(format!("make {} a shared mount", dir.display()), e)),
+        Err(Errno::EINVAL) => mount(
+            Some(dir),
+            dir,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .and_then(|()| share())
+        .map_err(|e| NetnsError::io(format!("make {} a shared mount", dir.display()), e)),
+        Err(e) => Err(NetnsError::io(
+            format!("make {} a shared mount", dir.display()),
+            e,
+        )),
     }
 }
 
@@ -298,24 +361,32 @@ fn delete_mount(path: &Path) -> Result<(), NetnsError> {
 }
 
 fn open_namespace_file(path: &Path) -> Result<OwnedFd, NetnsError> {
-    File::open(path).map(OwnedFd::from).map_err(|e| NetnsError::io(format!("open {}", path.display()), e))
+    File::open(path)
+        .map(OwnedFd::from)
+        .map_err(|e| NetnsError::io(format!("open {}", path.display()), e))
 }
 
 fn inode_of(fd: &OwnedFd, what: &str) -> Result<u64, NetnsError> {
-    nix::sys::stat::fstat(fd).map(|st| st.st_ino).map_err(|e| NetnsError::io(format!("stat {what}"), e))
+    nix::sys::stat::fstat(fd)
+        .map(|st| st.st_ino)
+        .map_err(|e| NetnsError::io(format!("stat {what}"), e))
 }
 
 /// `Some(inode)` if `path` is a namespace bind mount, `None` if it is some other file.
 fn namespace_inode(path: &Path) -> io::Result<Option<u64>> {
     let metadata = fs::metadata(path)?;
-    let is_nsfs = statfs(path).map(|fs| fs.filesystem_type() == NSFS_MAGIC).unwrap_or(false);
+    let is_nsfs = statfs(path)
+        .map(|fs| fs.filesystem_type() == NSFS_MAGIC)
+        .unwrap_or(false);
     Ok(is_nsfs.then(|| metadata.ino()))
 }
 
 fn not_found_or(error: NetnsError, namespace: &NamespaceRef) -> NetnsError {
     match &error {
         NetnsError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound => {
-            NetnsError::NotFound { namespace: namespace.clone() }
+            NetnsError::NotFound {
+                namespace: namespace.clone(),
+            }
         }
         _ => error,
     }

@@ -11,7 +11,11 @@ use super::NetnsError;
 ///
 /// The thread exits when `work` returns, so its namespace never leaks into another task: nothing has to
 /// `setns` back. Sockets `work` creates stay in that namespace, and processes it spawns inherit it.
-pub async fn run_in_namespace<T, F>(namespace: Arc<OwnedFd>, context: &str, work: F) -> Result<T, NetnsError>
+pub async fn run_in_namespace<T, F>(
+    namespace: Arc<OwnedFd>,
+    context: &str,
+    work: F,
+) -> Result<T, NetnsError>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
@@ -28,6 +32,8 @@ where
     match receiver.await {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(errno)) => Err(NetnsError::io(format!("{context}: setns"), errno)),
-        Err(_) => Err(NetnsError::ThreadLost { context: context.to_string() }),
+        Err(_) => Err(NetnsError::ThreadLost {
+            context: context.to_string(),
+        }),
     }
 }

@@ -44,13 +44,24 @@ pub enum AddressChange {
 }
 
 /// A link that an address request names: it must exist, or the request is malformed.
-pub(super) async fn referenced_link(handle: &NamespaceHandle, field: &str, name: &LinkName) -> Result<Link, OpError> {
+pub(super) async fn referenced_link(
+    handle: &NamespaceHandle,
+    field: &str,
+    name: &LinkName,
+) -> Result<Link, OpError> {
     link::get_by_name(handle.route(), name.as_str())?.ok_or_else(|| {
-        FieldError::new(field, format!("no link named {name} in {}", handle.namespace())).into()
+        FieldError::new(
+            field,
+            format!("no link named {name} in {}", handle.namespace()),
+        )
+        .into()
     })
 }
 
-pub async fn add(registry: &NamespaceRegistry, request: &AddAddress) -> Result<Outcome<(AddressView, AddressChange)>, OpError> {
+pub async fn add(
+    registry: &NamespaceRegistry,
+    request: &AddAddress,
+) -> Result<Outcome<(AddressView, AddressChange)>, OpError> {
     let handle = namespace_handle(registry, &request.namespace).await?;
     let target = referenced_link(&handle, "link", &request.link).await?;
     let spec = AddressSpec {
@@ -64,7 +75,12 @@ pub async fn add(registry: &NamespaceRegistry, request: &AddAddress) -> Result<O
         label: request.label.clone(),
         scope: request.scope,
     };
-    let context = format!("add {} to {} in {}", request.prefix, target.name, handle.namespace());
+    let context = format!(
+        "add {} to {} in {}",
+        request.prefix,
+        target.name,
+        handle.namespace()
+    );
     let change = match find(&handle, target.index, request.prefix)? {
         Some(existing) if satisfies(&existing, &spec) => AddressChange::None,
         // Same address, other attributes: update it in place rather than fail.
@@ -77,10 +93,17 @@ pub async fn add(registry: &NamespaceRegistry, request: &AddAddress) -> Result<O
             AddressChange::Created
         }
     };
-    let current = find(&handle, target.index, request.prefix)?
-        .ok_or_else(|| OpError::AddressVanished { prefix: request.prefix, link: target.name.clone() })?;
+    let current =
+        find(&handle, target.index, request.prefix)?.ok_or_else(|| OpError::AddressVanished {
+            prefix: request.prefix,
+            link: target.name.clone(),
+        })?;
     let warnings = bridge_port_warnings(&handle, &target, std::slice::from_ref(&current));
-    let view = AddressView { namespace: request.namespace.clone(), link: target.name, address: current };
+    let view = AddressView {
+        namespace: request.namespace.clone(),
+        link: target.name,
+        address: current,
+    };
     let outcome = match change {
         AddressChange::None => Outcome::unchanged((view, change)),
         _ => Outcome::changed((view, change)),
@@ -92,7 +115,10 @@ pub async fn add(registry: &NamespaceRegistry, request: &AddAddress) -> Result<O
 pub fn check_ipv4_only_fields(request: &AddAddress) -> Result<(), FieldError> {
     if request.prefix.family() == Family::V6 {
         if request.broadcast != Broadcast::None {
-            return Err(FieldError::new("broadcast_mode", "broadcast addresses are IPv4 only"));
+            return Err(FieldError::new(
+                "broadcast_mode",
+                "broadcast addresses are IPv4 only",
+            ));
         }
         if request.label.is_some() {
             return Err(FieldError::new("label", "labels are IPv4 only"));
@@ -100,9 +126,15 @@ pub fn check_ipv4_only_fields(request: &AddAddress) -> Result<(), FieldError> {
     }
     if let Some(label) = &request.label {
         let link = request.link.as_str();
-        let fits = label == link || label.strip_prefix(link).is_some_and(|rest| rest.starts_with(':'));
+        let fits = label == link
+            || label
+                .strip_prefix(link)
+                .is_some_and(|rest| rest.starts_with(':'));
         if !fits || label.len() > 15 {
-            return Err(FieldError::new("label", format!("{label:?} must be {link} or start with \"{link}:\", at most 15 bytes")));
+            return Err(FieldError::new(
+                "label",
+                format!("{label:?} must be {link} or start with \"{link}:\", at most 15 bytes"),
+            ));
         }
     }
     Ok(())
@@ -114,10 +146,16 @@ fn satisfies(existing: &Address, wanted: &AddressSpec) -> bool {
         && wanted.scope.is_none_or(|scope| existing.scope == scope)
 }
 
-fn find(handle: &NamespaceHandle, link_index: u32, prefix: IpPrefix) -> Result<Option<Address>, OpError> {
-    Ok(address::list_of_link(handle.route(), link_index, Some(prefix.family()))?
-        .into_iter()
-        .find(|a| a.prefix == prefix))
+fn find(
+    handle: &NamespaceHandle,
+    link_index: u32,
+    prefix: IpPrefix,
+) -> Result<Option<Address>, OpError> {
+    Ok(
+        address::list_of_link(handle.route(), link_index, Some(prefix.family()))?
+            .into_iter()
+            .find(|a| a.prefix == prefix),
+    )
 }
 
 pub async fn delete(
@@ -133,7 +171,11 @@ pub async fn delete(
         return if ignore_missing {
             Ok(Outcome::unchanged(()))
         } else {
-            Err(OpError::AddressNotFound { namespace: namespace.clone(), link: link_name.to_string(), prefix })
+            Err(OpError::AddressNotFound {
+                namespace: namespace.clone(),
+                link: link_name.to_string(),
+                prefix,
+            })
         };
     }
     let context = format!("delete {prefix} from {link_name} in {namespace}");
@@ -163,7 +205,11 @@ pub async fn list(
         .into_iter()
         .map(|address| AddressView {
             namespace: namespace.clone(),
-            link: links.iter().find(|l| l.index == address.link_index).map(|l| l.name.clone()).unwrap_or_default(),
+            link: links
+                .iter()
+                .find(|l| l.index == address.link_index)
+                .map(|l| l.name.clone())
+                .unwrap_or_default(),
             address,
         })
         .collect())
@@ -172,13 +218,26 @@ pub async fn list(
 /// An address on a bridge port brings a prefix route through the port, which competes with the bridge's
 /// own route to that prefix: the host then answers through the port, where ARP never resolves (replies
 /// arrive on the bridge). The kernel accepts it; the caller needs to hear about it.
-pub(super) fn bridge_port_warnings(handle: &NamespaceHandle, port: &Link, addresses: &[Address]) -> Result<Vec<Warning>, OpError> {
-    let Some(master_index) = port.master else { return Ok(Vec::new()) };
-    let Some(master) = link::get_by_index(handle.route(), master_index)? else { return Ok(Vec::new()) };
+pub(super) fn bridge_port_warnings(
+    handle: &NamespaceHandle,
+    port: &Link,
+    addresses: &[Address],
+) -> Result<Vec<Warning>, OpError> {
+    let Some(master_index) = port.master else {
+        return Ok(Vec::new());
+    };
+    let Some(master) = link::get_by_index(handle.route(), master_index)? else {
+        return Ok(Vec::new());
+    };
     Ok(warnings_for_port(handle, port, &master, addresses))
 }
 
-fn warnings_for_port(handle: &NamespaceHandle, port: &Link, master: &Link, addresses: &[Address]) -> Vec<Warning> {
+fn warnings_for_port(
+    handle: &NamespaceHandle,
+    port: &Link,
+    master: &Link,
+    addresses: &[Address],
+) -> Vec<Warning> {
     if master.kind.as_deref() != Some("bridge") {
         return Vec::new();
     }
@@ -209,7 +268,11 @@ fn warnings_for_port(handle: &NamespaceHandle, port: &Link, master: &Link, addre
 }
 
 /// The warnings for making `port` a port of `master` while it holds addresses.
-pub(super) fn enslave_warnings(handle: &NamespaceHandle, port: &Link, master: &Link) -> Result<Vec<Warning>, OpError> {
+pub(super) fn enslave_warnings(
+    handle: &NamespaceHandle,
+    port: &Link,
+    master: &Link,
+) -> Result<Vec<Warning>, OpError> {
     // Only the port's addresses: a whole-namespace dump here made enslaving the n-th port cost O(n).
     let addresses = address::list_of_link(handle.route(), port.index, None)?;
     Ok(warnings_for_port(handle, port, master, &addresses))

@@ -13,34 +13,67 @@ pub enum OpError {
     #[error("{namespace} does not exist")]
     NamespaceNotFound { namespace: NamespaceRef },
     #[error("link {name} does not exist in {namespace}")]
-    LinkNotFound { namespace: NamespaceRef, name: String },
+    LinkNotFound {
+        namespace: NamespaceRef,
+        name: String,
+    },
     #[error("master {name} does not exist in {namespace}")]
-    MasterNotFound { namespace: NamespaceRef, name: String },
+    MasterNotFound {
+        namespace: NamespaceRef,
+        name: String,
+    },
     #[error("{link} in {namespace} has no address {prefix}")]
-    AddressNotFound { namespace: NamespaceRef, link: String, prefix: IpPrefix },
+    AddressNotFound {
+        namespace: NamespaceRef,
+        link: String,
+        prefix: IpPrefix,
+    },
     /// `route` describes the destination ("default", "10.0.0.0/8").
     #[error("{namespace} has no such route to {route} in table {table}")]
-    RouteNotFound { namespace: NamespaceRef, route: String, table: u32 },
+    RouteNotFound {
+        namespace: NamespaceRef,
+        route: String,
+        table: u32,
+    },
 
     // Another object already has the name (or route) the request wants.
     /// `existing` describes it ("a bridge", "a veth whose peer is ceth1 in namespace a").
     #[error("link {name} already exists in {namespace} as {existing}")]
-    LinkExists { namespace: NamespaceRef, name: String, existing: String },
+    LinkExists {
+        namespace: NamespaceRef,
+        name: String,
+        existing: String,
+    },
     #[error("peer name {peer} is already taken in {namespace}")]
-    PeerNameTaken { namespace: NamespaceRef, peer: String },
+    PeerNameTaken {
+        namespace: NamespaceRef,
+        peer: String,
+    },
     #[error("link {name} (or its peer) was created by someone else meanwhile")]
     CreatedMeanwhile { name: String },
     #[error("{namespace} already has a link named {name}")]
-    NameTakenAtDestination { namespace: NamespaceRef, name: String },
+    NameTakenAtDestination {
+        namespace: NamespaceRef,
+        name: String,
+    },
     /// `route` describes the wanted destination, `existing` the next hop of the route already there.
     #[error("{namespace} already has a route to {route} in table {table} with metric {metric} ({existing}); use replace to change it")]
-    RouteExists { namespace: NamespaceRef, route: String, table: u32, metric: u32, existing: String },
+    RouteExists {
+        namespace: NamespaceRef,
+        route: String,
+        table: u32,
+        metric: u32,
+        existing: String,
+    },
 
     // The request is well formed but the host's state does not allow it.
     #[error("{prefix} vanished from {link} right after it was added")]
     AddressVanished { prefix: IpPrefix, link: String },
     #[error("{family} forwarding is not available in {namespace} (is {family} disabled?)")]
-    FamilyDisabled { namespace: NamespaceRef, family: Family },
+    FamilyDisabled {
+        namespace: NamespaceRef,
+        family: Family,
+    },
     /// The management-path guard refused; `refusal` says what would break and why.
     #[error("{refusal}; {FORCE_HINT} to do it anyway")]
     CutsManagementPath { refusal: String },

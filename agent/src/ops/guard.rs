@@ -22,8 +22,8 @@ use crate::kernel::route::{self, Route, MAIN_TABLE};
 use crate::kernel::{address, link};
 use crate::netns::NamespaceRegistry;
 
-use super::operation::Operation;
 use super::link::{MasterChange, SetLink};
+use super::operation::Operation;
 use super::route::RouteRequest;
 use super::OpError;
 
@@ -44,7 +44,11 @@ pub struct ManagementPath {
 impl ManagementPath {
     pub fn new(peer: IpAddr, local: IpAddr, listening: &ListeningAddresses) -> Self {
         // A dual-stack socket reports IPv4 callers as ::ffff:a.b.c.d; the kernel's tables hold a.b.c.d.
-        Self { peer: peer.to_canonical(), local: local.to_canonical(), listening: listening.0.to_vec() }
+        Self {
+            peer: peer.to_canonical(),
+            local: local.to_canonical(),
+            listening: listening.0.to_vec(),
+        }
     }
 }
 
@@ -52,9 +56,20 @@ impl ManagementPath {
 #[derive(Debug, Clone, Copy)]
 pub enum Change<'a> {
     DeleteNamespace(&'a NamespaceName),
-    DeleteLink { namespace: &'a NamespaceRef, name: &'a LinkName },
-    SetLink { namespace: &'a NamespaceRef, name: &'a LinkName, change: &'a SetLink },
-    DeleteAddress { namespace: &'a NamespaceRef, link: &'a LinkName, prefix: IpPrefix },
+    DeleteLink {
+        namespace: &'a NamespaceRef,
+        name: &'a LinkName,
+    },
+    SetLink {
+        namespace: &'a NamespaceRef,
+        name: &'a LinkName,
+        change: &'a SetLink,
+    },
+    DeleteAddress {
+        namespace: &'a NamespaceRef,
+        link: &'a LinkName,
+        prefix: IpPrefix,
+    },
     DeleteRoute(&'a RouteRequest),
     ReplaceRoute(&'a RouteRequest),
 }
@@ -65,13 +80,33 @@ impl<'a> Change<'a> {
     pub fn of(operation: &'a Operation) -> Option<Self> {
         match operation {
             Operation::DeleteNamespace { name, .. } => Some(Self::DeleteNamespace(name)),
-            Operation::DeleteLink { namespace, name, .. } => Some(Self::DeleteLink { namespace, name }),
-            Operation::SetLink { namespace, name, change } => Some(Self::SetLink { namespace, name, change }),
-            Operation::DeleteAddress { namespace, link, prefix, .. } => {
-                Some(Self::DeleteAddress { namespace, link, prefix: *prefix })
-            }
+            Operation::DeleteLink {
+                namespace, name, ..
+            } => Some(Self::DeleteLink { namespace, name }),
+            Operation::SetLink {
+                namespace,
+                name,
+                change,
+            } => Some(Self::SetLink {
+                namespace,
+                name,
+                change,
+            }),
+            Operation::DeleteAddress {
+                namespace,
+                link,
+                prefix,
+                ..
+            } => Some(Self::DeleteAddress {
+                namespace,
+                link,
+                prefix: *prefix,
+            }),
             Operation::DeleteRoute { request, .. } => Some(Self::DeleteRoute(request)),
-            Operation::AddRoute { request, replace: true } => Some(Self::ReplaceRoute(request)),
+            Operation::AddRoute {
+                request,
+                replace: true,
+            } => Some(Self::ReplaceRoute(request)),
             Operation::AddRoute { replace: false, .. }
             | Operation::CreateNamespace(_)
             | Operation::CreateLink(_)
@@ -87,8 +122,12 @@ impl<'a> Change<'a> {
         match self {
             // Both delete veth peers, wherever they are.
             Self::DeleteNamespace(_) | Self::DeleteLink { .. } => true,
-            Self::SetLink { namespace, .. } | Self::DeleteAddress { namespace, .. } => **namespace == NamespaceRef::Host,
-            Self::DeleteRoute(request) | Self::ReplaceRoute(request) => request.namespace == NamespaceRef::Host,
+            Self::SetLink { namespace, .. } | Self::DeleteAddress { namespace, .. } => {
+                **namespace == NamespaceRef::Host
+            }
+            Self::DeleteRoute(request) | Self::ReplaceRoute(request) => {
+                request.namespace == NamespaceRef::Host
+            }
         }
     }
 }
@@ -107,7 +146,11 @@ pub async fn check(
             continue;
         }
         if protected.is_none() {
-            protected = Some(Protected::load(registry, path).await.map_err(|e| (position, e))?);
+            protected = Some(
+                Protected::load(registry, path)
+                    .await
+                    .map_err(|e| (position, e))?,
+            );
         }
         if let Some(refusal) = protected.as_ref().and_then(|p| p.refusal(change)) {
             return Err((position, OpError::CutsManagementPath { refusal }));
@@ -156,30 +199,59 @@ impl Protected {
         let handle = host.route();
         let links = link::list(handle).map_err(unsure("list links".into()))?;
         let addresses = address::list(handle, None).map_err(unsure("list addresses".into()))?;
-        let name_of = |index: u32| links.iter().find(|l| l.index == index).map(|l| l.name.clone());
+        let name_of = |index: u32| {
+            links
+                .iter()
+                .find(|l| l.index == index)
+                .map(|l| l.name.clone())
+        };
         let mut protected = Self::default();
 
-        let mut local_addresses = vec![(path.local, format!("{}, the address the caller connected to", path.local))];
+        let mut local_addresses = vec![(
+            path.local,
+            format!("{}, the address the caller connected to", path.local),
+        )];
         for listening in path.listening.iter().filter(|a| **a != path.local) {
-            local_addresses.push((*listening, format!("{listening}, an address the agent listens on")));
+            local_addresses.push((
+                *listening,
+                format!("{listening}, an address the agent listens on"),
+            ));
         }
         for (address, why) in local_addresses {
-            let Some(held) = addresses.iter().find(|a| a.prefix.address == address) else { continue };
-            let Some(name) = name_of(held.link_index) else { continue };
-            protected.addresses.push(ProtectedAddress { address, link: name.clone(), why: why.clone() });
+            let Some(held) = addresses.iter().find(|a| a.prefix.address == address) else {
+                continue;
+            };
+            let Some(name) = name_of(held.link_index) else {
+                continue;
+            };
+            protected.addresses.push(ProtectedAddress {
+                address,
+                link: name.clone(),
+                why: why.clone(),
+            });
             protected.add_link(name, format!("it holds {why}"));
         }
 
-        let used = route::get(handle, path.peer, false).map_err(unsure(format!("route get {}", path.peer)))?;
+        let used = route::get(handle, path.peer, false)
+            .map_err(unsure(format!("route get {}", path.peer)))?;
         if let Some(device) = used.as_ref().and_then(|r| r.device_index).and_then(name_of) {
-            protected.add_link(device, format!("it carries the route to the caller {}", path.peer));
+            protected.add_link(
+                device,
+                format!("it carries the route to the caller {}", path.peer),
+            );
         }
-        let matched =
-            route::get(handle, path.peer, true).map_err(unsure(format!("route get fibmatch {}", path.peer)))?;
-        protected.route = matched.map(|route| ManagementRoute { device: route.device_index.and_then(name_of), route, peer: path.peer });
+        let matched = route::get(handle, path.peer, true)
+            .map_err(unsure(format!("route get fibmatch {}", path.peer)))?;
+        protected.route = matched.map(|route| ManagementRoute {
+            device: route.device_index.and_then(name_of),
+            route,
+            peer: path.peer,
+        });
 
         for protected_link in &mut protected.links {
-            let Ok(name) = LinkName::parse("name", &protected_link.name) else { continue };
+            let Ok(name) = LinkName::parse("name", &protected_link.name) else {
+                continue;
+            };
             if let Ok(view) = super::link::get(registry, &NamespaceRef::Host, &name).await {
                 protected_link.veth_peer = view.peer.and_then(|p| Some((p.namespace?, p.name?)));
             }
@@ -190,7 +262,11 @@ impl Protected {
     fn add_link(&mut self, name: String, why: String) {
         match self.links.iter_mut().find(|l| l.name == name) {
             Some(existing) => existing.why = format!("{} and {why}", existing.why),
-            None => self.links.push(ProtectedLink { name, why, veth_peer: None }),
+            None => self.links.push(ProtectedLink {
+                name,
+                why,
+                veth_peer: None,
+            }),
         }
     }
 
@@ -211,7 +287,9 @@ impl Protected {
                 // The other end of a protected veth, wherever it is (the host namespace included: a
                 // host-to-host veth), takes the protected end with it.
                 let link = self.links.iter().find(|l| {
-                    l.veth_peer.as_ref().is_some_and(|(ns, peer)| ns == *namespace && peer == name.as_str())
+                    l.veth_peer
+                        .as_ref()
+                        .is_some_and(|(ns, peer)| ns == *namespace && peer == name.as_str())
                 })?;
                 Some(format!(
                     "deleting link {name} in {namespace} also deletes its veth peer {} in the host namespace, \
@@ -221,7 +299,9 @@ impl Protected {
             }
             Change::DeleteNamespace(namespace) => {
                 let link = self.links.iter().find(|l| {
-                    l.veth_peer.as_ref().is_some_and(|(ns, _)| *ns == NamespaceRef::Named((*namespace).clone()))
+                    l.veth_peer
+                        .as_ref()
+                        .is_some_and(|(ns, _)| *ns == NamespaceRef::Named((*namespace).clone()))
                 })?;
                 Some(format!(
                     "deleting namespace {namespace} also deletes the veth {} of the host namespace (its peer is inside), \
@@ -229,27 +309,59 @@ impl Protected {
                     link.name, link.why
                 ))
             }
-            Change::SetLink { namespace: NamespaceRef::Host, name, change } => {
+            Change::SetLink {
+                namespace: NamespaceRef::Host,
+                name,
+                change,
+            } => {
                 let link = self.link(name.as_str())?;
                 let what = match (change.up, &change.move_to, &change.master) {
                     (Some(false), _, _) => format!("bringing down link {name}"),
-                    (_, Some(NamespaceRef::Named(target)), _) => format!("moving link {name} to namespace {target}"),
-                    (_, _, Some(MasterChange::Set(master))) => format!("making link {name} a port of {master}"),
+                    (_, Some(NamespaceRef::Named(target)), _) => {
+                        format!("moving link {name} to namespace {target}")
+                    }
+                    (_, _, Some(MasterChange::Set(master))) => {
+                        format!("making link {name} a port of {master}")
+                    }
                     _ => return None,
                 };
                 Some(format!("{what} {cut}: {}", link.why))
             }
-            Change::DeleteAddress { namespace: NamespaceRef::Host, link, prefix } => {
-                let held = self.addresses.iter().find(|a| a.address == prefix.address && a.link == link.as_str())?;
-                Some(format!("removing {prefix} from {link} {cut}: it is {}", held.why))
+            Change::DeleteAddress {
+                namespace: NamespaceRef::Host,
+                link,
+                prefix,
+            } => {
+                let held = self
+                    .addresses
+                    .iter()
+                    .find(|a| a.address == prefix.address && a.link == link.as_str())?;
+                Some(format!(
+                    "removing {prefix} from {link} {cut}: it is {}",
+                    held.why
+                ))
             }
             Change::DeleteRoute(request) if request.namespace == NamespaceRef::Host => {
-                let management = self.route.as_ref().filter(|m| m.would_be_deleted_by(request))?;
-                Some(format!("deleting the route {} {cut}: it carries the traffic to {}", management.describe(), management.peer))
+                let management = self
+                    .route
+                    .as_ref()
+                    .filter(|m| m.would_be_deleted_by(request))?;
+                Some(format!(
+                    "deleting the route {} {cut}: it carries the traffic to {}",
+                    management.describe(),
+                    management.peer
+                ))
             }
             Change::ReplaceRoute(request) if request.namespace == NamespaceRef::Host => {
-                let management = self.route.as_ref().filter(|m| m.would_be_replaced_by(request))?;
-                Some(format!("replacing the route {} {cut}: it carries the traffic to {}", management.describe(), management.peer))
+                let management = self
+                    .route
+                    .as_ref()
+                    .filter(|m| m.would_be_replaced_by(request))?;
+                Some(format!(
+                    "replacing the route {} {cut}: it carries the traffic to {}",
+                    management.describe(),
+                    management.peer
+                ))
             }
             _ => None,
         }
@@ -262,26 +374,44 @@ impl ManagementRoute {
         let route = &self.route;
         request.table.unwrap_or(MAIN_TABLE) == route.table
             && request.destination == route.destination
-            && request.gateway.is_none_or(|gateway| route.gateway == Some(gateway))
-            && request.device.as_ref().is_none_or(|device| self.device.as_deref() == Some(device.as_str()))
-            && request.metric.is_none_or(|metric| route.effective_metric() == metric)
+            && request
+                .gateway
+                .is_none_or(|gateway| route.gateway == Some(gateway))
+            && request
+                .device
+                .as_ref()
+                .is_none_or(|device| self.device.as_deref() == Some(device.as_str()))
+            && request
+                .metric
+                .is_none_or(|metric| route.effective_metric() == metric)
     }
 
     /// Replace acts on the same key (table, destination, metric); replacing it with the same next hop
     /// changes nothing that matters here.
     fn would_be_replaced_by(&self, request: &RouteRequest) -> bool {
         let route = &self.route;
-        let default_metric = Route { metric: request.metric, ..route.clone() }.effective_metric();
+        let default_metric = Route {
+            metric: request.metric,
+            ..route.clone()
+        }
+        .effective_metric();
         let same_key = request.table.unwrap_or(MAIN_TABLE) == route.table
             && request.destination == route.destination
             && default_metric == route.effective_metric();
         let same_next_hop = request.gateway == route.gateway
-            && request.device.as_ref().is_none_or(|device| self.device.as_deref() == Some(device.as_str()));
+            && request
+                .device
+                .as_ref()
+                .is_none_or(|device| self.device.as_deref() == Some(device.as_str()));
         same_key && !same_next_hop
     }
 
     fn describe(&self) -> String {
-        let destination = if self.route.destination.prefix_len == 0 { "default".to_string() } else { self.route.destination.to_string() };
+        let destination = if self.route.destination.prefix_len == 0 {
+            "default".to_string()
+        } else {
+            self.route.destination.to_string()
+        };
         let mut text = destination;
         if let Some(gateway) = self.route.gateway {
             text.push_str(&format!(" via {gateway}"));

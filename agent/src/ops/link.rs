@@ -20,7 +20,10 @@ pub struct LinkView {
 
 #[derive(Debug, Clone)]
 pub enum LinkKindSpec {
-    Veth { peer: LinkName, peer_namespace: NamespaceRef },
+    Veth {
+        peer: LinkName,
+        peer_namespace: NamespaceRef,
+    },
     Bridge,
 }
 
@@ -65,11 +68,17 @@ pub(super) async fn namespace_handle(
 }
 
 pub(super) fn existing_link(handle: &NamespaceHandle, name: &str) -> Result<Link, OpError> {
-    link::get_by_name(handle.route(), name)?
-        .ok_or_else(|| OpError::LinkNotFound { namespace: handle.namespace().clone(), name: name.to_string() })
+    link::get_by_name(handle.route(), name)?.ok_or_else(|| OpError::LinkNotFound {
+        namespace: handle.namespace().clone(),
+        name: name.to_string(),
+    })
 }
 
-pub async fn get(registry: &NamespaceRegistry, namespace: &NamespaceRef, name: &LinkName) -> Result<LinkView, OpError> {
+pub async fn get(
+    registry: &NamespaceRegistry,
+    namespace: &NamespaceRef,
+    name: &LinkName,
+) -> Result<LinkView, OpError> {
     let handle = namespace_handle(registry, namespace).await?;
     let link = existing_link(&handle, name.as_str())?;
     let links = neighbours_of(&handle, &link)?;
@@ -79,7 +88,10 @@ pub async fn get(registry: &NamespaceRegistry, namespace: &NamespaceRef, name: &
 /// The links a view of `link` names besides itself (its master, a veth peer in the same namespace),
 /// fetched one by one: dumping every link for them made each single-link answer cost O(links).
 fn neighbours_of(handle: &NamespaceHandle, link: &Link) -> Result<Vec<Link>, OpError> {
-    let same_namespace_peer = link.peer.filter(|peer| peer.netnsid.is_none()).map(|peer| peer.index);
+    let same_namespace_peer = link
+        .peer
+        .filter(|peer| peer.netnsid.is_none())
+        .map(|peer| peer.index);
     let mut links = Vec::new();
     for index in link.master.into_iter().chain(same_namespace_peer) {
         links.extend(link::get_by_index(handle.route(), index)?);
@@ -88,7 +100,10 @@ fn neighbours_of(handle: &NamespaceHandle, link: &Link) -> Result<Vec<Link>, OpE
 }
 
 /// Links of one namespace, sorted by index.
-pub async fn list(registry: &NamespaceRegistry, namespace: &NamespaceRef) -> Result<Vec<LinkView>, OpError> {
+pub async fn list(
+    registry: &NamespaceRegistry,
+    namespace: &NamespaceRef,
+) -> Result<Vec<LinkView>, OpError> {
     let handle = namespace_handle(registry, namespace).await?;
     let mut links = link::list(handle.route())?;
     links.sort_by_key(|l| l.index);
@@ -114,34 +129,61 @@ pub async fn list_all(registry: &NamespaceRegistry) -> Result<Vec<LinkView>, OpE
     Ok(views)
 }
 
-async fn view(registry: &NamespaceRegistry, handle: &NamespaceHandle, link: Link, links: &[Link]) -> LinkView {
+async fn view(
+    registry: &NamespaceRegistry,
+    handle: &NamespaceHandle,
+    link: Link,
+    links: &[Link],
+) -> LinkView {
     let mut resolver = PeerResolver::new(registry, handle);
     view_with(&mut resolver, handle, link, links).await
 }
 
-async fn view_with(resolver: &mut PeerResolver<'_>, handle: &NamespaceHandle, link: Link, links: &[Link]) -> LinkView {
-    let master = link.master.and_then(|m| links.iter().find(|l| l.index == m)).map(|l| l.name.clone());
+async fn view_with(
+    resolver: &mut PeerResolver<'_>,
+    handle: &NamespaceHandle,
+    link: Link,
+    links: &[Link],
+) -> LinkView {
+    let master = link
+        .master
+        .and_then(|m| links.iter().find(|l| l.index == m))
+        .map(|l| l.name.clone());
     let peer = match link.peer {
         Some(peer) => Some(resolver.resolve(peer, links).await),
         None => None,
     };
-    LinkView { namespace: handle.namespace().clone(), link, master, peer }
+    LinkView {
+        namespace: handle.namespace().clone(),
+        link,
+        master,
+        peer,
+    }
 }
 
 /// Creates a veth pair or a bridge. An existing link of the same name, kind (and for a veth, the same
 /// peer) is success without change; anything else by that name is a conflict. Callers that want the
 /// link's view read it with [`get`]: bulk callers should not pay for it.
-pub async fn create(registry: &NamespaceRegistry, request: &CreateLink) -> Result<Outcome<()>, OpError> {
+pub async fn create(
+    registry: &NamespaceRegistry,
+    request: &CreateLink,
+) -> Result<Outcome<()>, OpError> {
     let handle = namespace_handle(registry, &request.namespace).await?;
     let peer_handle = match &request.kind {
-        LinkKindSpec::Veth { peer_namespace, .. } => Some(namespace_handle(registry, peer_namespace).await?),
+        LinkKindSpec::Veth { peer_namespace, .. } => {
+            Some(namespace_handle(registry, peer_namespace).await?)
+        }
         LinkKindSpec::Bridge => None,
     };
     let name = request.name.as_str();
     let created = match (&request.kind, &peer_handle) {
         (LinkKindSpec::Veth { peer, .. }, Some(peer_handle)) => {
             if peer == &request.name && peer_handle.inode() == handle.inode() {
-                return Err(FieldError::new("veth.peer_name", "must differ from name in the same namespace").into());
+                return Err(FieldError::new(
+                    "veth.peer_name",
+                    "must differ from name in the same namespace",
+                )
+                .into());
             }
             let peer_fd = (peer_handle.inode() != handle.inode()).then(|| peer_handle.fd());
             link::create_veth(handle.route(), name, peer.as_str(), peer_fd, request.mtu)
@@ -182,19 +224,28 @@ async fn explain_taken_name(
     }
     if let (LinkKindSpec::Veth { peer, .. }, Some(peer_handle)) = (&request.kind, peer_handle) {
         if link::get_by_name(peer_handle.route(), peer.as_str())?.is_some() {
-            return Err(OpError::PeerNameTaken { namespace: peer_handle.namespace().clone(), peer: peer.to_string() });
+            return Err(OpError::PeerNameTaken {
+                namespace: peer_handle.namespace().clone(),
+                peer: peer.to_string(),
+            });
         }
     }
-    Err(OpError::CreatedMeanwhile { name: name.to_string() })
+    Err(OpError::CreatedMeanwhile {
+        name: name.to_string(),
+    })
 }
 
 fn same_link(existing: &LinkView, request: &CreateLink) -> bool {
     match &request.kind {
         LinkKindSpec::Bridge => existing.link.kind.as_deref() == Some("bridge"),
-        LinkKindSpec::Veth { peer, peer_namespace } => {
+        LinkKindSpec::Veth {
+            peer,
+            peer_namespace,
+        } => {
             existing.link.kind.as_deref() == Some("veth")
                 && existing.peer.as_ref().is_some_and(|p| {
-                    p.name.as_deref() == Some(peer.as_str()) && p.namespace.as_ref() == Some(peer_namespace)
+                    p.name.as_deref() == Some(peer.as_str())
+                        && p.namespace.as_ref() == Some(peer_namespace)
                 })
         }
     }
@@ -202,7 +253,14 @@ fn same_link(existing: &LinkView, request: &CreateLink) -> bool {
 
 fn describe(view: &LinkView) -> String {
     match (view.link.kind.as_deref(), &view.peer) {
-        (Some("veth"), Some(PeerView { name: Some(peer), namespace: Some(ns), .. })) => {
+        (
+            Some("veth"),
+            Some(PeerView {
+                name: Some(peer),
+                namespace: Some(ns),
+                ..
+            }),
+        ) => {
             format!("a veth whose peer is {peer} in {ns}")
         }
         (Some(kind), _) => format!("a {kind}"),
@@ -221,7 +279,10 @@ pub async fn delete(
         return if ignore_missing {
             Ok(Outcome::unchanged(()))
         } else {
-            Err(OpError::LinkNotFound { namespace: namespace.clone(), name: name.to_string() })
+            Err(OpError::LinkNotFound {
+                namespace: namespace.clone(),
+                name: name.to_string(),
+            })
         };
     };
     match link::delete(handle.route(), existing.index, name.as_str()) {
@@ -269,9 +330,11 @@ pub async fn set(
             if master == name {
                 return Err(FieldError::new("master", "a link cannot be its own master").into());
             }
-            let master_link = link::get_by_name(final_handle.route(), master.as_str())?.ok_or_else(|| {
-                OpError::MasterNotFound { namespace: final_handle.namespace().clone(), name: master.to_string() }
-            })?;
+            let master_link = link::get_by_name(final_handle.route(), master.as_str())?
+                .ok_or_else(|| OpError::MasterNotFound {
+                    namespace: final_handle.namespace().clone(),
+                    name: master.to_string(),
+                })?;
             Some(Some(master_link))
         }
         Some(MasterChange::Release) => Some(None),
@@ -284,14 +347,32 @@ pub async fn set(
 
     let master_index = master.as_ref().map(|m| m.as_ref().map(|l| l.index));
     let mut undo = UndoLog::default();
-    let result = apply_set(&source, destination.as_deref(), &original, name, request, master_index, &mut undo);
+    let result = apply_set(
+        &source,
+        destination.as_deref(),
+        &original,
+        name,
+        request,
+        master_index,
+        &mut undo,
+    );
     match result {
         Ok(changed) => {
             let warnings = match &master {
-                Some(Some(master_link)) => port_warnings(&final_handle, destination.is_some(), &original, name, master_link),
+                Some(Some(master_link)) => port_warnings(
+                    &final_handle,
+                    destination.is_some(),
+                    &original,
+                    name,
+                    master_link,
+                ),
                 _ => Ok(Vec::new()),
             };
-            let outcome = if changed { Outcome::changed(reverse) } else { Outcome::unchanged(reverse) };
+            let outcome = if changed {
+                Outcome::changed(reverse)
+            } else {
+                Outcome::unchanged(reverse)
+            };
             Ok(outcome.with_checked_warnings(warnings))
         }
         Err(error) => {
@@ -310,7 +391,11 @@ fn port_warnings(
     master: &Link,
 ) -> Result<Vec<Warning>, OpError> {
     // A moved link has a new index; read it where it is now.
-    let port = if moved { existing_link(handle, name.as_str())? } else { original.clone() };
+    let port = if moved {
+        existing_link(handle, name.as_str())?
+    } else {
+        original.clone()
+    };
     super::address::enslave_warnings(handle, &port, master)
 }
 
@@ -318,8 +403,16 @@ fn check_mtu(link: &Link, mtu: u32) -> Result<(), OpError> {
     let below = link.min_mtu.filter(|min| mtu < *min);
     let above = link.max_mtu.filter(|max| mtu > *max);
     match (below, above) {
-        (Some(min), _) => Err(FieldError::new("mtu", format!("{mtu} is below the minimum {min} of {}", link.name)).into()),
-        (_, Some(max)) => Err(FieldError::new("mtu", format!("{mtu} is above the maximum {max} of {}", link.name)).into()),
+        (Some(min), _) => Err(FieldError::new(
+            "mtu",
+            format!("{mtu} is below the minimum {min} of {}", link.name),
+        )
+        .into()),
+        (_, Some(max)) => Err(FieldError::new(
+            "mtu",
+            format!("{mtu} is above the maximum {max} of {}", link.name),
+        )
+        .into()),
         _ => Ok(()),
     }
 }
@@ -336,7 +429,12 @@ fn apply_set(
     let mut changed = false;
     let handle = match destination {
         Some(destination) => {
-            link::move_to_namespace(source.route(), original.index, name.as_str(), destination.fd())?;
+            link::move_to_namespace(
+                source.route(),
+                original.index,
+                name.as_str(),
+                destination.fd(),
+            )?;
             undo.moved = true;
             changed = true;
             destination
@@ -356,7 +454,10 @@ fn apply_set(
         steps.push((LinkChange::Mtu(mtu), Some(LinkChange::Mtu(current.mtu))));
     }
     if let Some(master) = master_index.filter(|master| current.master != *master) {
-        steps.push((LinkChange::Master(master), Some(LinkChange::Master(current.master))));
+        steps.push((
+            LinkChange::Master(master),
+            Some(LinkChange::Master(current.master)),
+        ));
     }
     if let Some(up) = request.up.filter(|up| current.admin_up != *up) {
         steps.push((LinkChange::Up(up), Some(LinkChange::Up(current.admin_up))));
@@ -381,16 +482,27 @@ struct UndoLog {
 impl UndoLog {
     /// Best effort: the original error is what the caller needs to see, so undo failures are only logged.
     fn run(self, source: &NamespaceHandle, destination: Option<&NamespaceHandle>, name: &LinkName) {
-        let handle = if self.moved { destination.unwrap_or(source) } else { source };
+        let handle = if self.moved {
+            destination.unwrap_or(source)
+        } else {
+            source
+        };
         for change in self.changes.iter().rev() {
-            let Ok(Some(current)) = link::get_by_name(handle.route(), name.as_str()) else { return };
+            let Ok(Some(current)) = link::get_by_name(handle.route(), name.as_str()) else {
+                return;
+            };
             if let Err(e) = link::change(handle.route(), current.index, name.as_str(), change) {
                 tracing::warn!(error = %e, "undo of a failed link change did not apply");
             }
         }
         if self.moved {
             if let Ok(Some(current)) = link::get_by_name(handle.route(), name.as_str()) {
-                if let Err(e) = link::move_to_namespace(handle.route(), current.index, name.as_str(), source.fd()) {
+                if let Err(e) = link::move_to_namespace(
+                    handle.route(),
+                    current.index,
+                    name.as_str(),
+                    source.fd(),
+                ) {
                     tracing::warn!(error = %e, "undo of a link move did not apply");
                 }
             }
@@ -406,7 +518,10 @@ fn reverse_of(
     before: &Link,
     request: &SetLink,
 ) -> Result<SetLink, OpError> {
-    let moves = request.move_to.as_ref().is_some_and(|target| target != namespace);
+    let moves = request
+        .move_to
+        .as_ref()
+        .is_some_and(|target| target != namespace);
     // Only a change that touches the master needs the current master's name: spare the lookup otherwise.
     let master = match (request.master.is_some() || moves, before.master) {
         (false, _) => None,

@@ -33,8 +33,14 @@ pub async fn add(
         referenced_link(&handle, field, name).await?;
     }
     let NatRuleRequest { spec, comment, .. } = request;
-    let added = handle.run("add a NAT rule", move || backend.add(&spec, &comment)).await??;
-    let outcome = if added.changed { Outcome::changed(added.rule) } else { Outcome::unchanged(added.rule) };
+    let added = handle
+        .run("add a NAT rule", move || backend.add(&spec, &comment))
+        .await??;
+    let outcome = if added.changed {
+        Outcome::changed(added.rule)
+    } else {
+        Outcome::unchanged(added.rule)
+    };
     Ok(match added.conntrack_error {
         Some(error) => outcome.with_warnings(vec![Warning {
             code: WarningCode::ConntrackFlushFailed,
@@ -56,12 +62,21 @@ pub async fn delete(
     ignore_missing: bool,
 ) -> Result<Outcome<()>, OpError> {
     let handle = namespace_handle(registry, namespace).await?;
-    let deleted = match handle.run("delete a NAT rule", move || backend.delete(&id)).await? {
+    let deleted = match handle
+        .run("delete a NAT rule", move || backend.delete(&id))
+        .await?
+    {
         Ok(deleted) => deleted,
-        Err(crate::nat::NatError::NotFound { .. }) if ignore_missing => return Ok(Outcome::unchanged(())),
+        Err(crate::nat::NatError::NotFound { .. }) if ignore_missing => {
+            return Ok(Outcome::unchanged(()))
+        }
         Err(e) => return Err(e.into()),
     };
-    let outcome = if deleted.changed { Outcome::changed(()) } else { Outcome::unchanged(()) };
+    let outcome = if deleted.changed {
+        Outcome::changed(())
+    } else {
+        Outcome::unchanged(())
+    };
     // The rule is gone either way; failing the call would make a retry NOT_FOUND and nothing would flush
     // the stale entries, so a failed flush is a warning.
     Ok(match deleted.conntrack_error {
@@ -77,7 +92,13 @@ pub async fn delete(
     })
 }
 
-pub async fn list(registry: &NamespaceRegistry, backend: Arc<dyn NatBackend>, namespace: &NamespaceRef) -> Result<Vec<NatRule>, OpError> {
+pub async fn list(
+    registry: &NamespaceRegistry,
+    backend: Arc<dyn NatBackend>,
+    namespace: &NamespaceRef,
+) -> Result<Vec<NatRule>, OpError> {
     let handle = namespace_handle(registry, namespace).await?;
-    Ok(handle.run("list NAT rules", move || backend.list()).await??)
+    Ok(handle
+        .run("list NAT rules", move || backend.list())
+        .await??)
 }

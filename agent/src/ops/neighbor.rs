@@ -33,7 +33,11 @@ pub async fn list(
         .filter(|n| only.is_none_or(|index| n.link_index == index))
         .map(|neighbor| NeighborView {
             namespace: namespace.clone(),
-            link: links.iter().find(|l| l.index == neighbor.link_index).map(|l| l.name.clone()).unwrap_or_default(),
+            link: links
+                .iter()
+                .find(|l| l.index == neighbor.link_index)
+                .map(|l| l.name.clone())
+                .unwrap_or_default(),
             neighbor,
         })
         .collect())

@@ -27,17 +27,47 @@ pub struct Requested {
 #[derive(Debug, Clone)]
 pub enum Operation {
     CreateNamespace(NamespaceName),
-    DeleteNamespace { name: NamespaceName, ignore_missing: bool },
+    DeleteNamespace {
+        name: NamespaceName,
+        ignore_missing: bool,
+    },
     CreateLink(CreateLink),
-    DeleteLink { namespace: NamespaceRef, name: LinkName, ignore_missing: bool },
-    SetLink { namespace: NamespaceRef, name: LinkName, change: SetLink },
+    DeleteLink {
+        namespace: NamespaceRef,
+        name: LinkName,
+        ignore_missing: bool,
+    },
+    SetLink {
+        namespace: NamespaceRef,
+        name: LinkName,
+        change: SetLink,
+    },
     AddAddress(AddAddress),
-    DeleteAddress { namespace: NamespaceRef, link: LinkName, prefix: IpPrefix, ignore_missing: bool },
-    AddRoute { request: RouteRequest, replace: bool },
-    DeleteRoute { request: RouteRequest, ignore_missing: bool },
-    SetForwarding { namespace: NamespaceRef, family: Family, enabled: bool },
+    DeleteAddress {
+        namespace: NamespaceRef,
+        link: LinkName,
+        prefix: IpPrefix,
+        ignore_missing: bool,
+    },
+    AddRoute {
+        request: RouteRequest,
+        replace: bool,
+    },
+    DeleteRoute {
+        request: RouteRequest,
+        ignore_missing: bool,
+    },
+    SetForwarding {
+        namespace: NamespaceRef,
+        family: Family,
+        enabled: bool,
+    },
     AddNatRule(NatRuleRequest),
-    DeleteNatRule { namespace: NamespaceRef, id: String, ignore_missing: bool },
+    DeleteNatRule {
+        namespace: NamespaceRef,
+        id: String,
+        ignore_missing: bool,
+    },
 }
 
 /// What applying an operation did.
@@ -54,10 +84,15 @@ pub enum Detail {
     None,
     Namespace(NamespaceInfo),
     /// Where the created or changed link is now, to read it back.
-    Link { namespace: NamespaceRef, name: LinkName },
+    Link {
+        namespace: NamespaceRef,
+        name: LinkName,
+    },
     Address(AddressView),
     /// Forwarding before the change.
-    Forwarding { previous: bool },
+    Forwarding {
+        previous: bool,
+    },
     NatRule(NatRule),
 }
 
@@ -68,13 +103,34 @@ pub enum Undo {
     Nothing,
     Impossible(&'static str),
     DeleteNamespace(NamespaceName),
-    DeleteLink { namespace: NamespaceRef, name: LinkName },
-    SetLink { namespace: NamespaceRef, name: LinkName, change: SetLink },
-    DeleteAddress { namespace: NamespaceRef, link: LinkName, prefix: IpPrefix },
+    DeleteLink {
+        namespace: NamespaceRef,
+        name: LinkName,
+    },
+    SetLink {
+        namespace: NamespaceRef,
+        name: LinkName,
+        change: SetLink,
+    },
+    DeleteAddress {
+        namespace: NamespaceRef,
+        link: LinkName,
+        prefix: IpPrefix,
+    },
     DeleteRoute(RouteRequest),
-    RestoreRoute { namespace: NamespaceRef, previous: Route },
-    SetForwarding { namespace: NamespaceRef, family: Family, enabled: bool },
-    DeleteNatRule { namespace: NamespaceRef, id: String },
+    RestoreRoute {
+        namespace: NamespaceRef,
+        previous: Route,
+    },
+    SetForwarding {
+        namespace: NamespaceRef,
+        family: Family,
+        enabled: bool,
+    },
+    DeleteNatRule {
+        namespace: NamespaceRef,
+        id: String,
+    },
 }
 
 impl Operation {
@@ -85,19 +141,25 @@ impl Operation {
             // The namespace's veth ends take their host-side peers with them.
             Self::DeleteNamespace { name, .. } => vec![named(name), NamespaceRef::Host],
             Self::CreateLink(request) => match &request.kind {
-                LinkKindSpec::Veth { peer_namespace, .. } => vec![request.namespace.clone(), peer_namespace.clone()],
+                LinkKindSpec::Veth { peer_namespace, .. } => {
+                    vec![request.namespace.clone(), peer_namespace.clone()]
+                }
                 LinkKindSpec::Bridge => vec![request.namespace.clone()],
             },
             // A veth's peer goes too, in a namespace the request does not name.
             Self::DeleteLink { .. } => return Footprint::Barrier,
-            Self::SetLink { namespace, change, .. } => {
+            Self::SetLink {
+                namespace, change, ..
+            } => {
                 let mut namespaces = vec![namespace.clone()];
                 namespaces.extend(change.move_to.clone());
                 namespaces
             }
             Self::AddAddress(request) => vec![request.namespace.clone()],
             Self::DeleteAddress { namespace, .. } => vec![namespace.clone()],
-            Self::AddRoute { request, .. } | Self::DeleteRoute { request, .. } => vec![request.namespace.clone()],
+            Self::AddRoute { request, .. } | Self::DeleteRoute { request, .. } => {
+                vec![request.namespace.clone()]
+            }
             Self::SetForwarding { namespace, .. } => vec![namespace.clone()],
             Self::AddNatRule(request) => vec![request.namespace.clone()],
             Self::DeleteNatRule { namespace, .. } => vec![namespace.clone()],
@@ -106,7 +168,11 @@ impl Operation {
     }
 
     /// `nat` is `None` where the caller has no NAT backend; only NAT operations need one.
-    pub async fn apply(&self, registry: &NamespaceRegistry, nat: Option<&Arc<dyn NatBackend>>) -> Result<Applied, OpError> {
+    pub async fn apply(
+        &self,
+        registry: &NamespaceRegistry,
+        nat: Option<&Arc<dyn NatBackend>>,
+    ) -> Result<Applied, OpError> {
         let applied = |changed: bool, warnings: Vec<Warning>, undo: Undo| Applied {
             changed,
             warnings,
@@ -118,29 +184,72 @@ impl Operation {
         match self {
             Self::CreateNamespace(name) => {
                 let (info, changed) = registry.create(name).await?;
-                Ok(with(applied(changed, vec![], Undo::DeleteNamespace(name.clone())), Detail::Namespace(info)))
+                Ok(with(
+                    applied(changed, vec![], Undo::DeleteNamespace(name.clone())),
+                    Detail::Namespace(info),
+                ))
             }
-            Self::DeleteNamespace { name, ignore_missing } => match registry.delete(name).await {
-                Ok(()) => Ok(applied(true, vec![], Undo::Impossible("a deleted namespace cannot be restored"))),
-                Err(NetnsError::NotFound { .. }) if *ignore_missing => Ok(applied(false, vec![], Undo::Nothing)),
+            Self::DeleteNamespace {
+                name,
+                ignore_missing,
+            } => match registry.delete(name).await {
+                Ok(()) => Ok(applied(
+                    true,
+                    vec![],
+                    Undo::Impossible("a deleted namespace cannot be restored"),
+                )),
+                Err(NetnsError::NotFound { .. }) if *ignore_missing => {
+                    Ok(applied(false, vec![], Undo::Nothing))
+                }
                 Err(other) => Err(other.into()),
             },
             Self::CreateLink(request) => {
                 let outcome = link_ops::create(registry, request).await?;
-                let undo = Undo::DeleteLink { namespace: request.namespace.clone(), name: request.name.clone() };
-                let detail = Detail::Link { namespace: request.namespace.clone(), name: request.name.clone() };
-                Ok(with(applied(outcome.changed, outcome.warnings, undo), detail))
+                let undo = Undo::DeleteLink {
+                    namespace: request.namespace.clone(),
+                    name: request.name.clone(),
+                };
+                let detail = Detail::Link {
+                    namespace: request.namespace.clone(),
+                    name: request.name.clone(),
+                };
+                Ok(with(
+                    applied(outcome.changed, outcome.warnings, undo),
+                    detail,
+                ))
             }
-            Self::DeleteLink { namespace, name, ignore_missing } => {
+            Self::DeleteLink {
+                namespace,
+                name,
+                ignore_missing,
+            } => {
                 let outcome = link_ops::delete(registry, namespace, name, *ignore_missing).await?;
-                Ok(applied(outcome.changed, outcome.warnings, Undo::Impossible("a deleted link cannot be restored")))
+                Ok(applied(
+                    outcome.changed,
+                    outcome.warnings,
+                    Undo::Impossible("a deleted link cannot be restored"),
+                ))
             }
-            Self::SetLink { namespace, name, change } => {
+            Self::SetLink {
+                namespace,
+                name,
+                change,
+            } => {
                 let outcome = link_ops::set(registry, namespace, name, change).await?;
                 let destination = change.destination(namespace).clone();
-                let detail = Detail::Link { namespace: destination.clone(), name: name.clone() };
-                let undo = Undo::SetLink { namespace: destination, name: name.clone(), change: outcome.value.clone() };
-                Ok(with(applied(outcome.changed, outcome.warnings, undo), detail))
+                let detail = Detail::Link {
+                    namespace: destination.clone(),
+                    name: name.clone(),
+                };
+                let undo = Undo::SetLink {
+                    namespace: destination,
+                    name: name.clone(),
+                    change: outcome.value.clone(),
+                };
+                Ok(with(
+                    applied(outcome.changed, outcome.warnings, undo),
+                    detail,
+                ))
             }
             Self::AddAddress(request) => {
                 let outcome = address_ops::add(registry, request).await?;
@@ -151,41 +260,101 @@ impl Operation {
                         link: request.link.clone(),
                         prefix: request.prefix,
                     },
-                    _ => Undo::Impossible("the address existed before; its previous attributes were not kept"),
+                    _ => Undo::Impossible(
+                        "the address existed before; its previous attributes were not kept",
+                    ),
                 };
-                Ok(with(applied(outcome.changed, outcome.warnings, undo), Detail::Address(view)))
+                Ok(with(
+                    applied(outcome.changed, outcome.warnings, undo),
+                    Detail::Address(view),
+                ))
             }
-            Self::DeleteAddress { namespace, link, prefix, ignore_missing } => {
-                let outcome = address_ops::delete(registry, namespace, link, *prefix, *ignore_missing).await?;
-                Ok(applied(outcome.changed, outcome.warnings, Undo::Impossible("a deleted address is not re-added")))
+            Self::DeleteAddress {
+                namespace,
+                link,
+                prefix,
+                ignore_missing,
+            } => {
+                let outcome =
+                    address_ops::delete(registry, namespace, link, *prefix, *ignore_missing)
+                        .await?;
+                Ok(applied(
+                    outcome.changed,
+                    outcome.warnings,
+                    Undo::Impossible("a deleted address is not re-added"),
+                ))
             }
             Self::AddRoute { request, replace } => {
                 let mode = if *replace { Mode::Replace } else { Mode::Add };
                 let outcome = route_ops::add(registry, request, mode).await?;
                 let undo = match outcome.value.clone() {
-                    Some(previous) => Undo::RestoreRoute { namespace: request.namespace.clone(), previous },
+                    Some(previous) => Undo::RestoreRoute {
+                        namespace: request.namespace.clone(),
+                        previous,
+                    },
                     None => Undo::DeleteRoute(request.clone()),
                 };
                 Ok(applied(outcome.changed, outcome.warnings, undo))
             }
-            Self::DeleteRoute { request, ignore_missing } => {
+            Self::DeleteRoute {
+                request,
+                ignore_missing,
+            } => {
                 let outcome = route_ops::delete(registry, request, *ignore_missing).await?;
-                Ok(applied(outcome.changed, outcome.warnings, Undo::Impossible("a deleted route is not re-added")))
+                Ok(applied(
+                    outcome.changed,
+                    outcome.warnings,
+                    Undo::Impossible("a deleted route is not re-added"),
+                ))
             }
-            Self::SetForwarding { namespace, family, enabled } => {
+            Self::SetForwarding {
+                namespace,
+                family,
+                enabled,
+            } => {
                 let outcome = forwarding::set(registry, namespace, *family, *enabled).await?;
-                let undo = Undo::SetForwarding { namespace: namespace.clone(), family: *family, enabled: outcome.value };
-                let detail = Detail::Forwarding { previous: outcome.value };
-                Ok(with(applied(outcome.changed, outcome.warnings, undo), detail))
+                let undo = Undo::SetForwarding {
+                    namespace: namespace.clone(),
+                    family: *family,
+                    enabled: outcome.value,
+                };
+                let detail = Detail::Forwarding {
+                    previous: outcome.value,
+                };
+                Ok(with(
+                    applied(outcome.changed, outcome.warnings, undo),
+                    detail,
+                ))
             }
             Self::AddNatRule(request) => {
                 let outcome = nat_ops::add(registry, nat()?.clone(), request.clone()).await?;
-                let undo = Undo::DeleteNatRule { namespace: request.namespace.clone(), id: outcome.value.id.clone() };
-                Ok(with(applied(outcome.changed, outcome.warnings, undo), Detail::NatRule(outcome.value)))
+                let undo = Undo::DeleteNatRule {
+                    namespace: request.namespace.clone(),
+                    id: outcome.value.id.clone(),
+                };
+                Ok(with(
+                    applied(outcome.changed, outcome.warnings, undo),
+                    Detail::NatRule(outcome.value),
+                ))
             }
-            Self::DeleteNatRule { namespace, id, ignore_missing } => {
-                let outcome = nat_ops::delete(registry, nat()?.clone(), namespace, id.clone(), *ignore_missing).await?;
-                Ok(applied(outcome.changed, outcome.warnings, Undo::Impossible("a deleted NAT rule is not re-added")))
+            Self::DeleteNatRule {
+                namespace,
+                id,
+                ignore_missing,
+            } => {
+                let outcome = nat_ops::delete(
+                    registry,
+                    nat()?.clone(),
+                    namespace,
+                    id.clone(),
+                    *ignore_missing,
+                )
+                .await?;
+                Ok(applied(
+                    outcome.changed,
+                    outcome.warnings,
+                    Undo::Impossible("a deleted NAT rule is not re-added"),
+                ))
             }
         }
     }
@@ -193,7 +362,11 @@ impl Operation {
 
 impl Undo {
     /// Takes the operation back. `Err` carries why it could not be.
-    pub async fn run(&self, registry: &NamespaceRegistry, nat: &Arc<dyn NatBackend>) -> Result<(), String> {
+    pub async fn run(
+        &self,
+        registry: &NamespaceRegistry,
+        nat: &Arc<dyn NatBackend>,
+    ) -> Result<(), String> {
         let result: Result<(), OpError> = match self {
             Self::Nothing => Ok(()),
             Self::Impossible(why) => return Err((*why).to_string()),
@@ -201,18 +374,43 @@ impl Undo {
                 Ok(()) | Err(NetnsError::NotFound { .. }) => Ok(()),
                 Err(e) => Err(e.into()),
             },
-            Self::DeleteLink { namespace, name } => link_ops::delete(registry, namespace, name, true).await.map(drop),
-            Self::SetLink { namespace, name, change } => link_ops::set(registry, namespace, name, change).await.map(drop),
-            Self::DeleteAddress { namespace, link, prefix } => {
-                address_ops::delete(registry, namespace, link, *prefix, true).await.map(drop)
+            Self::DeleteLink { namespace, name } => {
+                link_ops::delete(registry, namespace, name, true)
+                    .await
+                    .map(drop)
             }
-            Self::DeleteRoute(request) => route_ops::delete(registry, request, true).await.map(drop),
-            Self::RestoreRoute { namespace, previous } => route_ops::restore(registry, namespace, previous).await,
-            Self::SetForwarding { namespace, family, enabled } => {
-                forwarding::set(registry, namespace, *family, *enabled).await.map(drop)
+            Self::SetLink {
+                namespace,
+                name,
+                change,
+            } => link_ops::set(registry, namespace, name, change)
+                .await
+                .map(drop),
+            Self::DeleteAddress {
+                namespace,
+                link,
+                prefix,
+            } => address_ops::delete(registry, namespace, link, *prefix, true)
+                .await
+                .map(drop),
+            Self::DeleteRoute(request) => {
+                route_ops::delete(registry, request, true).await.map(drop)
             }
+            Self::RestoreRoute {
+                namespace,
+                previous,
+            } => route_ops::restore(registry, namespace, previous).await,
+            Self::SetForwarding {
+                namespace,
+                family,
+                enabled,
+            } => forwarding::set(registry, namespace, *family, *enabled)
+                .await
+                .map(drop),
             Self::DeleteNatRule { namespace, id } => {
-                nat_ops::delete(registry, nat.clone(), namespace, id.clone(), true).await.map(drop)
+                nat_ops::delete(registry, nat.clone(), namespace, id.clone(), true)
+                    .await
+                    .map(drop)
             }
         };
         result.map_err(|e| e.to_string())

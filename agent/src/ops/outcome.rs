@@ -8,11 +8,19 @@ pub struct Outcome<T> {
 
 impl<T> Outcome<T> {
     pub fn changed(value: T) -> Self {
-        Self { value, changed: true, warnings: Vec::new() }
+        Self {
+            value,
+            changed: true,
+            warnings: Vec::new(),
+        }
     }
 
     pub fn unchanged(value: T) -> Self {
-        Self { value, changed: false, warnings: Vec::new() }
+        Self {
+            value,
+            changed: false,
+            warnings: Vec::new(),
+        }
     }
 
     pub fn with_warnings(mut self, warnings: Vec<Warning>) -> Self {
@@ -75,6 +83,12 @@ mod tests {
         assert!(outcome.changed);
         assert_eq!(outcome.warnings.len(), 1);
         assert_eq!(outcome.warnings[0].code, WarningCode::WarningsUnavailable);
-        assert!(outcome.warnings[0].message.contains("ended without a result"), "{:?}", outcome.warnings);
+        assert!(
+            outcome.warnings[0]
+                .message
+                .contains("ended without a result"),
+            "{:?}",
+            outcome.warnings
+        );
     }
 }

@@ -31,23 +31,43 @@ pub struct PeerResolver<'a> {
 
 impl<'a> PeerResolver<'a> {
     pub fn new(registry: &'a NamespaceRegistry, from: &'a NamespaceHandle) -> Self {
-        Self { registry, from, known: HashMap::new(), host_tried: false, candidates: None }
+        Self {
+            registry,
+            from,
+            known: HashMap::new(),
+            host_tried: false,
+            candidates: None,
+        }
     }
 
     /// `same_namespace` holds the links of `from`, for peers that did not leave it.
     pub async fn resolve(&mut self, peer: PeerRef, same_namespace: &[Link]) -> PeerView {
         let Some(nsid) = peer.netnsid else {
-            let name = same_namespace.iter().find(|l| l.index == peer.index).map(|l| l.name.clone());
-            return PeerView { index: peer.index, name, namespace: Some(self.from.namespace().clone()) };
+            let name = same_namespace
+                .iter()
+                .find(|l| l.index == peer.index)
+                .map(|l| l.name.clone());
+            return PeerView {
+                index: peer.index,
+                name,
+                namespace: Some(self.from.namespace().clone()),
+            };
         };
         let namespace = self.namespace_of(nsid);
         let mut name = None;
         if let Some(namespace) = &namespace {
             if let Ok(handle) = self.registry.handle(namespace).await {
-                name = link::get_by_index(handle.route(), peer.index).ok().flatten().map(|l| l.name);
+                name = link::get_by_index(handle.route(), peer.index)
+                    .ok()
+                    .flatten()
+                    .map(|l| l.name);
             }
         }
-        PeerView { index: peer.index, name, namespace }
+        PeerView {
+            index: peer.index,
+            name,
+            namespace,
+        }
     }
 
     fn namespace_of(&mut self, nsid: i32) -> Option<NamespaceRef> {
@@ -84,7 +104,9 @@ impl<'a> PeerResolver<'a> {
             if memo.knows(from, candidate.inode) {
                 continue;
             }
-            let Some(id) = self.ask(&candidate.name) else { continue };
+            let Some(id) = self.ask(&candidate.name) else {
+                continue;
+            };
             memo.learn(from, id, &candidate.name, candidate.inode);
             let found = NamespaceRef::Named(candidate.name);
             self.known.insert(id, found.clone());
@@ -98,14 +120,20 @@ impl<'a> PeerResolver<'a> {
     /// The nsid `from` gives the named namespace, if it has one.
     fn ask(&self, name: &NamespaceName) -> Option<i32> {
         let file = File::open(Path::new(NETNS_DIR).join(name.as_str())).ok()?;
-        link::nsid_of(self.from.route(), file.as_fd()).ok().flatten()
+        link::nsid_of(self.from.route(), file.as_fd())
+            .ok()
+            .flatten()
     }
 }
 
 /// Every named namespace but `from`, in reverse order so that `pop` walks them by name.
 fn named_candidates(registry: &NamespaceRegistry, from: &NamespaceHandle) -> Vec<NamespaceInfo> {
-    let mut candidates: Vec<NamespaceInfo> =
-        registry.list().unwrap_or_default().into_iter().filter(|info| info.inode != from.inode()).collect();
+    let mut candidates: Vec<NamespaceInfo> = registry
+        .list()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|info| info.inode != from.inode())
+        .collect();
     candidates.reverse();
     candidates
 }

@@ -6,7 +6,9 @@ use std::os::fd::OwnedFd;
 use tokio::sync::mpsc;
 
 use crate::domain::NamespaceRef;
-use crate::kernel::ping::{open_icmp_socket, run_ping, PingError, PingParams, PingReply, PingSummary};
+use crate::kernel::ping::{
+    open_icmp_socket, run_ping, PingError, PingParams, PingReply, PingSummary,
+};
 use crate::netns::NamespaceRegistry;
 
 use super::link::namespace_handle;
@@ -19,10 +21,16 @@ pub struct PreparedPing {
 }
 
 /// Opens the socket; bad interfaces and sources fail here, before anything is sent.
-pub async fn prepare(registry: &NamespaceRegistry, namespace: &NamespaceRef, params: PingParams) -> Result<PreparedPing, OpError> {
+pub async fn prepare(
+    registry: &NamespaceRegistry,
+    namespace: &NamespaceRef,
+    params: PingParams,
+) -> Result<PreparedPing, OpError> {
     let handle = namespace_handle(registry, namespace).await?;
     let for_thread = params.clone();
-    let socket = handle.run("open an ICMP socket", move || open_icmp_socket(&for_thread)).await??;
+    let socket = handle
+        .run("open an ICMP socket", move || open_icmp_socket(&for_thread))
+        .await??;
     Ok(PreparedPing { socket, params })
 }
 

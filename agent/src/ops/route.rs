@@ -29,12 +29,19 @@ impl RouteRequest {
     /// Checks what can be checked without the kernel: families agree, the destination is a network.
     pub fn validate(self) -> Result<Self, FieldError> {
         let family = self.destination.family();
-        for (field, address) in [("route.gateway", self.gateway), ("route.source", self.source)] {
+        for (field, address) in [
+            ("route.gateway", self.gateway),
+            ("route.source", self.source),
+        ] {
             if let Some(address) = address {
                 if Family::of(&address) != family {
                     return Err(FieldError::new(
                         field,
-                        format!("{address} is {} but the destination {} is {family}", Family::of(&address), self.destination),
+                        format!(
+                            "{address} is {} but the destination {} is {family}",
+                            Family::of(&address),
+                            self.destination
+                        ),
                     ));
                 }
             }
@@ -43,11 +50,17 @@ impl RouteRequest {
             let network = self.destination.network();
             return Err(FieldError::new(
                 "route.destination",
-                format!("{} has host bits set; the network is {network}", self.destination),
+                format!(
+                    "{} has host bits set; the network is {network}",
+                    self.destination
+                ),
             ));
         }
         if self.table == Some(0) {
-            return Err(FieldError::new("route.table", "0 is not a table; leave it unset for main (254)"));
+            return Err(FieldError::new(
+                "route.table",
+                "0 is not a table; leave it unset for main (254)",
+            ));
         }
         Ok(self)
     }
@@ -67,10 +80,18 @@ pub struct RouteView {
 /// Adds (or replaces) a route. The same route already present is success without change; another route
 /// to the same destination, table and metric is a conflict for `Add` and replaced for `Replace`. The
 /// outcome's value is the route that was replaced, if any: what an undo restores.
-pub async fn add(registry: &NamespaceRegistry, request: &RouteRequest, mode: Mode) -> Result<Outcome<Option<Route>>, OpError> {
+pub async fn add(
+    registry: &NamespaceRegistry,
+    request: &RouteRequest,
+    mode: Mode,
+) -> Result<Outcome<Option<Route>>, OpError> {
     let handle = namespace_handle(registry, &request.namespace).await?;
     let device_index = match &request.device {
-        Some(device) => Some(referenced_link(&handle, "route.device", device).await?.index),
+        Some(device) => Some(
+            referenced_link(&handle, "route.device", device)
+                .await?
+                .index,
+        ),
         None => None,
     };
     let wanted = Route {
@@ -80,7 +101,11 @@ pub async fn add(registry: &NamespaceRegistry, request: &RouteRequest, mode: Mod
         metric: request.metric,
         table: request.table(),
         // As `ip route add`: a route without a gateway is on-link.
-        scope: request.scope.unwrap_or(if request.gateway.is_some() { Scope::Global } else { Scope::Link }),
+        scope: request.scope.unwrap_or(if request.gateway.is_some() {
+            Scope::Global
+        } else {
+            Scope::Link
+        }),
         protocol: PROTOCOL_BOOT,
         kind: RouteType::Unicast,
         source: request.source,
@@ -103,15 +128,27 @@ pub async fn add(registry: &NamespaceRegistry, request: &RouteRequest, mode: Mod
             });
         }
     }
-    let context = format!("{} route {} in {}", verb(&mode), describe_destination(&wanted.destination), request.namespace);
+    let context = format!(
+        "{} route {} in {}",
+        verb(&mode),
+        describe_destination(&wanted.destination),
+        request.namespace
+    );
     route::add(handle.route(), &wanted, mode, &context)?;
     Ok(Outcome::changed(existing))
 }
 
 /// Puts back a route exactly as the kernel reported it (undo of a replace).
-pub async fn restore(registry: &NamespaceRegistry, namespace: &NamespaceRef, previous: &Route) -> Result<(), OpError> {
+pub async fn restore(
+    registry: &NamespaceRegistry,
+    namespace: &NamespaceRef,
+    previous: &Route,
+) -> Result<(), OpError> {
     let handle = namespace_handle(registry, namespace).await?;
-    let context = format!("restore route {} in {namespace}", describe_destination(&previous.destination));
+    let context = format!(
+        "restore route {} in {namespace}",
+        describe_destination(&previous.destination)
+    );
     route::add(handle.route(), previous, Mode::Replace, &context)?;
     Ok(())
 }
@@ -135,22 +172,38 @@ fn matches_request(existing: &Route, request: &RouteRequest, device_index: Optio
     existing.gateway == request.gateway
         && device_index.is_none_or(|index| existing.device_index == Some(index))
         && request.scope.is_none_or(|scope| existing.scope == scope)
-        && request.source.is_none_or(|source| existing.source == Some(source))
+        && request
+            .source
+            .is_none_or(|source| existing.source == Some(source))
 }
 
-pub async fn delete(registry: &NamespaceRegistry, request: &RouteRequest, ignore_missing: bool) -> Result<Outcome<()>, OpError> {
+pub async fn delete(
+    registry: &NamespaceRegistry,
+    request: &RouteRequest,
+    ignore_missing: bool,
+) -> Result<Outcome<()>, OpError> {
     let handle = namespace_handle(registry, &request.namespace).await?;
     let device_index = match &request.device {
-        Some(device) => Some(referenced_link(&handle, "route.device", device).await?.index),
+        Some(device) => Some(
+            referenced_link(&handle, "route.device", device)
+                .await?
+                .index,
+        ),
         None => None,
     };
-    let found = route::list(handle.route(), Some(request.destination.family()))?.into_iter().find(|r| {
-        r.table == request.table()
-            && r.destination == request.destination
-            && request.gateway.is_none_or(|gateway| r.gateway == Some(gateway))
-            && device_index.is_none_or(|index| r.device_index == Some(index))
-            && request.metric.is_none_or(|metric| r.effective_metric() == metric)
-    });
+    let found = route::list(handle.route(), Some(request.destination.family()))?
+        .into_iter()
+        .find(|r| {
+            r.table == request.table()
+                && r.destination == request.destination
+                && request
+                    .gateway
+                    .is_none_or(|gateway| r.gateway == Some(gateway))
+                && device_index.is_none_or(|index| r.device_index == Some(index))
+                && request
+                    .metric
+                    .is_none_or(|metric| r.effective_metric() == metric)
+        });
     let Some(found) = found else {
         return if ignore_missing {
             Ok(Outcome::unchanged(()))
@@ -162,7 +215,11 @@ pub async fn delete(registry: &NamespaceRegistry, request: &RouteRequest, ignore
             })
         };
     };
-    let context = format!("delete route {} in {}", describe_destination(&found.destination), request.namespace);
+    let context = format!(
+        "delete route {} in {}",
+        describe_destination(&found.destination),
+        request.namespace
+    );
     route::delete(handle.route(), &found, &context)?;
     Ok(Outcome::changed(()))
 }
@@ -182,7 +239,10 @@ pub async fn list(
         .filter(|r| table.is_none_or(|t| r.table == t))
         .map(|route| RouteView {
             namespace: namespace.clone(),
-            device: route.device_index.and_then(|i| links.iter().find(|l| l.index == i)).map(|l| l.name.clone()),
+            device: route
+                .device_index
+                .and_then(|i| links.iter().find(|l| l.index == i))
+                .map(|l| l.name.clone()),
             route,
         })
         .collect())

@@ -36,7 +36,9 @@ impl FromStr for ListenAddr {
             return Ok(Self::Unix(PathBuf::from(path)));
         }
         if let Some(port) = localhost_port(value) {
-            let port = port.parse::<u16>().map_err(|_| format!("{value:?}: {port:?} is not a port number"))?;
+            let port = port
+                .parse::<u16>()
+                .map_err(|_| format!("{value:?}: {port:?} is not a port number"))?;
             return Ok(Self::Tcp(SocketAddr::from((Ipv4Addr::LOCALHOST, port))));
         }
         value.parse().map(Self::Tcp).map_err(|_| {
@@ -72,18 +74,30 @@ mod tests {
     fn parses_tcp_and_unix_and_knows_what_is_local() {
         let tcp: ListenAddr = "127.0.0.1:50051".parse().expect("tcp");
         assert!(tcp.is_local());
-        assert!(!"0.0.0.0:50051".parse::<ListenAddr>().expect("any").is_local());
+        assert!(!"0.0.0.0:50051"
+            .parse::<ListenAddr>()
+            .expect("any")
+            .is_local());
         assert!("[::1]:50051".parse::<ListenAddr>().expect("v6").is_local());
-        assert_eq!("unix:/tmp/a.sock".parse::<ListenAddr>(), Ok(ListenAddr::Unix("/tmp/a.sock".into())));
+        assert_eq!(
+            "unix:/tmp/a.sock".parse::<ListenAddr>(),
+            Ok(ListenAddr::Unix("/tmp/a.sock".into()))
+        );
         assert!("unix:".parse::<ListenAddr>().is_err());
     }
 
     #[test]
     fn localhost_is_the_ipv4_loopback_and_other_names_are_refused() {
         let localhost: ListenAddr = "localhost:50051".parse().expect("localhost");
-        assert_eq!(localhost, ListenAddr::Tcp("127.0.0.1:50051".parse().expect("addr")));
+        assert_eq!(
+            localhost,
+            ListenAddr::Tcp("127.0.0.1:50051".parse().expect("addr"))
+        );
         assert!(localhost.is_local());
-        assert!("LocalHost:7".parse::<ListenAddr>().expect("any case").is_local());
+        assert!("LocalHost:7"
+            .parse::<ListenAddr>()
+            .expect("any case")
+            .is_local());
         assert!("localhost:http".parse::<ListenAddr>().is_err());
         assert!("localhost:65536".parse::<ListenAddr>().is_err());
         assert!("localhost".parse::<ListenAddr>().is_err());

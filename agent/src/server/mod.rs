@@ -22,8 +22,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use nsfleet_proto::v1 as pb;
 use nix::unistd::Gid;
+use nsfleet_proto::v1 as pb;
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{watch, Semaphore};
 use tokio_stream::wrappers::UnixListenerStream;
@@ -38,7 +38,10 @@ use crate::audit::{AuditLog, RequestSummarizer};
 use crate::auth::{AuthPolicy, Role, TokenFileError};
 use crate::nat::{nft_available, NftBackend};
 use crate::netns::{NamespaceRegistry, NetnsError};
-use crate::service::{AddressApi, BatchApi, DiagnosticsApi, ForwardingApi, LinkApi, NamespaceApi, NatApi, NeighborApi, RouteApi};
+use crate::service::{
+    AddressApi, BatchApi, DiagnosticsApi, ForwardingApi, LinkApi, NamespaceApi, NatApi,
+    NeighborApi, RouteApi,
+};
 use security::SecurityLayer;
 use unix_authority::AuthorityFixingStream;
 use unix_socket::{bind_unix, group_id, UnixSocketError};
@@ -76,7 +79,10 @@ pub enum ServerError {
     #[error("load the API descriptors for audit summaries: {0}")]
     Descriptors(#[from] prost_reflect::DescriptorError),
     #[error("serve on {addr}: {source}")]
-    Serve { addr: ListenAddr, source: tonic::transport::Error },
+    Serve {
+        addr: ListenAddr,
+        source: tonic::transport::Error,
+    },
 }
 
 /// Bounds that keep one caller from starving the rest.
@@ -140,17 +146,33 @@ impl ServerConfig {
     }
 
     fn auth_policy(&self) -> Result<AuthPolicy, ServerError> {
-        let tokens = self.tokens.as_deref().map(AuthPolicy::load_tokens).transpose()?;
+        let tokens = self
+            .tokens
+            .as_deref()
+            .map(AuthPolicy::load_tokens)
+            .transpose()?;
         let client_certificates = self.tls.as_ref().is_some_and(|tls| tls.client_ca.is_some());
-        let certificate_role = self.certificate_role.unwrap_or(if tokens.is_some() { None } else { Some(Role::Admin) });
-        Ok(AuthPolicy::new(tokens, client_certificates, certificate_role))
+        let certificate_role = self.certificate_role.unwrap_or(if tokens.is_some() {
+            None
+        } else {
+            Some(Role::Admin)
+        });
+        Ok(AuthPolicy::new(
+            tokens,
+            client_certificates,
+            certificate_role,
+        ))
     }
 
     /// The safe default: every TCP listener needs authentication (loopback too: any local user can
     /// connect to it), and the network also needs TLS; or an explicit --insecure. Unix sockets are
     /// guarded by their mode and group.
     fn check_exposure(&self, policy: &AuthPolicy) -> Result<(), ServerError> {
-        for addr in self.listen.iter().filter(|addr| matches!(addr, ListenAddr::Tcp(_))) {
+        for addr in self
+            .listen
+            .iter()
+            .filter(|addr| matches!(addr, ListenAddr::Tcp(_)))
+        {
             let refusal = if !addr.is_local() && self.tls.is_none() {
                 Some(ServerError::InsecureListener(addr.clone()))
             } else if !policy.is_required() {
@@ -160,7 +182,9 @@ impl ServerConfig {
             };
             match refusal {
                 Some(refusal) if !self.insecure => return Err(refusal),
-                Some(_) => tracing::warn!(%addr, tls = self.tls.is_some(), "serving TCP without authentication or TLS (--insecure)"),
+                Some(_) => {
+                    tracing::warn!(%addr, tls = self.tls.is_some(), "serving TCP without authentication or TLS (--insecure)")
+                }
                 None => {}
             }
             if !addr.is_local() && self.tls.is_none() && self.tokens.is_some() {
@@ -182,16 +206,32 @@ impl ServerConfig {
 }
 
 /// Serves every service on every listener until `shutdown` completes, then drains in-flight calls.
-pub async fn run(config: ServerConfig, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
+pub async fn run(
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServerError> {
     let policy = config.auth_policy()?;
     config.check_exposure(&policy)?;
-    let tls = config.tls.as_ref().map(TlsFiles::server_config).transpose()?;
+    let tls = config
+        .tls
+        .as_ref()
+        .map(TlsFiles::server_config)
+        .transpose()?;
     let audit = Arc::new(match &config.audit_log {
-        Some(path) => AuditLog::file(path).map_err(|source| ServerError::AuditLog { path: path.clone(), source })?,
+        Some(path) => AuditLog::file(path).map_err(|source| ServerError::AuditLog {
+            path: path.clone(),
+            source,
+        })?,
         None => AuditLog::stderr(),
     });
     let limits = config.limits;
-    let security = SecurityLayer::new(policy, audit, RequestSummarizer::new()?, config.tcp_addresses(), limits);
+    let security = SecurityLayer::new(
+        policy,
+        audit,
+        RequestSummarizer::new()?,
+        config.tcp_addresses(),
+        limits,
+    );
     let slots = Arc::new(Semaphore::new(limits.max_concurrent_requests.max(1)));
     let registry = Arc::new(NamespaceRegistry::new().await?);
     let routes = routes(registry, limits.max_message_bytes).await?;
@@ -210,7 +250,10 @@ pub async fn run(config: ServerConfig, shutdown: impl Future<Output = ()>) -> Re
         Ok(server
             .concurrency_limit_per_connection(limits.max_requests_per_connection.max(1))
             // Streams beyond the per-connection limit wait in the server; this bounds how many may wait.
-            .max_concurrent_streams(u32::try_from(limits.max_requests_per_connection.saturating_mul(4)).unwrap_or(u32::MAX))
+            .max_concurrent_streams(
+                u32::try_from(limits.max_requests_per_connection.saturating_mul(4))
+                    .unwrap_or(u32::MAX),
+            )
             // A peer that vanished without closing (cable, crash) is noticed and its connection freed.
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .http2_keepalive_timeout(Some(Duration::from_secs(10)))
@@ -235,13 +278,15 @@ pub async fn run(config: ServerConfig, shutdown: impl Future<Output = ()>) -> Re
                 tracing::info!(%addr, tls = tls.is_some(), "serving nsfleet.v1");
                 let router = serve_with(tls.clone())?;
                 servers.spawn(async move {
-                    let result = router.serve_with_incoming_shutdown(
-                        // Small request frames wait for nothing: without TCP_NODELAY Nagle held a
-                        // call's frames behind the unacknowledged preface (a call took 20 ms, 9 ms on
-                        // a unix socket).
-                        TcpIncoming::from(listener).with_nodelay(Some(true)),
-                        signal,
-                    ).await;
+                    let result = router
+                        .serve_with_incoming_shutdown(
+                            // Small request frames wait for nothing: without TCP_NODELAY Nagle held a
+                            // call's frames behind the unacknowledged preface (a call took 20 ms, 9 ms on
+                            // a unix socket).
+                            TcpIncoming::from(listener).with_nodelay(Some(true)),
+                            signal,
+                        )
+                        .await;
                     result.map_err(|source| ServerError::Serve { addr, source })
                 });
             }
@@ -251,7 +296,8 @@ pub async fn run(config: ServerConfig, shutdown: impl Future<Output = ()>) -> Re
                 servers.spawn(async move {
                     // Many gRPC clients send the socket path as :authority, which the HTTP/2 server
                     // refuses: unix connections get it rewritten (unix_authority/), TCP ones never.
-                    let incoming = UnixListenerStream::new(listener).map(|accepted| accepted.map(AuthorityFixingStream::new));
+                    let incoming = UnixListenerStream::new(listener)
+                        .map(|accepted| accepted.map(AuthorityFixingStream::new));
                     let result = router.serve_with_incoming_shutdown(incoming, signal).await;
                     if let ListenAddr::Unix(path) = &addr {
                         let _ = std::fs::remove_file(path);
@@ -272,15 +318,32 @@ pub async fn run(config: ServerConfig, shutdown: impl Future<Output = ()>) -> Re
     first_failure.map_or(Ok(()), Err)
 }
 
-async fn routes(registry: Arc<NamespaceRegistry>, max_message_bytes: usize) -> Result<Routes, ServerError> {
+async fn routes(
+    registry: Arc<NamespaceRegistry>,
+    max_message_bytes: usize,
+) -> Result<Routes, ServerError> {
     let (health_reporter, health) = tonic_health::server::health_reporter();
-    health_reporter.set_serving::<pb::namespace_service_server::NamespaceServiceServer<NamespaceApi>>().await;
-    health_reporter.set_serving::<pb::link_service_server::LinkServiceServer<LinkApi>>().await;
-    health_reporter.set_serving::<pb::address_service_server::AddressServiceServer<AddressApi>>().await;
-    health_reporter.set_serving::<pb::route_service_server::RouteServiceServer<RouteApi>>().await;
-    health_reporter.set_serving::<pb::forwarding_service_server::ForwardingServiceServer<ForwardingApi>>().await;
-    health_reporter.set_serving::<pb::neighbor_service_server::NeighborServiceServer<NeighborApi>>().await;
-    health_reporter.set_serving::<pb::diagnostics_service_server::DiagnosticsServiceServer<DiagnosticsApi>>().await;
+    health_reporter
+        .set_serving::<pb::namespace_service_server::NamespaceServiceServer<NamespaceApi>>()
+        .await;
+    health_reporter
+        .set_serving::<pb::link_service_server::LinkServiceServer<LinkApi>>()
+        .await;
+    health_reporter
+        .set_serving::<pb::address_service_server::AddressServiceServer<AddressApi>>()
+        .await;
+    health_reporter
+        .set_serving::<pb::route_service_server::RouteServiceServer<RouteApi>>()
+        .await;
+    health_reporter
+        .set_serving::<pb::forwarding_service_server::ForwardingServiceServer<ForwardingApi>>()
+        .await;
+    health_reporter
+        .set_serving::<pb::neighbor_service_server::NeighborServiceServer<NeighborApi>>()
+        .await;
+    health_reporter
+        .set_serving::<pb::diagnostics_service_server::DiagnosticsServiceServer<DiagnosticsApi>>()
+        .await;
     // nft is the one external program the agent needs; without it everything but NAT still works.
     let nat_unavailable = match tokio::task::spawn_blocking(nft_available).await {
         Ok(Ok(())) => None,
@@ -289,11 +352,21 @@ async fn routes(registry: Arc<NamespaceRegistry>, max_message_bytes: usize) -> R
     };
     match &nat_unavailable {
         Some(reason) => tracing::warn!(%reason, "NatService will answer FAILED_PRECONDITION"),
-        None => health_reporter.set_serving::<pb::nat_service_server::NatServiceServer<NatApi>>().await,
+        None => {
+            health_reporter
+                .set_serving::<pb::nat_service_server::NatServiceServer<NatApi>>()
+                .await
+        }
     }
     let nat_backend: Arc<dyn crate::nat::NatBackend> = Arc::new(NftBackend::new());
-    health_reporter.set_serving::<pb::batch_service_server::BatchServiceServer<BatchApi>>().await;
-    let batch = BatchApi::new(registry.clone(), nat_backend.clone(), nat_unavailable.clone());
+    health_reporter
+        .set_serving::<pb::batch_service_server::BatchServiceServer<BatchApi>>()
+        .await;
+    let batch = BatchApi::new(
+        registry.clone(),
+        nat_backend.clone(),
+        nat_unavailable.clone(),
+    );
     let nat = NatApi::new(registry.clone(), nat_backend, nat_unavailable);
     // grpcurl 1.8 asks only for v1alpha reflection, newer clients for v1: serve both. Health's own
     // descriptors are registered too, or it would be missing from `list`.
@@ -306,22 +379,51 @@ async fn routes(registry: Arc<NamespaceRegistry>, max_message_bytes: usize) -> R
     Ok(Routes::new(health)
         .add_service(reflection().build_v1()?)
         .add_service(reflection().build_v1alpha()?)
-        .add_service(pb::namespace_service_server::NamespaceServiceServer::new(NamespaceApi::new(registry.clone())).max_decoding_message_size(limit))
-        .add_service(pb::link_service_server::LinkServiceServer::new(LinkApi::new(registry.clone())).max_decoding_message_size(limit))
-        .add_service(pb::address_service_server::AddressServiceServer::new(AddressApi::new(registry.clone())).max_decoding_message_size(limit))
-        .add_service(pb::route_service_server::RouteServiceServer::new(RouteApi::new(registry.clone())).max_decoding_message_size(limit))
         .add_service(
-            pb::forwarding_service_server::ForwardingServiceServer::new(ForwardingApi::new(registry.clone()))
+            pb::namespace_service_server::NamespaceServiceServer::new(NamespaceApi::new(
+                registry.clone(),
+            ))
+            .max_decoding_message_size(limit),
+        )
+        .add_service(
+            pb::link_service_server::LinkServiceServer::new(LinkApi::new(registry.clone()))
                 .max_decoding_message_size(limit),
         )
         .add_service(
-            pb::neighbor_service_server::NeighborServiceServer::new(NeighborApi::new(registry.clone())).max_decoding_message_size(limit),
+            pb::address_service_server::AddressServiceServer::new(AddressApi::new(
+                registry.clone(),
+            ))
+            .max_decoding_message_size(limit),
         )
         .add_service(
-            pb::diagnostics_service_server::DiagnosticsServiceServer::new(DiagnosticsApi::new(registry)).max_decoding_message_size(limit),
+            pb::route_service_server::RouteServiceServer::new(RouteApi::new(registry.clone()))
+                .max_decoding_message_size(limit),
         )
-        .add_service(pb::nat_service_server::NatServiceServer::new(nat).max_decoding_message_size(limit))
-        .add_service(pb::batch_service_server::BatchServiceServer::new(batch).max_decoding_message_size(limit))
+        .add_service(
+            pb::forwarding_service_server::ForwardingServiceServer::new(ForwardingApi::new(
+                registry.clone(),
+            ))
+            .max_decoding_message_size(limit),
+        )
+        .add_service(
+            pb::neighbor_service_server::NeighborServiceServer::new(NeighborApi::new(
+                registry.clone(),
+            ))
+            .max_decoding_message_size(limit),
+        )
+        .add_service(
+            pb::diagnostics_service_server::DiagnosticsServiceServer::new(DiagnosticsApi::new(
+                registry,
+            ))
+            .max_decoding_message_size(limit),
+        )
+        .add_service(
+            pb::nat_service_server::NatServiceServer::new(nat).max_decoding_message_size(limit),
+        )
+        .add_service(
+            pb::batch_service_server::BatchServiceServer::new(batch)
+                .max_decoding_message_size(limit),
+        )
         .prepare())
 }
 
@@ -332,9 +434,13 @@ enum Bound {
 
 async fn bind(addr: &ListenAddr, gid: Option<Gid>) -> Result<Bound, ServerError> {
     match addr {
-        ListenAddr::Tcp(tcp) => {
-            TcpListener::bind(tcp).await.map(Bound::Tcp).map_err(|source| ServerError::Bind { addr: addr.clone(), source })
-        }
+        ListenAddr::Tcp(tcp) => TcpListener::bind(tcp)
+            .await
+            .map(Bound::Tcp)
+            .map_err(|source| ServerError::Bind {
+                addr: addr.clone(),
+                source,
+            }),
         ListenAddr::Unix(path) => Ok(Bound::Unix(bind_unix(path, gid)?)),
     }
 }

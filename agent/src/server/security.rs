@@ -23,8 +23,8 @@ use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo, UdsConnectInfo};
 use tonic::{Code, Status};
 use tower::{Layer, Service, ServiceExt};
 
-use crate::audit::{code_name, now_rfc3339, AuditLog, AuditRecord, RequestSummarizer};
 use super::Limits;
+use crate::audit::{code_name, now_rfc3339, AuditLog, AuditRecord, RequestSummarizer};
 use crate::auth::{common_name, methods, Access, AuthPolicy, Caller, Transport};
 use crate::ops::guard::ListeningAddresses;
 
@@ -62,7 +62,9 @@ impl SecurityLayer {
             max_request_bytes: limits.max_message_bytes.saturating_add(GRPC_FRAME_HEADER),
             request_timeout: limits.request_timeout,
         };
-        Self { shared: Arc::new(shared) }
+        Self {
+            shared: Arc::new(shared),
+        }
     }
 }
 
@@ -70,7 +72,10 @@ impl<S> Layer<S> for SecurityLayer {
     type Service = Security<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Security { inner, shared: self.shared.clone() }
+        Security {
+            inner,
+            shared: self.shared.clone(),
+        }
     }
 }
 
@@ -106,7 +111,11 @@ where
 }
 
 impl Shared {
-    async fn handle<S>(&self, mut request: http::Request<Body>, inner: S) -> Result<http::Response<Body>, BoxError>
+    async fn handle<S>(
+        &self,
+        mut request: http::Request<Body>,
+        inner: S,
+    ) -> Result<http::Response<Body>, BoxError>
     where
         S: Service<http::Request<Body>, Response = http::Response<Body>> + Send,
         S::Future: Send,
@@ -124,7 +133,10 @@ impl Shared {
             code: String::new(),
             message: String::new(),
         };
-        let authorization = request.headers().get(http::header::AUTHORIZATION).map(|v| v.as_bytes());
+        let authorization = request
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .map(|v| v.as_bytes());
         let caller = match self.policy.authenticate(authorization, &transport) {
             Ok(caller) => caller,
             Err(refusal) => {
@@ -143,14 +155,19 @@ impl Shared {
             Ok(collected) => collected.to_bytes(),
             Err(e) => {
                 let status = if e.is::<http_body_util::LengthLimitError>() {
-                    Status::resource_exhausted(format!("request larger than {} bytes", self.max_request_bytes))
+                    Status::resource_exhausted(format!(
+                        "request larger than {} bytes",
+                        self.max_request_bytes
+                    ))
                 } else {
                     Status::cancelled(format!("reading the request: {e}"))
                 };
                 return Ok(self.refuse(record, status));
             }
         };
-        record.request = self.summarizer.summarize(&record.method, grpc_message(&bytes));
+        record.request = self
+            .summarizer
+            .summarize(&record.method, grpc_message(&bytes));
         if !caller.role.allows(access) {
             let status = Status::permission_denied(format!(
                 "{} has role {}; {} needs admin",
@@ -161,17 +178,31 @@ impl Shared {
         request = http::Request::from_parts(parts, Body::new(Full::new(bytes)));
         // From here on, whatever happens (an answer, an error, the caller leaving, the deadline), exactly
         // one record is written: by `finish` or by the drop of `pending`.
-        let mut pending = PendingRecord { audit: self.audit.clone(), record: Some(record) };
+        let mut pending = PendingRecord {
+            audit: self.audit.clone(),
+            record: Some(record),
+        };
         let response = self.pass(request, caller, inner).await?;
         if let Some(status) = Status::from_header_map(response.headers()) {
             pending.finish(status.code(), status.message());
             return Ok(response);
         }
         let (parts, body) = response.into_parts();
-        Ok(http::Response::from_parts(parts, Body::new(AuditedBody { inner: body, pending: Some(pending) })))
+        Ok(http::Response::from_parts(
+            parts,
+            Body::new(AuditedBody {
+                inner: body,
+                pending: Some(pending),
+            }),
+        ))
     }
 
-    async fn pass<S>(&self, mut request: http::Request<Body>, caller: Caller, inner: S) -> Result<http::Response<Body>, BoxError>
+    async fn pass<S>(
+        &self,
+        mut request: http::Request<Body>,
+        caller: Caller,
+        inner: S,
+    ) -> Result<http::Response<Body>, BoxError>
     where
         S: Service<http::Request<Body>, Response = http::Response<Body>> + Send,
         S::Future: Send,
@@ -217,17 +248,30 @@ fn grpc_message(body: &[u8]) -> &[u8] {
 fn transport_of(extensions: &http::Extensions) -> Transport {
     if let Some(tls) = extensions.get::<TlsConnectInfo<TcpConnectInfo>>() {
         // tonic hands over only certificates that rustls verified against --client-ca.
-        let certificate_cn = tls.peer_certs().and_then(|chain| chain.first().and_then(common_name));
+        let certificate_cn = tls
+            .peer_certs()
+            .and_then(|chain| chain.first().and_then(common_name));
         return match tls.get_ref().remote_addr() {
-            Some(peer) => Transport::Tcp { peer, certificate_cn },
+            Some(peer) => Transport::Tcp {
+                peer,
+                certificate_cn,
+            },
             None => Transport::Unknown,
         };
     }
-    if let Some(peer) = extensions.get::<TcpConnectInfo>().and_then(TcpConnectInfo::remote_addr) {
-        return Transport::Tcp { peer, certificate_cn: None };
+    if let Some(peer) = extensions
+        .get::<TcpConnectInfo>()
+        .and_then(TcpConnectInfo::remote_addr)
+    {
+        return Transport::Tcp {
+            peer,
+            certificate_cn: None,
+        };
     }
     match extensions.get::<UdsConnectInfo>() {
-        Some(info) => Transport::Unix { uid: info.peer_cred.map(|cred| cred.uid()) },
+        Some(info) => Transport::Unix {
+            uid: info.peer_cred.map(|cred| cred.uid()),
+        },
         None => Transport::Unknown,
     }
 }
@@ -252,7 +296,10 @@ impl PendingRecord {
 
 impl Drop for PendingRecord {
     fn drop(&mut self) {
-        self.finish(Code::Cancelled, "no answer reached the caller: it went away or the deadline passed first");
+        self.finish(
+            Code::Cancelled,
+            "no answer reached the caller: it went away or the deadline passed first",
+        );
     }
 }
 
@@ -266,7 +313,10 @@ impl HttpBody for AuditedBody {
     type Data = Bytes;
     type Error = Status;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {

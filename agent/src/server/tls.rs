@@ -20,7 +20,11 @@ pub struct TlsFiles {
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     #[error("read {what} {path}: {source}")]
-    Read { what: &'static str, path: PathBuf, source: std::io::Error },
+    Read {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{what} {path} holds no PEM block (\"-----BEGIN ...\")")]
     NotPem { what: &'static str, path: PathBuf },
 }
@@ -29,8 +33,9 @@ impl TlsFiles {
     pub fn server_config(&self) -> Result<ServerTlsConfig, TlsError> {
         let certificate = read_pem("--tls-cert", &self.certificate)?;
         let key = read_pem("--tls-key", &self.key)?;
-        let mut config =
-            ServerTlsConfig::new().identity(Identity::from_pem(certificate, key)).timeout(HANDSHAKE_TIMEOUT);
+        let mut config = ServerTlsConfig::new()
+            .identity(Identity::from_pem(certificate, key))
+            .timeout(HANDSHAKE_TIMEOUT);
         if let Some(path) = &self.client_ca {
             config = config.client_ca_root(Certificate::from_pem(read_pem("--client-ca", path)?));
         }
@@ -41,9 +46,16 @@ impl TlsFiles {
 /// Reads a PEM file, so that a wrong path or a DER file fails with its name instead of rustls' "no
 /// certificates found" at the first connection.
 fn read_pem(what: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
-    let bytes = std::fs::read(path).map_err(|source| TlsError::Read { what, path: path.to_path_buf(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| TlsError::Read {
+        what,
+        path: path.to_path_buf(),
+        source,
+    })?;
     if !bytes.windows(11).any(|w| w == b"-----BEGIN ") {
-        return Err(TlsError::NotPem { what, path: path.to_path_buf() });
+        return Err(TlsError::NotPem {
+            what,
+            path: path.to_path_buf(),
+        });
     }
     Ok(bytes)
 }

@@ -9,14 +9,20 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use nix::sys::socket::{bind, listen, socket, AddressFamily, Backlog, SockFlag, SockType, UnixAddr};
+use nix::sys::socket::{
+    bind, listen, socket, AddressFamily, Backlog, SockFlag, SockType, UnixAddr,
+};
 use nix::unistd::{chown, Gid, Group};
 use tokio::net::UnixListener;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UnixSocketError {
     #[error("unix socket {path}: {action}: {source}")]
-    Io { path: PathBuf, action: &'static str, source: io::Error },
+    Io {
+        path: PathBuf,
+        action: &'static str,
+        source: io::Error,
+    },
     #[error("--socket-group {0:?}: no such group")]
     UnknownGroup(String),
 }
@@ -37,30 +43,50 @@ pub fn group_id(group: &str) -> Result<Gid, UnixSocketError> {
 pub fn bind_unix(path: &Path, gid: Option<Gid>) -> Result<UnixListener, UnixSocketError> {
     let failed = |action: &'static str| {
         let path = path.to_path_buf();
-        move |source: io::Error| UnixSocketError::Io { path, action, source }
+        move |source: io::Error| UnixSocketError::Io {
+            path,
+            action,
+            source,
+        }
     };
     create_parent(path).map_err(failed("create its directory"))?;
     remove_stale_socket(path).map_err(failed("remove the stale socket"))?;
-    let fd: OwnedFd = socket(AddressFamily::Unix, SockType::Stream, SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK, None)
+    let fd: OwnedFd = socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
+        None,
+    )
+    .map_err(io::Error::from)
+    .map_err(failed("socket"))?;
+    let address = UnixAddr::new(path)
         .map_err(io::Error::from)
-        .map_err(failed("socket"))?;
-    let address = UnixAddr::new(path).map_err(io::Error::from).map_err(failed("address"))?;
-    bind(fd.as_raw_fd(), &address).map_err(io::Error::from).map_err(failed("bind"))?;
+        .map_err(failed("address"))?;
+    bind(fd.as_raw_fd(), &address)
+        .map_err(io::Error::from)
+        .map_err(failed("bind"))?;
     if let Some(gid) = gid {
-        chown(path, None, Some(gid)).map_err(io::Error::from).map_err(failed("chown"))?;
+        chown(path, None, Some(gid))
+            .map_err(io::Error::from)
+            .map_err(failed("chown"))?;
     }
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(failed("chmod 0660"))?;
-    listen(&fd, Backlog::MAXCONN).map_err(io::Error::from).map_err(failed("listen"))?;
-    UnixListener::from_std(std::os::unix::net::UnixListener::from(fd)).map_err(failed("register with the runtime"))
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
+        .map_err(failed("chmod 0660"))?;
+    listen(&fd, Backlog::MAXCONN)
+        .map_err(io::Error::from)
+        .map_err(failed("listen"))?;
+    UnixListener::from_std(std::os::unix::net::UnixListener::from(fd))
+        .map_err(failed("register with the runtime"))
 }
 
 /// `/run/nsfleet` does not survive a reboot (/run is a tmpfs). Made 0755: anyone may look up the
 /// socket, its own mode 0660 decides who may connect.
 fn create_parent(path: &Path) -> io::Result<()> {
     match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => {
-            std::fs::DirBuilder::new().recursive(true).mode(0o755).create(parent)
-        }
+        Some(parent) if !parent.as_os_str().is_empty() => std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(parent),
         _ => Ok(()),
     }
 }

@@ -10,8 +10,10 @@ use super::validate::Validate;
 use super::{apply_one, management_path, warnings_to_proto};
 use crate::domain::{parse_ip, FieldError, IpPrefix, LinkName, NamespaceRef};
 use crate::netns::NamespaceRegistry;
+use crate::ops::address::{
+    self as address_ops, check_ipv4_only_fields, AddAddress, AddressView, Broadcast,
+};
 use crate::ops::Detail;
-use crate::ops::address::{self as address_ops, check_ipv4_only_fields, AddAddress, AddressView, Broadcast};
 
 pub struct AddressApi {
     registry: Arc<NamespaceRegistry>,
@@ -29,14 +31,29 @@ pub(super) fn parse_add(request: &pb::AddAddressRequest) -> Result<AddAddress, F
         Ok(pb::BroadcastMode::Computed) => Broadcast::Computed,
         Ok(pb::BroadcastMode::Explicit) => match parse_ip("broadcast", &request.broadcast)? {
             std::net::IpAddr::V4(address) => Broadcast::Explicit(address),
-            std::net::IpAddr::V6(_) => return Err(FieldError::new("broadcast", "broadcast addresses are IPv4 only")),
+            std::net::IpAddr::V6(_) => {
+                return Err(FieldError::new(
+                    "broadcast",
+                    "broadcast addresses are IPv4 only",
+                ))
+            }
         },
-        Err(_) => return Err(FieldError::new("broadcast_mode", format!("{} is not a BroadcastMode", request.broadcast_mode))),
+        Err(_) => {
+            return Err(FieldError::new(
+                "broadcast_mode",
+                format!("{} is not a BroadcastMode", request.broadcast_mode),
+            ))
+        }
     };
     let spec = AddAddress {
         namespace: NamespaceRef::parse("namespace", &request.namespace)?,
         link: LinkName::parse("link", &request.link)?,
-        prefix: IpPrefix::parse("address", &request.address, "prefix_len", request.prefix_len)?,
+        prefix: IpPrefix::parse(
+            "address",
+            &request.address,
+            "prefix_len",
+            request.prefix_len,
+        )?,
         broadcast,
         label: Some(request.label.clone()).filter(|l| !l.is_empty()),
         scope: scope_from_proto("scope", request.scope)?,
@@ -45,16 +62,27 @@ pub(super) fn parse_add(request: &pb::AddAddressRequest) -> Result<AddAddress, F
     Ok(spec)
 }
 
-pub(super) fn parse_delete(request: &pb::DeleteAddressRequest) -> Result<(NamespaceRef, LinkName, IpPrefix), FieldError> {
+pub(super) fn parse_delete(
+    request: &pb::DeleteAddressRequest,
+) -> Result<(NamespaceRef, LinkName, IpPrefix), FieldError> {
     Ok((
         NamespaceRef::parse("namespace", &request.namespace)?,
         LinkName::parse("link", &request.link)?,
-        IpPrefix::parse("address", &request.address, "prefix_len", request.prefix_len)?,
+        IpPrefix::parse(
+            "address",
+            &request.address,
+            "prefix_len",
+            request.prefix_len,
+        )?,
     ))
 }
 
 fn to_proto(view: AddressView) -> pb::Address {
-    let AddressView { namespace, link, address } = view;
+    let AddressView {
+        namespace,
+        link,
+        address,
+    } = view;
     pb::Address {
         namespace: namespace.as_api_str().to_string(),
         link,
@@ -71,10 +99,15 @@ fn to_proto(view: AddressView) -> pb::Address {
 
 #[tonic::async_trait]
 impl AddressService for AddressApi {
-    async fn add_address(&self, request: Request<pb::AddAddressRequest>) -> Result<Response<pb::AddAddressResponse>, Status> {
+    async fn add_address(
+        &self,
+        request: Request<pb::AddAddressRequest>,
+    ) -> Result<Response<pb::AddAddressResponse>, Status> {
         let requested = request.get_ref().validate()?;
         let applied = apply_one(&self.registry, None, None, requested).await?;
-        let Detail::Address(view) = applied.detail else { return Err(unexpected_detail("add address")) };
+        let Detail::Address(view) = applied.detail else {
+            return Err(unexpected_detail("add address"));
+        };
         Ok(Response::new(pb::AddAddressResponse {
             address: Some(to_proto(view)),
             changed: applied.changed,
@@ -89,7 +122,10 @@ impl AddressService for AddressApi {
         let path = management_path(&request);
         let requested = request.get_ref().validate()?;
         let applied = apply_one(&self.registry, None, path.as_ref(), requested).await?;
-        Ok(Response::new(pb::DeleteAddressResponse { changed: applied.changed, warnings: warnings_to_proto(applied.warnings) }))
+        Ok(Response::new(pb::DeleteAddressResponse {
+            changed: applied.changed,
+            warnings: warnings_to_proto(applied.warnings),
+        }))
     }
 
     async fn list_addresses(
@@ -97,7 +133,11 @@ impl AddressService for AddressApi {
         request: Request<pb::ListAddressesRequest>,
     ) -> Result<Response<pb::ListAddressesResponse>, Status> {
         let (namespace, link, family) = request.get_ref().validate()?;
-        let views = address_ops::list(&self.registry, &namespace, link.as_ref(), family).await.map_err(StatusError::from)?;
-        Ok(Response::new(pb::ListAddressesResponse { addresses: views.into_iter().map(to_proto).collect() }))
+        let views = address_ops::list(&self.registry, &namespace, link.as_ref(), family)
+            .await
+            .map_err(StatusError::from)?;
+        Ok(Response::new(pb::ListAddressesResponse {
+            addresses: views.into_iter().map(to_proto).collect(),
+        }))
     }
 }

@@ -5,15 +5,17 @@ use pb::batch_operation::Operation as Wire;
 use pb::batch_service_server::BatchService;
 use tonic::{Request, Response, Status};
 
-use super::status::{invalid, invalid_text, nat_unavailable_status, prefixed, unfinished, StatusError};
+use super::status::{
+    invalid, invalid_text, nat_unavailable_status, prefixed, unfinished, StatusError,
+};
 use super::validate::Validate;
 use super::{management_path, warnings_to_proto};
 use crate::domain::FieldError;
 use crate::nat::NatBackend;
 use crate::netns::NamespaceRegistry;
 use crate::ops::batch::{self, OperationOutcome};
-use crate::ops::Requested;
 use crate::ops::guard::{self, Change, ManagementPath};
+use crate::ops::Requested;
 
 const MAX_OPERATIONS: usize = 100_000;
 
@@ -24,8 +26,16 @@ pub struct BatchApi {
 }
 
 impl BatchApi {
-    pub fn new(registry: Arc<NamespaceRegistry>, nat: Arc<dyn NatBackend>, nat_unavailable: Option<String>) -> Self {
-        Self { registry, nat, nat_unavailable }
+    pub fn new(
+        registry: Arc<NamespaceRegistry>,
+        nat: Arc<dyn NatBackend>,
+        nat_unavailable: Option<String>,
+    ) -> Self {
+        Self {
+            registry,
+            nat,
+            nat_unavailable,
+        }
     }
 
     fn nat_unavailable(&self) -> Option<&str> {
@@ -37,9 +47,15 @@ impl BatchApi {
 /// malformed one rejects the whole batch with its position in the message
 /// ("operations[3].create_link.name: ..."). `nat_unavailable` says why NAT operations cannot run on this
 /// host, if they cannot.
-pub(super) fn parse_operations(operations: &[pb::BatchOperation], nat_unavailable: Option<&str>) -> Result<Vec<Requested>, Status> {
+pub(super) fn parse_operations(
+    operations: &[pb::BatchOperation],
+    nat_unavailable: Option<&str>,
+) -> Result<Vec<Requested>, Status> {
     if operations.len() > MAX_OPERATIONS {
-        let reason = format!("{} operations; at most {MAX_OPERATIONS} per batch", operations.len());
+        let reason = format!(
+            "{} operations; at most {MAX_OPERATIONS} per batch",
+            operations.len()
+        );
         return Err(invalid(FieldError::new("operations", reason)));
     }
     operations
@@ -52,7 +68,10 @@ pub(super) fn parse_operations(operations: &[pb::BatchOperation], nat_unavailabl
         .collect()
 }
 
-fn parse_one(operation: Option<&Wire>, nat_unavailable: Option<&str>) -> (&'static str, Result<Requested, Status>) {
+fn parse_one(
+    operation: Option<&Wire>,
+    nat_unavailable: Option<&str>,
+) -> (&'static str, Result<Requested, Status>) {
     match operation {
         None => ("operation", Err(invalid_text("is required"))),
         Some(Wire::CreateNamespace(r)) => ("create_namespace", r.validate()),
@@ -67,8 +86,14 @@ fn parse_one(operation: Option<&Wire>, nat_unavailable: Option<&str>) -> (&'stat
         Some(Wire::DeleteRoute(r)) => ("delete_route", r.validate()),
         Some(Wire::SetForwarding(r)) => ("set_forwarding", r.validate()),
         // Availability first, as the single call checks it before the request.
-        Some(Wire::AddNatRule(r)) => ("add_nat_rule", nat_available(nat_unavailable).and_then(|()| r.validate())),
-        Some(Wire::DeleteNatRule(r)) => ("delete_nat_rule", nat_available(nat_unavailable).and_then(|()| r.validate())),
+        Some(Wire::AddNatRule(r)) => (
+            "add_nat_rule",
+            nat_available(nat_unavailable).and_then(|()| r.validate()),
+        ),
+        Some(Wire::DeleteNatRule(r)) => (
+            "delete_nat_rule",
+            nat_available(nat_unavailable).and_then(|()| r.validate()),
+        ),
     }
 }
 
@@ -80,7 +105,11 @@ fn nat_available(nat_unavailable: Option<&str>) -> Result<(), Status> {
 }
 
 /// The same management-path guard as the single calls, over every operation, before any is applied.
-async fn guard_operations(registry: &NamespaceRegistry, path: Option<&ManagementPath>, requested: &[Requested]) -> Result<(), Status> {
+async fn guard_operations(
+    registry: &NamespaceRegistry,
+    path: Option<&ManagementPath>,
+    requested: &[Requested],
+) -> Result<(), Status> {
     let mut positions = Vec::new();
     let mut changes = Vec::new();
     for (index, request) in requested.iter().enumerate() {
@@ -89,15 +118,20 @@ async fn guard_operations(registry: &NamespaceRegistry, path: Option<&Management
             changes.push((change, request.force));
         }
     }
-    guard::check(registry, path, &changes).await.map_err(|(position, error)| {
-        let status = StatusError::from(error).0;
-        let index = positions.get(position).copied().unwrap_or_default();
-        prefixed(&status, format!("operations[{index}]: "))
-    })
+    guard::check(registry, path, &changes)
+        .await
+        .map_err(|(position, error)| {
+            let status = StatusError::from(error).0;
+            let index = positions.get(position).copied().unwrap_or_default();
+            prefixed(&status, format!("operations[{index}]: "))
+        })
 }
 
 fn to_proto(index: usize, outcome: OperationOutcome) -> pb::BatchResult {
-    let mut result = pb::BatchResult { index: index as u32, ..Default::default() };
+    let mut result = pb::BatchResult {
+        index: index as u32,
+        ..Default::default()
+    };
     let kind = match outcome {
         OperationOutcome::Applied { changed, warnings } => {
             result.changed = changed;
@@ -115,7 +149,11 @@ fn to_proto(index: usize, outcome: OperationOutcome) -> pb::BatchResult {
             result.warnings = warnings_to_proto(warnings);
             pb::BatchOutcome::Undone
         }
-        OperationOutcome::NotUndone { changed, warnings, reason } => {
+        OperationOutcome::NotUndone {
+            changed,
+            warnings,
+            reason,
+        } => {
             result.changed = changed;
             result.warnings = warnings_to_proto(warnings);
             result.message = reason;
@@ -128,7 +166,10 @@ fn to_proto(index: usize, outcome: OperationOutcome) -> pb::BatchResult {
 
 #[tonic::async_trait]
 impl BatchService for BatchApi {
-    async fn apply_batch(&self, request: Request<pb::ApplyBatchRequest>) -> Result<Response<pb::ApplyBatchResponse>, Status> {
+    async fn apply_batch(
+        &self,
+        request: Request<pb::ApplyBatchRequest>,
+    ) -> Result<Response<pb::ApplyBatchResponse>, Status> {
         let path = management_path(&request);
         let request = request.into_inner();
         let requested = parse_operations(&request.operations, self.nat_unavailable())?;
@@ -136,11 +177,22 @@ impl BatchService for BatchApi {
         let operations = requested.into_iter().map(|r| r.operation).collect();
         let (registry, nat) = (self.registry.clone(), self.nat.clone());
         // Its own task, like every mutation: a caller that goes away does not stop a batch half way.
-        let outcomes = tokio::spawn(batch::run(registry, nat, operations, request.continue_on_error))
-            .await
-            .map_err(|e| unfinished("the batch", e))?;
-        let results: Vec<pb::BatchResult> = outcomes.into_iter().enumerate().map(|(i, o)| to_proto(i, o)).collect();
-        let ok = results.iter().all(|r| r.outcome == pb::BatchOutcome::Applied as i32);
+        let outcomes = tokio::spawn(batch::run(
+            registry,
+            nat,
+            operations,
+            request.continue_on_error,
+        ))
+        .await
+        .map_err(|e| unfinished("the batch", e))?;
+        let results: Vec<pb::BatchResult> = outcomes
+            .into_iter()
+            .enumerate()
+            .map(|(i, o)| to_proto(i, o))
+            .collect();
+        let ok = results
+            .iter()
+            .all(|r| r.outcome == pb::BatchOutcome::Applied as i32);
         Ok(Response::new(pb::ApplyBatchResponse { results, ok }))
     }
 }

@@ -17,7 +17,10 @@ pub fn family_from_proto(field: &str, value: i32) -> Result<Option<Family>, Fiel
         Ok(pb::AddressFamily::Unspecified) => Ok(None),
         Ok(pb::AddressFamily::Ipv4) => Ok(Some(Family::V4)),
         Ok(pb::AddressFamily::Ipv6) => Ok(Some(Family::V6)),
-        Err(_) => Err(FieldError::new(field, format!("{value} is not an AddressFamily"))),
+        Err(_) => Err(FieldError::new(
+            field,
+            format!("{value} is not an AddressFamily"),
+        )),
     }
 }
 
@@ -45,10 +48,18 @@ pub fn scope_from_proto(field: &str, value: i32) -> Result<Option<Scope>, FieldE
 }
 
 /// The filter of a per-namespace listing: namespace, optional link ("" = every link), optional family.
-pub fn parse_list_filter(namespace: &str, link: &str, family: i32) -> Result<(NamespaceRef, Option<LinkName>, Option<Family>), FieldError> {
+pub fn parse_list_filter(
+    namespace: &str,
+    link: &str,
+    family: i32,
+) -> Result<(NamespaceRef, Option<LinkName>, Option<Family>), FieldError> {
     let link = match link {
         "" => None,
         name => Some(LinkName::parse("link", name)?),
     };
-    Ok((NamespaceRef::parse("namespace", namespace)?, link, family_from_proto("family", family)?))
+    Ok((
+        NamespaceRef::parse("namespace", namespace)?,
+        link,
+        family_from_proto("family", family)?,
+    ))
 }

@@ -10,7 +10,9 @@ use tonic::{Request, Response, Status};
 
 use super::status::{ping_status, StatusError};
 use super::validate::Validate;
-use crate::domain::{is_link_scoped, parse_ip, parse_optional_ip, FieldError, LinkName, NamespaceRef};
+use crate::domain::{
+    is_link_scoped, parse_ip, parse_optional_ip, FieldError, LinkName, NamespaceRef,
+};
 use crate::kernel::ping::{PingParams, PingReply, PingSummary};
 use crate::netns::NamespaceRegistry;
 use crate::ops::ping;
@@ -38,31 +40,61 @@ pub(super) fn parse(request: &pb::PingRequest) -> Result<(NamespaceRef, PingPara
         name => Some(LinkName::parse("interface", name)?.to_string()),
     };
     if !(1..=MAX_COUNT).contains(&request.count) {
-        return Err(FieldError::new("count", format!("{} is out of range 1-{MAX_COUNT}", request.count)));
+        return Err(FieldError::new(
+            "count",
+            format!("{} is out of range 1-{MAX_COUNT}", request.count),
+        ));
     }
-    let interval_ms = if request.interval_ms == 0 { 1000 } else { request.interval_ms };
+    let interval_ms = if request.interval_ms == 0 {
+        1000
+    } else {
+        request.interval_ms
+    };
     if interval_ms < MIN_INTERVAL_MS {
-        return Err(FieldError::new("interval_ms", format!("{interval_ms} is below the minimum {MIN_INTERVAL_MS}")));
+        return Err(FieldError::new(
+            "interval_ms",
+            format!("{interval_ms} is below the minimum {MIN_INTERVAL_MS}"),
+        ));
     }
-    let timeout_ms = if request.timeout_ms == 0 { 1000 } else { request.timeout_ms };
+    let timeout_ms = if request.timeout_ms == 0 {
+        1000
+    } else {
+        request.timeout_ms
+    };
     if timeout_ms > MAX_TIMEOUT_MS {
-        return Err(FieldError::new("timeout_ms", format!("{timeout_ms} is above the maximum {MAX_TIMEOUT_MS}")));
+        return Err(FieldError::new(
+            "timeout_ms",
+            format!("{timeout_ms} is above the maximum {MAX_TIMEOUT_MS}"),
+        ));
     }
-    let payload_size = if request.payload_size == 0 { 56 } else { request.payload_size };
+    let payload_size = if request.payload_size == 0 {
+        56
+    } else {
+        request.payload_size
+    };
     if payload_size > MAX_PAYLOAD {
-        return Err(FieldError::new("payload_size", format!("{payload_size} is above the maximum {MAX_PAYLOAD}")));
+        return Err(FieldError::new(
+            "payload_size",
+            format!("{payload_size} is above the maximum {MAX_PAYLOAD}"),
+        ));
     }
     let source = parse_optional_ip("source", &request.source)?;
     if let IpAddr::V6(v6) = target {
         if let Some(mapped) = v6.to_ipv4_mapped() {
-            return Err(FieldError::new("target", format!("{target} is IPv4-mapped: ping {mapped} instead")));
+            return Err(FieldError::new(
+                "target",
+                format!("{target} is IPv4-mapped: ping {mapped} instead"),
+            ));
         }
     }
     if interface.is_none() {
         for (field, address) in [("target", Some(target)), ("source", source)] {
             if let Some(IpAddr::V6(address)) = address {
                 if is_link_scoped(address) {
-                    return Err(FieldError::new(field, format!("{address} is link-scoped: name the interface to use")));
+                    return Err(FieldError::new(
+                        field,
+                        format!("{address} is link-scoped: name the interface to use"),
+                    ));
                 }
             }
         }
@@ -111,9 +143,14 @@ fn summary_event(summary: PingSummary) -> pb::PingEvent {
 impl DiagnosticsService for DiagnosticsApi {
     type PingStream = ReceiverStream<Result<pb::PingEvent, Status>>;
 
-    async fn ping(&self, request: Request<pb::PingRequest>) -> Result<Response<Self::PingStream>, Status> {
+    async fn ping(
+        &self,
+        request: Request<pb::PingRequest>,
+    ) -> Result<Response<Self::PingStream>, Status> {
         let (namespace, params) = request.get_ref().validate()?;
-        let prepared = ping::prepare(&self.registry, &namespace, params).await.map_err(StatusError::from)?;
+        let prepared = ping::prepare(&self.registry, &namespace, params)
+            .await
+            .map_err(StatusError::from)?;
         let (events, stream) = mpsc::channel(64);
         tokio::spawn(async move {
             let (replies, mut replies_out) = mpsc::channel(64);
@@ -127,7 +164,9 @@ impl DiagnosticsService for DiagnosticsApi {
                 // The caller went away: dropping the run closes its socket and stops it.
                 () = events.closed() => return,
             };
-            let _ = events.send(result.map(summary_event).map_err(|e| ping_status(&e))).await;
+            let _ = events
+                .send(result.map(summary_event).map_err(|e| ping_status(&e)))
+                .await;
         });
         Ok(Response::new(ReceiverStream::new(stream)))
     }

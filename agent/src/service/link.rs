@@ -10,7 +10,9 @@ use super::{apply_one, management_path, warnings_to_proto};
 use crate::domain::{FieldError, LinkName, MacAddr, NamespaceRef};
 use crate::kernel::link::OperState;
 use crate::netns::NamespaceRegistry;
-use crate::ops::link::{self as link_ops, CreateLink, LinkKindSpec, LinkView, MasterChange, SetLink};
+use crate::ops::link::{
+    self as link_ops, CreateLink, LinkKindSpec, LinkView, MasterChange, SetLink,
+};
 use crate::ops::Detail;
 
 pub struct LinkApi {
@@ -24,8 +26,12 @@ impl LinkApi {
 
     /// The link a change left, read from the kernel where it is now.
     async fn read_back(&self, detail: &Detail, operation: &str) -> Result<pb::Link, Status> {
-        let Detail::Link { namespace, name } = detail else { return Err(unexpected_detail(operation)) };
-        let view = link_ops::get(&self.registry, namespace, name).await.map_err(StatusError::from)?;
+        let Detail::Link { namespace, name } = detail else {
+            return Err(unexpected_detail(operation));
+        };
+        let view = link_ops::get(&self.registry, namespace, name)
+            .await
+            .map_err(StatusError::from)?;
         Ok(to_proto(view))
     }
 }
@@ -44,24 +50,45 @@ pub(super) fn parse_create(request: &pb::CreateLinkRequest) -> Result<CreateLink
         Some(pb::create_link_request::Kind::Bridge(_)) => LinkKindSpec::Bridge,
         None => return Err(FieldError::new("kind", "one of veth or bridge is required")),
     };
-    Ok(CreateLink { namespace, name, kind, mtu: (request.mtu != 0).then_some(request.mtu) })
+    Ok(CreateLink {
+        namespace,
+        name,
+        kind,
+        mtu: (request.mtu != 0).then_some(request.mtu),
+    })
 }
 
 /// The namespace, the link, and the change.
-pub(super) fn parse_set_request(request: &pb::SetLinkRequest) -> Result<(NamespaceRef, LinkName, SetLink), FieldError> {
-    Ok((NamespaceRef::parse("namespace", &request.namespace)?, LinkName::parse("name", &request.name)?, parse_set(request)?))
+pub(super) fn parse_set_request(
+    request: &pb::SetLinkRequest,
+) -> Result<(NamespaceRef, LinkName, SetLink), FieldError> {
+    Ok((
+        NamespaceRef::parse("namespace", &request.namespace)?,
+        LinkName::parse("name", &request.name)?,
+        parse_set(request)?,
+    ))
 }
 
-pub(super) fn parse_delete(request: &pb::DeleteLinkRequest) -> Result<(NamespaceRef, LinkName), FieldError> {
-    Ok((NamespaceRef::parse("namespace", &request.namespace)?, LinkName::parse("name", &request.name)?))
+pub(super) fn parse_delete(
+    request: &pb::DeleteLinkRequest,
+) -> Result<(NamespaceRef, LinkName), FieldError> {
+    Ok((
+        NamespaceRef::parse("namespace", &request.namespace)?,
+        LinkName::parse("name", &request.name)?,
+    ))
 }
 
 fn parse_set(request: &pb::SetLinkRequest) -> Result<SetLink, FieldError> {
     let mac = match &request.mac {
         Some(mac) => {
-            let mac: MacAddr = mac.parse().map_err(|reason| FieldError::new("mac", reason))?;
+            let mac: MacAddr = mac
+                .parse()
+                .map_err(|reason| FieldError::new("mac", reason))?;
             if mac.is_multicast() || mac.is_zero() {
-                return Err(FieldError::new("mac", format!("{mac} is not a unicast address")));
+                return Err(FieldError::new(
+                    "mac",
+                    format!("{mac} is not a unicast address"),
+                ));
             }
             Some(mac)
         }
@@ -81,11 +108,22 @@ fn parse_set(request: &pb::SetLinkRequest) -> Result<SetLink, FieldError> {
     if request.mtu == Some(0) {
         return Err(FieldError::new("mtu", "must be positive"));
     }
-    Ok(SetLink { up: request.up, mtu: request.mtu, mac, master, move_to })
+    Ok(SetLink {
+        up: request.up,
+        mtu: request.mtu,
+        mac,
+        master,
+        move_to,
+    })
 }
 
 fn to_proto(view: LinkView) -> pb::Link {
-    let LinkView { namespace, link, master, peer } = view;
+    let LinkView {
+        namespace,
+        link,
+        master,
+        peer,
+    } = view;
     pb::Link {
         namespace: namespace.as_api_str().to_string(),
         name: link.name,
@@ -101,7 +139,10 @@ fn to_proto(view: LinkView) -> pb::Link {
             index: peer.index,
             known: peer.namespace.is_some(),
             name: peer.name.unwrap_or_default(),
-            namespace: peer.namespace.map(|ns| ns.as_api_str().to_string()).unwrap_or_default(),
+            namespace: peer
+                .namespace
+                .map(|ns| ns.as_api_str().to_string())
+                .unwrap_or_default(),
         }),
     }
 }
@@ -120,7 +161,10 @@ fn oper_state_to_proto(state: OperState) -> pb::OperState {
 
 #[tonic::async_trait]
 impl LinkService for LinkApi {
-    async fn create_link(&self, request: Request<pb::CreateLinkRequest>) -> Result<Response<pb::CreateLinkResponse>, Status> {
+    async fn create_link(
+        &self,
+        request: Request<pb::CreateLinkRequest>,
+    ) -> Result<Response<pb::CreateLinkResponse>, Status> {
         let requested = request.get_ref().validate()?;
         let applied = apply_one(&self.registry, None, None, requested).await?;
         let link = self.read_back(&applied.detail, "create link").await?;
@@ -131,29 +175,50 @@ impl LinkService for LinkApi {
         }))
     }
 
-    async fn delete_link(&self, request: Request<pb::DeleteLinkRequest>) -> Result<Response<pb::DeleteLinkResponse>, Status> {
+    async fn delete_link(
+        &self,
+        request: Request<pb::DeleteLinkRequest>,
+    ) -> Result<Response<pb::DeleteLinkResponse>, Status> {
         let path = management_path(&request);
         let requested = request.get_ref().validate()?;
         let applied = apply_one(&self.registry, None, path.as_ref(), requested).await?;
-        Ok(Response::new(pb::DeleteLinkResponse { changed: applied.changed, warnings: warnings_to_proto(applied.warnings) }))
+        Ok(Response::new(pb::DeleteLinkResponse {
+            changed: applied.changed,
+            warnings: warnings_to_proto(applied.warnings),
+        }))
     }
 
-    async fn list_links(&self, request: Request<pb::ListLinksRequest>) -> Result<Response<pb::ListLinksResponse>, Status> {
+    async fn list_links(
+        &self,
+        request: Request<pb::ListLinksRequest>,
+    ) -> Result<Response<pb::ListLinksResponse>, Status> {
         let views = match request.get_ref().validate()? {
             None => link_ops::list_all(&self.registry).await,
             Some(namespace) => link_ops::list(&self.registry, &namespace).await,
         }
         .map_err(StatusError::from)?;
-        Ok(Response::new(pb::ListLinksResponse { links: views.into_iter().map(to_proto).collect() }))
+        Ok(Response::new(pb::ListLinksResponse {
+            links: views.into_iter().map(to_proto).collect(),
+        }))
     }
 
-    async fn get_link(&self, request: Request<pb::GetLinkRequest>) -> Result<Response<pb::GetLinkResponse>, Status> {
+    async fn get_link(
+        &self,
+        request: Request<pb::GetLinkRequest>,
+    ) -> Result<Response<pb::GetLinkResponse>, Status> {
         let (namespace, name) = request.get_ref().validate()?;
-        let view = link_ops::get(&self.registry, &namespace, &name).await.map_err(StatusError::from)?;
-        Ok(Response::new(pb::GetLinkResponse { link: Some(to_proto(view)) }))
+        let view = link_ops::get(&self.registry, &namespace, &name)
+            .await
+            .map_err(StatusError::from)?;
+        Ok(Response::new(pb::GetLinkResponse {
+            link: Some(to_proto(view)),
+        }))
     }
 
-    async fn set_link(&self, request: Request<pb::SetLinkRequest>) -> Result<Response<pb::SetLinkResponse>, Status> {
+    async fn set_link(
+        &self,
+        request: Request<pb::SetLinkRequest>,
+    ) -> Result<Response<pb::SetLinkResponse>, Status> {
         let path = management_path(&request);
         let requested = request.get_ref().validate()?;
         let applied = apply_one(&self.registry, None, path.as_ref(), requested).await?;

@@ -40,7 +40,11 @@ use status::StatusError;
 fn management_path<T>(request: &tonic::Request<T>) -> Option<ManagementPath> {
     let peer = request.remote_addr()?;
     let local = request.local_addr()?;
-    let listening = request.extensions().get::<ListeningAddresses>().cloned().unwrap_or_default();
+    let listening = request
+        .extensions()
+        .get::<ListeningAddresses>()
+        .cloned()
+        .unwrap_or_default();
     Some(ManagementPath::new(peer.ip(), local.ip(), &listening))
 }
 
@@ -54,7 +58,9 @@ async fn apply_one(
 ) -> Result<Applied, StatusError> {
     let Requested { operation, force } = requested;
     if let Some(change) = Change::of(&operation) {
-        guard::check(registry, path, &[(change, force)]).await.map_err(|(_, error)| StatusError::from(error))?;
+        guard::check(registry, path, &[(change, force)])
+            .await
+            .map_err(|(_, error)| StatusError::from(error))?;
     }
     let registry = registry.clone();
     run_to_completion(async move { operation.apply(&registry, nat.as_ref()).await }).await
@@ -77,6 +83,10 @@ where
 fn warnings_to_proto(warnings: Vec<Warning>) -> Vec<pb::Warning> {
     warnings
         .into_iter()
-        .map(|w| pb::Warning { code: w.code.as_str().to_string(), message: w.message, fix: w.fix })
+        .map(|w| pb::Warning {
+            code: w.code.as_str().to_string(),
+            message: w.message,
+            fix: w.fix,
+        })
         .collect()
 }

@@ -21,7 +21,10 @@ impl NamespaceApi {
 }
 
 fn to_proto(info: NamespaceInfo) -> pb::Namespace {
-    pb::Namespace { name: info.name.to_string(), inode: info.inode }
+    pb::Namespace {
+        name: info.name.to_string(),
+        inode: info.inode,
+    }
 }
 
 #[tonic::async_trait]
@@ -32,7 +35,9 @@ impl NamespaceService for NamespaceApi {
     ) -> Result<Response<pb::CreateNamespaceResponse>, Status> {
         let requested = request.get_ref().validate()?;
         let applied = apply_one(&self.registry, None, None, requested).await?;
-        let Detail::Namespace(info) = applied.detail else { return Err(unexpected_detail("create namespace")) };
+        let Detail::Namespace(info) = applied.detail else {
+            return Err(unexpected_detail("create namespace"));
+        };
         Ok(Response::new(pb::CreateNamespaceResponse {
             namespace: Some(to_proto(info)),
             changed: applied.changed,
@@ -47,7 +52,10 @@ impl NamespaceService for NamespaceApi {
         let path = management_path(&request);
         let requested = request.get_ref().validate()?;
         let applied = apply_one(&self.registry, None, path.as_ref(), requested).await?;
-        Ok(Response::new(pb::DeleteNamespaceResponse { changed: applied.changed, warnings: warnings_to_proto(applied.warnings) }))
+        Ok(Response::new(pb::DeleteNamespaceResponse {
+            changed: applied.changed,
+            warnings: warnings_to_proto(applied.warnings),
+        }))
     }
 
     async fn list_namespaces(
@@ -59,7 +67,9 @@ impl NamespaceService for NamespaceApi {
         // Listing is where the agent notices namespaces deleted behind its back (by `ip netns del`):
         // dropping their cached sockets lets the kernel free them.
         self.registry.forget_stale();
-        Ok(Response::new(pb::ListNamespacesResponse { namespaces: namespaces.into_iter().map(to_proto).collect() }))
+        Ok(Response::new(pb::ListNamespacesResponse {
+            namespaces: namespaces.into_iter().map(to_proto).collect(),
+        }))
     }
 
     async fn get_namespace(
@@ -68,6 +78,8 @@ impl NamespaceService for NamespaceApi {
     ) -> Result<Response<pb::GetNamespaceResponse>, Status> {
         let name = request.get_ref().validate()?;
         let info = self.registry.get(&name).map_err(StatusError::from)?;
-        Ok(Response::new(pb::GetNamespaceResponse { namespace: Some(to_proto(info)) }))
+        Ok(Response::new(pb::GetNamespaceResponse {
+            namespace: Some(to_proto(info)),
+        }))
     }
 }

@@ -11,8 +11,8 @@ use super::validate::Validate;
 use super::{apply_one, warnings_to_proto};
 use crate::domain::{FieldError, LinkName, NamespaceRef};
 use crate::nat::{
-    parse_address, parse_optional_port, parse_port_range, parse_source, validate_comment, validate_spec, IpFamily,
-    NatBackend, NatError, NatProtocol, NatRule, NatRuleSpec,
+    parse_address, parse_optional_port, parse_port_range, parse_source, validate_comment,
+    validate_spec, IpFamily, NatBackend, NatError, NatProtocol, NatRule, NatRuleSpec,
 };
 use crate::netns::NamespaceRegistry;
 use crate::ops::nat::{self as nat_ops, NatRuleRequest};
@@ -26,8 +26,16 @@ pub struct NatApi {
 }
 
 impl NatApi {
-    pub fn new(registry: Arc<NamespaceRegistry>, backend: Arc<dyn NatBackend>, unavailable: Option<String>) -> Self {
-        Self { registry, backend, unavailable }
+    pub fn new(
+        registry: Arc<NamespaceRegistry>,
+        backend: Arc<dyn NatBackend>,
+        unavailable: Option<String>,
+    ) -> Self {
+        Self {
+            registry,
+            backend,
+            unavailable,
+        }
     }
 
     fn check_available(&self) -> Result<(), Status> {
@@ -39,13 +47,19 @@ impl NatApi {
 }
 
 pub(super) fn parse_add(request: &pb::AddNatRuleRequest) -> Result<NatRuleRequest, Status> {
-    let namespace = NamespaceRef::parse("namespace", &request.namespace).map_err(StatusError::from)?;
+    let namespace =
+        NamespaceRef::parse("namespace", &request.namespace).map_err(StatusError::from)?;
     use pb::add_nat_rule_request::Kind;
     let (kind, parsed) = match &request.kind {
         Some(Kind::Masquerade(m)) => ("masquerade", parse_masquerade(m)),
         Some(Kind::Snat(s)) => ("snat", parse_snat(s)),
         Some(Kind::Dnat(d)) => ("dnat", parse_dnat(d)),
-        None => return Err(invalid(FieldError::new("kind", "one of masquerade, snat or dnat is required"))),
+        None => {
+            return Err(invalid(FieldError::new(
+                "kind",
+                "one of masquerade, snat or dnat is required",
+            )))
+        }
     };
     let (spec, interfaces) = parsed.map_err(|e| nat_status(&e, Some(kind)))?;
     let spec = validate_spec(&spec).map_err(|e| nat_status(&e, Some(kind)))?;
@@ -53,10 +67,17 @@ pub(super) fn parse_add(request: &pb::AddNatRuleRequest) -> Result<NatRuleReques
     let interfaces = interfaces
         .into_iter()
         .map(|(field, name)| {
-            LinkName::parse(field, &name).map(|link| (field, link)).map_err(invalid)
+            LinkName::parse(field, &name)
+                .map(|link| (field, link))
+                .map_err(invalid)
         })
         .collect::<Result<_, _>>()?;
-    Ok(NatRuleRequest { namespace, spec, interfaces, comment: request.comment.clone() })
+    Ok(NatRuleRequest {
+        namespace,
+        spec,
+        interfaces,
+        comment: request.comment.clone(),
+    })
 }
 
 type SpecAndInterfaces = (NatRuleSpec, Vec<(&'static str, String)>);
@@ -67,8 +88,17 @@ fn optional(text: &str) -> Option<String> {
 
 fn parse_masquerade(m: &pb::Masquerade) -> Result<SpecAndInterfaces, NatError> {
     let output_interface = optional(&m.output_interface);
-    let interfaces = output_interface.iter().map(|i| ("masquerade.output_interface", i.clone())).collect();
-    Ok((NatRuleSpec::Masquerade { source: parse_source(&m.source, m.source_prefix_len)?, output_interface }, interfaces))
+    let interfaces = output_interface
+        .iter()
+        .map(|i| ("masquerade.output_interface", i.clone()))
+        .collect();
+    Ok((
+        NatRuleSpec::Masquerade {
+            source: parse_source(&m.source, m.source_prefix_len)?,
+            output_interface,
+        },
+        interfaces,
+    ))
 }
 
 fn parse_snat(s: &pb::Snat) -> Result<SpecAndInterfaces, NatError> {
@@ -77,21 +107,32 @@ fn parse_snat(s: &pb::Snat) -> Result<SpecAndInterfaces, NatError> {
         output_interface: s.output_interface.clone(),
         to_address: parse_address("to_address", &s.to_address)?,
     };
-    Ok((spec, vec![("snat.output_interface", s.output_interface.clone())]))
+    Ok((
+        spec,
+        vec![("snat.output_interface", s.output_interface.clone())],
+    ))
 }
 
 fn parse_dnat(d: &pb::Dnat) -> Result<SpecAndInterfaces, NatError> {
     let protocol = match pb::NatProtocol::try_from(d.protocol) {
         Ok(pb::NatProtocol::Tcp) => NatProtocol::Tcp,
         Ok(pb::NatProtocol::Udp) => NatProtocol::Udp,
-        _ => return Err(NatError::Invalid { field: "protocol", reason: "must be tcp or udp".into() }),
+        _ => {
+            return Err(NatError::Invalid {
+                field: "protocol",
+                reason: "must be tcp or udp".into(),
+            })
+        }
     };
     let destination = match d.destination.as_str() {
         "" => None,
         text => Some(parse_address("destination", text)?),
     };
     let input_interface = optional(&d.input_interface);
-    let interfaces = input_interface.iter().map(|i| ("dnat.input_interface", i.clone())).collect();
+    let interfaces = input_interface
+        .iter()
+        .map(|i| ("dnat.input_interface", i.clone()))
+        .collect();
     let spec = NatRuleSpec::Dnat {
         protocol,
         ports: parse_port_range(d.port, d.port_end)?,
@@ -111,24 +152,42 @@ fn to_proto(rule: NatRule) -> pb::NatRule {
     };
     let text = |address: Option<IpAddr>| address.map(|a| a.to_string()).unwrap_or_default();
     let kind = match rule.spec {
-        NatRuleSpec::Masquerade { source, output_interface } => Kind::Masquerade(pb::Masquerade {
+        NatRuleSpec::Masquerade {
+            source,
+            output_interface,
+        } => Kind::Masquerade(pb::Masquerade {
             source: source.address.to_string(),
             source_prefix_len: u32::from(source.prefix_len),
             output_interface: output_interface.unwrap_or_default(),
         }),
-        NatRuleSpec::Snat { source, output_interface, to_address } => Kind::Snat(pb::Snat {
+        NatRuleSpec::Snat {
+            source,
+            output_interface,
+            to_address,
+        } => Kind::Snat(pb::Snat {
             source: source.address.to_string(),
             source_prefix_len: u32::from(source.prefix_len),
             output_interface,
             to_address: to_address.to_string(),
         }),
-        NatRuleSpec::Dnat { protocol, ports, input_interface, destination, to_address, to_port } => Kind::Dnat(pb::Dnat {
+        NatRuleSpec::Dnat {
+            protocol,
+            ports,
+            input_interface,
+            destination,
+            to_address,
+            to_port,
+        } => Kind::Dnat(pb::Dnat {
             protocol: match protocol {
                 NatProtocol::Tcp => pb::NatProtocol::Tcp,
                 NatProtocol::Udp => pb::NatProtocol::Udp,
             } as i32,
             port: u32::from(ports.first),
-            port_end: if ports.last == ports.first { 0 } else { u32::from(ports.last) },
+            port_end: if ports.last == ports.first {
+                0
+            } else {
+                u32::from(ports.last)
+            },
             input_interface: input_interface.unwrap_or_default(),
             destination: text(destination),
             to_address: to_address.to_string(),
@@ -147,11 +206,17 @@ fn to_proto(rule: NatRule) -> pb::NatRule {
 
 #[tonic::async_trait]
 impl NatService for NatApi {
-    async fn add_nat_rule(&self, request: Request<pb::AddNatRuleRequest>) -> Result<Response<pb::AddNatRuleResponse>, Status> {
+    async fn add_nat_rule(
+        &self,
+        request: Request<pb::AddNatRuleRequest>,
+    ) -> Result<Response<pb::AddNatRuleResponse>, Status> {
         self.check_available()?;
         let requested = request.get_ref().validate()?;
-        let applied = apply_one(&self.registry, Some(self.backend.clone()), None, requested).await?;
-        let Detail::NatRule(rule) = applied.detail else { return Err(unexpected_detail("add NAT rule")) };
+        let applied =
+            apply_one(&self.registry, Some(self.backend.clone()), None, requested).await?;
+        let Detail::NatRule(rule) = applied.detail else {
+            return Err(unexpected_detail("add NAT rule"));
+        };
         Ok(Response::new(pb::AddNatRuleResponse {
             rule: Some(to_proto(rule)),
             changed: applied.changed,
@@ -159,17 +224,31 @@ impl NatService for NatApi {
         }))
     }
 
-    async fn delete_nat_rule(&self, request: Request<pb::DeleteNatRuleRequest>) -> Result<Response<pb::DeleteNatRuleResponse>, Status> {
+    async fn delete_nat_rule(
+        &self,
+        request: Request<pb::DeleteNatRuleRequest>,
+    ) -> Result<Response<pb::DeleteNatRuleResponse>, Status> {
         self.check_available()?;
         let requested = request.get_ref().validate()?;
-        let applied = apply_one(&self.registry, Some(self.backend.clone()), None, requested).await?;
-        Ok(Response::new(pb::DeleteNatRuleResponse { changed: applied.changed, warnings: warnings_to_proto(applied.warnings) }))
+        let applied =
+            apply_one(&self.registry, Some(self.backend.clone()), None, requested).await?;
+        Ok(Response::new(pb::DeleteNatRuleResponse {
+            changed: applied.changed,
+            warnings: warnings_to_proto(applied.warnings),
+        }))
     }
 
-    async fn list_nat_rules(&self, request: Request<pb::ListNatRulesRequest>) -> Result<Response<pb::ListNatRulesResponse>, Status> {
+    async fn list_nat_rules(
+        &self,
+        request: Request<pb::ListNatRulesRequest>,
+    ) -> Result<Response<pb::ListNatRulesResponse>, Status> {
         self.check_available()?;
         let namespace = request.get_ref().validate()?;
-        let rules = nat_ops::list(&self.registry, self.backend.clone(), &namespace).await.map_err(StatusError::from)?;
-        Ok(Response::new(pb::ListNatRulesResponse { rules: rules.into_iter().map(to_proto).collect() }))
+        let rules = nat_ops::list(&self.registry, self.backend.clone(), &namespace)
+            .await
+            .map_err(StatusError::from)?;
+        Ok(Response::new(pb::ListNatRulesResponse {
+            rules: rules.into_iter().map(to_proto).collect(),
+        }))
     }
 }

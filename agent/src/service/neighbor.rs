@@ -37,7 +37,11 @@ fn state_to_proto(state: NudState) -> pb::NeighborState {
 }
 
 fn to_proto(view: NeighborView) -> pb::Neighbor {
-    let NeighborView { namespace, link, neighbor } = view;
+    let NeighborView {
+        namespace,
+        link,
+        neighbor,
+    } = view;
     pb::Neighbor {
         namespace: namespace.as_api_str().to_string(),
         family: family_to_proto(Family::of(&neighbor.address)),
@@ -52,9 +56,16 @@ fn to_proto(view: NeighborView) -> pb::Neighbor {
 
 #[tonic::async_trait]
 impl NeighborService for NeighborApi {
-    async fn list_neighbors(&self, request: Request<pb::ListNeighborsRequest>) -> Result<Response<pb::ListNeighborsResponse>, Status> {
+    async fn list_neighbors(
+        &self,
+        request: Request<pb::ListNeighborsRequest>,
+    ) -> Result<Response<pb::ListNeighborsResponse>, Status> {
         let (namespace, link, family) = request.get_ref().validate()?;
-        let views = neighbor_ops::list(&self.registry, &namespace, link.as_ref(), family).await.map_err(StatusError::from)?;
-        Ok(Response::new(pb::ListNeighborsResponse { neighbors: views.into_iter().map(to_proto).collect() }))
+        let views = neighbor_ops::list(&self.registry, &namespace, link.as_ref(), family)
+            .await
+            .map_err(StatusError::from)?;
+        Ok(Response::new(pb::ListNeighborsResponse {
+            neighbors: views.into_iter().map(to_proto).collect(),
+        }))
     }
 }

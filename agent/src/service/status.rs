@@ -61,7 +61,9 @@ pub fn nat_unavailable_status(reason: &str) -> Status {
 
 /// An operation answered with another kind of detail than its request asks for: a bug, not the caller's.
 pub fn unexpected_detail(operation: &str) -> Status {
-    Status::internal(format!("{operation}: the change was applied but its result has an unexpected shape"))
+    Status::internal(format!(
+        "{operation}: the change was applied but its result has an unexpected shape"
+    ))
 }
 
 /// A spawned change whose task ended without an answer (it panicked or the runtime is shutting down).
@@ -104,7 +106,9 @@ fn netns_status(error: &NetnsError) -> Status {
 pub fn nat_status(error: &NatError, kind: Option<&str>) -> Status {
     match error {
         NatError::Invalid { field, reason } => {
-            let field = kind.map(|k| format!("{k}.{field}")).unwrap_or_else(|| field.to_string());
+            let field = kind
+                .map(|k| format!("{k}.{field}"))
+                .unwrap_or_else(|| field.to_string());
             Status::invalid_argument(format!("{field}: {reason}"))
         }
         NatError::NotFound { .. } => Status::not_found(error.to_string()),
@@ -112,16 +116,22 @@ pub fn nat_status(error: &NatError, kind: Option<&str>) -> Status {
         NatError::NftMissing { .. } => Status::failed_precondition(error.to_string()),
         _ if error.is_permission_denied() => Status::permission_denied(error.to_string()),
         NatError::NftFailed { .. } => Status::failed_precondition(error.to_string()),
-        NatError::NftOutput { .. } | NatError::Conntrack { .. } => Status::internal(error.to_string()),
+        NatError::NftOutput { .. } | NatError::Conntrack { .. } => {
+            Status::internal(error.to_string())
+        }
     }
 }
 
 pub fn ping_status(error: &PingError) -> Status {
     match error {
         PingError::InvalidParams { .. } => Status::invalid_argument(error.to_string()),
-        PingError::NoSuchInterface { .. } => Status::invalid_argument(format!("interface: {error}")),
+        PingError::NoSuchInterface { .. } => {
+            Status::invalid_argument(format!("interface: {error}"))
+        }
         PingError::SourceNotLocal { .. } => Status::invalid_argument(format!("source: {error}")),
-        PingError::Unreachable { source, .. } => Status::failed_precondition(format!("{error}: {source}")),
+        PingError::Unreachable { source, .. } => {
+            Status::failed_precondition(format!("{error}: {source}"))
+        }
         PingError::Io { source, .. } => Status::internal(format!("{error}: {source}")),
     }
 }
@@ -142,10 +152,14 @@ fn io_code(error: &std::io::Error) -> Code {
 fn errno_code(errno: Errno) -> Code {
     match errno {
         Errno::EEXIST | Errno::ENOTEMPTY => Code::AlreadyExists,
-        Errno::ENOENT | Errno::ENODEV | Errno::ESRCH | Errno::EADDRNOTAVAIL | Errno::ENXIO => Code::NotFound,
-        Errno::EINVAL | Errno::ERANGE | Errno::EAFNOSUPPORT | Errno::EPROTONOSUPPORT | Errno::EMSGSIZE => {
-            Code::InvalidArgument
+        Errno::ENOENT | Errno::ENODEV | Errno::ESRCH | Errno::EADDRNOTAVAIL | Errno::ENXIO => {
+            Code::NotFound
         }
+        Errno::EINVAL
+        | Errno::ERANGE
+        | Errno::EAFNOSUPPORT
+        | Errno::EPROTONOSUPPORT
+        | Errno::EMSGSIZE => Code::InvalidArgument,
         Errno::ENETUNREACH
         | Errno::EHOSTUNREACH
         | Errno::ENETDOWN
@@ -156,7 +170,9 @@ fn errno_code(errno: Errno) -> Code {
         | Errno::EOPNOTSUPP
         | Errno::EMLINK => Code::FailedPrecondition,
         Errno::EPERM | Errno::EACCES => Code::PermissionDenied,
-        Errno::ENOMEM | Errno::ENOBUFS | Errno::ENOSPC | Errno::EMFILE | Errno::ENFILE => Code::ResourceExhausted,
+        Errno::ENOMEM | Errno::ENOBUFS | Errno::ENOSPC | Errno::EMFILE | Errno::ENFILE => {
+            Code::ResourceExhausted
+        }
         Errno::EAGAIN | Errno::EINTR => Code::Unavailable,
         _ => Code::Internal,
     }
@@ -181,7 +197,11 @@ mod tests {
         use crate::domain::{Family, NamespaceRef};
         use crate::ops::forwarding::sysctl_error;
         let code = |errno: Errno| {
-            let error = sysctl_error(&NamespaceRef::Host, Family::V4, std::io::Error::from_raw_os_error(errno as i32));
+            let error = sysctl_error(
+                &NamespaceRef::Host,
+                Family::V4,
+                std::io::Error::from_raw_os_error(errno as i32),
+            );
             StatusError::from(error).0.code()
         };
         assert_eq!(code(Errno::EPERM), Code::PermissionDenied);

@@ -112,13 +112,14 @@ pub(crate) fn parse(text: &str, defaults: &RequestOptions) -> Result<Script, Scr
         if words.is_empty() {
             continue;
         }
-        let operation = parse_line(&mut command, &words, defaults).map_err(|error| match error {
-            LineError::Usage(source) => ScriptError::Command {
-                line,
-                source: Box::new(source),
-            },
-            LineError::Other(message) => ScriptError::Line { line, message },
-        })?;
+        let operation =
+            parse_line(&mut command, &words, defaults).map_err(|error| match error {
+                LineError::Usage(source) => ScriptError::Command {
+                    line,
+                    source: Box::new(source),
+                },
+                LineError::Other(message) => ScriptError::Line { line, message },
+            })?;
         script.operations.push(BatchOperation {
             operation: Some(operation),
         });

@@ -21,7 +21,11 @@ pub fn parse_add(words: &[String]) -> Result<CreateLinkRequest, GrammarError> {
         match word {
             "name" => set_once(&mut name, "name", cursor.value("name")?)?,
             "dev" => set_once(&mut name, "dev", cursor.value("dev")?)?,
-            "mtu" => set_once(&mut mtu, "mtu", parse_ethernet_mtu("mtu", cursor.value("mtu")?)?)?,
+            "mtu" => set_once(
+                &mut mtu,
+                "mtu",
+                parse_ethernet_mtu("mtu", cursor.value("mtu")?)?,
+            )?,
             "type" => {
                 // Everything after the type belongs to it, as with `ip link add`.
                 kind = Some(parse_type(&mut cursor, &mut mtu)?);
@@ -54,7 +58,9 @@ fn parse_type(cursor: &mut Words<'_>, mtu: &mut Option<u32>) -> Result<Kind, Gra
         "bridge" => {
             while let Some(word) = cursor.next() {
                 match word {
-                    "mtu" => set_once(mtu, "mtu", parse_ethernet_mtu("mtu", cursor.value("mtu")?)?)?,
+                    "mtu" => {
+                        set_once(mtu, "mtu", parse_ethernet_mtu("mtu", cursor.value("mtu")?)?)?
+                    }
                     _ => {
                         return Err(GrammarError::UnexpectedWord {
                             word: word.to_owned(),
@@ -303,22 +309,33 @@ mod tests {
         // 0 would mean "the kernel's default" in the request: refused rather than silently ignored.
         for mtu in ["0", "67", "65536", "4294967296"] {
             let message = error(&format!("br0 type bridge mtu {mtu}"));
-            assert!(message.ends_with("veth and bridge MTUs are 68-65535"), "{message}");
+            assert!(
+                message.ends_with("veth and bridge MTUs are 68-65535"),
+                "{message}"
+            );
             let message = error(&format!("v0 mtu {mtu} type veth peer v1"));
-            assert!(message.ends_with("veth and bridge MTUs are 68-65535"), "{message}");
+            assert!(
+                message.ends_with("veth and bridge MTUs are 68-65535"),
+                "{message}"
+            );
         }
         assert!(error("v0 type veth peer v1 mtu 1400").contains("peer's MTU"));
         assert_eq!(
             error("veth-to-netns-one type veth peer c1"),
             "invalid link name \"veth-to-netns-one\" after \"name\": 17 bytes; the kernel takes at most 15"
         );
-        assert!(error("v0 type veth peer name ceth-to-netns-one").contains("after \"peer\": 17 bytes"));
+        assert!(
+            error("v0 type veth peer name ceth-to-netns-one").contains("after \"peer\": 17 bytes")
+        );
         assert!(parse_add(&words("fifteen-bytes-0 type veth peer fifteen-bytes-1")).is_ok());
         assert_eq!(
             error("v0 type veth peer v1 v2"),
             "unexpected word \"v2\" (expected netns)"
         );
-        assert_eq!(error("v0 mtu 1400 mtu 1500 type bridge"), "\"mtu\" given twice");
+        assert_eq!(
+            error("v0 mtu 1400 mtu 1500 type bridge"),
+            "\"mtu\" given twice"
+        );
     }
 
     #[test]

@@ -19,9 +19,7 @@ pub enum StateFilter {
 impl StateFilter {
     pub fn shows(&self, state: NeighborState) -> bool {
         match self {
-            StateFilter::Resolving => {
-                !matches!(state, NeighborState::Noarp | NeighborState::None)
-            }
+            StateFilter::Resolving => !matches!(state, NeighborState::Noarp | NeighborState::None),
             StateFilter::All => true,
             StateFilter::Only(states) => states.contains(&state),
         }
@@ -130,6 +128,8 @@ mod tests {
         assert!(some.shows(NeighborState::Noarp) && some.shows(NeighborState::Stale));
         assert!(!some.shows(NeighborState::Reachable));
         let error = parse_list(&words("nud sleepy"), AddressFamily::Unspecified).unwrap_err();
-        assert!(error.to_string().starts_with("invalid state \"sleepy\" after \"nud\""));
+        assert!(error
+            .to_string()
+            .starts_with("invalid state \"sleepy\" after \"nud\""));
     }
 }

@@ -128,7 +128,10 @@ pub fn check_new_link_name(keyword: &'static str, name: &str) -> Result<(), Gram
             keyword,
             "link name",
             name,
-            format!("{} bytes; the kernel takes at most {MAX_LINK_NAME}", name.len()),
+            format!(
+                "{} bytes; the kernel takes at most {MAX_LINK_NAME}",
+                name.len()
+            ),
         ));
     }
     Ok(())

@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use super::packet::Family;
-use crate::domain::LinkName;
 use super::{PingError, PingParams};
+use crate::domain::LinkName;
 
 impl PingParams {
     /// Returns the wire family the run will use.
@@ -47,7 +47,11 @@ impl PingParams {
 /// The one link-name validator: `SO_BINDTODEVICE` silently cuts longer names, which could bind to a
 /// different link.
 fn validate_interface_name(name: &str) -> Result<(), PingError> {
-    LinkName::parse("interface", name).map(drop).map_err(|e| PingError::InvalidParams { reason: format!("interface name {}", e.reason) })
+    LinkName::parse("interface", name)
+        .map(drop)
+        .map_err(|e| PingError::InvalidParams {
+            reason: format!("interface name {}", e.reason),
+        })
 }
 
 fn family_name(family: Family) -> &'static str {
@@ -127,7 +131,6 @@ mod tests {
         p.source = Some("::1".parse().unwrap());
         assert!(reason(&p).contains("different families"));
     }
-
 
     #[test]
     fn interface_names_the_kernel_would_mangle_are_rejected() {

@@ -25,19 +25,32 @@ const MAX_CONCURRENT: usize = 32;
 /// What happened to one operation.
 #[derive(Debug)]
 pub enum OperationOutcome {
-    Applied { changed: bool, warnings: Vec<Warning> },
+    Applied {
+        changed: bool,
+        warnings: Vec<Warning>,
+    },
     Failed(OpError),
     /// Not started because an earlier operation failed.
     Skipped,
     /// Applied, then taken back because a later operation failed.
-    Undone { warnings: Vec<Warning> },
+    Undone {
+        warnings: Vec<Warning>,
+    },
     /// Applied, and could not be taken back.
-    NotUndone { changed: bool, warnings: Vec<Warning>, reason: String },
+    NotUndone {
+        changed: bool,
+        warnings: Vec<Warning>,
+        reason: String,
+    },
 }
 
 enum Step {
     /// The single call's detail is dropped: a batch answers only `changed` and warnings.
-    Applied { changed: bool, warnings: Vec<Warning>, undo: Undo },
+    Applied {
+        changed: bool,
+        warnings: Vec<Warning>,
+        undo: Undo,
+    },
     Failed(OpError),
     Skipped,
 }
@@ -53,13 +66,20 @@ pub async fn run(
     let operations = Arc::new(operations);
     let failed = Arc::new(AtomicBool::new(false));
     let limit = Arc::new(Semaphore::new(MAX_CONCURRENT));
-    let (done_senders, done_receivers): (Vec<_>, Vec<_>) = (0..operations.len()).map(|_| watch::channel(false)).unzip();
+    let (done_senders, done_receivers): (Vec<_>, Vec<_>) =
+        (0..operations.len()).map(|_| watch::channel(false)).unzip();
 
     let mut tasks = JoinSet::new();
     for ((index, deps), done) in waits.into_iter().enumerate().zip(done_senders) {
-        let before: Vec<watch::Receiver<bool>> = deps.iter().map(|d| done_receivers[*d].clone()).collect();
-        let (registry, nat, operations, failed, limit) =
-            (registry.clone(), nat.clone(), operations.clone(), failed.clone(), limit.clone());
+        let before: Vec<watch::Receiver<bool>> =
+            deps.iter().map(|d| done_receivers[*d].clone()).collect();
+        let (registry, nat, operations, failed, limit) = (
+            registry.clone(),
+            nat.clone(),
+            operations.clone(),
+            failed.clone(),
+            limit.clone(),
+        );
         tasks.spawn(async move {
             for mut receiver in before {
                 // An error means the sender is gone, which also means that operation is over.
@@ -70,7 +90,16 @@ pub async fn run(
             } else {
                 let _permit = limit.acquire().await;
                 match operations[index].apply(&registry, Some(&nat)).await {
-                    Ok(Applied { changed, warnings, undo, .. }) => Step::Applied { changed, warnings, undo },
+                    Ok(Applied {
+                        changed,
+                        warnings,
+                        undo,
+                        ..
+                    }) => Step::Applied {
+                        changed,
+                        warnings,
+                        undo,
+                    },
                     Err(error) => {
                         failed.store(true, Ordering::SeqCst);
                         Step::Failed(error)
@@ -93,18 +122,31 @@ pub async fn run(
     // Newest first, so each undo finds the state its operation left.
     for (index, step) in steps.into_iter().enumerate().rev() {
         outcomes[index] = Some(match step {
-            Some(Step::Applied { changed, warnings, undo }) if roll_back => match undo.run(&registry, &nat).await {
+            Some(Step::Applied {
+                changed,
+                warnings,
+                undo,
+            }) if roll_back => match undo.run(&registry, &nat).await {
                 Ok(()) => match undo {
                     Undo::Nothing => OperationOutcome::Applied { changed, warnings },
                     _ => OperationOutcome::Undone { warnings },
                 },
-                Err(reason) => OperationOutcome::NotUndone { changed, warnings, reason },
+                Err(reason) => OperationOutcome::NotUndone {
+                    changed,
+                    warnings,
+                    reason,
+                },
             },
-            Some(Step::Applied { changed, warnings, .. }) => OperationOutcome::Applied { changed, warnings },
+            Some(Step::Applied {
+                changed, warnings, ..
+            }) => OperationOutcome::Applied { changed, warnings },
             Some(Step::Failed(error)) => OperationOutcome::Failed(error),
             Some(Step::Skipped) => OperationOutcome::Skipped,
             None => OperationOutcome::Failed(OpError::TaskLost),
         });
     }
-    outcomes.into_iter().map(|o| o.unwrap_or(OperationOutcome::Skipped)).collect()
+    outcomes
+        .into_iter()
+        .map(|o| o.unwrap_or(OperationOutcome::Skipped))
+        .collect()
 }

@@ -34,7 +34,10 @@ pub fn dependencies(footprints: &[Footprint]) -> Vec<Vec<usize>> {
                 for namespace in namespaces {
                     // A veth with both ends in one namespace names it twice: the second insert returns
                     // this very operation, and waiting for oneself never ends.
-                    if let Some(previous) = last_in.insert(namespace, index).filter(|&previous| previous != index) {
+                    if let Some(previous) = last_in
+                        .insert(namespace, index)
+                        .filter(|&previous| previous != index)
+                    {
                         deps.push(previous);
                     }
                 }
@@ -62,25 +65,45 @@ mod tests {
     }
 
     fn touching(names: &[&str]) -> Footprint {
-        Footprint::Namespaces(names.iter().map(|n| if n.is_empty() { NamespaceRef::Host } else { ns(n) }).collect())
+        Footprint::Namespaces(
+            names
+                .iter()
+                .map(|n| {
+                    if n.is_empty() {
+                        NamespaceRef::Host
+                    } else {
+                        ns(n)
+                    }
+                })
+                .collect(),
+        )
     }
 
     #[test]
     fn disjoint_namespaces_run_concurrently_shared_ones_in_order() {
         let plan = dependencies(&[
-            touching(&["a"]),      // 0: netns add a
-            touching(&["b"]),      // 1: netns add b
-            touching(&["", "a"]),  // 2: veth in host, peer in a
-            touching(&["", "b"]),  // 3: veth in host, peer in b
-            touching(&["a"]),      // 4: addr in a
-            touching(&["b"]),      // 5: addr in b
+            touching(&["a"]),     // 0: netns add a
+            touching(&["b"]),     // 1: netns add b
+            touching(&["", "a"]), // 2: veth in host, peer in a
+            touching(&["", "b"]), // 3: veth in host, peer in b
+            touching(&["a"]),     // 4: addr in a
+            touching(&["b"]),     // 5: addr in b
         ]);
-        assert_eq!(plan, vec![vec![], vec![], vec![0], vec![1, 2], vec![2], vec![3]]);
+        assert_eq!(
+            plan,
+            vec![vec![], vec![], vec![0], vec![1, 2], vec![2], vec![3]]
+        );
     }
 
     #[test]
     fn a_barrier_waits_for_everything_and_everything_waits_for_it() {
-        let plan = dependencies(&[touching(&["a"]), touching(&["b"]), Footprint::Barrier, touching(&["a"]), touching(&["c"])]);
+        let plan = dependencies(&[
+            touching(&["a"]),
+            touching(&["b"]),
+            Footprint::Barrier,
+            touching(&["a"]),
+            touching(&["c"]),
+        ]);
         assert_eq!(plan, vec![vec![], vec![], vec![0, 1], vec![2], vec![2]]);
     }
 

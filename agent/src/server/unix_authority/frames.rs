@@ -188,7 +188,10 @@ impl Rewriter {
                 self.give_up();
             } else {
                 self.payload.clear();
-                self.phase = Phase::BlockFrame { head, remaining: length };
+                self.phase = Phase::BlockFrame {
+                    head,
+                    remaining: length,
+                };
                 if length == 0 {
                     self.block_frame(head);
                 }
@@ -199,7 +202,11 @@ impl Rewriter {
             self.give_up();
         } else {
             self.out.extend_from_slice(&h);
-            self.phase = if length == 0 { Phase::FrameHeader } else { Phase::Forward(length) };
+            self.phase = if length == 0 {
+                Phase::FrameHeader
+            } else {
+                Phase::Forward(length)
+            };
         }
     }
 
@@ -222,7 +229,9 @@ impl Rewriter {
     }
 
     fn end_block(&mut self) {
-        let Some(block) = self.block.take() else { return };
+        let Some(block) = self.block.take() else {
+            return;
+        };
         match self.decoder.decode(&block.fragment) {
             Ok(mut fields) => {
                 replace_unusable_authority(&mut fields);
@@ -302,7 +311,13 @@ fn write_block(block: &Block, encoded: &[u8], out: &mut Vec<u8>) {
     if rest.is_empty() {
         flags |= END_HEADERS;
     }
-    write_frame_header(out, priority_len + first.len(), HEADERS, flags, block.stream_id);
+    write_frame_header(
+        out,
+        priority_len + first.len(),
+        HEADERS,
+        flags,
+        block.stream_id,
+    );
     if let Some(priority) = block.priority {
         out.extend_from_slice(&priority);
     }
@@ -318,6 +333,12 @@ fn write_block(block: &Block, encoded: &[u8], out: &mut Vec<u8>) {
 
 fn write_frame_header(out: &mut Vec<u8>, length: usize, kind: u8, flags: u8, stream_id: u32) {
     // `length` is at most MAX_OUT_FRAME, so it fits the 24-bit field.
-    out.extend_from_slice(&[(length >> 16) as u8, (length >> 8) as u8, length as u8, kind, flags]);
+    out.extend_from_slice(&[
+        (length >> 16) as u8,
+        (length >> 8) as u8,
+        length as u8,
+        kind,
+        flags,
+    ]);
     out.extend_from_slice(&stream_id.to_be_bytes());
 }

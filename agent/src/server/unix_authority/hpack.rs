@@ -149,7 +149,10 @@ impl Decoder {
                 }
                 let size = integer(&mut rest, 5)?;
                 if size > self.allowed_table_size {
-                    return Err(HpackError::TableTooLarge { requested: size, allowed: self.allowed_table_size });
+                    return Err(HpackError::TableTooLarge {
+                        requested: size,
+                        allowed: self.allowed_table_size,
+                    });
                 }
                 self.max_table_size = size;
                 self.evict_to(size);
@@ -158,7 +161,11 @@ impl Decoder {
             let field = if first & 0x80 != 0 {
                 let index = integer(&mut rest, 7)?;
                 let (name, value) = self.entry(index)?;
-                Field { name, value, never_indexed: false }
+                Field {
+                    name,
+                    value,
+                    never_indexed: false,
+                }
             } else {
                 // 01: add to the table; 0000: do not; 0001: do not, and nobody downstream may either.
                 let (prefix, add, never_indexed) = match first & 0xf0 {
@@ -167,9 +174,17 @@ impl Decoder {
                     _ => (6, true, false),
                 };
                 let index = integer(&mut rest, prefix)?;
-                let name = if index == 0 { string(&mut rest)? } else { self.entry(index)?.0 };
+                let name = if index == 0 {
+                    string(&mut rest)?
+                } else {
+                    self.entry(index)?.0
+                };
                 let value = string(&mut rest)?;
-                let field = Field { name, value, never_indexed };
+                let field = Field {
+                    name,
+                    value,
+                    never_indexed,
+                };
                 if add {
                     self.insert(field.name.clone(), field.value.clone());
                 }
@@ -266,12 +281,17 @@ fn string(rest: &mut &[u8]) -> Result<Vec<u8>, HpackError> {
 /// with a static name index where there is one. Strings are written without Huffman coding.
 pub fn encode_stateless(fields: &[Field], out: &mut Vec<u8>) {
     for field in fields {
-        let exact = STATIC_TABLE.iter().position(|&(n, v)| n.as_bytes() == field.name && v.as_bytes() == field.value);
+        let exact = STATIC_TABLE
+            .iter()
+            .position(|&(n, v)| n.as_bytes() == field.name && v.as_bytes() == field.value);
         match exact {
             Some(i) if !field.never_indexed => write_integer(out, 0x80, 7, i + 1),
             _ => {
                 let flag = if field.never_indexed { 0x10 } else { 0x00 };
-                match STATIC_TABLE.iter().position(|&(n, _)| n.as_bytes() == field.name) {
+                match STATIC_TABLE
+                    .iter()
+                    .position(|&(n, _)| n.as_bytes() == field.name)
+                {
                     Some(i) => write_integer(out, flag, 4, i + 1),
                     None => {
                         out.push(flag);
@@ -305,6 +325,11 @@ fn write_integer(out: &mut Vec<u8>, flags: u8, prefix_bits: u32, value: usize) {
 }
 
 #[cfg(test)]
-pub(super) fn encode_integer_for_tests(out: &mut Vec<u8>, flags: u8, prefix_bits: u32, value: usize) {
+pub(super) fn encode_integer_for_tests(
+    out: &mut Vec<u8>,
+    flags: u8,
+    prefix_bits: u32,
+    value: usize,
+) {
     write_integer(out, flags, prefix_bits, value);
 }

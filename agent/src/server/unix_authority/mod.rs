@@ -38,12 +38,21 @@ pub struct AuthorityFixingStream<S> {
 
 impl<S> AuthorityFixingStream<S> {
     pub fn new(inner: S) -> Self {
-        Self { inner, rewriter: Rewriter::new(), chunk: Box::new([0; READ_CHUNK]), client_closed: false }
+        Self {
+            inner,
+            rewriter: Rewriter::new(),
+            chunk: Box::new([0; READ_CHUNK]),
+            client_closed: false,
+        }
     }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for AuthorityFixingStream<S> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let this = &mut *self;
         loop {
             let pending = this.rewriter.pending();
@@ -66,7 +75,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for AuthorityFixingStream<S> {
                 let start = direct.filled().as_ptr();
                 std::task::ready!(Pin::new(&mut this.inner).poll_read(cx, &mut direct))?;
                 if direct.filled().as_ptr() != start {
-                    return Poll::Ready(Err(io::Error::other("the socket read into a buffer of its own")));
+                    return Poll::Ready(Err(io::Error::other(
+                        "the socket read into a buffer of its own",
+                    )));
                 }
                 let n = direct.filled().len();
                 // SAFETY: `direct` is still `buf`'s unfilled part (checked above), and the inner read
@@ -89,7 +100,11 @@ impl<S: AsyncRead + Unpin> AsyncRead for AuthorityFixingStream<S> {
 }
 
 impl<S: AsyncWrite + Unpin> AsyncWrite for AuthorityFixingStream<S> {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
 

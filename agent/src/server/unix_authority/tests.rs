@@ -47,7 +47,10 @@ fn literal_indexed_name(index: u8, value: &[u8]) -> Vec<u8> {
 /// What grpcurl and grpcio send for a unix target: the socket path as `:authority`, indexed.
 fn grpc_request_block(authority: &[u8]) -> Vec<u8> {
     let mut block = vec![0x83, 0x86]; // :method POST, :scheme http
-    block.extend(literal_indexed_name(4, b"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"));
+    block.extend(literal_indexed_name(
+        4,
+        b"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+    ));
     block.extend(literal_indexed_name(1, authority));
     block.extend(literal_indexed_name(31, b"application/grpc"));
     block.extend(literal(b"te", b"trailers", true));
@@ -94,14 +97,25 @@ fn blocks_of(frames: &[OutFrame]) -> Vec<Vec<Field>> {
                 let skip = if f.flags & PRIORITY != 0 { 5 } else { 0 };
                 fragment = Some(f.payload[skip..].to_vec());
             }
-            CONTINUATION => fragment.as_mut().expect("CONTINUATION after HEADERS").extend_from_slice(&f.payload),
+            CONTINUATION => fragment
+                .as_mut()
+                .expect("CONTINUATION after HEADERS")
+                .extend_from_slice(&f.payload),
             _ => assert!(fragment.is_none(), "frame {} inside a block", f.kind),
         }
         if matches!(f.kind, HEADERS | CONTINUATION) {
-            assert!(f.payload.len() <= 16_384, "frame of {} bytes", f.payload.len());
+            assert!(
+                f.payload.len() <= 16_384,
+                "frame of {} bytes",
+                f.payload.len()
+            );
             if f.flags & END_HEADERS != 0 {
                 let block = fragment.take().expect("a block");
-                blocks.push(Decoder::new(0, usize::MAX).decode(&block).expect("the output decodes without a table"));
+                blocks.push(
+                    Decoder::new(0, usize::MAX)
+                        .decode(&block)
+                        .expect("the output decodes without a table"),
+                );
             }
         }
     }
@@ -125,23 +139,48 @@ fn connection(frames: &[Vec<u8>]) -> Vec<u8> {
 }
 
 fn value<'a>(fields: &'a [Field], name: &str) -> Option<&'a [u8]> {
-    fields.iter().find(|f| f.name == name.as_bytes()).map(|f| f.value.as_slice())
+    fields
+        .iter()
+        .find(|f| f.name == name.as_bytes())
+        .map(|f| f.value.as_slice())
 }
 
 #[test]
 fn a_socket_path_authority_becomes_localhost_and_every_other_header_survives() {
-    let input = connection(&[frame(HEADERS, END_HEADERS, 1, &grpc_request_block(b"/tmp/nsfleet/agent.sock"))]);
+    let input = connection(&[frame(
+        HEADERS,
+        END_HEADERS,
+        1,
+        &grpc_request_block(b"/tmp/nsfleet/agent.sock"),
+    )]);
     let blocks = blocks_of(&frames_of(&rewrite(&input)));
     assert_eq!(blocks.len(), 1);
     let fields = &blocks[0];
     assert_eq!(value(fields, ":authority"), Some(REPLACEMENT_AUTHORITY));
     assert_eq!(value(fields, ":method"), Some(&b"POST"[..]));
     assert_eq!(value(fields, ":scheme"), Some(&b"http"[..]));
-    assert_eq!(value(fields, ":path"), Some(&b"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"[..]));
-    assert_eq!(value(fields, "content-type"), Some(&b"application/grpc"[..]));
+    assert_eq!(
+        value(fields, ":path"),
+        Some(&b"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"[..])
+    );
+    assert_eq!(
+        value(fields, "content-type"),
+        Some(&b"application/grpc"[..])
+    );
     assert_eq!(value(fields, "te"), Some(&b"trailers"[..]));
     let names: Vec<&[u8]> = fields.iter().map(|f| f.name.as_slice()).collect();
-    assert_eq!(names, [&b":method"[..], b":scheme", b":path", b":authority", b"content-type", b"te"], "order kept");
+    assert_eq!(
+        names,
+        [
+            &b":method"[..],
+            b":scheme",
+            b":path",
+            b":authority",
+            b"content-type",
+            b"te"
+        ],
+        "order kept"
+    );
 }
 
 #[test]
@@ -162,10 +201,24 @@ fn authorities_the_server_rejects_are_replaced_and_valid_ones_kept() {
         (&junk[..], false),
         (b"\xff\xfe", true),
     ] {
-        let input = connection(&[frame(HEADERS, END_HEADERS | END_STREAM, 1, &grpc_request_block(authority))]);
+        let input = connection(&[frame(
+            HEADERS,
+            END_HEADERS | END_STREAM,
+            1,
+            &grpc_request_block(authority),
+        )]);
         let blocks = blocks_of(&frames_of(&rewrite(&input)));
-        let expected = if replaced { REPLACEMENT_AUTHORITY } else { authority };
-        assert_eq!(value(&blocks[0], ":authority"), Some(expected), "{}", String::from_utf8_lossy(authority));
+        let expected = if replaced {
+            REPLACEMENT_AUTHORITY
+        } else {
+            authority
+        };
+        assert_eq!(
+            value(&blocks[0], ":authority"),
+            Some(expected),
+            "{}",
+            String::from_utf8_lossy(authority)
+        );
     }
 }
 
@@ -179,16 +232,43 @@ fn data_and_other_frames_pass_unchanged_and_flags_and_priority_survive() {
         frame(HEADERS, END_HEADERS, 1, &grpc_request_block(b"/s")),
         data.clone(),
         ping.clone(),
-        frame(HEADERS, END_HEADERS | END_STREAM | PRIORITY, 3, &priority_block),
+        frame(
+            HEADERS,
+            END_HEADERS | END_STREAM | PRIORITY,
+            3,
+            &priority_block,
+        ),
     ]);
     let out = rewrite(&input);
     let frames = frames_of(&out);
     assert_eq!(frames.len(), 5);
     assert_eq!((frames[0].kind, frames[0].payload.len()), (SETTINGS, 0));
-    assert_eq!((frames[1].kind, frames[1].flags, frames[1].stream_id), (HEADERS, END_HEADERS, 1));
-    assert_eq!(frame(frames[2].kind, frames[2].flags, frames[2].stream_id, &frames[2].payload), data);
-    assert_eq!(frame(frames[3].kind, frames[3].flags, frames[3].stream_id, &frames[3].payload), ping);
-    assert_eq!((frames[4].kind, frames[4].flags, frames[4].stream_id), (HEADERS, END_HEADERS | END_STREAM | PRIORITY, 3));
+    assert_eq!(
+        (frames[1].kind, frames[1].flags, frames[1].stream_id),
+        (HEADERS, END_HEADERS, 1)
+    );
+    assert_eq!(
+        frame(
+            frames[2].kind,
+            frames[2].flags,
+            frames[2].stream_id,
+            &frames[2].payload
+        ),
+        data
+    );
+    assert_eq!(
+        frame(
+            frames[3].kind,
+            frames[3].flags,
+            frames[3].stream_id,
+            &frames[3].payload
+        ),
+        ping
+    );
+    assert_eq!(
+        (frames[4].kind, frames[4].flags, frames[4].stream_id),
+        (HEADERS, END_HEADERS | END_STREAM | PRIORITY, 3)
+    );
     assert_eq!(frames[4].payload[..5], [0x80, 0, 0, 0, 42]);
 }
 
@@ -199,10 +279,16 @@ fn padding_is_stripped_and_continuation_frames_are_joined() {
     let mut padded = vec![7u8];
     padded.extend_from_slice(first);
     padded.extend_from_slice(&[0; 7]);
-    let input = connection(&[frame(HEADERS, PADDED, 5, &padded), frame(CONTINUATION, END_HEADERS, 5, second)]);
+    let input = connection(&[
+        frame(HEADERS, PADDED, 5, &padded),
+        frame(CONTINUATION, END_HEADERS, 5, second),
+    ]);
     let frames = frames_of(&rewrite(&input));
     assert_eq!(frames.len(), 2, "SETTINGS and one HEADERS");
-    assert_eq!((frames[1].kind, frames[1].flags, frames[1].stream_id), (HEADERS, END_HEADERS, 5));
+    assert_eq!(
+        (frames[1].kind, frames[1].flags, frames[1].stream_id),
+        (HEADERS, END_HEADERS, 5)
+    );
     let blocks = blocks_of(&frames);
     assert_eq!(value(&blocks[0], ":authority"), Some(REPLACEMENT_AUTHORITY));
     assert_eq!(value(&blocks[0], "te"), Some(&b"trailers"[..]));
@@ -212,13 +298,27 @@ fn padding_is_stripped_and_continuation_frames_are_joined() {
 fn a_block_larger_than_one_frame_goes_out_as_headers_and_continuations_of_at_most_16384_bytes() {
     let mut block = grpc_request_block(b"/run/a.sock");
     for i in 0..5 {
-        block.extend(literal(format!("x-big-{i}").as_bytes(), &vec![b'v'; 9000], false));
+        block.extend(literal(
+            format!("x-big-{i}").as_bytes(),
+            &vec![b'v'; 9000],
+            false,
+        ));
     }
     // The client's own frames may be larger than the 16384 bytes the output keeps to.
-    let input = connection(&[frame(HEADERS, END_STREAM, 1, &block[..30_000]), frame(CONTINUATION, END_HEADERS, 1, &block[30_000..])]);
+    let input = connection(&[
+        frame(HEADERS, END_STREAM, 1, &block[..30_000]),
+        frame(CONTINUATION, END_HEADERS, 1, &block[30_000..]),
+    ]);
     let frames = frames_of(&rewrite(&input));
     let kinds: Vec<(u8, u8)> = frames[1..].iter().map(|f| (f.kind, f.flags)).collect();
-    assert_eq!(kinds, [(HEADERS, END_STREAM), (CONTINUATION, 0), (CONTINUATION, END_HEADERS)]);
+    assert_eq!(
+        kinds,
+        [
+            (HEADERS, END_STREAM),
+            (CONTINUATION, 0),
+            (CONTINUATION, END_HEADERS)
+        ]
+    );
     assert_eq!(frames[1].payload.len(), 16_384);
     let blocks = blocks_of(&frames);
     assert_eq!(blocks[0].len(), 11);
@@ -229,20 +329,26 @@ fn a_block_larger_than_one_frame_goes_out_as_headers_and_continuations_of_at_mos
 fn huffman_coded_values_decode_as_in_rfc_7541_appendix_c4() {
     // C.4.1: ":authority: www.example.com" Huffman-coded, with incremental indexing.
     let mut block = vec![0x82, 0x86, 0x84, 0x41, 0x8c];
-    block.extend_from_slice(&[0xf1, 0xe3, 0xc2, 0xe5, 0xf2, 0x3a, 0x6b, 0xa0, 0xab, 0x90, 0xf4, 0xff]);
-    let fields = Decoder::new(4096, 65536).decode(&block).expect("C.4.1 decodes");
+    block.extend_from_slice(&[
+        0xf1, 0xe3, 0xc2, 0xe5, 0xf2, 0x3a, 0x6b, 0xa0, 0xab, 0x90, 0xf4, 0xff,
+    ]);
+    let fields = Decoder::new(4096, 65536)
+        .decode(&block)
+        .expect("C.4.1 decodes");
     assert_eq!(value(&fields, ":authority"), Some(&b"www.example.com"[..]));
     // C.4.2: the same authority by its dynamic index (62), and cache-control: no-cache Huffman-coded.
     let mut decoder = Decoder::new(4096, 65536);
     decoder.decode(&block).expect("C.4.1 decodes");
-    let second = [0x82, 0x86, 0x84, 0xbe, 0x58, 0x86, 0xa8, 0xeb, 0x10, 0x64, 0x9c, 0xbf];
+    let second = [
+        0x82, 0x86, 0x84, 0xbe, 0x58, 0x86, 0xa8, 0xeb, 0x10, 0x64, 0x9c, 0xbf,
+    ];
     let fields = decoder.decode(&second).expect("C.4.2 decodes");
     assert_eq!(value(&fields, ":authority"), Some(&b"www.example.com"[..]));
     assert_eq!(value(&fields, "cache-control"), Some(&b"no-cache"[..]));
     // C.4.3: custom-key: custom-value, both Huffman-coded.
     let third = [
-        0x82, 0x87, 0x85, 0xbf, 0x40, 0x88, 0x25, 0xa8, 0x49, 0xe9, 0x5b, 0xa9, 0x7d, 0x7f, 0x89, 0x25, 0xa8, 0x49, 0xe9, 0x5b,
-        0xb8, 0xe8, 0xb4, 0xbf,
+        0x82, 0x87, 0x85, 0xbf, 0x40, 0x88, 0x25, 0xa8, 0x49, 0xe9, 0x5b, 0xa9, 0x7d, 0x7f, 0x89,
+        0x25, 0xa8, 0x49, 0xe9, 0x5b, 0xb8, 0xe8, 0xb4, 0xbf,
     ];
     let fields = decoder.decode(&third).expect("C.4.3 decodes");
     assert_eq!(value(&fields, "custom-key"), Some(&b"custom-value"[..]));
@@ -280,9 +386,15 @@ fn dynamic_table_references_across_requests_on_one_connection_are_resolved() {
     let blocks = blocks_of(&frames_of(&rewrite(&input)));
     assert_eq!(blocks.len(), 3);
     for fields in &blocks[1..] {
-        assert_eq!(value(fields, ":path"), Some(&b"/nsfleet.v1.NamespaceService/ListNamespaces"[..]));
+        assert_eq!(
+            value(fields, ":path"),
+            Some(&b"/nsfleet.v1.NamespaceService/ListNamespaces"[..])
+        );
         assert_eq!(value(fields, ":authority"), Some(REPLACEMENT_AUTHORITY));
-        assert_eq!(value(fields, "content-type"), Some(&b"application/grpc"[..]));
+        assert_eq!(
+            value(fields, "content-type"),
+            Some(&b"application/grpc"[..])
+        );
         assert_eq!(value(fields, "te"), Some(&b"trailers"[..]));
     }
 }
@@ -294,7 +406,9 @@ fn never_indexed_fields_stay_never_indexed() {
     block.extend_from_slice(&[8, 8]);
     block.extend_from_slice(b"Bearer x");
     let fields = Decoder::new(4096, 65536).decode(&block).expect("decodes");
-    assert!(fields.iter().any(|f| f.name == b"authorization" && f.never_indexed && f.value == b"Bearer x"));
+    assert!(fields
+        .iter()
+        .any(|f| f.name == b"authorization" && f.never_indexed && f.value == b"Bearer x"));
     let mut encoded = Vec::new();
     encode_stateless(&fields, &mut encoded);
     assert_eq!(Decoder::new(0, 65536).decode(&encoded), Ok(fields));
@@ -305,11 +419,18 @@ fn an_undecodable_block_and_everything_after_it_pass_as_they_came() {
     // Index 70 names a dynamic entry the client never made.
     let bad = frame(HEADERS, END_HEADERS, 3, &[0x82, 0xc6]);
     let good = frame(HEADERS, END_HEADERS, 5, &grpc_request_block(b"/run/a.sock"));
-    let input = connection(&[frame(HEADERS, END_HEADERS, 1, &grpc_request_block(b"/run/a.sock")), bad.clone(), good.clone()]);
+    let input = connection(&[
+        frame(HEADERS, END_HEADERS, 1, &grpc_request_block(b"/run/a.sock")),
+        bad.clone(),
+        good.clone(),
+    ]);
     let out = rewrite(&input);
     let mut tail = bad;
     tail.extend(good);
-    assert!(out.ends_with(&tail), "the bad block and what follows are forwarded verbatim");
+    assert!(
+        out.ends_with(&tail),
+        "the bad block and what follows are forwarded verbatim"
+    );
 }
 
 #[test]
@@ -334,15 +455,23 @@ fn a_table_size_update_is_honoured_within_the_allowed_size_and_refused_beyond_it
     assert_eq!(decoder.decode(&[0xbe]), Err(HpackError::BadIndex(62)));
     let mut too_big = Vec::new();
     encode_integer_for_tests(&mut too_big, 0x20, 5, 5000);
-    assert!(matches!(Decoder::new(4096, 65536).decode(&too_big), Err(HpackError::TableTooLarge { .. })));
+    assert!(matches!(
+        Decoder::new(4096, 65536).decode(&too_big),
+        Err(HpackError::TableTooLarge { .. })
+    ));
 }
 
 #[test]
 fn indexes_that_expand_past_the_list_ceiling_are_refused() {
     let mut decoder = Decoder::new(4096, 64 * 1024);
-    decoder.decode(&literal(b"x-big", &[b'a'; 4000], true)).expect("decodes");
+    decoder
+        .decode(&literal(b"x-big", &[b'a'; 4000], true))
+        .expect("decodes");
     // Each one-byte reference expands to 4 KB: 20 of them pass the ceiling.
-    assert!(matches!(decoder.decode(&[0xbe; 20]), Err(HpackError::ListTooLarge(_))));
+    assert!(matches!(
+        decoder.decode(&[0xbe; 20]),
+        Err(HpackError::ListTooLarge(_))
+    ));
 }
 
 fn chunked(input: &[u8], cuts: &[usize]) -> Vec<u8> {
@@ -423,7 +552,9 @@ proptest! {
 /// and the server reads with buffers of `reads` bytes.
 fn through_the_stream(input: &[u8], writes: &[usize], reads: &[usize]) -> Vec<u8> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("a runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime");
     runtime.block_on(async {
         let (mut client, server) = tokio::io::duplex(64 * 1024);
         let mut stream = super::AuthorityFixingStream::new(server);

@@ -74,9 +74,22 @@ in_batch!(
     pb::ApplyBatchRequest,
 );
 
-fn case<R: Validate + InBatch>(what: &'static str, request: R, code: Code, field: &'static str) -> Case {
-    let batched = request.in_batch().map(|(name, operation)| (name, batch(vec![operation]).validate().map(drop)));
-    Case { what, outcome: request.validate().map(drop), batched, code, field }
+fn case<R: Validate + InBatch>(
+    what: &'static str,
+    request: R,
+    code: Code,
+    field: &'static str,
+) -> Case {
+    let batched = request
+        .in_batch()
+        .map(|(name, operation)| (name, batch(vec![operation]).validate().map(drop)));
+    Case {
+        what,
+        outcome: request.validate().map(drop),
+        batched,
+        code,
+        field,
+    }
 }
 
 fn invalid<R: Validate + InBatch>(what: &'static str, request: R, field: &'static str) -> Case {
@@ -86,31 +99,58 @@ fn invalid<R: Validate + InBatch>(what: &'static str, request: R, field: &'stati
 fn veth(name: &str, peer: &str) -> pb::CreateLinkRequest {
     pb::CreateLinkRequest {
         name: name.into(),
-        kind: Some(LinkKind::Veth(pb::VethSpec { peer_name: peer.into(), peer_namespace: None })),
+        kind: Some(LinkKind::Veth(pb::VethSpec {
+            peer_name: peer.into(),
+            peer_namespace: None,
+        })),
         ..Default::default()
     }
 }
 
 fn address(address: &str, prefix_len: u32) -> pb::AddAddressRequest {
-    pb::AddAddressRequest { link: "eth0".into(), address: address.into(), prefix_len, ..Default::default() }
+    pb::AddAddressRequest {
+        link: "eth0".into(),
+        address: address.into(),
+        prefix_len,
+        ..Default::default()
+    }
 }
 
 fn route(spec: pb::RouteSpec) -> pb::AddRouteRequest {
-    pb::AddRouteRequest { namespace: String::new(), route: Some(spec) }
+    pb::AddRouteRequest {
+        namespace: String::new(),
+        route: Some(spec),
+    }
 }
 
 fn spec(destination: &str, prefix_len: u32) -> pb::RouteSpec {
-    pb::RouteSpec { destination: destination.into(), prefix_len, ..Default::default() }
+    pb::RouteSpec {
+        destination: destination.into(),
+        prefix_len,
+        ..Default::default()
+    }
 }
 
 fn ping(target: &str) -> pb::PingRequest {
-    pb::PingRequest { target: target.into(), count: 1, ..Default::default() }
+    pb::PingRequest {
+        target: target.into(),
+        count: 1,
+        ..Default::default()
+    }
 }
 
 fn dnat(edit: impl FnOnce(&mut pb::Dnat)) -> pb::AddNatRuleRequest {
-    let mut rule = pb::Dnat { protocol: pb::NatProtocol::Tcp as i32, port: 8080, to_address: "172.20.0.11".into(), ..Default::default() };
+    let mut rule = pb::Dnat {
+        protocol: pb::NatProtocol::Tcp as i32,
+        port: 8080,
+        to_address: "172.20.0.11".into(),
+        ..Default::default()
+    };
     edit(&mut rule);
-    pb::AddNatRuleRequest { kind: Some(NatKind::Dnat(rule)), ..Default::default() }
+    pb::AddNatRuleRequest {
+        kind: Some(NatKind::Dnat(rule)),
+        ..Default::default()
+    }
 }
 
 fn masquerade(source: &str, prefix_len: u32, interface: &str) -> pb::AddNatRuleRequest {
@@ -126,13 +166,19 @@ fn masquerade(source: &str, prefix_len: u32, interface: &str) -> pb::AddNatRuleR
 
 fn batch(operations: Vec<Wire>) -> pb::ApplyBatchRequest {
     pb::ApplyBatchRequest {
-        operations: operations.into_iter().map(|o| pb::BatchOperation { operation: Some(o) }).collect(),
+        operations: operations
+            .into_iter()
+            .map(|o| pb::BatchOperation { operation: Some(o) })
+            .collect(),
         continue_on_error: false,
     }
 }
 
 fn set_link(edit: impl FnOnce(&mut pb::SetLinkRequest)) -> pb::SetLinkRequest {
-    let mut request = pb::SetLinkRequest { name: "veth1".into(), ..Default::default() };
+    let mut request = pb::SetLinkRequest {
+        name: "veth1".into(),
+        ..Default::default()
+    };
     edit(&mut request);
     request
 }
@@ -141,63 +187,223 @@ fn malformed() -> Vec<Case> {
     let long = "x".repeat(256);
     vec![
         // NamespaceService
-        invalid("empty namespace name", pb::CreateNamespaceRequest { name: String::new() }, "name"),
-        invalid("namespace name .", pb::CreateNamespaceRequest { name: ".".into() }, "name"),
-        invalid("namespace name ..", pb::CreateNamespaceRequest { name: "..".into() }, "name"),
-        invalid("namespace name with /", pb::CreateNamespaceRequest { name: "a/b".into() }, "name"),
-        invalid("namespace name absolute path", pb::CreateNamespaceRequest { name: "/etc".into() }, "name"),
-        invalid("namespace name with NUL", pb::CreateNamespaceRequest { name: "a\0b".into() }, "name"),
-        invalid("namespace name of 256 bytes", pb::CreateNamespaceRequest { name: long.clone() }, "name"),
-        invalid("delete namespace ../x", pb::DeleteNamespaceRequest { name: "../x".into(), ..Default::default() }, "name"),
-        invalid("get namespace ..", pb::GetNamespaceRequest { name: "..".into() }, "name"),
-        invalid("get namespace ending in NUL", pb::GetNamespaceRequest { name: "x\0".into() }, "name"),
+        invalid(
+            "empty namespace name",
+            pb::CreateNamespaceRequest {
+                name: String::new(),
+            },
+            "name",
+        ),
+        invalid(
+            "namespace name .",
+            pb::CreateNamespaceRequest { name: ".".into() },
+            "name",
+        ),
+        invalid(
+            "namespace name ..",
+            pb::CreateNamespaceRequest { name: "..".into() },
+            "name",
+        ),
+        invalid(
+            "namespace name with /",
+            pb::CreateNamespaceRequest { name: "a/b".into() },
+            "name",
+        ),
+        invalid(
+            "namespace name absolute path",
+            pb::CreateNamespaceRequest {
+                name: "/etc".into(),
+            },
+            "name",
+        ),
+        invalid(
+            "namespace name with NUL",
+            pb::CreateNamespaceRequest {
+                name: "a\0b".into(),
+            },
+            "name",
+        ),
+        invalid(
+            "namespace name of 256 bytes",
+            pb::CreateNamespaceRequest { name: long.clone() },
+            "name",
+        ),
+        invalid(
+            "delete namespace ../x",
+            pb::DeleteNamespaceRequest {
+                name: "../x".into(),
+                ..Default::default()
+            },
+            "name",
+        ),
+        invalid(
+            "get namespace ..",
+            pb::GetNamespaceRequest { name: "..".into() },
+            "name",
+        ),
+        invalid(
+            "get namespace ending in NUL",
+            pb::GetNamespaceRequest { name: "x\0".into() },
+            "name",
+        ),
         // LinkService
         invalid("empty link name", veth("", "ceth1"), "name"),
-        invalid("link name of 16 bytes", veth("sixteen_bytes_xx", "ceth1"), "name"),
-        invalid("link name of 8 two-byte letters", veth(&"é".repeat(8), "ceth1"), "name"),
+        invalid(
+            "link name of 16 bytes",
+            veth("sixteen_bytes_xx", "ceth1"),
+            "name",
+        ),
+        invalid(
+            "link name of 8 two-byte letters",
+            veth(&"é".repeat(8), "ceth1"),
+            "name",
+        ),
         invalid("link name with a space", veth("a b", "ceth1"), "name"),
         invalid("link name with a tab", veth("a\tb", "ceth1"), "name"),
-        invalid("link name with an ideographic space", veth("a\u{3000}b", "ceth1"), "name"),
+        invalid(
+            "link name with an ideographic space",
+            veth("a\u{3000}b", "ceth1"),
+            "name",
+        ),
         invalid("link name with a colon", veth("eth0:1", "ceth1"), "name"),
         invalid("link name ..", veth("..", "ceth1"), "name"),
-        invalid("link name with a path separator", veth("../x", "ceth1"), "name"),
+        invalid(
+            "link name with a path separator",
+            veth("../x", "ceth1"),
+            "name",
+        ),
         invalid("link name with NUL", veth("a\0", "ceth1"), "name"),
-        invalid("link without a kind", pb::CreateLinkRequest { name: "veth1".into(), ..Default::default() }, "kind"),
-        invalid("veth without a peer name", veth("veth1", ""), "veth.peer_name"),
+        invalid(
+            "link without a kind",
+            pb::CreateLinkRequest {
+                name: "veth1".into(),
+                ..Default::default()
+            },
+            "kind",
+        ),
+        invalid(
+            "veth without a peer name",
+            veth("veth1", ""),
+            "veth.peer_name",
+        ),
         invalid(
             "veth peer in a namespace with /",
             pb::CreateLinkRequest {
                 name: "veth1".into(),
-                kind: Some(LinkKind::Veth(pb::VethSpec { peer_name: "c".into(), peer_namespace: Some("a/b".into()) })),
+                kind: Some(LinkKind::Veth(pb::VethSpec {
+                    peer_name: "c".into(),
+                    peer_namespace: Some("a/b".into()),
+                })),
                 ..Default::default()
             },
             "veth.peer_namespace",
         ),
-        invalid("link in namespace ..", pb::CreateLinkRequest { namespace: "..".into(), ..veth("veth1", "c") }, "namespace"),
-        invalid("delete link ..", pb::DeleteLinkRequest { name: "..".into(), ..Default::default() }, "name"),
-        invalid("delete link in namespace x/y", pb::DeleteLinkRequest { namespace: "x/y".into(), name: "v".into(), ..Default::default() }, "namespace"),
+        invalid(
+            "link in namespace ..",
+            pb::CreateLinkRequest {
+                namespace: "..".into(),
+                ..veth("veth1", "c")
+            },
+            "namespace",
+        ),
+        invalid(
+            "delete link ..",
+            pb::DeleteLinkRequest {
+                name: "..".into(),
+                ..Default::default()
+            },
+            "name",
+        ),
+        invalid(
+            "delete link in namespace x/y",
+            pb::DeleteLinkRequest {
+                namespace: "x/y".into(),
+                name: "v".into(),
+                ..Default::default()
+            },
+            "namespace",
+        ),
         invalid("mtu 0", set_link(|r| r.mtu = Some(0)), "mtu"),
-        invalid("mac with a non-hex octet", set_link(|r| r.mac = Some("02:00:00:00:00:zz".into())), "mac"),
-        invalid("multicast mac", set_link(|r| r.mac = Some("01:00:5e:00:00:01".into())), "mac"),
-        invalid("all-zero mac", set_link(|r| r.mac = Some("00:00:00:00:00:00".into())), "mac"),
-        invalid("mac of seven octets", set_link(|r| r.mac = Some("02:00:00:00:00:00:01".into())), "mac"),
+        invalid(
+            "mac with a non-hex octet",
+            set_link(|r| r.mac = Some("02:00:00:00:00:zz".into())),
+            "mac",
+        ),
+        invalid(
+            "multicast mac",
+            set_link(|r| r.mac = Some("01:00:5e:00:00:01".into())),
+            "mac",
+        ),
+        invalid(
+            "all-zero mac",
+            set_link(|r| r.mac = Some("00:00:00:00:00:00".into())),
+            "mac",
+        ),
+        invalid(
+            "mac of seven octets",
+            set_link(|r| r.mac = Some("02:00:00:00:00:00:01".into())),
+            "mac",
+        ),
         invalid(
             "master with a space",
-            set_link(|r| r.master_change = Some(pb::set_link_request::MasterChange::Master("br 0".into()))),
+            set_link(|r| {
+                r.master_change = Some(pb::set_link_request::MasterChange::Master("br 0".into()))
+            }),
             "master",
         ),
-        invalid("move to namespace ..", set_link(|r| r.move_to_namespace = Some("..".into())), "move_to_namespace"),
-        invalid("get link with empty name", pb::GetLinkRequest { namespace: String::new(), name: String::new() }, "name"),
-        invalid("list links of namespace with NUL", pb::ListLinksRequest { namespace: "a\0".into(), all_namespaces: false }, "namespace"),
+        invalid(
+            "move to namespace ..",
+            set_link(|r| r.move_to_namespace = Some("..".into())),
+            "move_to_namespace",
+        ),
+        invalid(
+            "get link with empty name",
+            pb::GetLinkRequest {
+                namespace: String::new(),
+                name: String::new(),
+            },
+            "name",
+        ),
+        invalid(
+            "list links of namespace with NUL",
+            pb::ListLinksRequest {
+                namespace: "a\0".into(),
+                all_namespaces: false,
+            },
+            "namespace",
+        ),
         // AddressService
         invalid("IPv4 octet over 255", address("300.1.1.1", 24), "address"),
         invalid("empty address", address("", 24), "address"),
-        invalid("prefix in the address field", address("192.0.2.1/24", 24), "address"),
+        invalid(
+            "prefix in the address field",
+            address("192.0.2.1/24", 24),
+            "address",
+        ),
         invalid("full-width digits", address("１９２.0.2.1", 24), "address"),
-        invalid("IPv4 prefix length 33", address("192.0.2.1", 33), "prefix_len"),
-        invalid("IPv6 prefix length 129", address("2001:db8::1", 129), "prefix_len"),
-        invalid("prefix length u32::MAX", address("192.0.2.1", u32::MAX), "prefix_len"),
-        invalid("unknown broadcast mode", pb::AddAddressRequest { broadcast_mode: 7, ..address("192.0.2.1", 24) }, "broadcast_mode"),
+        invalid(
+            "IPv4 prefix length 33",
+            address("192.0.2.1", 33),
+            "prefix_len",
+        ),
+        invalid(
+            "IPv6 prefix length 129",
+            address("2001:db8::1", 129),
+            "prefix_len",
+        ),
+        invalid(
+            "prefix length u32::MAX",
+            address("192.0.2.1", u32::MAX),
+            "prefix_len",
+        ),
+        invalid(
+            "unknown broadcast mode",
+            pb::AddAddressRequest {
+                broadcast_mode: 7,
+                ..address("192.0.2.1", 24)
+            },
+            "broadcast_mode",
+        ),
         invalid(
             "IPv6 broadcast address (wrong family)",
             pb::AddAddressRequest {
@@ -209,79 +415,344 @@ fn malformed() -> Vec<Case> {
         ),
         invalid(
             "broadcast mode on an IPv6 address (wrong family)",
-            pb::AddAddressRequest { broadcast_mode: pb::BroadcastMode::Computed as i32, ..address("2001:db8::1", 64) },
+            pb::AddAddressRequest {
+                broadcast_mode: pb::BroadcastMode::Computed as i32,
+                ..address("2001:db8::1", 64)
+            },
             "broadcast_mode",
         ),
-        invalid("label of another link", pb::AddAddressRequest { label: "eth1:0".into(), ..address("192.0.2.1", 24) }, "label"),
-        invalid("label on an IPv6 address", pb::AddAddressRequest { label: "eth0:1".into(), ..address("2001:db8::1", 64) }, "label"),
-        invalid("unknown scope", pb::AddAddressRequest { scope: 99, ..address("192.0.2.1", 24) }, "scope"),
-        invalid("address on an unnamed link", pb::AddAddressRequest { link: String::new(), ..address("192.0.2.1", 24) }, "link"),
+        invalid(
+            "label of another link",
+            pb::AddAddressRequest {
+                label: "eth1:0".into(),
+                ..address("192.0.2.1", 24)
+            },
+            "label",
+        ),
+        invalid(
+            "label on an IPv6 address",
+            pb::AddAddressRequest {
+                label: "eth0:1".into(),
+                ..address("2001:db8::1", 64)
+            },
+            "label",
+        ),
+        invalid(
+            "unknown scope",
+            pb::AddAddressRequest {
+                scope: 99,
+                ..address("192.0.2.1", 24)
+            },
+            "scope",
+        ),
+        invalid(
+            "address on an unnamed link",
+            pb::AddAddressRequest {
+                link: String::new(),
+                ..address("192.0.2.1", 24)
+            },
+            "link",
+        ),
         invalid(
             "delete a malformed mapped address",
-            pb::DeleteAddressRequest { link: "eth0".into(), address: "::ffff:zz".into(), prefix_len: 64, ..Default::default() },
+            pb::DeleteAddressRequest {
+                link: "eth0".into(),
+                address: "::ffff:zz".into(),
+                prefix_len: 64,
+                ..Default::default()
+            },
             "address",
         ),
-        invalid("list addresses of an unknown family", pb::ListAddressesRequest { family: 5, ..Default::default() }, "family"),
-        invalid("list addresses of link a/b", pb::ListAddressesRequest { link: "a/b".into(), ..Default::default() }, "link"),
+        invalid(
+            "list addresses of an unknown family",
+            pb::ListAddressesRequest {
+                family: 5,
+                ..Default::default()
+            },
+            "family",
+        ),
+        invalid(
+            "list addresses of link a/b",
+            pb::ListAddressesRequest {
+                link: "a/b".into(),
+                ..Default::default()
+            },
+            "link",
+        ),
         // RouteService
-        invalid("route without a spec", pb::AddRouteRequest { namespace: String::new(), route: None }, "route"),
-        invalid("destination with host bits", route(spec("10.0.0.1", 24)), "route.destination"),
-        invalid("default route with a prefix length", route(spec("", 8)), "route.prefix_len"),
-        invalid("IPv4 prefix length 200", route(spec("10.0.0.0", 200)), "route.prefix_len"),
-        invalid("IPv6 gateway for IPv4 (wrong family)", route(pb::RouteSpec { gateway: "2001:db8::1".into(), ..spec("10.0.0.0", 8) }), "route.gateway"),
-        invalid("IPv6 family for an IPv4 destination", route(pb::RouteSpec { family: 2, ..spec("10.0.0.0", 8) }), "route.family"),
-        invalid("unknown address family", route(pb::RouteSpec { family: 17, ..spec("10.0.0.0", 8) }), "route.family"),
-        invalid("table 0", route(pb::RouteSpec { table: Some(0), ..spec("10.0.0.0", 8) }), "route.table"),
-        invalid("device with a path separator", route(pb::RouteSpec { device: "a/b".into(), ..spec("10.0.0.0", 8) }), "route.device"),
-        invalid("source that is no address", route(pb::RouteSpec { source: "nope".into(), ..spec("10.0.0.0", 8) }), "route.source"),
-        invalid("unknown route scope", route(pb::RouteSpec { scope: 42, ..spec("10.0.0.0", 8) }), "route.scope"),
+        invalid(
+            "route without a spec",
+            pb::AddRouteRequest {
+                namespace: String::new(),
+                route: None,
+            },
+            "route",
+        ),
+        invalid(
+            "destination with host bits",
+            route(spec("10.0.0.1", 24)),
+            "route.destination",
+        ),
+        invalid(
+            "default route with a prefix length",
+            route(spec("", 8)),
+            "route.prefix_len",
+        ),
+        invalid(
+            "IPv4 prefix length 200",
+            route(spec("10.0.0.0", 200)),
+            "route.prefix_len",
+        ),
+        invalid(
+            "IPv6 gateway for IPv4 (wrong family)",
+            route(pb::RouteSpec {
+                gateway: "2001:db8::1".into(),
+                ..spec("10.0.0.0", 8)
+            }),
+            "route.gateway",
+        ),
+        invalid(
+            "IPv6 family for an IPv4 destination",
+            route(pb::RouteSpec {
+                family: 2,
+                ..spec("10.0.0.0", 8)
+            }),
+            "route.family",
+        ),
+        invalid(
+            "unknown address family",
+            route(pb::RouteSpec {
+                family: 17,
+                ..spec("10.0.0.0", 8)
+            }),
+            "route.family",
+        ),
+        invalid(
+            "table 0",
+            route(pb::RouteSpec {
+                table: Some(0),
+                ..spec("10.0.0.0", 8)
+            }),
+            "route.table",
+        ),
+        invalid(
+            "device with a path separator",
+            route(pb::RouteSpec {
+                device: "a/b".into(),
+                ..spec("10.0.0.0", 8)
+            }),
+            "route.device",
+        ),
+        invalid(
+            "source that is no address",
+            route(pb::RouteSpec {
+                source: "nope".into(),
+                ..spec("10.0.0.0", 8)
+            }),
+            "route.source",
+        ),
+        invalid(
+            "unknown route scope",
+            route(pb::RouteSpec {
+                scope: 42,
+                ..spec("10.0.0.0", 8)
+            }),
+            "route.scope",
+        ),
         invalid(
             "replace with a three-octet gateway",
-            pb::ReplaceRouteRequest { route: Some(pb::RouteSpec { gateway: "1.2.3".into(), ..spec("10.0.0.0", 8) }), ..Default::default() },
+            pb::ReplaceRouteRequest {
+                route: Some(pb::RouteSpec {
+                    gateway: "1.2.3".into(),
+                    ..spec("10.0.0.0", 8)
+                }),
+                ..Default::default()
+            },
             "route.gateway",
         ),
         invalid(
             "delete a route in namespace ..",
-            pb::DeleteRouteRequest { namespace: "..".into(), route: Some(spec("10.0.0.0", 8)), ..Default::default() },
+            pb::DeleteRouteRequest {
+                namespace: "..".into(),
+                route: Some(spec("10.0.0.0", 8)),
+                ..Default::default()
+            },
             "namespace",
         ),
-        invalid("list routes of table 0", pb::ListRoutesRequest { table: Some(0), ..Default::default() }, "table"),
-        invalid("list routes of family -1", pb::ListRoutesRequest { family: -1, ..Default::default() }, "family"),
+        invalid(
+            "list routes of table 0",
+            pb::ListRoutesRequest {
+                table: Some(0),
+                ..Default::default()
+            },
+            "table",
+        ),
+        invalid(
+            "list routes of family -1",
+            pb::ListRoutesRequest {
+                family: -1,
+                ..Default::default()
+            },
+            "family",
+        ),
         // ForwardingService
-        invalid("forwarding without a family", pb::SetForwardingRequest::default(), "family"),
-        invalid("forwarding for family 3", pb::SetForwardingRequest { family: 3, ..Default::default() }, "family"),
-        invalid("forwarding of namespace /", pb::GetForwardingRequest { namespace: "/".into() }, "namespace"),
+        invalid(
+            "forwarding without a family",
+            pb::SetForwardingRequest::default(),
+            "family",
+        ),
+        invalid(
+            "forwarding for family 3",
+            pb::SetForwardingRequest {
+                family: 3,
+                ..Default::default()
+            },
+            "family",
+        ),
+        invalid(
+            "forwarding of namespace /",
+            pb::GetForwardingRequest {
+                namespace: "/".into(),
+            },
+            "namespace",
+        ),
         // NeighborService
-        invalid("neighbours of link a:b", pb::ListNeighborsRequest { link: "a:b".into(), ..Default::default() }, "link"),
-        invalid("neighbours of family 9", pb::ListNeighborsRequest { family: 9, ..Default::default() }, "family"),
+        invalid(
+            "neighbours of link a:b",
+            pb::ListNeighborsRequest {
+                link: "a:b".into(),
+                ..Default::default()
+            },
+            "link",
+        ),
+        invalid(
+            "neighbours of family 9",
+            pb::ListNeighborsRequest {
+                family: 9,
+                ..Default::default()
+            },
+            "family",
+        ),
         // DiagnosticsService
         invalid("ping without a target", ping(""), "target"),
         invalid("ping a host name", ping("example.com"), "target"),
-        invalid("ping zero times", pb::PingRequest { count: 0, ..ping("192.0.2.1") }, "count"),
-        invalid("ping 10001 times", pb::PingRequest { count: 10_001, ..ping("192.0.2.1") }, "count"),
-        invalid("ping every 5 ms", pb::PingRequest { interval_ms: 5, ..ping("192.0.2.1") }, "interval_ms"),
-        invalid("ping with a 61 s timeout", pb::PingRequest { timeout_ms: 60_001, ..ping("192.0.2.1") }, "timeout_ms"),
-        invalid("ping with 70000 payload bytes", pb::PingRequest { payload_size: 70_000, ..ping("192.0.2.1") }, "payload_size"),
-        invalid("ping out of interface a b", pb::PingRequest { interface: "a b".into(), ..ping("192.0.2.1") }, "interface"),
-        invalid("ping from a non-address", pb::PingRequest { source: "x".into(), ..ping("192.0.2.1") }, "source"),
-        invalid("ping an IPv4-mapped address", ping("::ffff:192.0.2.1"), "target"),
-        invalid("ping a link-local address without an interface", ping("fe80::1"), "target"),
-        invalid("ping link-local multicast without an interface", ping("ff02::1"), "target"),
+        invalid(
+            "ping zero times",
+            pb::PingRequest {
+                count: 0,
+                ..ping("192.0.2.1")
+            },
+            "count",
+        ),
+        invalid(
+            "ping 10001 times",
+            pb::PingRequest {
+                count: 10_001,
+                ..ping("192.0.2.1")
+            },
+            "count",
+        ),
+        invalid(
+            "ping every 5 ms",
+            pb::PingRequest {
+                interval_ms: 5,
+                ..ping("192.0.2.1")
+            },
+            "interval_ms",
+        ),
+        invalid(
+            "ping with a 61 s timeout",
+            pb::PingRequest {
+                timeout_ms: 60_001,
+                ..ping("192.0.2.1")
+            },
+            "timeout_ms",
+        ),
+        invalid(
+            "ping with 70000 payload bytes",
+            pb::PingRequest {
+                payload_size: 70_000,
+                ..ping("192.0.2.1")
+            },
+            "payload_size",
+        ),
+        invalid(
+            "ping out of interface a b",
+            pb::PingRequest {
+                interface: "a b".into(),
+                ..ping("192.0.2.1")
+            },
+            "interface",
+        ),
+        invalid(
+            "ping from a non-address",
+            pb::PingRequest {
+                source: "x".into(),
+                ..ping("192.0.2.1")
+            },
+            "source",
+        ),
+        invalid(
+            "ping an IPv4-mapped address",
+            ping("::ffff:192.0.2.1"),
+            "target",
+        ),
+        invalid(
+            "ping a link-local address without an interface",
+            ping("fe80::1"),
+            "target",
+        ),
+        invalid(
+            "ping link-local multicast without an interface",
+            ping("ff02::1"),
+            "target",
+        ),
         invalid(
             "ping from a link-local source without an interface",
-            pb::PingRequest { source: "fe80::2".into(), ..ping("2001:db8::1") },
+            pb::PingRequest {
+                source: "fe80::2".into(),
+                ..ping("2001:db8::1")
+            },
             "source",
         ),
         // NatService
-        invalid("NAT rule without a kind", pb::AddNatRuleRequest::default(), "kind"),
-        invalid("masquerade source prefix 33", masquerade("10.0.0.0", 33, ""), "masquerade.source"),
-        invalid("masquerade out of interface a*", masquerade("10.0.0.0", 8, "a*"), "masquerade.output_interface"),
-        invalid("dnat without a protocol", dnat(|d| d.protocol = 0), "dnat.protocol"),
+        invalid(
+            "NAT rule without a kind",
+            pb::AddNatRuleRequest::default(),
+            "kind",
+        ),
+        invalid(
+            "masquerade source prefix 33",
+            masquerade("10.0.0.0", 33, ""),
+            "masquerade.source",
+        ),
+        invalid(
+            "masquerade out of interface a*",
+            masquerade("10.0.0.0", 8, "a*"),
+            "masquerade.output_interface",
+        ),
+        invalid(
+            "dnat without a protocol",
+            dnat(|d| d.protocol = 0),
+            "dnat.protocol",
+        ),
         invalid("dnat to port 0", dnat(|d| d.port = 0), "dnat.port"),
         invalid("dnat to port 70000", dnat(|d| d.port = 70_000), "dnat.port"),
-        invalid("dnat port range ending before it starts", dnat(|d| d.port_end = 80), "dnat.port"),
-        invalid("dnat without a target", dnat(|d| d.to_address = String::new()), "dnat.to_address"),
-        invalid("dnat to port 65536", dnat(|d| d.to_port = 65_536), "dnat.to_port"),
+        invalid(
+            "dnat port range ending before it starts",
+            dnat(|d| d.port_end = 80),
+            "dnat.port",
+        ),
+        invalid(
+            "dnat without a target",
+            dnat(|d| d.to_address = String::new()),
+            "dnat.to_address",
+        ),
+        invalid(
+            "dnat to port 65536",
+            dnat(|d| d.to_port = 65_536),
+            "dnat.to_port",
+        ),
         invalid(
             "dnat to IPv6 for an IPv4 destination (wrong family)",
             dnat(|d| {
@@ -303,19 +774,49 @@ fn malformed() -> Vec<Case> {
             },
             "snat.output_interface",
         ),
-        invalid("comment with a newline", pb::AddNatRuleRequest { comment: "a\nb".into(), ..masquerade("10.0.0.0", 8, "") }, "comment"),
-        invalid("comment with a quote", pb::AddNatRuleRequest { comment: "a\"b".into(), ..masquerade("10.0.0.0", 8, "") }, "comment"),
-        invalid("delete a NAT rule without an id", pb::DeleteNatRuleRequest::default(), "id"),
-        invalid("list NAT rules of namespace ..", pb::ListNatRulesRequest { namespace: "..".into() }, "namespace"),
+        invalid(
+            "comment with a newline",
+            pb::AddNatRuleRequest {
+                comment: "a\nb".into(),
+                ..masquerade("10.0.0.0", 8, "")
+            },
+            "comment",
+        ),
+        invalid(
+            "comment with a quote",
+            pb::AddNatRuleRequest {
+                comment: "a\"b".into(),
+                ..masquerade("10.0.0.0", 8, "")
+            },
+            "comment",
+        ),
+        invalid(
+            "delete a NAT rule without an id",
+            pb::DeleteNatRuleRequest::default(),
+            "id",
+        ),
+        invalid(
+            "list NAT rules of namespace ..",
+            pb::ListNatRulesRequest {
+                namespace: "..".into(),
+            },
+            "namespace",
+        ),
         // BatchService
         invalid(
             "batch operation without a kind",
-            pb::ApplyBatchRequest { operations: vec![pb::BatchOperation { operation: None }], continue_on_error: false },
+            pb::ApplyBatchRequest {
+                operations: vec![pb::BatchOperation { operation: None }],
+                continue_on_error: false,
+            },
             "operations[0].operation",
         ),
         invalid(
             "batch whose second operation is malformed",
-            batch(vec![Wire::CreateNamespace(pb::CreateNamespaceRequest { name: "ok".into() }), Wire::CreateLink(veth("a/b", "c"))]),
+            batch(vec![
+                Wire::CreateNamespace(pb::CreateNamespaceRequest { name: "ok".into() }),
+                Wire::CreateLink(veth("a/b", "c")),
+            ]),
             "operations[1].create_link.name",
         ),
         invalid(
@@ -330,7 +831,10 @@ fn malformed() -> Vec<Case> {
         ),
         invalid(
             "batch of 100001 operations",
-            pb::ApplyBatchRequest { operations: vec![pb::BatchOperation::default(); 100_001], continue_on_error: false },
+            pb::ApplyBatchRequest {
+                operations: vec![pb::BatchOperation::default(); 100_001],
+                continue_on_error: false,
+            },
             "operations",
         ),
     ]
@@ -339,19 +843,39 @@ fn malformed() -> Vec<Case> {
 #[test]
 fn malformed_requests_get_invalid_argument_naming_the_field() {
     let cases = malformed();
-    assert!(cases.len() >= 60, "the table must hold at least 60 cases, it has {}", cases.len());
+    assert!(
+        cases.len() >= 60,
+        "the table must hold at least 60 cases, it has {}",
+        cases.len()
+    );
     let mut failures = Vec::new();
-    for Case { what, outcome, code, field, .. } in &cases {
+    for Case {
+        what,
+        outcome,
+        code,
+        field,
+        ..
+    } in &cases
+    {
         match outcome {
             Ok(()) => failures.push(format!("{what}: accepted")),
-            Err(status) if status.code() != *code => failures.push(format!("{what}: {:?} {}", status.code(), status.message())),
-            Err(status) if !status.message().starts_with(field) => {
-                failures.push(format!("{what}: message does not start with {field:?}: {}", status.message()))
+            Err(status) if status.code() != *code => {
+                failures.push(format!("{what}: {:?} {}", status.code(), status.message()))
             }
+            Err(status) if !status.message().starts_with(field) => failures.push(format!(
+                "{what}: message does not start with {field:?}: {}",
+                status.message()
+            )),
             Err(_) => {}
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases wrong:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases wrong:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 /// A batch is parsed by the same code as the single calls: each malformed request gets the same code and
@@ -361,29 +885,65 @@ fn a_malformed_request_is_refused_alike_alone_and_in_a_batch() {
     let cases = malformed();
     let mut failures = Vec::new();
     let mut compared = 0;
-    for Case { what, outcome, batched, .. } in &cases {
-        let Some((name, in_batch)) = batched else { continue };
+    for Case {
+        what,
+        outcome,
+        batched,
+        ..
+    } in &cases
+    {
+        let Some((name, in_batch)) = batched else {
+            continue;
+        };
         compared += 1;
-        let alone = outcome.as_ref().err().map(|s| (s.code(), format!("operations[0].{name}.{}", s.message())));
-        let batched = in_batch.as_ref().err().map(|s| (s.code(), s.message().to_string()));
+        let alone = outcome
+            .as_ref()
+            .err()
+            .map(|s| (s.code(), format!("operations[0].{name}.{}", s.message())));
+        let batched = in_batch
+            .as_ref()
+            .err()
+            .map(|s| (s.code(), s.message().to_string()));
         if alone != batched {
             failures.push(format!("{what}: alone {alone:?}, in a batch {batched:?}"));
         }
     }
     assert!(compared >= 60, "only {compared} cases can be batched");
-    assert!(failures.is_empty(), "{} of {compared} cases differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {compared} cases differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
 fn well_formed_requests_pass() {
     veth("veth1", "ceth1").validate().expect("veth");
     address("192.0.2.1", 24).validate().expect("address");
-    route(pb::RouteSpec { gateway: "192.0.2.254".into(), ..spec("", 0) }).validate().expect("default route");
+    route(pb::RouteSpec {
+        gateway: "192.0.2.254".into(),
+        ..spec("", 0)
+    })
+    .validate()
+    .expect("default route");
     ping("2001:db8::1").validate().expect("ping");
-    ping("ff05::1").validate().expect("site-local multicast needs no interface");
-    pb::PingRequest { interface: "veth0".into(), source: "fe80::2".into(), ..ping("fe80::1") }.validate().expect("link-local with an interface");
+    ping("ff05::1")
+        .validate()
+        .expect("site-local multicast needs no interface");
+    pb::PingRequest {
+        interface: "veth0".into(),
+        source: "fe80::2".into(),
+        ..ping("fe80::1")
+    }
+    .validate()
+    .expect("link-local with an interface");
     dnat(|_| {}).validate().expect("dnat");
-    pb::CreateNamespaceRequest { name: "ünïcode ok".into() }.validate().expect("unicode namespace names are files");
+    pb::CreateNamespaceRequest {
+        name: "ünïcode ok".into(),
+    }
+    .validate()
+    .expect("unicode namespace names are files");
 }
 
 // Accepted names are exactly what the kernel (links) and /run/netns (namespaces) can hold.
@@ -391,11 +951,17 @@ fn well_formed_link_name(name: &str) -> bool {
     (1..=15).contains(&name.len())
         && name != "."
         && name != ".."
-        && !name.chars().any(|c| c == '/' || c == ':' || c == '\0' || c.is_whitespace())
+        && !name
+            .chars()
+            .any(|c| c == '/' || c == ':' || c == '\0' || c.is_whitespace())
 }
 
 fn well_formed_namespace(name: &str) -> bool {
-    name.is_empty() || ((1..=255).contains(&name.len()) && name != "." && name != ".." && !name.contains(['/', '\0']))
+    name.is_empty()
+        || ((1..=255).contains(&name.len())
+            && name != "."
+            && name != ".."
+            && !name.contains(['/', '\0']))
 }
 
 fn text() -> impl Strategy<Value = String> {
