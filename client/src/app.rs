@@ -28,6 +28,9 @@ const EXIT_USAGE: u8 = 2;
 pub fn main() -> ExitCode {
     // clap prints its own usage errors and exits with status 2.
     let cli = Cli::parse();
+    if let Some(status) = crate::local::run(&cli.object) {
+        return status;
+    }
     let plan = match plan::plan(cli) {
         Ok(plan) => plan,
         Err(error) => {

@@ -193,6 +193,18 @@ pub enum Object {
     /// Apply many changes in one call per host: one nsfleet command per line, without "nsfleet"
     #[command(after_help = BATCH_HELP)]
     Batch(BatchArgs),
+    /// Print a shell completion script (contacts no agent):
+    /// `nsfleet completions bash > /etc/bash_completion.d/nsfleet`
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the nsfleet(1) man page, or with --dir write it and one page per subcommand
+    /// (nsfleet-link(1), ...) into DIR (contacts no agent)
+    Man {
+        #[arg(long, value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
+    },
 }
 
 const BATCH_HELP: &str = "Each line is a change as on the command line, without the leading \"nsfleet\":\n  \

@@ -16,5 +16,6 @@ pub mod connect;
 pub mod failure;
 pub mod fleet;
 pub mod grammar;
+pub mod local;
 pub mod output;
 pub mod plan;

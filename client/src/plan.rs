@@ -45,6 +45,8 @@ pub enum UsageError {
     Security(#[from] SecurityError),
     #[error("batch: {0}")]
     Batch(#[from] crate::batch::ScriptError),
+    #[error("{0}: prints locally and asks no agent; it is not a change a batch can carry")]
+    Local(&'static str),
 }
 
 impl UsageError {
@@ -52,7 +54,7 @@ impl UsageError {
     pub fn help_hint(&self) -> Option<String> {
         match self {
             UsageError::Grammar { command, .. } => Some(format!("nsfleet {command} --help")),
-            UsageError::Endpoint(_) | UsageError::Security(_) => None,
+            UsageError::Endpoint(_) | UsageError::Security(_) | UsageError::Local(_) => None,
             UsageError::Batch(error) => error.help_hint(),
         }
     }
@@ -244,6 +246,8 @@ fn unforced_action(object: Object, options: &RequestOptions) -> Result<Action, U
         }),
         Object::Ping(arguments) => Action::Ping(ping_request(arguments, namespace)),
         Object::Batch(arguments) => Action::Batch(crate::batch::load(arguments, options)?),
+        Object::Completions { .. } => return Err(UsageError::Local("completions")),
+        Object::Man { .. } => return Err(UsageError::Local("man")),
     })
 }
 
