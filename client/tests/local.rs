@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+// Only the process runner of the support module is used here, not its fake agent.
+#[allow(unused_imports)]
 mod support;
 
 use std::process::Command;
