@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use nsfleet_tests::{Lab, Nsfleet};
+use nsfleet_tests::Lab;
 
 /// The nsfleet commands of the tutorial table, in order: each backquoted span starting `nsfleet ` in
 /// the table's second column.
@@ -45,7 +45,7 @@ fn the_readme_tutorial_table_ends_in_working_pings() {
         .iter()
         .filter(|command| !command.contains("UPLINK") && !command.contains("ADDRESS"))
     {
-        let run = Nsfleet::on(host).line(command).run();
+        let run = host.cli(command);
         run.results();
     }
     for (netns, target) in [

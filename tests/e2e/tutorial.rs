@@ -14,46 +14,14 @@ use nsfleet_tests::tables::{
     cli_address_rows, cli_neighbour_rows, cli_route_rows, ip_address_rows, ip_neighbour_rows,
     ip_route_rows, AddressRow, NeighbourRow, RouteRow,
 };
-use nsfleet_tests::{poll_until, CliRun, Lab, Nsfleet, SimHost};
+use nsfleet_tests::tutorial::{
+    BRIDGE, BRIDGE_ADDRESS_AND_DEFAULT_ROUTES, BRIDGE_PORTS, ENABLE_FORWARDING, NETNS1, NETNS2,
+    REMOVE_PORT_ADDRESSES,
+};
+use nsfleet_tests::{poll_until, run_lines, CliRun, Lab, Nsfleet, SimHost};
 
 /// Bounds waits for carrier, bridge port state and ARP; never a measure of success.
 const SETTLE: Duration = Duration::from_secs(15);
-
-/// a. netns1 with ceth1 moved in, addresses on both ends, everything up.
-const STEP_A: &[&str] = &[
-    "netns add netns1",
-    "link add veth1 type veth peer ceth1",
-    "link set ceth1 netns netns1",
-    "-n netns1 addr add 172.20.0.11/16 dev ceth1",
-    "-n netns1 link set ceth1 up",
-    "-n netns1 link set lo up",
-    "addr add 172.20.0.1/16 dev veth1",
-    "link set veth1 up",
-];
-
-/// b. netns2 with ceth2 created inside it.
-const STEP_B: &[&str] = &[
-    "netns add netns2",
-    "link add veth2 type veth peer ceth2 netns netns2",
-    "-n netns2 addr add 172.20.0.12/16 dev ceth2",
-    "-n netns2 link set ceth2 up",
-    "-n netns2 link set lo up",
-    "addr add 172.20.0.2/16 dev veth2",
-    "link set veth2 up",
-];
-
-/// c, after the ports are enslaved (checked one by one for the warning).
-const STEP_C_BRIDGE_ADDRESS_AND_ROUTES: &[&str] = &[
-    "addr add 172.20.0.10/16 brd + dev br0",
-    "-n netns1 route add default via 172.20.0.10",
-    "-n netns2 route add default via 172.20.0.10",
-];
-
-/// The fix for the tutorial's flaw.
-const REMOVE_PORT_ADDRESSES: &[&str] = &[
-    "addr del 172.20.0.1/16 dev veth1",
-    "addr del 172.20.0.2/16 dev veth2",
-];
 
 #[test]
 fn the_tutorial_through_nsfleet_on_one_host() {
@@ -69,23 +37,24 @@ fn the_tutorial_through_nsfleet_on_two_hosts_at_once() {
 
 /// The whole tutorial, each command given once for all `hosts`.
 fn run_tutorial(hosts: &[&SimHost]) {
-    run_lines(hosts, STEP_A);
+    run_lines(hosts, NETNS1);
     for host in hosts {
         check_step_a(host);
     }
 
-    run_lines(hosts, STEP_B);
+    run_lines(hosts, NETNS2);
     // "ping 172.20.0.12 -I veth2" from the host.
     assert_reaches(hosts, "", "172.20.0.12", Some("veth2"));
 
-    run_lines(hosts, &["link add br0 type bridge", "link set br0 up"]);
-    for (port, port_address) in [("veth1", "172.20.0.1"), ("veth2", "172.20.0.2")] {
-        let enslaved = Nsfleet::on_all(hosts)
-            .line(&format!("link set {port} master br0"))
-            .run();
+    run_lines(hosts, BRIDGE);
+    let ports = [("veth1", "172.20.0.1"), ("veth2", "172.20.0.2")];
+    assert_eq!(BRIDGE_PORTS.len(), ports.len(), "one port per line");
+    for (line, (port, port_address)) in BRIDGE_PORTS.iter().zip(ports) {
+        assert!(line.contains(port), "{line:?} should enslave {port}");
+        let enslaved = Nsfleet::on_all(hosts).line(line).run();
         assert_port_route_warning(&enslaved, port, port_address);
     }
-    run_lines(hosts, STEP_C_BRIDGE_ADDRESS_AND_ROUTES);
+    run_lines(hosts, BRIDGE_ADDRESS_AND_DEFAULT_ROUTES);
     for host in hosts {
         check_bridge_and_default_routes(host);
     }
@@ -108,17 +77,6 @@ fn run_tutorial(hosts: &[&SimHost]) {
     }
 
     enable_forwarding(hosts);
-}
-
-/// Runs each line once, addressed to all `hosts`; every host must succeed.
-fn run_lines(hosts: &[&SimHost], lines: &[&str]) {
-    for line in lines {
-        Nsfleet::on_all(hosts).line(line).run().results();
-    }
-}
-
-fn nsfleet(host: &SimHost, netns: &str, line: &str) -> CliRun {
-    Nsfleet::on(host).netns(netns).line(line).run()
 }
 
 /// Inside netns1: both ends answer, and `route`/`neigh` show what `route -n`/`arp -a` show.
@@ -216,7 +174,7 @@ fn enable_forwarding(hosts: &[&SimHost]) {
             )
         })
         .collect();
-    let set = Nsfleet::on_all(hosts).line("forwarding set ipv4 on").run();
+    let set = Nsfleet::on_all(hosts).line(ENABLE_FORWARDING).run();
     for ((host, result), (host_before, netns1_before)) in
         hosts.iter().zip(set.results()).zip(&before)
     {
@@ -245,7 +203,7 @@ fn enable_forwarding(hosts: &[&SimHost]) {
             "{}: netns1 must keep its own setting",
             host.label()
         );
-        let shown = nsfleet(host, "", "forwarding show");
+        let shown = host.cli("forwarding show");
         assert_eq!(shown.result()["ipv4"], true, "{shown}");
     }
 }
@@ -317,7 +275,7 @@ fn assert_same_routes(host: &SimHost, netns: &str) -> Vec<RouteRow> {
         &format!("{}: route list in {netns:?} to match ip", host.label()),
         SETTLE,
         || {
-            let listed = nsfleet(host, netns, "route list");
+            let listed = host.cli_in(netns, "route list");
             same_rows(
                 &listed,
                 cli_route_rows(listed.result()),
@@ -332,7 +290,7 @@ fn assert_same_addresses(host: &SimHost, netns: &str) -> Vec<AddressRow> {
         &format!("{}: addr list in {netns:?} to match ip", host.label()),
         SETTLE,
         || {
-            let listed = nsfleet(host, netns, "addr list");
+            let listed = host.cli_in(netns, "addr list");
             same_rows(
                 &listed,
                 cli_address_rows(listed.result()),
@@ -348,7 +306,7 @@ fn assert_same_neighbours(host: &SimHost, netns: &str) -> Vec<NeighbourRow> {
         &format!("{}: neigh list in {netns:?} to match ip", host.label()),
         SETTLE,
         || {
-            let listed = nsfleet(host, netns, "neigh list");
+            let listed = host.cli_in(netns, "neigh list");
             same_rows(
                 &listed,
                 cli_neighbour_rows(listed.result()),

@@ -24,7 +24,7 @@ pub mod tutorial;
 
 pub use background::Background;
 pub use binaries::{binaries, Binaries};
-pub use cli::{CliRun, Nsfleet};
+pub use cli::{run_lines, CliRun, Nsfleet};
 pub use echo::{Answer, PeerEcho, ATTEMPT_TIMEOUT};
 pub use lab::Lab;
 pub use netfilter::NSFLEET_TABLE;

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use nsfleet_tests::tutorial::{run_lines, TUTORIAL_LINES};
+use nsfleet_tests::tutorial::tutorial_lines;
 use nsfleet_tests::{
-    poll_until, Answer, CliRun, Finished, Lab, Nsfleet, SimHost, ATTEMPT_TIMEOUT, NSFLEET_TABLE,
+    poll_until, Answer, CliRun, Finished, Lab, SimHost, ATTEMPT_TIMEOUT, NSFLEET_TABLE,
 };
 
 /// Bounds waits for carrier, ARP and the first answer; never a measure of success.
@@ -98,8 +98,8 @@ pub fn tutorial_with_uplink(count: usize) -> (Lab, Vec<ForeignRule>) {
         .iter()
         .map(|host| ForeignRule::install(host))
         .collect();
-    run_lines(&hosts, TUTORIAL_LINES);
-    run_lines(&hosts, UPLINK_LINES);
+    lab.run_lines(&tutorial_lines());
+    lab.run_lines(UPLINK_LINES);
     for host in &hosts {
         assert_reaches(host, "", "172.20.0.11");
         assert_reaches(host, "netns1", "172.20.0.12");
@@ -127,7 +127,7 @@ pub fn tutorial_with_uplink(count: usize) -> (Lab, Vec<ForeignRule>) {
 pub fn uplink_only() -> (Lab, Vec<ForeignRule>) {
     let lab = Lab::start(1);
     let foreign = vec![ForeignRule::install(lab.host(0))];
-    run_lines(&lab.hosts(), UPLINK_LINES);
+    lab.run_lines(UPLINK_LINES);
     (lab, foreign)
 }
 
@@ -142,14 +142,6 @@ pub fn assert_bridge_netfilter_on(host: &SimHost) {
 
 // ---- nsfleet ----
 
-pub fn nsfleet(host: &SimHost, line: &str) -> CliRun {
-    Nsfleet::on(host).line(line).run()
-}
-
-pub fn nsfleet_args(host: &SimHost, words: &[&str]) -> CliRun {
-    Nsfleet::on(host).args(words).run()
-}
-
 pub fn words(line: &str) -> Vec<&str> {
     line.split_whitespace().collect()
 }
@@ -163,7 +155,7 @@ pub fn rule_id(added: &CliRun) -> String {
 }
 
 pub fn list_rules(host: &SimHost) -> Vec<Value> {
-    let listed = nsfleet(host, "nat list");
+    let listed = host.cli("nat list");
     listed.result()["rules"]
         .as_array()
         .cloned()
@@ -288,10 +280,7 @@ pub fn assert_cannot_reach(host: &SimHost, netns: &str, target: &str) {
 }
 
 pub fn nsfleet_ping(host: &SimHost, netns: &str, target: &str) -> CliRun {
-    Nsfleet::on(host)
-        .netns(netns)
-        .line(&format!("ping {target} -c 1 -W 1"))
-        .run()
+    host.cli_in(netns, &format!("ping {target} -c 1 -W 1"))
 }
 
 pub fn received(run: &CliRun) -> u64 {
