@@ -1,5 +1,5 @@
-//! Issue 3's bad input: each malformed request fails with its documented status code and a message that
-//! names the field, and nothing in the simulated host's kernel changes.
+//! Malformed requests: each fails with its documented status code and a message that names the field,
+//! and nothing in the simulated host's kernel changes.
 
 use nsfleet_tests::tables::{ip_address_rows, ip_route_rows, AddressRow, RouteRow};
 use nsfleet_tests::{Lab, SimHost};

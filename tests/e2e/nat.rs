@@ -1,11 +1,13 @@
-//! Issue 4's end-to-end tests: NAT through `nsfleet` on simulated hosts.
+//! NAT through `nsfleet` on simulated hosts: masquerade, SNAT and port forwards translate what they
+//! should and nothing else, flows tried before a rule are translated once it exists, a deleted forward
+//! stops at once, and a rule of someone else's in `ip nat` is never touched.
 //!
-//! The world: the tutorial's topology (netns1 and netns2 on br0 of the host, port addresses removed as
-//! issue 3 found) plus an `upstream` namespace standing in for the internet. The host reaches it over
-//! the uplink veth up0 (203.0.113.1/24) <-> up1 (203.0.113.2/24) and routes default via 203.0.113.2;
-//! upstream has no route back to 172.20.0.0/16, so only NAT lets the namespaces talk to it. Everything
-//! nsfleet does is done through `nsfleet`; the oracle (ping, nft, iptables, conntrack and a python
-//! echo server that reports the peer address it saw) runs inside the simulated host.
+//! The world: the tutorial's topology (netns1 and netns2 on br0 of the host, port addresses removed;
+//! see tests/src/tutorial.rs) plus an `upstream` namespace standing in for the internet. The host
+//! reaches it over the uplink veth up0 (203.0.113.1/24) <-> up1 (203.0.113.2/24) and routes default via
+//! 203.0.113.2; upstream has no route back to 172.20.0.0/16, so only NAT lets the namespaces talk to
+//! it. Everything nsfleet does is done through `nsfleet`; the oracle (ping, nft, iptables, conntrack
+//! and a python echo server that reports the peer address it saw) runs inside the simulated host.
 //!
 //! Before nsfleet's first NAT call each host gets an iptables rule of the test's own in `ip nat`; every
 //! test ends by checking it is still there, unchanged. That table also keeps the kernel translating
@@ -100,7 +102,7 @@ fn masquerade_via_the_uplink_lets_netns2_reach_upstream_as_the_uplink_address() 
     foreign[0].assert_untouched(host);
 }
 
-/// The Docker/CNI trap issue 4 names, in its add-time form: a UDP client that tried before the rule
+/// The Docker/CNI stale-conntrack trap, in its add-time form: a UDP client that tried before the rule
 /// existed left an untranslated conntrack entry, which every retry from the same port refreshes (the
 /// UDP timeout is 30 s), so the flow never takes the new rule. Adding a rule flushes nothing today.
 #[test]
@@ -243,8 +245,8 @@ fn snat_via_the_uplink_rewrites_the_source_to_the_given_address() {
     foreign[0].assert_untouched(host);
 }
 
-/// Issue 4 item 5: br_netfilter hands bridged IPv4 to the IP hooks, so a masquerade without an output
-/// interface also rewrites traffic between two ports of br0.
+/// br_netfilter hands bridged IPv4 to the IP hooks, so a masquerade without an output interface also
+/// rewrites traffic between two ports of br0.
 #[test]
 fn masquerade_without_oif_rewrites_traffic_between_ports_of_the_bridge() {
     let (lab, foreign) = tutorial_with_uplink(1);

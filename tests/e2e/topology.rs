@@ -1,6 +1,7 @@
-//! Issue 2's "Done when": `nsfleet` alone builds the tutorial's namespaces, veth pairs and bridge, `ip`
-//! inside the simulated host shows exactly that, and deleting it all through `nsfleet` leaves the host
-//! as it was; the same command lines given once with two `--host`s do it on both hosts.
+//! `nsfleet` alone builds the tutorial's namespaces, veth pairs and bridge (its link-layer lines from
+//! tests/src/tutorial.rs), `ip` inside the simulated host shows exactly that, and deleting it all
+//! through `nsfleet` leaves the host as it was; the same command lines given once with two `--host`s do
+//! it on both hosts. `link list` and `link show` report what `ip` shows, veth peers included.
 
 use std::time::Duration;
 

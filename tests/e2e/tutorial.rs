@@ -1,6 +1,7 @@
-//! Issue 3's end-to-end test: the tutorial (shared/seeds) done through `nsfleet` alone, in its order,
-//! with its checks where it makes them. Every ping is checked twice, with the agent's Ping and with real
-//! `ping` run inside the simulated host; addresses, routes and neighbours are compared with `ip -j`.
+//! The tutorial (shared/seeds, as listed in tests/src/tutorial.rs) done through `nsfleet` alone, in its
+//! order, passes the tutorial's own checks where it makes them: every ping answers, both with the
+//! agent's Ping and with real `ping` run inside the simulated host, and the addresses, routes and
+//! neighbours nsfleet lists are those `ip -j` shows. Given once for two hosts, it does the same on both.
 //!
 //! Step c reproduces the tutorial's flaw: the addresses left on veth1 and veth2 keep 172.20.0.0/16
 //! routes that win over br0's once they are bridge ports. nsfleet must warn about it; the test removes
@@ -24,13 +25,13 @@ use nsfleet_tests::{poll_until, run_lines, CliRun, Lab, Nsfleet, SimHost};
 const SETTLE: Duration = Duration::from_secs(15);
 
 #[test]
-fn the_tutorial_through_nsfleet_on_one_host() {
+fn the_tutorial_through_nsfleet_agrees_with_ip_and_pings_on_one_host() {
     let lab = Lab::start(1);
     run_tutorial(&lab.hosts());
 }
 
 #[test]
-fn the_tutorial_through_nsfleet_on_two_hosts_at_once() {
+fn the_tutorial_through_nsfleet_agrees_with_ip_and_pings_on_two_hosts_at_once() {
     let lab = Lab::start(2);
     run_tutorial(&lab.hosts());
 }

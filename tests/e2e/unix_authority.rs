@@ -1,5 +1,5 @@
-//! Issue 9, part 2: gRPC clients that send a unix socket's path as `:authority` (grpcurl 1.8, grpcio,
-//! grpc-java, ...) work over the agent's unix socket, while TCP keeps HTTP/2's rules.
+//! gRPC clients that send a unix socket's path as `:authority` (grpcurl 1.8, grpcio, grpc-java, ...)
+//! work over the agent's unix socket, while TCP keeps HTTP/2's rules.
 //!
 //! grpcurl runs with no `-authority`; a raw HTTP/2 client sends `:authority` values no gRPC library would
 //! (control bytes, 10 KB of junk) and reads the answer frames: over the unix socket each request is

@@ -29,7 +29,7 @@ fn malformed_values_are_usage_errors_that_reach_no_agent() {
         "nat add dnat proto tcp dport 80-65536 to 172.20.0.11",
         "nat add dnat proto tcp dport 8080 to 172.20.0.11:0",
         "nat add dnat proto tcp dport 8080 to 172.20.0.11:65536",
-        // Issue 4 allows tcp and udp only; the CLI has no way to send another protocol to the agent.
+        // NAT rules take tcp and udp only; the CLI has no way to send another protocol to the agent.
         "nat add dnat proto icmp dport 80 to 172.20.0.11",
         "nat add dnat proto sctp dport 80 to 172.20.0.11",
     ];
