@@ -11,6 +11,7 @@
 
 use std::time::Duration;
 
+use nsfleet_tests::json::warning;
 use nsfleet_tests::tables::{
     cli_address_rows, cli_neighbour_rows, cli_route_rows, ip_address_rows, ip_neighbour_rows,
     ip_route_rows, AddressRow, NeighbourRow, RouteRow,
@@ -219,7 +220,7 @@ fn assert_reaches(hosts: &[&SimHost], netns: &str, target: &str, interface: Opti
     let line = format!("ping {target}{interface_option} -c 1 -W 1");
     poll_until(&format!("{what} with nsfleet ping"), SETTLE, || {
         let run = Nsfleet::on_all(hosts).netns(netns).line(&line).run();
-        let every_host_got_a_reply = (0..hosts.len()).all(|i| replies(&run, i) > 0);
+        let every_host_got_a_reply = (0..hosts.len()).all(|i| run.ping_replies(i) > 0);
         if run.exit_code() == Some(0) && every_host_got_a_reply {
             Ok(())
         } else {
@@ -242,22 +243,12 @@ fn assert_reaches(hosts: &[&SimHost], netns: &str, target: &str, interface: Opti
     }
 }
 
-/// Echo replies the `host_index`-th host got, per the Ping summary.
-fn replies(run: &CliRun, host_index: usize) -> u64 {
-    run.lines
-        .get(host_index)
-        .and_then(|line| line["result"]["summary"]["received"].as_u64())
-        .unwrap_or(0)
-}
-
 /// Enslaving a port that holds `port_address`/16 succeeds with a warning naming the competing route.
 fn assert_port_route_warning(run: &CliRun, port: &str, port_address: &str) {
     for result in run.results() {
-        let warnings = result["warnings"].as_array().cloned().unwrap_or_default();
-        let warning = warnings
-            .iter()
-            .find(|w| w["code"] == "ADDRESS_ON_BRIDGE_PORT")
-            .unwrap_or_else(|| panic!("enslaving {port} ({port_address}/16) should warn ADDRESS_ON_BRIDGE_PORT\n{run}"));
+        let warning = warning(result, "ADDRESS_ON_BRIDGE_PORT").unwrap_or_else(|| {
+            panic!("enslaving {port} ({port_address}/16) should warn ADDRESS_ON_BRIDGE_PORT\n{run}")
+        });
         let message = warning["message"].as_str().unwrap_or_default();
         assert!(
             message.contains("172.20.0.0/16") && message.contains(port),

@@ -1,6 +1,7 @@
 //! The ADDRESS_ON_BRIDGE_PORT warning outside the tutorial's sequence: when it is given, when it is
 //! not, and how the text output prints it.
 
+use nsfleet_tests::json::warning;
 use nsfleet_tests::{CliRun, Lab, Nsfleet, SimHost};
 
 fn bridge_with_port(host: &SimHost) {
@@ -30,13 +31,7 @@ fn adding_an_address_to_a_bridge_port_warns_and_names_the_route() {
     let host = lab.host(0);
     bridge_with_port(host);
     let added = host.cli("addr add 172.20.0.1/16 dev veth1");
-    let warnings = added.result()["warnings"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let warning = warnings
-        .iter()
-        .find(|w| w["code"] == "ADDRESS_ON_BRIDGE_PORT")
+    let warning = warning(added.result(), "ADDRESS_ON_BRIDGE_PORT")
         .unwrap_or_else(|| panic!("expected ADDRESS_ON_BRIDGE_PORT\n{added}"));
     let message = warning["message"].as_str().unwrap_or_default();
     assert!(

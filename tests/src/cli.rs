@@ -202,6 +202,15 @@ impl CliRun {
         results[0]
     }
 
+    /// Echo replies the `host_index`-th host got, per its Ping summary; 0 when it has none (a failed or
+    /// missing host).
+    pub fn ping_replies(&self, host_index: usize) -> u64 {
+        self.lines
+            .get(host_index)
+            .and_then(|line| line["result"]["summary"]["received"].as_u64())
+            .unwrap_or(0)
+    }
+
     /// Asserts exit status 1 and that every host failed with `code`; returns the first `error` object.
     pub fn error(&self, code: &str) -> &Value {
         assert_eq!(

@@ -247,7 +247,7 @@ pub fn assert_reaches(host: &SimHost, netns: &str, target: &str) {
     let what = format!("{}: {netns:?} -> {target}", host.label());
     poll_until(&format!("{what} with nsfleet ping"), SETTLE, || {
         let run = nsfleet_ping(host, netns, target);
-        if run.exit_code() == Some(0) && received(&run) > 0 {
+        if run.exit_code() == Some(0) && run.ping_replies(0) > 0 {
             Ok(())
         } else {
             Err(run.to_string())
@@ -267,7 +267,7 @@ pub fn assert_reaches(host: &SimHost, netns: &str, target: &str) {
 pub fn assert_cannot_reach(host: &SimHost, netns: &str, target: &str) {
     let run = nsfleet_ping(host, netns, target);
     assert!(
-        run.exit_code() == Some(1) && received(&run) == 0,
+        run.exit_code() == Some(1) && run.ping_replies(0) == 0,
         "{}: {netns:?} -> {target}: nsfleet ping should get no reply\n{run}",
         host.label()
     );
@@ -281,11 +281,4 @@ pub fn assert_cannot_reach(host: &SimHost, netns: &str, target: &str) {
 
 pub fn nsfleet_ping(host: &SimHost, netns: &str, target: &str) -> CliRun {
     host.cli_in(netns, &format!("ping {target} -c 1 -W 1"))
-}
-
-pub fn received(run: &CliRun) -> u64 {
-    run.lines
-        .first()
-        .and_then(|line| line["result"]["summary"]["received"].as_u64())
-        .unwrap_or(0)
 }
