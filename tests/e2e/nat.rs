@@ -29,7 +29,7 @@ mod rules;
 #[path = "nat/world.rs"]
 mod world;
 
-use nsfleet_tests::poll_until;
+use nsfleet_tests::{assert_reaches, poll_until};
 
 use world::*;
 
@@ -58,7 +58,7 @@ fn masquerade_via_the_uplink_lets_netns2_reach_upstream_as_the_uplink_address() 
     let id = rule_id(&added);
     assert_nsfleet_table(host, true);
 
-    assert_reaches(host, "netns2", UPSTREAM_ADDRESS);
+    assert_reaches(&[host], "netns2", UPSTREAM_ADDRESS, None);
     let tcp = poll_answer("TCP netns2 -> upstream after the masquerade", || {
         host.tcp_ask("netns2", UPSTREAM_ADDRESS, UPSTREAM_PORT)
     });

@@ -20,7 +20,7 @@ use nsfleet_tests::tutorial::{
     BRIDGE, BRIDGE_ADDRESS_AND_DEFAULT_ROUTES, BRIDGE_PORTS, ENABLE_FORWARDING, NETNS1, NETNS2,
     REMOVE_PORT_ADDRESSES,
 };
-use nsfleet_tests::{poll_until, run_lines, CliRun, Lab, Nsfleet, SimHost};
+use nsfleet_tests::{assert_reaches, poll_until, run_lines, CliRun, Lab, Nsfleet, SimHost};
 
 /// Bounds waits for carrier, bridge port state and ARP; never a measure of success.
 const SETTLE: Duration = Duration::from_secs(15);
@@ -207,39 +207,6 @@ fn enable_forwarding(hosts: &[&SimHost]) {
         );
         let shown = host.cli("forwarding show");
         assert_eq!(shown.result()["ipv4"], true, "{shown}");
-    }
-}
-
-/// Every host reaches `target` from `netns`: per one nsfleet Ping addressed to all hosts, and per real
-/// `ping` on each (bounded retries: the first packet may wait for ARP or a bridge port).
-fn assert_reaches(hosts: &[&SimHost], netns: &str, target: &str, interface: Option<&str>) {
-    let interface_option = interface
-        .map(|dev| format!(" -I {dev}"))
-        .unwrap_or_default();
-    let what = format!("{netns:?} -> {target}{interface_option}");
-    let line = format!("ping {target}{interface_option} -c 1 -W 1");
-    poll_until(&format!("{what} with nsfleet ping"), SETTLE, || {
-        let run = Nsfleet::on_all(hosts).netns(netns).line(&line).run();
-        let every_host_got_a_reply = (0..hosts.len()).all(|i| run.ping_replies(i) > 0);
-        if run.exit_code() == Some(0) && every_host_got_a_reply {
-            Ok(())
-        } else {
-            Err(run.to_string())
-        }
-    });
-    for host in hosts {
-        poll_until(
-            &format!("{}: {what} with real ping", host.label()),
-            SETTLE,
-            || {
-                let ping = host.ping(netns, target, interface);
-                if ping.success() {
-                    Ok(())
-                } else {
-                    Err(ping.to_string())
-                }
-            },
-        );
     }
 }
 

@@ -7,7 +7,8 @@ use serde_json::Value;
 
 use nsfleet_tests::tutorial::tutorial_lines;
 use nsfleet_tests::{
-    poll_until, Answer, CliRun, Finished, Lab, SimHost, ATTEMPT_TIMEOUT, NSFLEET_TABLE,
+    assert_reaches, poll_until, Answer, CliRun, Finished, Lab, SimHost, ATTEMPT_TIMEOUT,
+    NSFLEET_TABLE,
 };
 
 /// Bounds waits for carrier, ARP and the first answer; never a measure of success.
@@ -101,10 +102,10 @@ pub fn tutorial_with_uplink(count: usize) -> (Lab, Vec<ForeignRule>) {
     lab.run_lines(&tutorial_lines());
     lab.run_lines(UPLINK_LINES);
     for host in &hosts {
-        assert_reaches(host, "", "172.20.0.11");
-        assert_reaches(host, "netns1", "172.20.0.12");
-        assert_reaches(host, "netns2", "172.20.0.10");
-        assert_reaches(host, "", UPSTREAM_ADDRESS);
+        assert_reaches(&[host], "", "172.20.0.11", None);
+        assert_reaches(&[host], "netns1", "172.20.0.12", None);
+        assert_reaches(&[host], "netns2", "172.20.0.10", None);
+        assert_reaches(&[host], "", UPSTREAM_ADDRESS, None);
         assert_eq!(
             host.sysctl("", "net/ipv4/ip_forward"),
             "1",
@@ -240,27 +241,6 @@ pub fn expect_no_answer(attempt: Result<Answer, Finished>, what: &str) {
     if let Ok(answer) = attempt {
         panic!("{what}: expected no answer (within {ATTEMPT_TIMEOUT:?}), got {answer}");
     }
-}
-
-/// nsfleet's ping and real ping both get a reply from `target` in `netns` (polled: ARP, bridge ports).
-pub fn assert_reaches(host: &SimHost, netns: &str, target: &str) {
-    let what = format!("{}: {netns:?} -> {target}", host.label());
-    poll_until(&format!("{what} with nsfleet ping"), SETTLE, || {
-        let run = nsfleet_ping(host, netns, target);
-        if run.exit_code() == Some(0) && run.ping_replies(0) > 0 {
-            Ok(())
-        } else {
-            Err(run.to_string())
-        }
-    });
-    poll_until(&format!("{what} with real ping"), SETTLE, || {
-        let ping = host.ping(netns, target, None);
-        if ping.success() {
-            Ok(())
-        } else {
-            Err(ping.to_string())
-        }
-    });
 }
 
 /// One nsfleet ping and one real ping, each `-c 1 -W 1`, get no reply.
