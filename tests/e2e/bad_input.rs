@@ -1,8 +1,8 @@
-//! Issue 3's bad input: each malformed request fails with its documented status code and a message that
-//! names the field, and nothing in the simulated host's kernel changes.
+//! Malformed requests: each fails with its documented status code and a message that names the field,
+//! and nothing in the simulated host's kernel changes.
 
 use nsfleet_tests::tables::{ip_address_rows, ip_route_rows, AddressRow, RouteRow};
-use nsfleet_tests::{Lab, Nsfleet, SimHost};
+use nsfleet_tests::{Lab, SimHost};
 
 /// What a rejected request must leave alone, per namespace (host, "inside"): each link's name, flags,
 /// master and MTU; IPv4 addresses; IPv4 routes. Timers and IPv6 DAD flags move on their own and are left
@@ -45,7 +45,7 @@ fn setup(host: &SimHost) {
         "link add veth1 type veth peer name ceth1 netns inside",
         "-n inside link set ceth1 up",
     ] {
-        Nsfleet::on(host).line(line).run().result();
+        host.cli(line).result();
     }
 }
 
@@ -112,7 +112,7 @@ fn malformed_requests_get_their_code_and_name_the_field_and_change_nothing() {
     setup(host);
     let before = kernel_state(host);
     for (line, code, field) in REJECTED_BY_THE_AGENT {
-        let run = Nsfleet::on(host).line(line).run();
+        let run = host.cli(line);
         let error = run.error(code);
         let message = error["message"].as_str().unwrap_or_default();
         assert!(
@@ -147,7 +147,7 @@ fn values_out_of_range_are_usage_errors_before_any_host_is_contacted() {
     setup(host);
     let before = kernel_state(host);
     for (line, what) in REFUSED_BY_THE_CLI {
-        let run = Nsfleet::on(host).line(line).run();
+        let run = host.cli(line);
         assert_eq!(
             run.exit_code(),
             Some(2),

@@ -11,16 +11,6 @@ fn batch(host: &SimHost, lines: &str) -> CliRun {
         .run()
 }
 
-fn link_names(host: &SimHost) -> Vec<String> {
-    let mut names: Vec<String> = host
-        .ip_links("")
-        .iter()
-        .filter_map(|link| link["ifname"].as_str().map(str::to_string))
-        .collect();
-    names.sort();
-    names
-}
-
 /// Both ends in the host namespace name it twice; the batch's ordering once made such an operation wait
 /// for itself, and the call never answered.
 #[test]
@@ -32,7 +22,7 @@ fn a_veth_with_both_ends_on_the_host_is_created_in_a_batch() {
         "link add br9 type bridge\nlink add veth9 type veth peer name peer9\n",
     )
     .results();
-    assert_eq!(link_names(host), ["br9", "lo", "peer9", "veth9"]);
+    assert_eq!(host.ip_link_names(""), ["br9", "lo", "peer9", "veth9"]);
 }
 
 #[test]
@@ -51,7 +41,7 @@ fn a_name_conflict_in_a_batch_answers_already_exists_and_undoes_the_earlier_line
         "{run}"
     );
     assert_eq!(
-        link_names(host),
+        host.ip_link_names(""),
         ["lo"],
         "the bridge of line 1 was not undone"
     );

@@ -102,7 +102,7 @@ fn usage_errors_exit_2() {
         "netns add a b c d",
         "-o yaml netns list",
     ] {
-        let run = Nsfleet::on(host).line(line).run();
+        let run = host.cli(line);
         assert_eq!(run.exit_code(), Some(2), "`{line}` is a usage error\n{run}");
         assert!(
             !run.stderr().is_empty(),
@@ -252,15 +252,13 @@ fn deletes_with_ignore_missing_succeed_unchanged_when_it_is_gone() {
         "route del 198.51.100.0/24",
         "nat del 0123456789abcdef",
     ] {
-        let refused = Nsfleet::on(host).line(line).run();
+        let refused = host.cli(line);
         assert_eq!(
             refused.exit_code(),
             Some(1),
             "without --ignore-missing\n{refused}"
         );
-        let run = Nsfleet::on(host)
-            .line(&format!("{line} --ignore-missing"))
-            .run();
+        let run = host.cli(&format!("{line} --ignore-missing"));
         assert!(!nsfleet_tests::json::changed(run.result()), "{line}\n{run}");
     }
 
@@ -332,7 +330,7 @@ fn neigh_list_hides_noarp_entries_unless_nud_all() {
         "{ip_default}"
     );
     let addresses = |line: &str| -> Vec<String> {
-        let run = Nsfleet::on(host).line(line).run();
+        let run = host.cli(line);
         let neighbors = run.result()["neighbors"]
             .as_array()
             .cloned()
@@ -360,9 +358,7 @@ fn an_explicit_timeout_bounds_a_whole_ping() {
     host.run_ok("", &["ip", "link", "set", "lo", "up"]);
     // 20 requests 0.2 s apart take about 4.8 s; --timeout 1.5 must end the command long before that.
     let started = std::time::Instant::now();
-    let run = Nsfleet::on(host)
-        .line("--timeout 1.5 ping 127.0.0.1 -c 20 -i 0.2")
-        .run();
+    let run = host.cli("--timeout 1.5 ping 127.0.0.1 -c 20 -i 0.2");
     let elapsed = started.elapsed();
     let error = run.error("DEADLINE_EXCEEDED");
     assert!(
@@ -376,7 +372,7 @@ fn an_explicit_timeout_bounds_a_whole_ping() {
         "took {elapsed:?}\n{run}"
     );
     // Without --timeout the same ping has the time it needs.
-    let run = Nsfleet::on(host).line("ping 127.0.0.1 -c 3 -i 0.2").run();
+    let run = host.cli("ping 127.0.0.1 -c 3 -i 0.2");
     assert_eq!(run.result()["summary"]["received"], 3, "{run}");
 }
 

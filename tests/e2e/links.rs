@@ -1,16 +1,8 @@
 //! `nsfleet link`: idempotent creates and sets, conflicts, bad names, missing links, and creates that
 //! fail half-way leaving nothing behind. Every outcome is checked with `ip` inside the simulated host.
 
-use nsfleet_tests::json::{changed, has_flag, ip_kind, sorted_names};
-use nsfleet_tests::{CliRun, Lab, Nsfleet, SimHost};
-
-fn nsfleet(host: &SimHost, line: &str) -> CliRun {
-    Nsfleet::on(host).line(line).run()
-}
-
-fn link_names(host: &SimHost, netns: &str) -> Vec<String> {
-    sorted_names(&host.ip_links(netns), "ifname")
-}
+use nsfleet_tests::json::{changed, has_flag, ip_kind};
+use nsfleet_tests::{CliRun, Lab, Nsfleet};
 
 fn assert_changed(run: &CliRun, expected: bool) {
     assert_eq!(
@@ -24,36 +16,36 @@ fn assert_changed(run: &CliRun, expected: bool) {
 fn creating_the_same_links_again_is_unchanged() {
     let lab = Lab::start(1);
     let host = lab.host(0);
-    nsfleet(host, "netns add netns2").result();
+    host.cli("netns add netns2").result();
     for line in [
         "link add veth1 type veth peer ceth1",
         "link add veth2 type veth peer ceth2 netns netns2",
         "link add br0 type bridge",
     ] {
-        assert_changed(&nsfleet(host, line), true);
-        assert_changed(&nsfleet(host, line), false);
+        assert_changed(&host.cli(line), true);
+        assert_changed(&host.cli(line), false);
     }
     assert_eq!(
-        link_names(host, ""),
+        host.ip_link_names(""),
         ["br0", "ceth1", "lo", "veth1", "veth2"]
     );
-    assert_eq!(link_names(host, "netns2"), ["ceth2", "lo"]);
+    assert_eq!(host.ip_link_names("netns2"), ["ceth2", "lo"]);
 }
 
 #[test]
 fn setting_the_same_state_again_is_unchanged() {
     let lab = Lab::start(1);
     let host = lab.host(0);
-    nsfleet(host, "link add veth1 type veth peer ceth1").result();
-    nsfleet(host, "link add br0 type bridge").result();
+    host.cli("link add veth1 type veth peer ceth1").result();
+    host.cli("link add br0 type bridge").result();
     for line in [
         "link set veth1 up",
         "link set veth1 master br0",
         "link set veth1 mtu 1400",
         "link set veth1 down",
     ] {
-        assert_changed(&nsfleet(host, line), true);
-        assert_changed(&nsfleet(host, line), false);
+        assert_changed(&host.cli(line), true);
+        assert_changed(&host.cli(line), false);
     }
     let veth1 = host.ip_link("", "veth1").expect("veth1");
     assert!(
@@ -66,8 +58,8 @@ fn setting_the_same_state_again_is_unchanged() {
 fn new_links_start_down_as_with_ip_link_add() {
     let lab = Lab::start(1);
     let host = lab.host(0);
-    nsfleet(host, "link add veth1 type veth peer ceth1").result();
-    nsfleet(host, "link add br0 type bridge").result();
+    host.cli("link add veth1 type veth peer ceth1").result();
+    host.cli("link add br0 type bridge").result();
     for name in ["veth1", "ceth1", "br0"] {
         let link = host.ip_link("", name).expect(name);
         assert!(
@@ -75,53 +67,53 @@ fn new_links_start_down_as_with_ip_link_add() {
             "{name} should be down until `link set {name} up`: {link:#}"
         );
     }
-    assert_changed(&nsfleet(host, "link set br0 up"), true);
+    assert_changed(&host.cli("link set br0 up"), true);
 }
 
 #[test]
 fn link_set_changes_what_ip_shows() {
     let lab = Lab::start(1);
     let host = lab.host(0);
-    nsfleet(host, "netns add netns1").result();
-    nsfleet(host, "link add veth1 type veth peer ceth1").result();
-    nsfleet(host, "link add br0 type bridge").result();
+    host.cli("netns add netns1").result();
+    host.cli("link add veth1 type veth peer ceth1").result();
+    host.cli("link add br0 type bridge").result();
 
     for line in [
         "link set veth1 address 02:00:00:00:00:01",
         "link set veth1 mtu 1280",
         "link set veth1 up",
     ] {
-        assert_changed(&nsfleet(host, line), true);
+        assert_changed(&host.cli(line), true);
     }
     let veth1 = host.ip_link("", "veth1").expect("veth1");
     assert_eq!(veth1["address"], "02:00:00:00:00:01", "ip: {veth1:#}");
     assert_eq!(veth1["mtu"], 1280, "ip: {veth1:#}");
     assert!(has_flag(&veth1, "UP"), "ip: {veth1:#}");
 
-    nsfleet(host, "link set veth1 master br0").result();
+    host.cli("link set veth1 master br0").result();
     assert_eq!(host.ip_link("", "veth1").expect("veth1")["master"], "br0");
-    nsfleet(host, "link set veth1 nomaster").result();
+    host.cli("link set veth1 nomaster").result();
     let veth1 = host.ip_link("", "veth1").expect("veth1");
     assert!(veth1.get("master").is_none(), "nomaster left {veth1:#}");
-    nsfleet(host, "link set veth1 down").result();
+    host.cli("link set veth1 down").result();
     assert!(!has_flag(&host.ip_link("", "veth1").expect("veth1"), "UP"));
 
-    let moved = nsfleet(host, "link set ceth1 netns netns1");
+    let moved = host.cli("link set ceth1 netns netns1");
     assert_eq!(
         moved.result()["link"]["namespace"],
         "netns1",
         "the response shows the moved link\n{moved}"
     );
-    assert_eq!(link_names(host, ""), ["br0", "lo", "veth1"]);
-    assert_eq!(link_names(host, "netns1"), ["ceth1", "lo"]);
+    assert_eq!(host.ip_link_names(""), ["br0", "lo", "veth1"]);
+    assert_eq!(host.ip_link_names("netns1"), ["ceth1", "lo"]);
 }
 
 #[test]
 fn one_link_set_applies_several_changes_like_ip() {
     let lab = Lab::start(1);
     let host = lab.host(0);
-    nsfleet(host, "link add veth1 type veth peer ceth1").result();
-    let set = nsfleet(host, "link set veth1 address 02:00:00:00:00:02 mtu 1300 up");
+    host.cli("link add veth1 type veth peer ceth1").result();
+    let set = host.cli("link set veth1 address 02:00:00:00:00:02 mtu 1300 up");
     assert_changed(&set, true);
     let veth1 = host.ip_link("", "veth1").expect("veth1");
     assert!(
@@ -134,20 +126,21 @@ fn one_link_set_applies_several_changes_like_ip() {
 fn deleting_one_end_of_a_veth_deletes_both() {
     let lab = Lab::start(1);
     let host = lab.host(0);
-    nsfleet(host, "netns add netns2").result();
-    nsfleet(host, "link add veth2 type veth peer ceth2 netns netns2").result();
-    assert_changed(&nsfleet(host, "-n netns2 link del ceth2"), true);
-    assert_eq!(link_names(host, ""), ["lo"]);
-    assert_eq!(link_names(host, "netns2"), ["lo"]);
+    host.cli("netns add netns2").result();
+    host.cli("link add veth2 type veth peer ceth2 netns netns2")
+        .result();
+    assert_changed(&host.cli("-n netns2 link del ceth2"), true);
+    assert_eq!(host.ip_link_names(""), ["lo"]);
+    assert_eq!(host.ip_link_names("netns2"), ["lo"]);
 }
 
 #[test]
 fn a_conflicting_link_of_the_same_name_already_exists() {
     let lab = Lab::start(1);
     let host = lab.host(0);
-    nsfleet(host, "netns add netns1").result();
-    nsfleet(host, "link add veth1 type veth peer ceth1").result();
-    nsfleet(host, "link add br0 type bridge").result();
+    host.cli("netns add netns1").result();
+    host.cli("link add veth1 type veth peer ceth1").result();
+    host.cli("link add br0 type bridge").result();
     // Without -d: a bridge's details include running timers.
     let before = host.ip_json("", &["link", "show"]);
     for line in [
@@ -157,11 +150,11 @@ fn a_conflicting_link_of_the_same_name_already_exists() {
         "link add veth1 type veth peer other1",
         "link add veth1 type veth peer ceth1 netns netns1",
     ] {
-        nsfleet(host, line).error("ALREADY_EXISTS");
+        host.cli(line).error("ALREADY_EXISTS");
     }
     let after = host.ip_json("", &["link", "show"]);
     assert_eq!(after, before, "a refused create changed the host");
-    assert_eq!(link_names(host, "netns1"), ["lo"]);
+    assert_eq!(host.ip_link_names("netns1"), ["lo"]);
     assert_eq!(ip_kind(&host.ip_link("", "veth1").expect("veth1")), "veth");
 }
 
@@ -169,19 +162,21 @@ fn a_conflicting_link_of_the_same_name_already_exists() {
 fn a_veth_whose_peer_name_is_taken_leaves_no_half_pair() {
     let lab = Lab::start(1);
     let host = lab.host(0);
-    nsfleet(host, "netns add netns1").result();
-    nsfleet(host, "link add taken type bridge").result();
-    nsfleet(host, "-n netns1 link add busy type bridge").result();
+    host.cli("netns add netns1").result();
+    host.cli("link add taken type bridge").result();
+    host.cli("-n netns1 link add busy type bridge").result();
 
-    nsfleet(host, "link add fresh1 type veth peer taken").error("ALREADY_EXISTS");
-    nsfleet(host, "link add fresh2 type veth peer busy netns netns1").error("ALREADY_EXISTS");
+    host.cli("link add fresh1 type veth peer taken")
+        .error("ALREADY_EXISTS");
+    host.cli("link add fresh2 type veth peer busy netns netns1")
+        .error("ALREADY_EXISTS");
 
     assert_eq!(
-        link_names(host, ""),
+        host.ip_link_names(""),
         ["lo", "taken"],
         "no fresh1/fresh2 may remain"
     );
-    assert_eq!(link_names(host, "netns1"), ["busy", "lo"]);
+    assert_eq!(host.ip_link_names("netns1"), ["busy", "lo"]);
 }
 
 #[test]
@@ -214,7 +209,7 @@ fn malformed_link_names_are_invalid_arguments_naming_the_field() {
         let on_set = Nsfleet::on(host).args(["link", "set", bad, "up"]).run();
         assert_names_field(&on_set, "name");
     }
-    assert_eq!(link_names(host, ""), ["lo"], "nothing may be created");
+    assert_eq!(host.ip_link_names(""), ["lo"], "nothing may be created");
 }
 
 fn assert_names_field(run: &CliRun, field: &str) {
@@ -230,13 +225,10 @@ fn assert_names_field(run: &CliRun, field: &str) {
 fn a_link_name_of_15_bytes_is_accepted() {
     let lab = Lab::start(1);
     let host = lab.host(0);
-    nsfleet(
-        host,
-        "link add abcdefghijklmno type veth peer pqrstuvwxyzabcd",
-    )
-    .result();
+    host.cli("link add abcdefghijklmno type veth peer pqrstuvwxyzabcd")
+        .result();
     assert_eq!(
-        link_names(host, ""),
+        host.ip_link_names(""),
         ["abcdefghijklmno", "lo", "pqrstuvwxyzabcd"]
     );
 }
@@ -245,7 +237,7 @@ fn a_link_name_of_15_bytes_is_accepted() {
 fn a_missing_link_is_not_found() {
     let lab = Lab::start(1);
     let host = lab.host(0);
-    nsfleet(host, "link add veth1 type veth peer ceth1").result();
+    host.cli("link add veth1 type veth peer ceth1").result();
     for line in [
         "link del nosuch",
         "link set nosuch up",
@@ -253,7 +245,7 @@ fn a_missing_link_is_not_found() {
         "link set veth1 master nosuch",
         "-n netns-missing-too link show veth1",
     ] {
-        nsfleet(host, line).error("NOT_FOUND");
+        host.cli(line).error("NOT_FOUND");
     }
     assert!(host
         .ip_link("", "veth1")

@@ -4,10 +4,6 @@ use nsfleet_tests::json::{changed, find_by, sorted_names};
 use nsfleet_tests::{Lab, Nsfleet, SimHost};
 use serde_json::Value;
 
-fn nsfleet(host: &SimHost, line: &str) -> nsfleet_tests::CliRun {
-    Nsfleet::on(host).line(line).run()
-}
-
 #[test]
 fn namespaces_made_by_ip_netns_add_appear_in_nsfleet_netns_list() {
     let lab = Lab::start(1);
@@ -15,7 +11,7 @@ fn namespaces_made_by_ip_netns_add_appear_in_nsfleet_netns_list() {
     host.run_ok("", &["ip", "netns", "add", "made-by-ip"]);
     let inode = host.netns_inode("made-by-ip");
 
-    let listed = nsfleet(host, "netns list");
+    let listed = host.cli("netns list");
     let namespace = find_by(&listed.result()["namespaces"], "name", "made-by-ip")
         .unwrap_or_else(|| panic!("made-by-ip missing from nsfleet's list\n{listed}"));
     assert_eq!(
@@ -24,7 +20,8 @@ fn namespaces_made_by_ip_netns_add_appear_in_nsfleet_netns_list() {
     );
 
     // And nsfleet can work inside it.
-    nsfleet(host, "-n made-by-ip link add br-ip type bridge").result();
+    host.cli("-n made-by-ip link add br-ip type bridge")
+        .result();
     let inside = host.ip_links("made-by-ip");
     assert_eq!(
         sorted_names(&inside, "ifname"),
@@ -37,7 +34,7 @@ fn namespaces_made_by_ip_netns_add_appear_in_nsfleet_netns_list() {
 fn namespaces_made_by_nsfleet_work_with_ip_netns_exec() {
     let lab = Lab::start(1);
     let host = lab.host(0);
-    let created = nsfleet(host, "netns add made-by-nsfleet");
+    let created = host.cli("netns add made-by-nsfleet");
     let result = created.result();
     assert!(changed(result), "a new namespace is a change\n{created}");
     assert_eq!(result["namespace"]["name"], "made-by-nsfleet", "{created}");
@@ -69,10 +66,10 @@ fn netns_list_is_sorted_by_name() {
     let lab = Lab::start(1);
     let host = lab.host(0);
     for name in ["ns-c", "ns-a"] {
-        nsfleet(host, &format!("netns add {name}")).result();
+        host.cli(&format!("netns add {name}")).result();
     }
     host.run_ok("", &["ip", "netns", "add", "ns-b"]);
-    let listed = nsfleet(host, "netns list");
+    let listed = host.cli("netns list");
     let names: Vec<&str> = listed.result()["namespaces"]
         .as_array()
         .expect("namespaces")
@@ -86,9 +83,9 @@ fn netns_list_is_sorted_by_name() {
 fn creating_an_existing_namespace_is_unchanged() {
     let lab = Lab::start(1);
     let host = lab.host(0);
-    let first = nsfleet(host, "netns add netns1");
+    let first = host.cli("netns add netns1");
     assert!(changed(first.result()), "{first}");
-    let second = nsfleet(host, "netns add netns1");
+    let second = host.cli("netns add netns1");
     assert!(
         !changed(second.result()),
         "re-creating netns1 must report changed: false\n{second}"
@@ -105,15 +102,15 @@ fn creating_an_existing_namespace_is_unchanged() {
 fn deleting_a_namespace_removes_it_and_a_second_delete_is_not_found() {
     let lab = Lab::start(1);
     let host = lab.host(0);
-    nsfleet(host, "netns add netns1").result();
-    let deleted = nsfleet(host, "netns del netns1");
+    host.cli("netns add netns1").result();
+    let deleted = host.cli("netns del netns1");
     assert!(changed(deleted.result()), "{deleted}");
     assert_eq!(
         host.ip_netns_list(),
         Vec::<String>::new(),
         "ip netns list after delete"
     );
-    nsfleet(host, "netns del netns1").error("NOT_FOUND");
+    host.cli("netns del netns1").error("NOT_FOUND");
 }
 
 #[test]
@@ -168,7 +165,7 @@ fn a_namespace_name_of_255_bytes_is_accepted() {
 fn a_missing_namespace_is_not_found() {
     let lab = Lab::start(1);
     let host = lab.host(0);
-    nsfleet(host, "link add veth1 type veth peer ceth1").result();
+    host.cli("link add veth1 type veth peer ceth1").result();
     let before = host.ip_links("");
     for line in [
         "netns del nosuch",
@@ -177,7 +174,7 @@ fn a_missing_namespace_is_not_found() {
         "link set veth1 netns nosuch",
         "link add veth9 type veth peer ceth9 netns nosuch",
     ] {
-        nsfleet(host, line).error("NOT_FOUND");
+        host.cli(line).error("NOT_FOUND");
     }
     let after = host.ip_links("");
     assert_eq!(
@@ -193,7 +190,7 @@ fn concurrent_creates_of_one_name_all_succeed_and_exactly_one_changes() {
     let host = lab.host(0);
     let runs: Vec<nsfleet_tests::CliRun> = std::thread::scope(|scope| {
         let callers: Vec<_> = (0..12)
-            .map(|_| scope.spawn(|| nsfleet(host, "netns add raced")))
+            .map(|_| scope.spawn(|| host.cli("netns add raced")))
             .collect();
         callers
             .into_iter()
@@ -222,7 +219,7 @@ fn an_empty_file_left_by_someone_else_is_refused_by_add_and_removed_by_del() {
     let lab = Lab::start(1);
     let host = lab.host(0);
     host.run_ok("", &["touch", "/run/netns/stray"]);
-    let refused = nsfleet(host, "netns add stray");
+    let refused = host.cli("netns add stray");
     let error = refused.error("FAILED_PRECONDITION");
     assert!(
         error["message"]
@@ -230,8 +227,8 @@ fn an_empty_file_left_by_someone_else_is_refused_by_add_and_removed_by_del() {
             .is_some_and(|m| m.contains("netns del")),
         "{refused}"
     );
-    assert!(changed(nsfleet(host, "netns del stray").result()));
-    assert!(changed(nsfleet(host, "netns add stray").result()));
+    assert!(changed(host.cli("netns del stray").result()));
+    assert!(changed(host.cli("netns add stray").result()));
     assert_eq!(host.ip_netns_list(), ["stray"]);
 }
 
@@ -240,7 +237,7 @@ fn a_mount_point_left_by_an_interrupted_nsfleet_create_is_reused_by_add() {
     let lab = Lab::start(1);
     let host = lab.host(0);
     leave_marked_mount_point(host, "interrupted");
-    assert!(changed(nsfleet(host, "netns add interrupted").result()));
+    assert!(changed(host.cli("netns add interrupted").result()));
     assert_eq!(host.ip_netns_list(), ["interrupted"]);
 }
 

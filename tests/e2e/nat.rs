@@ -1,11 +1,13 @@
-//! Issue 4's end-to-end tests: NAT through `nsfleet` on simulated hosts.
+//! NAT through `nsfleet` on simulated hosts: masquerade, SNAT and port forwards translate what they
+//! should and nothing else, flows tried before a rule are translated once it exists, a deleted forward
+//! stops at once, and a rule of someone else's in `ip nat` is never touched.
 //!
-//! The world: the tutorial's topology (netns1 and netns2 on br0 of the host, port addresses removed as
-//! issue 3 found) plus an `upstream` namespace standing in for the internet. The host reaches it over
-//! the uplink veth up0 (203.0.113.1/24) <-> up1 (203.0.113.2/24) and routes default via 203.0.113.2;
-//! upstream has no route back to 172.20.0.0/16, so only NAT lets the namespaces talk to it. Everything
-//! nsfleet does is done through `nsfleet`; the oracle (ping, nft, iptables, conntrack and a python
-//! echo server that reports the peer address it saw) runs inside the simulated host.
+//! The world: the tutorial's topology (netns1 and netns2 on br0 of the host, port addresses removed;
+//! see tests/src/tutorial.rs) plus an `upstream` namespace standing in for the internet. The host
+//! reaches it over the uplink veth up0 (203.0.113.1/24) <-> up1 (203.0.113.2/24) and routes default via
+//! 203.0.113.2; upstream has no route back to 172.20.0.0/16, so only NAT lets the namespaces talk to
+//! it. Everything nsfleet does is done through `nsfleet`; the oracle (ping, nft, iptables, conntrack
+//! and a python echo server that reports the peer address it saw) runs inside the simulated host.
 //!
 //! Before nsfleet's first NAT call each host gets an iptables rule of the test's own in `ip nat`; every
 //! test ends by checking it is still there, unchanged. That table also keeps the kernel translating
@@ -27,7 +29,7 @@ mod rules;
 #[path = "nat/world.rs"]
 mod world;
 
-use nsfleet_tests::poll_until;
+use nsfleet_tests::{assert_reaches, poll_until};
 
 use world::*;
 
@@ -44,7 +46,7 @@ fn masquerade_via_the_uplink_lets_netns2_reach_upstream_as_the_uplink_address() 
         "TCP netns2 -> upstream before the masquerade",
     );
 
-    let added = nsfleet(host, MASQUERADE_VIA_UPLINK);
+    let added = host.cli(MASQUERADE_VIA_UPLINK);
     let rule = &added.result()["rule"];
     assert_eq!(added.result()["changed"], true, "{added}");
     assert_eq!(rule["family"], "ipv4", "{added}");
@@ -56,7 +58,7 @@ fn masquerade_via_the_uplink_lets_netns2_reach_upstream_as_the_uplink_address() 
     let id = rule_id(&added);
     assert_nsfleet_table(host, true);
 
-    assert_reaches(host, "netns2", UPSTREAM_ADDRESS);
+    assert_reaches(&[host], "netns2", UPSTREAM_ADDRESS, None);
     let tcp = poll_answer("TCP netns2 -> upstream after the masquerade", || {
         host.tcp_ask("netns2", UPSTREAM_ADDRESS, UPSTREAM_PORT)
     });
@@ -80,7 +82,7 @@ fn masquerade_via_the_uplink_lets_netns2_reach_upstream_as_the_uplink_address() 
         "conntrack should show the reply direction rewritten to {HOST_UPLINK_ADDRESS}: {flows:#?}"
     );
 
-    let deleted = nsfleet(host, &format!("nat del {id}"));
+    let deleted = host.cli(&format!("nat del {id}"));
     assert_eq!(deleted.result()["changed"], true, "{deleted}");
     // At once, without waiting for conntrack timeouts: new pings and connections fail, and so does the
     // UDP flow that was translated a moment ago (same source port, so the same conntrack tuple).
@@ -100,7 +102,7 @@ fn masquerade_via_the_uplink_lets_netns2_reach_upstream_as_the_uplink_address() 
     foreign[0].assert_untouched(host);
 }
 
-/// The Docker/CNI trap issue 4 names, in its add-time form: a UDP client that tried before the rule
+/// The Docker/CNI stale-conntrack trap, in its add-time form: a UDP client that tried before the rule
 /// existed left an untranslated conntrack entry, which every retry from the same port refreshes (the
 /// UDP timeout is 30 s), so the flow never takes the new rule. Adding a rule flushes nothing today.
 #[test]
@@ -112,7 +114,7 @@ fn a_udp_flow_tried_before_the_masquerade_is_translated_once_the_rule_exists() {
         host.udp_ask("netns2", UPSTREAM_ADDRESS, UPSTREAM_PORT, 5555),
         "UDP netns2:5555 -> upstream before the masquerade",
     );
-    nsfleet(host, MASQUERADE_VIA_UPLINK).result();
+    host.cli(MASQUERADE_VIA_UPLINK).result();
     let udp = poll_until(
         "UDP netns2:5555 -> upstream after the masquerade",
         SETTLE,
@@ -140,7 +142,7 @@ fn port_forward_on_the_uplink_reaches_a_listener_in_netns1_from_upstream() {
         "upstream -> 203.0.113.1:8080 before the port forward",
     );
 
-    let added = nsfleet(host, PORT_FORWARD);
+    let added = host.cli(PORT_FORWARD);
     assert_eq!(added.result()["changed"], true, "{added}");
     assert_eq!(
         added.result()["rule"]["dnat"],
@@ -169,7 +171,7 @@ fn port_forward_on_the_uplink_reaches_a_listener_in_netns1_from_upstream() {
         "netns2 -> 203.0.113.1:8080 (arrives on br0, not up0)",
     );
 
-    let deleted = nsfleet(host, &format!("nat del {id}"));
+    let deleted = host.cli(&format!("nat del {id}"));
     assert_eq!(deleted.result()["changed"], true, "{deleted}");
     expect_no_answer(
         host.tcp_ask("upstream", HOST_UPLINK_ADDRESS, 8080),
@@ -187,17 +189,14 @@ fn a_udp_port_forward_stops_for_the_forwarded_flow_right_after_the_delete() {
     let host = lab.host(0);
     let _listener = host.start_peer_echo("netns1", 80, "netns1");
 
-    let added = nsfleet(
-        host,
-        "nat add dnat proto udp dport 8080 iif up0 to 172.20.0.11:80",
-    );
+    let added = host.cli("nat add dnat proto udp dport 8080 iif up0 to 172.20.0.11:80");
     assert_eq!(added.result()["rule"]["dnat"]["protocol"], "udp", "{added}");
     let forwarded = poll_answer("UDP upstream:6000 -> 203.0.113.1:8080", || {
         host.udp_ask("upstream", HOST_UPLINK_ADDRESS, 8080, 6000)
     });
     assert_eq!(forwarded, answer("netns1", UPSTREAM_ADDRESS));
 
-    nsfleet(host, &format!("nat del {}", rule_id(&added))).result();
+    host.cli(&format!("nat del {}", rule_id(&added))).result();
     if let Ok(answer) = host.udp_ask("upstream", HOST_UPLINK_ADDRESS, 8080, 6000) {
         panic!(
             "the forwarded UDP flow still reaches netns1 after the delete ({answer}); conntrack: {:#?}",
@@ -214,12 +213,9 @@ fn snat_via_the_uplink_rewrites_the_source_to_the_given_address() {
     let (lab, foreign) = tutorial_with_uplink(1);
     let host = lab.host(0);
     let _upstream = host.start_peer_echo("upstream", UPSTREAM_PORT, "upstream");
-    nsfleet(host, "addr add 203.0.113.5/24 dev up0").result();
+    host.cli("addr add 203.0.113.5/24 dev up0").result();
 
-    let added = nsfleet(
-        host,
-        "nat add snat from 172.20.0.0/16 oif up0 to 203.0.113.5",
-    );
+    let added = host.cli("nat add snat from 172.20.0.0/16 oif up0 to 203.0.113.5");
     assert_eq!(
         added.result()["rule"]["snat"],
         serde_json::json!({
@@ -237,7 +233,7 @@ fn snat_via_the_uplink_rewrites_the_source_to_the_given_address() {
     });
     assert_eq!(udp, answer("upstream", "203.0.113.5"));
 
-    nsfleet(host, &format!("nat del {}", rule_id(&added))).result();
+    host.cli(&format!("nat del {}", rule_id(&added))).result();
     assert_cannot_reach(host, "netns1", UPSTREAM_ADDRESS);
     if let Ok(answer) = host.udp_ask("netns1", UPSTREAM_ADDRESS, UPSTREAM_PORT, 5557) {
         panic!(
@@ -249,8 +245,8 @@ fn snat_via_the_uplink_rewrites_the_source_to_the_given_address() {
     foreign[0].assert_untouched(host);
 }
 
-/// Issue 4 item 5: br_netfilter hands bridged IPv4 to the IP hooks, so a masquerade without an output
-/// interface also rewrites traffic between two ports of br0.
+/// br_netfilter hands bridged IPv4 to the IP hooks, so a masquerade without an output interface also
+/// rewrites traffic between two ports of br0.
 #[test]
 fn masquerade_without_oif_rewrites_traffic_between_ports_of_the_bridge() {
     let (lab, foreign) = tutorial_with_uplink(1);
@@ -264,7 +260,7 @@ fn masquerade_without_oif_rewrites_traffic_between_ports_of_the_bridge() {
     };
     assert_eq!(across_the_bridge(), answer("netns2", "172.20.0.11"));
 
-    let added = nsfleet(host, MASQUERADE_ANYWHERE);
+    let added = host.cli(MASQUERADE_ANYWHERE);
     assert_eq!(added.result()["changed"], true, "{added}");
     assert_eq!(
         added.result()["rule"]["masquerade"]["output_interface"],
@@ -277,7 +273,7 @@ fn masquerade_without_oif_rewrites_traffic_between_ports_of_the_bridge() {
         "bridged traffic should be masqueraded to br0's address"
     );
 
-    nsfleet(host, &format!("nat del {}", rule_id(&added))).result();
+    host.cli(&format!("nat del {}", rule_id(&added))).result();
     assert_eq!(
         across_the_bridge(),
         answer("netns2", "172.20.0.11"),
@@ -296,7 +292,7 @@ fn masquerade_via_the_uplink_leaves_traffic_between_ports_of_the_bridge_alone() 
     let _netns2 = host.start_peer_echo("netns2", UPSTREAM_PORT, "netns2");
     let _upstream = host.start_peer_echo("upstream", UPSTREAM_PORT, "upstream");
 
-    let added = nsfleet(host, MASQUERADE_VIA_UPLINK);
+    let added = host.cli(MASQUERADE_VIA_UPLINK);
     assert_eq!(added.result()["changed"], true, "{added}");
     let bridged = poll_answer("TCP netns1 -> netns2 across br0", || {
         host.tcp_ask("netns1", "172.20.0.12", UPSTREAM_PORT)
@@ -312,7 +308,7 @@ fn masquerade_via_the_uplink_leaves_traffic_between_ports_of_the_bridge_alone() 
     });
     assert_eq!(upstream, answer("upstream", HOST_UPLINK_ADDRESS));
 
-    nsfleet(host, &format!("nat del {}", rule_id(&added))).result();
+    host.cli(&format!("nat del {}", rule_id(&added))).result();
     assert_nsfleet_table(host, false);
     foreign[0].assert_untouched(host);
 }

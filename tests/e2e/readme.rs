@@ -5,7 +5,8 @@
 
 use std::path::Path;
 
-use nsfleet_tests::{Lab, Nsfleet};
+use nsfleet_tests::tutorial::tutorial_lines;
+use nsfleet_tests::Lab;
 
 /// The nsfleet commands of the tutorial table, in order: each backquoted span starting `nsfleet ` in
 /// the table's second column.
@@ -35,17 +36,19 @@ fn tutorial_commands() -> Vec<String> {
     commands
 }
 
+/// Whether a reader can run `command` as written: UPLINK and ADDRESS stand for their own values.
+fn runnable(command: &str) -> bool {
+    !command.contains("UPLINK") && !command.contains("ADDRESS")
+}
+
 #[test]
 fn the_readme_tutorial_table_ends_in_working_pings() {
     let commands = tutorial_commands();
     assert!(commands.len() > 30, "the table lost its rows: {commands:?}");
     let lab = Lab::start(1);
     let host = lab.host(0);
-    for command in commands
-        .iter()
-        .filter(|command| !command.contains("UPLINK") && !command.contains("ADDRESS"))
-    {
-        let run = Nsfleet::on(host).line(command).run();
+    for command in commands.iter().filter(|command| runnable(command)) {
+        let run = host.cli(command);
         run.results();
     }
     for (netns, target) in [
@@ -60,4 +63,28 @@ fn the_readme_tutorial_table_ends_in_working_pings() {
             "{netns:?} -> {target} after the README's table: {ping}"
         );
     }
+}
+
+/// The README's table and the tests' shared list (tests/src/tutorial.rs) make the same changes: the
+/// same commands that add, delete or set, each once. Only the order may differ (the README removes each
+/// port address right after enslaving that port), and the README may spell `peer name`.
+#[test]
+fn the_readme_table_makes_the_changes_of_the_shared_tutorial_list() {
+    let mut readme_changes: Vec<String> = tutorial_commands()
+        .iter()
+        .filter(|command| runnable(command))
+        .filter(|command| {
+            command
+                .split_whitespace()
+                .any(|word| matches!(word, "add" | "del" | "set"))
+        })
+        .map(|command| command.replace(" peer name ", " peer "))
+        .collect();
+    let mut shared_changes: Vec<String> = tutorial_lines().into_iter().map(String::from).collect();
+    readme_changes.sort();
+    shared_changes.sort();
+    assert_eq!(
+        readme_changes, shared_changes,
+        "README.md's tutorial table and tests/src/tutorial.rs disagree"
+    );
 }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use nsfleet_proto::v1 as pb;
-use nsfleet_tests::{binaries, poll_until, Finished, Lab, Nsfleet, SimHost};
+use nsfleet_tests::{binaries, poll_until, Finished, Lab, SimHost};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose,
@@ -183,7 +183,7 @@ impl Fixture {
             "-n client link set eth0 up",
             "-n client link set lo up",
         ] {
-            Nsfleet::on(self.host()).line(line).run().results();
+            self.host().cli(line).results();
         }
         let credentials = if self.mtls {
             Credentials {

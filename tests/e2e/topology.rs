@@ -1,35 +1,17 @@
-//! Issue 2's "Done when": `nsfleet` alone builds the tutorial's namespaces, veth pairs and bridge, `ip`
-//! inside the simulated host shows exactly that, and deleting it all through `nsfleet` leaves the host
-//! as it was; the same command lines given once with two `--host`s do it on both hosts.
+//! `nsfleet` alone builds the tutorial's namespaces, veth pairs and bridge (its link-layer lines from
+//! tests/src/tutorial.rs), `ip` inside the simulated host shows exactly that, and deleting it all
+//! through `nsfleet` leaves the host as it was; the same command lines given once with two `--host`s do
+//! it on both hosts. `link list` and `link show` report what `ip` shows, veth peers included.
 
 use std::time::Duration;
 
 use nsfleet_tests::json::{cli_link, has_flag, ip_kind, sorted_names};
-use nsfleet_tests::{poll_until, HostSnapshot, Lab, Nsfleet, SimHost};
+use nsfleet_tests::tutorial::link_layer_lines;
+use nsfleet_tests::{poll_until, HostSnapshot, Lab, SimHost};
 use serde_json::Value;
 
 /// Carrier and bridge port states settle asynchronously after `up`; this only bounds the wait.
 const SETTLE: Duration = Duration::from_secs(15);
-
-/// The tutorial's link-layer steps, in its order: ceth1 is moved into netns1 after creation, ceth2 is
-/// created directly inside netns2.
-const BUILD: &[&str] = &[
-    "netns add netns1",
-    "netns add netns2",
-    "link add veth1 type veth peer ceth1",
-    "link set ceth1 netns netns1",
-    "link add veth2 type veth peer ceth2 netns netns2",
-    "link add br0 type bridge",
-    "link set veth1 master br0",
-    "link set veth2 master br0",
-    "link set br0 up",
-    "link set veth1 up",
-    "link set veth2 up",
-    "-n netns1 link set ceth1 up",
-    "-n netns1 link set lo up",
-    "-n netns2 link set ceth2 up",
-    "-n netns2 link set lo up",
-];
 
 const TEAR_DOWN: &[&str] = &[
     "link del br0",
@@ -38,13 +20,6 @@ const TEAR_DOWN: &[&str] = &[
     "netns del netns1",
     "netns del netns2",
 ];
-
-/// Runs each line once, addressed to all `hosts` in one invocation; every host must succeed.
-fn run_lines(hosts: &[&SimHost], lines: &[&str]) {
-    for line in lines {
-        Nsfleet::on_all(hosts).line(line).run().results();
-    }
-}
 
 /// Waits until the oracle shows the tutorial's links on `host`; panics with the oracle's view.
 fn assert_tutorial_links(host: &SimHost) {
@@ -187,10 +162,10 @@ fn nsfleet_builds_the_tutorial_links_and_deleting_them_restores_the_host() {
     let host = lab.host(0);
     let fresh = host.snapshot();
 
-    run_lines(&lab.hosts(), BUILD);
+    lab.run_lines(&link_layer_lines());
     assert_tutorial_links(host);
 
-    run_lines(&lab.hosts(), TEAR_DOWN);
+    lab.run_lines(TEAR_DOWN);
     assert_back_to(host, &fresh);
 }
 
@@ -199,12 +174,12 @@ fn one_invocation_with_two_hosts_builds_and_removes_the_links_on_both() {
     let lab = Lab::start(2);
     let fresh: Vec<HostSnapshot> = lab.hosts().iter().map(|host| host.snapshot()).collect();
 
-    run_lines(&lab.hosts(), BUILD);
+    lab.run_lines(&link_layer_lines());
     for host in lab.hosts() {
         assert_tutorial_links(host);
     }
 
-    run_lines(&lab.hosts(), TEAR_DOWN);
+    lab.run_lines(TEAR_DOWN);
     for (host, fresh) in lab.hosts().into_iter().zip(&fresh) {
         assert_back_to(host, fresh);
     }
@@ -214,7 +189,7 @@ fn one_invocation_with_two_hosts_builds_and_removes_the_links_on_both() {
 fn link_list_json_shows_what_ip_shows() {
     let lab = Lab::start(1);
     let host = lab.host(0);
-    run_lines(&lab.hosts(), BUILD);
+    lab.run_lines(&link_layer_lines());
     assert_tutorial_links(host);
 
     for netns in ["", "netns1", "netns2"] {
@@ -222,7 +197,7 @@ fn link_list_json_shows_what_ip_shows() {
             &format!("`link list` in {netns:?} to match ip"),
             SETTLE,
             || {
-                let listed = Nsfleet::on(host).netns(netns).line("link list").run();
+                let listed = host.cli_in(netns, "link list");
                 link_list_mismatch(&host.ip_links(netns), listed.result())
             },
         );
@@ -233,7 +208,7 @@ fn link_list_json_shows_what_ip_shows() {
 fn link_show_reports_the_veth_peer_and_its_namespace() {
     let lab = Lab::start(1);
     let host = lab.host(0);
-    run_lines(&lab.hosts(), BUILD);
+    lab.run_lines(&link_layer_lines());
     assert_tutorial_links(host);
 
     for (veth_name, ceth_name, netns) in
@@ -242,9 +217,7 @@ fn link_show_reports_the_veth_peer_and_its_namespace() {
         let veth_index = &find(&host.ip_links(""), veth_name)["ifindex"];
         let ceth_index = &find(&host.ip_links(netns), ceth_name)["ifindex"];
 
-        let shown = Nsfleet::on(host)
-            .line(&format!("link show {veth_name}"))
-            .run();
+        let shown = host.cli(&format!("link show {veth_name}"));
         let links = shown.result()["links"]
             .as_array()
             .cloned()
@@ -257,9 +230,7 @@ fn link_show_reports_the_veth_peer_and_its_namespace() {
         let expected = serde_json::json!({"index": ceth_index, "name": ceth_name, "namespace": netns, "known": true});
         assert_eq!(links[0]["peer"], expected, "{veth_name}'s peer\n{shown}");
 
-        let inside = Nsfleet::on(host)
-            .line(&format!("-n {netns} link show {ceth_name}"))
-            .run();
+        let inside = host.cli(&format!("-n {netns} link show {ceth_name}"));
         let ceth = cli_link(inside.result(), ceth_name);
         assert_eq!(
             ceth["namespace"], netns,

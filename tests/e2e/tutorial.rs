@@ -1,6 +1,7 @@
-//! Issue 3's end-to-end test: the tutorial (shared/seeds) done through `nsfleet` alone, in its order,
-//! with its checks where it makes them. Every ping is checked twice, with the agent's Ping and with real
-//! `ping` run inside the simulated host; addresses, routes and neighbours are compared with `ip -j`.
+//! The tutorial (shared/seeds, as listed in tests/src/tutorial.rs) done through `nsfleet` alone, in its
+//! order, passes the tutorial's own checks where it makes them: every ping answers, both with the
+//! agent's Ping and with real `ping` run inside the simulated host, and the addresses, routes and
+//! neighbours nsfleet lists are those `ip -j` shows. Given once for two hosts, it does the same on both.
 //!
 //! Step c reproduces the tutorial's flaw: the addresses left on veth1 and veth2 keep 172.20.0.0/16
 //! routes that win over br0's once they are bridge ports. nsfleet must warn about it; the test removes
@@ -10,82 +11,52 @@
 
 use std::time::Duration;
 
+use nsfleet_tests::json::warning;
 use nsfleet_tests::tables::{
     cli_address_rows, cli_neighbour_rows, cli_route_rows, ip_address_rows, ip_neighbour_rows,
     ip_route_rows, AddressRow, NeighbourRow, RouteRow,
 };
-use nsfleet_tests::{poll_until, CliRun, Lab, Nsfleet, SimHost};
+use nsfleet_tests::tutorial::{
+    BRIDGE, BRIDGE_ADDRESS_AND_DEFAULT_ROUTES, BRIDGE_PORTS, ENABLE_FORWARDING, NETNS1, NETNS2,
+    REMOVE_PORT_ADDRESSES,
+};
+use nsfleet_tests::{assert_reaches, poll_until, run_lines, CliRun, Lab, Nsfleet, SimHost};
 
 /// Bounds waits for carrier, bridge port state and ARP; never a measure of success.
 const SETTLE: Duration = Duration::from_secs(15);
 
-/// a. netns1 with ceth1 moved in, addresses on both ends, everything up.
-const STEP_A: &[&str] = &[
-    "netns add netns1",
-    "link add veth1 type veth peer ceth1",
-    "link set ceth1 netns netns1",
-    "-n netns1 addr add 172.20.0.11/16 dev ceth1",
-    "-n netns1 link set ceth1 up",
-    "-n netns1 link set lo up",
-    "addr add 172.20.0.1/16 dev veth1",
-    "link set veth1 up",
-];
-
-/// b. netns2 with ceth2 created inside it.
-const STEP_B: &[&str] = &[
-    "netns add netns2",
-    "link add veth2 type veth peer ceth2 netns netns2",
-    "-n netns2 addr add 172.20.0.12/16 dev ceth2",
-    "-n netns2 link set ceth2 up",
-    "-n netns2 link set lo up",
-    "addr add 172.20.0.2/16 dev veth2",
-    "link set veth2 up",
-];
-
-/// c, after the ports are enslaved (checked one by one for the warning).
-const STEP_C_BRIDGE_ADDRESS_AND_ROUTES: &[&str] = &[
-    "addr add 172.20.0.10/16 brd + dev br0",
-    "-n netns1 route add default via 172.20.0.10",
-    "-n netns2 route add default via 172.20.0.10",
-];
-
-/// The fix for the tutorial's flaw.
-const REMOVE_PORT_ADDRESSES: &[&str] = &[
-    "addr del 172.20.0.1/16 dev veth1",
-    "addr del 172.20.0.2/16 dev veth2",
-];
-
 #[test]
-fn the_tutorial_through_nsfleet_on_one_host() {
+fn the_tutorial_through_nsfleet_agrees_with_ip_and_pings_on_one_host() {
     let lab = Lab::start(1);
     run_tutorial(&lab.hosts());
 }
 
 #[test]
-fn the_tutorial_through_nsfleet_on_two_hosts_at_once() {
+fn the_tutorial_through_nsfleet_agrees_with_ip_and_pings_on_two_hosts_at_once() {
     let lab = Lab::start(2);
     run_tutorial(&lab.hosts());
 }
 
 /// The whole tutorial, each command given once for all `hosts`.
 fn run_tutorial(hosts: &[&SimHost]) {
-    run_lines(hosts, STEP_A);
+    run_lines(hosts, NETNS1);
     for host in hosts {
         check_step_a(host);
     }
 
-    run_lines(hosts, STEP_B);
+    run_lines(hosts, NETNS2);
     // "ping 172.20.0.12 -I veth2" from the host.
     assert_reaches(hosts, "", "172.20.0.12", Some("veth2"));
 
-    run_lines(hosts, &["link add br0 type bridge", "link set br0 up"]);
-    for (port, port_address) in [("veth1", "172.20.0.1"), ("veth2", "172.20.0.2")] {
-        let enslaved = Nsfleet::on_all(hosts)
-            .line(&format!("link set {port} master br0"))
-            .run();
+    run_lines(hosts, BRIDGE);
+    let ports = [("veth1", "172.20.0.1"), ("veth2", "172.20.0.2")];
+    assert_eq!(BRIDGE_PORTS.len(), ports.len(), "one port per line");
+    for (line, (port, port_address)) in BRIDGE_PORTS.iter().zip(ports) {
+        assert!(line.contains(port), "{line:?} should enslave {port}");
+        let enslaved = Nsfleet::on_all(hosts).line(line).run();
         assert_port_route_warning(&enslaved, port, port_address);
     }
-    run_lines(hosts, STEP_C_BRIDGE_ADDRESS_AND_ROUTES);
+    run_lines(hosts, BRIDGE_ADDRESS_AND_DEFAULT_ROUTES);
     for host in hosts {
         check_bridge_and_default_routes(host);
     }
@@ -108,17 +79,6 @@ fn run_tutorial(hosts: &[&SimHost]) {
     }
 
     enable_forwarding(hosts);
-}
-
-/// Runs each line once, addressed to all `hosts`; every host must succeed.
-fn run_lines(hosts: &[&SimHost], lines: &[&str]) {
-    for line in lines {
-        Nsfleet::on_all(hosts).line(line).run().results();
-    }
-}
-
-fn nsfleet(host: &SimHost, netns: &str, line: &str) -> CliRun {
-    Nsfleet::on(host).netns(netns).line(line).run()
 }
 
 /// Inside netns1: both ends answer, and `route`/`neigh` show what `route -n`/`arp -a` show.
@@ -216,7 +176,7 @@ fn enable_forwarding(hosts: &[&SimHost]) {
             )
         })
         .collect();
-    let set = Nsfleet::on_all(hosts).line("forwarding set ipv4 on").run();
+    let set = Nsfleet::on_all(hosts).line(ENABLE_FORWARDING).run();
     for ((host, result), (host_before, netns1_before)) in
         hosts.iter().zip(set.results()).zip(&before)
     {
@@ -245,60 +205,17 @@ fn enable_forwarding(hosts: &[&SimHost]) {
             "{}: netns1 must keep its own setting",
             host.label()
         );
-        let shown = nsfleet(host, "", "forwarding show");
+        let shown = host.cli("forwarding show");
         assert_eq!(shown.result()["ipv4"], true, "{shown}");
     }
-}
-
-/// Every host reaches `target` from `netns`: per one nsfleet Ping addressed to all hosts, and per real
-/// `ping` on each (bounded retries: the first packet may wait for ARP or a bridge port).
-fn assert_reaches(hosts: &[&SimHost], netns: &str, target: &str, interface: Option<&str>) {
-    let interface_option = interface
-        .map(|dev| format!(" -I {dev}"))
-        .unwrap_or_default();
-    let what = format!("{netns:?} -> {target}{interface_option}");
-    let line = format!("ping {target}{interface_option} -c 1 -W 1");
-    poll_until(&format!("{what} with nsfleet ping"), SETTLE, || {
-        let run = Nsfleet::on_all(hosts).netns(netns).line(&line).run();
-        let every_host_got_a_reply = (0..hosts.len()).all(|i| replies(&run, i) > 0);
-        if run.exit_code() == Some(0) && every_host_got_a_reply {
-            Ok(())
-        } else {
-            Err(run.to_string())
-        }
-    });
-    for host in hosts {
-        poll_until(
-            &format!("{}: {what} with real ping", host.label()),
-            SETTLE,
-            || {
-                let ping = host.ping(netns, target, interface);
-                if ping.success() {
-                    Ok(())
-                } else {
-                    Err(ping.to_string())
-                }
-            },
-        );
-    }
-}
-
-/// Echo replies the `host_index`-th host got, per the Ping summary.
-fn replies(run: &CliRun, host_index: usize) -> u64 {
-    run.lines
-        .get(host_index)
-        .and_then(|line| line["result"]["summary"]["received"].as_u64())
-        .unwrap_or(0)
 }
 
 /// Enslaving a port that holds `port_address`/16 succeeds with a warning naming the competing route.
 fn assert_port_route_warning(run: &CliRun, port: &str, port_address: &str) {
     for result in run.results() {
-        let warnings = result["warnings"].as_array().cloned().unwrap_or_default();
-        let warning = warnings
-            .iter()
-            .find(|w| w["code"] == "ADDRESS_ON_BRIDGE_PORT")
-            .unwrap_or_else(|| panic!("enslaving {port} ({port_address}/16) should warn ADDRESS_ON_BRIDGE_PORT\n{run}"));
+        let warning = warning(result, "ADDRESS_ON_BRIDGE_PORT").unwrap_or_else(|| {
+            panic!("enslaving {port} ({port_address}/16) should warn ADDRESS_ON_BRIDGE_PORT\n{run}")
+        });
         let message = warning["message"].as_str().unwrap_or_default();
         assert!(
             message.contains("172.20.0.0/16") && message.contains(port),
@@ -317,7 +234,7 @@ fn assert_same_routes(host: &SimHost, netns: &str) -> Vec<RouteRow> {
         &format!("{}: route list in {netns:?} to match ip", host.label()),
         SETTLE,
         || {
-            let listed = nsfleet(host, netns, "route list");
+            let listed = host.cli_in(netns, "route list");
             same_rows(
                 &listed,
                 cli_route_rows(listed.result()),
@@ -332,7 +249,7 @@ fn assert_same_addresses(host: &SimHost, netns: &str) -> Vec<AddressRow> {
         &format!("{}: addr list in {netns:?} to match ip", host.label()),
         SETTLE,
         || {
-            let listed = nsfleet(host, netns, "addr list");
+            let listed = host.cli_in(netns, "addr list");
             same_rows(
                 &listed,
                 cli_address_rows(listed.result()),
@@ -348,7 +265,7 @@ fn assert_same_neighbours(host: &SimHost, netns: &str) -> Vec<NeighbourRow> {
         &format!("{}: neigh list in {netns:?} to match ip", host.label()),
         SETTLE,
         || {
-            let listed = nsfleet(host, netns, "neigh list");
+            let listed = host.cli_in(netns, "neigh list");
             same_rows(
                 &listed,
                 cli_neighbour_rows(listed.result()),

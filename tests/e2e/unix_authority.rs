@@ -1,5 +1,5 @@
-//! Issue 9, part 2: gRPC clients that send a unix socket's path as `:authority` (grpcurl 1.8, grpcio,
-//! grpc-java, ...) work over the agent's unix socket, while TCP keeps HTTP/2's rules.
+//! gRPC clients that send a unix socket's path as `:authority` (grpcurl 1.8, grpcio, grpc-java, ...)
+//! work over the agent's unix socket, while TCP keeps HTTP/2's rules.
 //!
 //! grpcurl runs with no `-authority`; a raw HTTP/2 client sends `:authority` values no gRPC library would
 //! (control bytes, 10 KB of junk) and reads the answer frames: over the unix socket each request is
@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use nix::sched::{setns, CloneFlags};
 use nsfleet_tests::python_tools::{must, python_tools, RUN_LIMIT};
-use nsfleet_tests::{run_bounded, Lab, Nsfleet, SimHost};
+use nsfleet_tests::{run_bounded, Lab, SimHost};
 
 const TCP_PORT: u16 = 50051;
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -86,11 +86,7 @@ fn grpcurl_lists_describes_and_calls_over_the_unix_socket_with_no_authority_over
     assert!(listed.contains("\"grpcurlns\""), "{listed}");
 
     // nsfleet's own client (tonic, which sends `localhost`) on the same socket.
-    let names = Nsfleet::on(host)
-        .line("netns list")
-        .run()
-        .result()
-        .to_string();
+    let names = host.cli("netns list").result().to_string();
     assert!(names.contains("grpcurlns"), "{names}");
 }
 

@@ -1,11 +1,8 @@
 //! The ADDRESS_ON_BRIDGE_PORT warning outside the tutorial's sequence: when it is given, when it is
 //! not, and how the text output prints it.
 
+use nsfleet_tests::json::warning;
 use nsfleet_tests::{CliRun, Lab, Nsfleet, SimHost};
-
-fn nsfleet(host: &SimHost, line: &str) -> CliRun {
-    Nsfleet::on(host).line(line).run()
-}
 
 fn bridge_with_port(host: &SimHost) {
     for line in [
@@ -13,7 +10,7 @@ fn bridge_with_port(host: &SimHost) {
         "link add br0 type bridge",
         "link set veth1 master br0",
     ] {
-        nsfleet(host, line).result();
+        host.cli(line).result();
     }
 }
 
@@ -33,14 +30,8 @@ fn adding_an_address_to_a_bridge_port_warns_and_names_the_route() {
     let lab = Lab::start(1);
     let host = lab.host(0);
     bridge_with_port(host);
-    let added = nsfleet(host, "addr add 172.20.0.1/16 dev veth1");
-    let warnings = added.result()["warnings"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let warning = warnings
-        .iter()
-        .find(|w| w["code"] == "ADDRESS_ON_BRIDGE_PORT")
+    let added = host.cli("addr add 172.20.0.1/16 dev veth1");
+    let warning = warning(added.result(), "ADDRESS_ON_BRIDGE_PORT")
         .unwrap_or_else(|| panic!("expected ADDRESS_ON_BRIDGE_PORT\n{added}"));
     let message = warning["message"].as_str().unwrap_or_default();
     assert!(
@@ -62,11 +53,11 @@ fn adding_an_address_to_a_bridge_port_warns_and_names_the_route() {
 fn enslaving_a_link_without_addresses_does_not_warn() {
     let lab = Lab::start(1);
     let host = lab.host(0);
-    nsfleet(host, "link add veth1 type veth peer ceth1").result();
-    nsfleet(host, "link add br0 type bridge").result();
-    let enslaved = nsfleet(host, "link set veth1 master br0");
+    host.cli("link add veth1 type veth peer ceth1").result();
+    host.cli("link add br0 type bridge").result();
+    let enslaved = host.cli("link set veth1 master br0");
     assert_eq!(warning_codes(&enslaved), Vec::<String>::new(), "{enslaved}");
-    let on_bridge = nsfleet(host, "addr add 172.20.0.10/16 brd + dev br0");
+    let on_bridge = host.cli("addr add 172.20.0.10/16 brd + dev br0");
     assert_eq!(
         warning_codes(&on_bridge),
         Vec::<String>::new(),
@@ -78,9 +69,9 @@ fn enslaving_a_link_without_addresses_does_not_warn() {
 fn text_output_prints_the_warning_and_its_fix_on_stderr() {
     let lab = Lab::start(1);
     let host = lab.host(0);
-    nsfleet(host, "link add veth1 type veth peer ceth1").result();
-    nsfleet(host, "link add br0 type bridge").result();
-    nsfleet(host, "addr add 172.20.0.1/16 dev veth1").result();
+    host.cli("link add veth1 type veth peer ceth1").result();
+    host.cli("link add br0 type bridge").result();
+    host.cli("addr add 172.20.0.1/16 dev veth1").result();
     let run = Nsfleet::on(host)
         .text()
         .line("link set veth1 master br0")

@@ -104,6 +104,30 @@ impl Nsfleet {
     }
 }
 
+impl SimHost {
+    /// One `-o json` command line (split on whitespace) on this host alone.
+    pub fn cli(&self, line: &str) -> CliRun {
+        Nsfleet::on(self).line(line).run()
+    }
+
+    /// [`SimHost::cli`] with `-n netns`; "" is the host's own namespace.
+    pub fn cli_in(&self, netns: &str, line: &str) -> CliRun {
+        Nsfleet::on(self).netns(netns).line(line).run()
+    }
+
+    /// [`SimHost::cli`] with the words as given (names with spaces, empty values, ...).
+    pub fn cli_args(&self, words: &[&str]) -> CliRun {
+        Nsfleet::on(self).args(words).run()
+    }
+}
+
+/// Runs each line once, addressed to all `hosts` in one invocation; every host must succeed.
+pub fn run_lines(hosts: &[&SimHost], lines: &[&str]) {
+    for line in lines {
+        Nsfleet::on_all(hosts).line(line).run().results();
+    }
+}
+
 fn parse_json_lines(finished: &Finished) -> Vec<Value> {
     finished
         .stdout
@@ -176,6 +200,15 @@ impl CliRun {
         let results = self.results();
         assert_eq!(results.len(), 1, "expected a single host\n{self}");
         results[0]
+    }
+
+    /// Echo replies the `host_index`-th host got, per its Ping summary; 0 when it has none (a failed or
+    /// missing host).
+    pub fn ping_replies(&self, host_index: usize) -> u64 {
+        self.lines
+            .get(host_index)
+            .and_then(|line| line["result"]["summary"]["received"].as_u64())
+            .unwrap_or(0)
     }
 
     /// Asserts exit status 1 and that every host failed with `code`; returns the first `error` object.

@@ -15,6 +15,11 @@ pub fn find_by<'a>(array: &'a Value, key: &str, name: &str) -> Option<&'a Value>
     array.as_array()?.iter().find(|item| item[key] == name)
 }
 
+/// The warning with `code` in a mutating result's `warnings`.
+pub fn warning<'a>(result: &'a Value, code: &str) -> Option<&'a Value> {
+    find_by(&result["warnings"], "code", code)
+}
+
 /// The link called `name` in a ListLinks/GetLink result (`{"links": [...]}`).
 pub fn cli_link<'a>(result: &'a Value, name: &str) -> &'a Value {
     find_by(&result["links"], "name", name)

@@ -1,6 +1,6 @@
 use std::time::Instant;
 
-use crate::cli::{CliRun, Nsfleet};
+use crate::cli::{run_lines, CliRun, Nsfleet};
 use crate::root::require_root;
 use crate::sim_host::SimHost;
 
@@ -62,5 +62,10 @@ impl Lab {
     /// Runs one `-o json` command line (split on whitespace) against every host at once.
     pub fn cli(&self, line: &str) -> CliRun {
         self.nsfleet().line(line).run()
+    }
+
+    /// [`run_lines`] on every host of the lab.
+    pub fn run_lines(&self, lines: &[&str]) {
+        run_lines(&self.hosts(), lines);
     }
 }

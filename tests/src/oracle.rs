@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::json::sorted_names;
 use crate::process::{run_bounded, Finished};
 use crate::sim_host::SimHost;
 
@@ -71,6 +72,11 @@ impl SimHost {
         self.ip_links(netns)
             .into_iter()
             .find(|link| link["ifname"] == name)
+    }
+
+    /// The names of [`SimHost::ip_links`], sorted.
+    pub fn ip_link_names(&self, netns: &str) -> Vec<String> {
+        sorted_names(&self.ip_links(netns), "ifname")
     }
 
     /// Names in `ip netns list`.

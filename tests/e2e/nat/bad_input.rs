@@ -29,7 +29,7 @@ fn malformed_values_are_usage_errors_that_reach_no_agent() {
         "nat add dnat proto tcp dport 80-65536 to 172.20.0.11",
         "nat add dnat proto tcp dport 8080 to 172.20.0.11:0",
         "nat add dnat proto tcp dport 8080 to 172.20.0.11:65536",
-        // Issue 4 allows tcp and udp only; the CLI has no way to send another protocol to the agent.
+        // NAT rules take tcp and udp only; the CLI has no way to send another protocol to the agent.
         "nat add dnat proto icmp dport 80 to 172.20.0.11",
         "nat add dnat proto sctp dport 80 to 172.20.0.11",
     ];
@@ -87,7 +87,7 @@ fn deleting_a_rule_nsfleet_does_not_own_is_not_found() {
         assert_refused(host, &["nat", "del", id], Refusal::Status("NOT_FOUND"), id);
     }
 
-    let added = nsfleet(host, MASQUERADE_VIA_UPLINK);
+    let added = host.cli(MASQUERADE_VIA_UPLINK);
     let id = rule_id(&added);
     // A rule made by hand inside nsfleet's table: not nsfleet's, so never listed, deleted or flushed
     // away with the table.
@@ -125,7 +125,7 @@ fn deleting_a_rule_nsfleet_does_not_own_is_not_found() {
         );
     }
 
-    nsfleet(host, &format!("nat del {id}")).result();
+    host.cli(&format!("nat del {id}")).result();
     assert_refused(
         host,
         &["nat", "del", &id],
@@ -169,22 +169,19 @@ fn comments_over_107_bytes_or_with_a_double_quote_are_invalid_argument() {
     // The limit itself fits, and comes back as given.
     let longest = format!("{}é", "y".repeat(105));
     assert_eq!(longest.len(), 107);
-    let added = nsfleet_args(
-        host,
-        &[
-            "nat",
-            "add",
-            "dnat",
-            "proto",
-            "udp",
-            "dport",
-            "5000",
-            "to",
-            "172.20.0.12",
-            "comment",
-            &longest,
-        ],
-    );
+    let added = host.cli_args(&[
+        "nat",
+        "add",
+        "dnat",
+        "proto",
+        "udp",
+        "dport",
+        "5000",
+        "to",
+        "172.20.0.12",
+        "comment",
+        &longest,
+    ]);
     assert_eq!(
         added.result()["rule"]["comment"],
         longest.as_str(),
@@ -203,7 +200,7 @@ fn comments_over_107_bytes_or_with_a_double_quote_are_invalid_argument() {
 fn assert_refused(host: &SimHost, words: &[&str], refusal: Refusal, mentions: &str) {
     let table_before = host.nsfleet_table();
     let iptables_before = host.iptables_nat();
-    let run = nsfleet_args(host, words);
+    let run = host.cli_args(words);
     match refusal {
         Refusal::Usage => {
             assert_eq!(run.exit_code(), Some(2), "expected a usage error\n{run}");
@@ -239,9 +236,9 @@ fn for_table_absent_and_present(host: &SimHost, check: impl Fn(&SimHost)) {
     assert_nsfleet_table(host, false);
     check(host);
     assert_nsfleet_table(host, false);
-    let added = nsfleet(host, MASQUERADE_VIA_UPLINK);
+    let added = host.cli(MASQUERADE_VIA_UPLINK);
     check(host);
     assert_eq!(list_rules(host).len(), 1);
-    nsfleet(host, &format!("nat del {}", rule_id(&added))).result();
+    host.cli(&format!("nat del {}", rule_id(&added))).result();
     assert_nsfleet_table(host, false);
 }

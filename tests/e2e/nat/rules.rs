@@ -11,25 +11,22 @@ fn nat_list_shows_exactly_nsfleets_rules_with_counters_that_grow_with_traffic() 
     let _upstream = host.start_peer_echo("upstream", UPSTREAM_PORT, "upstream");
     let _listener = host.start_peer_echo("netns1", 80, "netns1");
 
-    let empty = nsfleet(host, "nat list");
+    let empty = host.cli("nat list");
     assert_eq!(empty.result()["rules"], serde_json::json!([]), "{empty}");
 
-    let masquerade = nsfleet_args(
-        host,
-        &[
-            "nat",
-            "add",
-            "masquerade",
-            "from",
-            "172.20.0.0/16",
-            "oif",
-            "up0",
-            "comment",
-            "to the internet",
-        ],
-    );
+    let masquerade = host.cli_args(&[
+        "nat",
+        "add",
+        "masquerade",
+        "from",
+        "172.20.0.0/16",
+        "oif",
+        "up0",
+        "comment",
+        "to the internet",
+    ]);
     let masquerade_id = rule_id(&masquerade);
-    let forward = nsfleet(host, PORT_FORWARD);
+    let forward = host.cli(PORT_FORWARD);
     let forward_id = rule_id(&forward);
     assert_ne!(masquerade_id, forward_id);
 
@@ -76,12 +73,12 @@ fn nat_list_shows_exactly_nsfleets_rules_with_counters_that_grow_with_traffic() 
     assert_same_counters_as_nft(host, &after_traffic);
 
     // Deleting one rule keeps the table for the other; deleting the last removes it.
-    nsfleet(host, &format!("nat del {masquerade_id}")).result();
+    host.cli(&format!("nat del {masquerade_id}")).result();
     let left = list_rules(host);
     assert_eq!(left.len(), 1, "{left:#?}");
     assert_eq!(left[0]["id"], forward_id.as_str());
     assert_nsfleet_table(host, true);
-    nsfleet(host, &format!("nat del {forward_id}")).result();
+    host.cli(&format!("nat del {forward_id}")).result();
     assert!(list_rules(host).is_empty());
     assert_nsfleet_table(host, false);
     foreign[0].assert_untouched(host);
@@ -100,15 +97,14 @@ fn re_adding_an_identical_rule_changes_nothing_and_keeps_its_id() {
         ),
         (PORT_FORWARD, PORT_FORWARD),
     ] {
-        let first = nsfleet(host, line);
+        let first = host.cli(line);
         assert_eq!(first.result()["changed"], true, "{first}");
         let id = rule_id(&first);
         for again in [
-            nsfleet(host, line),
-            nsfleet(host, same_rule_spelled_otherwise),
+            host.cli(line),
+            host.cli(same_rule_spelled_otherwise),
             // The comment is not part of the match: still the same rule, which keeps its own comment.
-            nsfleet_args(
-                host,
+            host.cli_args(
                 &line
                     .split_whitespace()
                     .chain(["comment", "again"])

@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use nsfleet_tests::tutorial::{run_lines, TUTORIAL_LINES};
+use nsfleet_tests::tutorial::tutorial_lines;
 use nsfleet_tests::{
-    poll_until, Answer, CliRun, Finished, Lab, Nsfleet, SimHost, ATTEMPT_TIMEOUT, NSFLEET_TABLE,
+    assert_reaches, poll_until, Answer, CliRun, Finished, Lab, SimHost, ATTEMPT_TIMEOUT,
+    NSFLEET_TABLE,
 };
 
 /// Bounds waits for carrier, ARP and the first answer; never a measure of success.
@@ -98,13 +99,13 @@ pub fn tutorial_with_uplink(count: usize) -> (Lab, Vec<ForeignRule>) {
         .iter()
         .map(|host| ForeignRule::install(host))
         .collect();
-    run_lines(&hosts, TUTORIAL_LINES);
-    run_lines(&hosts, UPLINK_LINES);
+    lab.run_lines(&tutorial_lines());
+    lab.run_lines(UPLINK_LINES);
     for host in &hosts {
-        assert_reaches(host, "", "172.20.0.11");
-        assert_reaches(host, "netns1", "172.20.0.12");
-        assert_reaches(host, "netns2", "172.20.0.10");
-        assert_reaches(host, "", UPSTREAM_ADDRESS);
+        assert_reaches(&[host], "", "172.20.0.11", None);
+        assert_reaches(&[host], "netns1", "172.20.0.12", None);
+        assert_reaches(&[host], "netns2", "172.20.0.10", None);
+        assert_reaches(&[host], "", UPSTREAM_ADDRESS, None);
         assert_eq!(
             host.sysctl("", "net/ipv4/ip_forward"),
             "1",
@@ -127,7 +128,7 @@ pub fn tutorial_with_uplink(count: usize) -> (Lab, Vec<ForeignRule>) {
 pub fn uplink_only() -> (Lab, Vec<ForeignRule>) {
     let lab = Lab::start(1);
     let foreign = vec![ForeignRule::install(lab.host(0))];
-    run_lines(&lab.hosts(), UPLINK_LINES);
+    lab.run_lines(UPLINK_LINES);
     (lab, foreign)
 }
 
@@ -142,14 +143,6 @@ pub fn assert_bridge_netfilter_on(host: &SimHost) {
 
 // ---- nsfleet ----
 
-pub fn nsfleet(host: &SimHost, line: &str) -> CliRun {
-    Nsfleet::on(host).line(line).run()
-}
-
-pub fn nsfleet_args(host: &SimHost, words: &[&str]) -> CliRun {
-    Nsfleet::on(host).args(words).run()
-}
-
 pub fn words(line: &str) -> Vec<&str> {
     line.split_whitespace().collect()
 }
@@ -163,7 +156,7 @@ pub fn rule_id(added: &CliRun) -> String {
 }
 
 pub fn list_rules(host: &SimHost) -> Vec<Value> {
-    let listed = nsfleet(host, "nat list");
+    let listed = host.cli("nat list");
     listed.result()["rules"]
         .as_array()
         .cloned()
@@ -250,32 +243,11 @@ pub fn expect_no_answer(attempt: Result<Answer, Finished>, what: &str) {
     }
 }
 
-/// nsfleet's ping and real ping both get a reply from `target` in `netns` (polled: ARP, bridge ports).
-pub fn assert_reaches(host: &SimHost, netns: &str, target: &str) {
-    let what = format!("{}: {netns:?} -> {target}", host.label());
-    poll_until(&format!("{what} with nsfleet ping"), SETTLE, || {
-        let run = nsfleet_ping(host, netns, target);
-        if run.exit_code() == Some(0) && received(&run) > 0 {
-            Ok(())
-        } else {
-            Err(run.to_string())
-        }
-    });
-    poll_until(&format!("{what} with real ping"), SETTLE, || {
-        let ping = host.ping(netns, target, None);
-        if ping.success() {
-            Ok(())
-        } else {
-            Err(ping.to_string())
-        }
-    });
-}
-
 /// One nsfleet ping and one real ping, each `-c 1 -W 1`, get no reply.
 pub fn assert_cannot_reach(host: &SimHost, netns: &str, target: &str) {
     let run = nsfleet_ping(host, netns, target);
     assert!(
-        run.exit_code() == Some(1) && received(&run) == 0,
+        run.exit_code() == Some(1) && run.ping_replies(0) == 0,
         "{}: {netns:?} -> {target}: nsfleet ping should get no reply\n{run}",
         host.label()
     );
@@ -288,15 +260,5 @@ pub fn assert_cannot_reach(host: &SimHost, netns: &str, target: &str) {
 }
 
 pub fn nsfleet_ping(host: &SimHost, netns: &str, target: &str) -> CliRun {
-    Nsfleet::on(host)
-        .netns(netns)
-        .line(&format!("ping {target} -c 1 -W 1"))
-        .run()
-}
-
-pub fn received(run: &CliRun) -> u64 {
-    run.lines
-        .first()
-        .and_then(|line| line["result"]["summary"]["received"].as_u64())
-        .unwrap_or(0)
+    host.cli_in(netns, &format!("ping {target} -c 1 -W 1"))
 }
