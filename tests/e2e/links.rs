@@ -253,3 +253,54 @@ fn a_missing_link_is_not_found() {
         .get("master")
         .is_none());
 }
+
+/// The kernel hands a destroyed namespace's inode number to the next namespace created, while the nsid
+/// the host gives it depends on which other namespaces hold one. `other` takes the nsid the old `x` had,
+/// so the new `x` has the old inode but a new nsid: an identity by inode then names it wrongly.
+#[test]
+fn a_veth_into_a_namespace_that_reuses_a_deleted_ones_inode_is_still_recognised() {
+    let lab = Lab::start(1);
+    let host = lab.host(0);
+    let mut previous_inode = None;
+    let mut reuses = 0;
+    for cycle in 0..20 {
+        nsfleet(host, "netns add x").result();
+        let inode = host.netns_inode("x");
+        if previous_inode == Some(inode) {
+            reuses += 1;
+        }
+        if cycle % 2 == 1 {
+            nsfleet(host, "netns add other").result();
+            nsfleet(host, "link add v-other type veth peer p-other netns other").result();
+        }
+        nsfleet(host, "link add v-x type veth peer p-x netns x").result();
+        assert_changed(
+            &nsfleet(host, "link add v-x type veth peer p-x netns x"),
+            false,
+        );
+        let shown = nsfleet(host, "link show v-x");
+        let peer = &shown.result()["links"][0]["peer"];
+        assert_eq!(
+            (&peer["namespace"], &peer["known"]),
+            (&serde_json::json!("x"), &serde_json::json!(true)),
+            "cycle {cycle}: v-x's peer\n{shown}"
+        );
+        nsfleet(host, "netns del x").result();
+        nsfleet(host, "netns del other --ignore-missing").result();
+        // The next cycle starts once the kernel has destroyed the namespaces (and with them the veths),
+        // so their inode numbers are free again.
+        nsfleet_tests::poll_until(
+            "the deleted namespaces' veths to go",
+            std::time::Duration::from_secs(5),
+            || match link_names(host, "").as_slice() {
+                [lo] if lo == "lo" => Ok(()),
+                left => Err(format!("{left:?}")),
+            },
+        );
+        previous_inode = Some(inode);
+    }
+    assert!(
+        reuses > 0,
+        "no cycle reused the previous x's inode: the test proved nothing"
+    );
+}

@@ -267,3 +267,24 @@ fn an_agent_starting_clears_mount_points_its_interrupted_creates_left_and_nothin
         },
     );
 }
+
+/// The agent's socket inside a namespace keeps it alive, so after `ip netns del` the kernel destroys it
+/// (and the veth with an end on the host) only once the agent lets go, which it must do unasked.
+#[test]
+fn a_namespace_deleted_by_ip_netns_del_is_let_go_of_without_asking_the_agent() {
+    let lab = Lab::start(1);
+    let host = lab.host(0);
+    nsfleet(host, "netns add r1").result();
+    nsfleet(host, "link add v-r1 type veth peer p-r1 netns r1").result();
+    // Something for the agent to have touched inside r1 after creating it.
+    nsfleet(host, "-n r1 link set p-r1 up").result();
+    host.run_ok("", &["ip", "netns", "del", "r1"]);
+    nsfleet_tests::poll_until(
+        "the host-side veth of the deleted namespace to go",
+        std::time::Duration::from_secs(5),
+        || match host.ip_link("", "v-r1") {
+            None => Ok(()),
+            Some(link) => Err(link.to_string()),
+        },
+    );
+}

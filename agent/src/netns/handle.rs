@@ -1,7 +1,7 @@
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 
-use super::{run_in_namespace, NetnsError};
+use super::{cookie, run_in_namespace, NetnsError};
 use crate::domain::NamespaceRef;
 use crate::kernel::RouteSocket;
 
@@ -11,6 +11,7 @@ pub struct NamespaceHandle {
     namespace: NamespaceRef,
     fd: Arc<OwnedFd>,
     inode: u64,
+    cookie: u64,
     route: RouteSocket,
 }
 
@@ -23,28 +24,34 @@ impl NamespaceHandle {
     ) -> Result<Self, NetnsError> {
         let fd = Arc::new(fd);
         let context = format!("open netlink socket in {namespace}");
-        let route = run_in_namespace(fd.clone(), &context, RouteSocket::open)
-            .await?
-            .map_err(|e| NetnsError::io(context, e))?;
+        let (route, cookie) = run_in_namespace(fd.clone(), &context, || {
+            RouteSocket::open().map(|route| (route, cookie::this_thread_namespace()))
+        })
+        .await?
+        .map_err(|e| NetnsError::io(context, e))?;
         Ok(Self {
             namespace,
             fd,
             inode,
+            cookie,
             route,
         })
     }
 
-    /// A handle from a socket already opened inside the namespace (by the thread that created it).
+    /// A handle from a socket already opened inside the namespace (by the thread that created it, which
+    /// read the namespace's cookie too).
     pub fn with_socket(
         namespace: NamespaceRef,
         fd: OwnedFd,
         inode: u64,
+        cookie: u64,
         route: RouteSocket,
     ) -> Self {
         Self {
             namespace,
             fd: Arc::new(fd),
             inode,
+            cookie,
             route,
         }
     }
@@ -53,9 +60,16 @@ impl NamespaceHandle {
         &self.namespace
     }
 
-    /// Inode of the namespace: equal inodes mean the same namespace.
+    /// Inode of the namespace. Equal inodes mean the same namespace only while both are alive: this
+    /// handle keeps its own alive, but the number outlives it (see [`Self::cookie`]).
     pub fn inode(&self) -> u64 {
         self.inode
+    }
+
+    /// The namespace's identity until reboot, never given to another namespace: the key for anything
+    /// remembered about it after this handle is gone.
+    pub fn cookie(&self) -> u64 {
+        self.cookie
     }
 
     pub fn fd(&self) -> BorrowedFd<'_> {

@@ -5,6 +5,7 @@
 //! joined the namespace; the socket is then driven from async code on any tokio worker. No tokio worker or
 //! blocking-pool thread ever calls `setns`, and the agent never forks.
 
+mod cookie;
 mod error;
 mod handle;
 mod mount_point;

@@ -12,7 +12,7 @@ use nix::sched::{unshare, CloneFlags};
 use nix::sys::statfs::{statfs, NSFS_MAGIC};
 
 use super::mount_point::{leftover_kind, mark_as_ours, Leftover};
-use super::{NamespaceHandle, NetnsError, NsidMemo};
+use super::{cookie, NamespaceHandle, NetnsError, NsidMemo};
 use crate::domain::{NamespaceName, NamespaceRef};
 use crate::kernel::RouteSocket;
 
@@ -141,17 +141,67 @@ impl NamespaceRegistry {
         self.handles.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Drops cached handles whose namespace is gone or was replaced: an open socket would keep a deleted
-    /// namespace (and its links) alive.
+    /// The cookie of the namespace `info` lists, if the agent holds a handle on it. The handle keeps its
+    /// namespace alive, so no other namespace can have its inode meanwhile: equal inodes prove identity.
+    pub fn cached_cookie(&self, info: &NamespaceInfo) -> Option<u64> {
+        self.cached(&info.name)
+            .filter(|handle| handle.inode() == info.inode)
+            .map(|handle| handle.cookie())
+    }
+
+    /// Drops cached handles whose namespace is gone or was replaced (by `ip netns del`, say): an open
+    /// socket would keep a deleted namespace (and its links) alive. Costs two syscalls per cached handle,
+    /// whatever else /run/netns holds. Then forgets the nsids learnt from or about the namespaces let go.
     pub fn forget_stale(&self) {
-        let current: HashMap<NamespaceName, u64> = self
-            .list()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|info| (info.name, info.inode))
+        let cached: Vec<(NamespaceName, Arc<NamespaceHandle>)> = self
+            .lock()
+            .iter()
+            .map(|(name, handle)| (name.clone(), handle.clone()))
             .collect();
-        self.lock()
-            .retain(|name, handle| current.get(name) == Some(&handle.inode()));
+        // Checked outside the lock: requests must not wait on a sweep's file system calls.
+        let stale: Vec<(NamespaceName, Arc<NamespaceHandle>)> = cached
+            .into_iter()
+            .filter(|(name, handle)| {
+                !matches!(namespace_inode(&self.path_of(name)), Ok(Some(inode)) if inode == handle.inode())
+            })
+            .collect();
+        let live_cookies = {
+            let mut handles = self.lock();
+            for (name, handle) in &stale {
+                // Only the handle judged stale: a request may have cached a fresh one meanwhile.
+                if handles
+                    .get(name)
+                    .is_some_and(|now| Arc::ptr_eq(now, handle))
+                {
+                    handles.remove(name);
+                    tracing::debug!(namespace = %name, "let go of a namespace deleted or replaced");
+                }
+            }
+            handles
+                .values()
+                .map(|handle| handle.cookie())
+                .chain([self.host.cookie()])
+                .collect()
+        };
+        self.nsids.retain_only(&live_cookies);
+    }
+
+    /// Sweeps the cache every `period`, so that a namespace deleted by anyone is let go of within about
+    /// that time, not only when someone next asks for it. Holds only a weak reference: the sweep ends
+    /// with the registry.
+    pub fn sweep_every(self: &Arc<Self>, period: std::time::Duration) {
+        let registry = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(period);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                let Some(registry) = registry.upgrade() else {
+                    return;
+                };
+                registry.forget_stale();
+            }
+        });
     }
 
     /// Looks up one named namespace.
@@ -238,9 +288,9 @@ impl NamespaceRegistry {
         let info = self.get(name)?;
         // The creating thread was inside the new namespace anyway: its socket spares the first request a
         // thread of its own to enter the namespace. Without one, the handle is opened on first use.
-        if let Some((fd, socket)) = opened {
+        if let Some((fd, socket, cookie)) = opened {
             let namespace = NamespaceRef::Named(name.clone());
-            let handle = NamespaceHandle::with_socket(namespace, fd, info.inode, socket);
+            let handle = NamespaceHandle::with_socket(namespace, fd, info.inode, cookie, socket);
             self.lock().insert(name.clone(), Arc::new(handle));
         }
         Ok((info, true))
@@ -340,12 +390,12 @@ fn make_shared_mount_dir(dir: &Path) -> Result<(), NetnsError> {
     }
 }
 
-/// The namespace file and a route socket, opened by a thread that is inside the namespace `path` names;
-/// `None` if either fails (the handle is then opened the usual way when first needed).
-fn open_here(path: &Path) -> Option<(OwnedFd, RouteSocket)> {
+/// The namespace file, a route socket and the namespace's cookie, taken by a thread that is inside the
+/// namespace `path` names; `None` if one fails (the handle is then opened the usual way when first needed).
+fn open_here(path: &Path) -> Option<(OwnedFd, RouteSocket, u64)> {
     let fd = open_namespace_file(path).ok()?;
     let socket = RouteSocket::open().ok()?;
-    Some((fd, socket))
+    Some((fd, socket, cookie::this_thread_namespace()))
 }
 
 fn delete_mount(path: &Path) -> Result<(), NetnsError> {

@@ -74,7 +74,7 @@ impl<'a> PeerResolver<'a> {
         if let Some(found) = self.known.get(&nsid) {
             return Some(found.clone());
         }
-        let from = self.from.inode();
+        let from = self.from.cookie();
         let memo = self.registry.nsids();
         // Remembered from an earlier call: one question confirms it.
         if let Some(name) = memo.guess(from, nsid) {
@@ -100,14 +100,16 @@ impl<'a> PeerResolver<'a> {
             self.candidates = Some(named_candidates(self.registry, self.from));
         }
         // Walk the namespaces whose nsid is not known yet, only as far as needed; answers are remembered.
+        // A namespace is skipped only when known by its cookie: its inode number may be a deleted one's.
         while let Some(candidate) = self.candidates.as_mut().and_then(Vec::pop) {
-            if memo.knows(from, candidate.inode) {
+            let cookie = self.registry.cached_cookie(&candidate);
+            if cookie.is_some_and(|cookie| memo.knows(from, cookie)) {
                 continue;
             }
             let Some(id) = self.ask(&candidate.name) else {
                 continue;
             };
-            memo.learn(from, id, &candidate.name, candidate.inode);
+            memo.learn(from, id, &candidate.name, cookie);
             let found = NamespaceRef::Named(candidate.name);
             self.known.insert(id, found.clone());
             if id == nsid {

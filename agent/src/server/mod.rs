@@ -234,6 +234,8 @@ pub async fn run(
     );
     let slots = Arc::new(Semaphore::new(limits.max_concurrent_requests.max(1)));
     let registry = Arc::new(NamespaceRegistry::new().await?);
+    // A namespace deleted behind the agent's back is let go of within this, not when next asked for.
+    registry.sweep_every(std::time::Duration::from_millis(500));
     let routes = routes(registry, limits.max_message_bytes).await?;
     let gid = config.socket_group.as_deref().map(group_id).transpose()?;
 
