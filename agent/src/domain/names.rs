@@ -1,5 +1,6 @@
 use std::fmt;
 
+use super::invisible::first_invisible;
 use super::FieldError;
 
 /// Longest interface name the kernel accepts (IFNAMSIZ - 1); longer names fail with ERANGE.
@@ -22,6 +23,8 @@ impl LinkName {
             ))
         } else if value == "." || value == ".." {
             Some(format!("{value:?} is not a valid link name"))
+        } else if let Some(bad) = first_invisible(value) {
+            Some(invisible_reason(value, bad))
         } else {
             value
                 .chars()
@@ -45,6 +48,15 @@ impl fmt::Display for LinkName {
     }
 }
 
+/// Names are shown on terminals: one that holds a control, format or line-separator character could pass
+/// for another name or rewrite the screen (see `invisible.rs` for the exact rule).
+fn invisible_reason(value: &str, bad: char) -> String {
+    format!(
+        "{value:?} contains {}; names cannot contain control or invisible formatting characters",
+        bad.escape_unicode()
+    )
+}
+
 /// A namespace name as iproute2 allows it: one path component under /run/netns.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct NamespaceName(String);
@@ -60,6 +72,8 @@ impl NamespaceName {
             ))
         } else if value == "." || value == ".." {
             Some(format!("{value:?} is not a valid namespace name"))
+        } else if let Some(bad) = first_invisible(value) {
+            Some(invisible_reason(value, bad))
         } else if value.contains('/') || value.contains('\0') {
             Some(format!(
                 "{value:?} must be a single path component (no '/' or NUL)"
@@ -142,6 +156,10 @@ mod tests {
             "a\0b",
             "eth0:1",
             "é234567890123456",
+            "a\u{1b}[31mb",
+            "a\u{200b}b",
+            "a\u{202e}b",
+            "a\u{7f}",
         ] {
             let err = LinkName::parse("name", bad).expect_err(bad);
             assert_eq!(err.field, "name");
@@ -156,7 +174,20 @@ mod tests {
                 "{good:?} should be accepted"
             );
         }
-        for bad in ["", ".", "..", "a/b", "/etc", "a\0", &"x".repeat(256)] {
+        for bad in [
+            "",
+            ".",
+            "..",
+            "a/b",
+            "/etc",
+            "a\0",
+            &"x".repeat(256),
+            "one\ntwo",
+            "a\u{1b}[31mb",
+            "zero\u{200b}width",
+            "a\u{2028}b",
+            "\u{feff}bom",
+        ] {
             assert!(
                 NamespaceName::parse("name", bad).is_err(),
                 "{bad:?} should be rejected"

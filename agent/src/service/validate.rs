@@ -81,10 +81,10 @@ validate!(pb::ListAddressesRequest => (NamespaceRef, Option<LinkName>, Option<Fa
     fields(parse_list_filter(&r.namespace, &r.link, r.family))
 });
 
-validate!(pb::AddRouteRequest => Requested, |r| fields(route::parse_spec(&r.namespace, r.route.as_ref())).map(|request| {
+validate!(pb::AddRouteRequest => Requested, |r| fields(route::parse_spec(&r.namespace, r.route.as_ref()).and_then(|s| s.require_next_hop())).map(|request| {
     requested(Operation::AddRoute { request, replace: false }, false)
 }));
-validate!(pb::ReplaceRouteRequest => Requested, |r| fields(route::parse_spec(&r.namespace, r.route.as_ref())).map(|request| {
+validate!(pb::ReplaceRouteRequest => Requested, |r| fields(route::parse_spec(&r.namespace, r.route.as_ref()).and_then(|s| s.require_next_hop())).map(|request| {
     requested(Operation::AddRoute { request, replace: true }, r.force)
 }));
 validate!(pb::DeleteRouteRequest => Requested, |r| fields(route::parse_spec(&r.namespace, r.route.as_ref())).map(|request| {
