@@ -23,8 +23,6 @@ impl LinkName {
             ))
         } else if value == "." || value == ".." {
             Some(format!("{value:?} is not a valid link name"))
-        } else if let Some(bad) = first_invisible(value) {
-            Some(invisible_reason(value, bad))
         } else {
             value
                 .chars()
@@ -35,6 +33,13 @@ impl LinkName {
             Some(reason) => Err(FieldError::new(field, reason)),
             None => Ok(Self(value.to_string())),
         }
+    }
+
+    /// A name for a link nsfleet creates: also free of invisible characters (see `refuse_invisible`).
+    pub fn parse_new(field: &str, value: &str) -> Result<Self, FieldError> {
+        let name = Self::parse(field, value)?;
+        refuse_invisible(field, value)?;
+        Ok(name)
     }
 
     pub fn as_str(&self) -> &str {
@@ -48,13 +53,22 @@ impl fmt::Display for LinkName {
     }
 }
 
-/// Names are shown on terminals: one that holds a control, format or line-separator character could pass
-/// for another name or rewrite the screen (see `invisible.rs` for the exact rule).
-fn invisible_reason(value: &str, bad: char) -> String {
-    format!(
-        "{value:?} contains {}; names cannot contain control or invisible formatting characters",
-        bad.escape_unicode()
-    )
+/// Names are shown on terminals: one holding a control, format or line-separator character could pass for
+/// another name or rewrite the screen (`invisible.rs` has the exact rule). nsfleet never gives such a
+/// name to what it creates. A name that refers to an existing object follows only the kernel's rules
+/// (`parse`): one made behind nsfleet's back with `ip` can still be listed, used and deleted, and the
+/// registry and the guard read names from the system with `parse` too.
+fn refuse_invisible(field: &str, value: &str) -> Result<(), FieldError> {
+    match first_invisible(value) {
+        Some(bad) => Err(FieldError::new(
+            field,
+            format!(
+                "{value:?} contains {}; new names cannot contain control or invisible formatting characters",
+                bad.escape_unicode()
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// A namespace name as iproute2 allows it: one path component under /run/netns.
@@ -72,8 +86,6 @@ impl NamespaceName {
             ))
         } else if value == "." || value == ".." {
             Some(format!("{value:?} is not a valid namespace name"))
-        } else if let Some(bad) = first_invisible(value) {
-            Some(invisible_reason(value, bad))
         } else if value.contains('/') || value.contains('\0') {
             Some(format!(
                 "{value:?} must be a single path component (no '/' or NUL)"
@@ -85,6 +97,13 @@ impl NamespaceName {
             Some(reason) => Err(FieldError::new(field, reason)),
             None => Ok(Self(value.to_string())),
         }
+    }
+
+    /// A name for a namespace nsfleet creates: also free of invisible characters (see `refuse_invisible`).
+    pub fn parse_new(field: &str, value: &str) -> Result<Self, FieldError> {
+        let name = Self::parse(field, value)?;
+        refuse_invisible(field, value)?;
+        Ok(name)
     }
 
     pub fn as_str(&self) -> &str {
@@ -156,10 +175,6 @@ mod tests {
             "a\0b",
             "eth0:1",
             "é234567890123456",
-            "a\u{1b}[31mb",
-            "a\u{200b}b",
-            "a\u{202e}b",
-            "a\u{7f}",
         ] {
             let err = LinkName::parse("name", bad).expect_err(bad);
             assert_eq!(err.field, "name");
@@ -174,14 +189,22 @@ mod tests {
                 "{good:?} should be accepted"
             );
         }
-        for bad in [
-            "",
-            ".",
-            "..",
-            "a/b",
-            "/etc",
-            "a\0",
-            &"x".repeat(256),
+        for bad in ["", ".", "..", "a/b", "/etc", "a\0", &"x".repeat(256)] {
+            assert!(
+                NamespaceName::parse("name", bad).is_err(),
+                "{bad:?} should be rejected"
+            );
+        }
+    }
+
+    #[test]
+    fn new_names_hold_nothing_invisible_but_existing_ones_may() {
+        for deceptive in ["a\u{1b}[31mb", "a\u{200b}b", "a\u{202e}b", "a\u{7f}"] {
+            assert!(LinkName::parse("name", deceptive).is_ok(), "{deceptive:?}");
+            let err = LinkName::parse_new("name", deceptive).expect_err(deceptive);
+            assert_eq!(err.field, "name");
+        }
+        for deceptive in [
             "one\ntwo",
             "a\u{1b}[31mb",
             "zero\u{200b}width",
@@ -189,10 +212,14 @@ mod tests {
             "\u{feff}bom",
         ] {
             assert!(
-                NamespaceName::parse("name", bad).is_err(),
-                "{bad:?} should be rejected"
+                NamespaceName::parse("name", deceptive).is_ok(),
+                "{deceptive:?}"
             );
+            let err = NamespaceName::parse_new("name", deceptive).expect_err(deceptive);
+            assert_eq!(err.field, "name");
         }
+        assert!(LinkName::parse_new("name", "veth1").is_ok());
+        assert!(NamespaceName::parse_new("name", "a b").is_ok());
     }
 
     #[test]

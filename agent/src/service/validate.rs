@@ -46,7 +46,7 @@ fn requested(operation: Operation, force: bool) -> Requested {
 }
 
 validate!(pb::CreateNamespaceRequest => Requested, |r| {
-    fields(NamespaceName::parse("name", &r.name)).map(|name| requested(Operation::CreateNamespace(name), false))
+    fields(NamespaceName::parse_new("name", &r.name)).map(|name| requested(Operation::CreateNamespace(name), false))
 });
 validate!(pb::DeleteNamespaceRequest => Requested, |r| fields(NamespaceName::parse("name", &r.name)).map(|name| {
     requested(Operation::DeleteNamespace { name, ignore_missing: r.ignore_missing }, r.force)
