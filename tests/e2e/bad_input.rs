@@ -78,6 +78,11 @@ const REJECTED_BY_THE_AGENT: &[(&str, &str, &str)] = &[
     ),
     ("addr add 172.20.0.1/16 dev nope0", "NOT_FOUND", "link"),
     ("ping -c 1 -I nope0 172.20.0.10", "NOT_FOUND", "interface"),
+    (
+        "ping -c 1 -I 203.0.113.99 172.20.0.10",
+        "NOT_FOUND",
+        "source",
+    ),
     ("-n nope forwarding show", "NOT_FOUND", "nope"),
     ("-n nope forwarding set ipv4 on", "NOT_FOUND", "nope"),
     (

@@ -127,7 +127,7 @@ pub fn ping_status(error: &PingError) -> Status {
     match error {
         PingError::InvalidParams { .. } => Status::invalid_argument(error.to_string()),
         PingError::NoSuchInterface { .. } => Status::not_found(format!("interface: {error}")),
-        PingError::SourceNotLocal { .. } => Status::invalid_argument(format!("source: {error}")),
+        PingError::SourceNotLocal { .. } => Status::not_found(format!("source: {error}")),
         PingError::Unreachable { source, .. } => {
             Status::failed_precondition(format!("{error}: {source}"))
         }
