@@ -39,6 +39,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // exactly what the protoc path produced.
     tonic_prost_build::configure()
         .type_attribute(".", "#[allow(clippy::all)]")
+        // Malformed requests are INVALID_ARGUMENT, not tonic-prost's INTERNAL (see src/codec.rs).
+        .codec_path("crate::codec::ProtoCodec")
         .compile_fds(descriptors)?;
     for proto in PROTOS {
         println!("cargo:rerun-if-changed={proto}");

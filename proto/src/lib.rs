@@ -3,6 +3,8 @@
 //! The `.proto` files are the product: other services generate their own stubs from them. Changes within
 //! `v1` are additive only (new fields, messages, methods); nothing is renamed or renumbered.
 
+pub mod codec;
+
 pub mod v1 {
     #![allow(clippy::large_enum_variant, clippy::doc_lazy_continuation)]
     tonic::include_proto!("nsfleet.v1");

@@ -63,7 +63,7 @@ const REJECTED_BY_THE_AGENT: &[(&str, &str, &str)] = &[
     ),
     (
         "route add 10.0.0.0/8 dev nope0",
-        "INVALID_ARGUMENT",
+        "NOT_FOUND",
         "route.device",
     ),
     (
@@ -76,15 +76,12 @@ const REJECTED_BY_THE_AGENT: &[(&str, &str, &str)] = &[
         "INVALID_ARGUMENT",
         "route.source",
     ),
+    ("addr add 172.20.0.1/16 dev nope0", "NOT_FOUND", "link"),
+    ("ping -c 1 -I nope0 172.20.0.10", "NOT_FOUND", "interface"),
     (
-        "addr add 172.20.0.1/16 dev nope0",
-        "INVALID_ARGUMENT",
-        "link",
-    ),
-    (
-        "ping -c 1 -I nope0 172.20.0.10",
-        "INVALID_ARGUMENT",
-        "interface",
+        "ping -c 1 -I 203.0.113.99 172.20.0.10",
+        "NOT_FOUND",
+        "source",
     ),
     ("-n nope forwarding show", "NOT_FOUND", "nope"),
     ("-n nope forwarding set ipv4 on", "NOT_FOUND", "nope"),
@@ -98,6 +95,11 @@ const REJECTED_BY_THE_AGENT: &[(&str, &str, &str)] = &[
         "NOT_FOUND",
         "nope",
     ),
+    // Addresses the kernel refuses or silently drops: judged by the agent, never passed on.
+    ("addr add ::/0 dev br0", "INVALID_ARGUMENT", "address"),
+    ("addr add ff02::1/64 dev br0", "INVALID_ARGUMENT", "address"),
+    ("addr add ::1/128 dev br0", "INVALID_ARGUMENT", "address"),
+    ("addr add 0.0.0.0/0 dev br0", "INVALID_ARGUMENT", "address"),
     (
         "-n inside route add default via 192.0.2.1",
         "FAILED_PRECONDITION",
@@ -162,5 +164,194 @@ fn values_out_of_range_are_usage_errors_before_any_host_is_contacted() {
         kernel_state(host),
         before,
         "a usage error changed the kernel's state"
+    );
+}
+
+/// Sends request bytes as they are, so the corpus below reaches the agent exactly as written.
+#[derive(Clone, Copy, Default)]
+struct RawBytes;
+
+impl tonic::codec::Codec for RawBytes {
+    type Encode = Vec<u8>;
+    type Decode = Vec<u8>;
+    type Encoder = RawBytes;
+    type Decoder = RawBytes;
+
+    fn encoder(&mut self) -> Self {
+        RawBytes
+    }
+
+    fn decoder(&mut self) -> Self {
+        RawBytes
+    }
+}
+
+impl tonic::codec::Encoder for RawBytes {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+
+    fn encode(
+        &mut self,
+        item: Vec<u8>,
+        buf: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), tonic::Status> {
+        bytes::BufMut::put_slice(buf, &item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for RawBytes {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+
+    fn decode(
+        &mut self,
+        buf: &mut tonic::codec::DecodeBuf<'_>,
+    ) -> Result<Option<Vec<u8>>, tonic::Status> {
+        let remaining = bytes::Buf::remaining(buf);
+        Ok(Some(bytes::Buf::copy_to_bytes(buf, remaining).to_vec()))
+    }
+}
+
+/// Protobuf that no message decodes: (what, bytes). Field 1 of both methods used is `string name`.
+fn malformed_protobuf() -> Vec<(&'static str, Vec<u8>)> {
+    // Field 15 as a group (wire type 3), nested deeper than prost's recursion limit of 100.
+    let mut deep = vec![0x7b; 150];
+    deep.extend(vec![0x7c; 150]);
+    vec![
+        ("a string shorter than its length", vec![0x0a, 0x05, b'a']),
+        ("a varint cut short (unknown field 2)", vec![0x10, 0x80]),
+        ("a tag cut short", vec![0x80]),
+        ("wrong wire type for a string", vec![0x08, 0x01]),
+        ("invalid UTF-8 in a string", vec![0x0a, 0x02, 0xff, 0xfe]),
+        ("field number 0", vec![0x00, 0x01]),
+        ("wire type 7", vec![0x0f, 0x01]),
+        ("an end group without a start", vec![0x7c]),
+        ("a group never closed", vec![0x7b]),
+        ("groups nested past the recursion limit", deep),
+    ]
+}
+
+#[test]
+fn malformed_protobuf_is_invalid_argument_not_internal() {
+    let lab = Lab::start(1);
+    let host = lab.host(0);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let mut wrong = Vec::new();
+    runtime.block_on(async {
+        let channel = tonic::transport::Endpoint::from_shared(host.endpoint())
+            .expect("endpoint")
+            .connect()
+            .await
+            .expect("connect");
+        // A read and a mutation: mutations are also decoded by the audit summary first.
+        for method in [
+            "/nsfleet.v1.NamespaceService/GetNamespace",
+            "/nsfleet.v1.NamespaceService/CreateNamespace",
+        ] {
+            for (what, body) in malformed_protobuf() {
+                let mut grpc = tonic::client::Grpc::new(channel.clone());
+                grpc.ready().await.expect("the channel is ready");
+                let path = tonic::codegen::http::uri::PathAndQuery::from_static(method);
+                match grpc.unary(tonic::Request::new(body), path, RawBytes).await {
+                    Err(status) if status.code() == tonic::Code::InvalidArgument => {}
+                    other => wrong.push(format!("{method}, {what}: {other:?}")),
+                }
+            }
+        }
+        // An unknown enum value is not malformed: it decodes, and validation names the field.
+        let mut grpc = tonic::client::Grpc::new(channel.clone());
+        grpc.ready().await.expect("the channel is ready");
+        let path = tonic::codegen::http::uri::PathAndQuery::from_static(
+            "/nsfleet.v1.RouteService/ListRoutes",
+        );
+        match grpc
+            .unary(tonic::Request::new(vec![0x10, 0x63]), path, RawBytes)
+            .await
+        {
+            Err(status)
+                if status.code() == tonic::Code::InvalidArgument
+                    && status.message().starts_with("family") => {}
+            other => wrong.push(format!("ListRoutes, family 99: {other:?}")),
+        }
+    });
+    assert!(wrong.is_empty(), "wrong answers:\n{}", wrong.join("\n"));
+    assert!(
+        host.ip_json("", &["netns", "list"])
+            .as_array()
+            .is_none_or(|a| a.is_empty()),
+        "a malformed CreateNamespace made a namespace"
+    );
+}
+
+/// Names made behind nsfleet's back (with `ip`), each with what the CLI's text output must show instead.
+const DECEPTIVE_LINK_NAMES: &[(&str, &str)] = &[
+    ("a\u{1b}[31mb", "a\\u{1b}[31mb"),
+    ("br\u{200b}0", "br\\u{200b}0"),
+    ("x\u{202e}y", "x\\u{202e}y"),
+];
+
+#[test]
+fn deceptive_names_are_refused_and_shown_escaped() {
+    let lab = Lab::start(1);
+    let host = lab.host(0);
+    let namespace = "one\ntwo";
+    host.run_ok("", &["ip", "netns", "add", namespace]);
+    for (name, _) in DECEPTIVE_LINK_NAMES {
+        host.run_ok("", &["ip", "link", "add", name, "type", "bridge"]);
+    }
+
+    let links = Nsfleet::on(host).line("link show").text().run();
+    let namespaces = Nsfleet::on(host).line("netns list").text().run();
+    for (name, escaped) in DECEPTIVE_LINK_NAMES {
+        assert!(
+            links.stdout().contains(&format!(": {escaped}: <")) && !links.stdout().contains(name),
+            "link {name:?} should be shown as {escaped}\n{links}"
+        );
+    }
+    assert_eq!(
+        namespaces.stdout(),
+        "one\\ntwo\n",
+        "one namespace must be one line\n{namespaces}"
+    );
+
+    // The agent makes none of them itself, but what exists can still be named and removed.
+    let (first, _) = DECEPTIVE_LINK_NAMES[0];
+    Nsfleet::on(host)
+        .args(["link", "del", first])
+        .run()
+        .result();
+    assert!(
+        host.ip_link("", first).is_none(),
+        "link {first:?} is still there"
+    );
+    Nsfleet::on(host)
+        .args(["netns", "del", namespace])
+        .run()
+        .result();
+    assert!(
+        !host.run_ok("", &["ip", "netns", "list"]).contains("one"),
+        "namespace {namespace:?} is still there"
+    );
+    for (name, _) in DECEPTIVE_LINK_NAMES {
+        let run = Nsfleet::on(host)
+            .args(["link", "add", &format!("n{name}"), "type", "bridge"])
+            .run();
+        let message = run.error("INVALID_ARGUMENT")["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(message.starts_with("name:"), "{run}");
+    }
+    let run = Nsfleet::on(host)
+        .args(["netns", "add", "three\nfour"])
+        .run();
+    run.error("INVALID_ARGUMENT");
+    assert!(
+        host.ip_link("", "na\u{1b}[31mb").is_none(),
+        "the agent made a link with an escape sequence in its name"
     );
 }

@@ -1,5 +1,6 @@
 use std::fmt;
 
+use super::invisible::first_invisible;
 use super::FieldError;
 
 /// Longest interface name the kernel accepts (IFNAMSIZ - 1); longer names fail with ERANGE.
@@ -34,6 +35,13 @@ impl LinkName {
         }
     }
 
+    /// A name for a link nsfleet creates: also free of invisible characters (see `refuse_invisible`).
+    pub fn parse_new(field: &str, value: &str) -> Result<Self, FieldError> {
+        let name = Self::parse(field, value)?;
+        refuse_invisible(field, value)?;
+        Ok(name)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -42,6 +50,24 @@ impl LinkName {
 impl fmt::Display for LinkName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// Names are shown on terminals: one holding a control, format or line-separator character could pass for
+/// another name or rewrite the screen (`invisible.rs` has the exact rule). nsfleet never gives such a
+/// name to what it creates. A name that refers to an existing object follows only the kernel's rules
+/// (`parse`): one made behind nsfleet's back with `ip` can still be listed, used and deleted, and the
+/// registry and the guard read names from the system with `parse` too.
+fn refuse_invisible(field: &str, value: &str) -> Result<(), FieldError> {
+    match first_invisible(value) {
+        Some(bad) => Err(FieldError::new(
+            field,
+            format!(
+                "{value:?} contains {}; new names cannot contain control or invisible formatting characters",
+                bad.escape_unicode()
+            ),
+        )),
+        None => Ok(()),
     }
 }
 
@@ -71,6 +97,13 @@ impl NamespaceName {
             Some(reason) => Err(FieldError::new(field, reason)),
             None => Ok(Self(value.to_string())),
         }
+    }
+
+    /// A name for a namespace nsfleet creates: also free of invisible characters (see `refuse_invisible`).
+    pub fn parse_new(field: &str, value: &str) -> Result<Self, FieldError> {
+        let name = Self::parse(field, value)?;
+        refuse_invisible(field, value)?;
+        Ok(name)
     }
 
     pub fn as_str(&self) -> &str {
@@ -162,6 +195,31 @@ mod tests {
                 "{bad:?} should be rejected"
             );
         }
+    }
+
+    #[test]
+    fn new_names_hold_nothing_invisible_but_existing_ones_may() {
+        for deceptive in ["a\u{1b}[31mb", "a\u{200b}b", "a\u{202e}b", "a\u{7f}"] {
+            assert!(LinkName::parse("name", deceptive).is_ok(), "{deceptive:?}");
+            let err = LinkName::parse_new("name", deceptive).expect_err(deceptive);
+            assert_eq!(err.field, "name");
+        }
+        for deceptive in [
+            "one\ntwo",
+            "a\u{1b}[31mb",
+            "zero\u{200b}width",
+            "a\u{2028}b",
+            "\u{feff}bom",
+        ] {
+            assert!(
+                NamespaceName::parse("name", deceptive).is_ok(),
+                "{deceptive:?}"
+            );
+            let err = NamespaceName::parse_new("name", deceptive).expect_err(deceptive);
+            assert_eq!(err.field, "name");
+        }
+        assert!(LinkName::parse_new("name", "veth1").is_ok());
+        assert!(NamespaceName::parse_new("name", "a b").is_ok());
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! Adding and removing interface addresses, and the bridge-port warning.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
-use crate::domain::{Family, FieldError, IpPrefix, LinkName, NamespaceRef, Scope};
+use crate::domain::{is_invisible, Family, FieldError, IpPrefix, LinkName, NamespaceRef, Scope};
 use crate::kernel::address::{self, Address, AddressSpec};
 use crate::kernel::link::{self, Link};
 use crate::netns::{NamespaceHandle, NamespaceRegistry};
@@ -43,18 +43,18 @@ pub enum AddressChange {
     None,
 }
 
-/// A link that an address request names: it must exist, or the request is malformed.
+/// A link that a request names in `field`: a missing one is NOT_FOUND, as for GetLink and SetLink.
 pub(super) async fn referenced_link(
     handle: &NamespaceHandle,
     field: &str,
     name: &LinkName,
 ) -> Result<Link, OpError> {
     link::get_by_name(handle.route(), name.as_str())?.ok_or_else(|| {
-        FieldError::new(
-            field,
-            format!("no link named {name} in {}", handle.namespace()),
-        )
-        .into()
+        OpError::ReferencedLinkNotFound {
+            field: field.to_string(),
+            namespace: handle.namespace().clone(),
+            name: name.to_string(),
+        }
     })
 }
 
@@ -64,6 +64,7 @@ pub async fn add(
 ) -> Result<Outcome<(AddressView, AddressChange)>, OpError> {
     let handle = namespace_handle(registry, &request.namespace).await?;
     let target = referenced_link(&handle, "link", &request.link).await?;
+    check_loopback_address(&request.prefix, &target)?;
     let spec = AddressSpec {
         link_index: target.index,
         prefix: request.prefix,
@@ -111,6 +112,38 @@ pub async fn add(
     Ok(outcome.with_checked_warnings(warnings))
 }
 
+/// Addresses no interface can hold, refused before the kernel says EADDRNOTAVAIL (which would read as
+/// NOT_FOUND) or, for 0.0.0.0, accepts the request and stores nothing.
+pub fn check_assignable(prefix: &IpPrefix) -> Result<(), FieldError> {
+    let address = prefix.address;
+    let reason = if address.is_unspecified() {
+        Some("is the unspecified address, which no interface can hold")
+    } else if matches!(address, IpAddr::V6(v6) if v6.is_multicast()) {
+        Some("is a multicast address; join a group instead of assigning it")
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(FieldError::new("address", format!("{address} {reason}"))),
+        None => Ok(()),
+    }
+}
+
+/// The kernel keeps ::1 for loopback devices (EADDRNOTAVAIL elsewhere): no state of the host changes that.
+fn check_loopback_address(prefix: &IpPrefix, target: &Link) -> Result<(), FieldError> {
+    let is_v6_loopback = matches!(prefix.address, IpAddr::V6(v6) if v6.is_loopback());
+    if is_v6_loopback && !target.flags.contains(&"LOOPBACK") {
+        return Err(FieldError::new(
+            "address",
+            format!(
+                "{} is the IPv6 loopback address; only a loopback link such as lo can hold it, not {}",
+                prefix.address, target.name
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The checks of an address request that need no kernel: also part of the service's `validate`.
 pub fn check_ipv4_only_fields(request: &AddAddress) -> Result<(), FieldError> {
     if request.prefix.family() == Family::V6 {
@@ -130,7 +163,7 @@ pub fn check_ipv4_only_fields(request: &AddAddress) -> Result<(), FieldError> {
             || label
                 .strip_prefix(link)
                 .is_some_and(|rest| rest.starts_with(':'));
-        if !fits || label.len() > 15 {
+        if !fits || label.len() > 15 || label.chars().any(is_invisible) {
             return Err(FieldError::new(
                 "label",
                 format!("{label:?} must be {link} or start with \"{link}:\", at most 15 bytes"),

@@ -17,6 +17,13 @@ pub enum OpError {
         namespace: NamespaceRef,
         name: String,
     },
+    /// A link named in another request's field (an address's link, a route's device, a NAT interface).
+    #[error("{field}: link {name} does not exist in {namespace}")]
+    ReferencedLinkNotFound {
+        field: String,
+        namespace: NamespaceRef,
+        name: String,
+    },
     #[error("master {name} does not exist in {namespace}")]
     MasterNotFound {
         namespace: NamespaceRef,

@@ -65,6 +65,18 @@ impl RouteRequest {
         Ok(self)
     }
 
+    /// An added route must say where traffic goes; without either the kernel answers ENODEV, which would
+    /// read as a missing object. Deletes may leave both out ("delete the default route").
+    pub fn require_next_hop(self) -> Result<Self, FieldError> {
+        if self.gateway.is_none() && self.device.is_none() {
+            return Err(FieldError::new(
+                "route",
+                "needs a gateway, a device or both",
+            ));
+        }
+        Ok(self)
+    }
+
     fn table(&self) -> u32 {
         self.table.unwrap_or(MAIN_TABLE)
     }

@@ -11,7 +11,8 @@ use super::{apply_one, management_path, warnings_to_proto};
 use crate::domain::{parse_ip, FieldError, IpPrefix, LinkName, NamespaceRef};
 use crate::netns::NamespaceRegistry;
 use crate::ops::address::{
-    self as address_ops, check_ipv4_only_fields, AddAddress, AddressView, Broadcast,
+    self as address_ops, check_assignable, check_ipv4_only_fields, AddAddress, AddressView,
+    Broadcast,
 };
 use crate::ops::Detail;
 
@@ -58,6 +59,7 @@ pub(super) fn parse_add(request: &pb::AddAddressRequest) -> Result<AddAddress, F
         label: Some(request.label.clone()).filter(|l| !l.is_empty()),
         scope: scope_from_proto("scope", request.scope)?,
     };
+    check_assignable(&spec.prefix)?;
     check_ipv4_only_fields(&spec)?;
     Ok(spec)
 }

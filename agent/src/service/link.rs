@@ -38,10 +38,10 @@ impl LinkApi {
 
 pub(super) fn parse_create(request: &pb::CreateLinkRequest) -> Result<CreateLink, FieldError> {
     let namespace = NamespaceRef::parse("namespace", &request.namespace)?;
-    let name = LinkName::parse("name", &request.name)?;
+    let name = LinkName::parse_new("name", &request.name)?;
     let kind = match &request.kind {
         Some(pb::create_link_request::Kind::Veth(veth)) => LinkKindSpec::Veth {
-            peer: LinkName::parse("veth.peer_name", &veth.peer_name)?,
+            peer: LinkName::parse_new("veth.peer_name", &veth.peer_name)?,
             peer_namespace: match &veth.peer_namespace {
                 Some(peer_namespace) => NamespaceRef::parse("veth.peer_namespace", peer_namespace)?,
                 None => namespace.clone(),

@@ -21,6 +21,7 @@ impl From<OpError> for StatusError {
             OpError::Invalid(e) => invalid(e.clone()),
             OpError::NamespaceNotFound { .. }
             | OpError::LinkNotFound { .. }
+            | OpError::ReferencedLinkNotFound { .. }
             | OpError::MasterNotFound { .. }
             | OpError::AddressNotFound { .. }
             | OpError::RouteNotFound { .. } => Status::not_found(error.to_string()),
@@ -125,10 +126,8 @@ pub fn nat_status(error: &NatError, kind: Option<&str>) -> Status {
 pub fn ping_status(error: &PingError) -> Status {
     match error {
         PingError::InvalidParams { .. } => Status::invalid_argument(error.to_string()),
-        PingError::NoSuchInterface { .. } => {
-            Status::invalid_argument(format!("interface: {error}"))
-        }
-        PingError::SourceNotLocal { .. } => Status::invalid_argument(format!("source: {error}")),
+        PingError::NoSuchInterface { .. } => Status::not_found(format!("interface: {error}")),
+        PingError::SourceNotLocal { .. } => Status::not_found(format!("source: {error}")),
         PingError::Unreachable { source, .. } => {
             Status::failed_precondition(format!("{error}: {source}"))
         }

@@ -46,7 +46,7 @@ fn requested(operation: Operation, force: bool) -> Requested {
 }
 
 validate!(pb::CreateNamespaceRequest => Requested, |r| {
-    fields(NamespaceName::parse("name", &r.name)).map(|name| requested(Operation::CreateNamespace(name), false))
+    fields(NamespaceName::parse_new("name", &r.name)).map(|name| requested(Operation::CreateNamespace(name), false))
 });
 validate!(pb::DeleteNamespaceRequest => Requested, |r| fields(NamespaceName::parse("name", &r.name)).map(|name| {
     requested(Operation::DeleteNamespace { name, ignore_missing: r.ignore_missing }, r.force)
@@ -81,10 +81,10 @@ validate!(pb::ListAddressesRequest => (NamespaceRef, Option<LinkName>, Option<Fa
     fields(parse_list_filter(&r.namespace, &r.link, r.family))
 });
 
-validate!(pb::AddRouteRequest => Requested, |r| fields(route::parse_spec(&r.namespace, r.route.as_ref())).map(|request| {
+validate!(pb::AddRouteRequest => Requested, |r| fields(route::parse_spec(&r.namespace, r.route.as_ref()).and_then(|s| s.require_next_hop())).map(|request| {
     requested(Operation::AddRoute { request, replace: false }, false)
 }));
-validate!(pb::ReplaceRouteRequest => Requested, |r| fields(route::parse_spec(&r.namespace, r.route.as_ref())).map(|request| {
+validate!(pb::ReplaceRouteRequest => Requested, |r| fields(route::parse_spec(&r.namespace, r.route.as_ref()).and_then(|s| s.require_next_hop())).map(|request| {
     requested(Operation::AddRoute { request, replace: true }, r.force)
 }));
 validate!(pb::DeleteRouteRequest => Requested, |r| fields(route::parse_spec(&r.namespace, r.route.as_ref())).map(|request| {

@@ -88,7 +88,7 @@ impl Printer {
             Err(failure) => {
                 return Emitted {
                     stdout: String::new(),
-                    stderr: format!("nsfleet: {host}: {failure}\n"),
+                    stderr: format!("nsfleet: {host}: {}\n", text::shown(&failure.to_string())),
                 }
             }
         };
@@ -100,11 +100,14 @@ impl Printer {
         }
         let mut emitted = Emitted::default();
         for warning in outcome.warnings() {
-            emitted
-                .stderr
-                .push_str(&format!("warning: {host}: {}", warning.message));
+            emitted.stderr.push_str(&format!(
+                "warning: {host}: {}",
+                text::shown(&warning.message)
+            ));
             if !warning.fix.is_empty() {
-                emitted.stderr.push_str(&format!(" (fix: {})", warning.fix));
+                emitted
+                    .stderr
+                    .push_str(&format!(" (fix: {})", text::shown(&warning.fix)));
             }
             emitted.stderr.push('\n');
         }

@@ -58,7 +58,7 @@ fn a_reversed_port_range_is_a_usage_error() {
 }
 
 #[test]
-fn an_unknown_interface_is_invalid_argument() {
+fn an_unknown_interface_is_not_found() {
     let (lab, foreign) = uplink_only();
     let host = lab.host(0);
     for_table_absent_and_present(host, |host| {
@@ -67,12 +67,7 @@ fn an_unknown_interface_is_invalid_argument() {
             "nat add snat from 172.20.0.0/16 oif nosuch0 to 203.0.113.1",
             "nat add dnat proto tcp dport 8080 iif nosuch0 to 172.20.0.11:80",
         ] {
-            assert_refused(
-                host,
-                &words(line),
-                Refusal::Status("INVALID_ARGUMENT"),
-                "nosuch0",
-            );
+            assert_refused(host, &words(line), Refusal::Status("NOT_FOUND"), "nosuch0");
         }
     });
     foreign[0].assert_untouched(host);

@@ -210,6 +210,34 @@ fn malformed() -> Vec<Case> {
             "name",
         ),
         invalid(
+            "namespace name with a newline",
+            pb::CreateNamespaceRequest {
+                name: "one\ntwo".into(),
+            },
+            "name",
+        ),
+        invalid(
+            "namespace name with an escape sequence",
+            pb::CreateNamespaceRequest {
+                name: "a\u{1b}[31mb".into(),
+            },
+            "name",
+        ),
+        invalid(
+            "namespace name with a zero-width space",
+            pb::CreateNamespaceRequest {
+                name: "net\u{200b}ns1".into(),
+            },
+            "name",
+        ),
+        invalid(
+            "namespace name with a right-to-left override",
+            pb::CreateNamespaceRequest {
+                name: "a\u{202e}b".into(),
+            },
+            "name",
+        ),
+        invalid(
             "namespace name absolute path",
             pb::CreateNamespaceRequest {
                 name: "/etc".into(),
@@ -273,6 +301,17 @@ fn malformed() -> Vec<Case> {
             "name",
         ),
         invalid("link name with NUL", veth("a\0", "ceth1"), "name"),
+        invalid(
+            "link name with an escape sequence",
+            veth("a\u{1b}[31mb", "ceth1"),
+            "name",
+        ),
+        invalid(
+            "peer name with a zero-width joiner",
+            veth("veth1", "c\u{200d}eth1"),
+            "veth.peer_name",
+        ),
+        invalid("link name with DEL", veth("veth\u{7f}", "ceth1"), "name"),
         invalid(
             "link without a kind",
             pb::CreateLinkRequest {
@@ -381,6 +420,22 @@ fn malformed() -> Vec<Case> {
             "address",
         ),
         invalid("full-width digits", address("１９２.0.2.1", 24), "address"),
+        invalid("IPv6 default as an address", address("::", 0), "address"),
+        invalid(
+            "IPv4 default as an address",
+            address("0.0.0.0", 0),
+            "address",
+        ),
+        invalid("unspecified IPv4 host", address("0.0.0.0", 32), "address"),
+        invalid("IPv6 multicast address", address("ff02::1", 64), "address"),
+        invalid(
+            "label with an escape sequence",
+            pb::AddAddressRequest {
+                label: "eth0:\u{1b}[2J".into(),
+                ..address("192.0.2.1", 24)
+            },
+            "label",
+        ),
         invalid(
             "IPv4 prefix length 33",
             address("192.0.2.1", 33),
@@ -492,6 +547,15 @@ fn malformed() -> Vec<Case> {
             "destination with host bits",
             route(spec("10.0.0.1", 24)),
             "route.destination",
+        ),
+        invalid("route with an empty spec", route(spec("", 0)), "route"),
+        invalid(
+            "replaced route without gateway or device",
+            pb::ReplaceRouteRequest {
+                route: Some(spec("10.0.0.0", 8)),
+                ..Default::default()
+            },
+            "route",
         ),
         invalid(
             "default route with a prefix length",
@@ -956,6 +1020,11 @@ fn well_formed_link_name(name: &str) -> bool {
             .any(|c| c == '/' || c == ':' || c == '\0' || c.is_whitespace())
 }
 
+// A name nsfleet gives to a link it creates.
+fn well_formed_new_link_name(name: &str) -> bool {
+    well_formed_link_name(name) && !name.chars().any(crate::domain::is_invisible)
+}
+
 fn well_formed_namespace(name: &str) -> bool {
     name.is_empty()
         || ((1..=255).contains(&name.len())
@@ -987,7 +1056,7 @@ proptest! {
             mtu,
         };
         if request.validate().is_ok() {
-            prop_assert!(well_formed_namespace(&namespace) && well_formed_link_name(&name) && well_formed_link_name(&peer));
+            prop_assert!(well_formed_namespace(&namespace) && well_formed_new_link_name(&name) && well_formed_new_link_name(&peer));
         }
         let delete = pb::DeleteLinkRequest { namespace: namespace.clone(), name: name.clone(), ..Default::default() };
         if delete.validate().is_ok() {

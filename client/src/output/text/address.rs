@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use nsfleet_proto::v1::{Address, AddressFamily};
 
-use super::{link, scope_name};
+use super::{link, scope_name, shown};
 use crate::commands::AddressListing;
 
 pub fn render(listing: &AddressListing) -> String {
@@ -14,7 +14,7 @@ pub fn render(listing: &AddressListing) -> String {
         let mut current = None;
         for address in &listing.response.addresses {
             if current != Some(address.link_index) {
-                let _ = writeln!(out, "{}: {}:", address.link_index, address.link);
+                let _ = writeln!(out, "{}: {}:", address.link_index, shown(&address.link));
                 current = Some(address.link_index);
             }
             out.push_str(&address_line(address));
@@ -60,7 +60,7 @@ pub fn address_line(address: &Address) -> String {
         } else {
             &address.label
         };
-        let _ = write!(line, " {label}");
+        let _ = write!(line, " {}", shown(label));
     }
     line.push('\n');
     line

@@ -6,6 +6,7 @@ use std::fmt::Write;
 use nsfleet_proto::v1::{BatchOutcome, BatchResult};
 use tonic::Code;
 
+use super::shown;
 use crate::{commands::batch::BatchRun, failure::HostFailure};
 
 /// The stderr lines for one host's batch.
@@ -17,16 +18,20 @@ pub fn report(host: &str, run: &BatchRun) -> String {
     for result in &run.response.results {
         let line = describe_line(run, result.index);
         for warning in &result.warnings {
-            let _ = write!(out, "warning: {host}: {line}: {}", warning.message);
+            let _ = write!(out, "warning: {host}: {line}: {}", shown(&warning.message));
             if !warning.fix.is_empty() {
-                let _ = write!(out, " (fix: {})", warning.fix);
+                let _ = write!(out, " (fix: {})", shown(&warning.fix));
             }
             out.push('\n');
         }
         match outcome_of(result) {
             BatchOutcome::Failed => {
                 let failure = HostFailure::new(Code::from(result.code), result.message.clone());
-                let _ = writeln!(out, "nsfleet: {host}: {line}: {failure}");
+                let _ = writeln!(
+                    out,
+                    "nsfleet: {host}: {line}: {}",
+                    shown(&failure.to_string())
+                );
             }
             BatchOutcome::Undone => undone += 1,
             BatchOutcome::NotUndone => not_undone.push(result),
@@ -43,7 +48,7 @@ pub fn report(host: &str, run: &BatchRun) -> String {
             "nsfleet: {host}: {} applied and not undone ({}: {})",
             operations(not_undone.len()),
             describe_line(run, first.index),
-            first.message
+            shown(&first.message)
         );
     }
     if skipped > 0 {

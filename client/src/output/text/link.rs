@@ -3,6 +3,7 @@
 
 use std::fmt::Write;
 
+use super::shown;
 use nsfleet_proto::v1::{Link, OperState};
 
 use crate::commands::LinkListing;
@@ -21,17 +22,17 @@ pub fn header(link: &Link, show_namespace: bool) -> String {
     let mut line = format!(
         "{}: {}{}: <{}> mtu {}",
         link.index,
-        link.name,
+        shown(&link.name),
         peer_suffix(link),
         link.flags.join(","),
         link.mtu
     );
     if !link.master.is_empty() {
-        let _ = write!(line, " master {}", link.master);
+        let _ = write!(line, " master {}", shown(&link.master));
     }
     let _ = write!(line, " state {}", oper_state_name(link.oper_state()));
     if show_namespace && !link.namespace.is_empty() {
-        let _ = write!(line, " netns {}", link.namespace);
+        let _ = write!(line, " netns {}", shown(&link.namespace));
     }
     line.push('\n');
     line
@@ -41,7 +42,7 @@ pub fn header(link: &Link, show_namespace: bool) -> String {
 fn peer_suffix(link: &Link) -> String {
     match &link.peer {
         Some(peer) if peer.known && peer.namespace == link.namespace && !peer.name.is_empty() => {
-            format!("@{}", peer.name)
+            format!("@{}", shown(&peer.name))
         }
         Some(peer) if peer.index != 0 => format!("@if{}", peer.index),
         _ => String::new(),
@@ -61,7 +62,7 @@ pub fn link_layer(link: &Link) -> String {
     };
     if let Some(peer) = &link.peer {
         if peer.known && !peer.namespace.is_empty() && peer.namespace != link.namespace {
-            let _ = write!(line, " link-netns {}", peer.namespace);
+            let _ = write!(line, " link-netns {}", shown(&peer.namespace));
         }
     }
     line.push('\n');

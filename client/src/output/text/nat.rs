@@ -3,6 +3,7 @@
 
 use std::{fmt::Write, net::IpAddr};
 
+use super::shown;
 use nsfleet_proto::v1::{
     nat_rule::Kind, AddressFamily, Dnat, ListNatRulesResponse, NatProtocol, NatRule,
 };
@@ -21,14 +22,17 @@ fn rule_line(rule: &NatRule) -> String {
                 masquerade.source, masquerade.source_prefix_len
             );
             if !masquerade.output_interface.is_empty() {
-                let _ = write!(line, " oif {}", masquerade.output_interface);
+                let _ = write!(line, " oif {}", shown(&masquerade.output_interface));
             }
         }
         Some(Kind::Snat(snat)) => {
             let _ = write!(
                 line,
                 " snat from {}/{} oif {} to {}",
-                snat.source, snat.source_prefix_len, snat.output_interface, snat.to_address
+                snat.source,
+                snat.source_prefix_len,
+                shown(&snat.output_interface),
+                snat.to_address
             );
         }
         Some(Kind::Dnat(dnat)) => line.push_str(&dnat_words(dnat)),
@@ -52,7 +56,7 @@ fn dnat_words(dnat: &Dnat) -> String {
         let _ = write!(words, "-{}", dnat.port_end);
     }
     if !dnat.input_interface.is_empty() {
-        let _ = write!(words, " iif {}", dnat.input_interface);
+        let _ = write!(words, " iif {}", shown(&dnat.input_interface));
     }
     if !dnat.destination.is_empty() {
         let _ = write!(words, " dst {}", dnat.destination);

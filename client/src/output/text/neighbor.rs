@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use super::shown;
 use nsfleet_proto::v1::{ListNeighborsResponse, Neighbor, NeighborState};
 
 pub fn render(response: &ListNeighborsResponse) -> String {
@@ -9,7 +10,7 @@ pub fn render(response: &ListNeighborsResponse) -> String {
 }
 
 fn neighbor_line(neighbor: &Neighbor) -> String {
-    let mut line = format!("{} dev {}", neighbor.address, neighbor.link);
+    let mut line = format!("{} dev {}", neighbor.address, shown(&neighbor.link));
     if !neighbor.mac.is_empty() {
         let _ = write!(line, " lladdr {}", neighbor.mac);
     }

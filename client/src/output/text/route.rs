@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use nsfleet_proto::v1::{AddressFamily, ListRoutesResponse, Route, Scope};
 
-use super::scope_name;
+use super::{scope_name, shown};
 
 const MAIN_TABLE: u32 = 254;
 
@@ -23,7 +23,7 @@ pub fn route_line(route: &Route) -> String {
         let _ = write!(line, " via {}", route.gateway);
     }
     if !route.device.is_empty() {
-        let _ = write!(line, " dev {}", route.device);
+        let _ = write!(line, " dev {}", shown(&route.device));
     }
     if route.table != MAIN_TABLE && route.table != 0 {
         let _ = write!(line, " table {}", table_name(route.table));

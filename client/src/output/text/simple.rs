@@ -1,12 +1,13 @@
 //! Outputs of one line per item: namespaces (`ip netns list`) and forwarding (as `sysctl` prints it).
 
+use super::shown;
 use nsfleet_proto::v1::{GetForwardingResponse, ListNamespacesResponse};
 
 pub fn namespaces(response: &ListNamespacesResponse) -> String {
     response
         .namespaces
         .iter()
-        .map(|namespace| format!("{}\n", namespace.name))
+        .map(|namespace| format!("{}\n", shown(&namespace.name)))
         .collect()
 }
 
