@@ -2,7 +2,7 @@
 //! and nothing in the simulated host's kernel changes.
 
 use nsfleet_tests::tables::{ip_address_rows, ip_route_rows, AddressRow, RouteRow};
-use nsfleet_tests::{Lab, SimHost};
+use nsfleet_tests::{Lab, Nsfleet, SimHost};
 
 /// What a rejected request must leave alone, per namespace (host, "inside"): each link's name, flags,
 /// master and MTU; IPv4 addresses; IPv4 routes. Timers and IPv6 DAD flags move on their own and are left

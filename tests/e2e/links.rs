@@ -264,35 +264,35 @@ fn a_veth_into_a_namespace_that_reuses_a_deleted_ones_inode_is_still_recognised(
     let mut previous_inode = None;
     let mut reuses = 0;
     for cycle in 0..20 {
-        nsfleet(host, "netns add x").result();
+        host.cli("netns add x").result();
         let inode = host.netns_inode("x");
         if previous_inode == Some(inode) {
             reuses += 1;
         }
         if cycle % 2 == 1 {
-            nsfleet(host, "netns add other").result();
-            nsfleet(host, "link add v-other type veth peer p-other netns other").result();
+            host.cli("netns add other").result();
+            host.cli("link add v-other type veth peer p-other netns other").result();
         }
-        nsfleet(host, "link add v-x type veth peer p-x netns x").result();
+        host.cli("link add v-x type veth peer p-x netns x").result();
         assert_changed(
-            &nsfleet(host, "link add v-x type veth peer p-x netns x"),
+            &host.cli("link add v-x type veth peer p-x netns x"),
             false,
         );
-        let shown = nsfleet(host, "link show v-x");
+        let shown = host.cli("link show v-x");
         let peer = &shown.result()["links"][0]["peer"];
         assert_eq!(
             (&peer["namespace"], &peer["known"]),
             (&serde_json::json!("x"), &serde_json::json!(true)),
             "cycle {cycle}: v-x's peer\n{shown}"
         );
-        nsfleet(host, "netns del x").result();
-        nsfleet(host, "netns del other --ignore-missing").result();
+        host.cli("netns del x").result();
+        host.cli("netns del other --ignore-missing").result();
         // The next cycle starts once the kernel has destroyed the namespaces (and with them the veths),
         // so their inode numbers are free again.
         nsfleet_tests::poll_until(
             "the deleted namespaces' veths to go",
             std::time::Duration::from_secs(5),
-            || match link_names(host, "").as_slice() {
+            || match host.ip_link_names("").as_slice() {
                 [lo] if lo == "lo" => Ok(()),
                 left => Err(format!("{left:?}")),
             },

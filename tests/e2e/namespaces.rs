@@ -274,10 +274,10 @@ fn an_agent_starting_clears_mount_points_its_interrupted_creates_left_and_nothin
 fn a_namespace_deleted_by_ip_netns_del_is_let_go_of_without_asking_the_agent() {
     let lab = Lab::start(1);
     let host = lab.host(0);
-    nsfleet(host, "netns add r1").result();
-    nsfleet(host, "link add v-r1 type veth peer p-r1 netns r1").result();
+    host.cli("netns add r1").result();
+    host.cli("link add v-r1 type veth peer p-r1 netns r1").result();
     // Something for the agent to have touched inside r1 after creating it.
-    nsfleet(host, "-n r1 link set p-r1 up").result();
+    host.cli("-n r1 link set p-r1 up").result();
     host.run_ok("", &["ip", "netns", "del", "r1"]);
     nsfleet_tests::poll_until(
         "the host-side veth of the deleted namespace to go",
