@@ -1,0 +1,208 @@
+//! Bounds that hold before and after authentication: connections that never call are closed, the
+//! per-peer connection cap refuses the excess, streaming calls hold their concurrency slot until their
+//! last message, and oversized batches get a clear code.
+//!
+//! Every agent here serves the lab's unix socket, where every caller (root) is one peer.
+
+use std::io::{ErrorKind, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use nsfleet_proto::v1 as pb;
+use nsfleet_tests::{poll_until, Lab, Nsfleet, SimHost};
+
+/// Generous: only a hang fails it.
+const HANG: Duration = Duration::from_secs(30);
+
+fn args(words: &[&str]) -> Vec<String> {
+    words.iter().map(|w| w.to_string()).collect()
+}
+
+fn socket(host: &SimHost) -> PathBuf {
+    host.dir().join("agent.sock")
+}
+
+fn connect(host: &SimHost) -> UnixStream {
+    let stream = UnixStream::connect(socket(host)).expect("connect to the agent's socket");
+    stream.set_read_timeout(Some(HANG)).expect("a read timeout");
+    stream
+}
+
+/// True when the agent closed the connection (end of stream or reset); false when the read timed out
+/// with the connection still open.
+fn closed_by_agent(stream: &mut UnixStream) -> bool {
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            // The agent may have sent its SETTINGS before the deadline: read past them.
+            Ok(_) => continue,
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => return true,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return false
+            }
+            Err(e) => panic!("reading from the agent: {e}"),
+        }
+    }
+}
+
+#[test]
+fn connections_without_a_call_are_closed_while_callers_are_served() {
+    let lab = Lab::start_with_args(1, &args(&["--first-call-timeout", "1"]));
+    let host = lab.host(0);
+    let mut silent = connect(host);
+    let mut half_preface = connect(host);
+    half_preface
+        .write_all(b"PRI * HTTP/2.0\r\n")
+        .expect("send half a preface");
+    Nsfleet::on(host).line("netns add legit").run().result();
+    assert!(
+        closed_by_agent(&mut silent),
+        "a silent connection stayed open"
+    );
+    assert!(
+        closed_by_agent(&mut half_preface),
+        "a connection with half a preface stayed open"
+    );
+    Nsfleet::on(host).line("netns list").run().result();
+    assert!(
+        host.agent_log()
+            .contains("no call within --first-call-timeout"),
+        "the closes are logged\n{}",
+        host.agent_log()
+    );
+}
+
+#[test]
+fn connections_over_the_per_peer_cap_are_refused_until_one_ends() {
+    let lab = Lab::start_with_args(1, &args(&["--max-connections-per-peer", "3"]));
+    let host = lab.host(0);
+    // The lab's readiness probes were connections too: a call answered first means the agent has
+    // accepted (and seen the end of) every connection made before it.
+    Nsfleet::on(host).line("netns list").run().result();
+    let mut held: Vec<UnixStream> = (0..3).map(|_| connect(host)).collect();
+    let mut over = connect(host);
+    assert!(
+        closed_by_agent(&mut over),
+        "the fourth connection of one user was kept"
+    );
+    let refused = Nsfleet::on(host).line("netns list").run();
+    assert_ne!(
+        refused.exit_code(),
+        Some(0),
+        "a call over the cap\n{refused}"
+    );
+    held.pop();
+    poll_until("a call once a connection has ended", HANG, || {
+        let run = Nsfleet::on(host).line("netns list").run();
+        match run.exit_code() {
+            Some(0) => Ok(()),
+            _ => Err(run.to_string()),
+        }
+    });
+    assert!(
+        host.agent_log()
+            .contains("--max-connections-per-peer reached"),
+        "the refusal is logged\n{}",
+        host.agent_log()
+    );
+}
+
+#[test]
+fn batches_over_the_size_cap_answer_resource_exhausted() {
+    let lab = Lab::start_with_args(1, &args(&["--max-message-bytes", "2000"]));
+    let host = lab.host(0);
+    let lines: String = (0..300).map(|i| format!("netns add n{i}\n")).collect();
+    let file = host.dir().join("batch.txt");
+    std::fs::write(&file, lines).expect("write the batch file");
+    let run = Nsfleet::on(host)
+        .args(["batch", file.to_str().expect("a UTF-8 path")])
+        .run();
+    let error = run.error("RESOURCE_EXHAUSTED");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("larger than")),
+        "{run}"
+    );
+    assert!(host.ip_netns_list().is_empty(), "nothing applied\n{run}");
+}
+
+/// With `--max-concurrent-requests 2`, two endless pings take both slots; a third ping gets nothing
+/// while they stream (they each deliver several more replies meanwhile, so the third had every chance
+/// to start), and starts as soon as one of the two is cancelled.
+#[test]
+fn streaming_calls_hold_their_slot_until_they_end() {
+    let lab = Lab::start_with_args(1, &args(&["--max-concurrent-requests", "2"]));
+    let host = lab.host(0);
+    Nsfleet::on(host).line("link set lo up").run().result();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let mut first = start_ping(host).await;
+        let mut second = start_ping(host).await;
+        next_event(&mut first).await;
+        next_event(&mut second).await;
+
+        let endpoint = host.endpoint();
+        let (started, mut third_started) = tokio::sync::oneshot::channel();
+        let third = tokio::spawn(async move {
+            let mut stream = start_ping_at(&endpoint).await;
+            next_event(&mut stream).await;
+            let _ = started.send(());
+            // Keep it open until the test ends.
+            std::future::pending::<()>().await;
+        });
+        for _ in 0..5 {
+            next_event(&mut first).await;
+            next_event(&mut second).await;
+        }
+        assert!(
+            third_started.try_recv().is_err(),
+            "a third ping streamed while two held both slots"
+        );
+        drop(first);
+        tokio::time::timeout(HANG, &mut third_started)
+            .await
+            .expect("the third ping started once a slot was free")
+            .expect("the third ping's task");
+        third.abort();
+    });
+}
+
+async fn start_ping(host: &SimHost) -> tonic::Streaming<pb::PingEvent> {
+    start_ping_at(&host.endpoint()).await
+}
+
+/// A ping of 127.0.0.1 that outlasts the test, each on its own connection.
+async fn start_ping_at(endpoint: &str) -> tonic::Streaming<pb::PingEvent> {
+    let channel = tonic::transport::Endpoint::from_shared(endpoint.to_string())
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("connect");
+    let mut client = pb::diagnostics_service_client::DiagnosticsServiceClient::new(channel);
+    let request = pb::PingRequest {
+        target: "127.0.0.1".into(),
+        count: 10_000,
+        interval_ms: 100,
+        ..Default::default()
+    };
+    tokio::time::timeout(HANG, client.ping(request))
+        .await
+        .expect("the ping's answer began")
+        .expect("ping accepted")
+        .into_inner()
+}
+
+/// The next event of a ping, within the hang bound.
+async fn next_event(stream: &mut tonic::Streaming<pb::PingEvent>) -> pb::PingEvent {
+    tokio::time::timeout(HANG, stream.message())
+        .await
+        .expect("a ping event in time")
+        .expect("a ping event")
+        .expect("the ping still streams")
+}
