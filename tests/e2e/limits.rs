@@ -74,6 +74,50 @@ fn connections_without_a_call_are_closed_while_callers_are_served() {
     );
 }
 
+/// With `--idle-timeout 1`, a ping that streams for about 3 s keeps its connection (an open call is not
+/// idle) and ends with its summary; a connection whose call has ended is then closed, and the agent
+/// says so.
+#[test]
+fn connections_are_closed_once_idle_but_not_while_a_call_streams() {
+    let lab = Lab::start_with_args(1, &args(&["--idle-timeout", "1"]));
+    let host = lab.host(0);
+    Nsfleet::on(host).line("link set lo up").run().result();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let mut ping = start_ping_counted(&host.endpoint(), 30).await;
+        let mut events = 0;
+        while let Some(event) = tokio::time::timeout(HANG, ping.message())
+            .await
+            .expect("a ping event in time")
+            .expect("the ping streamed to its end")
+        {
+            events += 1;
+            if matches!(event.event, Some(pb::ping_event::Event::Summary(_))) {
+                break;
+            }
+        }
+        assert_eq!(events, 31, "30 replies and the summary");
+        assert!(
+            !host.agent_log().contains("--idle-timeout"),
+            "a connection was closed as idle while its call streamed\n{}",
+            host.agent_log()
+        );
+        // Held open, with no call, past the idle timeout.
+        let _idle = ping;
+        poll_until("the idle connection's close in the log", HANG, || {
+            let log = host.agent_log();
+            if log.contains("no call within --idle-timeout") {
+                Ok(())
+            } else {
+                Err(log)
+            }
+        });
+    });
+}
+
 #[test]
 fn connections_over_the_per_peer_cap_are_refused_until_one_ends() {
     let lab = Lab::start_with_args(1, &args(&["--max-connections-per-peer", "3"]));
@@ -179,6 +223,11 @@ async fn start_ping(host: &SimHost) -> tonic::Streaming<pb::PingEvent> {
 
 /// A ping of 127.0.0.1 that outlasts the test, each on its own connection.
 async fn start_ping_at(endpoint: &str) -> tonic::Streaming<pb::PingEvent> {
+    start_ping_counted(endpoint, 10_000).await
+}
+
+/// `count` echo requests to 127.0.0.1, 100 ms apart, on a connection of its own.
+async fn start_ping_counted(endpoint: &str, count: u32) -> tonic::Streaming<pb::PingEvent> {
     let channel = tonic::transport::Endpoint::from_shared(endpoint.to_string())
         .expect("endpoint")
         .connect()
@@ -187,7 +236,7 @@ async fn start_ping_at(endpoint: &str) -> tonic::Streaming<pb::PingEvent> {
     let mut client = pb::diagnostics_service_client::DiagnosticsServiceClient::new(channel);
     let request = pb::PingRequest {
         target: "127.0.0.1".into(),
-        count: 10_000,
+        count,
         interval_ms: 100,
         ..Default::default()
     };
