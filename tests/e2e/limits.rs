@@ -118,6 +118,70 @@ fn connections_are_closed_once_idle_but_not_while_a_call_streams() {
     });
 }
 
+/// tonic logs failed TLS handshakes only at debug level; the agent says so itself.
+#[test]
+fn a_failed_tls_handshake_is_logged() {
+    let dir = tempfile::tempdir().expect("a directory for the certificate");
+    let key = rcgen::KeyPair::generate().expect("a key");
+    let certificate = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .expect("certificate parameters")
+        .self_signed(&key)
+        .expect("a self-signed certificate");
+    let cert_path = dir.path().join("agent.pem");
+    let key_path = dir.path().join("agent.key");
+    std::fs::write(&cert_path, certificate.pem()).expect("write the certificate");
+    std::fs::write(&key_path, key.serialize_pem()).expect("write the key");
+    let listen = format!("127.0.0.1:{TLS_PORT}");
+    let lab = Lab::start_with_args(
+        1,
+        &args(&[
+            "--listen",
+            &listen,
+            "--tls-cert",
+            cert_path.to_str().expect("a UTF-8 path"),
+            "--tls-key",
+            key_path.to_str().expect("a UTF-8 path"),
+            // Loopback TLS without tokens: what matters here is the handshake.
+            "--insecure",
+        ]),
+    );
+    let host = lab.host(0);
+    let mut stream = tcp_in(host, TLS_PORT);
+    stream
+        .write_all(b"GET / HTTP/1.1\r\n\r\n")
+        .expect("send something that is not TLS");
+    let mut buf = [0u8; 1024];
+    // Whatever the agent answers (an alert, or nothing), it ends the connection.
+    while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
+    poll_until("the failed handshake in the log", HANG, || {
+        let log = host.agent_log();
+        if log.contains("TLS connection ended before its first call") {
+            Ok(())
+        } else {
+            Err(log)
+        }
+    });
+}
+
+const TLS_PORT: u16 = 50052;
+
+/// A TCP connection to `port` on 127.0.0.1 inside the simulated host: made by a thread that entered the
+/// host's network namespace, then used from here.
+fn tcp_in(host: &SimHost, port: u16) -> std::net::TcpStream {
+    let netns = std::fs::File::open(format!("/proc/{}/ns/net", host.pid()))
+        .expect("the simulated host's network namespace");
+    let stream = std::thread::spawn(move || {
+        nix::sched::setns(&netns, nix::sched::CloneFlags::CLONE_NEWNET)
+            .map_err(std::io::Error::from)?;
+        std::net::TcpStream::connect(("127.0.0.1", port))
+    })
+    .join()
+    .expect("the connecting thread")
+    .expect("connect to the agent's TCP listener inside the simulated host");
+    stream.set_read_timeout(Some(HANG)).expect("a read timeout");
+    stream
+}
+
 #[test]
 fn connections_over_the_per_peer_cap_are_refused_until_one_ends() {
     let lab = Lab::start_with_args(1, &args(&["--max-connections-per-peer", "3"]));
