@@ -86,6 +86,23 @@ struct Args {
     /// still finishes).
     #[arg(long, value_name = "SECONDS", default_value = "120", value_parser = parse_seconds, help_heading = "Limits")]
     request_timeout: Duration,
+
+    /// Connections open at once, all listeners together; more are closed as soon as accepted (logged).
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_connections, help_heading = "Limits")]
+    max_connections: usize,
+
+    /// Connections open at once from one source address (TCP) or one user (unix socket).
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_connections_per_peer, help_heading = "Limits")]
+    max_connections_per_peer: usize,
+
+    /// Seconds from accept to a connection's first call (TLS handshake and HTTP/2 preface included);
+    /// a connection that misses it is closed.
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_seconds, help_heading = "Limits")]
+    first_call_timeout: Duration,
+
+    /// Seconds a connection may stay open with no call in progress before it is closed.
+    #[arg(long, value_name = "SECONDS", default_value = "300", value_parser = parse_seconds, help_heading = "Limits")]
+    idle_timeout: Duration,
 }
 
 fn parse_seconds(value: &str) -> Result<Duration, String> {
@@ -160,6 +177,10 @@ fn main() -> ExitCode {
             max_concurrent_requests: args.max_concurrent_requests,
             max_requests_per_connection: args.max_requests_per_connection,
             request_timeout: args.request_timeout,
+            max_connections: args.max_connections,
+            max_connections_per_peer: args.max_connections_per_peer,
+            first_call_timeout: args.first_call_timeout,
+            idle_timeout: args.idle_timeout,
         },
     };
     match runtime.block_on(server::run(config, shutdown_signal())) {

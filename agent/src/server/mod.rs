@@ -6,6 +6,8 @@
 //! `--socket-group`), and their connections pass `unix_authority`, which makes the `:authority` that many
 //! gRPC clients send over unix sockets (the socket path) acceptable to the HTTP/2 server.
 
+mod accept;
+mod connections;
 mod listen;
 mod security;
 mod tls;
@@ -26,12 +28,9 @@ use nix::unistd::Gid;
 use nsfleet_proto::v1 as pb;
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{watch, Semaphore};
-use tokio_stream::wrappers::UnixListenerStream;
 use tokio_stream::StreamExt;
 use tonic::service::Routes;
-use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Server, ServerTlsConfig};
-use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::ServiceBuilder;
 
 use crate::audit::{AuditLog, RequestSummarizer};
@@ -42,6 +41,7 @@ use crate::service::{
     AddressApi, BatchApi, DiagnosticsApi, ForwardingApi, LinkApi, NamespaceApi, NatApi,
     NeighborApi, RouteApi,
 };
+use connections::{Admission, ConnectionLimits};
 use security::SecurityLayer;
 use unix_authority::AuthorityFixingStream;
 use unix_socket::{bind_unix, group_id, UnixSocketError};
@@ -91,7 +91,7 @@ pub struct Limits {
     /// Largest request message accepted (bytes).
     pub max_message_bytes: usize,
     /// Calls handled at once across every listener and connection; more wait for a slot (within their
-    /// deadline).
+    /// deadline). A streaming call holds its slot until its last message.
     pub max_concurrent_requests: usize,
     /// Calls handled at once on one connection, so one client cannot take every slot.
     pub max_requests_per_connection: usize,
@@ -99,6 +99,14 @@ pub struct Limits {
     /// client's shorter grpc-timeout wins). A mutation that was already running still finishes in its own
     /// task.
     pub request_timeout: Duration,
+    /// Connections open at once, every listener together; more are closed as soon as accepted.
+    pub max_connections: usize,
+    /// Connections open at once from one source address (TCP) or one user (unix socket).
+    pub max_connections_per_peer: usize,
+    /// From accept to the first call: TLS handshake and HTTP/2 preface included.
+    pub first_call_timeout: Duration,
+    /// How long a connection may stay open with no call in progress.
+    pub idle_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -109,6 +117,22 @@ impl Default for Limits {
             max_concurrent_requests: 64,
             max_requests_per_connection: 16,
             request_timeout: Duration::from_secs(120),
+            // Below the usual 1024 open files, with room for namespace handles and the audit log.
+            max_connections: 512,
+            max_connections_per_peer: 64,
+            first_call_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+impl Limits {
+    fn connections(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            max_connections: self.max_connections.max(1),
+            max_connections_per_peer: self.max_connections_per_peer.max(1),
+            first_call_timeout: self.first_call_timeout,
+            idle_timeout: self.idle_timeout,
         }
     }
 }
@@ -225,14 +249,16 @@ pub async fn run(
         None => AuditLog::stderr(),
     });
     let limits = config.limits;
+    let slots = Arc::new(Semaphore::new(limits.max_concurrent_requests.max(1)));
     let security = SecurityLayer::new(
         policy,
         audit,
         RequestSummarizer::new()?,
         config.tcp_addresses(),
         limits,
+        slots,
     );
-    let slots = Arc::new(Semaphore::new(limits.max_concurrent_requests.max(1)));
+    let admission = Admission::new(limits.connections());
     let registry = Arc::new(NamespaceRegistry::new().await?);
     // A namespace deleted behind the agent's back is let go of within this, not when next asked for.
     registry.sweep_every(std::time::Duration::from_millis(500));
@@ -245,10 +271,9 @@ pub async fn run(
         if let Some(tls) = tls {
             server = server.tls_config(tls).map_err(ServerError::TlsConfig)?;
         }
-        let layers = ServiceBuilder::new()
-            .layer(security.clone())
-            .layer(GlobalConcurrencyLimitLayer::with_semaphore(slots.clone()))
-            .into_inner();
+        // The global concurrency limit is inside the security layer: it must hold a call's slot until
+        // the answer's last message, and tower's limit lets go once the response headers exist.
+        let layers = ServiceBuilder::new().layer(security.clone()).into_inner();
         Ok(server
             .concurrency_limit_per_connection(limits.max_requests_per_connection.max(1))
             // Streams beyond the per-connection limit wait in the server; this bounds how many may wait.
@@ -279,27 +304,21 @@ pub async fn run(
             Bound::Tcp(listener) => {
                 tracing::info!(%addr, tls = tls.is_some(), "serving nsfleet.v1");
                 let router = serve_with(tls.clone())?;
+                let transport = if tls.is_some() { "TLS" } else { "TCP" };
+                let incoming = accept::tcp(listener, admission.clone(), transport);
                 servers.spawn(async move {
-                    let result = router
-                        .serve_with_incoming_shutdown(
-                            // Small request frames wait for nothing: without TCP_NODELAY Nagle held a
-                            // call's frames behind the unacknowledged preface (a call took 20 ms, 9 ms on
-                            // a unix socket).
-                            TcpIncoming::from(listener).with_nodelay(Some(true)),
-                            signal,
-                        )
-                        .await;
+                    let result = router.serve_with_incoming_shutdown(incoming, signal).await;
                     result.map_err(|source| ServerError::Serve { addr, source })
                 });
             }
             Bound::Unix(listener) => {
                 tracing::info!(%addr, "serving nsfleet.v1");
                 let router = serve_with(None)?;
+                // Many gRPC clients send the socket path as :authority, which the HTTP/2 server
+                // refuses: unix connections get it rewritten (unix_authority/), TCP ones never.
+                let incoming = accept::unix(listener, admission.clone())
+                    .map(|accepted| accepted.map(AuthorityFixingStream::new));
                 servers.spawn(async move {
-                    // Many gRPC clients send the socket path as :authority, which the HTTP/2 server
-                    // refuses: unix connections get it rewritten (unix_authority/), TCP ones never.
-                    let incoming = UnixListenerStream::new(listener)
-                        .map(|accepted| accepted.map(AuthorityFixingStream::new));
                     let result = router.serve_with_incoming_shutdown(incoming, signal).await;
                     if let ListenAddr::Unix(path) = &addr {
                         let _ = std::fs::remove_file(path);

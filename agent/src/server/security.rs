@@ -5,7 +5,9 @@
 //! Order inside one call: who is it (token, certificate, unix socket) -> may this role call this method
 //! -> for mutations, read the request once to summarize it for the log -> wait for a slot under the
 //! global concurrency limit (so refused callers never hold one) -> the service -> the status code, taken
-//! from the response headers or, for answers with a body, from its trailers.
+//! from the response headers or, for answers with a body, from its trailers. The slot, and the call's
+//! place among its connection's open calls (`connections.rs`), are held by the response body until it
+//! ends: a streaming answer (Ping) counts for as long as it streams.
 
 use std::future::Future;
 use std::net::IpAddr;
@@ -18,11 +20,13 @@ use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame};
 use http_body_util::{BodyExt, Full, Limited};
 use serde_json::Value;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tonic::body::Body;
 use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo, UdsConnectInfo};
 use tonic::{Code, Status};
 use tower::{Layer, Service, ServiceExt};
 
+use super::connections::{Activity, GuardedInfo, OpenCall};
 use super::Limits;
 use crate::audit::{code_name, now_rfc3339, AuditLog, AuditRecord, RequestSummarizer};
 use crate::auth::{common_name, methods, Access, AuthPolicy, Caller, Transport};
@@ -39,7 +43,13 @@ struct Shared {
     /// The server's own deadline for an answer (tonic's only answers CANCELLED; this one is
     /// DEADLINE_EXCEEDED, and the audit line says so).
     request_timeout: Duration,
+    /// Calls handled at once across every listener (`--max-concurrent-requests`).
+    slots: Arc<Semaphore>,
 }
+
+/// Requests at least this large leave freed memory behind in the allocator's arenas: after their answer,
+/// it is handed back to the system (see BENCHMARKS.md, "Memory of large batches").
+const TRIM_AFTER_REQUEST_BYTES: usize = 1024 * 1024;
 
 #[derive(Clone)]
 pub struct SecurityLayer {
@@ -53,6 +63,7 @@ impl SecurityLayer {
         summarizer: RequestSummarizer,
         listening: Vec<IpAddr>,
         limits: Limits,
+        slots: Arc<Semaphore>,
     ) -> Self {
         let shared = Shared {
             policy,
@@ -61,6 +72,7 @@ impl SecurityLayer {
             listening: ListeningAddresses(Arc::new(listening)),
             max_request_bytes: limits.max_message_bytes.saturating_add(GRPC_FRAME_HEADER),
             request_timeout: limits.request_timeout,
+            slots,
         };
         Self {
             shared: Arc::new(shared),
@@ -103,10 +115,33 @@ where
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+    fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
+        // tonic's `Request::remote_addr` and `local_addr` (the management-path guard reads them) look
+        // for the plain TCP connect info, which the connection guard wraps.
+        if let Some(tcp) = tcp_info(request.extensions()).cloned() {
+            request.extensions_mut().insert(tcp);
+        }
         let inner = self.inner.clone();
         let shared = self.shared.clone();
-        Box::pin(async move { shared.handle(request, inner).await })
+        // Open from here until the answer has ended, refusals included: a connection with a call in
+        // flight is never idle.
+        let open_call = activity_of(request.extensions()).map(|activity| activity.call_started());
+        Box::pin(async move {
+            let mut held = Held {
+                slot: None,
+                open_call,
+                trim_allocator: false,
+            };
+            let response = shared.handle(request, inner, &mut held).await?;
+            let (parts, body) = response.into_parts();
+            Ok(http::Response::from_parts(
+                parts,
+                Body::new(HeldBody {
+                    inner: body,
+                    held: Some(held),
+                }),
+            ))
+        })
     }
 }
 
@@ -115,6 +150,7 @@ impl Shared {
         &self,
         mut request: http::Request<Body>,
         inner: S,
+        held: &mut Held,
     ) -> Result<http::Response<Body>, BoxError>
     where
         S: Service<http::Request<Body>, Response = http::Response<Body>> + Send,
@@ -147,7 +183,7 @@ impl Shared {
         };
         record.identity = caller.identity.clone();
         if access == Access::Read {
-            return self.pass(request, caller, inner).await;
+            return self.pass(request, caller, inner, held).await;
         }
 
         let (parts, body) = request.into_parts();
@@ -165,6 +201,7 @@ impl Shared {
                 return Ok(self.refuse(record, status));
             }
         };
+        held.trim_allocator = bytes.len() >= TRIM_AFTER_REQUEST_BYTES;
         record.request = self
             .summarizer
             .summarize(&record.method, grpc_message(&bytes));
@@ -182,7 +219,7 @@ impl Shared {
             audit: self.audit.clone(),
             record: Some(record),
         };
-        let response = self.pass(request, caller, inner).await?;
+        let response = self.pass(request, caller, inner, held).await?;
         if let Some(status) = Status::from_header_map(response.headers()) {
             pending.finish(status.code(), status.message());
             return Ok(response);
@@ -202,6 +239,7 @@ impl Shared {
         mut request: http::Request<Body>,
         caller: Caller,
         inner: S,
+        held: &mut Held,
     ) -> Result<http::Response<Body>, BoxError>
     where
         S: Service<http::Request<Body>, Response = http::Response<Body>> + Send,
@@ -210,9 +248,15 @@ impl Shared {
     {
         request.extensions_mut().insert(self.listening.clone());
         request.extensions_mut().insert(caller);
-        // Waiting for a concurrency slot counts against the deadline too.
-        match tokio::time::timeout(self.request_timeout, inner.oneshot(request)).await {
-            Ok(answer) => answer.map_err(Into::into),
+        // Waiting for a concurrency slot counts against the deadline too. The slot is kept in `held`,
+        // which the response body keeps until the answer has ended.
+        let answer = async {
+            let permit = self.slots.clone().acquire_owned().await?;
+            held.slot = Some(permit);
+            inner.oneshot(request).await.map_err(Into::into)
+        };
+        match tokio::time::timeout(self.request_timeout, answer).await {
+            Ok(answer) => answer,
             Err(_) => Ok(Status::deadline_exceeded(format!(
                 "no answer within {:?} (--request-timeout); a change already under way still runs to its end",
                 self.request_timeout
@@ -245,13 +289,34 @@ fn grpc_message(body: &[u8]) -> &[u8] {
     }
 }
 
+fn activity_of(extensions: &http::Extensions) -> Option<&Arc<Activity>> {
+    if let Some(tls) = extensions.get::<TlsConnectInfo<GuardedInfo<TcpConnectInfo>>>() {
+        return Some(&tls.get_ref().activity);
+    }
+    if let Some(tcp) = extensions.get::<GuardedInfo<TcpConnectInfo>>() {
+        return Some(&tcp.activity);
+    }
+    extensions
+        .get::<GuardedInfo<UdsConnectInfo>>()
+        .map(|unix| &unix.activity)
+}
+
+fn tcp_info(extensions: &http::Extensions) -> Option<&TcpConnectInfo> {
+    if let Some(tls) = extensions.get::<TlsConnectInfo<GuardedInfo<TcpConnectInfo>>>() {
+        return Some(&tls.get_ref().inner);
+    }
+    extensions
+        .get::<GuardedInfo<TcpConnectInfo>>()
+        .map(|tcp| &tcp.inner)
+}
+
 fn transport_of(extensions: &http::Extensions) -> Transport {
-    if let Some(tls) = extensions.get::<TlsConnectInfo<TcpConnectInfo>>() {
+    if let Some(tls) = extensions.get::<TlsConnectInfo<GuardedInfo<TcpConnectInfo>>>() {
         // tonic hands over only certificates that rustls verified against --client-ca.
         let certificate_cn = tls
             .peer_certs()
             .and_then(|chain| chain.first().and_then(common_name));
-        return match tls.get_ref().remote_addr() {
+        return match tls.get_ref().inner.remote_addr() {
             Some(peer) => Transport::Tcp {
                 peer,
                 certificate_cn,
@@ -260,15 +325,18 @@ fn transport_of(extensions: &http::Extensions) -> Transport {
         };
     }
     if let Some(peer) = extensions
-        .get::<TcpConnectInfo>()
-        .and_then(TcpConnectInfo::remote_addr)
+        .get::<GuardedInfo<TcpConnectInfo>>()
+        .and_then(|tcp| tcp.inner.remote_addr())
     {
         return Transport::Tcp {
             peer,
             certificate_cn: None,
         };
     }
-    match extensions.get::<UdsConnectInfo>() {
+    match extensions
+        .get::<GuardedInfo<UdsConnectInfo>>()
+        .map(|unix| &unix.inner)
+    {
         Some(info) => Transport::Unix {
             uid: info.peer_cred.map(|cred| cred.uid()),
         },
@@ -337,6 +405,70 @@ impl HttpBody for AuditedBody {
                 }
             }
             Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// What a call holds until its answer has ended: its concurrency slot and its place among the
+/// connection's open calls; and whether to give memory back to the system afterwards.
+struct Held {
+    slot: Option<OwnedSemaphorePermit>,
+    open_call: Option<OpenCall>,
+    trim_allocator: bool,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.slot.take();
+        self.open_call.take();
+        if self.trim_allocator {
+            trim_allocator();
+        }
+    }
+}
+
+/// glibc keeps freed memory in its arenas; after a large request (a 100,000-operation batch decodes into
+/// hundreds of MB of small allocations) the agent would otherwise keep that memory for good.
+fn trim_allocator() {
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn_blocking(|| {
+            // SAFETY: malloc_trim only walks the allocator's own free lists; it has no preconditions.
+            unsafe { libc::malloc_trim(0) };
+        });
+    }
+}
+
+/// A response body that keeps the call's `Held` until the answer has ended (or is dropped unsent).
+struct HeldBody {
+    inner: Body,
+    held: Option<Held>,
+}
+
+impl HttpBody for HeldBody {
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        let ended = match &polled {
+            Poll::Ready(None) | Poll::Ready(Some(Err(_))) => true,
+            Poll::Ready(Some(Ok(frame))) => frame.is_trailers(),
+            Poll::Pending => false,
+        };
+        if ended {
+            self.held.take();
         }
         polled
     }
