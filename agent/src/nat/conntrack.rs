@@ -36,10 +36,36 @@ pub(crate) fn flush_entries_of(spec: &NatRuleSpec) -> Result<usize, NatError> {
     flush_where(spec, created_by)
 }
 
-/// Deletes the untranslated entries that `spec` would translate if they started now (it was just added);
-/// returns how many went away. The next packet of each makes a new entry, through the new rule.
-pub(crate) fn flush_untranslated_matches_of(spec: &NatRuleSpec) -> Result<usize, NatError> {
-    flush_where(spec, would_translate)
+/// Deletes the untranslated entries that any of `specs` would translate if they started now (they were
+/// just added); returns how many went away. The next packet of each makes a new entry, through the new
+/// rules. One dump per family for all of them: the dump is the cost, and a namespace can track many flows.
+pub(crate) fn flush_untranslated_matches_of(specs: &[NatRuleSpec]) -> Result<usize, NatError> {
+    let mut flushed = 0;
+    for family in [IpFamily::V4, IpFamily::V6] {
+        let of_family: Vec<&NatRuleSpec> = specs
+            .iter()
+            .filter(|spec| spec.family() == family)
+            .collect();
+        if of_family.is_empty() {
+            continue;
+        }
+        let mut socket = CtSocket::open()?;
+        let doomed: Vec<Entry> = socket
+            .dump(family)?
+            .into_iter()
+            .filter(|entry| {
+                of_family
+                    .iter()
+                    .any(|spec| would_translate(spec, &entry.flow))
+            })
+            .collect();
+        for entry in &doomed {
+            if socket.delete(family, entry)? {
+                flushed += 1;
+            }
+        }
+    }
+    Ok(flushed)
 }
 
 fn flush_where(
