@@ -289,6 +289,17 @@ impl NatBackend for NftBackend {
         self.apply(batch, &context)?;
 
         // The rules are gone whatever happens next: a failed flush is the caller's warning, not an error.
+        let specs: Vec<&NatRuleSpec> = targets
+            .iter()
+            .filter_map(|target| match target.and_then(|rule| rule.owned.as_ref()) {
+                Some(OwnedRule {
+                    decoded: Ok(decoded),
+                    ..
+                }) => Some(&decoded.spec),
+                _ => None,
+            })
+            .collect();
+        let mut flushed = conntrack::flush_entries_of(&specs).map(Vec::into_iter);
         Ok(targets
             .into_iter()
             .zip(ids)
@@ -300,18 +311,24 @@ impl NatBackend for NftBackend {
                         conntrack_error: None,
                     };
                 };
-                let flushed = match target.owned.as_ref().map(|owned| &owned.decoded) {
-                    Some(Ok(decoded)) => conntrack::flush_entries_of(&decoded.spec),
-                    Some(Err(reason)) => Err(NatError::NftOutput {
-                        context: format!("reading rule {id} to flush its conntrack entries"),
-                        reason: reason.clone(),
-                    }),
-                    None => Ok(0),
-                };
-                let (conntrack_entries_flushed, conntrack_error) = match flushed {
-                    Ok(count) => (count, None),
-                    Err(e) => (0, Some(e)),
-                };
+                // Taken in the order `specs` was made: one count per decoded rule.
+                let (conntrack_entries_flushed, conntrack_error) =
+                    match target.owned.as_ref().map(|owned| &owned.decoded) {
+                        Some(Ok(_)) => match &mut flushed {
+                            Ok(counts) => (counts.next().unwrap_or(0), None),
+                            Err(error) => (0, Some(error.shared())),
+                        },
+                        Some(Err(reason)) => (
+                            0,
+                            Some(NatError::NftOutput {
+                                context: format!(
+                                    "reading rule {id} to flush its conntrack entries"
+                                ),
+                                reason: reason.clone(),
+                            }),
+                        ),
+                        None => (0, None),
+                    };
                 DeleteOutcome {
                     changed: true,
                     conntrack_entries_flushed,
