@@ -20,10 +20,15 @@
 //! Run alone with `cargo test -p nsfleet-tests --test nat`.
 //!
 //! `nat/world.rs` builds the world and holds the oracle's helpers; `nat/rules.rs` covers listing, ids and
-//! idempotence; `nat/bad_input.rs` the refusals.
+//! idempotence; `nat/bad_input.rs` the refusals; `nat/batches.rs` rules in batches (one transaction);
+//! `nat/drift.rs` what `nat list` reports about changes made behind nsfleet's back.
 
 #[path = "nat/bad_input.rs"]
 mod bad_input;
+#[path = "nat/batches.rs"]
+mod batches;
+#[path = "nat/drift.rs"]
+mod drift;
 #[path = "nat/rules.rs"]
 mod rules;
 #[path = "nat/world.rs"]

@@ -31,32 +31,47 @@ const CTA_ZONE: u16 = 18;
 const IPPROTO_TCP: u8 = 6;
 const IPPROTO_UDP: u8 = 17;
 
-/// Deletes the entries whose NAT `spec` could have made; returns how many went away.
-pub(crate) fn flush_entries_of(spec: &NatRuleSpec) -> Result<usize, NatError> {
-    flush_where(spec, created_by)
+/// Deletes the entries whose NAT any of `specs` could have made (they were just deleted); returns how
+/// many went away for each spec, in order.
+pub(crate) fn flush_entries_of(specs: &[&NatRuleSpec]) -> Result<Vec<usize>, NatError> {
+    flush_where(specs, created_by)
 }
 
-/// Deletes the untranslated entries that `spec` would translate if they started now (it was just added);
-/// returns how many went away. The next packet of each makes a new entry, through the new rule.
-pub(crate) fn flush_untranslated_matches_of(spec: &NatRuleSpec) -> Result<usize, NatError> {
-    flush_where(spec, would_translate)
+/// Deletes the untranslated entries that any of `specs` would translate if they started now (they were
+/// just added); returns how many went away. The next packet of each makes a new entry, through the new
+/// rules.
+pub(crate) fn flush_untranslated_matches_of(specs: &[NatRuleSpec]) -> Result<usize, NatError> {
+    let specs: Vec<&NatRuleSpec> = specs.iter().collect();
+    Ok(flush_where(&specs, would_translate)?.iter().sum())
 }
 
+/// One dump per family for all of `specs`, not one per spec: the dump is the cost (a namespace can track
+/// many flows), and a batch adds or takes back hundreds of rules at once. An entry counts for the first
+/// spec that claims it.
 fn flush_where(
-    spec: &NatRuleSpec,
+    specs: &[&NatRuleSpec],
     doomed_if: fn(&NatRuleSpec, &Flow) -> bool,
-) -> Result<usize, NatError> {
-    let family = spec.family();
-    let mut socket = CtSocket::open()?;
-    let doomed: Vec<Entry> = socket
-        .dump(family)?
-        .into_iter()
-        .filter(|entry| doomed_if(spec, &entry.flow))
-        .collect();
-    let mut flushed = 0;
-    for entry in &doomed {
-        if socket.delete(family, entry)? {
-            flushed += 1;
+) -> Result<Vec<usize>, NatError> {
+    let mut flushed = vec![0; specs.len()];
+    for family in [IpFamily::V4, IpFamily::V6] {
+        if !specs.iter().any(|spec| spec.family() == family) {
+            continue;
+        }
+        let mut socket = CtSocket::open()?;
+        let doomed: Vec<(usize, Entry)> = socket
+            .dump(family)?
+            .into_iter()
+            .filter_map(|entry| {
+                specs
+                    .iter()
+                    .position(|spec| spec.family() == family && doomed_if(spec, &entry.flow))
+                    .map(|owner| (owner, entry))
+            })
+            .collect();
+        for (owner, entry) in &doomed {
+            if socket.delete(family, entry)? {
+                flushed[*owner] += 1;
+            }
         }
     }
     Ok(flushed)

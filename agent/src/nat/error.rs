@@ -56,6 +56,37 @@ impl NatError {
         }
     }
 
+    /// The same error again, for each of several rules one failed step concerned (the error itself is
+    /// not `Clone`: `io::Error` is not).
+    pub(crate) fn shared(&self) -> Self {
+        match self {
+            Self::Conntrack { context, source } => Self::Conntrack {
+                context: context.clone(),
+                source: io::Error::new(source.kind(), source.to_string()),
+            },
+            Self::NftMissing { source } => Self::NftMissing {
+                source: io::Error::new(source.kind(), source.to_string()),
+            },
+            Self::NftFailed { context, stderr } => Self::NftFailed {
+                context: context.clone(),
+                stderr: stderr.clone(),
+            },
+            Self::NftOutput { context, reason } => Self::NftOutput {
+                context: context.clone(),
+                reason: reason.clone(),
+            },
+            Self::NotFound { id } => Self::NotFound { id: id.clone() },
+            Self::Invalid { field, reason } => Self::Invalid {
+                field,
+                reason: reason.clone(),
+            },
+            Self::Conflict { id, existing } => Self::Conflict {
+                id: id.clone(),
+                existing: existing.clone(),
+            },
+        }
+    }
+
     /// True when the kernel or nft refused for lack of privileges (CAP_NET_ADMIN), so the caller can
     /// answer PERMISSION_DENIED instead of an internal error.
     pub fn is_permission_denied(&self) -> bool {

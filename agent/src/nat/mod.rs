@@ -60,18 +60,74 @@ pub struct DeleteOutcome {
     pub conntrack_error: Option<NatError>,
 }
 
+/// What `nat list` sees in nsfleet's table: its rules, and what does not belong there.
+#[derive(Debug, Default)]
+pub struct NatListing {
+    /// Exactly the rules nsfleet made, in evaluation order per chain, with their counters.
+    pub rules: Vec<NatRule>,
+    /// The table does not exist: no rule was ever added in this namespace, or something outside nsfleet
+    /// (`nft flush ruleset`, `nft delete table inet nsfleet`) removed it with every rule in it.
+    pub table_missing: bool,
+    /// Rules in the table that nsfleet did not make, or that were edited out of nsfleet's shape.
+    pub foreign: Vec<ForeignRule>,
+}
+
+/// A rule of nsfleet's table that is not one of nsfleet's rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignRule {
+    pub chain: String,
+    /// nft's handle, for `nft delete rule inet nsfleet CHAIN handle N`.
+    pub handle: u32,
+    pub comment: String,
+    pub reason: String,
+}
+
 /// The NAT operations the service needs.
 pub trait NatBackend: Send + Sync {
     /// All calls are blocking and are made on a thread that is already inside the target network
     /// namespace (the agent does the setns; `nft` inherits the namespace of the thread that spawns it).
     ///
-    /// Exactly the rules nsfleet made, in evaluation order per chain, with their counters.
-    fn list(&self) -> Result<Vec<NatRule>, NatError>;
+    /// nsfleet's rules, and how the table drifted from what nsfleet made.
+    fn listing(&self) -> Result<NatListing, NatError>;
 
-    /// Validates and adds a rule in one atomic transaction. Re-adding an identical rule changes nothing.
-    fn add(&self, spec: &NatRuleSpec, comment: &str) -> Result<AddOutcome, NatError>;
+    /// Exactly the rules nsfleet made, in evaluation order per chain, with their counters.
+    fn list(&self) -> Result<Vec<NatRule>, NatError> {
+        Ok(self.listing()?.rules)
+    }
+
+    /// Validates and adds rules in one atomic transaction (one `nft` run to read the table, one to
+    /// change it), in order: all of them or, on any error, none. A rule identical to one already there,
+    /// or to an earlier one of the same call, changes nothing. One outcome per rule, in order.
+    fn add_all(&self, rules: &[(NatRuleSpec, String)]) -> Result<Vec<AddOutcome>, NatError>;
+
+    /// [`NatBackend::add_all`] of one rule.
+    fn add(&self, spec: &NatRuleSpec, comment: &str) -> Result<AddOutcome, NatError> {
+        let rules = [(spec.clone(), comment.to_string())];
+        self.add_all(&rules)?
+            .pop()
+            .ok_or_else(|| NatError::NftOutput {
+                context: format!("adding NAT rule {}", spec.id()),
+                reason: "the backend reported no outcome".into(),
+            })
+    }
+
+    /// Deletes rules nsfleet made in one transaction (`NotFound` for a missing one unless
+    /// `ignore_missing`, which makes its outcome `changed: false`) and flushes the conntrack entries each
+    /// created. Deleting the last rules removes the table in the same transaction.
+    fn delete_all(
+        &self,
+        ids: &[String],
+        ignore_missing: bool,
+    ) -> Result<Vec<DeleteOutcome>, NatError>;
 
     /// Deletes a rule nsfleet made (`NotFound` otherwise) and flushes the conntrack entries it created.
     /// Deleting the last rule removes the table in the same transaction.
-    fn delete(&self, id: &str) -> Result<DeleteOutcome, NatError>;
+    fn delete(&self, id: &str) -> Result<DeleteOutcome, NatError> {
+        self.delete_all(&[id.to_string()], false)?
+            .pop()
+            .ok_or_else(|| NatError::NftOutput {
+                context: format!("deleting NAT rule {id}"),
+                reason: "the backend reported no outcome".into(),
+            })
+    }
 }

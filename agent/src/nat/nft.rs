@@ -16,7 +16,7 @@ use super::error::NatError;
 use super::nft_rule::{self, TABLE};
 use super::spec::{NatRule, NatRuleSpec};
 use super::validate::{validate_comment, validate_spec};
-use super::{AddOutcome, DeleteOutcome, NatBackend};
+use super::{AddOutcome, DeleteOutcome, ForeignRule, NatBackend, NatListing};
 
 const NFT: &str = "nft";
 
@@ -66,8 +66,8 @@ impl NftBackend {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Every rule of the table (ours and anyone else's), or none when the table does not exist.
-    fn installed(&self) -> Result<Vec<InstalledRule>, NatError> {
+    /// Every rule of the table (ours and anyone else's), or `None` when the table does not exist.
+    fn installed(&self) -> Result<Option<Vec<InstalledRule>>, NatError> {
         const CONTEXT: &str = "listing table inet nsfleet";
         let listing = match run_nft(
             &self.program,
@@ -79,14 +79,16 @@ impl NftBackend {
             Err(NatError::NftFailed { stderr, .. })
                 if stderr.contains("No such file or directory") =>
             {
-                return Ok(Vec::new())
+                return Ok(None)
             }
             Err(e) => return Err(e),
         };
-        parse_listing(&listing).map_err(|reason| NatError::NftOutput {
-            context: CONTEXT.into(),
-            reason,
-        })
+        parse_listing(&listing)
+            .map(Some)
+            .map_err(|reason| NatError::NftOutput {
+                context: CONTEXT.into(),
+                reason,
+            })
     }
 
     fn apply(&self, batch: Batch<'_>, context: &str) -> Result<(), NatError> {
@@ -101,130 +103,286 @@ impl NftBackend {
 }
 
 impl NatBackend for NftBackend {
-    fn list(&self) -> Result<Vec<NatRule>, NatError> {
+    fn listing(&self) -> Result<NatListing, NatError> {
         let installed = {
             let _serialized = self.lock();
             self.installed()?
         };
-        Ok(installed
-            .into_iter()
-            .filter_map(InstalledRule::into_nat_rule)
-            .collect())
-    }
-
-    fn add(&self, spec: &NatRuleSpec, comment: &str) -> Result<AddOutcome, NatError> {
-        let spec = validate_spec(spec)?;
-        validate_comment(comment)?;
-        let id = spec.id();
-        let _serialized = self.lock();
-        for rule in self.installed()? {
-            let Some(owned) = rule.owned else { continue };
-            let same_id = owned.id == id;
-            match owned.decoded {
-                Ok(decoded) if decoded.spec == spec => {
-                    return Ok(AddOutcome {
-                        rule: NatRule {
-                            id: owned.id,
-                            spec: decoded.spec,
-                            comment: owned.comment,
-                            packets: decoded.packets,
-                            bytes: decoded.bytes,
-                        },
-                        changed: false,
-                        conntrack_error: None,
-                    })
-                }
-                Ok(decoded) if same_id => {
-                    return Err(NatError::Conflict {
-                        id,
-                        existing: decoded.spec.to_string(),
-                    })
-                }
-                Err(reason) if same_id => {
-                    return Err(NatError::Conflict {
-                        id,
-                        existing: format!("a rule nsfleet cannot read ({reason})"),
-                    })
-                }
-                _ => {}
+        let Some(installed) = installed else {
+            return Ok(NatListing {
+                table_missing: true,
+                ..NatListing::default()
+            });
+        };
+        let mut listing = NatListing::default();
+        for rule in installed {
+            match rule.owned {
+                Some(OwnedRule {
+                    id,
+                    comment,
+                    decoded: Ok(decoded),
+                }) => listing.rules.push(NatRule {
+                    id,
+                    spec: decoded.spec,
+                    comment,
+                    packets: decoded.packets,
+                    bytes: decoded.bytes,
+                }),
+                Some(OwnedRule {
+                    id,
+                    comment,
+                    decoded: Err(reason),
+                }) => listing.foreign.push(ForeignRule {
+                    chain: rule.chain,
+                    handle: rule.handle,
+                    comment,
+                    reason: format!(
+                        "carries nsfleet id {id} but is not in nsfleet's shape: {reason}"
+                    ),
+                }),
+                None => listing.foreign.push(ForeignRule {
+                    chain: rule.chain,
+                    handle: rule.handle,
+                    comment: rule.comment.unwrap_or_default(),
+                    reason: "no nsfleet id in its comment: nsfleet did not make it".to_string(),
+                }),
             }
         }
+        Ok(listing)
+    }
 
+    fn add_all(&self, rules: &[(NatRuleSpec, String)]) -> Result<Vec<AddOutcome>, NatError> {
+        let mut wanted = Vec::with_capacity(rules.len());
+        for (spec, comment) in rules {
+            let spec = validate_spec(spec)?;
+            validate_comment(comment)?;
+            let id = spec.id();
+            wanted.push((id, spec, comment.as_str()));
+        }
+        let _serialized = self.lock();
+        let installed = self.installed()?.unwrap_or_default();
+        // What each wanted rule turned out to be: already there, or new in this transaction.
+        let mut outcomes: Vec<AddOutcome> = Vec::with_capacity(wanted.len());
         let mut batch = Batch::new();
         batch.add(NfListObject::Table(nft_rule::table()));
         for chain in nft_rule::base_chains() {
             batch.add(NfListObject::Chain(chain));
         }
-        batch.add(NfListObject::Rule(nft_rule::encode_rule(
-            &spec, &id, comment,
-        )));
-        self.apply(batch, &format!("adding NAT rule {id} ({spec})"))?;
+        let mut added: Vec<NatRuleSpec> = Vec::new();
+        for (id, spec, comment) in wanted {
+            if let Some(existing) = existing_rule(&installed, &id, &spec)? {
+                outcomes.push(AddOutcome {
+                    rule: existing,
+                    changed: false,
+                    conntrack_error: None,
+                });
+                continue;
+            }
+            // The same rule twice in one call: the second finds the first, as it would one call later.
+            if let Some(earlier) = outcomes
+                .iter()
+                .find(|outcome| outcome.changed && outcome.rule.id == id)
+            {
+                if earlier.rule.spec != spec {
+                    return Err(NatError::Conflict {
+                        id,
+                        existing: earlier.rule.spec.to_string(),
+                    });
+                }
+                let rule = earlier.rule.clone();
+                outcomes.push(AddOutcome {
+                    rule,
+                    changed: false,
+                    conntrack_error: None,
+                });
+                continue;
+            }
+            batch.add(NfListObject::Rule(nft_rule::encode_rule(
+                &spec, &id, comment,
+            )));
+            added.push(spec.clone());
+            outcomes.push(AddOutcome {
+                rule: NatRule {
+                    id,
+                    spec,
+                    comment: comment.to_string(),
+                    packets: 0,
+                    bytes: 0,
+                },
+                changed: true,
+                conntrack_error: None,
+            });
+        }
+        if added.is_empty() {
+            return Ok(outcomes);
+        }
+        let context = match added.as_slice() {
+            [spec] => format!("adding NAT rule {} ({spec})", spec.id()),
+            _ => format!("adding {} NAT rules in one transaction", added.len()),
+        };
+        self.apply(batch, &context)?;
         // Flows conntrack already tracks skip the NAT hooks: a flow that started before this rule (a UDP
         // client retrying from one port, say) would stay untranslated for as long as it keeps retrying.
-        let conntrack_error = conntrack::flush_untranslated_matches_of(&spec).err();
-        Ok(AddOutcome {
-            rule: NatRule {
-                id,
-                spec,
-                comment: comment.to_string(),
-                packets: 0,
-                bytes: 0,
-            },
-            changed: true,
-            conntrack_error,
-        })
+        if let Err(error) = conntrack::flush_untranslated_matches_of(&added) {
+            for outcome in outcomes.iter_mut().filter(|outcome| outcome.changed) {
+                outcome.conntrack_error = Some(error.shared());
+            }
+        }
+        Ok(outcomes)
     }
 
-    fn delete(&self, id: &str) -> Result<DeleteOutcome, NatError> {
+    fn delete_all(
+        &self,
+        ids: &[String],
+        ignore_missing: bool,
+    ) -> Result<Vec<DeleteOutcome>, NatError> {
         let _serialized = self.lock();
-        let installed = self.installed()?;
+        let installed = self.installed()?.unwrap_or_default();
         let rule_count = installed.len();
-        let target = installed
-            .into_iter()
-            .find(|rule| rule.owned.as_ref().is_some_and(|owned| owned.id == id))
-            .ok_or_else(|| NatError::NotFound { id: id.to_string() })?;
-
+        let mut targets: Vec<Option<&InstalledRule>> = Vec::with_capacity(ids.len());
         let mut batch = Batch::new();
-        batch.delete(NfListObject::Rule(Rule {
-            family: NfFamily::INet,
-            table: TABLE.into(),
-            chain: target.chain.clone().into(),
-            expr: Vec::new().into(),
-            handle: Some(target.handle),
-            index: None,
-            comment: None,
-        }));
+        let mut deleted_handles = Vec::new();
+        for id in ids {
+            let target = installed
+                .iter()
+                .find(|rule| rule.owned.as_ref().is_some_and(|owned| &owned.id == id))
+                .filter(|rule| !deleted_handles.contains(&(rule.chain.as_str(), rule.handle)));
+            match target {
+                Some(rule) => {
+                    deleted_handles.push((rule.chain.as_str(), rule.handle));
+                    batch.delete(NfListObject::Rule(Rule {
+                        family: NfFamily::INet,
+                        table: TABLE.into(),
+                        chain: rule.chain.clone().into(),
+                        expr: Vec::new().into(),
+                        handle: Some(rule.handle),
+                        index: None,
+                        comment: None,
+                    }));
+                }
+                None if ignore_missing => {}
+                None => return Err(NatError::NotFound { id: id.clone() }),
+            }
+            targets.push(target);
+        }
+        if deleted_handles.is_empty() {
+            return Ok(ids
+                .iter()
+                .map(|_| DeleteOutcome {
+                    changed: false,
+                    conntrack_entries_flushed: 0,
+                    conntrack_error: None,
+                })
+                .collect());
+        }
         // Only nsfleet's rules belong here, but a hand-added one would vanish with the table: keep it.
-        if rule_count == 1 {
+        if rule_count == deleted_handles.len() {
             batch.delete(NfListObject::Table(nft_rule::table()));
         }
-        self.apply(batch, &format!("deleting NAT rule {id}"))?;
+        let context = match ids {
+            [id] => format!("deleting NAT rule {id}"),
+            _ => format!(
+                "deleting {} NAT rules in one transaction",
+                deleted_handles.len()
+            ),
+        };
+        self.apply(batch, &context)?;
 
-        // The rule is gone whatever happens next: a failed flush is the caller's warning, not an error.
-        let flushed = match target.owned.map(|owned| owned.decoded) {
-            Some(Ok(decoded)) => conntrack::flush_entries_of(&decoded.spec),
-            Some(Err(reason)) => Err(NatError::NftOutput {
-                context: format!("reading rule {id} to flush its conntrack entries"),
-                reason,
-            }),
-            None => Ok(0),
-        };
-        let (conntrack_entries_flushed, conntrack_error) = match flushed {
-            Ok(count) => (count, None),
-            Err(e) => (0, Some(e)),
-        };
-        Ok(DeleteOutcome {
-            changed: true,
-            conntrack_entries_flushed,
-            conntrack_error,
-        })
+        // The rules are gone whatever happens next: a failed flush is the caller's warning, not an error.
+        let specs: Vec<&NatRuleSpec> = targets
+            .iter()
+            .filter_map(|target| match target.and_then(|rule| rule.owned.as_ref()) {
+                Some(OwnedRule {
+                    decoded: Ok(decoded),
+                    ..
+                }) => Some(&decoded.spec),
+                _ => None,
+            })
+            .collect();
+        let mut flushed = conntrack::flush_entries_of(&specs).map(Vec::into_iter);
+        Ok(targets
+            .into_iter()
+            .zip(ids)
+            .map(|(target, id)| {
+                let Some(target) = target else {
+                    return DeleteOutcome {
+                        changed: false,
+                        conntrack_entries_flushed: 0,
+                        conntrack_error: None,
+                    };
+                };
+                // Taken in the order `specs` was made: one count per decoded rule.
+                let (conntrack_entries_flushed, conntrack_error) =
+                    match target.owned.as_ref().map(|owned| &owned.decoded) {
+                        Some(Ok(_)) => match &mut flushed {
+                            Ok(counts) => (counts.next().unwrap_or(0), None),
+                            Err(error) => (0, Some(error.shared())),
+                        },
+                        Some(Err(reason)) => (
+                            0,
+                            Some(NatError::NftOutput {
+                                context: format!(
+                                    "reading rule {id} to flush its conntrack entries"
+                                ),
+                                reason: reason.clone(),
+                            }),
+                        ),
+                        None => (0, None),
+                    };
+                DeleteOutcome {
+                    changed: true,
+                    conntrack_entries_flushed,
+                    conntrack_error,
+                }
+            })
+            .collect())
     }
+}
+
+/// The installed rule nsfleet made that `spec` (with `id`) asks for, or a conflict when the id is taken
+/// by a different rule (edited by hand, or an id collision).
+fn existing_rule(
+    installed: &[InstalledRule],
+    id: &str,
+    spec: &NatRuleSpec,
+) -> Result<Option<NatRule>, NatError> {
+    for rule in installed {
+        let Some(owned) = &rule.owned else { continue };
+        let same_id = owned.id == id;
+        match &owned.decoded {
+            Ok(decoded) if decoded.spec == *spec => {
+                return Ok(Some(NatRule {
+                    id: owned.id.clone(),
+                    spec: decoded.spec.clone(),
+                    comment: owned.comment.clone(),
+                    packets: decoded.packets,
+                    bytes: decoded.bytes,
+                }))
+            }
+            Ok(decoded) if same_id => {
+                return Err(NatError::Conflict {
+                    id: id.to_string(),
+                    existing: decoded.spec.to_string(),
+                })
+            }
+            Err(reason) if same_id => {
+                return Err(NatError::Conflict {
+                    id: id.to_string(),
+                    existing: format!("a rule nsfleet cannot read ({reason})"),
+                })
+            }
+            _ => {}
+        }
+    }
+    Ok(None)
 }
 
 /// One rule of table `inet nsfleet` as listed.
 struct InstalledRule {
     chain: String,
     handle: u32,
+    /// The comment as nft shows it, whoever wrote it.
+    comment: Option<String>,
     /// Set when the comment carries nsfleet's tag.
     owned: Option<OwnedRule>,
 }
@@ -240,25 +398,6 @@ struct Decoded {
     spec: NatRuleSpec,
     packets: u64,
     bytes: u64,
-}
-
-impl InstalledRule {
-    fn into_nat_rule(self) -> Option<NatRule> {
-        let owned = self.owned?;
-        match owned.decoded {
-            Ok(decoded) => Some(NatRule {
-                id: owned.id,
-                spec: decoded.spec,
-                comment: owned.comment,
-                packets: decoded.packets,
-                bytes: decoded.bytes,
-            }),
-            Err(reason) => {
-                tracing::warn!(id = owned.id, %reason, "NAT rule in table inet nsfleet is not in nsfleet's shape; not listed");
-                None
-            }
-        }
-    }
 }
 
 /// Reads the rules out of `nft -j list table` output. Objects are taken one by one, so a rule whose
@@ -281,9 +420,8 @@ fn parse_listing(listing: &str) -> Result<Vec<InstalledRule>, String> {
             .and_then(serde_json::Value::as_u64)
             .and_then(|handle| u32::try_from(handle).ok())
             .ok_or("rule without handle")?;
-        let owned = rule
-            .get("comment")
-            .and_then(serde_json::Value::as_str)
+        let comment = rule.get("comment").and_then(serde_json::Value::as_str);
+        let owned = comment
             .and_then(nft_rule::decode_comment)
             .map(|(id, comment)| OwnedRule {
                 id,
@@ -293,6 +431,7 @@ fn parse_listing(listing: &str) -> Result<Vec<InstalledRule>, String> {
         rules.push(InstalledRule {
             chain: chain.to_string(),
             handle,
+            comment: comment.map(str::to_string),
             owned,
         });
     }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::domain::{LinkName, NamespaceRef};
-use crate::nat::{NatBackend, NatRule, NatRuleSpec};
+use crate::nat::{NatBackend, NatListing, NatRule, NatRuleSpec};
 use crate::netns::NamespaceRegistry;
 
 use super::address::referenced_link;
@@ -28,30 +28,54 @@ pub async fn add(
     backend: Arc<dyn NatBackend>,
     request: NatRuleRequest,
 ) -> Result<Outcome<NatRule>, OpError> {
-    let handle = namespace_handle(registry, &request.namespace).await?;
-    for (field, name) in &request.interfaces {
-        referenced_link(&handle, field, name).await?;
-    }
-    let NatRuleRequest { spec, comment, .. } = request;
-    let added = handle
-        .run("add a NAT rule", move || backend.add(&spec, &comment))
-        .await??;
-    let outcome = if added.changed {
-        Outcome::changed(added.rule)
-    } else {
-        Outcome::unchanged(added.rule)
+    let mut outcomes = add_all(registry, backend, vec![request]).await?;
+    outcomes.pop().ok_or(OpError::TaskLost)
+}
+
+/// Adds rules of one namespace (that of the first) in one nftables transaction: all of them, or none
+/// and the first error. One outcome per request, in order.
+pub async fn add_all(
+    registry: &NamespaceRegistry,
+    backend: Arc<dyn NatBackend>,
+    requests: Vec<NatRuleRequest>,
+) -> Result<Vec<Outcome<NatRule>>, OpError> {
+    let Some(namespace) = requests.first().map(|request| request.namespace.clone()) else {
+        return Ok(Vec::new());
     };
-    Ok(match added.conntrack_error {
-        Some(error) => outcome.with_warnings(vec![Warning {
-            code: WarningCode::ConntrackFlushFailed,
-            message: format!(
-                "the rule was added, but flows that started before it could not be flushed ({error}); they \
-                 stay untranslated until they expire"
-            ),
-            fix: "flush them with `conntrack -D` inside the namespace, or restart those flows".to_string(),
-        }]),
-        None => outcome,
-    })
+    let handle = namespace_handle(registry, &namespace).await?;
+    for request in &requests {
+        for (field, name) in &request.interfaces {
+            referenced_link(&handle, field, name).await?;
+        }
+    }
+    let rules: Vec<_> = requests
+        .into_iter()
+        .map(|request| (request.spec, request.comment))
+        .collect();
+    let added = handle
+        .run("add NAT rules", move || backend.add_all(&rules))
+        .await??;
+    Ok(added
+        .into_iter()
+        .map(|added| {
+            let outcome = if added.changed {
+                Outcome::changed(added.rule)
+            } else {
+                Outcome::unchanged(added.rule)
+            };
+            match added.conntrack_error {
+                Some(error) => outcome.with_warnings(vec![Warning {
+                    code: WarningCode::ConntrackFlushFailed,
+                    message: format!(
+                        "the rule was added, but flows that started before it could not be flushed ({error}); they \
+                         stay untranslated until they expire"
+                    ),
+                    fix: "flush them with `conntrack -D` inside the namespace, or restart those flows".to_string(),
+                }]),
+                None => outcome,
+            }
+        })
+        .collect())
 }
 
 pub async fn delete(
@@ -92,13 +116,29 @@ pub async fn delete(
     })
 }
 
+/// Deletes rules of one namespace in one nftables transaction, ignoring missing ones: how a batch takes
+/// its added rules back. Conntrack flush failures are dropped: the rules were new, so they can only have
+/// translated the few flows of the batch's own short life.
+pub async fn delete_all_quietly(
+    registry: &NamespaceRegistry,
+    backend: Arc<dyn NatBackend>,
+    namespace: &NamespaceRef,
+    ids: Vec<String>,
+) -> Result<(), OpError> {
+    let handle = namespace_handle(registry, namespace).await?;
+    handle
+        .run("delete NAT rules", move || backend.delete_all(&ids, true))
+        .await??;
+    Ok(())
+}
+
 pub async fn list(
     registry: &NamespaceRegistry,
     backend: Arc<dyn NatBackend>,
     namespace: &NamespaceRef,
-) -> Result<Vec<NatRule>, OpError> {
+) -> Result<NatListing, OpError> {
     let handle = namespace_handle(registry, namespace).await?;
     Ok(handle
-        .run("list NAT rules", move || backend.list())
+        .run("list NAT rules", move || backend.listing())
         .await??)
 }

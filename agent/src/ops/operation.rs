@@ -167,6 +167,15 @@ impl Operation {
         Footprint::Namespaces(namespaces)
     }
 
+    /// The namespace of a NAT addition, which a batch may apply together with its neighbours; `None` for
+    /// every other operation.
+    pub fn nat_addition_namespace(&self) -> Option<&NamespaceRef> {
+        match self {
+            Self::AddNatRule(request) => Some(&request.namespace),
+            _ => None,
+        }
+    }
+
     /// `nat` is `None` where the caller has no NAT backend; only NAT operations need one.
     pub async fn apply(
         &self,

@@ -244,11 +244,22 @@ impl NatService for NatApi {
     ) -> Result<Response<pb::ListNatRulesResponse>, Status> {
         self.check_available()?;
         let namespace = request.get_ref().validate()?;
-        let rules = nat_ops::list(&self.registry, self.backend.clone(), &namespace)
+        let listing = nat_ops::list(&self.registry, self.backend.clone(), &namespace)
             .await
             .map_err(StatusError::from)?;
         Ok(Response::new(pb::ListNatRulesResponse {
-            rules: rules.into_iter().map(to_proto).collect(),
+            rules: listing.rules.into_iter().map(to_proto).collect(),
+            table_missing: listing.table_missing,
+            foreign_rules: listing
+                .foreign
+                .into_iter()
+                .map(|rule| pb::ForeignNatRule {
+                    chain: rule.chain,
+                    handle: rule.handle,
+                    comment: rule.comment,
+                    reason: rule.reason,
+                })
+                .collect(),
         }))
     }
 }

@@ -473,6 +473,7 @@ impl NatService for Fake {
                 packets: 5_000_000_000,
                 bytes: 7,
             }],
+            ..ListNatRulesResponse::default()
         }))
     }
 }

@@ -2,19 +2,23 @@
 //! operations that share one run in the order given ([`plan`]). On the first failure nothing new starts,
 //! and (unless told to continue) every applied operation is taken back, newest first.
 
+mod nat_runs;
 mod plan;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
 pub(super) use plan::Footprint;
 
+use crate::domain::NamespaceRef;
 use crate::nat::NatBackend;
 use crate::netns::NamespaceRegistry;
 
+use super::nat as nat_ops;
 use super::operation::{Applied, Operation, Undo};
 use super::{OpError, Warning};
 
@@ -63,9 +67,17 @@ pub async fn run(
 ) -> Vec<OperationOutcome> {
     let footprints: Vec<_> = operations.iter().map(Operation::footprint).collect();
     let waits = plan::dependencies(&footprints);
+    let run_keys: Vec<Option<&NamespaceRef>> = operations
+        .iter()
+        .map(Operation::nat_addition_namespace)
+        .collect();
+    let leaders = nat_runs::leaders(&run_keys);
     let operations = Arc::new(operations);
     let failed = Arc::new(AtomicBool::new(false));
     let limit = Arc::new(Semaphore::new(MAX_CONCURRENT));
+    // Steps a run's leader decided for the later members of its run; each member collects its own. The
+    // plan makes every member wait for the one before it (same namespace), so the leader is done first.
+    let decided: Arc<Mutex<HashMap<usize, Step>>> = Arc::default();
     let (done_senders, done_receivers): (Vec<_>, Vec<_>) =
         (0..operations.len()).map(|_| watch::channel(false)).unzip();
 
@@ -73,37 +85,49 @@ pub async fn run(
     for ((index, deps), done) in waits.into_iter().enumerate().zip(done_senders) {
         let before: Vec<watch::Receiver<bool>> =
             deps.iter().map(|d| done_receivers[*d].clone()).collect();
-        let (registry, nat, operations, failed, limit) = (
+        let run = match leaders[index] {
+            Some(leader) if leader == index => Role::Leader {
+                members: (index..leaders.len())
+                    .take_while(|&member| leaders[member] == Some(index))
+                    .collect(),
+            },
+            Some(_) => Role::Member,
+            None => Role::Alone,
+        };
+        let (registry, nat, operations, failed, limit, decided) = (
             registry.clone(),
             nat.clone(),
             operations.clone(),
             failed.clone(),
             limit.clone(),
+            decided.clone(),
         );
         tasks.spawn(async move {
             for mut receiver in before {
                 // An error means the sender is gone, which also means that operation is over.
                 let _ = receiver.wait_for(|finished| *finished).await;
             }
-            let step = if failed.load(Ordering::SeqCst) && !continue_on_error {
-                Step::Skipped
-            } else {
-                let _permit = limit.acquire().await;
-                match operations[index].apply(&registry, Some(&nat)).await {
-                    Ok(Applied {
-                        changed,
-                        warnings,
-                        undo,
-                        ..
-                    }) => Step::Applied {
-                        changed,
-                        warnings,
-                        undo,
-                    },
-                    Err(error) => {
-                        failed.store(true, Ordering::SeqCst);
-                        Step::Failed(error)
-                    }
+            let runner = Runner {
+                registry: &registry,
+                nat: &nat,
+                operations: &operations,
+                failed: &failed,
+                continue_on_error,
+            };
+            let step = match run {
+                // Nothing decided: the leader did not start, so neither does the rest of its run.
+                Role::Member => lock(&decided).remove(&index).unwrap_or(Step::Skipped),
+                _ if runner.stopped() => Step::Skipped,
+                Role::Alone => {
+                    let _permit = limit.acquire().await;
+                    runner.apply_one(index).await
+                }
+                Role::Leader { members } => {
+                    let _permit = limit.acquire().await;
+                    let mut steps = runner.apply_run(&members).await;
+                    let first = steps.remove(0);
+                    lock(&decided).extend(members.into_iter().skip(1).zip(steps));
+                    first
                 }
             };
             let _ = done.send(true);
@@ -120,23 +144,26 @@ pub async fn run(
     let roll_back = failed.load(Ordering::SeqCst) && !continue_on_error;
     let mut outcomes: Vec<Option<OperationOutcome>> = (0..steps.len()).map(|_| None).collect();
     // Newest first, so each undo finds the state its operation left.
-    for (index, step) in steps.into_iter().enumerate().rev() {
+    let mut newest_first: Vec<(usize, Option<Step>)> =
+        steps.into_iter().enumerate().rev().collect();
+    while !newest_first.is_empty() {
+        if roll_back {
+            let rules = nat_undo_run(&newest_first);
+            if rules > 1 {
+                let run: Vec<_> = newest_first.drain(..rules).collect();
+                for (index, outcome) in undo_nat_run(&registry, &nat, run).await {
+                    outcomes[index] = Some(outcome);
+                }
+                continue;
+            }
+        }
+        let (index, step) = newest_first.remove(0);
         outcomes[index] = Some(match step {
             Some(Step::Applied {
                 changed,
                 warnings,
                 undo,
-            }) if roll_back => match undo.run(&registry, &nat).await {
-                Ok(()) => match undo {
-                    Undo::Nothing => OperationOutcome::Applied { changed, warnings },
-                    _ => OperationOutcome::Undone { warnings },
-                },
-                Err(reason) => OperationOutcome::NotUndone {
-                    changed,
-                    warnings,
-                    reason,
-                },
-            },
+            }) if roll_back => undo_one(&registry, &nat, changed, warnings, undo).await,
             Some(Step::Applied {
                 changed, warnings, ..
             }) => OperationOutcome::Applied { changed, warnings },
@@ -149,4 +176,193 @@ pub async fn run(
         .into_iter()
         .map(|o| o.unwrap_or(OperationOutcome::Skipped))
         .collect()
+}
+
+/// How an operation's task takes part in a run of NAT additions.
+enum Role {
+    Alone,
+    /// Applies the whole run (these indexes, itself first) and decides every member's step.
+    Leader {
+        members: Vec<usize>,
+    },
+    Member,
+}
+
+struct Runner<'a> {
+    registry: &'a NamespaceRegistry,
+    nat: &'a Arc<dyn NatBackend>,
+    operations: &'a [Operation],
+    failed: &'a AtomicBool,
+    continue_on_error: bool,
+}
+
+impl Runner<'_> {
+    /// Nothing new starts after a failure, unless the caller asked to continue.
+    fn stopped(&self) -> bool {
+        self.failed.load(Ordering::SeqCst) && !self.continue_on_error
+    }
+
+    async fn apply_one(&self, index: usize) -> Step {
+        match self.operations[index]
+            .apply(self.registry, Some(self.nat))
+            .await
+        {
+            Ok(Applied {
+                changed,
+                warnings,
+                undo,
+                ..
+            }) => Step::Applied {
+                changed,
+                warnings,
+                undo,
+            },
+            Err(error) => {
+                self.failed.store(true, Ordering::SeqCst);
+                Step::Failed(error)
+            }
+        }
+    }
+
+    /// One transaction for the run's rules. When it fails, the run is applied again one operation at a
+    /// time, so the failing operation, and only it, reports its own error, exactly as without grouping.
+    async fn apply_run(&self, members: &[usize]) -> Vec<Step> {
+        let requests: Vec<_> = members
+            .iter()
+            .filter_map(|&member| match &self.operations[member] {
+                Operation::AddNatRule(request) => Some(request.clone()),
+                _ => None,
+            })
+            .collect();
+        if requests.len() == members.len() {
+            if let Ok(outcomes) = nat_ops::add_all(self.registry, self.nat.clone(), requests).await
+            {
+                return outcomes
+                    .into_iter()
+                    .map(|outcome| Step::Applied {
+                        changed: outcome.changed,
+                        undo: if outcome.changed {
+                            Undo::DeleteNatRule {
+                                namespace: outcome_namespace(self.operations, members),
+                                id: outcome.value.id,
+                            }
+                        } else {
+                            Undo::Nothing
+                        },
+                        warnings: outcome.warnings,
+                    })
+                    .collect();
+            }
+        }
+        let mut steps = Vec::with_capacity(members.len());
+        for &member in members {
+            steps.push(if self.stopped() {
+                Step::Skipped
+            } else {
+                self.apply_one(member).await
+            });
+        }
+        steps
+    }
+}
+
+fn outcome_namespace(operations: &[Operation], members: &[usize]) -> NamespaceRef {
+    members
+        .first()
+        .and_then(|&first| operations[first].nat_addition_namespace())
+        .cloned()
+        .unwrap_or(NamespaceRef::Host)
+}
+
+/// How many of the leading steps (newest first) are applied NAT additions of one namespace, to be taken
+/// back in one transaction.
+fn nat_undo_run(newest_first: &[(usize, Option<Step>)]) -> usize {
+    let namespace_of = |step: &Option<Step>| match step {
+        Some(Step::Applied {
+            undo: Undo::DeleteNatRule { namespace, .. },
+            ..
+        }) => Some(namespace.clone()),
+        _ => None,
+    };
+    let Some(first) = newest_first
+        .first()
+        .and_then(|(_, step)| namespace_of(step))
+    else {
+        return 0;
+    };
+    newest_first
+        .iter()
+        .take_while(|(_, step)| namespace_of(step).as_ref() == Some(&first))
+        .count()
+}
+
+/// Takes back a run of NAT additions at once; if that fails, one by one, so each reports its own fate.
+async fn undo_nat_run(
+    registry: &NamespaceRegistry,
+    nat: &Arc<dyn NatBackend>,
+    run: Vec<(usize, Option<Step>)>,
+) -> Vec<(usize, OperationOutcome)> {
+    let mut namespace = None;
+    let mut ids = Vec::with_capacity(run.len());
+    for (_, step) in &run {
+        if let Some(Step::Applied {
+            undo: Undo::DeleteNatRule { namespace: ns, id },
+            ..
+        }) = step
+        {
+            namespace.get_or_insert_with(|| ns.clone());
+            ids.push(id.clone());
+        }
+    }
+    let together = match &namespace {
+        Some(namespace) => nat_ops::delete_all_quietly(registry, nat.clone(), namespace, ids)
+            .await
+            .is_ok(),
+        None => false,
+    };
+    let mut outcomes = Vec::with_capacity(run.len());
+    for (index, step) in run {
+        let outcome = match step {
+            Some(Step::Applied { warnings, .. }) if together => {
+                OperationOutcome::Undone { warnings }
+            }
+            Some(Step::Applied {
+                changed,
+                warnings,
+                undo,
+            }) => undo_one(registry, nat, changed, warnings, undo).await,
+            Some(Step::Failed(error)) => OperationOutcome::Failed(error),
+            Some(Step::Skipped) => OperationOutcome::Skipped,
+            None => OperationOutcome::Failed(OpError::TaskLost),
+        };
+        outcomes.push((index, outcome));
+    }
+    outcomes
+}
+
+async fn undo_one(
+    registry: &NamespaceRegistry,
+    nat: &Arc<dyn NatBackend>,
+    changed: bool,
+    warnings: Vec<Warning>,
+    undo: Undo,
+) -> OperationOutcome {
+    match undo.run(registry, nat).await {
+        Ok(()) => match undo {
+            Undo::Nothing => OperationOutcome::Applied { changed, warnings },
+            _ => OperationOutcome::Undone { warnings },
+        },
+        Err(reason) => OperationOutcome::NotUndone {
+            changed,
+            warnings,
+            reason,
+        },
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Every holder only inserts or removes whole entries: a panic cannot leave the map half changed.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

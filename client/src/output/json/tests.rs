@@ -80,7 +80,11 @@ fn oneof_shows_only_the_chosen_field_and_u64_is_a_number() {
         packets: u64::from(u32::MAX) + 5,
         bytes: 0,
     };
-    let value = to_json(&ListNatRulesResponse { rules: vec![rule] }).unwrap();
+    let value = to_json(&ListNatRulesResponse {
+        rules: vec![rule],
+        ..ListNatRulesResponse::default()
+    })
+    .unwrap();
     let rule = &value["rules"][0];
     let object = rule.as_object().unwrap();
     assert!(!object.contains_key("masquerade"));
@@ -102,7 +106,11 @@ fn unset_oneof_is_absent() {
         id: "r2".into(),
         ..NatRule::default()
     };
-    let value = to_json(&ListNatRulesResponse { rules: vec![rule] }).unwrap();
+    let value = to_json(&ListNatRulesResponse {
+        rules: vec![rule],
+        ..ListNatRulesResponse::default()
+    })
+    .unwrap();
     let object = value["rules"][0].as_object().unwrap();
     assert!(["masquerade", "snat", "dnat"]
         .iter()

@@ -1,5 +1,6 @@
 //! `nat list`: one rule a line, in the words `nat add` takes, after its id and family:
 //! `r1: ipv4 masquerade from 172.20.0.0/16 oif eth0 comment "lab" packets 12 bytes 1008`.
+//! Drift comes first, as `warning:` lines: the table missing, and each rule nsfleet did not make.
 
 use std::{fmt::Write, net::IpAddr};
 
@@ -9,7 +10,26 @@ use nsfleet_proto::v1::{
 };
 
 pub fn render(response: &ListNatRulesResponse) -> String {
-    response.rules.iter().map(rule_line).collect()
+    let mut text = String::new();
+    if response.table_missing {
+        text.push_str(
+            "warning: table inet nsfleet does not exist here: no NAT rule was added in this namespace, \
+             or something outside nsfleet (nft flush ruleset, nft delete table) removed it and its rules\n",
+        );
+    }
+    for rule in &response.foreign_rules {
+        let _ = write!(
+            text,
+            "warning: rule handle {} in chain {:?} of table inet nsfleet is not nsfleet's",
+            rule.handle, rule.chain
+        );
+        if !rule.comment.is_empty() {
+            let _ = write!(text, " (comment {:?})", rule.comment);
+        }
+        let _ = writeln!(text, ": {}", rule.reason);
+    }
+    text.extend(response.rules.iter().map(rule_line));
+    text
 }
 
 fn rule_line(rule: &NatRule) -> String {
@@ -87,7 +107,7 @@ fn family_name(family: AddressFamily) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use nsfleet_proto::v1::{Masquerade, Snat};
+    use nsfleet_proto::v1::{ForeignNatRule, Masquerade, Snat};
 
     use super::*;
 
@@ -146,11 +166,37 @@ mod tests {
         );
         dnat6.family = AddressFamily::Ipv6.into();
         assert_eq!(
-            render(&ListNatRulesResponse { rules: vec![masquerade, snat, dnat, dnat6] }),
+            render(&ListNatRulesResponse {
+                rules: vec![masquerade, snat, dnat, dnat6],
+                ..ListNatRulesResponse::default()
+            }),
             "r1: ipv4 masquerade from 172.20.0.0/16 oif eth0 comment \"lab \\\"one\\\"\" packets 3 bytes 252\n\
              r2: ipv4 snat from 172.20.0.0/16 oif eth0 to 192.0.2.1 packets 3 bytes 252\n\
              r3: ipv4 dnat proto tcp dport 8000-8010 iif eth0 dst 192.0.2.1 to 172.20.0.11:80 packets 3 bytes 252\n\
              r4: ipv6 dnat proto udp dport 53 to [2001:db8::5]:5353 packets 3 bytes 252\n"
+        );
+    }
+
+    #[test]
+    fn drift_is_a_warning_line_before_the_rules() {
+        let missing = ListNatRulesResponse {
+            table_missing: true,
+            ..ListNatRulesResponse::default()
+        };
+        assert!(render(&missing).starts_with("warning: table inet nsfleet does not exist here"));
+        let foreign = ListNatRulesResponse {
+            foreign_rules: vec![ForeignNatRule {
+                chain: "postrouting".into(),
+                handle: 7,
+                comment: "mine\x1b[31m".into(),
+                reason: "no nsfleet id in its comment: nsfleet did not make it".into(),
+            }],
+            ..ListNatRulesResponse::default()
+        };
+        assert_eq!(
+            render(&foreign),
+            "warning: rule handle 7 in chain \"postrouting\" of table inet nsfleet is not nsfleet's \
+             (comment \"mine\\u{1b}[31m\"): no nsfleet id in its comment: nsfleet did not make it\n"
         );
     }
 }
