@@ -271,13 +271,11 @@ fn a_veth_into_a_namespace_that_reuses_a_deleted_ones_inode_is_still_recognised(
         }
         if cycle % 2 == 1 {
             host.cli("netns add other").result();
-            host.cli("link add v-other type veth peer p-other netns other").result();
+            host.cli("link add v-other type veth peer p-other netns other")
+                .result();
         }
         host.cli("link add v-x type veth peer p-x netns x").result();
-        assert_changed(
-            &host.cli("link add v-x type veth peer p-x netns x"),
-            false,
-        );
+        assert_changed(&host.cli("link add v-x type veth peer p-x netns x"), false);
         let shown = host.cli("link show v-x");
         let peer = &shown.result()["links"][0]["peer"];
         assert_eq!(

@@ -275,7 +275,8 @@ fn a_namespace_deleted_by_ip_netns_del_is_let_go_of_without_asking_the_agent() {
     let lab = Lab::start(1);
     let host = lab.host(0);
     host.cli("netns add r1").result();
-    host.cli("link add v-r1 type veth peer p-r1 netns r1").result();
+    host.cli("link add v-r1 type veth peer p-r1 netns r1")
+        .result();
     // Something for the agent to have touched inside r1 after creating it.
     host.cli("-n r1 link set p-r1 up").result();
     host.run_ok("", &["ip", "netns", "del", "r1"]);

@@ -9,12 +9,12 @@ use super::world::*;
 fn nat_list_says_the_table_is_missing_after_someone_deletes_it() {
     let (lab, foreign) = uplink_only();
     let host = lab.host(0);
-    rule_id(&nsfleet(host, PORT_FORWARD));
-    let listed = nsfleet(host, "nat list");
+    rule_id(&host.cli(PORT_FORWARD));
+    let listed = host.cli("nat list");
     assert_eq!(listed.result()["table_missing"], false, "{listed}");
 
     host.run_ok("", &["nft", "delete", "table", "inet", "nsfleet"]);
-    let listed = nsfleet(host, "nat list");
+    let listed = host.cli("nat list");
     assert_eq!(listed.result()["table_missing"], true, "{listed}");
     assert_eq!(listed.result()["rules"], serde_json::json!([]), "{listed}");
     let text = Nsfleet::on(host).line("nat list").text().run();
@@ -30,7 +30,7 @@ fn nat_list_says_the_table_is_missing_after_someone_deletes_it() {
 fn a_rule_added_by_hand_to_nsfleets_table_is_reported_as_foreign() {
     let (lab, foreign) = uplink_only();
     let host = lab.host(0);
-    let ours = rule_id(&nsfleet(host, MASQUERADE_VIA_UPLINK));
+    let ours = rule_id(&host.cli(MASQUERADE_VIA_UPLINK));
     host.run_ok(
         "",
         &[
@@ -55,7 +55,7 @@ fn a_rule_added_by_hand_to_nsfleets_table_is_reported_as_foreign() {
         .find(|rule| nft_comment(rule) == "by hand")
         .expect("the hand-made rule in nft");
 
-    let listed = nsfleet(host, "nat list");
+    let listed = host.cli("nat list");
     let result = listed.result();
     let rules = result["rules"].as_array().cloned().unwrap_or_default();
     assert_eq!(rules.len(), 1, "{listed}");
