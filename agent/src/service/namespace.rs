@@ -64,8 +64,8 @@ impl NamespaceService for NamespaceApi {
     ) -> Result<Response<pb::ListNamespacesResponse>, Status> {
         request.get_ref().validate()?;
         let namespaces = self.registry.list().map_err(StatusError::from)?;
-        // Listing is where the agent notices namespaces deleted behind its back (by `ip netns del`):
-        // dropping their cached sockets lets the kernel free them.
+        // The registry's sweep lets go of namespaces deleted behind the agent's back within half a
+        // second; a caller who lists right after such a delete should not see it held a moment longer.
         self.registry.forget_stale();
         Ok(Response::new(pb::ListNamespacesResponse {
             namespaces: namespaces.into_iter().map(to_proto).collect(),
