@@ -86,23 +86,7 @@ fn deleting_a_rule_nsfleet_does_not_own_is_not_found() {
     let id = rule_id(&added);
     // A rule made by hand inside nsfleet's table: not nsfleet's, so never listed, deleted or flushed
     // away with the table.
-    host.run_ok(
-        "",
-        &[
-            "nft",
-            "add",
-            "rule",
-            "inet",
-            "nsfleet",
-            "postrouting",
-            "ip",
-            "saddr",
-            "198.51.100.0/24",
-            "counter",
-            "comment",
-            "\"hand-made\"",
-        ],
-    );
+    add_rule_by_hand(host, &["counter"], "hand-made");
     assert_eq!(
         list_rules(host)
             .iter()

@@ -31,24 +31,7 @@ fn a_rule_added_by_hand_to_nsfleets_table_is_reported_as_foreign() {
     let (lab, foreign) = uplink_only();
     let host = lab.host(0);
     let ours = rule_id(&host.cli(MASQUERADE_VIA_UPLINK));
-    host.run_ok(
-        "",
-        &[
-            "nft",
-            "add",
-            "rule",
-            "inet",
-            "nsfleet",
-            "postrouting",
-            "ip",
-            "saddr",
-            "198.51.100.0/24",
-            "counter",
-            "masquerade",
-            "comment",
-            "\"by hand\"",
-        ],
-    );
+    add_rule_by_hand(host, &["counter", "masquerade"], "by hand");
     let by_hand = host
         .nsfleet_table_rules()
         .into_iter()

@@ -259,6 +259,26 @@ pub fn assert_cannot_reach(host: &SimHost, netns: &str, target: &str) {
     );
 }
 
+/// Adds a rule for 198.51.100.0/24 to nsfleet's own postrouting chain with `nft`, behind the agent's back:
+/// a rule nsfleet did not make, so it must never list it as its own, delete or flush it.
+pub fn add_rule_by_hand(host: &SimHost, action: &[&str], comment: &str) {
+    let comment = format!("\"{comment}\"");
+    let mut argv = vec![
+        "nft",
+        "add",
+        "rule",
+        "inet",
+        "nsfleet",
+        "postrouting",
+        "ip",
+        "saddr",
+        "198.51.100.0/24",
+    ];
+    argv.extend(action);
+    argv.extend(["comment", comment.as_str()]);
+    host.run_ok("", &argv);
+}
+
 pub fn nsfleet_ping(host: &SimHost, netns: &str, target: &str) -> CliRun {
     host.cli_in(netns, &format!("ping {target} -c 1 -W 1"))
 }

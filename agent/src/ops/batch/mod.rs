@@ -5,6 +5,15 @@
 mod nat_runs;
 mod plan;
 
+/// A named namespace for the ordering tests of `plan` and `nat_runs`.
+#[cfg(test)]
+fn test_namespace(name: &str) -> crate::domain::NamespaceRef {
+    match crate::domain::NamespaceName::parse("n", name) {
+        Ok(name) => crate::domain::NamespaceRef::Named(name),
+        Err(e) => panic!("{e}"),
+    }
+}
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};

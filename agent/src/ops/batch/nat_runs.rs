@@ -27,15 +27,8 @@ pub fn leaders(keys: &[Option<&NamespaceRef>]) -> Vec<Option<usize>> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_namespace as ns;
     use super::*;
-    use crate::domain::NamespaceName;
-
-    fn ns(name: &str) -> NamespaceRef {
-        match NamespaceName::parse("n", name) {
-            Ok(name) => NamespaceRef::Named(name),
-            Err(e) => panic!("{e}"),
-        }
-    }
 
     #[test]
     fn consecutive_additions_to_one_namespace_form_a_run() {

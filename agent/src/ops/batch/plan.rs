@@ -54,15 +54,8 @@ pub fn dependencies(footprints: &[Footprint]) -> Vec<Vec<usize>> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_namespace as ns;
     use super::*;
-    use crate::domain::NamespaceName;
-
-    fn ns(name: &str) -> NamespaceRef {
-        match NamespaceName::parse("n", name) {
-            Ok(name) => NamespaceRef::Named(name),
-            Err(e) => panic!("{e}"),
-        }
-    }
 
     fn touching(names: &[&str]) -> Footprint {
         Footprint::Namespaces(
