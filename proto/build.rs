@@ -20,6 +20,7 @@ const PROTOS: &[&str] = &[
     "nsfleet/v1/neighbor.proto",
     "nsfleet/v1/diagnostics.proto",
     "nsfleet/v1/batch.proto",
+    "nsfleet/v1/topology.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
