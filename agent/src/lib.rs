@@ -9,6 +9,7 @@
 //! - `netns`: named namespaces and the per-namespace netlink handles (the execution model).
 //! - `kernel`: netlink operations on links, addresses, routes, neighbours, sysctls, ICMP.
 //! - `nat`: nsfleet's own nftables table behind a narrow backend trait.
+//! - `state`: the state directory (`--state-dir`): what must outlive the process.
 
 pub mod audit;
 pub mod auth;
@@ -19,3 +20,4 @@ pub mod netns;
 pub mod ops;
 pub mod server;
 pub mod service;
+pub mod state;

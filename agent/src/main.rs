@@ -103,6 +103,11 @@ struct Args {
     /// Seconds a connection may stay open with no call in progress before it is closed.
     #[arg(long, value_name = "SECONDS", default_value = "300", value_parser = parse_seconds, help_heading = "Limits")]
     idle_timeout: Duration,
+
+    /// Directory for what must survive a restart: which topology owns which object, and the intent of a
+    /// change under way. Created (mode 0700) if missing; must be writable.
+    #[arg(long, value_name = "DIR", default_value = nsfleet_agent::state::DEFAULT_STATE_DIR)]
+    state_dir: PathBuf,
 }
 
 fn parse_seconds(value: &str) -> Result<Duration, String> {
@@ -182,6 +187,7 @@ fn main() -> ExitCode {
             first_call_timeout: args.first_call_timeout,
             idle_timeout: args.idle_timeout,
         },
+        state_dir: args.state_dir,
     };
     match runtime.block_on(server::run(config, shutdown_signal())) {
         Ok(()) => ExitCode::SUCCESS,

@@ -56,6 +56,10 @@ impl SimHost {
                 .arg("--listen")
                 .arg(format!("unix:{}", lab_socket.display()));
         }
+        // Never the machine's /var/lib/nsfleet: each simulated host keeps its ledger and journal with it.
+        if !extra_args.iter().any(|arg| arg.starts_with("--state-dir")) {
+            command.arg("--state-dir").arg(dir.path().join("state"));
+        }
         command
             .args(extra_args)
             .env(

@@ -120,6 +120,8 @@ pub enum ServerError {
     AuditLog { path: PathBuf, source: io::Error },
     #[error("load the API descriptors for audit summaries: {0}")]
     Descriptors(#[from] prost_reflect::DescriptorError),
+    #[error(transparent)]
+    StateDir(#[from] crate::state::StateDirError),
     #[error("serve on {addr}: {source}")]
     Serve {
         addr: ListenAddr,
@@ -194,6 +196,8 @@ pub struct ServerConfig {
     /// Where audit lines go; stderr if not given.
     pub audit_log: Option<PathBuf>,
     pub limits: Limits,
+    /// The `--state-dir`: ledger and intent journal.
+    pub state_dir: PathBuf,
 }
 
 impl ServerConfig {
@@ -208,6 +212,7 @@ impl ServerConfig {
             socket_group: None,
             audit_log: None,
             limits: Limits::default(),
+            state_dir: PathBuf::from(crate::state::DEFAULT_STATE_DIR),
         }
     }
 
@@ -300,6 +305,8 @@ pub async fn run(
         limits,
         slots,
     );
+    // Opened before any listener exists, so an unusable directory stops the start, not a later apply.
+    let _state_dir = crate::state::StateDir::open(&config.state_dir)?;
     let admission = Admission::new(limits.connections());
     let registry = Arc::new(NamespaceRegistry::new().await?);
     // A namespace deleted behind the agent's back is let go of within this, not when next asked for.
