@@ -101,9 +101,15 @@ mod tests {
         let parent = tempfile::tempdir().expect("a temporary directory");
         let root = parent.path().join("a/b");
         let state = StateDir::open(&root).expect("a creatable state directory");
-        let mode = fs::metadata(state.root()).expect("metadata").permissions().mode();
+        let mode = fs::metadata(state.root())
+            .expect("metadata")
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o700);
-        assert!(fs::read_dir(&root).expect("readable").next().is_none(), "the probe is removed");
+        assert!(
+            fs::read_dir(&root).expect("readable").next().is_none(),
+            "the probe is removed"
+        );
     }
 
     #[test]
