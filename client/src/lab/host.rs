@@ -21,7 +21,8 @@ use super::{layout::HostLayout, LabError};
 /// `lab_dir` is the lab's directory, which the agent must see at the same path.
 pub fn spawn(agent: &Path, lab_dir: &Path, host: &HostLayout) -> Result<Child, LabError> {
     fs::create_dir_all(&host.dir).map_err(|source| LabError::io("create", &host.dir, source))?;
-    let log = File::create(&host.log).map_err(|source| LabError::io("create", &host.log, source))?;
+    let log =
+        File::create(&host.log).map_err(|source| LabError::io("create", &host.log, source))?;
     let log_copy = log
         .try_clone()
         .map_err(|source| LabError::io("open", &host.log, source))?;

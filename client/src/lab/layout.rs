@@ -144,7 +144,12 @@ impl LabLayout {
         }
         let hosts = match self.read_manifest() {
             Ok(hosts) => hosts,
-            Err(problem) => return LabState::Broken { hosts: None, problem },
+            Err(problem) => {
+                return LabState::Broken {
+                    hosts: None,
+                    problem,
+                }
+            }
         };
         for index in 1..=hosts {
             let host = self.host(index);
@@ -184,16 +189,26 @@ fn host_running(host: &HostLayout) -> Result<(), String> {
     }
     std::os::unix::net::UnixStream::connect(&host.socket)
         .map(drop)
-        .map_err(|error| format!("its socket {} refuses connections: {error}", host.socket.display()))
+        .map_err(|error| {
+            format!(
+                "its socket {} refuses connections: {error}",
+                host.socket.display()
+            )
+        })
 }
 
 /// What a lab's directory and processes say about it.
 #[derive(Debug, PartialEq, Eq)]
 pub enum LabState {
     Absent,
-    Running { hosts: u16 },
+    Running {
+        hosts: u16,
+    },
     /// Something is missing: an agent died, a socket is gone, or it never finished starting.
-    Broken { hosts: Option<u16>, problem: String },
+    Broken {
+        hosts: Option<u16>,
+        problem: String,
+    },
 }
 
 /// The names of the labs under `root`, sorted; none if the root does not exist yet.
@@ -224,7 +239,17 @@ mod tests {
             assert!(LabName::parse(good).is_ok(), "{good}");
         }
         let too_long = "x".repeat(MAX_NAME_LEN + 1);
-        for bad in ["", "-x", "_x", ".", "..", "a/b", "a b", "é", too_long.as_str()] {
+        for bad in [
+            "",
+            "-x",
+            "_x",
+            ".",
+            "..",
+            "a/b",
+            "a b",
+            "é",
+            too_long.as_str(),
+        ] {
             assert!(LabName::parse(bad).is_err(), "{bad}");
         }
     }

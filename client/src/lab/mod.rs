@@ -22,8 +22,8 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 use crate::cli::OutputFormat;
-pub use layout::{LabName, DEFAULT_LABS_ROOT, MAX_HOSTS};
 use layout::{lab_names, HostLayout, LabLayout, LabState};
+pub use layout::{LabName, DEFAULT_LABS_ROOT, MAX_HOSTS};
 use process::AgentRecord;
 
 /// How long all of a lab's agents together may take to accept connections.
@@ -85,7 +85,9 @@ pub enum LabError {
         path: PathBuf,
         source: io::Error,
     },
-    #[error("{path} is too long for a unix socket (at most 107 bytes): choose a shorter --lab-dir")]
+    #[error(
+        "{path} is too long for a unix socket (at most 107 bytes): choose a shorter --lab-dir"
+    )]
     SocketPathTooLong { path: PathBuf },
     #[error("{0} contains a NUL byte")]
     NulInPath(PathBuf),
@@ -308,7 +310,9 @@ fn print_endpoints(lab: &LabLayout, hosts: u16, format: OutputFormat) {
                 out.push_str(&format!("--endpoint {}={}\n", host.label, host.endpoint()))
             }
             OutputFormat::Json => {
-                let pid = AgentRecord::read(&host.record).ok().map(|record| record.pid);
+                let pid = AgentRecord::read(&host.record)
+                    .ok()
+                    .map(|record| record.pid);
                 let line = json!({
                     "lab": lab.name.as_str(),
                     "host": host.label,
@@ -337,7 +341,11 @@ fn down(
                 root: root.to_path_buf(),
             });
         }
-        eprintln!("no lab named {} in {}: nothing to do", name.as_str(), root.display());
+        eprintln!(
+            "no lab named {} in {}: nothing to do",
+            name.as_str(),
+            root.display()
+        );
         report_down(name, false, format);
         return Ok(());
     }
@@ -349,9 +357,10 @@ fn down(
 
 fn report_down(name: &LabName, removed: bool, format: OutputFormat) {
     match format {
-        OutputFormat::Json => {
-            write_stdout(&format!("{}\n", json!({ "lab": name.as_str(), "removed": removed })))
-        }
+        OutputFormat::Json => write_stdout(&format!(
+            "{}\n",
+            json!({ "lab": name.as_str(), "removed": removed })
+        )),
         OutputFormat::Text if removed => eprintln!("lab {} removed", name.as_str()),
         OutputFormat::Text => {}
     }
@@ -407,7 +416,10 @@ fn list(root: &Path, format: OutputFormat) -> Result<(), LabError> {
             OutputFormat::Text => {
                 let hosts = hosts.map_or("?".to_string(), |hosts| hosts.to_string());
                 let problem = problem.map(|p| format!(": {p}")).unwrap_or_default();
-                out.push_str(&format!("{} hosts {hosts} {state}{problem}\n", name.as_str()));
+                out.push_str(&format!(
+                    "{} hosts {hosts} {state}{problem}\n",
+                    name.as_str()
+                ));
             }
         }
     }

@@ -62,7 +62,9 @@ impl AgentRecord {
 
     pub fn liveness(&self) -> Liveness {
         match read_stat(self.pid) {
-            Ok((state, start_time)) if start_time == self.start_time && !matches!(state, 'Z' | 'X') => {
+            Ok((state, start_time))
+                if start_time == self.start_time && !matches!(state, 'Z' | 'X') =>
+            {
                 Liveness::Alive
             }
             _ => Liveness::Gone,
@@ -74,12 +76,26 @@ impl AgentRecord {
 fn read_stat(pid: u32) -> io::Result<(char, u64)> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // The command name (field 2) may hold spaces and parentheses: the fields after it follow the last ')'.
-    let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or_default();
+    let after_name = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .unwrap_or_default();
     let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let malformed = || io::Error::new(io::ErrorKind::InvalidData, format!("/proc/{pid}/stat: {stat}"));
-    let state = fields.first().and_then(|s| s.chars().next()).ok_or_else(malformed)?;
+    let malformed = || {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("/proc/{pid}/stat: {stat}"),
+        )
+    };
+    let state = fields
+        .first()
+        .and_then(|s| s.chars().next())
+        .ok_or_else(malformed)?;
     // Fields 3 (state) to 22 (starttime) are indexes 0 to 19 here.
-    let start_time = fields.get(19).and_then(|s| s.parse().ok()).ok_or_else(malformed)?;
+    let start_time = fields
+        .get(19)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(malformed)?;
     Ok((state, start_time))
 }
 
@@ -94,7 +110,10 @@ pub fn stop_all(agents: &[AgentRecord]) -> Result<(), LabError> {
         .collect();
     // Read while the agents still hold them: a namespace identified by an agent that is alive cannot
     // have been freed and its inode number given to someone else's namespace.
-    let namespaces: Vec<String> = running.iter().flat_map(|agent| namespace_ids(agent.pid)).collect();
+    let namespaces: Vec<String> = running
+        .iter()
+        .flat_map(|agent| namespace_ids(agent.pid))
+        .collect();
     let holders: Vec<AgentRecord> = processes_in(&namespaces)
         .into_iter()
         .filter(|holder| !running.iter().any(|agent| agent.pid == holder.pid))
