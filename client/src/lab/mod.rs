@@ -91,6 +91,8 @@ pub enum LabError {
     SocketPathTooLong { path: PathBuf },
     #[error("{0} contains a NUL byte")]
     NulInPath(PathBuf),
+    #[error("nsfleet lab up needs root: each host is a network and mount namespace of its own")]
+    NotRoot,
     #[error("no nsfleet-agent at {0}: build it next to nsfleet, or pass --agent PATH")]
     NoAgent(PathBuf),
     #[error("{host}: cannot start {agent}: {source}")]
@@ -176,6 +178,10 @@ fn up(
     agent: Option<&Path>,
     format: OutputFormat,
 ) -> Result<(), LabError> {
+    // SAFETY: geteuid(2) cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err(LabError::NotRoot);
+    }
     let agent = match agent {
         Some(agent) => agent.to_path_buf(),
         None => default_agent()?,
@@ -417,7 +423,7 @@ fn list(root: &Path, format: OutputFormat) -> Result<(), LabError> {
                 let hosts = hosts.map_or("?".to_string(), |hosts| hosts.to_string());
                 let problem = problem.map(|p| format!(": {p}")).unwrap_or_default();
                 out.push_str(&format!(
-                    "{} hosts {hosts} {state}{problem}\n",
+                    "{}: {hosts} hosts, {state}{problem}\n",
                     name.as_str()
                 ));
             }
