@@ -377,6 +377,26 @@ fn down_of_an_absent_lab_fails_unless_told_to_ignore_it() {
 }
 
 #[test]
+fn down_never_removes_a_directory_that_is_not_a_lab() {
+    let lab = UserLab::new("notalab");
+    std::fs::create_dir(lab.dir()).expect("a directory");
+    std::fs::write(lab.dir().join("precious"), "keep me").expect("a file");
+    let down = lab.down();
+    assert_eq!(down.exit_code(), Some(1), "{down}");
+    assert!(down.stderr().contains("is not a lab"), "{down}");
+    assert!(
+        lab.dir().join("precious").exists(),
+        "lab down removed a directory it did not make"
+    );
+    assert_eq!(
+        lab.list(),
+        Vec::<Value>::new(),
+        "lab list shows a directory that is not a lab"
+    );
+    std::fs::remove_file(lab.dir().join("precious")).expect("removing the file");
+}
+
+#[test]
 fn bad_names_and_host_counts_are_usage_errors() {
     let lab = UserLab::new("usage");
     for line in [

@@ -163,6 +163,16 @@ impl LabLayout {
         LabState::Running { hosts }
     }
 
+    /// The first entry of the lab's directory that a lab never holds, if any. `lab down` removes the
+    /// directory whole: a mistyped `--lab-dir` must not make it remove someone else's.
+    pub fn foreign_entry(&self) -> Option<String> {
+        let entries = fs::read_dir(&self.dir).ok()?;
+        entries
+            .filter_map(Result::ok)
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            .find(|name| !is_lab_entry(name))
+    }
+
     /// Every host directory the lab holds, started or not, in order: what `lab down` must clean up even
     /// when `lab.json` is missing or wrong.
     pub fn existing_hosts(&self) -> Vec<HostLayout> {
@@ -179,6 +189,16 @@ impl LabLayout {
         hosts.sort_by_key(|(index, _)| *index);
         hosts.into_iter().map(|(_, host)| host).collect()
     }
+}
+
+/// `lab.json`, `hostN` or `hostN.sock`: the names `up` makes in a lab's directory.
+fn is_lab_entry(name: &str) -> bool {
+    if name == MANIFEST {
+        return true;
+    }
+    let host = name.strip_suffix(".sock").unwrap_or(name);
+    host.strip_prefix("host")
+        .is_some_and(|index| !index.is_empty() && index.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn host_running(host: &HostLayout) -> Result<(), String> {
@@ -264,6 +284,23 @@ mod tests {
             deep.check_socket_paths(1),
             Err(LabError::SocketPathTooLong { .. })
         ));
+    }
+
+    #[test]
+    fn only_what_up_makes_belongs_to_a_lab() {
+        for name in ["lab.json", "host1", "host12.sock"] {
+            assert!(is_lab_entry(name), "{name}");
+        }
+        for name in [
+            "host",
+            "host.sock",
+            "hostx",
+            "passwd",
+            "lab.json~",
+            "host1.log",
+        ] {
+            assert!(!is_lab_entry(name), "{name}");
+        }
     }
 
     #[test]

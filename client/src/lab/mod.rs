@@ -125,6 +125,8 @@ pub enum LabError {
     CannotIdentify { name: String, problem: String },
     #[error("no lab named {name} in {root} (--ignore-missing to succeed anyway)")]
     NoSuchLab { name: String, root: PathBuf },
+    #[error("{dir} is not a lab (it holds {entry}): leaving it alone; check --lab-dir")]
+    NotALab { dir: PathBuf, entry: String },
     #[error("process {pid} in the lab's namespaces did not exit after SIGKILL")]
     Unstoppable { pid: u32 },
 }
@@ -202,6 +204,12 @@ fn up(
     };
     let _lock = lock(&lab.dir)?;
     if !fresh {
+        if let Some(entry) = lab.foreign_entry() {
+            return Err(LabError::NotALab {
+                dir: lab.dir.clone(),
+                entry,
+            });
+        }
         return match lab.inspect() {
             LabState::Running { hosts: running } if running == hosts => {
                 eprintln!("lab {} already runs {hosts} hosts", name.as_str());
@@ -376,6 +384,12 @@ fn report_down(name: &LabName, removed: bool, format: OutputFormat) {
 /// removes the directory. An agent whose record is missing or damaged cannot be identified and is left
 /// alone; that is reported and the directory is kept, so the log stays for whoever looks.
 fn remove(lab: &LabLayout) -> Result<(), LabError> {
+    if let Some(entry) = lab.foreign_entry() {
+        return Err(LabError::NotALab {
+            dir: lab.dir.clone(),
+            entry,
+        });
+    }
     let mut agents = Vec::new();
     for host in lab.existing_hosts() {
         // No record: its agent never started (`up` records each agent as soon as it is spawned, and
@@ -409,7 +423,11 @@ fn remove(lab: &LabLayout) -> Result<(), LabError> {
 fn list(root: &Path, format: OutputFormat) -> Result<(), LabError> {
     let mut out = String::new();
     for name in lab_names(root)? {
-        let (hosts, state, problem) = match LabLayout::new(root, name.clone()).inspect() {
+        let lab = LabLayout::new(root, name.clone());
+        if lab.foreign_entry().is_some() {
+            continue;
+        }
+        let (hosts, state, problem) = match lab.inspect() {
             LabState::Absent => continue,
             LabState::Running { hosts } => (Some(hosts), "running", None),
             LabState::Broken { hosts, problem } => (hosts, "broken", Some(problem)),
