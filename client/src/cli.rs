@@ -194,7 +194,7 @@ pub enum Object {
     #[command(after_help = BATCH_HELP)]
     Batch(BatchArgs),
     /// Simulated hosts on this machine to rehearse on: each an agent in throwaway network and mount
-    /// namespaces, on a unix socket (contacts no agent)
+    /// namespaces, on a unix socket; `lab up NAME --hosts N` prints their --endpoint lines
     #[command(subcommand)]
     Lab(crate::lab::LabVerb),
     /// Print a shell completion script (contacts no agent):

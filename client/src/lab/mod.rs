@@ -39,6 +39,7 @@ pub enum LabVerb {
                             --endpoint host1=unix:/run/nsfleet/labs/demo/host1.sock\n  \
                             --endpoint host2=unix:/run/nsfleet/labs/demo/host2.sock")]
     Up {
+        /// The lab's name: 1-32 letters, digits, '-' or '_'
         #[arg(value_parser = LabName::parse)]
         name: LabName,
         /// Number of hosts, named host1 ... hostN
@@ -54,6 +55,7 @@ pub enum LabVerb {
     /// Stop NAME's agents and remove its directory
     #[command(visible_alias = "delete")]
     Down {
+        /// The lab's name: 1-32 letters, digits, '-' or '_'
         #[arg(value_parser = LabName::parse)]
         name: LabName,
         /// Succeed without a change if there is no such lab (for teardown scripts run twice)
