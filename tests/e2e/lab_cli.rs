@@ -377,6 +377,32 @@ fn down_of_an_absent_lab_fails_unless_told_to_ignore_it() {
 }
 
 #[test]
+fn an_agent_that_fails_to_start_fails_up_and_leaves_nothing() {
+    let lab = UserLab::new("failing");
+    let agent = lab.root().join("broken-agent");
+    std::fs::write(&agent, "#!/bin/sh\necho \"refusing $1\" >&2\nexit 3\n").expect("a fake agent");
+    std::fs::set_permissions(&agent, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("making the fake agent executable");
+    let up = lab
+        .lab("up failing --hosts 2")
+        .args(["--agent", &agent.display().to_string()])
+        .text()
+        .run();
+    assert_eq!(up.exit_code(), Some(1), "{up}");
+    assert!(
+        up.stderr().contains("host1: the agent exited")
+            && up.stderr().contains("refusing --listen"),
+        "the error shows the end of the agent's log\n{up}"
+    );
+    assert_eq!(up.stdout(), "", "no endpoints for a failed lab up\n{up}");
+    assert!(
+        !lab.dir().exists(),
+        "a failed lab up left {}",
+        lab.dir().display()
+    );
+}
+
+#[test]
 fn down_never_removes_a_directory_that_is_not_a_lab() {
     let lab = UserLab::new("notalab");
     std::fs::create_dir(lab.dir()).expect("a directory");

@@ -103,11 +103,11 @@ pub enum LabError {
         host: String,
         source: io::Error,
     },
-    #[error("{host}: the agent {what}; the end of {log}:\n{tail}")]
+    // The log itself goes with the half-started lab: its end is in the message.
+    #[error("{host}: the agent {what}; its log ends with:\n{tail}")]
     AgentFailed {
         host: String,
         what: String,
-        log: PathBuf,
         tail: String,
     },
     #[error("lab {name} runs {running} hosts, not {asked}: `{down}` first to start it anew")]
@@ -289,7 +289,6 @@ fn wait_ready(host: &HostLayout, child: &mut Child, since: Instant) -> Result<()
     let failed = |what: String| LabError::AgentFailed {
         host: host.label.clone(),
         what,
-        log: host.log.clone(),
         tail: log_tail(&host.log),
     };
     loop {
@@ -314,6 +313,9 @@ fn wait_ready(host: &HostLayout, child: &mut Child, since: Instant) -> Result<()
 fn log_tail(log: &Path) -> String {
     let text = fs::read_to_string(log).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
+    if lines.is_empty() {
+        return "(nothing: the log is empty)".into();
+    }
     lines[lines.len().saturating_sub(20)..].join("\n")
 }
 
