@@ -10,7 +10,7 @@ use std::{
 use clap::Parser;
 
 use crate::{
-    cli::{Cli, OutputFormat},
+    cli::{Cli, Object, OutputFormat},
     commands::{self, Action, CallContext, Outcome},
     connect::{ClientSecurity, Host},
     failure::HostFailure,
@@ -28,6 +28,10 @@ const EXIT_USAGE: u8 = 2;
 pub fn main() -> ExitCode {
     // clap prints its own usage errors and exits with status 2.
     let cli = Cli::parse();
+    // Before any runtime exists: starting a lab's hosts forks.
+    if let Object::Lab(verb) = &cli.object {
+        return crate::lab::run(verb, cli.global.output);
+    }
     if let Some(status) = crate::local::run(&cli.object) {
         return status;
     }

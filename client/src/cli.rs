@@ -193,6 +193,10 @@ pub enum Object {
     /// Apply many changes in one call per host: one nsfleet command per line, without "nsfleet"
     #[command(after_help = BATCH_HELP)]
     Batch(BatchArgs),
+    /// Simulated hosts on this machine to rehearse on: each an agent in throwaway network and mount
+    /// namespaces, on a unix socket; `lab up NAME --hosts N` prints their --endpoint lines
+    #[command(subcommand)]
+    Lab(crate::lab::LabVerb),
     /// Print a shell completion script (contacts no agent):
     /// `nsfleet completions bash > /etc/bash_completion.d/nsfleet`
     Completions {

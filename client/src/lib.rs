@@ -16,6 +16,7 @@ pub mod connect;
 pub mod failure;
 pub mod fleet;
 pub mod grammar;
+pub mod lab;
 pub mod local;
 pub mod output;
 pub mod plan;

@@ -248,6 +248,7 @@ fn unforced_action(object: Object, options: &RequestOptions) -> Result<Action, U
         Object::Batch(arguments) => Action::Batch(crate::batch::load(arguments, options)?),
         Object::Completions { .. } => return Err(UsageError::Local("completions")),
         Object::Man { .. } => return Err(UsageError::Local("man")),
+        Object::Lab(_) => return Err(UsageError::Local("lab")),
     })
 }
 
