@@ -19,3 +19,4 @@ pub mod grammar;
 pub mod local;
 pub mod output;
 pub mod plan;
+pub mod topology;
