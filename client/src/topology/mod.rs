@@ -4,6 +4,7 @@
 //! and print what came back (`verbs`, `render`). The client diffs nothing itself: plans, drift and
 //! ownership are the agent's.
 
+pub mod calls;
 pub mod check;
 pub mod convert;
 pub mod error;
@@ -11,6 +12,7 @@ pub mod expand;
 pub mod file;
 pub mod render;
 pub mod schema;
+pub mod targets;
 pub mod verbs;
 pub mod yaml;
 
