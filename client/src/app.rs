@@ -117,7 +117,11 @@ async fn run_on_host(
 /// (it carries the broken connection as its source; statuses from the agent never have one). Over
 /// plaintext TCP the likeliest cause is an agent that serves TLS and dropped the connection, which
 /// surfaces as a broken pipe or as TLS bytes read as a malformed HTTP/2 frame.
-pub(crate) fn call_failure(host: &Host, security: &ClientSecurity, status: tonic::Status) -> HostFailure {
+pub(crate) fn call_failure(
+    host: &Host,
+    security: &ClientSecurity,
+    status: tonic::Status,
+) -> HostFailure {
     let broken = std::error::Error::source(&status).is_some();
     let mut failure = HostFailure::from(status);
     if broken {

@@ -117,7 +117,11 @@ fn a_failing_host_makes_plan_exit_1_even_with_changes_elsewhere() {
         run.stderr,
         "nsfleet: idle: PERMISSION_DENIED: the agent lacks CAP_NET_ADMIN\n"
     );
-    assert!(run.stdout.starts_with("busy: 1 to create"), "{}", run.stdout);
+    assert!(
+        run.stdout.starts_with("busy: 1 to create"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -127,7 +131,8 @@ fn apply_shows_the_plan_then_applies_with_its_fingerprint() {
     let run = run("apply", &busy, &idle, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
-        run.stdout.starts_with("busy: 1 to create, 1 to change, 1 to replace, 1 to delete\n"),
+        run.stdout
+            .starts_with("busy: 1 to create, 1 to change, 1 to replace, 1 to delete\n"),
         "{}",
         run.stdout
     );
@@ -208,8 +213,21 @@ fn destroy_needs_no_file_and_uses_the_hosts_given() {
     );
     let missing = nsfleet(&["--host", &first.endpoint, "destroy", "other"]);
     assert_eq!(missing.code, 1);
-    assert!(missing.stderr.contains("NOT_FOUND: no topology other"), "{}", missing.stderr);
-    let ignored = nsfleet(&["--host", &first.endpoint, "destroy", "other", "--ignore-missing"]);
+    assert!(
+        missing.stderr.contains("NOT_FOUND: no topology other"),
+        "{}",
+        missing.stderr
+    );
+    let ignored = nsfleet(&[
+        "--host",
+        &first.endpoint,
+        "destroy",
+        "other",
+        "--ignore-missing",
+    ]);
     assert_eq!(ignored.code, 0, "{}", ignored.stderr);
-    assert_eq!(ignored.stdout, format!("{}: nothing of other to destroy\n", first.endpoint));
+    assert_eq!(
+        ignored.stdout,
+        format!("{}: nothing of other to destroy\n", first.endpoint)
+    );
 }

@@ -9,8 +9,9 @@ use serde_json::Value;
 
 /// The README's `<!-- topology-example -->` block, as a file in `dir`.
 fn readme_topology(dir: &Path) -> PathBuf {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
-        .expect("README.md");
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .expect("README.md");
     let block = readme
         .split_once("<!-- topology-example -->\n```yaml\n")
         .expect("the README has the topology example")
@@ -50,10 +51,14 @@ fn the_readme_topology_validates_with_both_hosts() {
         assert_eq!(namespaces, ["netns1", "netns2", "upstream"], "{run}");
         assert_eq!(line["result"]["name"], "tutorial", "{run}");
     }
-    let text = Nsfleet::new().text().args(["validate", path_text(&file)]).run();
+    let text = Nsfleet::new()
+        .text()
+        .args(["validate", path_text(&file)])
+        .run();
     assert_eq!(text.exit_code(), Some(0), "{text}");
     assert!(
-        text.stdout().starts_with("host1: 3 namespaces, 7 links, 5 addresses"),
+        text.stdout()
+            .starts_with("host1: 3 namespaces, 7 links, 5 addresses"),
         "{text}"
     );
 }
@@ -70,8 +75,9 @@ fn a_bad_file_fails_with_each_problem_at_its_place() {
     let text = Nsfleet::new().text().args(["validate", path]).run();
     assert_eq!(text.exit_code(), Some(1), "{text}");
     assert!(
-        text.stderr()
-            .contains(&format!("{path}:4:5: unknown key \"bridgs\"; did you mean \"bridges\"?")),
+        text.stderr().contains(&format!(
+            "{path}:4:5: unknown key \"bridgs\"; did you mean \"bridges\"?"
+        )),
         "{text}"
     );
     assert!(text.stdout().is_empty(), "{text}");
@@ -99,8 +105,9 @@ fn semantic_problems_are_found_without_an_agent() {
     let run = Nsfleet::new().text().args(["validate", path]).run();
     assert_eq!(run.exit_code(), Some(1), "{run}");
     assert!(
-        run.stderr()
-            .contains(&format!("{path}:7:44: the peer's namespace \"n2\" is not declared on host h1")),
+        run.stderr().contains(&format!(
+            "{path}:7:44: the peer's namespace \"n2\" is not declared on host h1"
+        )),
         "{run}"
     );
 }
@@ -112,7 +119,12 @@ fn plan_names_the_hosts_without_an_endpoint_before_calling_any() {
     let path = path_text(&file);
     let run = Nsfleet::new()
         .text()
-        .args(["plan", path, "--endpoint", "host1=unix:/nonexistent/agent.sock"])
+        .args([
+            "plan",
+            path,
+            "--endpoint",
+            "host1=unix:/nonexistent/agent.sock",
+        ])
         .run();
     assert_eq!(run.exit_code(), Some(1), "{run}");
     assert!(

@@ -13,7 +13,10 @@ pub enum TopologyError {
     },
     /// Every problem found, in file order (at most [`MAX_PROBLEMS`] of them).
     #[error("{}", Listed { file, problems })]
-    Invalid { file: String, problems: Vec<Problem> },
+    Invalid {
+        file: String,
+        problems: Vec<Problem>,
+    },
 }
 
 /// Enough to fix a file in a few rounds without burying the first problem under a 1000-namespace
@@ -70,7 +73,11 @@ impl fmt::Display for Listed<'_> {
             if index > 0 {
                 formatter.write_str("\n")?;
             }
-            write!(formatter, "{}:{}: {}", self.file, problem.at, problem.message)?;
+            write!(
+                formatter,
+                "{}:{}: {}",
+                self.file, problem.at, problem.message
+            )?;
         }
         Ok(())
     }

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use super::{
     error::Problems,
     file::{
-        AdoptSpec, AddressItem, BridgeSpec, Forwarding, HostSpec, LinkState, Located,
+        AddressItem, AdoptSpec, BridgeSpec, Forwarding, HostSpec, LinkState, Located,
         NamespaceSpec, PoolSpec, TopologyFile,
     },
     yaml::Pos,
@@ -159,11 +159,18 @@ impl Instance {
                 text.value.clone()
             }
         };
-        Located { value, ..text.clone() }
+        Located {
+            value,
+            ..text.clone()
+        }
     }
 }
 
-fn instances(name: &Located<String>, spec: &NamespaceSpec, problems: &mut Problems) -> Vec<Instance> {
+fn instances(
+    name: &Located<String>,
+    spec: &NamespaceSpec,
+    problems: &mut Problems,
+) -> Vec<Instance> {
     let Some(count) = &spec.count else {
         if let Some(start) = &spec.start {
             problems.add(start.pos(), "start without count: start numbers a series");

@@ -341,7 +341,8 @@ impl<'de> Deserialize<'de> for PoolOrText {
             }
 
             fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                PoolSpec::deserialize(de::value::MapAccessDeserializer::new(map)).map(PoolOrText::Pool)
+                PoolSpec::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(PoolOrText::Pool)
             }
         }
 

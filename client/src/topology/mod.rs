@@ -18,8 +18,8 @@ pub mod yaml;
 
 use nsfleet_proto::v1::HostTopology;
 
-pub use error::{Problem, TopologyError};
 use error::Problems;
+pub use error::{Problem, TopologyError};
 
 /// A valid topology file, one `HostTopology` per host in file order.
 #[derive(Debug, Clone)]
@@ -62,7 +62,10 @@ pub fn parse(file: &str, text: &str) -> Result<Loaded, TopologyError> {
         .iter()
         .map(|host| LoadedHost {
             name: host.name.value.clone(),
-            endpoint: host.endpoint.as_ref().map(|endpoint| endpoint.value.clone()),
+            endpoint: host
+                .endpoint
+                .as_ref()
+                .map(|endpoint| endpoint.value.clone()),
             topology: convert::host_topology(&topology.name.value, host, &mut problems),
         })
         .collect();

@@ -54,11 +54,7 @@ fn a_minimal_file_gives_a_namespace_with_lo_up() {
 
 #[test]
 fn malformed_yaml_is_placed() {
-    assert_problem(
-        "name: t\nhosts:\n  h1: [unclosed\n",
-        "4:1",
-        "",
-    );
+    assert_problem("name: t\nhosts:\n  h1: [unclosed\n", "4:1", "");
     assert_problem("name: t\nhosts:\n\t- h1\n", "3:2", "tabs");
 }
 
@@ -93,11 +89,7 @@ fn unknown_keys_say_what_was_meant() {
         "8:20",
         "did you mean \"name\"?",
     );
-    assert_problem(
-        "nmae: t\nhosts: {}\n",
-        "1:1",
-        "did you mean \"name\"?",
-    );
+    assert_problem("nmae: t\nhosts: {}\n", "1:1", "did you mean \"name\"?");
     assert_problem(
         "name: t\nhosts:\n  h1:\n    namespaces:\n      n1: {lo: upp}\n",
         "5:16",
@@ -130,11 +122,7 @@ fn a_value_of_the_wrong_type_is_placed_at_the_value() {
 
 #[test]
 fn aliases_are_refused_before_they_expand() {
-    assert_problem(
-        "name: t\nhosts:\n  h1: &a {}\n  h2: *a\n",
-        "4:7",
-        "aliases",
-    );
+    assert_problem("name: t\nhosts:\n  h1: &a {}\n  h2: *a\n", "4:7", "aliases");
 }
 
 #[test]
@@ -299,12 +287,21 @@ fn a_series_of_1000_namespaces_in_a_few_lines() {
     assert_eq!(topology.addresses.len(), 1001);
     let first = &topology.addresses[1];
     assert_eq!(
-        (first.namespace.as_str(), first.link.as_str(), first.address.as_str(), first.prefix_len),
+        (
+            first.namespace.as_str(),
+            first.link.as_str(),
+            first.address.as_str(),
+            first.prefix_len
+        ),
         ("ns1", "c1", "172.20.1.0", 16)
     );
     let last = &topology.addresses[1000];
     assert_eq!(
-        (last.namespace.as_str(), last.link.as_str(), last.address.as_str()),
+        (
+            last.namespace.as_str(),
+            last.link.as_str(),
+            last.address.as_str()
+        ),
         ("ns1000", "c1000", "172.20.4.231")
     );
     assert_eq!(topology.routes.len(), 1000);
@@ -356,15 +353,25 @@ fn the_readme_topology_is_the_tutorial_on_host1_and_host2() {
     assert_eq!(names, ["host1", "host2"]);
     for host in &loaded.hosts {
         let topology = &host.topology;
-        let namespaces: Vec<&str> = topology.namespaces.iter().map(|n| n.name.as_str()).collect();
-        assert!(namespaces.starts_with(&["netns1", "netns2"]), "{namespaces:?}");
+        let namespaces: Vec<&str> = topology
+            .namespaces
+            .iter()
+            .map(|n| n.name.as_str())
+            .collect();
+        assert!(
+            namespaces.starts_with(&["netns1", "netns2"]),
+            "{namespaces:?}"
+        );
         let bridge = topology
             .links
             .iter()
             .find(|link| link.link.as_ref().unwrap().name == "br0")
             .unwrap();
         assert!(bridge.up);
-        assert!(matches!(bridge.link.as_ref().unwrap().kind, Some(Kind::Bridge(_))));
+        assert!(matches!(
+            bridge.link.as_ref().unwrap().kind,
+            Some(Kind::Bridge(_))
+        ));
         for (end, peer, namespace, address) in [
             ("ceth1", "veth1", "netns1", "172.20.0.11"),
             ("ceth2", "veth2", "netns2", "172.20.0.12"),
@@ -406,15 +413,18 @@ fn the_readme_topology_is_the_tutorial_on_host1_and_host2() {
                 .find(|route| route.namespace == namespace)
                 .unwrap();
             let spec = route.route.as_ref().unwrap();
-            assert_eq!((spec.destination.as_str(), spec.gateway.as_str()), ("", "172.20.0.10"));
+            assert_eq!(
+                (spec.destination.as_str(), spec.gateway.as_str()),
+                ("", "172.20.0.10")
+            );
         }
-        let bridge_address = topology
-            .addresses
-            .iter()
-            .find(|a| a.link == "br0")
-            .unwrap();
+        let bridge_address = topology.addresses.iter().find(|a| a.link == "br0").unwrap();
         assert_eq!(
-            (bridge_address.namespace.as_str(), bridge_address.address.as_str(), bridge_address.prefix_len),
+            (
+                bridge_address.namespace.as_str(),
+                bridge_address.address.as_str(),
+                bridge_address.prefix_len
+            ),
             ("", "172.20.0.10", 16)
         );
         assert_eq!(topology.forwarding.len(), 1);
@@ -453,8 +463,17 @@ fn garbage_never_panics() {
             let _ = parse(FILE, &text[..end]);
         }
     }
-    for text in ["{", "[", ":", "- - -", "name: [", "\"", "? a\n: b", "%YAML 9\n---\n", "\u{feff}name: t"] {
+    for text in [
+        "{",
+        "[",
+        ":",
+        "- - -",
+        "name: [",
+        "\"",
+        "? a\n: b",
+        "%YAML 9\n---\n",
+        "\u{feff}name: t",
+    ] {
         let _ = parse(FILE, text);
     }
 }
-

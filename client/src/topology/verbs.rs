@@ -54,7 +54,9 @@ fn block_on(work: impl std::future::Future<Output = u8>) -> u8 {
     {
         Ok(runtime) => runtime.block_on(work),
         Err(error) => {
-            write_err(&format!("nsfleet: cannot start the async runtime: {error}\n"));
+            write_err(&format!(
+                "nsfleet: cannot start the async runtime: {error}\n"
+            ));
             EXIT_FAILED
         }
     }
@@ -84,16 +86,23 @@ fn counts(host: &super::LoadedHost) -> String {
         plural(topology.links.len(), "link", "links"),
         plural(topology.addresses.len(), "address", "addresses"),
         plural(topology.routes.len(), "route", "routes"),
-        plural(topology.forwarding.len(), "forwarding setting", "forwarding settings"),
+        plural(
+            topology.forwarding.len(),
+            "forwarding setting",
+            "forwarding settings",
+        ),
         plural(topology.nat_rules.len(), "NAT rule", "NAT rules"),
     ]
     .join(", ")
 }
 
 async fn plan(args: &PlanArgs, global: &GlobalOptions) -> u8 {
-    let Some((_, targets, caller)) =
-        prepare(&args.file, &args.endpoints.endpoints, global, DEFAULT_TIMEOUT)
-    else {
+    let Some((_, targets, caller)) = prepare(
+        &args.file,
+        &args.endpoints.endpoints,
+        global,
+        DEFAULT_TIMEOUT,
+    ) else {
         return EXIT_FAILED;
     };
     let results = plans(&caller, &targets).await;
@@ -248,7 +257,10 @@ async fn apply_one(
 }
 
 fn confirmed(total: usize, planned: &[PlanTopologyResponse]) -> bool {
-    let hosts = planned.iter().filter(|plan| !plan.changes.is_empty()).count();
+    let hosts = planned
+        .iter()
+        .filter(|plan| !plan.changes.is_empty())
+        .count();
     write_err(&format!(
         "Apply {total} change{} on {hosts} host{}? [y/N] ",
         if total == 1 { "" } else { "s" },
@@ -262,9 +274,12 @@ fn confirmed(total: usize, planned: &[PlanTopologyResponse]) -> bool {
 }
 
 async fn drift(args: &DriftArgs, global: &GlobalOptions) -> u8 {
-    let Some((loaded, targets, caller)) =
-        prepare(&args.file, &args.endpoints.endpoints, global, DEFAULT_TIMEOUT)
-    else {
+    let Some((loaded, targets, caller)) = prepare(
+        &args.file,
+        &args.endpoints.endpoints,
+        global,
+        DEFAULT_TIMEOUT,
+    ) else {
         return EXIT_FAILED;
     };
     let results = calls::each(
@@ -294,7 +309,11 @@ async fn drift(args: &DriftArgs, global: &GlobalOptions) -> u8 {
                     loaded.name,
                     summary(&response.drift)
                 ),
-                (true, false) => format!("{}: drifted; applying would: {}", target.name, summary(&response.drift)),
+                (true, false) => format!(
+                    "{}: drifted; applying would: {}",
+                    target.name,
+                    summary(&response.drift)
+                ),
             };
             changes_text(&header, &response.drift, &[], style)
         });
@@ -334,7 +353,12 @@ async fn destroy(args: &DestroyArgs, global: &GlobalOptions) -> u8 {
         outcome.count(result.as_ref().map(|_| false));
         emit(global.output, &host.label, result, |response| {
             let header = if response.changed {
-                format!("{}: destroyed {}: {}", host.label, args.name, summary(&response.changes))
+                format!(
+                    "{}: destroyed {}: {}",
+                    host.label,
+                    args.name,
+                    summary(&response.changes)
+                )
             } else {
                 format!("{}: nothing of {} to destroy", host.label, args.name)
             };

@@ -119,7 +119,12 @@ pub fn from_str<T: de::DeserializeOwned>(text: &str) -> Result<T, YamlError> {
         .map_err(|error| YamlError::at(Pos::from_marker(error.marker()), error.info()))?;
     let root = match documents.as_slice() {
         [root] => root,
-        [] => return Err(YamlError::at(Pos { line: 1, column: 1 }, "the file is empty")),
+        [] => {
+            return Err(YamlError::at(
+                Pos { line: 1, column: 1 },
+                "the file is empty",
+            ))
+        }
         [_, second, ..] => {
             return Err(YamlError::at(
                 Pos::of(second),

@@ -36,8 +36,6 @@ use tonic::{transport::Server, Request, Response, Status};
 
 mod topology;
 
-pub use topology::FINGERPRINT;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     /// Answers every call with canned data.

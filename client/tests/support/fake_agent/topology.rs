@@ -7,7 +7,7 @@ use tonic::{Request, Response, Status};
 
 use super::Fake;
 
-pub const FINGERPRINT: &str = "fp-1";
+const FINGERPRINT: &str = "fp-1";
 
 fn object(kind: ObjectKind, namespace: &str, name: &str, link: &str) -> Option<ObjectRef> {
     Some(ObjectRef {
@@ -73,7 +73,11 @@ impl TopologyService for Fake {
         let topology = request.into_inner().topology.unwrap_or_default();
         let changes = planned(&topology);
         Ok(Response::new(PlanTopologyResponse {
-            warnings: if changes.is_empty() { Vec::new() } else { warnings() },
+            warnings: if changes.is_empty() {
+                Vec::new()
+            } else {
+                warnings()
+            },
             changes,
             fingerprint: FINGERPRINT.into(),
         }))
