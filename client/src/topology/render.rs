@@ -167,3 +167,122 @@ fn json_failure(error: &JsonError) -> HostFailure {
 fn line(value: Value) -> String {
     format!("{value}\n")
 }
+
+#[cfg(test)]
+mod tests {
+    use nsfleet_proto::v1::PlanTopologyResponse;
+
+    use super::*;
+    use crate::topology::verbs::{Tally, EXIT_CHANGES, EXIT_FAILED, EXIT_OK};
+
+    fn change(
+        action: ChangeAction,
+        kind: ObjectKind,
+        namespace: &str,
+        name: &str,
+    ) -> PlannedChange {
+        PlannedChange {
+            action: action.into(),
+            object: Some(ObjectRef {
+                kind: kind.into(),
+                namespace: namespace.into(),
+                name: name.into(),
+                link: String::new(),
+            }),
+            reason: "because".into(),
+            operations: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn colour_only_on_the_symbols_when_asked() {
+        let changes = [
+            change(ChangeAction::Create, ObjectKind::Namespace, "", "n1"),
+            change(ChangeAction::Delete, ObjectKind::NatRule, "n1", "abc123"),
+        ];
+        let plain = changes_text("h: x", &changes, &[], Style::PLAIN);
+        assert_eq!(
+            plain,
+            "h: x\n  + namespace n1: because\n  - nat rule abc123 in n1: because\n"
+        );
+        let coloured = changes_text("h: x", &changes, &[], Style { colour: true });
+        assert_eq!(
+            coloured,
+            "h: x\n  \x1b[32m+\x1b[0m namespace n1: because\n  \x1b[31m-\x1b[0m nat rule abc123 in n1: because\n"
+        );
+    }
+
+    #[test]
+    fn labels_name_the_object_where_it_is() {
+        let address = ObjectRef {
+            kind: ObjectKind::Address.into(),
+            namespace: "n1".into(),
+            name: "172.20.0.11/16".into(),
+            link: "ceth1".into(),
+        };
+        assert_eq!(
+            object_label(Some(&address)),
+            "address 172.20.0.11/16 on ceth1 in n1"
+        );
+        let forwarding = ObjectRef {
+            kind: ObjectKind::Forwarding.into(),
+            name: "ipv4".into(),
+            ..ObjectRef::default()
+        };
+        assert_eq!(object_label(Some(&forwarding)), "forwarding ipv4");
+        assert_eq!(object_label(None), "(no object)");
+        // Text from the agent cannot break the line structure.
+        let hostile = ObjectRef {
+            kind: ObjectKind::Link.into(),
+            name: "a\nb".into(),
+            ..ObjectRef::default()
+        };
+        assert_eq!(object_label(Some(&hostile)), "link a\\nb");
+    }
+
+    #[test]
+    fn summary_counts_each_action_in_a_fixed_order() {
+        let changes = [
+            change(ChangeAction::Delete, ObjectKind::Route, "", "default"),
+            change(ChangeAction::Create, ObjectKind::Link, "", "a"),
+            change(ChangeAction::Create, ObjectKind::Link, "", "b"),
+            change(ChangeAction::Replace, ObjectKind::Link, "", "c"),
+        ];
+        assert_eq!(summary(&changes), "2 to create, 1 to replace, 1 to delete");
+        assert_eq!(plan_header("h", &[]), "h: no changes");
+    }
+
+    #[test]
+    fn json_lines_carry_the_response_with_the_api_mapping() {
+        let response = PlanTopologyResponse {
+            changes: vec![change(ChangeAction::Replace, ObjectKind::Link, "n1", "c1")],
+            fingerprint: "f".into(),
+            warnings: Vec::new(),
+        };
+        let line: serde_json::Value =
+            serde_json::from_str(&success_line("host1", &response)).unwrap();
+        assert_eq!(line["host"], "host1");
+        assert_eq!(line["ok"], true);
+        assert_eq!(line["result"]["changes"][0]["action"], "replace");
+        assert_eq!(line["result"]["changes"][0]["object"]["kind"], "link");
+        assert_eq!(line["result"]["fingerprint"], "f");
+        let failure = HostFailure::new(tonic::Code::FailedPrecondition, "host changed");
+        assert_eq!(
+            failure_line("host2", &failure),
+            "{\"host\":\"host2\",\"ok\":false,\"error\":{\"code\":\"FAILED_PRECONDITION\",\"message\":\"host changed\"}}\n"
+        );
+    }
+
+    #[test]
+    fn exit_status_error_beats_changes_and_changes_count_only_when_asked() {
+        let failure = HostFailure::new(tonic::Code::Unavailable, "down");
+        let mut tally = Tally::default();
+        tally.count(Ok(false));
+        assert_eq!(tally.status(true), EXIT_OK);
+        tally.count(Ok(true));
+        assert_eq!(tally.status(false), EXIT_OK);
+        assert_eq!(tally.status(true), EXIT_CHANGES);
+        tally.count(Err(&failure));
+        assert_eq!(tally.status(true), EXIT_FAILED);
+    }
+}
