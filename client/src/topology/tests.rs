@@ -477,3 +477,14 @@ fn garbage_never_panics() {
         let _ = parse(FILE, text);
     }
 }
+
+#[test]
+fn deep_nesting_is_refused_before_it_can_overflow_the_stack() {
+    let mut text = String::from("name: t\nhosts:\n");
+    for level in 0..3000 {
+        text.push_str(&format!("{}a{level}:\n", " ".repeat(2 + level)));
+    }
+    let found = problems(&text);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(found[0].contains("nested deeper than 32 levels"), "{}", found[0]);
+}

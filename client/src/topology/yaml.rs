@@ -8,9 +8,10 @@
 //! key that was meant. So the serde `Deserializer` below walks saphyr's tree itself: the types in
 //! `file.rs` derive `Deserialize` and `JsonSchema`, and the schema and the parser cannot disagree.
 //!
-//! Two things of saphyr's are kept away from input: its loader expands an alias by copying the anchored
-//! subtree (a few lines of nested aliases would take all memory), so aliases are refused by a pass of
-//! its event parser before the loader runs; and a document must be one mapping.
+//! Two things of saphyr's are kept away from input by a pass of its event parser before the loader
+//! runs: aliases (the loader expands one by copying the anchored subtree, so a few lines of nested
+//! aliases would take all memory) and nesting deeper than a topology needs (the loader and the decoder
+//! recurse per level: a few thousand levels of indentation overflow the stack).
 
 use std::fmt;
 
@@ -114,7 +115,7 @@ pub fn suggestion(given: &str, expected: &[&str]) -> String {
 
 /// Parses `text` (one YAML document) into `T`.
 pub fn from_str<T: de::DeserializeOwned>(text: &str) -> Result<T, YamlError> {
-    refuse_aliases(text)?;
+    refuse_aliases_and_deep_nesting(text)?;
     let documents = MarkedYaml::load_from_str(text)
         .map_err(|error| YamlError::at(Pos::from_marker(error.marker()), error.info()))?;
     let root = match documents.as_slice() {
@@ -135,7 +136,13 @@ pub fn from_str<T: de::DeserializeOwned>(text: &str) -> Result<T, YamlError> {
     T::deserialize(Node(root)).map_err(|error| error.located(Pos::of(root)))
 }
 
-fn refuse_aliases(text: &str) -> Result<(), YamlError> {
+/// How deep mappings and lists may nest. A topology file needs about eight levels; the loader and the
+/// decoder recurse per level, and a few thousand levels of indentation overflow the stack.
+const MAX_DEPTH: usize = 32;
+
+/// One pass of the event parser before the loader: aliases and runaway nesting never reach it.
+fn refuse_aliases_and_deep_nesting(text: &str) -> Result<(), YamlError> {
+    let mut depth = 0usize;
     for event in Parser::new_from_str(text) {
         match event {
             Ok((Event::Alias(_), span)) => {
@@ -144,6 +151,16 @@ fn refuse_aliases(text: &str) -> Result<(), YamlError> {
                     "aliases (*name) are not supported: write the value out",
                 ))
             }
+            Ok((Event::MappingStart(..) | Event::SequenceStart(..), span)) => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(YamlError::at(
+                        Pos::from_marker(&span.start),
+                        format!("nested deeper than {MAX_DEPTH} levels"),
+                    ));
+                }
+            }
+            Ok((Event::MappingEnd | Event::SequenceEnd, _)) => depth = depth.saturating_sub(1),
             Ok(_) => {}
             // The loader reports the same error with its place.
             Err(_) => return Ok(()),
