@@ -486,5 +486,33 @@ fn deep_nesting_is_refused_before_it_can_overflow_the_stack() {
     }
     let found = problems(&text);
     assert_eq!(found.len(), 1, "{found:#?}");
-    assert!(found[0].contains("nested deeper than 32 levels"), "{}", found[0]);
+    assert!(
+        found[0].contains("nested deeper than 32 levels"),
+        "{}",
+        found[0]
+    );
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+
+    /// Any text made of YAML's structural characters, names and addresses is either a topology or a
+    /// placed error, never a panic.
+    #[test]
+    fn random_text_never_panics(text in "([-:{}\\[\\],&*!|>'\"#?% \n\t]|name|hosts|h1|n\\{i\\}|count|pool|10\\.0\\.0\\.1/8|veths|peer|  ){0,60}") {
+        if let Err(TopologyError::Invalid { problems, .. }) = parse(FILE, &text) {
+            proptest::prop_assert!(problems.iter().all(|problem| problem.at.line >= 1));
+        }
+    }
+
+    /// Random edits of a valid file.
+    #[test]
+    fn mutated_files_never_panic(position in 0usize..2000, insert in "[-:{}\\[\\],&*!|>'\"# \n\t]{1,3}") {
+        let mut text = readme_topology();
+        let at = position % text.len();
+        if text.is_char_boundary(at) {
+            text.insert_str(at, &insert);
+            let _ = parse(FILE, &text);
+        }
+    }
 }
