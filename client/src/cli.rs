@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// hosts running nsfleet-agent, with iproute2's grammar.
 ///
 /// Exit status: 0 every host succeeded; 1 at least one host failed (for ping: a host got no reply);
-/// 2 usage error.
+/// 2 usage error. The topology verbs (validate, plan, apply, drift, destroy) differ: see their --help.
 #[derive(Debug, Parser)]
 #[command(name = "nsfleet", version, infer_subcommands = true)]
 pub struct Cli {
@@ -189,6 +189,8 @@ pub enum Object {
         verb: Option<NatVerb>,
     },
     /// ICMP echo sent by the agent from inside the namespace (like iputils ping)
+    // `p` was ping's unambiguous abbreviation before `plan` existed; it stays ping's.
+    #[command(alias = "p")]
     Ping(PingArgs),
     /// Apply many changes in one call per host: one nsfleet command per line, without "nsfleet"
     #[command(after_help = BATCH_HELP)]
