@@ -58,7 +58,7 @@ fn the_readme_topology_validates_with_both_hosts() {
     assert_eq!(text.exit_code(), Some(0), "{text}");
     assert!(
         text.stdout()
-            .starts_with("host1: 3 namespaces, 7 links, 5 addresses"),
+            .starts_with("host1: 3 namespaces, 4 links, 5 addresses"),
         "{text}"
     );
 }

@@ -135,7 +135,7 @@ fn check_links(
         if name.value == "lo" {
             problems.add(
                 name.pos(),
-                "\"lo\" is every namespace's loopback: set its state with `lo: up|down`",
+                "\"lo\" is every namespace's loopback, and nsfleet brings it up: give the link another name",
             );
         }
         let key = (namespace.to_owned(), name.value.clone());

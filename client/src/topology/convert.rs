@@ -11,7 +11,7 @@ use nsfleet_proto::v1::{
 use super::{
     error::Problems,
     expand::{Host, Space},
-    file::{AdoptKind, Forwarding, LinkState, Located},
+    file::{AdoptKind, Forwarding, Located},
 };
 use crate::grammar::{self, values::parse_ethernet_mtu};
 
@@ -38,13 +38,11 @@ pub fn host_topology(name: &str, host: &Host, problems: &mut Problems) -> HostTo
 
 fn add_space(topology: &mut HostTopology, space: &Space, problems: &mut Problems) {
     let namespace = space.name.value.clone();
+    // The agent brings `lo` up in every namespace a topology creates: the file need not say it.
     if !namespace.is_empty() {
         topology.namespaces.push(CreateNamespaceRequest {
             name: namespace.clone(),
         });
-    }
-    if let Some(state) = space.lo {
-        topology.links.push(loopback(&namespace, state));
     }
     for bridge in &space.bridges {
         topology.links.push(TopologyLink {
@@ -112,22 +110,6 @@ fn add_space(topology: &mut HostTopology, space: &Space, problems: &mut Problems
         topology
             .forwarding
             .extend(forwarding_requests(&namespace, forwarding));
-    }
-}
-
-/// The loopback as a link of the topology: `lo` exists in every namespace, so it has no kind to
-/// create; the entry carries only its wanted state. (topology.proto has no other place for the state
-/// of a link the topology does not create; this is the one spot to change if it gets one.)
-fn loopback(namespace: &str, state: LinkState) -> TopologyLink {
-    TopologyLink {
-        link: Some(CreateLinkRequest {
-            namespace: namespace.to_owned(),
-            name: "lo".to_owned(),
-            kind: None,
-            mtu: 0,
-        }),
-        up: state == LinkState::Up,
-        ..TopologyLink::default()
     }
 }
 

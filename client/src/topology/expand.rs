@@ -7,8 +7,8 @@ use std::net::IpAddr;
 use super::{
     error::Problems,
     file::{
-        AddressItem, AdoptSpec, BridgeSpec, Forwarding, HostSpec, LinkState, Located,
-        NamespaceSpec, PoolSpec, TopologyFile,
+        AddressItem, AdoptSpec, BridgeSpec, Forwarding, HostSpec, Located, NamespaceSpec, PoolSpec,
+        TopologyFile,
     },
     yaml::Pos,
 };
@@ -37,8 +37,6 @@ pub struct Host {
 pub struct Space {
     /// "" for the host namespace.
     pub name: Located<String>,
-    /// The loopback's state; `None` for the host namespace, whose `lo` the file does not manage.
-    pub lo: Option<LinkState>,
     pub forwarding: Option<Forwarding>,
     pub bridges: Vec<Bridge>,
     pub veths: Vec<Veth>,
@@ -92,7 +90,6 @@ fn expand_host(name: &Located<String>, spec: &HostSpec, problems: &mut Problems)
     let host_space = located("", name.pos());
     let mut host = Space {
         name: host_space.clone(),
-        lo: None,
         forwarding: spec.forwarding.clone(),
         bridges: Vec::new(),
         veths: Vec::new(),
@@ -209,7 +206,6 @@ fn expand_namespace(
     let name = instance.fill(name, problems);
     let mut space = Space {
         name: name.clone(),
-        lo: Some(spec.lo),
         forwarding: spec.forwarding.clone(),
         bridges: Vec::new(),
         veths: Vec::new(),

@@ -82,7 +82,7 @@ pub struct BridgeSpec {
     pub up: bool,
 }
 
-/// A named namespace, or with `count` a numbered series of them.
+/// A named namespace, or with `count` a numbered series of them. Its loopback `lo` is always brought up.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NamespaceSpec {
@@ -93,9 +93,6 @@ pub struct NamespaceSpec {
     /// The first number of a series (default 1).
     #[serde(default)]
     pub start: Option<Located<u32>>,
-    /// State of the namespace's loopback link (default: up).
-    #[serde(default)]
-    pub lo: LinkState,
     /// IP forwarding inside the namespace; a family not given is left as it is.
     #[serde(default)]
     pub forwarding: Option<Forwarding>,
@@ -111,14 +108,6 @@ pub struct NamespaceSpec {
     /// NAT rules, as after `nsfleet nat add`.
     #[serde(default)]
     pub nat: Vec<Located<String>>,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum LinkState {
-    #[default]
-    Up,
-    Down,
 }
 
 /// A veth pair: this end, in the namespace that lists it, and its peer.
