@@ -501,3 +501,19 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn every_yaml_block_of_the_readme_is_a_valid_topology() {
+    let readme = include_str!("../../../README.md");
+    let blocks: Vec<&str> = readme
+        .split("```yaml\n")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("\n```").map(|(block, _)| block))
+        .collect();
+    assert!(blocks.len() >= 2, "the README's topology examples");
+    for block in blocks {
+        if let Err(error) = parse("README.md", block) {
+            panic!("{error}\n{block}");
+        }
+    }
+}
