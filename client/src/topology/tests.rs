@@ -51,6 +51,17 @@ fn a_minimal_file_gives_a_namespace() {
 }
 
 #[test]
+fn an_entry_with_nothing_after_it_takes_every_default() {
+    let topology = host("name: t\nhosts:\n  h1:\n    namespaces:\n      n1:\n", "h1");
+    assert_eq!(topology.namespaces[0].name, "n1");
+    assert_problem(
+        "name: t\nhosts:\n  h1:\n    namespaces:\n      n1:\n        veths:\n          c1:\n",
+        "7:13",
+        "missing field `peer`",
+    );
+}
+
+#[test]
 fn malformed_yaml_is_placed() {
     assert_problem("name: t\nhosts:\n  h1: [unclosed\n", "4:1", "");
     assert_problem("name: t\nhosts:\n\t- h1\n", "3:2", "tabs");

@@ -290,6 +290,13 @@ impl<'de> de::Deserializer<'de> for Node<'_, '_> {
         }
         match &self.0.data {
             YamlData::Mapping(_) => self.deserialize_any(visitor),
+            // `netns1:` with nothing after it: an entry with every default.
+            YamlData::Value(Scalar::Null) => visitor
+                .visit_map(Entries {
+                    entries: Vec::new().into_iter(),
+                    value: None,
+                })
+                .map_err(|error| error.located(self.pos())),
             _ => Err(self.error(format!(
                 "expected a mapping (with {}), found {}",
                 fields.join(", "),
