@@ -31,6 +31,12 @@ pub enum TargetError {
     Repeated(String),
     #[error("host {name}: endpoint {source}")]
     Endpoint { name: String, source: EndpointError },
+    #[error("hosts {first} and {second} are both {endpoint}: one agent would get two hosts' topologies of one name, each deleting what the other made")]
+    SameAgent {
+        first: String,
+        second: String,
+        endpoint: String,
+    },
     #[error("no endpoint for host{} {}: give each an `endpoint:` in {file} or --endpoint NAME=ENDPOINT", if .names.len() > 1 { "s" } else { "" }, .names.join(", "))]
     Missing { file: String, names: Vec<String> },
 }
@@ -73,6 +79,16 @@ pub fn resolve(
             name: host.name.clone(),
             source,
         })?;
+        if let Some(other) = targets
+            .iter()
+            .find(|target: &&Target| target.host.label == parsed.label)
+        {
+            return Err(TargetError::SameAgent {
+                first: other.name.clone(),
+                second: host.name.clone(),
+                endpoint: parsed.label,
+            });
+        }
         targets.push(Target {
             name: host.name.clone(),
             host: parsed,
@@ -139,5 +155,7 @@ mod tests {
         assert_eq!(error, TargetError::Repeated("b".into()));
         let error = resolve("f", &loaded, &["b".into()]).unwrap_err();
         assert_eq!(error, TargetError::NotAssignment("b".into()));
+        let error = resolve("f", &loaded, &["b=unix:/run/a.sock".into()]).unwrap_err();
+        assert!(matches!(error, TargetError::SameAgent { .. }), "{error}");
     }
 }
