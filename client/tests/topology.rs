@@ -231,3 +231,88 @@ fn destroy_needs_no_file_and_uses_the_hosts_given() {
         format!("{}: nothing of other to destroy\n", first.endpoint)
     );
 }
+
+/// `nsfleet ARGS` with a terminal for its standard streams (util-linux `script`), `input` typed in.
+fn on_a_terminal(args: &[&str], input: &str) -> Run {
+    let command_line = std::iter::once(env!("CARGO_BIN_EXE_nsfleet"))
+        .chain(args.iter().copied())
+        .map(|word| format!("'{word}'"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &command_line, "/dev/null"])
+        .env_remove("NSFLEET_HOSTS")
+        .env_remove("NO_COLOR")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("util-linux script runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap().into()
+}
+
+#[test]
+fn on_a_terminal_apply_asks_and_a_no_changes_nothing() {
+    let (busy, idle) = agents();
+    let file = topology_file();
+    let (busy_endpoint, idle_endpoint) = (
+        format!("busy={}", busy.endpoint),
+        format!("idle={}", idle.endpoint),
+    );
+    let args = [
+        "apply",
+        file.path().to_str().unwrap(),
+        "--endpoint",
+        &busy_endpoint,
+        "--endpoint",
+        &idle_endpoint,
+    ];
+    let declined = on_a_terminal(&args, "n\n");
+    assert_eq!(declined.code, 1, "{}", declined.stdout);
+    assert!(
+        declined
+            .stdout
+            .contains("Apply 4 changes on 1 host? [y/N] "),
+        "{}",
+        declined.stdout
+    );
+    assert!(
+        declined.stdout.contains("nothing applied"),
+        "{}",
+        declined.stdout
+    );
+    // A terminal gets colour: the create symbol in green.
+    assert!(
+        declined
+            .stdout
+            .contains("\x1b[32m+\x1b[0m namespace netns1"),
+        "{}",
+        declined.stdout
+    );
+    assert_eq!(busy.calls(), 1, "only the plan");
+
+    let accepted = on_a_terminal(&args, "y\n");
+    assert_eq!(accepted.code, 0, "{}", accepted.stdout);
+    for progress in [
+        "busy: applying 1 to create, 1 to change, 1 to replace, 1 to delete",
+        "busy: done",
+    ] {
+        assert!(
+            accepted.stdout.contains(progress),
+            "{progress}\n{}",
+            accepted.stdout
+        );
+    }
+    assert!(
+        !accepted.stdout.contains("idle: applying"),
+        "{}",
+        accepted.stdout
+    );
+    assert_eq!(busy.calls(), 3, "a plan, then a plan and an apply");
+}
