@@ -13,7 +13,10 @@ use super::{
     expand::{Host, Space},
     file::{AdoptKind, Forwarding, Located},
 };
-use crate::grammar::{self, values::parse_ethernet_mtu};
+use crate::grammar::{
+    self,
+    values::{parse_ethernet_mtu, parse_prefix},
+};
 
 pub fn host_topology(name: &str, host: &Host, problems: &mut Problems) -> HostTopology {
     let mut topology = HostTopology {
@@ -79,6 +82,11 @@ fn add_space(topology: &mut HostTopology, space: &Space, problems: &mut Problems
     }
     for address in &space.addresses {
         let mut words = split(&address.words.value);
+        // The grammar would name its optional `local` keyword, which the file never shows.
+        if let Some(Err(error)) = words.first().map(|word| parse_prefix("address", word)) {
+            problems.add(address.words.pos(), error.to_string());
+            continue;
+        }
         words.extend(["dev".to_owned(), address.link.clone()]);
         match grammar::address::parse_add(&words) {
             Ok(mut request) => {

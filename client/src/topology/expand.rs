@@ -184,6 +184,13 @@ fn instances(
         );
         return Vec::new();
     }
+    if count.value == 0 {
+        problems.add(
+            count.pos(),
+            "count 0 declares no namespace: remove the entry instead",
+        );
+        return Vec::new();
+    }
     let start = spec.start.as_ref().map_or(1, |start| start.value);
     if start.checked_add(count.value).is_none() {
         problems.add(count.pos(), "start + count is too large");

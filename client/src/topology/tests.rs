@@ -224,7 +224,7 @@ fn bad_names_and_addresses_use_the_command_line_grammar() {
     assert_problem(
         "name: t\nhosts:\n  h1:\n    bridges: {br0: {addresses: [172.20.0.300/16]}}\n",
         "4:33",
-        "address: invalid",
+        "invalid prefix \"172.20.0.300/16\" after \"address\"",
     );
     assert_problem(
         "name: t\nhosts:\n  h1:\n    routes: [default via nowhere]\n",
@@ -328,6 +328,15 @@ fn expansion_is_deterministic() {
     let first = host(SERIES, "h1");
     let second = host(SERIES, "h1");
     assert_eq!(first, second);
+}
+
+#[test]
+fn a_series_of_none_is_refused() {
+    assert_problem(
+        "name: t\nhosts:\n  h1:\n    namespaces:\n      \"n{i}\": {count: 0}\n",
+        "5:23",
+        "count 0 declares no namespace",
+    );
 }
 
 #[test]
