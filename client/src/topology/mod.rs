@@ -4,6 +4,7 @@
 //! and print what came back (`verbs`, `render`). The client diffs nothing itself: plans, drift and
 //! ownership are the agent's.
 
+pub mod apply;
 pub mod calls;
 pub mod check;
 pub mod convert;

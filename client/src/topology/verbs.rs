@@ -1,28 +1,24 @@
-//! `nsfleet validate|plan|apply|drift|destroy`: the file split per host, one TopologyService call per
-//! host in parallel, results printed in the file's host order.
+//! `nsfleet validate|plan|apply|drift|destroy` (apply in `apply.rs`): the file split per host, one
+//! TopologyService call per host in parallel, results printed in the file's host order.
 //!
 //! Exit status: 0 success (plan: no changes; drift: none), 1 an error in the file or on a host, 2 changes
 //! (`plan --detailed-exitcode`) or drift.
 
-use std::{
-    io::{BufRead, IsTerminal, Write},
-    process::ExitCode,
-};
+use std::{io::Write, process::ExitCode};
 
 use nsfleet_proto::v1::{
-    ApplyTopologyRequest, ApplyTopologyResponse, DestroyTopologyRequest, GetTopologyStateRequest,
-    PlanTopologyRequest, PlanTopologyResponse,
+    DestroyTopologyRequest, GetTopologyStateRequest, PlanTopologyRequest, PlanTopologyResponse,
 };
 use serde_json::json;
 
 use super::{
-    calls::{self, Caller, DEFAULT_APPLY_TIMEOUT, DEFAULT_TIMEOUT},
+    calls::{self, Caller, DEFAULT_TIMEOUT},
     render::{self, changes_text, plan_header, summary, Style},
     targets::{self, Target},
     Loaded, TopologyError,
 };
 use crate::{
-    cli::{ApplyArgs, Cli, DestroyArgs, DriftArgs, GlobalOptions, Object, OutputFormat, PlanArgs},
+    cli::{Cli, DestroyArgs, DriftArgs, GlobalOptions, Object, OutputFormat, PlanArgs},
     commands::CallContext,
     connect::SecurityOptions,
     failure::HostFailure,
@@ -39,7 +35,7 @@ pub fn run(cli: &Cli) -> Option<ExitCode> {
     let status = match &cli.object {
         Object::Validate(args) => validate(&args.file, global.output),
         Object::Plan(args) => block_on(plan(args, global)),
-        Object::Apply(args) => block_on(apply(args, global)),
+        Object::Apply(args) => block_on(super::apply::apply(args, global)),
         Object::Drift(args) => block_on(drift(args, global)),
         Object::Destroy(args) => block_on(destroy(args, global)),
         _ => return None,
@@ -122,7 +118,7 @@ async fn plan(args: &PlanArgs, global: &GlobalOptions) -> u8 {
     outcome.status(args.detailed_exitcode)
 }
 
-async fn plans(
+pub(super) async fn plans(
     caller: &Caller,
     targets: &[Target],
 ) -> Vec<Result<PlanTopologyResponse, HostFailure>> {
@@ -139,138 +135,6 @@ async fn plans(
         |_, _| {},
     )
     .await
-}
-
-async fn apply(args: &ApplyArgs, global: &GlobalOptions) -> u8 {
-    let Some((_, targets, caller)) = prepare(
-        &args.file,
-        &args.endpoints.endpoints,
-        global,
-        DEFAULT_APPLY_TIMEOUT,
-    ) else {
-        return EXIT_FAILED;
-    };
-    let text = global.output == OutputFormat::Text;
-    let style = Style::for_stdout();
-    let planned = plans(&caller, &targets).await;
-    // Validate everything, then change anything: one host that cannot plan stops them all.
-    if planned.iter().any(Result::is_err) {
-        for (target, result) in targets.iter().zip(&planned) {
-            let failure = match result {
-                Err(failure) => failure.clone(),
-                Ok(_) => HostFailure::new(
-                    tonic::Code::Aborted,
-                    "not applied: the plan failed on another host",
-                ),
-            };
-            emit_failure(global.output, &target.name, &failure);
-        }
-        return EXIT_FAILED;
-    }
-    let planned: Vec<PlanTopologyResponse> = planned.into_iter().flatten().collect();
-    let total: usize = planned.iter().map(|plan| plan.changes.len()).sum();
-    if text {
-        for (target, plan) in targets.iter().zip(&planned) {
-            write_out(&changes_text(
-                &plan_header(&target.name, &plan.changes),
-                &plan.changes,
-                &plan.warnings,
-                style,
-            ));
-        }
-    }
-    if total > 0 && !args.yes && std::io::stdin().is_terminal() && !confirmed(total, &planned) {
-        write_err("nsfleet: nothing applied\n");
-        return EXIT_FAILED;
-    }
-    let progress = text && std::io::stderr().is_terminal();
-    let work: Vec<(&Target, &PlanTopologyResponse)> = targets.iter().zip(&planned).collect();
-    if progress {
-        for (target, plan) in &work {
-            if !plan.changes.is_empty() {
-                write_err(&format!(
-                    "{}: applying {}\n",
-                    target.name,
-                    summary(&plan.changes)
-                ));
-            }
-        }
-    }
-    let applied = calls::each(
-        &work,
-        |_, (target, plan)| apply_one(&caller, target, plan),
-        |index, result: &Result<ApplyTopologyResponse, HostFailure>| {
-            let (target, plan) = work[index];
-            if progress && !plan.changes.is_empty() {
-                let state = if result.is_ok() { "done" } else { "failed" };
-                write_err(&format!("{}: {state}\n", target.name));
-            }
-        },
-    )
-    .await;
-    let mut outcome = Tally::default();
-    for (target, result) in targets.iter().zip(&applied) {
-        outcome.count(result.as_ref().map(|response| response.changed));
-        emit(global.output, &target.name, result, |response| {
-            if response.changed {
-                changes_text(
-                    &format!("{}: applied {}", target.name, summary(&response.changes)),
-                    &[],
-                    &response.warnings,
-                    style,
-                )
-            } else if total == 0 {
-                // The plan above already said so.
-                String::new()
-            } else {
-                format!("{}: no changes\n", target.name)
-            }
-        });
-    }
-    outcome.status(false)
-}
-
-/// A host with nothing to do is not called again: its plan is its answer.
-async fn apply_one(
-    caller: &Caller,
-    target: &Target,
-    plan: &PlanTopologyResponse,
-) -> Result<ApplyTopologyResponse, HostFailure> {
-    if plan.changes.is_empty() {
-        return Ok(ApplyTopologyResponse {
-            changes: Vec::new(),
-            changed: false,
-            warnings: plan.warnings.clone(),
-            fingerprint: plan.fingerprint.clone(),
-        });
-    }
-    caller
-        .apply(
-            &target.host,
-            ApplyTopologyRequest {
-                topology: Some(target.topology.clone()),
-                fingerprint: plan.fingerprint.clone(),
-                force: caller.force,
-            },
-        )
-        .await
-}
-
-fn confirmed(total: usize, planned: &[PlanTopologyResponse]) -> bool {
-    let hosts = planned
-        .iter()
-        .filter(|plan| !plan.changes.is_empty())
-        .count();
-    write_err(&format!(
-        "Apply {total} change{} on {hosts} host{}? [y/N] ",
-        if total == 1 { "" } else { "s" },
-        if hosts == 1 { "" } else { "s" }
-    ));
-    let mut answer = String::new();
-    if std::io::stdin().lock().read_line(&mut answer).is_err() {
-        return false;
-    }
-    matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes")
 }
 
 async fn drift(args: &DriftArgs, global: &GlobalOptions) -> u8 {
@@ -370,7 +234,7 @@ async fn destroy(args: &DestroyArgs, global: &GlobalOptions) -> u8 {
 
 /// The file loaded and checked, each host's agent found, and how to call them; `None` after saying
 /// what is wrong.
-fn prepare(
+pub(super) fn prepare(
     file: &str,
     endpoints: &[String],
     global: &GlobalOptions,
@@ -459,7 +323,7 @@ fn caller(global: &GlobalOptions, default_timeout: std::time::Duration) -> Optio
 }
 
 /// A host's answer on stdout (text or a JSON line), or its failure (stderr in text, a JSON line).
-fn emit<M: ProtoMessage>(
+pub(super) fn emit<M: ProtoMessage>(
     format: OutputFormat,
     host: &str,
     result: &Result<M, HostFailure>,
@@ -472,7 +336,7 @@ fn emit<M: ProtoMessage>(
     }
 }
 
-fn emit_failure(format: OutputFormat, host: &str, failure: &HostFailure) {
+pub(super) fn emit_failure(format: OutputFormat, host: &str, failure: &HostFailure) {
     match format {
         OutputFormat::Json => write_out(&render::failure_line(host, failure)),
         OutputFormat::Text => write_err(&render::failure_text(host, failure)),
@@ -509,13 +373,13 @@ impl Tally {
 
 /// Output is best effort once stdout or stderr is closed (`nsfleet plan F | head`): the exit status
 /// still tells what the hosts did.
-fn write_out(text: &str) {
+pub(super) fn write_out(text: &str) {
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(text.as_bytes());
     let _ = stdout.flush();
 }
 
-fn write_err(text: &str) {
+pub(super) fn write_err(text: &str) {
     let mut stderr = std::io::stderr().lock();
     let _ = stderr.write_all(text.as_bytes());
     let _ = stderr.flush();
