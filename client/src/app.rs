@@ -20,7 +20,7 @@ use crate::{
 };
 
 /// Connecting gets at most this long, so that an unreachable host fails well before `--timeout` runs out.
-const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 const EXIT_FAILED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
@@ -33,6 +33,9 @@ pub fn main() -> ExitCode {
         return crate::lab::run(verb, cli.global.output);
     }
     if let Some(status) = crate::local::run(&cli.object) {
+        return status;
+    }
+    if let Some(status) = crate::topology::verbs::run(&cli) {
         return status;
     }
     let plan = match plan::plan(cli) {
@@ -118,7 +121,11 @@ async fn run_on_host(
 /// (it carries the broken connection as its source; statuses from the agent never have one). Over
 /// plaintext TCP the likeliest cause is an agent that serves TLS and dropped the connection, which
 /// surfaces as a broken pipe or as TLS bytes read as a malformed HTTP/2 frame.
-fn call_failure(host: &Host, security: &ClientSecurity, status: tonic::Status) -> HostFailure {
+pub(crate) fn call_failure(
+    host: &Host,
+    security: &ClientSecurity,
+    status: tonic::Status,
+) -> HostFailure {
     let broken = std::error::Error::source(&status).is_some();
     let mut failure = HostFailure::from(status);
     if broken {

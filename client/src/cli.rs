@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// hosts running nsfleet-agent, with iproute2's grammar.
 ///
 /// Exit status: 0 every host succeeded; 1 at least one host failed (for ping: a host got no reply);
-/// 2 usage error.
+/// 2 usage error. The topology verbs (validate, plan, apply, drift, destroy) differ: see their --help.
 #[derive(Debug, Parser)]
 #[command(name = "nsfleet", version, infer_subcommands = true)]
 pub struct Cli {
@@ -189,6 +189,8 @@ pub enum Object {
         verb: Option<NatVerb>,
     },
     /// ICMP echo sent by the agent from inside the namespace (like iputils ping)
+    // `p` was ping's unambiguous abbreviation before `plan` existed; it stays ping's.
+    #[command(alias = "p")]
     Ping(PingArgs),
     /// Apply many changes in one call per host: one nsfleet command per line, without "nsfleet"
     #[command(after_help = BATCH_HELP)]
@@ -197,6 +199,24 @@ pub enum Object {
     /// namespaces, on a unix socket; `lab up NAME --hosts N` prints their --endpoint lines
     #[command(subcommand)]
     Lab(crate::lab::LabVerb),
+    /// Check a topology file (YAML) without contacting any agent; -o json prints each host's
+    /// HostTopology
+    #[command(after_help = TOPOLOGY_HELP)]
+    Validate(ValidateArgs),
+    /// Show, per host, what applying a topology file would change (+ create, ~ change, - delete,
+    /// -/+ replace)
+    #[command(after_help = TOPOLOGY_HELP)]
+    Plan(PlanArgs),
+    /// Bring every host of a topology file to what it declares: shows the plan, asks, then applies
+    /// host by host in parallel
+    #[command(after_help = TOPOLOGY_HELP)]
+    Apply(ApplyArgs),
+    /// Show, per host, how the host differs from a topology file; exit status 2 when one does
+    #[command(after_help = TOPOLOGY_HELP)]
+    Drift(DriftArgs),
+    /// Remove everything a topology made on the --host hosts, from what each host recorded (no file
+    /// needed)
+    Destroy(DestroyArgs),
     /// Print a shell completion script (contacts no agent):
     /// `nsfleet completions bash > /etc/bash_completion.d/nsfleet`
     Completions {
@@ -220,6 +240,64 @@ Blank lines and lines starting with # are skipped. Listings and ping cannot be b
 --timeout belong to the batch command, not to its lines. -n NS, -4/-6 and --force given before \"batch\" \
 apply to every line (a line's own -n, -4 or -6 wins; --force on a line forces that line only). Each host \
 gets the whole file as one ApplyBatch call: on the first failure the agent stops and undoes what the batch changed, unless --continue is given.";
+
+const TOPOLOGY_HELP: &str = "The file names its hosts; each host's agent is the file's `endpoint:` for it, or \
+--endpoint NAME=ENDPOINT, which wins (so one file runs in a lab and in production). --host and \
+NSFLEET_HOSTS are not used. Exit status: 0 success (plan: no changes; drift: no drift), 1 an error \
+(the file, or a host), 2 changes (plan --detailed-exitcode) or drift. -o json prints one line per host: \
+{\"host\":NAME,\"ok\":true,\"result\":RESPONSE} or {\"host\":NAME,\"ok\":false,\"error\":{...}}.";
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The topology file
+    pub file: String,
+}
+
+#[derive(Debug, Args)]
+pub struct TopologyEndpoints {
+    /// Where host NAME's agent is (HOST:PORT, [IPV6]:PORT or unix:PATH); wins over the file; repeatable
+    #[arg(long = "endpoint", value_name = "NAME=ENDPOINT")]
+    pub endpoints: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The topology file
+    pub file: String,
+    /// Exit with status 2 when a host has changes (0: none, 1: an error)
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    #[command(flatten)]
+    pub endpoints: TopologyEndpoints,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The topology file
+    pub file: String,
+    /// Apply without asking (it never asks when standard input is not a terminal)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    #[command(flatten)]
+    pub endpoints: TopologyEndpoints,
+}
+
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    /// The topology file
+    pub file: String,
+    #[command(flatten)]
+    pub endpoints: TopologyEndpoints,
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    /// The topology's name
+    pub name: String,
+    /// Succeed without a change on a host that holds no record of the topology
+    #[arg(long)]
+    pub ignore_missing: bool,
+}
 
 #[derive(Debug, Args)]
 pub struct BatchArgs {

@@ -20,3 +20,4 @@ pub mod lab;
 pub mod local;
 pub mod output;
 pub mod plan;
+pub mod topology;

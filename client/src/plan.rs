@@ -47,6 +47,8 @@ pub enum UsageError {
     Batch(#[from] crate::batch::ScriptError),
     #[error("{0}: prints locally and asks no agent; it is not a change a batch can carry")]
     Local(&'static str),
+    #[error("{0}: works on whole topologies; it is not a change a batch can carry")]
+    Topology(&'static str),
 }
 
 impl UsageError {
@@ -54,7 +56,10 @@ impl UsageError {
     pub fn help_hint(&self) -> Option<String> {
         match self {
             UsageError::Grammar { command, .. } => Some(format!("nsfleet {command} --help")),
-            UsageError::Endpoint(_) | UsageError::Security(_) | UsageError::Local(_) => None,
+            UsageError::Endpoint(_)
+            | UsageError::Security(_)
+            | UsageError::Local(_)
+            | UsageError::Topology(_) => None,
             UsageError::Batch(error) => error.help_hint(),
         }
     }
@@ -151,7 +156,7 @@ fn force(action: &mut Action) {
 
 /// Empty entries (from `NSFLEET_HOSTS="a,,b"` or a trailing comma) are skipped; none at all means the
 /// local agent.
-fn hosts(given: &[String]) -> Result<Vec<Host>, EndpointError> {
+pub(crate) fn hosts(given: &[String]) -> Result<Vec<Host>, EndpointError> {
     let mut hosts: Vec<Host> = given
         .iter()
         .filter(|text| !text.trim().is_empty())
@@ -249,6 +254,11 @@ fn unforced_action(object: Object, options: &RequestOptions) -> Result<Action, U
         Object::Completions { .. } => return Err(UsageError::Local("completions")),
         Object::Man { .. } => return Err(UsageError::Local("man")),
         Object::Lab(_) => return Err(UsageError::Local("lab")),
+        Object::Validate(_) => return Err(UsageError::Topology("validate")),
+        Object::Plan(_) => return Err(UsageError::Topology("plan")),
+        Object::Apply(_) => return Err(UsageError::Topology("apply")),
+        Object::Drift(_) => return Err(UsageError::Topology("drift")),
+        Object::Destroy(_) => return Err(UsageError::Topology("destroy")),
     })
 }
 

@@ -48,7 +48,7 @@ pub struct CallContext {
 }
 
 impl CallContext {
-    fn request<T>(&self, message: T) -> tonic::Request<T> {
+    pub(crate) fn request<T>(&self, message: T) -> tonic::Request<T> {
         let mut request = tonic::Request::new(message);
         request.set_timeout(self.timeout);
         if let Some(authorization) = self.authorization {

@@ -67,6 +67,11 @@ proto_messages!(
     PingReply,
     PingSummary,
     ApplyBatchResponse,
+    HostTopology,
+    PlanTopologyResponse,
+    ApplyTopologyResponse,
+    GetTopologyStateResponse,
+    DestroyTopologyResponse,
 );
 
 /// A response kept as its encoded bytes and name, for outcomes that only ever need its JSON form.

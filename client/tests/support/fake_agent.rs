@@ -24,6 +24,7 @@ use nsfleet_proto::v1::{
     nat_service_server::{NatService, NatServiceServer},
     ping_event::Event,
     route_service_server::{RouteService, RouteServiceServer},
+    topology_service_server::TopologyServiceServer,
     *,
 };
 use tokio::sync::oneshot;
@@ -32,6 +33,8 @@ use tokio_stream::{
     Stream,
 };
 use tonic::{transport::Server, Request, Response, Status};
+
+mod topology;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -96,6 +99,7 @@ impl FakeAgent {
                     .add_service(RouteServiceServer::new(fake.clone()))
                     .add_service(NatServiceServer::new(fake.clone()))
                     .add_service(BatchServiceServer::new(fake.clone()))
+                    .add_service(TopologyServiceServer::new(fake.clone()))
                     .add_service(DiagnosticsServiceServer::new(fake));
                 let shutdown = async {
                     let _ = stopped.await;

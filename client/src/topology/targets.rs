@@ -1,0 +1,161 @@
+//! Which agent each host of the file is: `--endpoint NAME=ENDPOINT` wins over the file's `endpoint:`,
+//! so the same file runs in a lab and in production.
+
+use std::collections::HashMap;
+
+use nsfleet_proto::v1::HostTopology;
+
+use super::Loaded;
+use crate::connect::{EndpointError, Host};
+
+/// One host of the file, ready to be called.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub name: String,
+    pub host: Host,
+    pub topology: HostTopology,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    #[error("--endpoint {0}: write it as NAME=ENDPOINT")]
+    NotAssignment(String),
+    #[error("--endpoint {given}: {file} has no host \"{name}\"{hint}")]
+    UnknownHost {
+        given: String,
+        file: String,
+        name: String,
+        hint: String,
+    },
+    #[error("--endpoint for host \"{0}\" is given twice")]
+    Repeated(String),
+    #[error("host {name}: endpoint {source}")]
+    Endpoint { name: String, source: EndpointError },
+    #[error("hosts {first} and {second} are both {endpoint}: one agent would get two hosts' topologies of one name, each deleting what the other made")]
+    SameAgent {
+        first: String,
+        second: String,
+        endpoint: String,
+    },
+    #[error("no endpoint for host{} {}: give each an `endpoint:` in {file} or --endpoint NAME=ENDPOINT", if .names.len() > 1 { "s" } else { "" }, .names.join(", "))]
+    Missing { file: String, names: Vec<String> },
+}
+
+pub fn resolve(
+    file: &str,
+    loaded: &Loaded,
+    overrides: &[String],
+) -> Result<Vec<Target>, TargetError> {
+    let known: Vec<&str> = loaded.hosts.iter().map(|host| host.name.as_str()).collect();
+    let mut given: HashMap<&str, &str> = HashMap::new();
+    for text in overrides {
+        let (name, endpoint) = text
+            .split_once('=')
+            .ok_or_else(|| TargetError::NotAssignment(text.clone()))?;
+        if !known.contains(&name) {
+            return Err(TargetError::UnknownHost {
+                given: text.clone(),
+                file: file.to_owned(),
+                name: name.to_owned(),
+                hint: super::yaml::suggestion(name, &known),
+            });
+        }
+        if given.insert(name, endpoint).is_some() {
+            return Err(TargetError::Repeated(name.to_owned()));
+        }
+    }
+    let mut missing = Vec::new();
+    let mut targets = Vec::new();
+    for host in &loaded.hosts {
+        let endpoint = given
+            .get(host.name.as_str())
+            .copied()
+            .or(host.endpoint.as_deref());
+        let Some(endpoint) = endpoint else {
+            missing.push(host.name.clone());
+            continue;
+        };
+        let parsed = Host::parse(endpoint).map_err(|source| TargetError::Endpoint {
+            name: host.name.clone(),
+            source,
+        })?;
+        if let Some(other) = targets
+            .iter()
+            .find(|target: &&Target| target.host.label == parsed.label)
+        {
+            return Err(TargetError::SameAgent {
+                first: other.name.clone(),
+                second: host.name.clone(),
+                endpoint: parsed.label,
+            });
+        }
+        targets.push(Target {
+            name: host.name.clone(),
+            host: parsed,
+            topology: host.topology.clone(),
+        });
+    }
+    if !missing.is_empty() {
+        return Err(TargetError::Missing {
+            file: file.to_owned(),
+            names: missing,
+        });
+    }
+    Ok(targets)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::topology::parse;
+
+    const FILE: &str = "name: t\nhosts:\n  a:\n    endpoint: unix:/run/a.sock\n  b: {}\n";
+
+    fn names_and_labels(targets: &[Target]) -> Vec<(String, String)> {
+        targets
+            .iter()
+            .map(|target| (target.name.clone(), target.host.label.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn the_command_line_wins_over_the_file() {
+        let loaded = parse("f", FILE).unwrap();
+        let targets = resolve(
+            "f",
+            &loaded,
+            &["b=10.0.0.2:50051".into(), "a=unix:/tmp/x".into()],
+        )
+        .unwrap();
+        assert_eq!(
+            names_and_labels(&targets),
+            [
+                ("a".to_owned(), "unix:/tmp/x".to_owned()),
+                ("b".to_owned(), "10.0.0.2:50051".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn a_host_without_endpoint_is_named() {
+        let loaded = parse("f", FILE).unwrap();
+        let error = resolve("f", &loaded, &[]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "no endpoint for host b: give each an `endpoint:` in f or --endpoint NAME=ENDPOINT"
+        );
+    }
+
+    #[test]
+    fn an_unknown_or_repeated_name_is_refused() {
+        let loaded = parse("f", FILE).unwrap();
+        let error = resolve("f", &loaded, &["c=unix:/x".into()]).unwrap_err();
+        assert!(matches!(error, TargetError::UnknownHost { .. }), "{error}");
+        let error = resolve("f", &loaded, &["b=unix:/x".into(), "b=unix:/y".into()]).unwrap_err();
+        assert_eq!(error, TargetError::Repeated("b".into()));
+        let error = resolve("f", &loaded, &["b".into()]).unwrap_err();
+        assert_eq!(error, TargetError::NotAssignment("b".into()));
+        let error = resolve("f", &loaded, &["b=unix:/run/a.sock".into()]).unwrap_err();
+        assert!(matches!(error, TargetError::SameAgent { .. }), "{error}");
+    }
+}
