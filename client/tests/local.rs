@@ -15,15 +15,19 @@ use support::nsfleet;
 fn bash_completion_loads_in_bash_and_completes_objects() {
     let script = nsfleet(&["--host", "unix:/nonexistent.sock", "completions", "bash"]);
     assert_eq!(script.code, 0, "{}", script.stderr);
+    // Sourced from a file: the script is larger than one argument may be (MAX_ARG_STRLEN, 128 KiB).
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("nsfleet.bash");
+    std::fs::write(&path, &script.stdout).expect("the completion script written");
     // Completing `nsfleet li` in a real bash, through the function the script registers.
     let probe = format!(
-        "{}\nCOMP_WORDS=(nsfleet li); COMP_CWORD=1; _nsfleet nsfleet li nsfleet; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
-        script.stdout
+        "source '{}'\nCOMP_WORDS=(nsfleet li); COMP_CWORD=1; _nsfleet nsfleet li nsfleet; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        path.display()
     );
     let bash = Command::new("bash")
         .args(["--norc", "-c", &probe])
         .output()
-        .unwrap();
+        .expect("bash runs");
     let offered = String::from_utf8_lossy(&bash.stdout);
     assert!(
         offered.lines().any(|word| word == "link"),

@@ -145,16 +145,22 @@ fn plan_names_the_hosts_without_an_endpoint_before_calling_any() {
 fn an_unreachable_host_is_an_error_not_a_change() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let file = readme_topology(dir.path());
-    let nobody = format!("unix:{}", dir.path().join("nobody.sock").display());
+    // Two sockets: one endpoint named for two hosts is refused before any call (another test).
+    let nobody = |host: &str| {
+        format!(
+            "unix:{}",
+            dir.path().join(format!("{host}-nobody.sock")).display()
+        )
+    };
     let run = Nsfleet::new()
         .args([
             "plan",
             path_text(&file),
             "--detailed-exitcode",
             "--endpoint",
-            &format!("host1={nobody}"),
+            &format!("host1={}", nobody("host1")),
             "--endpoint",
-            &format!("host2={nobody}"),
+            &format!("host2={}", nobody("host2")),
         ])
         .run();
     assert_eq!(run.exit_code(), Some(1), "{run}");
