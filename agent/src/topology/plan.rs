@@ -1,0 +1,752 @@
+//! The plan: desired state against what the kernel holds and what the ledger says the topology owns,
+//! as ordered changes with their exact operations. Pure: no kernel access, so it is tested in memory.
+//!
+//! Creates run namespaces, links (bridges first, so ports find their master), addresses, routes,
+//! forwarding, NAT; deletes run the other way round: NAT, forwarding, routes, addresses, links,
+//! namespaces. Objects inside a namespace that is deleted go with it and get no operation of their own.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Debug;
+
+use sha2::{Digest, Sha256};
+
+use crate::domain::{Family, IpPrefix, LinkName, NamespaceName, NamespaceRef};
+use crate::ops::link::{MasterChange, SetLink};
+use crate::ops::route::RouteRequest;
+use crate::ops::Operation;
+
+use super::desired::{route_table, Desired, DesiredLink};
+use super::ledger::{Owned, Record};
+use super::object::{ObjectId, ObjectKind};
+use super::observe::{Observed, ObservedLink, Space};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Create,
+    Update,
+    Delete,
+    Replace,
+}
+
+impl Action {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Self::Create => "+",
+            Self::Update => "~",
+            Self::Delete => "-",
+            Self::Replace => "-/+",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub action: Action,
+    pub object: ObjectId,
+    pub reason: String,
+    pub operations: Vec<Operation>,
+}
+
+impl std::fmt::Display for Change {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} ({})", self.action.symbol(), self.object, self.reason)
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum OwnershipError {
+    #[error("{object} exists on the host but topology {topology} does not own it: delete it, or list it under adopt to take it over")]
+    NotOwned { object: ObjectId, topology: String },
+    #[error("{object} belongs to topology {owner}; topology {topology} may not touch it")]
+    OwnedByOther {
+        object: ObjectId,
+        owner: String,
+        topology: String,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub changes: Vec<Change>,
+    pub fingerprint: String,
+    /// What the topology owns once the plan is applied.
+    pub owned_after: Vec<Owned>,
+}
+
+/// Who owns what among the other topologies of the host.
+pub type OtherOwners = BTreeMap<ObjectId, String>;
+
+const NOT_ON_HOST: &str = "not on the host";
+const DELETED_BEHIND: &str = "deleted behind nsfleet's back";
+const DROPPED: &str = "no longer in the topology";
+
+pub fn plan(
+    desired: &Desired,
+    record: Option<&Record>,
+    others: &OtherOwners,
+    observed: &Observed,
+) -> Result<Plan, OwnershipError> {
+    let owned: BTreeMap<ObjectId, Owned> = record
+        .map(|r| r.objects.iter().map(|o| (o.id.clone(), o.clone())).collect())
+        .unwrap_or_default();
+    let mut planner = Planner {
+        desired,
+        owned: &owned,
+        others,
+        observed,
+        changes: Vec::new(),
+        facts: Vec::new(),
+        fresh_namespaces: BTreeSet::new(),
+        fresh_links: BTreeSet::new(),
+        owned_after: Vec::new(),
+    };
+    planner.namespaces()?;
+    planner.links()?;
+    planner.addresses()?;
+    planner.routes()?;
+    planner.forwarding()?;
+    planner.nat_rules()?;
+    planner.deletes();
+    let mut facts = std::mem::take(&mut planner.facts);
+    facts.sort();
+    let mut hasher = Sha256::new();
+    for fact in &facts {
+        hasher.update(fact.as_bytes());
+        hasher.update(b"\n");
+    }
+    hasher.update(record.map(Record::identity).unwrap_or_default().as_bytes());
+    let fingerprint = hasher
+        .finalize()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok(Plan {
+        changes: planner.changes,
+        fingerprint,
+        owned_after: planner.owned_after,
+    })
+}
+
+struct Planner<'a> {
+    desired: &'a Desired,
+    owned: &'a BTreeMap<ObjectId, Owned>,
+    others: &'a OtherOwners,
+    observed: &'a Observed,
+    changes: Vec<Change>,
+    facts: Vec<String>,
+    /// Namespaces and links that are created (or re-created) by this plan: what they hold is gone.
+    fresh_namespaces: BTreeSet<NamespaceRef>,
+    fresh_links: BTreeSet<ObjectId>,
+    owned_after: Vec<Owned>,
+}
+
+impl Planner<'_> {
+    fn fact(&mut self, id: &ObjectId, value: impl Debug) {
+        self.facts.push(format!("{id:?}={value:?}"));
+    }
+
+    fn is_owned(&self, id: &ObjectId) -> bool {
+        self.owned.contains_key(id) || self.desired.adopt.contains(id)
+    }
+
+    /// Refuses an object another topology owns, and one on the host this topology does not own.
+    fn claim(&self, id: &ObjectId, present: bool) -> Result<(), OwnershipError> {
+        if let Some(owner) = self.others.get(id) {
+            return Err(OwnershipError::OwnedByOther {
+                object: id.clone(),
+                owner: owner.clone(),
+                topology: self.desired.name.to_string(),
+            });
+        }
+        if present && !self.is_owned(id) {
+            return Err(OwnershipError::NotOwned {
+                object: id.clone(),
+                topology: self.desired.name.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    fn missing_reason(&self, id: &ObjectId) -> &'static str {
+        if self.owned.contains_key(id) {
+            DELETED_BEHIND
+        } else {
+            NOT_ON_HOST
+        }
+    }
+
+    fn push(&mut self, action: Action, object: ObjectId, reason: impl Into<String>, operations: Vec<Operation>) {
+        self.changes.push(Change {
+            action,
+            object,
+            reason: reason.into(),
+            operations,
+        });
+    }
+
+    /// The namespace's objects as they are, or `None` when it is missing or about to be created.
+    fn space(&self, namespace: &NamespaceRef) -> Option<&Space> {
+        if self.fresh_namespaces.contains(namespace) {
+            return None;
+        }
+        self.observed.space(namespace)
+    }
+
+    fn link(&self, namespace: &NamespaceRef, name: &str) -> Option<&ObservedLink> {
+        self.space(namespace).and_then(|s| s.links.get(name))
+    }
+
+    fn namespaces(&mut self) -> Result<(), OwnershipError> {
+        for name in &self.desired.namespaces {
+            let id = ObjectId::namespace(name);
+            let namespace = NamespaceRef::Named(name.clone());
+            let lo_up = self.observed.link(&namespace, "lo").map(|l| l.up);
+            let exists = self.observed.namespace_exists(&namespace);
+            self.fact(&id, (exists, lo_up));
+            self.claim(&id, exists)?;
+            self.owned_after.push(Owned::plain(id.clone()));
+            if !exists {
+                let reason = self.missing_reason(&id);
+                let mut operations = vec![Operation::CreateNamespace(name.clone())];
+                operations.extend(lo_up_operation(name));
+                self.push(Action::Create, id, reason, operations);
+                self.fresh_namespaces.insert(namespace);
+            } else if lo_up == Some(false) {
+                self.push(Action::Update, id, "lo down -> up", lo_up_operation(name));
+            }
+        }
+        Ok(())
+    }
+
+    fn links(&mut self) -> Result<(), OwnershipError> {
+        // Bridges first: a port's master must exist when the port's settings are applied.
+        let ordered: Vec<&DesiredLink> = self
+            .desired
+            .links
+            .iter()
+            .filter(|l| l.is_bridge())
+            .chain(self.desired.links.iter().filter(|l| !l.is_bridge()))
+            .collect();
+        for link in ordered {
+            self.link_change(link)?;
+        }
+        Ok(())
+    }
+
+    fn link_change(&mut self, link: &DesiredLink) -> Result<(), OwnershipError> {
+        let create = &link.create;
+        let id = ObjectId::link(&create.namespace, &create.name);
+        let observed = self.link(&create.namespace, create.name.as_str()).cloned();
+        self.fact(&id, &observed);
+        self.claim(&id, observed.is_some())?;
+        let peer = link.peer().map(|(namespace, name)| {
+            let peer_id = ObjectId::link(namespace, name);
+            let observed = self.link(namespace, name.as_str()).cloned();
+            (namespace.clone(), name.clone(), peer_id, observed)
+        });
+        if let Some((_, _, peer_id, peer_observed)) = &peer {
+            self.fact(peer_id, peer_observed);
+            self.claim(peer_id, peer_observed.is_some())?;
+        }
+        let mut owned = Owned::plain(id.clone());
+        if let Some((_, _, peer_id, _)) = &peer {
+            owned.peer = Some(peer_id.clone());
+            let mut peer_owned = Owned::plain(peer_id.clone());
+            peer_owned.peer = Some(id.clone());
+            self.owned_after.push(peer_owned);
+        }
+        self.owned_after.push(owned);
+
+        let wanted_kind = if link.is_bridge() { "bridge" } else { "veth" };
+        let peer_missing = peer.as_ref().is_some_and(|(_, _, _, o)| o.is_none());
+        let replace_reason = match (&observed, &peer) {
+            (None, None) => None,
+            (None, Some((_, _, _, None))) => None,
+            (Some(o), _) if o.kind.as_deref() != Some(wanted_kind) => Some(format!(
+                "kind {} -> {wanted_kind}",
+                o.kind.as_deref().unwrap_or("device")
+            )),
+            (Some(_), Some(_)) if peer_missing => Some("its peer is gone".to_string()),
+            (None, Some(_)) => Some("one end of the veth is gone".to_string()),
+            (Some(o), Some((_, _, _, Some(p)))) if o.peer_index != Some(p.index) => {
+                Some("its peer is another link".to_string())
+            }
+            _ => None,
+        };
+        let fresh = observed.is_none() && (peer.is_none() || peer_missing);
+        if fresh || replace_reason.is_some() {
+            let mut operations = Vec::new();
+            let action = if let Some(reason) = &replace_reason {
+                if observed.is_some() {
+                    operations.push(delete_link(&create.namespace, &create.name));
+                }
+                if let Some((namespace, name, _, Some(_))) = &peer {
+                    operations.push(delete_link(namespace, name));
+                }
+                (Action::Replace, reason.clone())
+            } else {
+                (Action::Create, self.missing_reason(&id).to_string())
+            };
+            operations.push(Operation::CreateLink(create.clone()));
+            operations.extend(settings(link, None, None).0);
+            self.fresh_links.insert(id.clone());
+            if let Some((_, _, peer_id, _)) = &peer {
+                self.fresh_links.insert(peer_id.clone());
+            }
+            self.push(action.0, id, action.1, operations);
+            return Ok(());
+        }
+        let peer_observed = peer.as_ref().and_then(|(_, _, _, o)| o.as_ref());
+        let (operations, reasons) = settings(link, observed.as_ref(), peer_observed);
+        if !reasons.is_empty() {
+            self.push(Action::Update, id, reasons.join(", "), operations);
+        }
+        Ok(())
+    }
+
+    fn addresses(&mut self) -> Result<(), OwnershipError> {
+        for address in &self.desired.addresses {
+            let id = ObjectId::address(&address.namespace, &address.link, &address.prefix);
+            let link_id = ObjectId::link(&address.namespace, &address.link);
+            let present = !self.fresh_links.contains(&link_id)
+                && self
+                    .space(&address.namespace)
+                    .is_some_and(|s| s.has_address(address.link.as_str(), &address.prefix));
+            self.fact(&id, present);
+            self.claim(&id, present)?;
+            self.owned_after.push(Owned::plain(id.clone()));
+            if !present {
+                let reason = self.missing_reason(&id);
+                self.push(Action::Create, id, reason, vec![Operation::AddAddress(address.clone())]);
+            }
+        }
+        Ok(())
+    }
+
+    fn routes(&mut self) -> Result<(), OwnershipError> {
+        for route in &self.desired.routes {
+            let table = route_table(route);
+            let id = ObjectId::route(&route.namespace, &route.destination, table);
+            let metric = default_metric(route);
+            let device_fresh = route.device.as_ref().is_some_and(|d| {
+                self.fresh_links.contains(&ObjectId::link(&route.namespace, d))
+            });
+            let observed = self
+                .space(&route.namespace)
+                .and_then(|s| s.route(&route.destination, table, metric))
+                .filter(|_| !device_fresh)
+                .cloned();
+            self.fact(&id, &observed);
+            self.claim(&id, observed.is_some())?;
+            let mut owned = Owned::plain(id.clone());
+            owned.destination = Some(route.destination.to_string());
+            owned.table = Some(table);
+            self.owned_after.push(owned);
+            let add = |replace: bool| Operation::AddRoute {
+                request: route.clone(),
+                replace,
+            };
+            let Some(observed) = observed else {
+                let reason = self.missing_reason(&id);
+                self.push(Action::Create, id, reason, vec![add(false)]);
+                continue;
+            };
+            if observed.metric != metric {
+                let old = RouteRequest {
+                    metric: Some(observed.metric),
+                    ..bare_route(&route.namespace, route.destination, table)
+                };
+                let reason = format!("metric {} -> {metric}", observed.metric);
+                let operations = vec![
+                    Operation::DeleteRoute {
+                        request: old,
+                        ignore_missing: true,
+                    },
+                    add(false),
+                ];
+                self.push(Action::Replace, id, reason, operations);
+                continue;
+            }
+            let mut reasons = Vec::new();
+            if let Some(gateway) = route.gateway {
+                if observed.gateway != Some(gateway) {
+                    reasons.push(format!("via {} -> {gateway}", shown(&observed.gateway)));
+                }
+            }
+            if let Some(device) = &route.device {
+                if observed.device.as_deref() != Some(device.as_str()) {
+                    reasons.push(format!("dev {} -> {device}", shown(&observed.device)));
+                }
+            }
+            if !reasons.is_empty() {
+                self.push(Action::Update, id, reasons.join(", "), vec![add(true)]);
+            }
+        }
+        Ok(())
+    }
+
+    fn forwarding(&mut self) -> Result<(), OwnershipError> {
+        for forwarding in &self.desired.forwarding {
+            let id = ObjectId::forwarding(&forwarding.namespace, forwarding.family);
+            // A new namespace starts with forwarding off.
+            let current = match self.space(&forwarding.namespace) {
+                Some(space) => space.forwarding.map(|v| pick(v, forwarding.family)),
+                None => Some(false),
+            };
+            self.fact(&id, current);
+            // Forwarding always exists: taking it over is no clash, but another topology's is.
+            self.claim(&id, false)?;
+            let mut owned = Owned::plain(id.clone());
+            owned.previous = self
+                .owned
+                .get(&id)
+                .and_then(|o| o.previous)
+                .or(current)
+                .or(Some(false));
+            self.owned_after.push(owned);
+            if current != Some(forwarding.enabled) {
+                let reason = format!("{} -> {}", on_off(current), on_off(Some(forwarding.enabled)));
+                let operation = Operation::SetForwarding {
+                    namespace: forwarding.namespace.clone(),
+                    family: forwarding.family,
+                    enabled: forwarding.enabled,
+                };
+                self.push(Action::Update, id, reason, vec![operation]);
+            }
+        }
+        Ok(())
+    }
+
+    fn nat_rules(&mut self) -> Result<(), OwnershipError> {
+        for rule in &self.desired.nat_rules {
+            let id = ObjectId::nat_rule(&rule.namespace, &rule.spec.id());
+            let nat = self.space(&rule.namespace).and_then(|s| s.nat.as_ref());
+            let present = nat.is_some_and(|n| n.ids.contains(&id.name));
+            let table_missing = nat.is_some_and(|n| n.table_missing);
+            self.fact(&id, (present, table_missing));
+            self.claim(&id, present)?;
+            self.owned_after.push(Owned::plain(id.clone()));
+            if !present {
+                let reason = if self.owned.contains_key(&id) && table_missing {
+                    "deleted behind nsfleet's back (nsfleet's NAT table is gone)"
+                } else {
+                    self.missing_reason(&id)
+                };
+                self.push(Action::Create, id, reason, vec![Operation::AddNatRule(rule.clone())]);
+            }
+        }
+        Ok(())
+    }
+
+    /// What the ledger holds and the desired state no longer lists, newest kind first.
+    fn deletes(&mut self) {
+        let kept: BTreeSet<ObjectId> = self.owned_after.iter().map(|o| o.id.clone()).collect();
+        let dropped: Vec<&Owned> = self.owned.values().filter(|o| !kept.contains(&o.id)).collect();
+        let dropped_namespaces: BTreeSet<&str> = dropped
+            .iter()
+            .filter(|o| o.id.kind == ObjectKind::Namespace)
+            .map(|o| o.id.name.as_str())
+            .collect();
+        let goes_with_namespace = |id: &ObjectId| {
+            id.kind != ObjectKind::Namespace
+                && !id.namespace.is_empty()
+                && dropped_namespaces.contains(id.namespace.as_str())
+        };
+        let dropped_links: BTreeSet<&ObjectId> = dropped
+            .iter()
+            .filter(|o| o.id.kind == ObjectKind::Link)
+            .map(|o| &o.id)
+            .collect();
+        let order = [
+            ObjectKind::NatRule,
+            ObjectKind::Forwarding,
+            ObjectKind::Route,
+            ObjectKind::Address,
+            ObjectKind::Link,
+            ObjectKind::Namespace,
+        ];
+        let mut deleted_links: BTreeSet<ObjectId> = BTreeSet::new();
+        for kind in order {
+            for owned in dropped.iter().filter(|o| o.id.kind == kind) {
+                let id = &owned.id;
+                if goes_with_namespace(id) {
+                    continue;
+                }
+                let Some(namespace) = namespace_ref(&id.namespace) else {
+                    continue;
+                };
+                let space = self.observed.space(&namespace);
+                let operations = match kind {
+                    ObjectKind::NatRule => {
+                        let present = space
+                            .and_then(|s| s.nat.as_ref())
+                            .is_some_and(|n| n.ids.contains(&id.name));
+                        self.fact(id, present);
+                        if !present {
+                            continue;
+                        }
+                        vec![Operation::DeleteNatRule {
+                            namespace,
+                            id: id.name.clone(),
+                            ignore_missing: true,
+                        }]
+                    }
+                    ObjectKind::Forwarding => {
+                        let family = if id.name == "ipv6" { Family::V6 } else { Family::V4 };
+                        let current = space.and_then(|s| s.forwarding).map(|v| pick(v, family));
+                        self.fact(id, current);
+                        let previous = owned.previous.unwrap_or(false);
+                        if current.is_none() || current == Some(previous) {
+                            continue;
+                        }
+                        vec![Operation::SetForwarding {
+                            namespace,
+                            family,
+                            enabled: previous,
+                        }]
+                    }
+                    ObjectKind::Route => {
+                        let Some(destination) = owned
+                            .destination
+                            .as_deref()
+                            .and_then(|d| parse_prefix(d))
+                        else {
+                            continue;
+                        };
+                        let table = owned.table.unwrap_or(crate::kernel::route::MAIN_TABLE);
+                        let observed = space.and_then(|s| {
+                            s.routes
+                                .iter()
+                                .find(|r| r.destination == destination && r.table == table)
+                        });
+                        self.fact(id, observed);
+                        let Some(observed) = observed else { continue };
+                        vec![Operation::DeleteRoute {
+                            request: RouteRequest {
+                                metric: Some(observed.metric),
+                                ..bare_route(&namespace, destination, table)
+                            },
+                            ignore_missing: true,
+                        }]
+                    }
+                    ObjectKind::Address => {
+                        let link_id = ObjectId {
+                            kind: ObjectKind::Link,
+                            namespace: id.namespace.clone(),
+                            name: id.link.clone(),
+                            link: String::new(),
+                        };
+                        if dropped_links.contains(&link_id) {
+                            continue;
+                        }
+                        let (Some(prefix), Ok(link)) =
+                            (parse_prefix(&id.name), LinkName::parse("link", &id.link))
+                        else {
+                            continue;
+                        };
+                        let present = space.is_some_and(|s| s.has_address(&id.link, &prefix));
+                        self.fact(id, present);
+                        if !present {
+                            continue;
+                        }
+                        vec![Operation::DeleteAddress {
+                            namespace,
+                            link,
+                            prefix,
+                            ignore_missing: true,
+                        }]
+                    }
+                    ObjectKind::Link => {
+                        // A veth goes with either end: one delete for the pair, none if the other end's
+                        // namespace is deleted anyway.
+                        if let Some(peer) = &owned.peer {
+                            if deleted_links.contains(peer) || goes_with_namespace(peer) {
+                                continue;
+                            }
+                        }
+                        let Ok(name) = LinkName::parse("name", &id.name) else {
+                            continue;
+                        };
+                        let present = space.is_some_and(|s| s.links.contains_key(&id.name));
+                        self.fact(id, present);
+                        if !present {
+                            continue;
+                        }
+                        deleted_links.insert(id.clone());
+                        vec![delete_link(&namespace, &name)]
+                    }
+                    ObjectKind::Namespace => {
+                        let Ok(name) = NamespaceName::parse("name", &id.name) else {
+                            continue;
+                        };
+                        let present = self
+                            .observed
+                            .namespace_exists(&NamespaceRef::Named(name.clone()));
+                        self.fact(id, present);
+                        if !present {
+                            continue;
+                        }
+                        vec![Operation::DeleteNamespace {
+                            name,
+                            ignore_missing: true,
+                        }]
+                    }
+                };
+                self.push(Action::Delete, id.clone(), DROPPED, operations);
+            }
+        }
+    }
+}
+
+/// The namespace an object id names; for a namespace object, the host (where it is deleted from).
+fn namespace_ref(text: &str) -> Option<NamespaceRef> {
+    NamespaceRef::parse("namespace", text).ok()
+}
+
+fn parse_prefix(text: &str) -> Option<IpPrefix> {
+    let (address, len) = text.split_once('/')?;
+    let address = address.parse().ok()?;
+    let len: u8 = len.parse().ok()?;
+    Some(IpPrefix::new(address, len))
+}
+
+fn bare_route(namespace: &NamespaceRef, destination: IpPrefix, table: u32) -> RouteRequest {
+    RouteRequest {
+        namespace: namespace.clone(),
+        destination,
+        gateway: None,
+        device: None,
+        metric: None,
+        table: Some(table),
+        scope: None,
+        source: None,
+    }
+}
+
+fn default_metric(route: &RouteRequest) -> u32 {
+    route.metric.unwrap_or(match route.destination.family() {
+        Family::V4 => 0,
+        Family::V6 => 1024,
+    })
+}
+
+fn pick((v4, v6): (bool, bool), family: Family) -> bool {
+    match family {
+        Family::V4 => v4,
+        Family::V6 => v6,
+    }
+}
+
+fn on_off(value: Option<bool>) -> &'static str {
+    match value {
+        Some(true) => "on",
+        Some(false) => "off",
+        None => "unknown",
+    }
+}
+
+fn shown<T: std::fmt::Display>(value: &Option<T>) -> String {
+    value.as_ref().map_or_else(|| "none".to_string(), ToString::to_string)
+}
+
+/// Every namespace of a topology has `lo` up: nothing in a namespace works without it.
+fn lo_up_operation(name: &NamespaceName) -> Vec<Operation> {
+    LinkName::parse("name", "lo")
+        .map(|lo| Operation::SetLink {
+            namespace: NamespaceRef::Named(name.clone()),
+            name: lo,
+            change: SetLink {
+                up: Some(true),
+                ..SetLink::default()
+            },
+        })
+        .into_iter()
+        .collect()
+}
+
+fn delete_link(namespace: &NamespaceRef, name: &LinkName) -> Operation {
+    Operation::DeleteLink {
+        namespace: namespace.clone(),
+        name: name.clone(),
+        ignore_missing: true,
+    }
+}
+
+/// What a link's settings (and a veth's peer's) need to go from what is observed (`None`: just
+/// created, down and without master) to what is desired: the SetLink operations and why, for a person.
+fn settings(
+    link: &DesiredLink,
+    observed: Option<&ObservedLink>,
+    peer_observed: Option<&ObservedLink>,
+) -> (Vec<Operation>, Vec<String>) {
+    let create = &link.create;
+    let (mut operations, mut reasons) = set_link(
+        &create.namespace,
+        &create.name,
+        observed,
+        link.up,
+        link.master.as_ref(),
+        create.mtu,
+    );
+    if let Some((namespace, name)) = link.peer() {
+        let (peer_operations, peer_reasons) = set_link(
+            namespace,
+            name,
+            peer_observed,
+            link.peer_up,
+            link.peer_master.as_ref(),
+            None,
+        );
+        operations.extend(peer_operations);
+        reasons.extend(peer_reasons.into_iter().map(|r| format!("peer {r}")));
+    }
+    (operations, reasons)
+}
+
+fn set_link(
+    namespace: &NamespaceRef,
+    name: &LinkName,
+    observed: Option<&ObservedLink>,
+    up: bool,
+    master: Option<&LinkName>,
+    mtu: Option<u32>,
+) -> (Vec<Operation>, Vec<String>) {
+    let mut change = SetLink::default();
+    let mut reasons = Vec::new();
+    let observed_up = observed.is_some_and(|o| o.up);
+    if observed_up != up {
+        change.up = Some(up);
+        reasons.push(if up { "down -> up" } else { "up -> down" }.to_string());
+    }
+    let observed_master = observed.and_then(|o| o.master.as_deref());
+    match (master, observed_master) {
+        (Some(wanted), current) if current != Some(wanted.as_str()) => {
+            change.master = Some(MasterChange::Set(wanted.clone()));
+            reasons.push(format!("master {} -> {wanted}", current.unwrap_or("none")));
+        }
+        (None, Some(current)) => {
+            change.master = Some(MasterChange::Release);
+            reasons.push(format!("master {current} -> none"));
+        }
+        _ => {}
+    }
+    if let (Some(mtu), Some(observed)) = (mtu, observed) {
+        if observed.mtu != mtu {
+            change.mtu = Some(mtu);
+            reasons.push(format!("mtu {} -> {mtu}", observed.mtu));
+        }
+    }
+    if reasons.is_empty() {
+        return (Vec::new(), reasons);
+    }
+    let operation = Operation::SetLink {
+        namespace: namespace.clone(),
+        name: name.clone(),
+        change,
+    };
+    (vec![operation], reasons)
+}
+
+#[cfg(test)]
+mod tests;
