@@ -347,6 +347,8 @@ fn scope(desired: Option<&Desired>, record: Option<&Record>) -> Scope {
         }
         for rule in &desired.nat_rules {
             scope.nat.insert(rule.namespace.clone());
+            // Lint: NAT where forwarding is off.
+            scope.forwarding.insert(rule.namespace.clone());
         }
     }
     for owned in record.map(|r| r.objects.as_slice()).unwrap_or_default() {

@@ -98,15 +98,25 @@ pub fn plan(
         facts: Vec::new(),
         fresh_namespaces: BTreeSet::new(),
         fresh_links: BTreeSet::new(),
+        lost_subnets: Vec::new(),
         owned_after: Vec::new(),
     };
     planner.namespaces()?;
     planner.links()?;
+    // Addresses (and what hangs on them) are deleted before new ones are added: deleting a subnet's
+    // primary address takes its secondaries and the routes via that subnet with it, so a new address in
+    // the same subnet must come after, and what was taken along is added back.
+    planner.deletes(&[
+        ObjectKind::NatRule,
+        ObjectKind::Forwarding,
+        ObjectKind::Route,
+        ObjectKind::Address,
+    ]);
     planner.addresses()?;
     planner.routes()?;
     planner.forwarding()?;
     planner.nat_rules()?;
-    planner.deletes();
+    planner.deletes(&[ObjectKind::Link, ObjectKind::Namespace]);
     let mut facts = std::mem::take(&mut planner.facts);
     facts.sort();
     let mut hasher = Sha256::new();
@@ -138,6 +148,9 @@ struct Planner<'a> {
     /// Namespaces and links that are created (or re-created) by this plan: what they hold is gone.
     fresh_namespaces: BTreeSet<NamespaceRef>,
     fresh_links: BTreeSet<ObjectId>,
+    /// Addresses this plan deletes, (namespace, deleted address): the kernel may take others of the
+    /// same subnet and the routes via it along.
+    lost_subnets: Vec<(NamespaceRef, IpPrefix)>,
     owned_after: Vec<Owned>,
 }
 
@@ -319,6 +332,9 @@ impl Planner<'_> {
             if !present {
                 let reason = self.missing_reason(&id);
                 self.push(Action::Create, id, reason, vec![Operation::AddAddress(address.clone())]);
+            } else if let Some(lost) = self.lost_with(&address.namespace, &address.prefix.address) {
+                let reason = format!("added back: deleting {lost} may take the subnet's other addresses along");
+                self.push(Action::Update, id, reason, vec![Operation::AddAddress(address.clone())]);
             }
         }
         Ok(())
@@ -352,6 +368,11 @@ impl Planner<'_> {
                 self.push(Action::Create, id, reason, vec![add(false)]);
                 continue;
             };
+            if let Some(lost) = route.gateway.and_then(|g| self.lost_with(&route.namespace, &g)) {
+                let reason = format!("added back: deleting {lost} takes the routes via its subnet along");
+                self.push(Action::Update, id, reason, vec![add(false)]);
+                continue;
+            }
             if observed.metric != metric {
                 let old = RouteRequest {
                     metric: Some(observed.metric),
@@ -440,8 +461,17 @@ impl Planner<'_> {
     }
 
     /// What the ledger holds and the desired state no longer lists, newest kind first.
-    fn deletes(&mut self) {
-        let kept: BTreeSet<ObjectId> = self.owned_after.iter().map(|o| o.id.clone()).collect();
+    /// Whether deleting an address of this plan may have taken `address` (same namespace and subnet)
+    /// along; the address deleted, if so.
+    fn lost_with(&self, namespace: &NamespaceRef, address: &std::net::IpAddr) -> Option<IpPrefix> {
+        self.lost_subnets
+            .iter()
+            .find(|(n, prefix)| n == namespace && prefix.network().contains(address))
+            .map(|(_, prefix)| *prefix)
+    }
+
+    fn deletes(&mut self, order: &[ObjectKind]) {
+        let kept = desired_ids(self.desired);
         let dropped: Vec<&Owned> = self.owned.values().filter(|o| !kept.contains(&o.id)).collect();
         let dropped_namespaces: BTreeSet<&str> = dropped
             .iter()
@@ -458,16 +488,8 @@ impl Planner<'_> {
             .filter(|o| o.id.kind == ObjectKind::Link)
             .map(|o| &o.id)
             .collect();
-        let order = [
-            ObjectKind::NatRule,
-            ObjectKind::Forwarding,
-            ObjectKind::Route,
-            ObjectKind::Address,
-            ObjectKind::Link,
-            ObjectKind::Namespace,
-        ];
         let mut deleted_links: BTreeSet<ObjectId> = BTreeSet::new();
-        for kind in order {
+        for &kind in order {
             for owned in dropped.iter().filter(|o| o.id.kind == kind) {
                 let id = &owned.id;
                 if goes_with_namespace(id) {
@@ -550,6 +572,7 @@ impl Planner<'_> {
                         if !present {
                             continue;
                         }
+                        self.lost_subnets.push((namespace.clone(), prefix));
                         vec![Operation::DeleteAddress {
                             namespace,
                             link,
@@ -597,6 +620,33 @@ impl Planner<'_> {
             }
         }
     }
+}
+
+/// Every object the desired state names.
+fn desired_ids(desired: &Desired) -> BTreeSet<ObjectId> {
+    let mut ids = BTreeSet::new();
+    for name in &desired.namespaces {
+        ids.insert(ObjectId::namespace(name));
+    }
+    for link in &desired.links {
+        ids.insert(ObjectId::link(&link.create.namespace, &link.create.name));
+        if let Some((namespace, peer)) = link.peer() {
+            ids.insert(ObjectId::link(namespace, peer));
+        }
+    }
+    for a in &desired.addresses {
+        ids.insert(ObjectId::address(&a.namespace, &a.link, &a.prefix));
+    }
+    for r in &desired.routes {
+        ids.insert(ObjectId::route(&r.namespace, &r.destination, route_table(r)));
+    }
+    for f in &desired.forwarding {
+        ids.insert(ObjectId::forwarding(&f.namespace, f.family));
+    }
+    for rule in &desired.nat_rules {
+        ids.insert(ObjectId::nat_rule(&rule.namespace, &rule.spec.id()));
+    }
+    ids
 }
 
 /// The namespace an object id names; for a namespace object, the host (where it is deleted from).
