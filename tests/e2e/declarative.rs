@@ -304,6 +304,14 @@ fn the_tutorial_is_planned_applied_pinged_replanned_changed_and_destroyed() {
     assert!(applied.changed);
     assert_eq!(shown(&applied.changes), lines);
     assert_eq!(host.ip_link("", "veth1").expect("veth1")["master"], "br0");
+    // Ownership markers on the kernel objects: alternative names on links (both veth ends), nsfleet's
+    // protocol number on routes and addresses.
+    assert_eq!(host.ip_link("", "br0").expect("br0")["altnames"][0], "nsfleet.lab.br0");
+    assert_eq!(host.ip_link("netns1", "ceth1").expect("ceth1")["altnames"][0], "nsfleet.lab.ceth1");
+    let marked_routes = host.ip_json("netns1", &["route", "show", "proto", "211"]);
+    assert_eq!(marked_routes[0]["dst"], "default", "{marked_routes}");
+    // iproute2 6.1 shows no IFA_PROTO: the empty re-plan below proves it stuck (an address recorded as
+    // marked that carries no marker is refused as someone else's).
     assert_eq!(host.sysctl("", "net/ipv4/ip_forward"), "1");
     assert_eq!(nat_rule_count(host), 1);
     assert_reaches(&[host], "netns1", "172.20.0.12", None);
@@ -446,8 +454,18 @@ fn a_link_made_with_ip_under_a_wanted_name_is_refused_and_left_alone_unless_adop
         shown(&applied.changes)
     );
     assert_reaches(&[host], "netns1", "172.20.0.12", None);
+
+    // veth2 re-made with ip behind nsfleet's back: it lacks the marker, so it is not the one nsfleet
+    // made. A plan refuses it; destroy leaves it alone.
+    host.run_ok("", &["ip", "link", "del", "veth2"]);
+    host.run_ok("", &["ip", "link", "add", "veth2", "type", "veth", "peer", "name", "other2"]);
+    let status = agent.plan(&adopting).expect_err("veth2 is not nsfleet's any more");
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    assert!(status.message().contains("link veth2"), "{}", status.message());
     agent.destroy("lab").expect("destroy");
     assert!(host.ip_link("", "br0").is_none(), "an adopted object is owned, and destroyed");
+    assert!(host.ip_link("", "veth2").is_some(), "the link made with ip is left alone");
+    assert!(host.ip_netns_list().is_empty(), "{:?}", host.ip_netns_list());
 }
 
 #[test]

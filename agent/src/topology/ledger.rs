@@ -42,6 +42,9 @@ pub struct Owned {
     pub destination: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub table: Option<u32>,
+    /// The kernel object carries nsfleet's marker: without it, it is no longer the one nsfleet made.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub marked: bool,
 }
 
 impl Owned {
@@ -52,6 +55,7 @@ impl Owned {
             previous: None,
             destination: None,
             table: None,
+            marked: false,
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::domain::{IpPrefix, NamespaceRef};
 use crate::kernel::{address, link, route};
 use crate::nat::NatBackend;
 use crate::netns::{NamespaceRegistry, NetnsError};
-use crate::ops::{forwarding, nat as nat_ops, OpError};
+use crate::ops::{forwarding, marker, nat as nat_ops, OpError};
 
 /// A link as the plan compares it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,7 +161,11 @@ async fn read_space(
                     mtu: l.mtu,
                     master: l.master.and_then(|m| names.get(&m).cloned()),
                     peer_index: l.peer.map(|p| p.index),
-                    marker: None,
+                    marker: l
+                        .alt_names
+                        .iter()
+                        .find_map(|alt| marker::topology_of_alt_name(alt, &l.name))
+                        .map(str::to_string),
                 };
                 (l.name.clone(), observed)
             })
@@ -173,7 +177,7 @@ async fn read_space(
         .filter_map(|a| {
             names
                 .get(&a.link_index)
-                .map(|name| (name.clone(), a.prefix, 0))
+                .map(|name| (name.clone(), a.prefix, a.protocol))
         })
         .collect();
     space.routes = route::list(socket, None)?

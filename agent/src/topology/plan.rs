@@ -12,7 +12,9 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::{Family, IpPrefix, LinkName, NamespaceName, NamespaceRef};
 use crate::ops::link::{MasterChange, SetLink};
+use crate::ops::address::AddAddress;
 use crate::ops::route::RouteRequest;
+use crate::ops::marker::NSFLEET_PROTOCOL;
 use crate::ops::Operation;
 
 use super::desired::{route_table, Desired, DesiredLink};
@@ -71,6 +73,45 @@ pub struct Plan {
     pub fingerprint: String,
     /// What the topology owns once the plan is applied.
     pub owned_after: Vec<Owned>,
+}
+
+/// What a present kernel object says about who made it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mark {
+    /// The kind has no marker (namespaces, forwarding) or nsfleet's table is the marker (NAT).
+    NoSlot,
+    /// It could carry a marker and carries none.
+    Unmarked,
+    /// nsfleet's protocol number (routes, addresses): nsfleet made it, for some topology.
+    Nsfleet,
+    /// A link's alternative name: nsfleet made it for this topology.
+    Topology(String),
+}
+
+impl Mark {
+    fn is_ours(&self, topology: &str) -> bool {
+        match self {
+            Self::Topology(owner) => owner == topology,
+            _ => false,
+        }
+    }
+
+    /// Whether the object carries nsfleet's marker (for a kind that can).
+    fn marked(&self) -> bool {
+        matches!(self, Self::Nsfleet | Self::Topology(_))
+    }
+
+    fn of_link(link: &ObservedLink) -> Self {
+        link.marker.clone().map_or(Self::Unmarked, Self::Topology)
+    }
+
+    fn of_protocol(protocol: u8) -> Self {
+        if protocol == NSFLEET_PROTOCOL {
+            Self::Nsfleet
+        } else {
+            Self::Unmarked
+        }
+    }
 }
 
 /// Who owns what among the other topologies of the host.
@@ -159,26 +200,39 @@ impl Planner<'_> {
         self.facts.push(format!("{id:?}={value:?}"));
     }
 
-    fn is_owned(&self, id: &ObjectId) -> bool {
-        self.owned.contains_key(id) || self.desired.adopt.contains(id)
-    }
-
-    /// Refuses an object another topology owns, and one on the host this topology does not own.
-    fn claim(&self, id: &ObjectId, present: bool) -> Result<(), OwnershipError> {
+    /// Refuses an object another topology owns, and one on the host this topology does not own: not
+    /// recorded (nor adopted, nor carrying this topology's marker), or recorded as marked but carrying
+    /// no marker now (someone replaced it).
+    fn claim(&self, id: &ObjectId, mark: Option<Mark>) -> Result<(), OwnershipError> {
+        let other = |owner: &str| OwnershipError::OwnedByOther {
+            object: id.clone(),
+            owner: owner.to_string(),
+            topology: self.desired.name.to_string(),
+        };
         if let Some(owner) = self.others.get(id) {
-            return Err(OwnershipError::OwnedByOther {
-                object: id.clone(),
-                owner: owner.clone(),
-                topology: self.desired.name.to_string(),
-            });
+            return Err(other(owner));
         }
-        if present && !self.is_owned(id) {
-            return Err(OwnershipError::NotOwned {
+        let Some(mark) = mark else {
+            return Ok(());
+        };
+        if let Mark::Topology(owner) = &mark {
+            if owner != self.desired.name.as_str() {
+                return Err(other(owner));
+            }
+        }
+        let recorded = self.owned.get(id);
+        let owned = match recorded {
+            Some(owned) => !(owned.marked && mark == Mark::Unmarked),
+            None => self.desired.adopt.contains(id) || mark.is_ours(self.desired.name.as_str()),
+        };
+        if owned {
+            Ok(())
+        } else {
+            Err(OwnershipError::NotOwned {
                 object: id.clone(),
                 topology: self.desired.name.to_string(),
-            });
+            })
         }
-        Ok(())
     }
 
     fn missing_reason(&self, id: &ObjectId) -> &'static str {
@@ -217,7 +271,7 @@ impl Planner<'_> {
             let lo_up = self.observed.link(&namespace, "lo").map(|l| l.up);
             let exists = self.observed.namespace_exists(&namespace);
             self.fact(&id, (exists, lo_up));
-            self.claim(&id, exists)?;
+            self.claim(&id, exists.then_some(Mark::NoSlot))?;
             self.owned_after.push(Owned::plain(id.clone()));
             if !exists {
                 let reason = self.missing_reason(&id);
@@ -252,7 +306,7 @@ impl Planner<'_> {
         let id = ObjectId::link(&create.namespace, &create.name);
         let observed = self.link(&create.namespace, create.name.as_str()).cloned();
         self.fact(&id, &observed);
-        self.claim(&id, observed.is_some())?;
+        self.claim(&id, observed.as_ref().map(Mark::of_link))?;
         let peer = link.peer().map(|(namespace, name)| {
             let peer_id = ObjectId::link(namespace, name);
             let observed = self.link(namespace, name.as_str()).cloned();
@@ -260,17 +314,8 @@ impl Planner<'_> {
         });
         if let Some((_, _, peer_id, peer_observed)) = &peer {
             self.fact(peer_id, peer_observed);
-            self.claim(peer_id, peer_observed.is_some())?;
+            self.claim(peer_id, peer_observed.as_ref().map(Mark::of_link))?;
         }
-        let mut owned = Owned::plain(id.clone());
-        if let Some((_, _, peer_id, _)) = &peer {
-            owned.peer = Some(peer_id.clone());
-            let mut peer_owned = Owned::plain(peer_id.clone());
-            peer_owned.peer = Some(id.clone());
-            self.owned_after.push(peer_owned);
-        }
-        self.owned_after.push(owned);
-
         let wanted_kind = if link.is_bridge() { "bridge" } else { "veth" };
         let peer_missing = peer.as_ref().is_some_and(|(_, _, _, o)| o.is_none());
         let replace_reason = match (&observed, &peer) {
@@ -288,6 +333,18 @@ impl Planner<'_> {
             _ => None,
         };
         let fresh = observed.is_none() && (peer.is_none() || peer_missing);
+        let created = fresh || replace_reason.is_some();
+        // Recorded as marked when this plan makes it (with the marker) or it carries the marker now.
+        let mut owned = Owned::plain(id.clone());
+        owned.marked = created || observed.as_ref().is_some_and(|o| o.marker.is_some());
+        if let Some((_, _, peer_id, peer_observed)) = &peer {
+            owned.peer = Some(peer_id.clone());
+            let mut peer_owned = Owned::plain(peer_id.clone());
+            peer_owned.peer = Some(id.clone());
+            peer_owned.marked = created || peer_observed.as_ref().is_some_and(|o| o.marker.is_some());
+            self.owned_after.push(peer_owned);
+        }
+        self.owned_after.push(owned);
         if fresh || replace_reason.is_some() {
             let mut operations = Vec::new();
             let action = if let Some(reason) = &replace_reason {
@@ -301,7 +358,9 @@ impl Planner<'_> {
             } else {
                 (Action::Create, self.missing_reason(&id).to_string())
             };
-            operations.push(Operation::CreateLink(create.clone()));
+            let mut marked = create.clone();
+            marked.marker = Some(self.desired.name.to_string());
+            operations.push(Operation::CreateLink(marked));
             operations.extend(settings(link, None, None).0);
             self.fresh_links.insert(id.clone());
             if let Some((_, _, peer_id, _)) = &peer {
@@ -322,13 +381,23 @@ impl Planner<'_> {
         for address in &self.desired.addresses {
             let id = ObjectId::address(&address.namespace, &address.link, &address.prefix);
             let link_id = ObjectId::link(&address.namespace, &address.link);
-            let present = !self.fresh_links.contains(&link_id)
-                && self
-                    .space(&address.namespace)
-                    .is_some_and(|s| s.has_address(address.link.as_str(), &address.prefix));
-            self.fact(&id, present);
-            self.claim(&id, present)?;
-            self.owned_after.push(Owned::plain(id.clone()));
+            let protocol = if self.fresh_links.contains(&link_id) {
+                None
+            } else {
+                self.space(&address.namespace)
+                    .and_then(|s| s.address_protocol(address.link.as_str(), &address.prefix))
+            };
+            let present = protocol.is_some();
+            self.fact(&id, protocol);
+            let mark = protocol.map(Mark::of_protocol);
+            self.claim(&id, mark.clone())?;
+            let mut owned = Owned::plain(id.clone());
+            owned.marked = mark.is_none_or(|m| m.marked());
+            self.owned_after.push(owned);
+            let address = &AddAddress {
+                marked: true,
+                ..address.clone()
+            };
             if !present {
                 let reason = self.missing_reason(&id);
                 self.push(Action::Create, id, reason, vec![Operation::AddAddress(address.clone())]);
@@ -354,11 +423,17 @@ impl Planner<'_> {
                 .filter(|_| !device_fresh)
                 .cloned();
             self.fact(&id, &observed);
-            self.claim(&id, observed.is_some())?;
+            let mark = observed.as_ref().map(|o| Mark::of_protocol(o.protocol));
+            self.claim(&id, mark.clone())?;
             let mut owned = Owned::plain(id.clone());
             owned.destination = Some(route.destination.to_string());
             owned.table = Some(table);
+            owned.marked = mark.is_none_or(|m| m.marked());
             self.owned_after.push(owned);
+            let route = &RouteRequest {
+                marked: true,
+                ..route.clone()
+            };
             let add = |replace: bool| Operation::AddRoute {
                 request: route.clone(),
                 replace,
@@ -417,7 +492,7 @@ impl Planner<'_> {
             };
             self.fact(&id, current);
             // Forwarding always exists: taking it over is no clash, but another topology's is.
-            self.claim(&id, false)?;
+            self.claim(&id, None)?;
             let mut owned = Owned::plain(id.clone());
             owned.previous = self
                 .owned
@@ -446,7 +521,7 @@ impl Planner<'_> {
             let present = nat.is_some_and(|n| n.ids.contains(&id.name));
             let table_missing = nat.is_some_and(|n| n.table_missing);
             self.fact(&id, (present, table_missing));
-            self.claim(&id, present)?;
+            self.claim(&id, present.then_some(Mark::NoSlot))?;
             self.owned_after.push(Owned::plain(id.clone()));
             if !present {
                 let reason = if self.owned.contains_key(&id) && table_missing {
@@ -544,6 +619,10 @@ impl Planner<'_> {
                         });
                         self.fact(id, observed);
                         let Some(observed) = observed else { continue };
+                        // Re-made by someone else since: not nsfleet's to delete.
+                        if owned.marked && observed.protocol != NSFLEET_PROTOCOL {
+                            continue;
+                        }
                         vec![Operation::DeleteRoute {
                             request: RouteRequest {
                                 metric: Some(observed.metric),
@@ -567,9 +646,10 @@ impl Planner<'_> {
                         else {
                             continue;
                         };
-                        let present = space.is_some_and(|s| s.has_address(&id.link, &prefix));
-                        self.fact(id, present);
-                        if !present {
+                        let protocol = space.and_then(|s| s.address_protocol(&id.link, &prefix));
+                        self.fact(id, protocol);
+                        let Some(protocol) = protocol else { continue };
+                        if owned.marked && protocol != NSFLEET_PROTOCOL {
                             continue;
                         }
                         self.lost_subnets.push((namespace.clone(), prefix));
@@ -591,9 +671,12 @@ impl Planner<'_> {
                         let Ok(name) = LinkName::parse("name", &id.name) else {
                             continue;
                         };
-                        let present = space.is_some_and(|s| s.links.contains_key(&id.name));
-                        self.fact(id, present);
-                        if !present {
+                        let observed = space.and_then(|s| s.links.get(&id.name));
+                        self.fact(id, observed);
+                        let Some(observed) = observed else { continue };
+                        if owned.marked
+                            && observed.marker.as_deref() != Some(self.desired.name.as_str())
+                        {
                             continue;
                         }
                         deleted_links.insert(id.clone());
@@ -671,6 +754,7 @@ fn bare_route(namespace: &NamespaceRef, destination: IpPrefix, table: u32) -> Ro
         table: Some(table),
         scope: None,
         source: None,
+        marked: false,
     }
 }
 
