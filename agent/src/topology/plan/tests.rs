@@ -1,1 +1,409 @@
+//! The plan in memory: desired states against simulated hosts. `simulate` applies a plan's operations to
+//! an `Observed` as the kernel would, so "apply, then plan again" is checked without a kernel.
 
+use std::net::IpAddr;
+
+use super::*;
+use crate::domain::{Family, IpPrefix, LinkName, NamespaceName, NamespaceRef};
+use crate::ops::address::{AddAddress, Broadcast};
+use crate::ops::link::{CreateLink, LinkKindSpec};
+use crate::ops::route::RouteRequest;
+use crate::topology::desired::{Desired, DesiredForwarding, DesiredLink, TopologyName};
+use crate::topology::ledger::Record;
+use crate::topology::observe::{ObservedLink, ObservedRoute, Space};
+
+fn ns(name: &str) -> NamespaceRef {
+    NamespaceRef::Named(NamespaceName::parse("n", name).expect("a namespace name"))
+}
+
+fn link(name: &str) -> LinkName {
+    LinkName::parse("l", name).expect("a link name")
+}
+
+fn prefix(text: &str) -> IpPrefix {
+    let (address, len) = text.split_once('/').expect("ADDRESS/LEN");
+    IpPrefix::new(address.parse().expect("an address"), len.parse().expect("a length"))
+}
+
+fn ip(text: &str) -> IpAddr {
+    text.parse().expect("an address")
+}
+
+/// Namespace `a` on bridge br0 (10.0.0.1/24) with 10.0.0.2/24 and a default route; forwarding on.
+fn desired() -> Desired {
+    let mut desired = Desired::empty(TopologyName::parse("t", "lab").expect("a name"));
+    desired.namespaces.push(NamespaceName::parse("n", "a").expect("a name"));
+    desired.links.push(DesiredLink {
+        create: CreateLink {
+            namespace: NamespaceRef::Host,
+            name: link("veth-a"),
+            kind: LinkKindSpec::Veth {
+                peer: link("eth0"),
+                peer_namespace: ns("a"),
+            },
+            mtu: None,
+            marker: None,
+        },
+        up: true,
+        peer_up: true,
+        master: Some(link("br0")),
+        peer_master: None,
+    });
+    desired.links.push(DesiredLink {
+        create: CreateLink {
+            namespace: NamespaceRef::Host,
+            name: link("br0"),
+            kind: LinkKindSpec::Bridge,
+            mtu: None,
+            marker: None,
+        },
+        up: true,
+        peer_up: false,
+        master: None,
+        peer_master: None,
+    });
+    for (namespace, name, address) in [
+        (NamespaceRef::Host, "br0", "10.0.0.1/24"),
+        (ns("a"), "eth0", "10.0.0.2/24"),
+    ] {
+        desired.addresses.push(AddAddress {
+            namespace,
+            link: link(name),
+            prefix: prefix(address),
+            broadcast: Broadcast::Computed,
+            label: None,
+            scope: None,
+            marked: false,
+        });
+    }
+    desired.routes.push(RouteRequest {
+        namespace: ns("a"),
+        destination: prefix("0.0.0.0/0"),
+        gateway: Some(ip("10.0.0.1")),
+        device: None,
+        metric: None,
+        table: None,
+        scope: None,
+        source: None,
+        marked: false,
+    });
+    desired.forwarding.push(DesiredForwarding {
+        namespace: NamespaceRef::Host,
+        family: Family::V4,
+        enabled: true,
+    });
+    desired.check().expect("a valid desired state");
+    desired
+}
+
+/// A host with nothing but its own loopback.
+fn empty_host() -> Observed {
+    let mut observed = Observed::default();
+    observed.spaces.insert(NamespaceRef::Host, space_with_lo());
+    observed
+        .spaces
+        .get_mut(&NamespaceRef::Host)
+        .expect("host")
+        .forwarding = Some((false, false));
+    observed
+}
+
+fn space_with_lo() -> Space {
+    let mut space = Space::default();
+    space.links.insert("lo".into(), observed_link(1, None, false));
+    space
+}
+
+fn observed_link(index: u32, kind: Option<&str>, up: bool) -> ObservedLink {
+    ObservedLink {
+        index,
+        kind: kind.map(str::to_string),
+        up,
+        mtu: 1500,
+        master: None,
+        peer_index: None,
+        marker: None,
+    }
+}
+
+/// Applies operations to `observed` as the kernel would (for what plans emit).
+fn simulate(observed: &mut Observed, operations: &[Operation]) {
+    let mut next_index = 100;
+    for operation in operations {
+        next_index += 2;
+        match operation {
+            Operation::CreateNamespace(name) => {
+                let mut space = space_with_lo();
+                space.forwarding = Some((false, false));
+                observed.spaces.insert(NamespaceRef::Named(name.clone()), space);
+            }
+            Operation::DeleteNamespace { name, .. } => {
+                observed.spaces.remove(&NamespaceRef::Named(name.clone()));
+            }
+            Operation::CreateLink(create) => {
+                let kind = match &create.kind {
+                    LinkKindSpec::Veth { .. } => "veth",
+                    LinkKindSpec::Bridge => "bridge",
+                };
+                let mut made = observed_link(next_index, Some(kind), false);
+                made.marker = create.marker.clone();
+                made.mtu = create.mtu.unwrap_or(1500);
+                if let LinkKindSpec::Veth { peer, peer_namespace } = &create.kind {
+                    made.peer_index = Some(next_index + 1);
+                    let mut other = made.clone();
+                    other.index = next_index + 1;
+                    other.peer_index = Some(next_index);
+                    space(observed, peer_namespace).links.insert(peer.to_string(), other);
+                }
+                space(observed, &create.namespace).links.insert(create.name.to_string(), made);
+            }
+            Operation::DeleteLink { namespace, name, .. } => {
+                space(observed, namespace).links.remove(name.as_str());
+            }
+            Operation::SetLink { namespace, name, change } => {
+                let link = space(observed, namespace)
+                    .links
+                    .get_mut(name.as_str())
+                    .expect("the link exists");
+                if let Some(up) = change.up {
+                    link.up = up;
+                }
+                if let Some(mtu) = change.mtu {
+                    link.mtu = mtu;
+                }
+                match &change.master {
+                    Some(MasterChange::Set(master)) => link.master = Some(master.to_string()),
+                    Some(MasterChange::Release) => link.master = None,
+                    None => {}
+                }
+            }
+            Operation::AddAddress(address) => {
+                let protocol = if address.marked { NSFLEET_PROTOCOL } else { 0 };
+                let space = space(observed, &address.namespace);
+                if !space.has_address(address.link.as_str(), &address.prefix) {
+                    space.addresses.push((address.link.to_string(), address.prefix, protocol));
+                }
+            }
+            Operation::DeleteAddress { namespace, link, prefix, .. } => {
+                space(observed, namespace)
+                    .addresses
+                    .retain(|(l, p, _)| !(l == link.as_str() && p == prefix));
+            }
+            Operation::AddRoute { request, .. } => {
+                let space = space(observed, &request.namespace);
+                space.routes.retain(|r| r.destination != request.destination);
+                space.routes.push(ObservedRoute {
+                    destination: request.destination,
+                    table: route_table(request),
+                    metric: default_metric(request),
+                    gateway: request.gateway,
+                    device: request.device.as_ref().map(ToString::to_string),
+                    protocol: if request.marked { NSFLEET_PROTOCOL } else { 3 },
+                });
+            }
+            Operation::DeleteRoute { request, .. } => {
+                space(observed, &request.namespace)
+                    .routes
+                    .retain(|r| r.destination != request.destination);
+            }
+            Operation::SetForwarding { namespace, family, enabled } => {
+                let space = space(observed, namespace);
+                let (v4, v6) = space.forwarding.unwrap_or_default();
+                space.forwarding = Some(match family {
+                    Family::V4 => (*enabled, v6),
+                    Family::V6 => (v4, *enabled),
+                });
+            }
+            Operation::AddNatRule(_) | Operation::DeleteNatRule { .. } => {}
+        }
+    }
+}
+
+fn space<'a>(observed: &'a mut Observed, namespace: &NamespaceRef) -> &'a mut Space {
+    observed.spaces.get_mut(namespace).expect("the namespace exists")
+}
+
+fn record(plan: &Plan) -> Record {
+    Record {
+        topology: "lab".into(),
+        applied_at: String::new(),
+        objects: plan.owned_after.clone(),
+        desired: String::new(),
+    }
+}
+
+fn shown(plan: &Plan) -> Vec<String> {
+    plan.changes
+        .iter()
+        .map(|c| format!("{} {}", c.action.symbol(), c.object))
+        .collect()
+}
+
+fn operations(plan: &Plan) -> Vec<Operation> {
+    plan.changes.iter().flat_map(|c| c.operations.clone()).collect()
+}
+
+/// Plans `desired` on `host`, applies it in memory and returns the plan and its record.
+fn applied(desired: &Desired, host: &mut Observed) -> (Plan, Record) {
+    let plan = plan(desired, None, &OtherOwners::new(), host).expect("a plan");
+    simulate(host, &operations(&plan));
+    let record = record(&plan);
+    (plan, record)
+}
+
+#[test]
+fn an_empty_host_gets_every_object_in_dependency_order() {
+    let plan = plan(&desired(), None, &OtherOwners::new(), &empty_host()).expect("a plan");
+    assert_eq!(
+        shown(&plan),
+        vec![
+            "+ namespace a",
+            "+ link br0",
+            "+ link veth-a",
+            "+ address 10.0.0.1/24 on br0",
+            "+ address 10.0.0.2/24 on eth0 in namespace a",
+            "+ route default in namespace a",
+            "~ forwarding ipv4",
+        ]
+    );
+    assert!(plan.changes.iter().all(|c| !c.operations.is_empty()));
+    assert!(plan.changes[0].reason.contains("not on the host"));
+    // Created links carry the topology's marker; addresses and routes nsfleet's protocol.
+    assert!(operations(&plan).iter().any(|o| matches!(o,
+        Operation::CreateLink(c) if c.marker.as_deref() == Some("lab"))));
+    assert!(operations(&plan).iter().all(|o| match o {
+        Operation::AddAddress(a) => a.marked,
+        Operation::AddRoute { request, .. } => request.marked,
+        _ => true,
+    }));
+}
+
+#[test]
+fn after_an_apply_the_same_desired_state_plans_nothing_and_the_fingerprint_is_stable() {
+    let mut host = empty_host();
+    let (_, record) = applied(&desired(), &mut host);
+    let again = plan(&desired(), Some(&record), &OtherOwners::new(), &host).expect("a plan");
+    assert!(again.changes.is_empty(), "{:#?}", shown(&again));
+    let once_more = plan(&desired(), Some(&record), &OtherOwners::new(), &host).expect("a plan");
+    assert_eq!(again.fingerprint, once_more.fingerprint);
+    // What the plan depends on changes: so does the fingerprint.
+    space(&mut host, &NamespaceRef::Host).links.get_mut("br0").expect("br0").up = false;
+    let changed = plan(&desired(), Some(&record), &OtherOwners::new(), &host).expect("a plan");
+    assert_ne!(changed.fingerprint, again.fingerprint);
+    assert_eq!(shown(&changed), vec!["~ link br0"]);
+    assert_eq!(changed.changes[0].reason, "down -> up");
+}
+
+#[test]
+fn a_dropped_namespace_is_one_delete_and_its_contents_go_with_it() {
+    let mut host = empty_host();
+    let (_, record) = applied(&desired(), &mut host);
+    let mut smaller = desired();
+    smaller.namespaces.clear();
+    smaller.links.retain(|l| l.is_bridge());
+    smaller.addresses.retain(|a| a.namespace == NamespaceRef::Host);
+    smaller.routes.clear();
+    let plan = plan(&smaller, Some(&record), &OtherOwners::new(), &host).expect("a plan");
+    // The host end of the veth goes with its peer's namespace.
+    assert_eq!(shown(&plan), vec!["- namespace a"]);
+    assert!(plan.changes[0].reason.contains("no longer in the topology"));
+}
+
+#[test]
+fn teardown_runs_in_reverse_order_and_skips_what_goes_along() {
+    let mut host = empty_host();
+    let (_, record) = applied(&desired(), &mut host);
+    let nothing = Desired::empty(TopologyName::parse("t", "lab").expect("a name"));
+    let plan = plan(&nothing, Some(&record), &OtherOwners::new(), &host).expect("a plan");
+    // br0's address goes with br0, veth-a with its peer's namespace: no operation of their own.
+    assert_eq!(
+        shown(&plan),
+        vec!["- forwarding ipv4", "- link br0", "- namespace a"]
+    );
+    simulate(&mut host, &operations(&plan));
+    assert_eq!(host.spaces.len(), 1);
+    assert_eq!(host.space(&NamespaceRef::Host).and_then(|s| s.forwarding), Some((false, false)));
+}
+
+#[test]
+fn settings_changes_name_old_and_new_values() {
+    let mut host = empty_host();
+    let (_, record) = applied(&desired(), &mut host);
+    let mut changed = desired();
+    changed.links[1].create.mtu = Some(1400);
+    changed.links[0].master = None;
+    let plan = plan(&changed, Some(&record), &OtherOwners::new(), &host).expect("a plan");
+    let reasons: Vec<&str> = plan.changes.iter().map(|c| c.reason.as_str()).collect();
+    assert_eq!(reasons, vec!["mtu 1500 -> 1400", "master br0 -> none"]);
+}
+
+#[test]
+fn an_object_someone_else_made_is_refused_unless_adopted() {
+    let mut host = empty_host();
+    space(&mut host, &NamespaceRef::Host)
+        .links
+        .insert("br0".into(), observed_link(7, Some("bridge"), true));
+    let refused = plan(&desired(), None, &OtherOwners::new(), &host).expect_err("a clash");
+    assert!(matches!(&refused, OwnershipError::NotOwned { object, .. } if object.name == "br0"));
+    assert!(refused.to_string().contains("adopt"), "{refused}");
+
+    let mut adopting = desired();
+    adopting.adopt.insert(ObjectId::link(&NamespaceRef::Host, &link("br0")));
+    let plan = plan(&adopting, None, &OtherOwners::new(), &host).expect("adopted");
+    assert!(!shown(&plan).contains(&"+ link br0".to_string()), "{:?}", shown(&plan));
+}
+
+#[test]
+fn another_topologys_object_is_refused_by_name() {
+    let mut others = OtherOwners::new();
+    others.insert(ObjectId::namespace(&NamespaceName::parse("n", "a").expect("a name")), "first".into());
+    let refused = plan(&desired(), None, &others, &empty_host()).expect_err("first's namespace");
+    assert!(refused.to_string().contains("topology first"), "{refused}");
+
+    // Its marker says so even without a record.
+    let mut host = empty_host();
+    let mut marked = observed_link(7, Some("bridge"), true);
+    marked.marker = Some("first".into());
+    space(&mut host, &NamespaceRef::Host).links.insert("br0".into(), marked);
+    let refused = plan(&desired(), None, &OtherOwners::new(), &host).expect_err("first's bridge");
+    assert!(matches!(refused, OwnershipError::OwnedByOther { owner, .. } if owner == "first"));
+}
+
+#[test]
+fn a_recorded_link_that_lost_its_marker_is_refused_and_not_deleted() {
+    let mut host = empty_host();
+    let (_, record) = applied(&desired(), &mut host);
+    space(&mut host, &NamespaceRef::Host).links.get_mut("br0").expect("br0").marker = None;
+    let refused = plan(&desired(), Some(&record), &OtherOwners::new(), &host).expect_err("re-made");
+    assert!(matches!(refused, OwnershipError::NotOwned { object, .. } if object.name == "br0"));
+    let nothing = Desired::empty(TopologyName::parse("t", "lab").expect("a name"));
+    let teardown = plan(&nothing, Some(&record), &OtherOwners::new(), &host).expect("a plan");
+    assert!(!shown(&teardown).contains(&"- link br0".to_string()), "{:?}", shown(&teardown));
+}
+
+#[test]
+fn drift_behind_nsfleets_back_is_named_so() {
+    let mut host = empty_host();
+    let (_, record) = applied(&desired(), &mut host);
+    space(&mut host, &ns("a")).addresses.clear();
+    let plan = plan(&desired(), Some(&record), &OtherOwners::new(), &host).expect("a plan");
+    assert_eq!(shown(&plan), vec!["+ address 10.0.0.2/24 on eth0 in namespace a"]);
+    assert_eq!(plan.changes[0].reason, "deleted behind nsfleet's back");
+}
+
+#[test]
+fn a_new_address_in_the_subnet_of_a_dropped_one_comes_after_it_and_routes_are_added_back() {
+    let mut host = empty_host();
+    let (_, record) = applied(&desired(), &mut host);
+    let mut moved = desired();
+    moved.addresses[1].prefix = prefix("10.0.0.3/24");
+    let plan = plan(&moved, Some(&record), &OtherOwners::new(), &host).expect("a plan");
+    assert_eq!(
+        shown(&plan),
+        vec![
+            "- address 10.0.0.2/24 on eth0 in namespace a",
+            "+ address 10.0.0.3/24 on eth0 in namespace a",
+            "~ route default in namespace a",
+        ]
+    );
+}
