@@ -582,3 +582,85 @@ fn malformed_desired_states_are_invalid_argument_naming_the_field() {
     }
     assert_eq!(before, host.snapshot());
 }
+
+/// `n` tutorial-style namespaces on one bridge: per namespace a veth into it, an address and a default
+/// route via the bridge.
+fn scaled(name: &str, n: usize) -> pb::HostTopology {
+    let mut topology = pb::HostTopology {
+        name: name.into(),
+        links: vec![bridge("", "br0")],
+        addresses: vec![address("", "br0", "172.20.0.1", 16)],
+        forwarding: vec![forwarding_on()],
+        ..Default::default()
+    };
+    for i in 0..n {
+        let netns = format!("ns{i}");
+        topology.namespaces.push(namespace(&netns));
+        topology.links.push(port(&format!("v{i}"), "br0", "eth0", &netns));
+        let ip = format!("172.20.{}.{}", 1 + i / 250, 1 + i % 250);
+        topology.addresses.push(address(&netns, "eth0", &ip, 16));
+        topology.routes.push(default_route(&netns, "172.20.0.1"));
+    }
+    topology
+}
+
+/// Measures (debug build, loaded 2-core machine): a no-change plan of 100 namespaces, seen from the
+/// client over the unix socket (an upper bound of the agent's time), and an apply of them against
+/// ApplyBatch of the same operations. Run with
+/// `cargo test -p nsfleet-tests --test declarative -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement, not a check"]
+fn measure_plan_and_apply_of_100_namespaces() {
+    use std::time::Instant;
+    const N: usize = 100;
+    let lab = Lab::start(1);
+    let host = lab.host(0);
+    let mut agent = Agent::on(host);
+    let topology = scaled("scale", N);
+    let plan = agent.plan(&topology).expect("plan");
+    let started = Instant::now();
+    agent.apply(&topology);
+    let apply = started.elapsed();
+    let mut plans = Vec::new();
+    for _ in 0..20 {
+        let started = Instant::now();
+        let again = agent.plan(&topology).expect("plan");
+        plans.push(started.elapsed());
+        assert!(again.changes.is_empty());
+    }
+    plans.sort();
+    agent.destroy("scale").expect("destroy");
+    poll_until("namespaces gone", SETTLE, || {
+        let left = host.ip_link_names("").len();
+        if left <= 1 { Ok(()) } else { Err(format!("{left} links")) }
+    });
+
+    let operations: Vec<pb::BatchOperation> =
+        plan.changes.iter().flat_map(|c| c.operations.clone()).collect();
+    let count = operations.len();
+    let batch = agent.runtime.block_on(async {
+        let channel = tonic::transport::Endpoint::from_shared(host.endpoint())
+            .expect("endpoint")
+            .connect()
+            .await
+            .expect("connect");
+        let mut client = pb::batch_service_client::BatchServiceClient::new(channel);
+        let started = Instant::now();
+        let response = client
+            .apply_batch(pb::ApplyBatchRequest {
+                operations,
+                continue_on_error: false,
+            })
+            .await
+            .expect("apply batch")
+            .into_inner();
+        assert!(response.ok);
+        started.elapsed()
+    });
+    eprintln!(
+        "{N} namespaces: no-change plan min {:?} median {:?}; apply {apply:?} vs ApplyBatch of the same {count} operations {batch:?} ({:.2}x)",
+        plans[0],
+        plans[plans.len() / 2],
+        apply.as_secs_f64() / batch.as_secs_f64()
+    );
+}

@@ -129,15 +129,11 @@ pub fn create_veth(
     )
 }
 
-/// `ip link property add dev NAME altname ALT_NAME` (RTM_NEWLINKPROP).
-pub fn add_alt_name(
-    socket: &RouteSocket,
-    index: u32,
-    name: &str,
-    alt_name: &str,
-) -> Result<(), KernelError> {
+/// `ip link property add dev NAME altname ALT_NAME` (RTM_NEWLINKPROP). The kernel finds the link by
+/// name, so a link just created needs no lookup first.
+pub fn add_alt_name(socket: &RouteSocket, name: &str, alt_name: &str) -> Result<(), KernelError> {
     let mut message = LinkMessage::default();
-    message.header.index = index;
+    message.attributes.push(LinkAttribute::IfName(name.to_string()));
     message
         .attributes
         .push(LinkAttribute::PropList(vec![Prop::AltIfName(

@@ -227,9 +227,8 @@ fn mark(
         ends.push((peer_handle, peer.as_str()));
     }
     for (handle, name) in ends {
-        let made = existing_link(handle, name)?;
         let alt_name = super::marker::link_alt_name(topology, name);
-        link::add_alt_name(handle.route(), made.index, name, &alt_name)?;
+        link::add_alt_name(handle.route(), name, &alt_name)?;
     }
     Ok(())
 }

@@ -6,7 +6,9 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::collections::HashMap;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -81,15 +83,30 @@ impl Record {
     }
 }
 
-/// The ledger directory.
+/// What identifies one version of a record file: a write replaces the file (new inode), an edit in
+/// place changes its modification time or length.
+type Stamp = (u64, u64, i64, i64);
+
+/// The ledger directory. Parsed records are kept while their file is unchanged: every plan reads all of
+/// them (ownership needs every topology's), and parsing and checksumming them each time would dominate
+/// a no-change plan.
 #[derive(Debug, Clone)]
 pub struct Ledger {
     dir: PathBuf,
+    parsed: Arc<Mutex<HashMap<PathBuf, (Stamp, Record)>>>,
 }
 
 impl Ledger {
     pub fn new(dir: PathBuf) -> Self {
-        Self { dir }
+        Self {
+            dir,
+            parsed: Arc::default(),
+        }
+    }
+
+    fn cached(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, (Stamp, Record)>> {
+        // Entries are inserted and removed whole: a panicking holder cannot leave one half written.
+        self.parsed.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     pub fn path_of(&self, name: &TopologyName) -> PathBuf {
@@ -99,6 +116,19 @@ impl Ledger {
     /// The record of `name`; `None` when the host holds none.
     pub fn read(&self, name: &TopologyName) -> Result<Option<Record>, LedgerError> {
         let path = self.path_of(name);
+        let stamp = match fs::metadata(&path) {
+            Ok(m) => (m.ino(), m.len(), m.mtime(), m.mtime_nsec()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.cached().remove(&path);
+                return Ok(None);
+            }
+            Err(source) => return Err(LedgerError::Io { path, source }),
+        };
+        if let Some((known, record)) = self.cached().get(&path) {
+            if *known == stamp {
+                return Ok(Some(record.clone()));
+            }
+        }
         let bytes = match fs::read(&path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -114,6 +144,7 @@ impl Ledger {
                 reason: format!("it records topology {:?}", record.topology),
             });
         }
+        self.cached().insert(path, (stamp, record.clone()));
         Ok(Some(record))
     }
 

@@ -29,6 +29,7 @@ pub use object::{ObjectId, ObjectKind};
 pub use plan::{Action, Change, Plan};
 
 use crate::domain::NamespaceRef;
+use crate::kernel::route::MAIN_TABLE;
 use crate::nat::NatBackend;
 use crate::netns::NamespaceRegistry;
 use crate::ops::batch::{self, OperationOutcome};
@@ -102,8 +103,7 @@ impl Topologies {
     }
 
     async fn plan_unlocked(&self, desired: &Desired) -> Result<Planned, TopologyError> {
-        let record = self.ledger.read(&desired.name)?;
-        let others = self.other_owners(&desired.name)?;
+        let (record, others) = self.records(&desired.name)?;
         let observed = self.observe(Some(desired), record.as_ref()).await?;
         let plan = plan::plan(desired, record.as_ref(), &others, &observed)?;
         let warnings = lint::lint(desired, &observed);
@@ -213,7 +213,7 @@ impl Topologies {
             .unwrap_or_default();
         let (drift, fingerprint) = match desired {
             Some(desired) => {
-                let others = self.other_owners(name)?;
+                let (_, others) = self.records(name)?;
                 let plan = plan::plan(desired, record.as_ref(), &others, &observed)?;
                 (plan.changes, plan.fingerprint)
             }
@@ -284,17 +284,20 @@ impl Topologies {
             .collect())
     }
 
-    fn other_owners(&self, name: &TopologyName) -> Result<OtherOwners, TopologyError> {
+    /// The record of `name`, and who owns what among the other topologies, from one read of the ledger.
+    fn records(&self, name: &TopologyName) -> Result<(Option<Record>, OtherOwners), TopologyError> {
+        let mut own = None;
         let mut owners = OtherOwners::new();
         for record in self.ledger.read_all()? {
             if record.topology == name.as_str() {
+                own = Some(record);
                 continue;
             }
             for owned in record.objects {
                 owners.insert(owned.id, record.topology.clone());
             }
         }
-        Ok(owners)
+        Ok((own, owners))
     }
 
     async fn observe(
@@ -345,6 +348,7 @@ fn scope(desired: Option<&Desired>, record: Option<&Record>) -> Scope {
         for forwarding in &desired.forwarding {
             scope.forwarding.insert(forwarding.namespace.clone());
         }
+        scope.all_tables |= desired.routes.iter().any(|r| desired::route_table(r) != MAIN_TABLE);
         for rule in &desired.nat_rules {
             scope.nat.insert(rule.namespace.clone());
             // Lint: NAT where forwarding is off.
@@ -355,6 +359,7 @@ fn scope(desired: Option<&Desired>, record: Option<&Record>) -> Scope {
         let Ok(namespace) = NamespaceRef::parse("namespace", owned.id.container().unwrap_or("")) else {
             continue;
         };
+        scope.all_tables |= owned.table.is_some_and(|t| t != MAIN_TABLE);
         match owned.id.kind {
             ObjectKind::Forwarding => {
                 scope.forwarding.insert(namespace.clone());

@@ -87,6 +87,8 @@ pub struct Scope {
     pub namespaces: BTreeSet<NamespaceRef>,
     pub forwarding: BTreeSet<NamespaceRef>,
     pub nat: BTreeSet<NamespaceRef>,
+    /// Whether a route outside the main table matters: then every table is read.
+    pub all_tables: bool,
 }
 
 /// The host as the plan sees it. A named namespace missing from `spaces` does not exist.
@@ -109,6 +111,9 @@ impl Observed {
     }
 }
 
+/// Namespaces read at once: the dumps are synchronous netlink requests, spread over the blocking pool.
+const READERS: usize = 4;
+
 pub async fn observe(
     registry: &NamespaceRegistry,
     nat: &Arc<dyn NatBackend>,
@@ -119,35 +124,51 @@ pub async fn observe(
         .into_iter()
         .map(|info| NamespaceRef::Named(info.name))
         .collect();
-    let mut observed = Observed::default();
+    let mut handles = Vec::new();
     for namespace in &scope.namespaces {
         if *namespace != NamespaceRef::Host && !existing.contains(namespace) {
             continue;
         }
-        let space = match read_space(registry, nat, scope, namespace).await {
-            Ok(space) => space,
+        match registry.handle(namespace).await {
+            Ok(handle) => handles.push((namespace.clone(), handle)),
             // Deleted while we looked: it does not exist.
-            Err(OpError::NamespaceNotFound { .. }) | Err(OpError::Netns(NetnsError::NotFound { .. })) => {
-                continue
-            }
-            Err(other) => return Err(other),
-        };
-        observed.spaces.insert(namespace.clone(), space);
+            Err(NetnsError::NotFound { .. }) => {}
+            Err(other) => return Err(other.into()),
+        }
+    }
+    let chunk = handles.len().div_ceil(READERS).max(1);
+    let mut readers = tokio::task::JoinSet::new();
+    let all_tables = scope.all_tables;
+    for part in handles.chunks(chunk) {
+        let part = part.to_vec();
+        readers.spawn_blocking(move || {
+            part.into_iter()
+                .map(|(namespace, handle)| read_dumps(handle.route(), all_tables).map(|s| (namespace, s)))
+                .collect::<Result<Vec<_>, OpError>>()
+        });
+    }
+    let mut observed = Observed::default();
+    while let Some(joined) = readers.join_next().await {
+        let spaces = joined.map_err(|_| OpError::TaskLost)??;
+        observed.spaces.extend(spaces);
+    }
+    for (namespace, space) in &mut observed.spaces {
+        if scope.forwarding.contains(namespace) {
+            space.forwarding = Some(forwarding::get(registry, namespace).await?);
+        }
+        if scope.nat.contains(namespace) {
+            let listing = nat_ops::list(registry, nat.clone(), namespace).await?;
+            space.nat = Some(ObservedNat {
+                ids: listing.rules.into_iter().map(|r| r.id).collect(),
+                table_missing: listing.table_missing,
+            });
+        }
     }
     Ok(observed)
 }
 
-async fn read_space(
-    registry: &NamespaceRegistry,
-    nat: &Arc<dyn NatBackend>,
-    scope: &Scope,
-    namespace: &NamespaceRef,
-) -> Result<Space, OpError> {
-    let handle = registry.handle(namespace).await.map_err(|e| match e {
-        NetnsError::NotFound { namespace } => OpError::NamespaceNotFound { namespace },
-        other => other.into(),
-    })?;
-    let socket = handle.route();
+/// One namespace's links, addresses and routes: three dumps.
+fn read_dumps(socket: &crate::kernel::RouteSocket, all_tables: bool) -> Result<Space, OpError> {
     let links = link::list(socket)?;
     let names: HashMap<u32, String> = links.iter().map(|l| (l.index, l.name.clone())).collect();
     let mut space = Space {
@@ -180,7 +201,12 @@ async fn read_space(
                 .map(|name| (name.clone(), a.prefix, a.protocol))
         })
         .collect();
-    space.routes = route::list(socket, None)?
+    let routes = if all_tables {
+        route::list(socket, None)?
+    } else {
+        route::list_table(socket, route::MAIN_TABLE)?
+    };
+    space.routes = routes
         .into_iter()
         .map(|r| ObservedRoute {
             destination: r.destination,
@@ -191,15 +217,5 @@ async fn read_space(
             protocol: u8::from(r.protocol),
         })
         .collect();
-    if scope.forwarding.contains(namespace) {
-        space.forwarding = Some(forwarding::get(registry, namespace).await?);
-    }
-    if scope.nat.contains(namespace) {
-        let listing = nat_ops::list(registry, nat.clone(), namespace).await?;
-        space.nat = Some(ObservedNat {
-            ids: listing.rules.into_iter().map(|r| r.id).collect(),
-            table_missing: listing.table_missing,
-        });
-    }
     Ok(space)
 }
