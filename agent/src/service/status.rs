@@ -77,13 +77,13 @@ impl From<TopologyError> for StatusError {
     fn from(error: TopologyError) -> Self {
         let status = match error {
             TopologyError::Observe(e) => return e.into(),
-            TopologyError::Refused { error, .. } => return error.into(),
+            TopologyError::Refused { error, .. } => return (*error).into(),
             TopologyError::Failed {
                 change,
                 error,
                 not_undone,
             } => {
-                let status = StatusError::from(error).0;
+                let status = StatusError::from(*error).0;
                 let mut message = format!("{change}: {}", status.message());
                 if !not_undone.is_empty() {
                     message.push_str(&format!(" (not taken back: {})", not_undone.join("; ")));

@@ -19,12 +19,12 @@ pub enum TopologyError {
     StaleFingerprint { given: String },
     /// The management-path guard refused one of the plan's operations.
     #[error("the plan's {changes} changes were refused: {error}")]
-    Refused { changes: usize, error: OpError },
+    Refused { changes: usize, error: Box<OpError> },
     /// An operation failed; the batch took back what it had applied, except `not_undone`.
     #[error("{change}: {error}{}", not_undone_text(.not_undone))]
     Failed {
         change: String,
-        error: OpError,
+        error: Box<OpError>,
         not_undone: Vec<String>,
     },
     #[error("the apply finished but the kernel does not show it: {}", .changes.join("; "))]

@@ -324,7 +324,7 @@ impl Topologies {
             .await
             .map_err(|(_, error)| TopologyError::Refused {
                 changes: changes.len(),
-                error,
+                error: Box::new(error),
             })
     }
 
@@ -432,7 +432,7 @@ fn failure(
     match failed {
         Some((change, error)) => Err(TopologyError::Failed {
             change,
-            error,
+            error: Box::new(error),
             not_undone,
         }),
         None => Ok(()),

@@ -58,10 +58,13 @@ impl std::fmt::Display for Change {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum OwnershipError {
     #[error("{object} exists on the host but topology {topology} does not own it: delete it, or list it under adopt to take it over")]
-    NotOwned { object: ObjectId, topology: String },
+    NotOwned {
+        object: Box<ObjectId>,
+        topology: String,
+    },
     #[error("{object} belongs to topology {owner}; topology {topology} may not touch it")]
     OwnedByOther {
-        object: ObjectId,
+        object: Box<ObjectId>,
         owner: String,
         topology: String,
     },
@@ -205,7 +208,7 @@ impl Planner<'_> {
     /// no marker now (someone replaced it).
     fn claim(&self, id: &ObjectId, mark: Option<Mark>) -> Result<(), OwnershipError> {
         let other = |owner: &str| OwnershipError::OwnedByOther {
-            object: id.clone(),
+            object: Box::new(id.clone()),
             owner: owner.to_string(),
             topology: self.desired.name.to_string(),
         };
@@ -229,7 +232,7 @@ impl Planner<'_> {
             Ok(())
         } else {
             Err(OwnershipError::NotOwned {
-                object: id.clone(),
+                object: Box::new(id.clone()),
                 topology: self.desired.name.to_string(),
             })
         }
@@ -607,7 +610,7 @@ impl Planner<'_> {
                         let Some(destination) = owned
                             .destination
                             .as_deref()
-                            .and_then(|d| parse_prefix(d))
+                            .and_then(parse_prefix)
                         else {
                             continue;
                         };
