@@ -407,3 +407,87 @@ fn a_new_address_in_the_subnet_of_a_dropped_one_comes_after_it_and_routes_are_ad
         ]
     );
 }
+
+// Lint runs at plan time, on the same desired states.
+
+fn lint_codes(desired: &Desired, host: &Observed) -> Vec<&'static str> {
+    crate::topology::lint::lint(desired, host)
+        .iter()
+        .map(|w| w.code.as_str())
+        .collect()
+}
+
+#[test]
+fn the_example_topology_lints_clean() {
+    assert!(lint_codes(&desired(), &empty_host()).is_empty());
+}
+
+#[test]
+fn lint_finds_each_flaw_with_a_fix() {
+    let mut flawed = desired();
+    // The tutorial's flaw: an address on a bridge port.
+    flawed.addresses.push(AddAddress {
+        namespace: NamespaceRef::Host,
+        link: link("veth-a"),
+        prefix: prefix("10.0.0.9/24"),
+        broadcast: Broadcast::None,
+        label: None,
+        scope: None,
+        marked: false,
+    });
+    // A gateway no address of the namespace makes on-link.
+    flawed.routes[0].gateway = Some(ip("192.0.2.1"));
+    // Another port of br0 with another MTU.
+    let mut second = flawed.links[0].clone();
+    second.create.name = link("veth-b");
+    second.create.kind = LinkKindSpec::Veth {
+        peer: link("eth1"),
+        peer_namespace: ns("a"),
+    };
+    second.create.mtu = Some(9000);
+    flawed.links.push(second);
+    // NAT in the host with forwarding off, and a masquerade without output interface next to a bridge.
+    flawed.forwarding[0].enabled = false;
+    flawed.nat_rules.push(crate::ops::nat::NatRuleRequest {
+        namespace: NamespaceRef::Host,
+        spec: crate::nat::NatRuleSpec::Masquerade {
+            source: prefix("10.0.0.0/24"),
+            output_interface: None,
+        },
+        interfaces: Vec::new(),
+        comment: String::new(),
+    });
+    let warnings = crate::topology::lint::lint(&flawed, &empty_host());
+    let mut codes: Vec<&str> = warnings.iter().map(|w| w.code.as_str()).collect();
+    codes.sort_unstable();
+    assert_eq!(
+        codes,
+        vec![
+            "ADDRESS_ON_BRIDGE_PORT",
+            "BRIDGE_PORT_MTU_MISMATCH",
+            "GATEWAY_NOT_ON_LINK",
+            "MASQUERADE_WITHOUT_OUTPUT_INTERFACE",
+            "NAT_WITHOUT_FORWARDING",
+        ]
+    );
+    assert!(warnings.iter().all(|w| !w.fix.is_empty()));
+}
+
+#[test]
+fn forwarding_left_out_of_the_topology_is_judged_by_the_host() {
+    let mut nat = desired();
+    nat.forwarding.clear();
+    nat.nat_rules.push(crate::ops::nat::NatRuleRequest {
+        namespace: NamespaceRef::Host,
+        spec: crate::nat::NatRuleSpec::Masquerade {
+            source: prefix("10.0.0.0/24"),
+            output_interface: Some("br0".into()),
+        },
+        interfaces: Vec::new(),
+        comment: String::new(),
+    });
+    assert_eq!(lint_codes(&nat, &empty_host()), vec!["NAT_WITHOUT_FORWARDING"]);
+    let mut forwarding_host = empty_host();
+    space(&mut forwarding_host, &NamespaceRef::Host).forwarding = Some((true, false));
+    assert!(lint_codes(&nat, &forwarding_host).is_empty());
+}
