@@ -189,9 +189,17 @@ impl Agent {
     }
 
     fn state(&mut self, name: &str) -> pb::GetTopologyStateResponse {
+        self.state_against(name, None)
+    }
+
+    fn state_against(
+        &mut self,
+        name: &str,
+        desired: Option<&pb::HostTopology>,
+    ) -> pb::GetTopologyStateResponse {
         let request = pb::GetTopologyStateRequest {
             name: name.into(),
-            desired: None,
+            desired: desired.cloned(),
         };
         let client = &mut self.client;
         self.runtime
@@ -347,6 +355,10 @@ fn the_tutorial_is_planned_applied_pinged_replanned_changed_and_destroyed() {
         "{:#?}",
         plan.changes
     );
+    let drift = agent.state_against("lab", Some(&smaller));
+    assert_eq!(shown(&drift.drift), shown(&plan.changes), "drift against a given desired state");
+    assert_eq!(drift.fingerprint, plan.fingerprint);
+    assert!(agent.state("lab").drift.is_empty(), "no drift against the recorded desired state");
     agent.apply(&smaller);
     assert!(!host.ip_netns_list().contains(&"netns2".to_string()));
     let addresses = format!("{:?}", host.ip_addresses("netns1"));

@@ -171,9 +171,15 @@ impl Topologies {
         self.ledger.write(&intent)?;
         let outcomes = self.run(operations).await?;
         if let Err(error) = failure(&plan.changes, outcomes, &mut warnings) {
-            match &previous {
-                Some(previous) => self.ledger.write(previous)?,
-                None => self.ledger.remove(&desired.name)?,
+            // Everything taken back: the old record is true again. Something left behind: the union
+            // stays, so whatever this apply made is still recorded as the topology's.
+            let left_behind =
+                matches!(&error, TopologyError::Failed { not_undone, .. } if !not_undone.is_empty());
+            if !left_behind {
+                match &previous {
+                    Some(previous) => self.ledger.write(previous)?,
+                    None => self.ledger.remove(&desired.name)?,
+                }
             }
             return Err(error);
         }
