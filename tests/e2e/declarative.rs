@@ -676,3 +676,33 @@ fn measure_plan_and_apply_of_100_namespaces() {
         apply.as_secs_f64() / batch.as_secs_f64()
     );
 }
+
+#[test]
+fn an_apply_that_fails_half_way_is_taken_back_whole_and_records_nothing() {
+    let lab = Lab::start(1);
+    let host = lab.host(0);
+    let mut agent = Agent::on(host);
+    let before = host.snapshot();
+    let mut broken = tutorial("lab");
+    // The kernel refuses a gateway that is not on-link, after the namespaces and links exist.
+    broken.routes[1] = default_route("netns2", "192.0.2.1");
+    let plan = agent.plan(&broken).expect("plan");
+    assert!(
+        plan.warnings.iter().any(|w| w.code == "GATEWAY_NOT_ON_LINK"),
+        "linted before anything changes: {:?}",
+        plan.warnings
+    );
+    let status = agent.apply_with(&broken, "").expect_err("the route is refused");
+    assert!(
+        status.message().starts_with("+ route default in namespace netns2"),
+        "the error names the change: {}",
+        status.message()
+    );
+    poll_until("the host as it was before", SETTLE, || {
+        let now = host.snapshot();
+        if now == before { Ok(()) } else { Err(format!("{now:?}")) }
+    });
+    assert_eq!(nat_rule_count(host), 0);
+    assert!(agent.list().is_empty(), "nothing recorded");
+    assert!(!agent.state("lab").known);
+}
