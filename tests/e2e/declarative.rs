@@ -157,7 +157,10 @@ impl Agent {
         Agent { runtime, client }
     }
 
-    fn plan(&mut self, topology: &pb::HostTopology) -> Result<pb::PlanTopologyResponse, tonic::Status> {
+    fn plan(
+        &mut self,
+        topology: &pb::HostTopology,
+    ) -> Result<pb::PlanTopologyResponse, tonic::Status> {
         let request = pb::PlanTopologyRequest {
             topology: Some(topology.clone()),
         };
@@ -244,7 +247,11 @@ fn shown(changes: &[pb::PlannedChange]) -> Vec<String> {
             };
             let object = c.object.clone().unwrap_or_default();
             let kind = pb::ObjectKind::try_from(object.kind)
-                .map(|k| k.as_str_name().trim_start_matches("OBJECT_KIND_").to_lowercase())
+                .map(|k| {
+                    k.as_str_name()
+                        .trim_start_matches("OBJECT_KIND_")
+                        .to_lowercase()
+                })
                 .unwrap_or_default();
             let place = if object.namespace.is_empty() {
                 String::new()
@@ -294,15 +301,26 @@ fn the_tutorial_is_planned_applied_pinged_replanned_changed_and_destroyed() {
         "+ route default in netns2",
         "~ forwarding ipv4",
     ] {
-        assert!(lines.iter().any(|l| l == expected), "{expected} missing from {lines:#?}");
+        assert!(
+            lines.iter().any(|l| l == expected),
+            "{expected} missing from {lines:#?}"
+        );
     }
-    assert!(lines.iter().any(|l| l.starts_with("+ nat_rule ")), "{lines:#?}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("+ nat_rule ")),
+        "{lines:#?}"
+    );
     let bridge_first = lines.iter().position(|l| l == "+ link br0");
     let port_after = lines.iter().position(|l| l == "+ link veth1");
-    assert!(bridge_first < port_after, "bridges come before their ports: {lines:#?}");
+    assert!(
+        bridge_first < port_after,
+        "bridges come before their ports: {lines:#?}"
+    );
     assert!(!plan.fingerprint.is_empty());
     assert!(
-        plan.warnings.iter().any(|w| w.code == "MASQUERADE_WITHOUT_OUTPUT_INTERFACE"),
+        plan.warnings
+            .iter()
+            .any(|w| w.code == "MASQUERADE_WITHOUT_OUTPUT_INTERFACE"),
         "a masquerade without output interface on a bridged host is linted: {:?}",
         plan.warnings
     );
@@ -314,8 +332,14 @@ fn the_tutorial_is_planned_applied_pinged_replanned_changed_and_destroyed() {
     assert_eq!(host.ip_link("", "veth1").expect("veth1")["master"], "br0");
     // Ownership markers on the kernel objects: alternative names on links (both veth ends), nsfleet's
     // protocol number on routes and addresses.
-    assert_eq!(host.ip_link("", "br0").expect("br0")["altnames"][0], "nsfleet.lab.br0");
-    assert_eq!(host.ip_link("netns1", "ceth1").expect("ceth1")["altnames"][0], "nsfleet.lab.ceth1");
+    assert_eq!(
+        host.ip_link("", "br0").expect("br0")["altnames"][0],
+        "nsfleet.lab.br0"
+    );
+    assert_eq!(
+        host.ip_link("netns1", "ceth1").expect("ceth1")["altnames"][0],
+        "nsfleet.lab.ceth1"
+    );
     let marked_routes = host.ip_json("netns1", &["route", "show", "proto", "211"]);
     assert_eq!(marked_routes[0]["dst"], "default", "{marked_routes}");
     // iproute2 6.1 shows no IFA_PROTO: the empty re-plan below proves it stuck (an address recorded as
@@ -337,7 +361,9 @@ fn the_tutorial_is_planned_applied_pinged_replanned_changed_and_destroyed() {
     // netns2 leaves the design and netns1 gets another address: exactly those operations.
     let mut smaller = tutorial("lab");
     smaller.namespaces.retain(|n| n.name != "netns2");
-    smaller.links.retain(|l| l.link.as_ref().is_some_and(|l| l.name != "veth2"));
+    smaller
+        .links
+        .retain(|l| l.link.as_ref().is_some_and(|l| l.name != "veth2"));
     smaller.addresses.retain(|a| a.namespace != "netns2");
     smaller.routes.retain(|r| r.namespace != "netns2");
     smaller.addresses[1] = address("netns1", "ceth1", "172.20.0.21", 16);
@@ -356,13 +382,23 @@ fn the_tutorial_is_planned_applied_pinged_replanned_changed_and_destroyed() {
         plan.changes
     );
     let drift = agent.state_against("lab", Some(&smaller));
-    assert_eq!(shown(&drift.drift), shown(&plan.changes), "drift against a given desired state");
+    assert_eq!(
+        shown(&drift.drift),
+        shown(&plan.changes),
+        "drift against a given desired state"
+    );
     assert_eq!(drift.fingerprint, plan.fingerprint);
-    assert!(agent.state("lab").drift.is_empty(), "no drift against the recorded desired state");
+    assert!(
+        agent.state("lab").drift.is_empty(),
+        "no drift against the recorded desired state"
+    );
     agent.apply(&smaller);
     assert!(!host.ip_netns_list().contains(&"netns2".to_string()));
     let addresses = format!("{:?}", host.ip_addresses("netns1"));
-    assert!(addresses.contains("172.20.0.21") && !addresses.contains("172.20.0.11"), "{addresses}");
+    assert!(
+        addresses.contains("172.20.0.21") && !addresses.contains("172.20.0.11"),
+        "{addresses}"
+    );
     assert_reaches(&[host], "netns1", "172.20.0.10", None);
 
     let destroyed = agent.destroy("lab").expect("destroy");
@@ -378,7 +414,10 @@ fn the_tutorial_is_planned_applied_pinged_replanned_changed_and_destroyed() {
     assert_eq!(host.sysctl("", "net/ipv4/ip_forward"), forwarding_before);
     assert_eq!(nat_rule_count(host), 0);
     assert!(agent.list().is_empty());
-    assert_eq!(agent.destroy("lab").map_err(|s| s.code()).err(), Some(Code::NotFound));
+    assert_eq!(
+        agent.destroy("lab").map_err(|s| s.code()).err(),
+        Some(Code::NotFound)
+    );
 }
 
 /// Breaks the applied tutorial behind nsfleet's back with `ip` and `nft`; GetState shows it, Apply
@@ -392,17 +431,37 @@ fn drift_made_with_ip_and_nft_is_shown_and_repaired() {
     agent.apply(&topology);
 
     let cases: [(&str, &[&str], &str, &[&str]); 4] = [
-        ("link deleted", &["ip", "link", "del", "veth1"], "", &["+ link veth1", "+ address 172.20.0.11/16 in netns1", "+ route default in netns1"]),
-        ("address removed", &["ip", "addr", "del", "172.20.0.12/16", "dev", "ceth2"], "netns2", &["+ address 172.20.0.12/16 in netns2"]),
+        (
+            "link deleted",
+            &["ip", "link", "del", "veth1"],
+            "",
+            &[
+                "+ link veth1",
+                "+ address 172.20.0.11/16 in netns1",
+                "+ route default in netns1",
+            ],
+        ),
+        (
+            "address removed",
+            &["ip", "addr", "del", "172.20.0.12/16", "dev", "ceth2"],
+            "netns2",
+            &["+ address 172.20.0.12/16 in netns2"],
+        ),
         ("NAT table flushed", &["nft", "flush", "ruleset"], "", &[]),
-        ("namespace deleted", &["ip", "netns", "del", "netns1"], "", &["+ namespace netns1", "+ link veth1"]),
+        (
+            "namespace deleted",
+            &["ip", "netns", "del", "netns1"],
+            "",
+            &["+ namespace netns1", "+ link veth1"],
+        ),
     ];
     for (what, argv, netns, expected) in cases {
         host.run_ok(netns, argv);
         if what == "namespace deleted" {
             // The host-side end goes when the kernel destroys the namespace, a little later.
             poll_until("veth1 gone with netns1", SETTLE, || {
-                host.ip_link("", "veth1").map_or(Ok(()), |l| Err(l.to_string()))
+                host.ip_link("", "veth1")
+                    .map_or(Ok(()), |l| Err(l.to_string()))
             });
         }
         let state = agent.state("lab");
@@ -410,14 +469,24 @@ fn drift_made_with_ip_and_nft_is_shown_and_repaired() {
         let drift = shown(&state.drift);
         assert!(!drift.is_empty(), "{what}: no drift shown");
         for line in expected {
-            assert!(drift.iter().any(|l| l == line), "{what}: {line} missing from {drift:#?}");
+            assert!(
+                drift.iter().any(|l| l == line),
+                "{what}: {line} missing from {drift:#?}"
+            );
         }
         if what == "NAT table flushed" {
-            assert!(drift.iter().any(|l| l.starts_with("+ nat_rule")), "{drift:#?}");
-            assert!(state
-                .drift
-                .iter()
-                .all(|c| c.reason.contains("behind nsfleet's back")), "{:#?}", state.drift);
+            assert!(
+                drift.iter().any(|l| l.starts_with("+ nat_rule")),
+                "{drift:#?}"
+            );
+            assert!(
+                state
+                    .drift
+                    .iter()
+                    .all(|c| c.reason.contains("behind nsfleet's back")),
+                "{:#?}",
+                state.drift
+            );
         }
         assert!(
             state.objects.iter().any(|o| !o.present),
@@ -447,7 +516,11 @@ fn a_link_made_with_ip_under_a_wanted_name_is_refused_and_left_alone_unless_adop
         agent.apply_with(&topology, "").expect_err("a clash"),
     ] {
         assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
-        assert!(status.message().contains("link br0"), "{}", status.message());
+        assert!(
+            status.message().contains("link br0"),
+            "{}",
+            status.message()
+        );
         assert!(status.message().contains("adopt"), "{}", status.message());
     }
     assert_eq!(before, host.snapshot(), "nothing was touched");
@@ -470,14 +543,35 @@ fn a_link_made_with_ip_under_a_wanted_name_is_refused_and_left_alone_unless_adop
     // veth2 re-made with ip behind nsfleet's back: it lacks the marker, so it is not the one nsfleet
     // made. A plan refuses it; destroy leaves it alone.
     host.run_ok("", &["ip", "link", "del", "veth2"]);
-    host.run_ok("", &["ip", "link", "add", "veth2", "type", "veth", "peer", "name", "other2"]);
-    let status = agent.plan(&adopting).expect_err("veth2 is not nsfleet's any more");
+    host.run_ok(
+        "",
+        &[
+            "ip", "link", "add", "veth2", "type", "veth", "peer", "name", "other2",
+        ],
+    );
+    let status = agent
+        .plan(&adopting)
+        .expect_err("veth2 is not nsfleet's any more");
     assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
-    assert!(status.message().contains("link veth2"), "{}", status.message());
+    assert!(
+        status.message().contains("link veth2"),
+        "{}",
+        status.message()
+    );
     agent.destroy("lab").expect("destroy");
-    assert!(host.ip_link("", "br0").is_none(), "an adopted object is owned, and destroyed");
-    assert!(host.ip_link("", "veth2").is_some(), "the link made with ip is left alone");
-    assert!(host.ip_netns_list().is_empty(), "{:?}", host.ip_netns_list());
+    assert!(
+        host.ip_link("", "br0").is_none(),
+        "an adopted object is owned, and destroyed"
+    );
+    assert!(
+        host.ip_link("", "veth2").is_some(),
+        "the link made with ip is left alone"
+    );
+    assert!(
+        host.ip_netns_list().is_empty(),
+        "{:?}",
+        host.ip_netns_list()
+    );
 }
 
 #[test]
@@ -487,25 +581,42 @@ fn two_topologies_on_one_host_never_touch_each_other() {
     let mut agent = Agent::on(host);
     agent.apply(&tutorial("first"));
     agent.apply(&other("second"));
-    assert!(agent.plan(&tutorial("first")).expect("plan").changes.is_empty());
-    assert!(agent.plan(&other("second")).expect("plan").changes.is_empty());
+    assert!(agent
+        .plan(&tutorial("first"))
+        .expect("plan")
+        .changes
+        .is_empty());
+    assert!(agent
+        .plan(&other("second"))
+        .expect("plan")
+        .changes
+        .is_empty());
 
     let mut grabbing = other("second");
     grabbing.namespaces.push(namespace("netns1"));
     let status = agent.plan(&grabbing).expect_err("netns1 is first's");
     assert_eq!(status.code(), Code::FailedPrecondition);
     assert!(
-        status.message().contains("namespace netns1") && status.message().contains("topology first"),
+        status.message().contains("namespace netns1")
+            && status.message().contains("topology first"),
         "{}",
         status.message()
     );
 
     agent.destroy("first").expect("destroy first");
-    assert!(agent.plan(&other("second")).expect("plan").changes.is_empty());
+    assert!(agent
+        .plan(&other("second"))
+        .expect("plan")
+        .changes
+        .is_empty());
     assert!(host.ip_netns_list().contains(&"netns3".to_string()));
     assert_reaches(&[host], "netns3", "198.51.100.1", None);
     agent.destroy("second").expect("destroy second");
-    assert!(host.ip_netns_list().is_empty(), "{:?}", host.ip_netns_list());
+    assert!(
+        host.ip_netns_list().is_empty(),
+        "{:?}",
+        host.ip_netns_list()
+    );
 }
 
 #[test]
@@ -517,16 +628,28 @@ fn an_apply_with_a_stale_fingerprint_is_refused_and_changes_nothing() {
     let plan = agent.plan(&topology).expect("plan");
     host.run_ok("", &["ip", "netns", "add", "netns2"]);
     // netns2 is now the host's, not the topology's: refused before any fingerprint matters.
-    assert_eq!(agent.apply_with(&topology, &plan.fingerprint).unwrap_err().code(), Code::FailedPrecondition);
+    assert_eq!(
+        agent
+            .apply_with(&topology, &plan.fingerprint)
+            .unwrap_err()
+            .code(),
+        Code::FailedPrecondition
+    );
     host.run_ok("", &["ip", "netns", "del", "netns2"]);
     let plan = agent.plan(&topology).expect("plan");
-    agent.apply_with(&topology, &plan.fingerprint).expect("an apply of a fresh plan");
+    agent
+        .apply_with(&topology, &plan.fingerprint)
+        .expect("an apply of a fresh plan");
     let plan = agent.plan(&topology).expect("plan");
     host.run_ok("", &["ip", "link", "set", "br0", "down"]);
     let before = host.snapshot();
     let status = agent.apply_with(&topology, &plan.fingerprint).unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
-    assert!(status.message().contains("changed since the plan"), "{}", status.message());
+    assert!(
+        status.message().contains("changed since the plan"),
+        "{}",
+        status.message()
+    );
     assert_eq!(before, host.snapshot());
     agent.destroy("lab").expect("destroy");
 }
@@ -552,7 +675,11 @@ fn a_corrupt_ledger_is_reported_and_nothing_is_deleted() {
         agent.destroy("lab").unwrap_err(),
     ] {
         assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
-        assert!(status.message().contains("lab.ledger"), "{}", status.message());
+        assert!(
+            status.message().contains("lab.ledger"),
+            "{}",
+            status.message()
+        );
     }
     assert_eq!(before, host.snapshot());
     std::fs::write(&ledger, &text).expect("restore the ledger");
@@ -588,7 +715,11 @@ fn malformed_desired_states_are_invalid_argument_naming_the_field() {
     for (topology, field) in cases {
         let status = agent.plan(&topology).unwrap_err();
         assert_eq!(status.code(), Code::InvalidArgument, "{field}: {status:?}");
-        assert!(status.message().starts_with(&format!("{field}: ")), "{field}: {}", status.message());
+        assert!(
+            status.message().starts_with(&format!("{field}: ")),
+            "{field}: {}",
+            status.message()
+        );
         let status = agent.apply_with(&topology, "").unwrap_err();
         assert_eq!(status.code(), Code::InvalidArgument, "{field}: {status:?}");
     }
@@ -608,7 +739,9 @@ fn scaled(name: &str, n: usize) -> pb::HostTopology {
     for i in 0..n {
         let netns = format!("ns{i}");
         topology.namespaces.push(namespace(&netns));
-        topology.links.push(port(&format!("v{i}"), "br0", "eth0", &netns));
+        topology
+            .links
+            .push(port(&format!("v{i}"), "br0", "eth0", &netns));
         let ip = format!("172.20.{}.{}", 1 + i / 250, 1 + i % 250);
         topology.addresses.push(address(&netns, "eth0", &ip, 16));
         topology.routes.push(default_route(&netns, "172.20.0.1"));
@@ -644,11 +777,18 @@ fn measure_plan_and_apply_of_100_namespaces() {
     agent.destroy("scale").expect("destroy");
     poll_until("namespaces gone", SETTLE, || {
         let left = host.ip_link_names("").len();
-        if left <= 1 { Ok(()) } else { Err(format!("{left} links")) }
+        if left <= 1 {
+            Ok(())
+        } else {
+            Err(format!("{left} links"))
+        }
     });
 
-    let operations: Vec<pb::BatchOperation> =
-        plan.changes.iter().flat_map(|c| c.operations.clone()).collect();
+    let operations: Vec<pb::BatchOperation> = plan
+        .changes
+        .iter()
+        .flat_map(|c| c.operations.clone())
+        .collect();
     let count = operations.len();
     let batch = agent.runtime.block_on(async {
         let channel = tonic::transport::Endpoint::from_shared(host.endpoint())
@@ -688,19 +828,29 @@ fn an_apply_that_fails_half_way_is_taken_back_whole_and_records_nothing() {
     broken.routes[1] = default_route("netns2", "192.0.2.1");
     let plan = agent.plan(&broken).expect("plan");
     assert!(
-        plan.warnings.iter().any(|w| w.code == "GATEWAY_NOT_ON_LINK"),
+        plan.warnings
+            .iter()
+            .any(|w| w.code == "GATEWAY_NOT_ON_LINK"),
         "linted before anything changes: {:?}",
         plan.warnings
     );
-    let status = agent.apply_with(&broken, "").expect_err("the route is refused");
+    let status = agent
+        .apply_with(&broken, "")
+        .expect_err("the route is refused");
     assert!(
-        status.message().starts_with("+ route default in namespace netns2"),
+        status
+            .message()
+            .starts_with("+ route default in namespace netns2"),
         "the error names the change: {}",
         status.message()
     );
     poll_until("the host as it was before", SETTLE, || {
         let now = host.snapshot();
-        if now == before { Ok(()) } else { Err(format!("{now:?}")) }
+        if now == before {
+            Ok(())
+        } else {
+            Err(format!("{now:?}"))
+        }
     });
     assert_eq!(nat_rule_count(host), 0);
     assert!(agent.list().is_empty(), "nothing recorded");

@@ -133,7 +133,9 @@ pub fn create_veth(
 /// name, so a link just created needs no lookup first.
 pub fn add_alt_name(socket: &RouteSocket, name: &str, alt_name: &str) -> Result<(), KernelError> {
     let mut message = LinkMessage::default();
-    message.attributes.push(LinkAttribute::IfName(name.to_string()));
+    message
+        .attributes
+        .push(LinkAttribute::IfName(name.to_string()));
     message
         .attributes
         .push(LinkAttribute::PropList(vec![Prop::AltIfName(

@@ -92,7 +92,9 @@ impl From<TopologyError> for StatusError {
             }
             TopologyError::Ownership(_)
             | TopologyError::Ledger(_)
-            | TopologyError::StaleFingerprint { .. } => Status::failed_precondition(error.to_string()),
+            | TopologyError::StaleFingerprint { .. } => {
+                Status::failed_precondition(error.to_string())
+            }
             TopologyError::Unknown { .. } => Status::not_found(error.to_string()),
             TopologyError::DidNotStick { .. } | TopologyError::Unfinished(_) => {
                 Status::internal(error.to_string())

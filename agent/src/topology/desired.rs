@@ -136,7 +136,10 @@ impl Desired {
         for (i, link) in self.links.iter().enumerate() {
             let create = &link.create;
             if !declared(&create.namespace) {
-                return Err(undeclared(format!("links[{i}].link.namespace"), &create.namespace));
+                return Err(undeclared(
+                    format!("links[{i}].link.namespace"),
+                    &create.namespace,
+                ));
             }
             claim(
                 ObjectId::link(&create.namespace, &create.name),
@@ -188,7 +191,9 @@ impl Desired {
                     if !bridges.contains(&ObjectId::link(namespace, master)) {
                         return Err(FieldError::new(
                             format!("links[{i}].{field}"),
-                            format!("{master} is not a bridge of the topology in namespace {namespace}"),
+                            format!(
+                                "{master} is not a bridge of the topology in namespace {namespace}"
+                            ),
                         ));
                     }
                 }
@@ -199,12 +204,18 @@ impl Desired {
         };
         for (i, address) in self.addresses.iter().enumerate() {
             if !declared(&address.namespace) {
-                return Err(undeclared(format!("addresses[{i}].namespace"), &address.namespace));
+                return Err(undeclared(
+                    format!("addresses[{i}].namespace"),
+                    &address.namespace,
+                ));
             }
             if !known_link(&address.namespace, &address.link) {
                 return Err(FieldError::new(
                     format!("addresses[{i}].link"),
-                    format!("{} is not a link of the topology in namespace {}", address.link, address.namespace),
+                    format!(
+                        "{} is not a link of the topology in namespace {}",
+                        address.link, address.namespace
+                    ),
                 ));
             }
             claim(
@@ -214,13 +225,19 @@ impl Desired {
         }
         for (i, route) in self.routes.iter().enumerate() {
             if !declared(&route.namespace) {
-                return Err(undeclared(format!("routes[{i}].namespace"), &route.namespace));
+                return Err(undeclared(
+                    format!("routes[{i}].namespace"),
+                    &route.namespace,
+                ));
             }
             if let Some(device) = &route.device {
                 if !known_link(&route.namespace, device) {
                     return Err(FieldError::new(
                         format!("routes[{i}].route.device"),
-                        format!("{device} is not a link of the topology in namespace {}", route.namespace),
+                        format!(
+                            "{device} is not a link of the topology in namespace {}",
+                            route.namespace
+                        ),
                     ));
                 }
             }
@@ -231,7 +248,10 @@ impl Desired {
         }
         for (i, forwarding) in self.forwarding.iter().enumerate() {
             if !declared(&forwarding.namespace) {
-                return Err(undeclared(format!("forwarding[{i}].namespace"), &forwarding.namespace));
+                return Err(undeclared(
+                    format!("forwarding[{i}].namespace"),
+                    &forwarding.namespace,
+                ));
             }
             claim(
                 ObjectId::forwarding(&forwarding.namespace, forwarding.family),
@@ -240,7 +260,10 @@ impl Desired {
         }
         for (i, rule) in self.nat_rules.iter().enumerate() {
             if !declared(&rule.namespace) {
-                return Err(undeclared(format!("nat_rules[{i}].namespace"), &rule.namespace));
+                return Err(undeclared(
+                    format!("nat_rules[{i}].namespace"),
+                    &rule.namespace,
+                ));
             }
             claim(
                 ObjectId::nat_rule(&rule.namespace, &rule.spec.id()),

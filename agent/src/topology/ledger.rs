@@ -4,12 +4,12 @@
 //! carries the SHA-256 of the body: a truncated or edited record is reported, and nothing is ever
 //! deleted on the strength of a record that does not check out.
 
+use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::collections::HashMap;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -192,9 +192,12 @@ impl Ledger {
             path: path.clone(),
             source,
         };
-        let body = serde_json::to_string_pretty(record)
-            .map_err(|e| io_error(io::Error::other(e)))?;
-        let text = format!("{HEADER}{}\n{body}\n", hex(&Sha256::digest(body.as_bytes())));
+        let body =
+            serde_json::to_string_pretty(record).map_err(|e| io_error(io::Error::other(e)))?;
+        let text = format!(
+            "{HEADER}{}\n{body}\n",
+            hex(&Sha256::digest(body.as_bytes()))
+        );
         let temporary = self.dir.join(format!(".{}{SUFFIX}.tmp", name.as_str()));
         let mut file = OpenOptions::new()
             .write(true)
@@ -253,7 +256,10 @@ fn decode_hex(text: &str) -> Option<Vec<u8>> {
     }
     (0..text.len())
         .step_by(2)
-        .map(|i| text.get(i..i + 2).and_then(|pair| u8::from_str_radix(pair, 16).ok()))
+        .map(|i| {
+            text.get(i..i + 2)
+                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+        })
         .collect()
 }
 
@@ -300,7 +306,9 @@ mod tests {
         let whole = fs::read(&path).expect("read");
         for damaged in [
             whole[..whole.len() / 2].to_vec(),
-            String::from_utf8_lossy(&whole).replace("netns1", "netns2").into_bytes(),
+            String::from_utf8_lossy(&whole)
+                .replace("netns1", "netns2")
+                .into_bytes(),
             b"garbage".to_vec(),
             Vec::new(),
         ] {

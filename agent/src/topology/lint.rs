@@ -30,10 +30,16 @@ fn ports(desired: &Desired) -> BTreeMap<(NamespaceRef, LinkName), (LinkName, Opt
     for link in &desired.links {
         let create = &link.create;
         if let Some(master) = &link.master {
-            ports.insert((create.namespace.clone(), create.name.clone()), (master.clone(), create.mtu));
+            ports.insert(
+                (create.namespace.clone(), create.name.clone()),
+                (master.clone(), create.mtu),
+            );
         }
         if let (Some((namespace, peer)), Some(master)) = (link.peer(), &link.peer_master) {
-            ports.insert((namespace.clone(), peer.clone()), (master.clone(), create.mtu));
+            ports.insert(
+                (namespace.clone(), peer.clone()),
+                (master.clone(), create.mtu),
+            );
         }
     }
     ports
@@ -147,8 +153,16 @@ fn bridge_port_mtus(desired: &Desired, warnings: &mut Vec<Warning>) {
             .push((port, mtu.unwrap_or(DEFAULT_MTU)));
     }
     for ((namespace, bridge), ports) in by_bridge {
-        let smallest = ports.iter().map(|(_, mtu)| *mtu).min().unwrap_or(DEFAULT_MTU);
-        let largest = ports.iter().map(|(_, mtu)| *mtu).max().unwrap_or(DEFAULT_MTU);
+        let smallest = ports
+            .iter()
+            .map(|(_, mtu)| *mtu)
+            .min()
+            .unwrap_or(DEFAULT_MTU);
+        let largest = ports
+            .iter()
+            .map(|(_, mtu)| *mtu)
+            .max()
+            .unwrap_or(DEFAULT_MTU);
         if smallest != largest {
             let listed: Vec<String> = ports.iter().map(|(p, m)| format!("{p} {m}")).collect();
             warnings.push(Warning {

@@ -158,7 +158,10 @@ impl Topologies {
         self.guard(path, &operations, force, &plan.changes).await?;
         // Ownership is recorded before anything exists, so no object nsfleet makes is ever unowned;
         // the union keeps what this apply is about to delete until it is gone.
-        let mut intended = previous.as_ref().map(|r| r.objects.clone()).unwrap_or_default();
+        let mut intended = previous
+            .as_ref()
+            .map(|r| r.objects.clone())
+            .unwrap_or_default();
         for owned in &plan.owned_after {
             if !intended.iter().any(|o| o.id == owned.id) {
                 intended.push(owned.clone());
@@ -173,8 +176,7 @@ impl Topologies {
         if let Err(error) = failure(&plan.changes, outcomes, &mut warnings) {
             // Everything taken back: the old record is true again. Something left behind: the union
             // stays, so whatever this apply made is still recorded as the topology's.
-            let left_behind =
-                matches!(&error, TopologyError::Failed { not_undone, .. } if !not_undone.is_empty());
+            let left_behind = matches!(&error, TopologyError::Failed { not_undone, .. } if !not_undone.is_empty());
             if !left_behind {
                 match &previous {
                     Some(previous) => self.ledger.write(previous)?,
@@ -187,7 +189,12 @@ impl Topologies {
         let verified = self.plan_unlocked(desired).await?;
         if !verified.plan.changes.is_empty() {
             return Err(TopologyError::DidNotStick {
-                changes: verified.plan.changes.iter().map(ToString::to_string).collect(),
+                changes: verified
+                    .plan
+                    .changes
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
             });
         }
         Ok(Applied {
@@ -335,7 +342,10 @@ impl Topologies {
     }
 
     /// The batch executor ApplyBatch uses, in its own task: a caller that goes away does not stop it.
-    async fn run(&self, operations: Vec<Operation>) -> Result<Vec<OperationOutcome>, TopologyError> {
+    async fn run(
+        &self,
+        operations: Vec<Operation>,
+    ) -> Result<Vec<OperationOutcome>, TopologyError> {
         let (registry, nat) = (self.registry.clone(), self.nat.clone());
         tokio::spawn(batch::run(registry, nat, operations, false))
             .await
@@ -354,7 +364,10 @@ fn scope(desired: Option<&Desired>, record: Option<&Record>) -> Scope {
         for forwarding in &desired.forwarding {
             scope.forwarding.insert(forwarding.namespace.clone());
         }
-        scope.all_tables |= desired.routes.iter().any(|r| desired::route_table(r) != MAIN_TABLE);
+        scope.all_tables |= desired
+            .routes
+            .iter()
+            .any(|r| desired::route_table(r) != MAIN_TABLE);
         for rule in &desired.nat_rules {
             scope.nat.insert(rule.namespace.clone());
             // Lint: NAT where forwarding is off.
@@ -362,7 +375,8 @@ fn scope(desired: Option<&Desired>, record: Option<&Record>) -> Scope {
         }
     }
     for owned in record.map(|r| r.objects.as_slice()).unwrap_or_default() {
-        let Ok(namespace) = NamespaceRef::parse("namespace", owned.id.container().unwrap_or("")) else {
+        let Ok(namespace) = NamespaceRef::parse("namespace", owned.id.container().unwrap_or(""))
+        else {
             continue;
         };
         scope.all_tables |= owned.table.is_some_and(|t| t != MAIN_TABLE);
@@ -390,8 +404,9 @@ fn present(observed: &Observed, owned: &Owned) -> bool {
     let namespace = NamespaceRef::parse("namespace", &id.namespace).ok();
     let space = namespace.as_ref().and_then(|n| observed.space(n));
     match id.kind {
-        ObjectKind::Namespace => NamespaceRef::parse("namespace", &id.name)
-            .is_ok_and(|n| observed.namespace_exists(&n)),
+        ObjectKind::Namespace => {
+            NamespaceRef::parse("namespace", &id.name).is_ok_and(|n| observed.namespace_exists(&n))
+        }
         ObjectKind::Link => space.is_some_and(|s| s.links.contains_key(&id.name)),
         ObjectKind::Address => space.is_some_and(|s| {
             s.addresses
@@ -400,8 +415,7 @@ fn present(observed: &Observed, owned: &Owned) -> bool {
         }),
         ObjectKind::Route => space.is_some_and(|s| {
             s.routes.iter().any(|r| {
-                Some(r.destination.to_string()) == owned.destination
-                    && Some(r.table) == owned.table
+                Some(r.destination.to_string()) == owned.destination && Some(r.table) == owned.table
             })
         }),
         ObjectKind::Forwarding => space.is_some(),
@@ -431,7 +445,9 @@ fn failure(
                 warnings: mut more, ..
             } => warnings.append(&mut more),
             OperationOutcome::Failed(error) if failed.is_none() => failed = Some((change, error)),
-            OperationOutcome::NotUndone { reason, .. } => not_undone.push(format!("{change}: {reason}")),
+            OperationOutcome::NotUndone { reason, .. } => {
+                not_undone.push(format!("{change}: {reason}"))
+            }
             _ => {}
         }
     }

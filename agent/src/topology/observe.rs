@@ -57,7 +57,9 @@ pub struct Space {
 
 impl Space {
     pub fn has_address(&self, link: &str, prefix: &IpPrefix) -> bool {
-        self.addresses.iter().any(|(l, p, _)| l == link && p == prefix)
+        self.addresses
+            .iter()
+            .any(|(l, p, _)| l == link && p == prefix)
     }
 
     pub fn address_protocol(&self, link: &str, prefix: &IpPrefix) -> Option<u8> {
@@ -143,7 +145,9 @@ pub async fn observe(
         let part = part.to_vec();
         readers.spawn_blocking(move || {
             part.into_iter()
-                .map(|(namespace, handle)| read_dumps(handle.route(), all_tables).map(|s| (namespace, s)))
+                .map(|(namespace, handle)| {
+                    read_dumps(handle.route(), all_tables).map(|s| (namespace, s))
+                })
                 .collect::<Result<Vec<_>, OpError>>()
         });
     }

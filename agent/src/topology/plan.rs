@@ -11,10 +11,10 @@ use std::fmt::Debug;
 use sha2::{Digest, Sha256};
 
 use crate::domain::{Family, IpPrefix, LinkName, NamespaceName, NamespaceRef};
-use crate::ops::link::{MasterChange, SetLink};
 use crate::ops::address::AddAddress;
-use crate::ops::route::RouteRequest;
+use crate::ops::link::{MasterChange, SetLink};
 use crate::ops::marker::NSFLEET_PROTOCOL;
+use crate::ops::route::RouteRequest;
 use crate::ops::Operation;
 
 use super::desired::{route_table, Desired, DesiredLink};
@@ -51,7 +51,13 @@ pub struct Change {
 
 impl std::fmt::Display for Change {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {} ({})", self.action.symbol(), self.object, self.reason)
+        write!(
+            f,
+            "{} {} ({})",
+            self.action.symbol(),
+            self.object,
+            self.reason
+        )
     }
 }
 
@@ -131,7 +137,12 @@ pub fn plan(
     observed: &Observed,
 ) -> Result<Plan, OwnershipError> {
     let owned: BTreeMap<ObjectId, Owned> = record
-        .map(|r| r.objects.iter().map(|o| (o.id.clone(), o.clone())).collect())
+        .map(|r| {
+            r.objects
+                .iter()
+                .map(|o| (o.id.clone(), o.clone()))
+                .collect()
+        })
         .unwrap_or_default();
     let mut planner = Planner {
         desired,
@@ -246,7 +257,13 @@ impl Planner<'_> {
         }
     }
 
-    fn push(&mut self, action: Action, object: ObjectId, reason: impl Into<String>, operations: Vec<Operation>) {
+    fn push(
+        &mut self,
+        action: Action,
+        object: ObjectId,
+        reason: impl Into<String>,
+        operations: Vec<Operation>,
+    ) {
         self.changes.push(Change {
             action,
             object,
@@ -344,7 +361,8 @@ impl Planner<'_> {
             owned.peer = Some(peer_id.clone());
             let mut peer_owned = Owned::plain(peer_id.clone());
             peer_owned.peer = Some(id.clone());
-            peer_owned.marked = created || peer_observed.as_ref().is_some_and(|o| o.marker.is_some());
+            peer_owned.marked =
+                created || peer_observed.as_ref().is_some_and(|o| o.marker.is_some());
             self.owned_after.push(peer_owned);
         }
         self.owned_after.push(owned);
@@ -403,10 +421,22 @@ impl Planner<'_> {
             };
             if !present {
                 let reason = self.missing_reason(&id);
-                self.push(Action::Create, id, reason, vec![Operation::AddAddress(address.clone())]);
+                self.push(
+                    Action::Create,
+                    id,
+                    reason,
+                    vec![Operation::AddAddress(address.clone())],
+                );
             } else if let Some(lost) = self.lost_with(&address.namespace, &address.prefix.address) {
-                let reason = format!("added back: deleting {lost} may take the subnet's other addresses along");
-                self.push(Action::Update, id, reason, vec![Operation::AddAddress(address.clone())]);
+                let reason = format!(
+                    "added back: deleting {lost} may take the subnet's other addresses along"
+                );
+                self.push(
+                    Action::Update,
+                    id,
+                    reason,
+                    vec![Operation::AddAddress(address.clone())],
+                );
             }
         }
         Ok(())
@@ -418,7 +448,8 @@ impl Planner<'_> {
             let id = ObjectId::route(&route.namespace, &route.destination, table);
             let metric = default_metric(route);
             let device_fresh = route.device.as_ref().is_some_and(|d| {
-                self.fresh_links.contains(&ObjectId::link(&route.namespace, d))
+                self.fresh_links
+                    .contains(&ObjectId::link(&route.namespace, d))
             });
             let observed = self
                 .space(&route.namespace)
@@ -446,8 +477,12 @@ impl Planner<'_> {
                 self.push(Action::Create, id, reason, vec![add(false)]);
                 continue;
             };
-            if let Some(lost) = route.gateway.and_then(|g| self.lost_with(&route.namespace, &g)) {
-                let reason = format!("added back: deleting {lost} takes the routes via its subnet along");
+            if let Some(lost) = route
+                .gateway
+                .and_then(|g| self.lost_with(&route.namespace, &g))
+            {
+                let reason =
+                    format!("added back: deleting {lost} takes the routes via its subnet along");
                 self.push(Action::Update, id, reason, vec![add(false)]);
                 continue;
             }
@@ -505,7 +540,11 @@ impl Planner<'_> {
                 .or(Some(false));
             self.owned_after.push(owned);
             if current != Some(forwarding.enabled) {
-                let reason = format!("{} -> {}", on_off(current), on_off(Some(forwarding.enabled)));
+                let reason = format!(
+                    "{} -> {}",
+                    on_off(current),
+                    on_off(Some(forwarding.enabled))
+                );
                 let operation = Operation::SetForwarding {
                     namespace: forwarding.namespace.clone(),
                     family: forwarding.family,
@@ -532,7 +571,12 @@ impl Planner<'_> {
                 } else {
                     self.missing_reason(&id)
                 };
-                self.push(Action::Create, id, reason, vec![Operation::AddNatRule(rule.clone())]);
+                self.push(
+                    Action::Create,
+                    id,
+                    reason,
+                    vec![Operation::AddNatRule(rule.clone())],
+                );
             }
         }
         Ok(())
@@ -550,7 +594,11 @@ impl Planner<'_> {
 
     fn deletes(&mut self, order: &[ObjectKind]) {
         let kept = desired_ids(self.desired);
-        let dropped: Vec<&Owned> = self.owned.values().filter(|o| !kept.contains(&o.id)).collect();
+        let dropped: Vec<&Owned> = self
+            .owned
+            .values()
+            .filter(|o| !kept.contains(&o.id))
+            .collect();
         let dropped_namespaces: BTreeSet<&str> = dropped
             .iter()
             .filter(|o| o.id.kind == ObjectKind::Namespace)
@@ -593,7 +641,11 @@ impl Planner<'_> {
                         }]
                     }
                     ObjectKind::Forwarding => {
-                        let family = if id.name == "ipv6" { Family::V6 } else { Family::V4 };
+                        let family = if id.name == "ipv6" {
+                            Family::V6
+                        } else {
+                            Family::V4
+                        };
                         let current = space.and_then(|s| s.forwarding).map(|v| pick(v, family));
                         self.fact(id, current);
                         let previous = owned.previous.unwrap_or(false);
@@ -607,10 +659,7 @@ impl Planner<'_> {
                         }]
                     }
                     ObjectKind::Route => {
-                        let Some(destination) = owned
-                            .destination
-                            .as_deref()
-                            .and_then(parse_prefix)
+                        let Some(destination) = owned.destination.as_deref().and_then(parse_prefix)
                         else {
                             continue;
                         };
@@ -724,7 +773,11 @@ fn desired_ids(desired: &Desired) -> BTreeSet<ObjectId> {
         ids.insert(ObjectId::address(&a.namespace, &a.link, &a.prefix));
     }
     for r in &desired.routes {
-        ids.insert(ObjectId::route(&r.namespace, &r.destination, route_table(r)));
+        ids.insert(ObjectId::route(
+            &r.namespace,
+            &r.destination,
+            route_table(r),
+        ));
     }
     for f in &desired.forwarding {
         ids.insert(ObjectId::forwarding(&f.namespace, f.family));
@@ -784,7 +837,9 @@ fn on_off(value: Option<bool>) -> &'static str {
 }
 
 fn shown<T: std::fmt::Display>(value: &Option<T>) -> String {
-    value.as_ref().map_or_else(|| "none".to_string(), ToString::to_string)
+    value
+        .as_ref()
+        .map_or_else(|| "none".to_string(), ToString::to_string)
 }
 
 /// Every namespace of a topology has `lo` up: nothing in a namespace works without it.

@@ -127,7 +127,8 @@ impl TopologyService for TopologyApi {
         let name = topology_name("name", &request.name)?;
         let desired = match &request.desired {
             Some(given) => {
-                let desired = parse::parse_topology(given, "desired.", self.nat_unavailable.as_deref())?;
+                let desired =
+                    parse::parse_topology(given, "desired.", self.nat_unavailable.as_deref())?;
                 if desired.name != name {
                     return Err(invalid(FieldError::new(
                         "desired.name",

@@ -10,12 +10,17 @@ use super::super::status::{invalid, nat_unavailable_status, parsed_as_other, pre
 use super::super::validate::Validate;
 use crate::domain::{FieldError, LinkName, NamespaceRef};
 use crate::ops::Operation;
-use crate::topology::{Desired, DesiredForwarding, DesiredLink, ObjectId, ObjectKind, TopologyName};
+use crate::topology::{
+    Desired, DesiredForwarding, DesiredLink, ObjectId, ObjectKind, TopologyName,
+};
 
 /// The largest topology one host takes: as many objects as a batch.
 const MAX_OBJECTS: usize = 100_000;
 
-pub fn parse(topology: Option<&pb::HostTopology>, nat_unavailable: Option<&str>) -> Result<Desired, Status> {
+pub fn parse(
+    topology: Option<&pb::HostTopology>,
+    nat_unavailable: Option<&str>,
+) -> Result<Desired, Status> {
     let Some(topology) = topology else {
         return Err(invalid(FieldError::new("topology", "is required")));
     };
@@ -45,14 +50,21 @@ pub fn parse_topology(
     }
     let mut desired = Desired::empty(name);
     for (i, request) in t.namespaces.iter().enumerate() {
-        match request.validate().map_err(|s| at(s, format!("namespaces[{i}].")))?.operation {
+        match request
+            .validate()
+            .map_err(|s| at(s, format!("namespaces[{i}].")))?
+            .operation
+        {
             Operation::CreateNamespace(name) => desired.namespaces.push(name),
             _ => return Err(parsed_as_other(&format!("{prefix}namespaces[{i}]"))),
         }
     }
     for (i, link) in t.links.iter().enumerate() {
         let Some(request) = &link.link else {
-            return Err(field(FieldError::new(format!("links[{i}].link"), "is required")));
+            return Err(field(FieldError::new(
+                format!("links[{i}].link"),
+                "is required",
+            )));
         };
         let create = match request
             .validate()
@@ -79,19 +91,31 @@ pub fn parse_topology(
         });
     }
     for (i, request) in t.addresses.iter().enumerate() {
-        match request.validate().map_err(|s| at(s, format!("addresses[{i}].")))?.operation {
+        match request
+            .validate()
+            .map_err(|s| at(s, format!("addresses[{i}].")))?
+            .operation
+        {
             Operation::AddAddress(address) => desired.addresses.push(address),
             _ => return Err(parsed_as_other(&format!("{prefix}addresses[{i}]"))),
         }
     }
     for (i, request) in t.routes.iter().enumerate() {
-        match request.validate().map_err(|s| at(s, format!("routes[{i}].")))?.operation {
+        match request
+            .validate()
+            .map_err(|s| at(s, format!("routes[{i}].")))?
+            .operation
+        {
             Operation::AddRoute { request, .. } => desired.routes.push(request),
             _ => return Err(parsed_as_other(&format!("{prefix}routes[{i}]"))),
         }
     }
     for (i, request) in t.forwarding.iter().enumerate() {
-        match request.validate().map_err(|s| at(s, format!("forwarding[{i}].")))?.operation {
+        match request
+            .validate()
+            .map_err(|s| at(s, format!("forwarding[{i}].")))?
+            .operation
+        {
             Operation::SetForwarding {
                 namespace,
                 family,
@@ -107,9 +131,16 @@ pub fn parse_topology(
     for (i, request) in t.nat_rules.iter().enumerate() {
         // Availability first, as the single call checks it before the request.
         if let Some(reason) = nat_unavailable {
-            return Err(at(nat_unavailable_status(reason), format!("nat_rules[{i}]: ")));
+            return Err(at(
+                nat_unavailable_status(reason),
+                format!("nat_rules[{i}]: "),
+            ));
         }
-        match request.validate().map_err(|s| at(s, format!("nat_rules[{i}].")))?.operation {
+        match request
+            .validate()
+            .map_err(|s| at(s, format!("nat_rules[{i}].")))?
+            .operation
+        {
             Operation::AddNatRule(rule) => desired.nat_rules.push(rule),
             _ => return Err(parsed_as_other(&format!("{prefix}nat_rules[{i}]"))),
         }
@@ -132,14 +163,25 @@ pub fn object_id(object: &pb::ObjectRef, field: &str) -> Result<ObjectId, FieldE
         Ok(pb::ObjectKind::Route) => ObjectKind::Route,
         Ok(pb::ObjectKind::Forwarding) => ObjectKind::Forwarding,
         Ok(pb::ObjectKind::NatRule) => ObjectKind::NatRule,
-        _ => return Err(FieldError::new(format!("{field}.kind"), "must name a kind of object")),
+        _ => {
+            return Err(FieldError::new(
+                format!("{field}.kind"),
+                "must name a kind of object",
+            ))
+        }
     };
     NamespaceRef::parse(&format!("{field}.namespace"), &object.namespace)?;
     if object.name.is_empty() {
-        return Err(FieldError::new(format!("{field}.name"), "must not be empty"));
+        return Err(FieldError::new(
+            format!("{field}.name"),
+            "must not be empty",
+        ));
     }
     if kind == ObjectKind::Address && object.link.is_empty() {
-        return Err(FieldError::new(format!("{field}.link"), "an address needs its link"));
+        return Err(FieldError::new(
+            format!("{field}.link"),
+            "an address needs its link",
+        ));
     }
     Ok(ObjectId {
         kind,

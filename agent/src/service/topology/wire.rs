@@ -96,7 +96,9 @@ pub fn operation(operation: &Operation) -> pb::BatchOperation {
             mtu: change.mtu,
             mac: change.mac.map(|m| m.to_string()),
             master_change: change.master.as_ref().map(|m| match m {
-                MasterChange::Set(master) => pb::set_link_request::MasterChange::Master(master.to_string()),
+                MasterChange::Set(master) => {
+                    pb::set_link_request::MasterChange::Master(master.to_string())
+                }
                 MasterChange::Release => pb::set_link_request::MasterChange::Nomaster(true),
             }),
             move_to_namespace: change.move_to.as_ref().map(|n| n.as_api_str().to_string()),
@@ -192,7 +194,11 @@ fn route(request: &RouteRequest) -> pb::RouteSpec {
         prefix_len: u32::from(request.destination.prefix_len),
         family: family_to_proto(request.destination.family()),
         gateway: text(request.gateway),
-        device: request.device.as_ref().map(ToString::to_string).unwrap_or_default(),
+        device: request
+            .device
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
         metric: request.metric,
         table: request.table,
         scope: request.scope.map(scope_to_proto).unwrap_or(0),
@@ -234,7 +240,11 @@ fn nat_kind(spec: &NatRuleSpec) -> pb::add_nat_rule_request::Kind {
                 crate::nat::NatProtocol::Udp => pb::NatProtocol::Udp as i32,
             },
             port: u32::from(ports.first),
-            port_end: if ports.last == ports.first { 0 } else { u32::from(ports.last) },
+            port_end: if ports.last == ports.first {
+                0
+            } else {
+                u32::from(ports.last)
+            },
             input_interface: input_interface.clone().unwrap_or_default(),
             destination: destination.map(|d| d.to_string()).unwrap_or_default(),
             to_address: to_address.to_string(),

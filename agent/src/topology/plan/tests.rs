@@ -22,7 +22,10 @@ fn link(name: &str) -> LinkName {
 
 fn prefix(text: &str) -> IpPrefix {
     let (address, len) = text.split_once('/').expect("ADDRESS/LEN");
-    IpPrefix::new(address.parse().expect("an address"), len.parse().expect("a length"))
+    IpPrefix::new(
+        address.parse().expect("an address"),
+        len.parse().expect("a length"),
+    )
 }
 
 fn ip(text: &str) -> IpAddr {
@@ -32,7 +35,9 @@ fn ip(text: &str) -> IpAddr {
 /// Namespace `a` on bridge br0 (10.0.0.1/24) with 10.0.0.2/24 and a default route; forwarding on.
 fn desired() -> Desired {
     let mut desired = Desired::empty(TopologyName::parse("t", "lab").expect("a name"));
-    desired.namespaces.push(NamespaceName::parse("n", "a").expect("a name"));
+    desired
+        .namespaces
+        .push(NamespaceName::parse("n", "a").expect("a name"));
     desired.links.push(DesiredLink {
         create: CreateLink {
             namespace: NamespaceRef::Host,
@@ -110,7 +115,9 @@ fn empty_host() -> Observed {
 
 fn space_with_lo() -> Space {
     let mut space = Space::default();
-    space.links.insert("lo".into(), observed_link(1, None, false));
+    space
+        .links
+        .insert("lo".into(), observed_link(1, None, false));
     space
 }
 
@@ -135,7 +142,9 @@ fn simulate(observed: &mut Observed, operations: &[Operation]) {
             Operation::CreateNamespace(name) => {
                 let mut space = space_with_lo();
                 space.forwarding = Some((false, false));
-                observed.spaces.insert(NamespaceRef::Named(name.clone()), space);
+                observed
+                    .spaces
+                    .insert(NamespaceRef::Named(name.clone()), space);
             }
             Operation::DeleteNamespace { name, .. } => {
                 observed.spaces.remove(&NamespaceRef::Named(name.clone()));
@@ -148,19 +157,33 @@ fn simulate(observed: &mut Observed, operations: &[Operation]) {
                 let mut made = observed_link(next_index, Some(kind), false);
                 made.marker = create.marker.clone();
                 made.mtu = create.mtu.unwrap_or(1500);
-                if let LinkKindSpec::Veth { peer, peer_namespace } = &create.kind {
+                if let LinkKindSpec::Veth {
+                    peer,
+                    peer_namespace,
+                } = &create.kind
+                {
                     made.peer_index = Some(next_index + 1);
                     let mut other = made.clone();
                     other.index = next_index + 1;
                     other.peer_index = Some(next_index);
-                    space(observed, peer_namespace).links.insert(peer.to_string(), other);
+                    space(observed, peer_namespace)
+                        .links
+                        .insert(peer.to_string(), other);
                 }
-                space(observed, &create.namespace).links.insert(create.name.to_string(), made);
+                space(observed, &create.namespace)
+                    .links
+                    .insert(create.name.to_string(), made);
             }
-            Operation::DeleteLink { namespace, name, .. } => {
+            Operation::DeleteLink {
+                namespace, name, ..
+            } => {
                 space(observed, namespace).links.remove(name.as_str());
             }
-            Operation::SetLink { namespace, name, change } => {
+            Operation::SetLink {
+                namespace,
+                name,
+                change,
+            } => {
                 let link = space(observed, namespace)
                     .links
                     .get_mut(name.as_str())
@@ -181,17 +204,26 @@ fn simulate(observed: &mut Observed, operations: &[Operation]) {
                 let protocol = if address.marked { NSFLEET_PROTOCOL } else { 0 };
                 let space = space(observed, &address.namespace);
                 if !space.has_address(address.link.as_str(), &address.prefix) {
-                    space.addresses.push((address.link.to_string(), address.prefix, protocol));
+                    space
+                        .addresses
+                        .push((address.link.to_string(), address.prefix, protocol));
                 }
             }
-            Operation::DeleteAddress { namespace, link, prefix, .. } => {
+            Operation::DeleteAddress {
+                namespace,
+                link,
+                prefix,
+                ..
+            } => {
                 space(observed, namespace)
                     .addresses
                     .retain(|(l, p, _)| !(l == link.as_str() && p == prefix));
             }
             Operation::AddRoute { request, .. } => {
                 let space = space(observed, &request.namespace);
-                space.routes.retain(|r| r.destination != request.destination);
+                space
+                    .routes
+                    .retain(|r| r.destination != request.destination);
                 space.routes.push(ObservedRoute {
                     destination: request.destination,
                     table: route_table(request),
@@ -206,7 +238,11 @@ fn simulate(observed: &mut Observed, operations: &[Operation]) {
                     .routes
                     .retain(|r| r.destination != request.destination);
             }
-            Operation::SetForwarding { namespace, family, enabled } => {
+            Operation::SetForwarding {
+                namespace,
+                family,
+                enabled,
+            } => {
                 let space = space(observed, namespace);
                 let (v4, v6) = space.forwarding.unwrap_or_default();
                 space.forwarding = Some(match family {
@@ -220,7 +256,10 @@ fn simulate(observed: &mut Observed, operations: &[Operation]) {
 }
 
 fn space<'a>(observed: &'a mut Observed, namespace: &NamespaceRef) -> &'a mut Space {
-    observed.spaces.get_mut(namespace).expect("the namespace exists")
+    observed
+        .spaces
+        .get_mut(namespace)
+        .expect("the namespace exists")
 }
 
 fn record(plan: &Plan) -> Record {
@@ -240,7 +279,10 @@ fn shown(plan: &Plan) -> Vec<String> {
 }
 
 fn operations(plan: &Plan) -> Vec<Operation> {
-    plan.changes.iter().flat_map(|c| c.operations.clone()).collect()
+    plan.changes
+        .iter()
+        .flat_map(|c| c.operations.clone())
+        .collect()
 }
 
 /// Plans `desired` on `host`, applies it in memory and returns the plan and its record.
@@ -287,7 +329,11 @@ fn after_an_apply_the_same_desired_state_plans_nothing_and_the_fingerprint_is_st
     let once_more = plan(&desired(), Some(&record), &OtherOwners::new(), &host).expect("a plan");
     assert_eq!(again.fingerprint, once_more.fingerprint);
     // What the plan depends on changes: so does the fingerprint.
-    space(&mut host, &NamespaceRef::Host).links.get_mut("br0").expect("br0").up = false;
+    space(&mut host, &NamespaceRef::Host)
+        .links
+        .get_mut("br0")
+        .expect("br0")
+        .up = false;
     let changed = plan(&desired(), Some(&record), &OtherOwners::new(), &host).expect("a plan");
     assert_ne!(changed.fingerprint, again.fingerprint);
     assert_eq!(shown(&changed), vec!["~ link br0"]);
@@ -301,7 +347,9 @@ fn a_dropped_namespace_is_one_delete_and_its_contents_go_with_it() {
     let mut smaller = desired();
     smaller.namespaces.clear();
     smaller.links.retain(|l| l.is_bridge());
-    smaller.addresses.retain(|a| a.namespace == NamespaceRef::Host);
+    smaller
+        .addresses
+        .retain(|a| a.namespace == NamespaceRef::Host);
     smaller.routes.clear();
     let plan = plan(&smaller, Some(&record), &OtherOwners::new(), &host).expect("a plan");
     // The host end of the veth goes with its peer's namespace.
@@ -322,7 +370,10 @@ fn teardown_runs_in_reverse_order_and_skips_what_goes_along() {
     );
     simulate(&mut host, &operations(&plan));
     assert_eq!(host.spaces.len(), 1);
-    assert_eq!(host.space(&NamespaceRef::Host).and_then(|s| s.forwarding), Some((false, false)));
+    assert_eq!(
+        host.space(&NamespaceRef::Host).and_then(|s| s.forwarding),
+        Some((false, false))
+    );
 }
 
 #[test]
@@ -348,15 +399,24 @@ fn an_object_someone_else_made_is_refused_unless_adopted() {
     assert!(refused.to_string().contains("adopt"), "{refused}");
 
     let mut adopting = desired();
-    adopting.adopt.insert(ObjectId::link(&NamespaceRef::Host, &link("br0")));
+    adopting
+        .adopt
+        .insert(ObjectId::link(&NamespaceRef::Host, &link("br0")));
     let plan = plan(&adopting, None, &OtherOwners::new(), &host).expect("adopted");
-    assert!(!shown(&plan).contains(&"+ link br0".to_string()), "{:?}", shown(&plan));
+    assert!(
+        !shown(&plan).contains(&"+ link br0".to_string()),
+        "{:?}",
+        shown(&plan)
+    );
 }
 
 #[test]
 fn another_topologys_object_is_refused_by_name() {
     let mut others = OtherOwners::new();
-    others.insert(ObjectId::namespace(&NamespaceName::parse("n", "a").expect("a name")), "first".into());
+    others.insert(
+        ObjectId::namespace(&NamespaceName::parse("n", "a").expect("a name")),
+        "first".into(),
+    );
     let refused = plan(&desired(), None, &others, &empty_host()).expect_err("first's namespace");
     assert!(refused.to_string().contains("topology first"), "{refused}");
 
@@ -364,7 +424,9 @@ fn another_topologys_object_is_refused_by_name() {
     let mut host = empty_host();
     let mut marked = observed_link(7, Some("bridge"), true);
     marked.marker = Some("first".into());
-    space(&mut host, &NamespaceRef::Host).links.insert("br0".into(), marked);
+    space(&mut host, &NamespaceRef::Host)
+        .links
+        .insert("br0".into(), marked);
     let refused = plan(&desired(), None, &OtherOwners::new(), &host).expect_err("first's bridge");
     assert!(matches!(refused, OwnershipError::OwnedByOther { owner, .. } if owner == "first"));
 }
@@ -373,12 +435,20 @@ fn another_topologys_object_is_refused_by_name() {
 fn a_recorded_link_that_lost_its_marker_is_refused_and_not_deleted() {
     let mut host = empty_host();
     let (_, record) = applied(&desired(), &mut host);
-    space(&mut host, &NamespaceRef::Host).links.get_mut("br0").expect("br0").marker = None;
+    space(&mut host, &NamespaceRef::Host)
+        .links
+        .get_mut("br0")
+        .expect("br0")
+        .marker = None;
     let refused = plan(&desired(), Some(&record), &OtherOwners::new(), &host).expect_err("re-made");
     assert!(matches!(refused, OwnershipError::NotOwned { object, .. } if object.name == "br0"));
     let nothing = Desired::empty(TopologyName::parse("t", "lab").expect("a name"));
     let teardown = plan(&nothing, Some(&record), &OtherOwners::new(), &host).expect("a plan");
-    assert!(!shown(&teardown).contains(&"- link br0".to_string()), "{:?}", shown(&teardown));
+    assert!(
+        !shown(&teardown).contains(&"- link br0".to_string()),
+        "{:?}",
+        shown(&teardown)
+    );
 }
 
 #[test]
@@ -387,7 +457,10 @@ fn drift_behind_nsfleets_back_is_named_so() {
     let (_, record) = applied(&desired(), &mut host);
     space(&mut host, &ns("a")).addresses.clear();
     let plan = plan(&desired(), Some(&record), &OtherOwners::new(), &host).expect("a plan");
-    assert_eq!(shown(&plan), vec!["+ address 10.0.0.2/24 on eth0 in namespace a"]);
+    assert_eq!(
+        shown(&plan),
+        vec!["+ address 10.0.0.2/24 on eth0 in namespace a"]
+    );
     assert_eq!(plan.changes[0].reason, "deleted behind nsfleet's back");
 }
 
@@ -486,7 +559,10 @@ fn forwarding_left_out_of_the_topology_is_judged_by_the_host() {
         interfaces: Vec::new(),
         comment: String::new(),
     });
-    assert_eq!(lint_codes(&nat, &empty_host()), vec!["NAT_WITHOUT_FORWARDING"]);
+    assert_eq!(
+        lint_codes(&nat, &empty_host()),
+        vec!["NAT_WITHOUT_FORWARDING"]
+    );
     let mut forwarding_host = empty_host();
     space(&mut forwarding_host, &NamespaceRef::Host).forwarding = Some((true, false));
     assert!(lint_codes(&nat, &forwarding_host).is_empty());
