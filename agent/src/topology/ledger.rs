@@ -193,7 +193,7 @@ impl Ledger {
             source,
         };
         let body =
-            serde_json::to_string_pretty(record).map_err(|e| io_error(io::Error::other(e)))?;
+            serde_json::to_string(record).map_err(|e| io_error(io::Error::other(e)))?;
         let text = format!(
             "{HEADER}{}\n{body}\n",
             hex(&Sha256::digest(body.as_bytes()))
