@@ -190,3 +190,109 @@ pub fn object_id(object: &pb::ObjectRef, field: &str) -> Result<ObjectId, FieldE
         link: object.link.clone(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn veth(name: &str, peer_namespace: &str) -> pb::TopologyLink {
+        pb::TopologyLink {
+            link: Some(pb::CreateLinkRequest {
+                namespace: String::new(),
+                name: name.into(),
+                kind: Some(pb::create_link_request::Kind::Veth(pb::VethSpec {
+                    peer_name: "eth0".into(),
+                    peer_namespace: Some(peer_namespace.into()),
+                })),
+                mtu: 0,
+            }),
+            up: true,
+            peer_up: true,
+            ..Default::default()
+        }
+    }
+
+    fn topology() -> pb::HostTopology {
+        pb::HostTopology {
+            name: "lab".into(),
+            namespaces: vec![pb::CreateNamespaceRequest { name: "a".into() }],
+            links: vec![veth("veth-a", "a")],
+            ..Default::default()
+        }
+    }
+
+    fn refused(topology: &pb::HostTopology) -> Status {
+        parse(Some(topology), None).expect_err("refused")
+    }
+
+    #[test]
+    fn an_embedded_request_is_refused_exactly_as_its_single_call_with_its_position() {
+        let mut bad = topology();
+        bad.links[0] = veth("bad/name", "a");
+        let single = bad.links[0]
+            .link
+            .as_ref()
+            .expect("a link")
+            .validate()
+            .expect_err("the single call refuses it");
+        let status = refused(&bad);
+        assert_eq!(status.code(), single.code());
+        assert_eq!(
+            status.message(),
+            format!("topology.links[0].link.{}", single.message())
+        );
+    }
+
+    #[test]
+    fn whole_state_checks_name_the_field() {
+        let mut cases = Vec::new();
+        let mut name = topology();
+        name.name = "9lives".into();
+        cases.push((name, "topology.name: "));
+        let mut duplicate = topology();
+        duplicate
+            .namespaces
+            .push(pb::CreateNamespaceRequest { name: "a".into() });
+        cases.push((duplicate, "topology.namespaces[1].name: "));
+        let mut undefined = topology();
+        undefined.links.push(veth("veth-b", "b"));
+        cases.push((undefined, "topology.links[1].link.veth.peer_namespace: "));
+        let mut missing = topology();
+        missing.links.push(pb::TopologyLink::default());
+        cases.push((missing, "topology.links[1].link: "));
+        let mut adopt = topology();
+        adopt.adopt.push(pb::ObjectRef::default());
+        cases.push((adopt, "topology.adopt[0].kind: "));
+        for (topology, field) in cases {
+            let status = refused(&topology);
+            assert_eq!(status.code(), tonic::Code::InvalidArgument, "{field}");
+            assert!(status.message().starts_with(field), "{}", status.message());
+        }
+        assert_eq!(
+            refused(&pb::HostTopology::default()).code(),
+            tonic::Code::InvalidArgument
+        );
+        assert!(parse(None, None).is_err());
+    }
+
+    #[test]
+    fn nat_rules_on_a_host_without_nft_are_refused_before_anything() {
+        let mut nat = topology();
+        nat.nat_rules.push(pb::AddNatRuleRequest::default());
+        let status = parse(Some(&nat), Some("nft is missing")).expect_err("refused");
+        assert_eq!(status.code(), tonic::Code::FailedPrecondition);
+        assert!(
+            status.message().starts_with("topology.nat_rules[0]: "),
+            "{}",
+            status.message()
+        );
+    }
+
+    #[test]
+    fn a_valid_state_parses_whole() {
+        let desired = parse(Some(&topology()), None).expect("valid");
+        assert_eq!(desired.name.as_str(), "lab");
+        assert_eq!(desired.links.len(), 1);
+        assert!(desired.links[0].up && desired.links[0].peer_up);
+    }
+}
