@@ -69,6 +69,9 @@ pub struct Record {
     pub objects: Vec<Owned>,
     /// The desired state of the last successful apply, as the caller encoded it (hex).
     pub desired: String,
+    /// SHA-256 of the record as read (its header's checksum); empty for one not read from disk.
+    #[serde(skip)]
+    pub digest: String,
 }
 
 impl Record {
@@ -192,8 +195,7 @@ impl Ledger {
             path: path.clone(),
             source,
         };
-        let body =
-            serde_json::to_string(record).map_err(|e| io_error(io::Error::other(e)))?;
+        let body = serde_json::to_string(record).map_err(|e| io_error(io::Error::other(e)))?;
         let text = format!(
             "{HEADER}{}\n{body}\n",
             hex(&Sha256::digest(body.as_bytes()))
@@ -239,7 +241,10 @@ fn parse(bytes: &[u8]) -> Result<Record, String> {
     if hex(&Sha256::digest(body.as_bytes())) != digest {
         return Err("its checksum does not match: truncated or edited".to_string());
     }
-    serde_json::from_str(body).map_err(|e| format!("its body does not parse: {e}"))
+    let mut record: Record =
+        serde_json::from_str(body).map_err(|e| format!("its body does not parse: {e}"))?;
+    record.digest = digest.to_string();
+    Ok(record)
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -279,6 +284,7 @@ mod tests {
                 link: String::new(),
             })],
             desired: encode_hex(b"\x0a\x03lab"),
+            digest: String::new(),
         }
     }
 
@@ -292,7 +298,14 @@ mod tests {
         let ledger = Ledger::new(dir.path().to_path_buf());
         ledger.write(&record()).expect("written");
         let read = ledger.read(&name()).expect("readable").expect("present");
-        assert_eq!(read, record());
+        assert_eq!(read.digest.len(), 64);
+        assert_eq!(
+            Record {
+                digest: String::new(),
+                ..read.clone()
+            },
+            record()
+        );
         assert_eq!(read.desired_bytes().as_deref(), Some(&b"\x0a\x03lab"[..]));
         assert_eq!(ledger.read_all().expect("all").len(), 1);
     }

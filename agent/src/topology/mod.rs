@@ -136,6 +136,7 @@ impl Topologies {
             applied_at: now.clone(),
             objects,
             desired: ledger::encode_hex(encoded_desired),
+            digest: String::new(),
         };
         if plan.changes.is_empty() {
             let unchanged = record(plan.owned_after.clone());

@@ -6,7 +6,7 @@
 //! namespaces. Objects inside a namespace that is deleted go with it and get no operation of their own.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Debug;
+use std::fmt::{Debug, Write as _};
 
 use sha2::{Digest, Sha256};
 
@@ -150,7 +150,7 @@ pub fn plan(
         others,
         observed,
         changes: Vec::new(),
-        facts: Vec::new(),
+        facts: Sha256::new(),
         fresh_namespaces: BTreeSet::new(),
         fresh_links: BTreeSet::new(),
         lost_subnets: Vec::new(),
@@ -172,14 +172,14 @@ pub fn plan(
     planner.forwarding()?;
     planner.nat_rules()?;
     planner.deletes(&[ObjectKind::Link, ObjectKind::Namespace]);
-    let mut facts = std::mem::take(&mut planner.facts);
-    facts.sort();
-    let mut hasher = Sha256::new();
-    for fact in &facts {
-        hasher.update(fact.as_bytes());
-        hasher.update(b"\n");
-    }
-    hasher.update(record.map(Record::identity).unwrap_or_default().as_bytes());
+    let mut hasher = std::mem::take(&mut planner.facts);
+    // The record's digest covers what it owns and the desired state it was applied with.
+    hasher.update(
+        record
+            .map(|r| r.digest.as_str())
+            .unwrap_or_default()
+            .as_bytes(),
+    );
     let fingerprint = hasher
         .finalize()
         .iter()
@@ -199,7 +199,8 @@ struct Planner<'a> {
     others: &'a OtherOwners,
     observed: &'a Observed,
     changes: Vec<Change>,
-    facts: Vec<String>,
+    /// What the plan read, as it reads it (the order is the desired state's and the record's).
+    facts: Sha256,
     /// Namespaces and links that are created (or re-created) by this plan: what they hold is gone.
     fresh_namespaces: BTreeSet<NamespaceRef>,
     fresh_links: BTreeSet<ObjectId>,
@@ -211,7 +212,7 @@ struct Planner<'a> {
 
 impl Planner<'_> {
     fn fact(&mut self, id: &ObjectId, value: impl Debug) {
-        self.facts.push(format!("{id:?}={value:?}"));
+        let _ = writeln!(HashWriter(&mut self.facts), "{id:?}={value:?}");
     }
 
     /// Refuses an object another topology owns, and one on the host this topology does not own: not
@@ -754,6 +755,16 @@ impl Planner<'_> {
                 self.push(Action::Delete, id.clone(), DROPPED, operations);
             }
         }
+    }
+}
+
+/// Feeds formatted text straight into a hash, without building the string.
+struct HashWriter<'a>(&'a mut Sha256);
+
+impl std::fmt::Write for HashWriter<'_> {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        self.0.update(text.as_bytes());
+        Ok(())
     }
 }
 
