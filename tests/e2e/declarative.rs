@@ -357,6 +357,14 @@ fn the_tutorial_is_planned_applied_pinged_replanned_changed_and_destroyed() {
     let listed = agent.list();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].name, "lab");
+    // Two namespaces, five links (br0 and both ends of two veths), three addresses, two routes,
+    // forwarding and one NAT rule.
+    assert_eq!(listed[0].objects, 14);
+    assert!(
+        listed[0].applied_at.ends_with('Z'),
+        "{}",
+        listed[0].applied_at
+    );
 
     // netns2 leaves the design and netns1 gets another address: exactly those operations.
     let mut smaller = tutorial("lab");
@@ -418,6 +426,17 @@ fn the_tutorial_is_planned_applied_pinged_replanned_changed_and_destroyed() {
         agent.destroy("lab").map_err(|s| s.code()).err(),
         Some(Code::NotFound)
     );
+    let client = &mut agent.client;
+    let quiet = agent
+        .runtime
+        .block_on(client.destroy(pb::DestroyTopologyRequest {
+            name: "lab".into(),
+            ignore_missing: true,
+            force: false,
+        }))
+        .expect("destroy with ignore_missing")
+        .into_inner();
+    assert!(!quiet.changed && quiet.changes.is_empty());
 }
 
 /// Breaks the applied tutorial behind nsfleet's back with `ip` and `nft`; GetState shows it, Apply
