@@ -199,8 +199,12 @@ impl Desired {
                 }
             }
         }
+        // A topology's namespace holds only what the topology puts there (and `lo`); the host namespace
+        // has links of its own (an uplink, a physical port), which the apply finds or reports missing.
         let known_link = |namespace: &NamespaceRef, link: &LinkName| {
-            link.as_str() == "lo" || links.contains(&ObjectId::link(namespace, link))
+            *namespace == NamespaceRef::Host
+                || link.as_str() == "lo"
+                || links.contains(&ObjectId::link(namespace, link))
         };
         for (i, address) in self.addresses.iter().enumerate() {
             if !declared(&address.namespace) {
@@ -213,7 +217,7 @@ impl Desired {
                 return Err(FieldError::new(
                     format!("addresses[{i}].link"),
                     format!(
-                        "{} is not a link of the topology in namespace {}",
+                        "{} is not a link of the topology's namespace {}",
                         address.link, address.namespace
                     ),
                 ));
@@ -235,7 +239,7 @@ impl Desired {
                     return Err(FieldError::new(
                         format!("routes[{i}].route.device"),
                         format!(
-                            "{device} is not a link of the topology in namespace {}",
+                            "{device} is not a link of the topology's namespace {}",
                             route.namespace
                         ),
                     ));
