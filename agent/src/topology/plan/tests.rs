@@ -606,3 +606,14 @@ fn measure_a_no_change_plan_of_100_namespaces_in_memory() {
         started.elapsed() / 10
     );
 }
+
+#[test]
+fn desired_links_are_checked_inside_the_topologys_namespaces_only() {
+    let mut typo = desired();
+    typo.addresses[1].link = link("eht0");
+    let error = typo.check().expect_err("no eht0 in namespace a");
+    assert_eq!(error.field, "addresses[1].link");
+    let mut uplink = desired();
+    uplink.addresses[0].link = link("uplink0");
+    uplink.check().expect("the host has links of its own");
+}
