@@ -1,18 +1,21 @@
 //! The plan: desired state against what the kernel holds and what the ledger says the topology owns,
 //! as ordered changes with their exact operations. Pure: no kernel access, so it is tested in memory.
 //!
-//! Creates run namespaces, links (bridges first, so ports find their master), addresses, routes,
-//! forwarding, NAT; deletes run the other way round: NAT, forwarding, routes, addresses, links,
-//! namespaces. Objects inside a namespace that is deleted go with it and get no operation of their own.
+//! Order: namespaces and links (bridges first, so ports find their master) are created; NAT rules,
+//! forwarding, routes and addresses that left the topology are deleted ([`deletes`]); addresses, routes,
+//! forwarding and NAT are created; links and namespaces that left are deleted. Objects inside a
+//! namespace that is deleted go with it and get no operation of their own.
+
+mod deletes;
+mod link_settings;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::{Debug, Write as _};
 
 use sha2::{Digest, Sha256};
 
-use crate::domain::{Family, IpPrefix, LinkName, NamespaceName, NamespaceRef};
+use crate::domain::{Family, IpPrefix, NamespaceRef};
 use crate::ops::address::AddAddress;
-use crate::ops::link::{MasterChange, SetLink};
 use crate::ops::marker::NSFLEET_PROTOCOL;
 use crate::ops::route::RouteRequest;
 use crate::ops::Operation;
@@ -21,6 +24,7 @@ use super::desired::{route_table, Desired, DesiredLink};
 use super::ledger::{Owned, Record};
 use super::object::{ObjectId, ObjectKind};
 use super::observe::{Observed, ObservedLink, Space};
+use link_settings::{delete_link, lo_up_operation, settings};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -582,180 +586,6 @@ impl Planner<'_> {
         }
         Ok(())
     }
-
-    /// What the ledger holds and the desired state no longer lists, newest kind first.
-    /// Whether deleting an address of this plan may have taken `address` (same namespace and subnet)
-    /// along; the address deleted, if so.
-    fn lost_with(&self, namespace: &NamespaceRef, address: &std::net::IpAddr) -> Option<IpPrefix> {
-        self.lost_subnets
-            .iter()
-            .find(|(n, prefix)| n == namespace && prefix.network().contains(address))
-            .map(|(_, prefix)| *prefix)
-    }
-
-    fn deletes(&mut self, order: &[ObjectKind]) {
-        let kept = desired_ids(self.desired);
-        let dropped: Vec<&Owned> = self
-            .owned
-            .values()
-            .filter(|o| !kept.contains(&o.id))
-            .collect();
-        let dropped_namespaces: BTreeSet<&str> = dropped
-            .iter()
-            .filter(|o| o.id.kind == ObjectKind::Namespace)
-            .map(|o| o.id.name.as_str())
-            .collect();
-        let goes_with_namespace = |id: &ObjectId| {
-            id.kind != ObjectKind::Namespace
-                && !id.namespace.is_empty()
-                && dropped_namespaces.contains(id.namespace.as_str())
-        };
-        let dropped_links: BTreeSet<&ObjectId> = dropped
-            .iter()
-            .filter(|o| o.id.kind == ObjectKind::Link)
-            .map(|o| &o.id)
-            .collect();
-        let mut deleted_links: BTreeSet<ObjectId> = BTreeSet::new();
-        for &kind in order {
-            for owned in dropped.iter().filter(|o| o.id.kind == kind) {
-                let id = &owned.id;
-                if goes_with_namespace(id) {
-                    continue;
-                }
-                let Some(namespace) = namespace_ref(&id.namespace) else {
-                    continue;
-                };
-                let space = self.observed.space(&namespace);
-                let operations = match kind {
-                    ObjectKind::NatRule => {
-                        let present = space
-                            .and_then(|s| s.nat.as_ref())
-                            .is_some_and(|n| n.ids.contains(&id.name));
-                        self.fact(id, present);
-                        if !present {
-                            continue;
-                        }
-                        vec![Operation::DeleteNatRule {
-                            namespace,
-                            id: id.name.clone(),
-                            ignore_missing: true,
-                        }]
-                    }
-                    ObjectKind::Forwarding => {
-                        let family = if id.name == "ipv6" {
-                            Family::V6
-                        } else {
-                            Family::V4
-                        };
-                        let current = space.and_then(|s| s.forwarding).map(|v| pick(v, family));
-                        self.fact(id, current);
-                        let previous = owned.previous.unwrap_or(false);
-                        if current.is_none() || current == Some(previous) {
-                            continue;
-                        }
-                        vec![Operation::SetForwarding {
-                            namespace,
-                            family,
-                            enabled: previous,
-                        }]
-                    }
-                    ObjectKind::Route => {
-                        let Some(destination) = owned.destination.as_deref().and_then(parse_prefix)
-                        else {
-                            continue;
-                        };
-                        let table = owned.table.unwrap_or(crate::kernel::route::MAIN_TABLE);
-                        let observed = space.and_then(|s| {
-                            s.routes
-                                .iter()
-                                .find(|r| r.destination == destination && r.table == table)
-                        });
-                        self.fact(id, observed);
-                        let Some(observed) = observed else { continue };
-                        // Re-made by someone else since: not nsfleet's to delete.
-                        if owned.marked && observed.protocol != NSFLEET_PROTOCOL {
-                            continue;
-                        }
-                        vec![Operation::DeleteRoute {
-                            request: RouteRequest {
-                                metric: Some(observed.metric),
-                                ..bare_route(&namespace, destination, table)
-                            },
-                            ignore_missing: true,
-                        }]
-                    }
-                    ObjectKind::Address => {
-                        let link_id = ObjectId {
-                            kind: ObjectKind::Link,
-                            namespace: id.namespace.clone(),
-                            name: id.link.clone(),
-                            link: String::new(),
-                        };
-                        if dropped_links.contains(&link_id) {
-                            continue;
-                        }
-                        let (Some(prefix), Ok(link)) =
-                            (parse_prefix(&id.name), LinkName::parse("link", &id.link))
-                        else {
-                            continue;
-                        };
-                        let protocol = space.and_then(|s| s.address_protocol(&id.link, &prefix));
-                        self.fact(id, protocol);
-                        let Some(protocol) = protocol else { continue };
-                        if owned.marked && protocol != NSFLEET_PROTOCOL {
-                            continue;
-                        }
-                        self.lost_subnets.push((namespace.clone(), prefix));
-                        vec![Operation::DeleteAddress {
-                            namespace,
-                            link,
-                            prefix,
-                            ignore_missing: true,
-                        }]
-                    }
-                    ObjectKind::Link => {
-                        // A veth goes with either end: one delete for the pair, none if the other end's
-                        // namespace is deleted anyway.
-                        if let Some(peer) = &owned.peer {
-                            if deleted_links.contains(peer) || goes_with_namespace(peer) {
-                                continue;
-                            }
-                        }
-                        let Ok(name) = LinkName::parse("name", &id.name) else {
-                            continue;
-                        };
-                        let observed = space.and_then(|s| s.links.get(&id.name));
-                        self.fact(id, observed);
-                        let Some(observed) = observed else { continue };
-                        if owned.marked
-                            && observed.marker.as_deref() != Some(self.desired.name.as_str())
-                        {
-                            continue;
-                        }
-                        deleted_links.insert(id.clone());
-                        vec![delete_link(&namespace, &name)]
-                    }
-                    ObjectKind::Namespace => {
-                        let Ok(name) = NamespaceName::parse("name", &id.name) else {
-                            continue;
-                        };
-                        let present = self
-                            .observed
-                            .namespace_exists(&NamespaceRef::Named(name.clone()));
-                        self.fact(id, present);
-                        if !present {
-                            continue;
-                        }
-                        vec![Operation::DeleteNamespace {
-                            name,
-                            ignore_missing: true,
-                        }]
-                    }
-                };
-                self.push(Action::Delete, id.clone(), DROPPED, operations);
-            }
-        }
-    }
 }
 
 /// Feeds formatted text straight into a hash, without building the string.
@@ -766,49 +596,6 @@ impl std::fmt::Write for HashWriter<'_> {
         self.0.update(text.as_bytes());
         Ok(())
     }
-}
-
-/// Every object the desired state names.
-fn desired_ids(desired: &Desired) -> BTreeSet<ObjectId> {
-    let mut ids = BTreeSet::new();
-    for name in &desired.namespaces {
-        ids.insert(ObjectId::namespace(name));
-    }
-    for link in &desired.links {
-        ids.insert(ObjectId::link(&link.create.namespace, &link.create.name));
-        if let Some((namespace, peer)) = link.peer() {
-            ids.insert(ObjectId::link(namespace, peer));
-        }
-    }
-    for a in &desired.addresses {
-        ids.insert(ObjectId::address(&a.namespace, &a.link, &a.prefix));
-    }
-    for r in &desired.routes {
-        ids.insert(ObjectId::route(
-            &r.namespace,
-            &r.destination,
-            route_table(r),
-        ));
-    }
-    for f in &desired.forwarding {
-        ids.insert(ObjectId::forwarding(&f.namespace, f.family));
-    }
-    for rule in &desired.nat_rules {
-        ids.insert(ObjectId::nat_rule(&rule.namespace, &rule.spec.id()));
-    }
-    ids
-}
-
-/// The namespace an object id names; for a namespace object, the host (where it is deleted from).
-fn namespace_ref(text: &str) -> Option<NamespaceRef> {
-    NamespaceRef::parse("namespace", text).ok()
-}
-
-fn parse_prefix(text: &str) -> Option<IpPrefix> {
-    let (address, len) = text.split_once('/')?;
-    let address = address.parse().ok()?;
-    let len: u8 = len.parse().ok()?;
-    Some(IpPrefix::new(address, len))
 }
 
 fn bare_route(namespace: &NamespaceRef, destination: IpPrefix, table: u32) -> RouteRequest {
@@ -851,104 +638,6 @@ fn shown<T: std::fmt::Display>(value: &Option<T>) -> String {
     value
         .as_ref()
         .map_or_else(|| "none".to_string(), ToString::to_string)
-}
-
-/// Every namespace of a topology has `lo` up: nothing in a namespace works without it.
-fn lo_up_operation(name: &NamespaceName) -> Vec<Operation> {
-    LinkName::parse("name", "lo")
-        .map(|lo| Operation::SetLink {
-            namespace: NamespaceRef::Named(name.clone()),
-            name: lo,
-            change: SetLink {
-                up: Some(true),
-                ..SetLink::default()
-            },
-        })
-        .into_iter()
-        .collect()
-}
-
-fn delete_link(namespace: &NamespaceRef, name: &LinkName) -> Operation {
-    Operation::DeleteLink {
-        namespace: namespace.clone(),
-        name: name.clone(),
-        ignore_missing: true,
-    }
-}
-
-/// What a link's settings (and a veth's peer's) need to go from what is observed (`None`: just
-/// created, down and without master) to what is desired: the SetLink operations and why, for a person.
-fn settings(
-    link: &DesiredLink,
-    observed: Option<&ObservedLink>,
-    peer_observed: Option<&ObservedLink>,
-) -> (Vec<Operation>, Vec<String>) {
-    let create = &link.create;
-    let (mut operations, mut reasons) = set_link(
-        &create.namespace,
-        &create.name,
-        observed,
-        link.up,
-        link.master.as_ref(),
-        create.mtu,
-    );
-    if let Some((namespace, name)) = link.peer() {
-        let (peer_operations, peer_reasons) = set_link(
-            namespace,
-            name,
-            peer_observed,
-            link.peer_up,
-            link.peer_master.as_ref(),
-            None,
-        );
-        operations.extend(peer_operations);
-        reasons.extend(peer_reasons.into_iter().map(|r| format!("peer {r}")));
-    }
-    (operations, reasons)
-}
-
-fn set_link(
-    namespace: &NamespaceRef,
-    name: &LinkName,
-    observed: Option<&ObservedLink>,
-    up: bool,
-    master: Option<&LinkName>,
-    mtu: Option<u32>,
-) -> (Vec<Operation>, Vec<String>) {
-    let mut change = SetLink::default();
-    let mut reasons = Vec::new();
-    let observed_up = observed.is_some_and(|o| o.up);
-    if observed_up != up {
-        change.up = Some(up);
-        reasons.push(if up { "down -> up" } else { "up -> down" }.to_string());
-    }
-    let observed_master = observed.and_then(|o| o.master.as_deref());
-    match (master, observed_master) {
-        (Some(wanted), current) if current != Some(wanted.as_str()) => {
-            change.master = Some(MasterChange::Set(wanted.clone()));
-            reasons.push(format!("master {} -> {wanted}", current.unwrap_or("none")));
-        }
-        (None, Some(current)) => {
-            change.master = Some(MasterChange::Release);
-            reasons.push(format!("master {current} -> none"));
-        }
-        _ => {}
-    }
-    if let (Some(mtu), Some(observed)) = (mtu, observed) {
-        if observed.mtu != mtu {
-            change.mtu = Some(mtu);
-            reasons.push(format!("mtu {} -> {mtu}", observed.mtu));
-        }
-    }
-    if reasons.is_empty() {
-        return (Vec::new(), reasons);
-    }
-    let operation = Operation::SetLink {
-        namespace: namespace.clone(),
-        name: name.clone(),
-        change,
-    };
-    (vec![operation], reasons)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use super::*;
 use crate::domain::{Family, IpPrefix, LinkName, NamespaceName, NamespaceRef};
 use crate::ops::address::{AddAddress, Broadcast};
-use crate::ops::link::{CreateLink, LinkKindSpec};
+use crate::ops::link::{CreateLink, LinkKindSpec, MasterChange};
 use crate::ops::route::RouteRequest;
 use crate::topology::desired::{Desired, DesiredForwarding, DesiredLink, TopologyName};
 use crate::topology::ledger::Record;
