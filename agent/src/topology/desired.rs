@@ -123,9 +123,10 @@ impl Desired {
         for (i, name) in self.namespaces.iter().enumerate() {
             claim(ObjectId::namespace(name), format!("namespaces[{i}].name"))?;
         }
+        let namespaces: BTreeSet<&NamespaceName> = self.namespaces.iter().collect();
         let declared = |namespace: &NamespaceRef| match namespace {
             NamespaceRef::Host => true,
-            NamespaceRef::Named(name) => self.namespaces.contains(name),
+            NamespaceRef::Named(name) => namespaces.contains(name),
         };
         let undeclared = |field: String, namespace: &NamespaceRef| {
             FieldError::new(

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::domain::{Family, LinkName, NamespaceRef};
+use crate::domain::{Family, IpPrefix, LinkName, NamespaceRef};
 use crate::nat::NatRuleSpec;
 use crate::ops::{Warning, WarningCode};
 
@@ -118,14 +118,21 @@ fn nat_without_forwarding(desired: &Desired, observed: &Observed, warnings: &mut
 }
 
 fn gateways_not_on_link(desired: &Desired, observed: &Observed, warnings: &mut Vec<Warning>) {
+    // By namespace: a thousand namespaces with a route each must not compare every pair.
+    let mut prefixes: BTreeMap<&NamespaceRef, Vec<IpPrefix>> = BTreeMap::new();
+    for address in &desired.addresses {
+        prefixes
+            .entry(&address.namespace)
+            .or_default()
+            .push(address.prefix.network());
+    }
     for route in &desired.routes {
         let Some(gateway) = route.gateway else {
             continue;
         };
-        let desired_on_link = desired
-            .addresses
-            .iter()
-            .any(|a| a.namespace == route.namespace && a.prefix.network().contains(&gateway));
+        let desired_on_link = prefixes
+            .get(&route.namespace)
+            .is_some_and(|p| p.iter().any(|prefix| prefix.contains(&gateway)));
         let observed_on_link = observed.space(&route.namespace).is_some_and(|s| {
             s.addresses
                 .iter()
