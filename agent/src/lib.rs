@@ -21,3 +21,4 @@ pub mod ops;
 pub mod server;
 pub mod service;
 pub mod state;
+pub mod topology;

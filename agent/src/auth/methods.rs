@@ -38,6 +38,12 @@ pub const METHODS: &[(&str, Access)] = &[
     ("/nsfleet.v1.NeighborService/ListNeighbors", Read),
     ("/nsfleet.v1.DiagnosticsService/Ping", Read),
     ("/nsfleet.v1.BatchService/ApplyBatch", Admin),
+    // A plan changes nothing; applying and destroying do.
+    ("/nsfleet.v1.TopologyService/Plan", Read),
+    ("/nsfleet.v1.TopologyService/Apply", Admin),
+    ("/nsfleet.v1.TopologyService/GetState", Read),
+    ("/nsfleet.v1.TopologyService/Destroy", Admin),
+    ("/nsfleet.v1.TopologyService/ListTopologies", Read),
     ("/grpc.health.v1.Health/Check", Read),
     ("/grpc.health.v1.Health/Watch", Read),
     (
@@ -104,11 +110,11 @@ mod tests {
     }
 
     #[test]
-    fn read_is_exactly_listing_getting_ping_health_and_reflection() {
+    fn read_is_exactly_listing_getting_planning_ping_health_and_reflection() {
         for (path, access) in METHODS {
             let method = path.rsplit('/').next().unwrap_or_default();
             let looks = ["List", "Get"].iter().any(|p| method.starts_with(p))
-                || ["Ping", "Check", "Watch", "ServerReflectionInfo"].contains(&method);
+                || ["Plan", "Ping", "Check", "Watch", "ServerReflectionInfo"].contains(&method);
             assert_eq!(*access == Read, looks, "{path}");
         }
     }

@@ -4,7 +4,9 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use netlink_packet_core::NLM_F_CREATE;
 use netlink_packet_core::{NLM_F_EXCL, NLM_F_REPLACE};
-use netlink_packet_route::address::{AddressAttribute, AddressFlags, AddressMessage, AddressScope};
+use netlink_packet_route::address::{
+    AddressAttribute, AddressFlags, AddressMessage, AddressProtocol, AddressScope,
+};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
 use super::{request, KernelError, RouteSocket};
@@ -19,6 +21,8 @@ pub struct Address {
     pub label: Option<String>,
     pub scope: Scope,
     pub flags: Vec<&'static str>,
+    /// IFA_PROTO (Linux 6.1): who made the address; 0 when none was given.
+    pub protocol: u8,
 }
 
 /// What to put on a link.
@@ -29,6 +33,8 @@ pub struct AddressSpec {
     pub broadcast: Option<Ipv4Addr>,
     pub label: Option<String>,
     pub scope: Option<Scope>,
+    /// IFA_PROTO to mark the address with (nsfleet's ownership marker); `None` sends none.
+    pub protocol: Option<u8>,
 }
 
 pub fn list(socket: &RouteSocket, family: Option<Family>) -> Result<Vec<Address>, KernelError> {
@@ -102,6 +108,7 @@ pub fn delete(
         broadcast: None,
         label: None,
         scope: None,
+        protocol: None,
     };
     request::acked(
         socket,
@@ -141,6 +148,11 @@ fn message(spec: &AddressSpec) -> AddressMessage {
             .attributes
             .push(AddressAttribute::Label(label.clone()));
     }
+    if let Some(protocol) = spec.protocol {
+        message
+            .attributes
+            .push(AddressAttribute::Protocol(AddressProtocol::from(protocol)));
+    }
     message
 }
 
@@ -149,6 +161,7 @@ fn parse(message: &AddressMessage) -> Option<Address> {
     let mut address = None;
     let mut broadcast = None;
     let mut label = None;
+    let mut protocol = 0;
     let mut flags = AddressFlags::from_bits_truncate(u32::from(message.header.flags.bits()));
     for attribute in &message.attributes {
         match attribute {
@@ -157,6 +170,7 @@ fn parse(message: &AddressMessage) -> Option<Address> {
             AddressAttribute::Broadcast(ip) => broadcast = Some(*ip),
             AddressAttribute::Label(text) => label = Some(text.clone()),
             AddressAttribute::Flags(full) => flags = *full,
+            AddressAttribute::Protocol(p) => protocol = u8::from(*p),
             _ => {}
         }
     }
@@ -172,6 +186,7 @@ fn parse(message: &AddressMessage) -> Option<Address> {
         label,
         scope: Scope::from_kernel(u8::from(message.header.scope)),
         flags: flag_names(flags),
+        protocol,
     })
 }
 

@@ -63,6 +63,23 @@ pub fn list(socket: &RouteSocket, family: Option<Family>) -> Result<Vec<Route>, 
         .collect())
 }
 
+/// The routes of one table, both families. The socket's strict checking makes the kernel filter the
+/// dump, so the local table (a route per address) is not read and parsed for nothing.
+pub fn list_table(socket: &RouteSocket, table: u32) -> Result<Vec<Route>, KernelError> {
+    let mut query = RouteMessage::default();
+    query.header.table = u8::try_from(table).unwrap_or(RT_TABLE_COMPAT);
+    query.attributes.push(RouteAttribute::Table(table));
+    let messages = request::dump(socket, RouteNetlinkMessage::GetRoute(query), "dump routes")?;
+    Ok(messages
+        .into_iter()
+        .filter_map(|m| match m {
+            RouteNetlinkMessage::NewRoute(message) => parse(&message),
+            _ => None,
+        })
+        .filter(|r| r.table == table)
+        .collect())
+}
+
 pub enum Mode {
     Add,
     Replace,

@@ -26,6 +26,8 @@ pub struct AddAddress {
     pub broadcast: Broadcast,
     pub label: Option<String>,
     pub scope: Option<Scope>,
+    /// Mark the address as nsfleet's (IFA_PROTO): only a topology does.
+    pub marked: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -75,6 +77,7 @@ pub async fn add(
         },
         label: request.label.clone(),
         scope: request.scope,
+        protocol: request.marked.then_some(super::marker::NSFLEET_PROTOCOL),
     };
     let context = format!(
         "add {} to {} in {}",

@@ -33,6 +33,8 @@ pub struct CreateLink {
     pub name: LinkName,
     pub kind: LinkKindSpec,
     pub mtu: Option<u32>,
+    /// The topology to mark the link (and a veth's peer) as made for, with an alternative name.
+    pub marker: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -193,12 +195,42 @@ pub async fn create(
     // Create first, look only if a name is taken: the kernel refuses a taken name (of the link or of
     // its peer) atomically with EEXIST, so the usual case costs one request instead of three.
     match created {
-        Ok(()) => Ok(Outcome::changed(())),
+        Ok(()) => {
+            if let Some(topology) = &request.marker {
+                if let Err(e) = mark(&handle, peer_handle.as_deref(), request, topology) {
+                    // Unmarked, the link would be one its topology cannot prove it made: take it back.
+                    if let Ok(Some(made)) = link::get_by_name(handle.route(), name) {
+                        let _ = link::delete(handle.route(), made.index, name);
+                    }
+                    return Err(e);
+                }
+            }
+            Ok(Outcome::changed(()))
+        }
         Err(e) if e.errno() == Some(nix::errno::Errno::EEXIST) => {
             explain_taken_name(registry, &handle, peer_handle.as_deref(), request).await
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Gives a new link (and a veth's peer, in its own namespace) the alternative name that marks it as
+/// made for `topology`.
+fn mark(
+    handle: &NamespaceHandle,
+    peer_handle: Option<&NamespaceHandle>,
+    request: &CreateLink,
+    topology: &str,
+) -> Result<(), OpError> {
+    let mut ends = vec![(handle, request.name.as_str())];
+    if let (LinkKindSpec::Veth { peer, .. }, Some(peer_handle)) = (&request.kind, peer_handle) {
+        ends.push((peer_handle, peer.as_str()));
+    }
+    for (handle, name) in ends {
+        let alt_name = super::marker::link_alt_name(topology, name);
+        link::add_alt_name(handle.route(), name, &alt_name)?;
+    }
+    Ok(())
 }
 
 /// Why a create met EEXIST: the same link already there (success, unchanged), or a conflict.

@@ -8,6 +8,7 @@ mod error;
 pub mod forwarding;
 pub mod guard;
 pub mod link;
+pub mod marker;
 pub mod nat;
 pub mod neighbor;
 pub mod operation;

@@ -60,6 +60,15 @@ pub enum WarningCode {
     ConntrackFlushFailed,
     /// The change was applied, but the checks that produce warnings could not run.
     WarningsUnavailable,
+    /// A masquerade without output interface where bridged traffic passes netfilter: traffic between
+    /// ports of the same bridge is rewritten too.
+    MasqueradeWithoutOutputInterface,
+    /// NAT rules in a namespace that does not forward: only its own traffic is translated.
+    NatWithoutForwarding,
+    /// A route via a gateway that no address of the namespace makes on-link: the kernel refuses it.
+    GatewayNotOnLink,
+    /// Ports of one bridge with different MTUs: frames larger than the smallest are dropped.
+    BridgePortMtuMismatch,
 }
 
 impl WarningCode {
@@ -68,6 +77,10 @@ impl WarningCode {
             Self::AddressOnBridgePort => "ADDRESS_ON_BRIDGE_PORT",
             Self::ConntrackFlushFailed => "CONNTRACK_FLUSH_FAILED",
             Self::WarningsUnavailable => "WARNINGS_UNAVAILABLE",
+            Self::MasqueradeWithoutOutputInterface => "MASQUERADE_WITHOUT_OUTPUT_INTERFACE",
+            Self::NatWithoutForwarding => "NAT_WITHOUT_FORWARDING",
+            Self::GatewayNotOnLink => "GATEWAY_NOT_ON_LINK",
+            Self::BridgePortMtuMismatch => "BRIDGE_PORT_MTU_MISMATCH",
         }
     }
 }

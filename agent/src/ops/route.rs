@@ -23,6 +23,8 @@ pub struct RouteRequest {
     pub table: Option<u32>,
     pub scope: Option<Scope>,
     pub source: Option<IpAddr>,
+    /// Add the route with nsfleet's protocol number instead of `boot`: only a topology does.
+    pub marked: bool,
 }
 
 impl RouteRequest {
@@ -118,7 +120,11 @@ pub async fn add(
         } else {
             Scope::Link
         }),
-        protocol: PROTOCOL_BOOT,
+        protocol: if request.marked {
+            route::RouteProtocol::from(super::marker::NSFLEET_PROTOCOL)
+        } else {
+            PROTOCOL_BOOT
+        },
         kind: RouteType::Unicast,
         source: request.source,
         flags: Vec::new(),

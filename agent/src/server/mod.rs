@@ -81,8 +81,9 @@ use crate::nat::{nft_available, NftBackend};
 use crate::netns::{NamespaceRegistry, NetnsError};
 use crate::service::{
     AddressApi, BatchApi, DiagnosticsApi, ForwardingApi, LinkApi, NamespaceApi, NatApi,
-    NeighborApi, RouteApi,
+    NeighborApi, RouteApi, TopologyApi,
 };
+use crate::topology::Topologies;
 use connections::{Admission, ConnectionLimits};
 use security::SecurityLayer;
 use unix_authority::AuthorityFixingStream;
@@ -306,12 +307,13 @@ pub async fn run(
         slots,
     );
     // Opened before any listener exists, so an unusable directory stops the start, not a later apply.
-    let _state_dir = crate::state::StateDir::open(&config.state_dir)?;
+    let state_dir = crate::state::StateDir::open(&config.state_dir)?;
+    let ledger = crate::topology::Ledger::new(state_dir.subdir("ledger")?);
     let admission = Admission::new(limits.connections());
     let registry = Arc::new(NamespaceRegistry::new().await?);
     // A namespace deleted behind the agent's back is let go of within this, not when next asked for.
     registry.sweep_every(std::time::Duration::from_millis(500));
-    let routes = routes(registry, limits.max_message_bytes).await?;
+    let routes = routes(registry, ledger, limits.max_message_bytes).await?;
     let gid = config.socket_group.as_deref().map(group_id).transpose()?;
 
     // One server per listener: TLS is a property of the server, and unix sockets never get it.
@@ -390,6 +392,7 @@ pub async fn run(
 
 async fn routes(
     registry: Arc<NamespaceRegistry>,
+    ledger: crate::topology::Ledger,
     max_message_bytes: usize,
 ) -> Result<Routes, ServerError> {
     let (health_reporter, health) = tonic_health::server::health_reporter();
@@ -437,6 +440,15 @@ async fn routes(
         nat_backend.clone(),
         nat_unavailable.clone(),
     );
+    health_reporter
+        .set_serving::<pb::topology_service_server::TopologyServiceServer<TopologyApi>>()
+        .await;
+    let topologies = Arc::new(Topologies::new(
+        registry.clone(),
+        nat_backend.clone(),
+        ledger,
+    ));
+    let topology = TopologyApi::new(topologies, nat_unavailable.clone());
     let nat = NatApi::new(registry.clone(), nat_backend, nat_unavailable);
     // grpcurl 1.8 asks only for v1alpha reflection, newer clients for v1: serve both. Health's own
     // descriptors are registered too, or it would be missing from `list`.
@@ -492,6 +504,10 @@ async fn routes(
         )
         .add_service(
             pb::batch_service_server::BatchServiceServer::new(batch)
+                .max_decoding_message_size(limit),
+        )
+        .add_service(
+            pb::topology_service_server::TopologyServiceServer::new(topology)
                 .max_decoding_message_size(limit),
         )
         .prepare())

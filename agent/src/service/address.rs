@@ -58,6 +58,7 @@ pub(super) fn parse_add(request: &pb::AddAddressRequest) -> Result<AddAddress, F
         broadcast,
         label: Some(request.label.clone()).filter(|l| !l.is_empty()),
         scope: scope_from_proto("scope", request.scope)?,
+        marked: false,
     };
     check_assignable(&spec.prefix)?;
     check_ipv4_only_fields(&spec)?;

@@ -55,6 +55,7 @@ pub(super) fn parse_create(request: &pb::CreateLinkRequest) -> Result<CreateLink
         name,
         kind,
         mtu: (request.mtu != 0).then_some(request.mtu),
+        marker: None,
     })
 }
 

@@ -13,6 +13,7 @@ mod nat;
 mod neighbor;
 mod route;
 mod status;
+mod topology;
 mod validate;
 
 pub use address::AddressApi;
@@ -24,6 +25,7 @@ pub use namespace::NamespaceApi;
 pub use nat::NatApi;
 pub use neighbor::NeighborApi;
 pub use route::RouteApi;
+pub use topology::TopologyApi;
 
 use std::sync::Arc;
 

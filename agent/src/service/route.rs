@@ -78,6 +78,7 @@ pub(super) fn parse_spec(
         table: spec.table,
         scope: scope_from_proto("route.scope", spec.scope)?,
         source: parse_optional_ip("route.source", &spec.source)?,
+        marked: false,
     }
     .validate()
 }

@@ -10,6 +10,7 @@ use crate::kernel::KernelError;
 use crate::nat::NatError;
 use crate::netns::NetnsError;
 use crate::ops::OpError;
+use crate::topology::TopologyError;
 
 pub fn invalid(error: FieldError) -> Status {
     Status::invalid_argument(error.to_string())
@@ -65,6 +66,42 @@ pub fn unexpected_detail(operation: &str) -> Status {
     Status::internal(format!(
         "{operation}: the change was applied but its result has an unexpected shape"
     ))
+}
+
+/// A request that `validate()` turned into another kind of operation than its type asks for: a bug.
+pub fn parsed_as_other(what: &str) -> Status {
+    Status::internal(format!("{what}: validation gave another kind of operation"))
+}
+
+impl From<TopologyError> for StatusError {
+    fn from(error: TopologyError) -> Self {
+        let status = match error {
+            TopologyError::Observe(e) => return e.into(),
+            TopologyError::Refused { error, .. } => return (*error).into(),
+            TopologyError::Failed {
+                change,
+                error,
+                not_undone,
+            } => {
+                let status = StatusError::from(*error).0;
+                let mut message = format!("{change}: {}", status.message());
+                if !not_undone.is_empty() {
+                    message.push_str(&format!(" (not taken back: {})", not_undone.join("; ")));
+                }
+                Status::new(status.code(), message)
+            }
+            TopologyError::Ownership(_)
+            | TopologyError::Ledger(_)
+            | TopologyError::StaleFingerprint { .. } => {
+                Status::failed_precondition(error.to_string())
+            }
+            TopologyError::Unknown { .. } => Status::not_found(error.to_string()),
+            TopologyError::DidNotStick { .. } | TopologyError::Unfinished(_) => {
+                Status::internal(error.to_string())
+            }
+        };
+        Self(status)
+    }
 }
 
 /// A spawned change whose task ended without an answer (it panicked or the runtime is shutting down).

@@ -72,6 +72,7 @@ fn route_request(
         table: None,
         scope: None,
         source: None,
+        marked: false,
     }
 }
 

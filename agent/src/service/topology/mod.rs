@@ -1,0 +1,201 @@
+//! TopologyService: declarative state per host. Parses the desired state (every object by its own
+//! single call's `validate()`), hands it to `topology`, and renders plans, state and errors.
+
+mod parse;
+mod wire;
+
+use std::sync::Arc;
+
+use nsfleet_proto::v1 as pb;
+use pb::topology_service_server::TopologyService;
+use prost::Message;
+use tonic::{Request, Response, Status};
+
+use super::status::{invalid, StatusError};
+use super::{management_path, warnings_to_proto};
+use crate::audit::now_rfc3339;
+use crate::domain::FieldError;
+use crate::topology::{Desired, Topologies, TopologyName};
+
+pub struct TopologyApi {
+    topologies: Arc<Topologies>,
+    nat_unavailable: Option<String>,
+}
+
+impl TopologyApi {
+    pub fn new(topologies: Arc<Topologies>, nat_unavailable: Option<String>) -> Self {
+        Self {
+            topologies,
+            nat_unavailable,
+        }
+    }
+
+    fn parse(&self, topology: Option<&pb::HostTopology>) -> Result<Desired, Status> {
+        parse::parse(topology, self.nat_unavailable.as_deref())
+    }
+
+    /// The desired state the ledger recorded at the last apply, parsed as a request would be.
+    fn recorded_desired(&self, name: &TopologyName) -> Result<Option<Desired>, Status> {
+        let Some(record) = self.topologies.record(name).map_err(StatusError::from)? else {
+            return Ok(None);
+        };
+        let corrupt = |reason: String| {
+            StatusError::from(crate::topology::TopologyError::Ledger(
+                crate::topology::ledger::LedgerError::Corrupt {
+                    path: self.topologies.ledger_path(name),
+                    reason,
+                },
+            ))
+        };
+        let bytes = record
+            .desired_bytes()
+            .ok_or_else(|| corrupt("its desired state is not hex".to_string()))?;
+        let topology = pb::HostTopology::decode(bytes.as_slice())
+            .map_err(|e| corrupt(format!("its desired state does not decode: {e}")))?;
+        parse::parse_topology(&topology, "recorded desired state: ", None)
+            .map(Some)
+            .map_err(|s| corrupt(s.message().to_string()).0)
+    }
+}
+
+fn topology_name(field: &str, name: &str) -> Result<TopologyName, Status> {
+    TopologyName::parse(field, name).map_err(invalid)
+}
+
+#[tonic::async_trait]
+impl TopologyService for TopologyApi {
+    async fn plan(
+        &self,
+        request: Request<pb::PlanTopologyRequest>,
+    ) -> Result<Response<pb::PlanTopologyResponse>, Status> {
+        let desired = self.parse(request.get_ref().topology.as_ref())?;
+        let planned = self
+            .topologies
+            .plan(&desired)
+            .await
+            .map_err(StatusError::from)?;
+        Ok(Response::new(pb::PlanTopologyResponse {
+            changes: planned.plan.changes.iter().map(wire::change).collect(),
+            fingerprint: planned.plan.fingerprint,
+            warnings: warnings_to_proto(planned.warnings),
+        }))
+    }
+
+    async fn apply(
+        &self,
+        request: Request<pb::ApplyTopologyRequest>,
+    ) -> Result<Response<pb::ApplyTopologyResponse>, Status> {
+        let path = management_path(&request);
+        let request = request.into_inner();
+        let desired = self.parse(request.topology.as_ref())?;
+        let encoded = request
+            .topology
+            .as_ref()
+            .map(Message::encode_to_vec)
+            .unwrap_or_default();
+        let fingerprint = Some(request.fingerprint).filter(|f| !f.is_empty());
+        let topologies = self.topologies.clone();
+        // Its own task, like every mutation: a caller that goes away does not stop an apply half way.
+        let applied = tokio::spawn(async move {
+            topologies
+                .apply(
+                    &desired,
+                    &encoded,
+                    fingerprint.as_deref(),
+                    path.as_ref(),
+                    request.force,
+                    now_rfc3339(),
+                )
+                .await
+        })
+        .await
+        .map_err(|e| super::status::unfinished("the apply", e))?
+        .map_err(StatusError::from)?;
+        Ok(Response::new(pb::ApplyTopologyResponse {
+            changes: applied.changes.iter().map(wire::change).collect(),
+            changed: applied.changed,
+            warnings: warnings_to_proto(applied.warnings),
+            fingerprint: applied.fingerprint,
+        }))
+    }
+
+    async fn get_state(
+        &self,
+        request: Request<pb::GetTopologyStateRequest>,
+    ) -> Result<Response<pb::GetTopologyStateResponse>, Status> {
+        let request = request.get_ref();
+        let name = topology_name("name", &request.name)?;
+        let desired = match &request.desired {
+            Some(given) => {
+                let desired =
+                    parse::parse_topology(given, "desired.", self.nat_unavailable.as_deref())?;
+                if desired.name != name {
+                    return Err(invalid(FieldError::new(
+                        "desired.name",
+                        format!("must be the topology asked for, {name}"),
+                    )));
+                }
+                Some(desired)
+            }
+            None => self.recorded_desired(&name)?,
+        };
+        let state = self
+            .topologies
+            .state(&name, desired.as_ref())
+            .await
+            .map_err(StatusError::from)?;
+        Ok(Response::new(pb::GetTopologyStateResponse {
+            known: state.known,
+            objects: state
+                .objects
+                .iter()
+                .map(|(id, present)| pb::OwnedObject {
+                    object: Some(wire::object(id)),
+                    present: *present,
+                })
+                .collect(),
+            drift: state.drift.iter().map(wire::change).collect(),
+            fingerprint: state.fingerprint,
+        }))
+    }
+
+    async fn destroy(
+        &self,
+        request: Request<pb::DestroyTopologyRequest>,
+    ) -> Result<Response<pb::DestroyTopologyResponse>, Status> {
+        let path = management_path(&request);
+        let request = request.into_inner();
+        let name = topology_name("name", &request.name)?;
+        let topologies = self.topologies.clone();
+        let destroyed = tokio::spawn(async move {
+            topologies
+                .destroy(&name, request.ignore_missing, path.as_ref(), request.force)
+                .await
+        })
+        .await
+        .map_err(|e| super::status::unfinished("the destroy", e))?
+        .map_err(StatusError::from)?;
+        Ok(Response::new(pb::DestroyTopologyResponse {
+            changes: destroyed.changes.iter().map(wire::change).collect(),
+            changed: destroyed.changed,
+            warnings: warnings_to_proto(destroyed.warnings),
+        }))
+    }
+
+    async fn list_topologies(
+        &self,
+        _request: Request<pb::ListTopologiesRequest>,
+    ) -> Result<Response<pb::ListTopologiesResponse>, Status> {
+        let summaries = self.topologies.list().map_err(StatusError::from)?;
+        Ok(Response::new(pb::ListTopologiesResponse {
+            topologies: summaries
+                .into_iter()
+                .map(|s| pb::TopologySummary {
+                    name: s.name,
+                    objects: u32::try_from(s.objects).unwrap_or(u32::MAX),
+                    applied_at: s.applied_at,
+                })
+                .collect(),
+        }))
+    }
+}
