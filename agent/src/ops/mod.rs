@@ -14,6 +14,7 @@ pub mod operation;
 mod outcome;
 mod peers;
 pub mod ping;
+pub mod recovery;
 pub mod route;
 
 pub use error::OpError;

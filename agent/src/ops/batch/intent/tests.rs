@@ -1,0 +1,119 @@
+use super::*;
+use crate::ops::route::RouteRequest;
+
+fn named(name: &str) -> NamespaceRef {
+    NamespaceRef::parse("n", name).expect("a valid name")
+}
+
+fn link(name: &str) -> LinkName {
+    LinkName::parse("l", name).expect("a valid name")
+}
+
+fn prefix(text: &str) -> IpPrefix {
+    let (address, len) = text.split_once('/').expect("a prefix");
+    IpPrefix::parse("a", address, "l", len.parse().expect("a length")).expect("a valid prefix")
+}
+
+/// Every undo step a batch can record, written to JSON and read back, is the same step.
+#[test]
+fn every_undo_step_survives_the_record() {
+    let steps = vec![
+        Undo::Nothing,
+        Undo::DeleteNamespace(NamespaceName::parse("n", "ns1").expect("valid")),
+        Undo::DeleteLink {
+            namespace: NamespaceRef::Host,
+            name: link("veth1"),
+        },
+        Undo::SetLink {
+            namespace: named("ns1"),
+            name: link("eth0"),
+            change: SetLink {
+                up: Some(false),
+                mtu: Some(1500),
+                mac: Some("02:00:00:00:00:01".parse().expect("a MAC")),
+                master: Some(MasterChange::Release),
+                move_to: Some(NamespaceRef::Host),
+            },
+        },
+        Undo::SetLink {
+            namespace: NamespaceRef::Host,
+            name: link("veth1"),
+            change: SetLink {
+                master: Some(MasterChange::Set(link("br0"))),
+                ..SetLink::default()
+            },
+        },
+        Undo::DeleteAddress {
+            namespace: named("ns1"),
+            link: link("eth0"),
+            prefix: prefix("172.20.0.10/16"),
+        },
+        Undo::DeleteRoute(RouteRequest {
+            namespace: named("ns1"),
+            destination: prefix("0.0.0.0/0"),
+            gateway: Some("172.20.0.1".parse().expect("an address")),
+            device: Some(link("eth0")),
+            metric: Some(10),
+            table: Some(254),
+            scope: Some(Scope::Global),
+            source: None,
+        }),
+        Undo::SetForwarding {
+            namespace: NamespaceRef::Host,
+            family: Family::V6,
+            enabled: false,
+        },
+        Undo::DeleteNatRule {
+            namespace: NamespaceRef::Host,
+            id: "0123456789ab".into(),
+        },
+    ];
+    for step in steps {
+        let record = UndoRecord::from_undo(&step);
+        let json = serde_json::to_value(&record).expect("serializable");
+        let read: UndoRecord = serde_json::from_value(json).expect("readable");
+        assert_eq!(read, record);
+        let back = read.to_undo().expect("valid names");
+        assert_eq!(format!("{back:?}"), format!("{step:?}"));
+    }
+}
+
+#[test]
+fn a_record_with_a_name_the_api_would_refuse_is_refused() {
+    let record = UndoRecord::DeleteLink {
+        namespace: String::new(),
+        name: "far-too-long-for-a-link".into(),
+        namespace_cookie: None,
+        ifindex: None,
+    };
+    let error = record.to_undo().expect_err("an invalid link name");
+    assert_eq!(error.field, "name");
+}
+
+#[test]
+fn unknown_fields_and_kinds_are_refused() {
+    let extra = serde_json::json!({"entry": "undone", "op": 1, "more": true});
+    assert!(serde_json::from_value::<Entry>(extra).is_err());
+    let kind = serde_json::json!({"entry": "after", "op": 1, "undo": {"kind": "format_disk"}});
+    assert!(serde_json::from_value::<Entry>(kind).is_err());
+}
+
+#[test]
+fn a_replaced_route_is_recorded_as_impossible_to_restore_after_a_restart() {
+    let record = UndoRecord::from_undo(&Undo::RestoreRoute {
+        namespace: NamespaceRef::Host,
+        previous: crate::kernel::route::Route {
+            destination: prefix("10.0.0.0/8"),
+            gateway: None,
+            device_index: Some(1),
+            metric: None,
+            table: 254,
+            scope: Scope::Link,
+            protocol: crate::kernel::route::PROTOCOL_BOOT,
+            kind: crate::kernel::route::RouteType::Unicast,
+            source: None,
+            flags: Vec::new(),
+        },
+    });
+    assert!(matches!(record, UndoRecord::Impossible { .. }));
+}
