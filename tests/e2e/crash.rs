@@ -101,6 +101,22 @@ fn netns_dir(host: &SimHost) -> PathBuf {
     PathBuf::from(format!("/proc/{}/root/run/netns", host.pid()))
 }
 
+/// Names under the host's /run/netns with a namespace mounted on them (a killed creation can leave an
+/// empty file, which the next agent removes).
+fn mounted_namespaces(host: &SimHost) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    let dir = netns_dir(host);
+    let tmpfs = std::fs::metadata(&dir).expect("the host's /run/netns").dev();
+    let mut names: Vec<String> = run_netns(host)
+        .into_iter()
+        .filter(|name| {
+            std::fs::metadata(dir.join(name)).is_ok_and(|file| file.dev() != tmpfs)
+        })
+        .collect();
+    names.sort();
+    names
+}
+
 /// How far the batch got: namespaces and host-side veths made so far, counted without starting a process
 /// (`/proc/PID/net/dev` lists the links of that process's network namespace).
 fn progress(host: &SimHost) -> usize {
@@ -280,4 +296,109 @@ fn difference(before: &Value, now: &Value) -> String {
         text.chars().take(600).collect::<String>()
     };
     format!("new/changed {} | gone/changed {}", shown(&added), shown(&gone))
+}
+
+fn journal_dir(host: &SimHost) -> PathBuf {
+    host.dir().join("state").join("journal")
+}
+
+/// Starts the batch and kills the agent once `objects` exist; returns the unfinished record's text.
+fn kill_during(lab: &mut Lab, file: &std::path::Path, objects: usize) -> String {
+    let batch = start_batch(lab.host(0), file);
+    poll_until("the batch under way", Duration::from_secs(60), || {
+        if progress(lab.host(0)) >= objects {
+            Ok(())
+        } else {
+            Err(format!("{} objects", progress(lab.host(0))))
+        }
+    });
+    lab.host_mut(0).kill_agent();
+    drop(batch);
+    let records: Vec<_> = std::fs::read_dir(journal_dir(lab.host(0)))
+        .expect("the journal directory")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    assert_eq!(records.len(), 1, "one unfinished record: {records:?}");
+    std::fs::read_to_string(&records[0]).expect("the record")
+}
+
+/// A namespace the batch made (its creation recorded with its identity) and that someone replaced with
+/// one of the same name while the agent was down is not the batch's: recovery leaves it alone.
+#[test]
+fn recovery_leaves_alone_a_namespace_replaced_behind_its_back() {
+    let mut lab = Lab::start_restartable(1);
+    before_state(lab.host(0));
+    let file = lab.host(0).dir().join("batch.txt");
+    std::fs::write(&file, batch_text()).expect("write the batch file");
+    let record = kill_during(&mut lab, &file, 40);
+    // Namespaces whose creation finished: an `after` entry carries the namespace's cookie.
+    let finished: Vec<String> = record
+        .lines()
+        .filter_map(|line| line.split_once(' ').map(|(_, json)| json))
+        .filter_map(|json| serde_json::from_str::<Value>(json).ok())
+        .filter(|entry| entry["entry"] == "after" && entry["undo"]["kind"] == "delete_namespace")
+        .filter_map(|entry| entry["undo"]["name"].as_str().map(str::to_string))
+        .collect();
+    assert!(!finished.is_empty(), "no namespace creation finished: {record}");
+    let replaced = &finished[0];
+    let host = lab.host(0);
+    host.run_ok("", &["ip", "netns", "del", replaced]);
+    poll_until("the old namespace's name to be free", Duration::from_secs(10), || {
+        let added = host.run_in("", &["ip", "netns", "add", replaced]);
+        if added.success() {
+            Ok(())
+        } else {
+            Err(added.to_string())
+        }
+    });
+    lab.host_mut(0).restart_agent();
+    let host = lab.host(0);
+    let mut namespaces = host.ip_netns_list();
+    namespaces.sort();
+    let mut expected = vec!["keep".to_string(), replaced.clone()];
+    expected.sort();
+    assert_eq!(
+        namespaces, expected,
+        "only the replaced namespace is left, with keep; agent log:\n{}",
+        host.agent_log()
+    );
+    assert!(
+        host.agent_log().contains("not the one the transaction created"),
+        "{}",
+        host.agent_log()
+    );
+}
+
+/// A record that does not read back (here: cut short, as by a disk that lost its end) is kept aside as
+/// `.corrupt`, nothing it names is deleted, and the agent serves.
+#[test]
+fn a_corrupt_record_is_set_aside_and_nothing_is_deleted() {
+    let mut lab = Lab::start_restartable(1);
+    before_state(lab.host(0));
+    let file = lab.host(0).dir().join("batch.txt");
+    std::fs::write(&file, batch_text()).expect("write the batch file");
+    let record = kill_during(&mut lab, &file, 40);
+    let path = std::fs::read_dir(journal_dir(lab.host(0)))
+        .expect("the journal directory")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .next()
+        .expect("the record");
+    std::fs::write(&path, &record[..record.len() - 5]).expect("cut the record short");
+    let left = mounted_namespaces(lab.host(0));
+    assert!(left.len() > 1, "the batch made namespaces: {left:?}");
+    lab.host_mut(0).restart_agent();
+    let host = lab.host(0);
+    assert_eq!(
+        mounted_namespaces(host),
+        left,
+        "recovery acted on a corrupt record"
+    );
+    assert!(!path.exists());
+    assert!(
+        path.with_extension("corrupt").exists(),
+        "the record is kept as .corrupt"
+    );
+    assert!(host.agent_log().contains("cut short"), "{}", host.agent_log());
+    let run = host.cli("netns list");
+    assert!(run.finished.success(), "the agent serves: {run}");
 }
