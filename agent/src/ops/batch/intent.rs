@@ -10,6 +10,8 @@
 //! removed the object in between, only its `After` can prove the batch made it, and without one recovery
 //! leaves the object alone. That is the conservative side: a leak, never the loss of someone else's object.
 
+use std::collections::HashSet;
+
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{Family, FieldError, IpPrefix, LinkName, MacAddr, NamespaceName, NamespaceRef, Scope};
@@ -437,6 +439,94 @@ pub async fn after(registry: &NamespaceRegistry, undo: &Undo) -> UndoRecord {
         _ => {}
     }
     record
+}
+
+/// What this batch has created so far. An operation that acts only inside it needs no entries of its
+/// own: taking back the creation (deleting the namespace or link) takes its effects back too. This keeps
+/// the journal's reads and writes off most of a topology's operations (everything inside a new
+/// namespace, the enslaving and bringing up of a new veth).
+#[derive(Debug, Default)]
+pub struct Created {
+    namespaces: HashSet<NamespaceName>,
+    links: HashSet<(NamespaceRef, LinkName)>,
+}
+
+impl Created {
+    fn namespace(&self, namespace: &NamespaceRef) -> bool {
+        matches!(namespace, NamespaceRef::Named(name) if self.namespaces.contains(name))
+    }
+
+    fn link(&self, namespace: &NamespaceRef, name: &LinkName) -> bool {
+        self.namespace(namespace) || self.links.contains(&(namespace.clone(), name.clone()))
+    }
+
+    /// Whether taking back what the batch created also takes `operation` back.
+    pub fn covers(&self, operation: &Operation) -> bool {
+        match operation {
+            Operation::CreateLink(request) => {
+                self.namespace(&request.namespace)
+                    && match &request.kind {
+                        LinkKindSpec::Veth { peer_namespace, .. } => self.namespace(peer_namespace),
+                        LinkKindSpec::Bridge => true,
+                    }
+            }
+            // A link moved elsewhere is no longer where its deletion would look: the move is undone on
+            // its own.
+            Operation::SetLink {
+                namespace,
+                name,
+                change,
+            } => change.move_to.is_none() && self.link(namespace, name),
+            Operation::AddAddress(request) => self.link(&request.namespace, &request.link),
+            Operation::AddRoute { request, .. } => self.namespace(&request.namespace),
+            Operation::SetForwarding { namespace, .. } => self.namespace(namespace),
+            Operation::AddNatRule(request) => self.namespace(&request.namespace),
+            Operation::CreateNamespace(_)
+            | Operation::DeleteNamespace { .. }
+            | Operation::DeleteLink { .. }
+            | Operation::DeleteAddress { .. }
+            | Operation::DeleteRoute { .. }
+            | Operation::DeleteNatRule { .. } => false,
+        }
+    }
+
+    /// Notes what an applied operation created (if it `changed` anything) or removed.
+    pub fn note(&mut self, operation: &Operation, changed: bool) {
+        match operation {
+            Operation::CreateNamespace(name) if changed => {
+                self.namespaces.insert(name.clone());
+            }
+            Operation::CreateLink(request) if changed => {
+                self.links
+                    .insert((request.namespace.clone(), request.name.clone()));
+                if let LinkKindSpec::Veth {
+                    peer,
+                    peer_namespace,
+                } = &request.kind
+                {
+                    self.links.insert((peer_namespace.clone(), peer.clone()));
+                }
+            }
+            Operation::DeleteNamespace { name, .. } => {
+                self.namespaces.remove(name);
+                let gone = NamespaceRef::Named(name.clone());
+                self.links.retain(|(namespace, _)| namespace != &gone);
+            }
+            Operation::DeleteLink {
+                namespace, name, ..
+            } => {
+                self.links.remove(&(namespace.clone(), name.clone()));
+            }
+            Operation::SetLink {
+                namespace,
+                name,
+                change,
+            } if change.move_to.is_some() => {
+                self.links.remove(&(namespace.clone(), name.clone()));
+            }
+            _ => {}
+        }
+    }
 }
 
 /// One line per operation for the intent entry: enough for a person reading a kept record.

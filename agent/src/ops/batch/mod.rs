@@ -33,7 +33,7 @@ use crate::netns::NamespaceRegistry;
 
 use super::nat as nat_ops;
 use super::operation::{Applied, Operation, Undo};
-use intent::{Entry, UndoRecord};
+use intent::{Created, Entry, UndoRecord};
 use super::{OpError, Warning};
 
 /// Operations applied at once, at most. Enough to hide each request's round trips; the kernel serializes
@@ -131,6 +131,7 @@ async fn run_journaled(
     // Steps a run's leader decided for the later members of its run; each member collects its own. The
     // plan makes every member wait for the one before it (same namespace), so the leader is done first.
     let decided: Arc<Mutex<HashMap<usize, Step>>> = Arc::default();
+    let created: Arc<Mutex<Created>> = Arc::default();
     let (done_senders, done_receivers): (Vec<_>, Vec<_>) =
         (0..operations.len()).map(|_| watch::channel(false)).unzip();
 
@@ -147,7 +148,7 @@ async fn run_journaled(
             Some(_) => Role::Member,
             None => Role::Alone,
         };
-        let (registry, nat, operations, failed, limit, decided, transaction) = (
+        let (registry, nat, operations, failed, limit, decided, transaction, created) = (
             registry.clone(),
             nat.clone(),
             operations.clone(),
@@ -155,6 +156,7 @@ async fn run_journaled(
             limit.clone(),
             decided.clone(),
             transaction.clone(),
+            created.clone(),
         );
         tasks.spawn(async move {
             for mut receiver in before {
@@ -168,6 +170,7 @@ async fn run_journaled(
                 failed: &failed,
                 continue_on_error,
                 transaction: &transaction,
+                created: &created,
             };
             let step = match run {
                 // Nothing decided: the leader did not start, so neither does the rest of its run.
@@ -265,6 +268,7 @@ struct Runner<'a> {
     failed: &'a AtomicBool,
     continue_on_error: bool,
     transaction: &'a Transaction,
+    created: &'a Mutex<Created>,
 }
 
 impl Runner<'_> {
@@ -275,13 +279,16 @@ impl Runner<'_> {
 
     async fn apply_one(&self, index: usize) -> Step {
         let operation = &self.operations[index];
-        let journaled = match intent::before(self.registry, self.nat, operation).await {
-            Ok(undo) => self.write_before(index, undo),
-            Err(error) => Err(error),
-        };
-        if let Err(error) = journaled {
-            self.failed.store(true, Ordering::SeqCst);
-            return Step::Failed(error);
+        let covered = lock(self.created).covers(operation);
+        if !covered {
+            let journaled = match intent::before(self.registry, self.nat, operation).await {
+                Ok(undo) => self.write_before(index, undo),
+                Err(error) => Err(error),
+            };
+            if let Err(error) = journaled {
+                self.failed.store(true, Ordering::SeqCst);
+                return Step::Failed(error);
+            }
         }
         match operation.apply(self.registry, Some(self.nat)).await {
             Ok(Applied {
@@ -290,9 +297,10 @@ impl Runner<'_> {
                 undo,
                 ..
             }) => {
-                if changed {
+                if changed && !covered {
                     self.write_after(index, &undo).await;
                 }
+                lock(self.created).note(operation, changed);
                 Step::Applied {
                     changed,
                     warnings,
@@ -348,7 +356,7 @@ impl Runner<'_> {
                     } else {
                         Undo::Nothing
                     };
-                    if outcome.changed {
+                    if outcome.changed && !lock(self.created).covers(&self.operations[member]) {
                         self.write_after(member, &undo).await;
                     }
                     steps.push(Step::Applied {
@@ -376,6 +384,9 @@ impl Runner<'_> {
     /// The `Before` entries of a run of NAT additions, from one listing of the namespace's rules.
     async fn write_run_before(&self, members: &[usize]) -> Result<(), OpError> {
         for &member in members {
+            if lock(self.created).covers(&self.operations[member]) {
+                continue;
+            }
             let undo = intent::before(self.registry, self.nat, &self.operations[member]).await?;
             self.write_before(member, undo)?;
         }

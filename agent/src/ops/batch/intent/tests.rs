@@ -117,3 +117,81 @@ fn a_replaced_route_is_recorded_as_impossible_to_restore_after_a_restart() {
     });
     assert!(matches!(record, UndoRecord::Impossible { .. }));
 }
+
+fn create_namespace(name: &str) -> Operation {
+    Operation::CreateNamespace(NamespaceName::parse("n", name).expect("valid"))
+}
+
+fn veth(host_end: &str, peer: &str, peer_namespace: &str) -> Operation {
+    Operation::CreateLink(crate::ops::link::CreateLink {
+        namespace: NamespaceRef::Host,
+        name: link(host_end),
+        kind: LinkKindSpec::Veth {
+            peer: link(peer),
+            peer_namespace: named(peer_namespace),
+        },
+        mtu: None,
+    })
+}
+
+fn set_link(namespace: NamespaceRef, name: &str, change: SetLink) -> Operation {
+    Operation::SetLink {
+        namespace,
+        name: link(name),
+        change,
+    }
+}
+
+#[test]
+fn what_acts_only_inside_a_new_namespace_or_on_a_new_link_needs_no_entries() {
+    let mut created = Created::default();
+    let up = SetLink {
+        up: Some(true),
+        ..SetLink::default()
+    };
+    let in_a = set_link(named("a"), "lo", up.clone());
+    assert!(!created.covers(&in_a), "a is not the batch's yet");
+    created.note(&create_namespace("a"), true);
+    assert!(created.covers(&in_a));
+
+    let port = set_link(NamespaceRef::Host, "va", up.clone());
+    let new_veth = veth("va", "eth0", "a");
+    assert!(!created.covers(&new_veth), "its host end is outside a");
+    assert!(!created.covers(&port));
+    created.note(&new_veth, true);
+    assert!(created.covers(&port), "va is the batch's now");
+    assert!(created.covers(&set_link(named("a"), "eth0", up.clone())));
+}
+
+#[test]
+fn what_existed_before_moved_away_or_was_deleted_is_not_covered() {
+    let mut created = Created::default();
+    created.note(&create_namespace("old"), false);
+    let up = SetLink {
+        up: Some(true),
+        ..SetLink::default()
+    };
+    assert!(
+        !created.covers(&set_link(named("old"), "lo", up.clone())),
+        "an unchanged create is not the batch's namespace"
+    );
+
+    created.note(&veth("vb", "eth0", "old"), true);
+    let away = SetLink {
+        move_to: Some(named("other")),
+        ..SetLink::default()
+    };
+    assert!(!created.covers(&set_link(NamespaceRef::Host, "vb", away.clone())));
+    created.note(&set_link(NamespaceRef::Host, "vb", away), true);
+    assert!(!created.covers(&set_link(NamespaceRef::Host, "vb", up.clone())));
+
+    created.note(&create_namespace("gone"), true);
+    created.note(
+        &Operation::DeleteNamespace {
+            name: NamespaceName::parse("n", "gone").expect("valid"),
+            ignore_missing: false,
+        },
+        true,
+    );
+    assert!(!created.covers(&set_link(named("gone"), "lo", up)));
+}
