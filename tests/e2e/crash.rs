@@ -106,12 +106,12 @@ fn netns_dir(host: &SimHost) -> PathBuf {
 fn mounted_namespaces(host: &SimHost) -> Vec<String> {
     use std::os::unix::fs::MetadataExt;
     let dir = netns_dir(host);
-    let tmpfs = std::fs::metadata(&dir).expect("the host's /run/netns").dev();
+    let tmpfs = std::fs::metadata(&dir)
+        .expect("the host's /run/netns")
+        .dev();
     let mut names: Vec<String> = run_netns(host)
         .into_iter()
-        .filter(|name| {
-            std::fs::metadata(dir.join(name)).is_ok_and(|file| file.dev() != tmpfs)
-        })
+        .filter(|name| std::fs::metadata(dir.join(name)).is_ok_and(|file| file.dev() != tmpfs))
         .collect();
     names.sort();
     names
@@ -163,14 +163,18 @@ fn kill_9_during_a_batch_then_restart_leaves_the_host_as_before_and_the_batch_co
     let mut lab = Lab::start_restartable(1);
     before_state(lab.host(0));
     // Link-local addresses are tentative until duplicate address detection ends: wait for it once.
-    let before = poll_until("the before-state to settle", Duration::from_secs(20), || {
-        let now = state(lab.host(0));
-        if format!("{now:?}").contains("tentative") {
-            Err("addresses still tentative".to_string())
-        } else {
-            Ok(now)
-        }
-    });
+    let before = poll_until(
+        "the before-state to settle",
+        Duration::from_secs(20),
+        || {
+            let now = state(lab.host(0));
+            if format!("{now:?}").contains("tentative") {
+                Err("addresses still tentative".to_string())
+            } else {
+                Ok(now)
+            }
+        },
+    );
     let file = lab.host(0).dir().join("batch.txt");
     std::fs::write(&file, batch_text()).expect("write the batch file");
 
@@ -295,7 +299,11 @@ fn difference(before: &Value, now: &Value) -> String {
         let text = format!("{list:?}");
         text.chars().take(600).collect::<String>()
     };
-    format!("new/changed {} | gone/changed {}", shown(&added), shown(&gone))
+    format!(
+        "new/changed {} | gone/changed {}",
+        shown(&added),
+        shown(&gone)
+    )
 }
 
 fn journal_dir(host: &SimHost) -> PathBuf {
@@ -339,18 +347,25 @@ fn recovery_leaves_alone_a_namespace_replaced_behind_its_back() {
         .filter(|entry| entry["entry"] == "after" && entry["undo"]["kind"] == "delete_namespace")
         .filter_map(|entry| entry["undo"]["name"].as_str().map(str::to_string))
         .collect();
-    assert!(!finished.is_empty(), "no namespace creation finished: {record}");
+    assert!(
+        !finished.is_empty(),
+        "no namespace creation finished: {record}"
+    );
     let replaced = &finished[0];
     let host = lab.host(0);
     host.run_ok("", &["ip", "netns", "del", replaced]);
-    poll_until("the old namespace's name to be free", Duration::from_secs(10), || {
-        let added = host.run_in("", &["ip", "netns", "add", replaced]);
-        if added.success() {
-            Ok(())
-        } else {
-            Err(added.to_string())
-        }
-    });
+    poll_until(
+        "the old namespace's name to be free",
+        Duration::from_secs(10),
+        || {
+            let added = host.run_in("", &["ip", "netns", "add", replaced]);
+            if added.success() {
+                Ok(())
+            } else {
+                Err(added.to_string())
+            }
+        },
+    );
     lab.host_mut(0).restart_agent();
     let host = lab.host(0);
     let mut namespaces = host.ip_netns_list();
@@ -358,12 +373,14 @@ fn recovery_leaves_alone_a_namespace_replaced_behind_its_back() {
     let mut expected = vec!["keep".to_string(), replaced.clone()];
     expected.sort();
     assert_eq!(
-        namespaces, expected,
+        namespaces,
+        expected,
         "only the replaced namespace is left, with keep; agent log:\n{}",
         host.agent_log()
     );
     assert!(
-        host.agent_log().contains("not the one the transaction created"),
+        host.agent_log()
+            .contains("not the one the transaction created"),
         "{}",
         host.agent_log()
     );
@@ -398,7 +415,11 @@ fn a_corrupt_record_is_set_aside_and_nothing_is_deleted() {
         path.with_extension("corrupt").exists(),
         "the record is kept as .corrupt"
     );
-    assert!(host.agent_log().contains("cut short"), "{}", host.agent_log());
+    assert!(
+        host.agent_log().contains("cut short"),
+        "{}",
+        host.agent_log()
+    );
     let run = host.cli("netns list");
     assert!(run.finished.success(), "the agent serves: {run}");
 }

@@ -89,7 +89,11 @@ impl SimHost {
 
     /// SIGKILLs the agent of a restartable host; its namespaces, links, mounts and state stay.
     pub fn kill_agent(&mut self) {
-        assert!(self.holder.is_some(), "{}: not a restartable host", self.label);
+        assert!(
+            self.holder.is_some(),
+            "{}: not a restartable host",
+            self.label
+        );
         let _ = self.agent.kill();
         let _ = self.agent.wait();
     }

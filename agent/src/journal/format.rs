@@ -172,7 +172,10 @@ mod tests {
 
     #[test]
     fn lines_without_a_checksum_are_malformed() {
-        let text = format!("{}{{\"a\":1}}\n", encode_line(&header()).expect("encodable"));
+        let text = format!(
+            "{}{{\"a\":1}}\n",
+            encode_line(&header()).expect("encodable")
+        );
         assert_eq!(decode(&text), Err(FormatError::Malformed { line: 2 }));
     }
 

@@ -119,7 +119,6 @@ impl Journal {
         text.push_str(&format::encode_line(intent)?);
         let path = self.dir.join(format!("{transaction}.{RECORD_SUFFIX}"));
         let mut file = OpenOptions::new()
-            .write(true)
             .append(true)
             .create_new(true)
             .mode(0o600)

@@ -188,7 +188,8 @@ pub(super) async fn exists(
     let Ok(handle) = namespace_handle(registry, &request.namespace).await else {
         return Ok(None);
     };
-    let Some(target) = crate::kernel::link::get_by_name(handle.route(), request.link.as_str())? else {
+    let Some(target) = crate::kernel::link::get_by_name(handle.route(), request.link.as_str())?
+    else {
         return Ok(None);
     };
     Ok(Some(find(&handle, target.index, request.prefix)?.is_some()))

@@ -110,7 +110,9 @@ pub async fn recover(
                     record = %kept.display(),
                     "intent record from an earlier boot: its objects ended with that boot; nothing to undo"
                 );
-                report.kept.push(format!("{}: written before a reboot", kept.display()));
+                report
+                    .kept
+                    .push(format!("{}: written before a reboot", kept.display()));
             }
             Found::Unfinished(record) => match take_back(record, registry, nat).await {
                 Ok(path) => {
@@ -203,7 +205,9 @@ async fn run_step(
     if let Some(namespace) = step.named_namespace() {
         if let Ok(name) = NamespaceName::parse("namespace", namespace) {
             if matches!(registry.get(&name), Err(NetnsError::NotFound { .. })) {
-                return Ok(format!("{step:?}: its namespace is gone, and the object with it"));
+                return Ok(format!(
+                    "{step:?}: its namespace is gone, and the object with it"
+                ));
             }
         }
     }
@@ -237,9 +241,13 @@ async fn run_step(
             namespace_cookie,
             ifindex,
         } => {
-            let namespace = NamespaceRef::parse("namespace", namespace).map_err(|e| e.to_string())?;
+            let namespace =
+                NamespaceRef::parse("namespace", namespace).map_err(|e| e.to_string())?;
             let name = LinkName::parse("name", name).map_err(|e| e.to_string())?;
-            let handle = registry.handle(&namespace).await.map_err(|e| e.to_string())?;
+            let handle = registry
+                .handle(&namespace)
+                .await
+                .map_err(|e| e.to_string())?;
             if namespace_cookie.is_some_and(|cookie| cookie != handle.cookie()) {
                 return Ok(format!(
                     "{namespace} is not the one link {name} was created in: left alone"
@@ -267,7 +275,10 @@ async fn run_step(
     }
 }
 
-async fn delete_namespace(registry: &NamespaceRegistry, name: &NamespaceName) -> Result<String, String> {
+async fn delete_namespace(
+    registry: &NamespaceRegistry,
+    name: &NamespaceName,
+) -> Result<String, String> {
     match registry.delete(name).await {
         Ok(()) => Ok(format!("deleted namespace {name}")),
         Err(NetnsError::NotFound { .. }) => Ok(format!("namespace {name} is already gone")),

@@ -172,9 +172,11 @@ pub(super) async fn existing(
         None => None,
     };
     let wanted = wanted_route(request, device_index);
-    Ok(route::list(handle.route(), Some(request.destination.family()))?
-        .into_iter()
-        .find(|r| same_key(r, &wanted)))
+    Ok(
+        route::list(handle.route(), Some(request.destination.family()))?
+            .into_iter()
+            .find(|r| same_key(r, &wanted)),
+    )
 }
 
 /// Puts back a route exactly as the kernel reported it (undo of a replace).

@@ -14,14 +14,18 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Family, FieldError, IpPrefix, LinkName, MacAddr, NamespaceName, NamespaceRef, Scope};
+use crate::domain::{
+    Family, FieldError, IpPrefix, LinkName, MacAddr, NamespaceName, NamespaceRef, Scope,
+};
 use crate::nat::NatBackend;
 use crate::netns::NamespaceRegistry;
 
 use super::super::link::{self as link_ops, LinkKindSpec, MasterChange, SetLink};
 use super::super::operation::{Operation, Undo};
 use super::super::route::RouteRequest;
-use super::super::{address as address_ops, forwarding, nat as nat_ops, route as route_ops, OpError};
+use super::super::{
+    address as address_ops, forwarding, nat as nat_ops, route as route_ops, OpError,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "entry", rename_all = "snake_case", deny_unknown_fields)]
@@ -238,10 +242,7 @@ impl UndoRecord {
                         (None, true) => Some(MasterChange::Release),
                         (None, false) => None,
                     },
-                    move_to: move_to
-                        .as_deref()
-                        .map(|m| ns("move_to", m))
-                        .transpose()?,
+                    move_to: move_to.as_deref().map(|m| ns("move_to", m)).transpose()?,
                 },
             },
             Self::DeleteAddress {
@@ -311,7 +312,8 @@ pub async fn before(
             Err(_) => record(Undo::DeleteNamespace(name.clone())),
         },
         Operation::CreateLink(request) => {
-            let name_free = link_taken(registry, &request.namespace, &request.name).await == Some(false);
+            let name_free =
+                link_taken(registry, &request.namespace, &request.name).await == Some(false);
             let peer_free = match &request.kind {
                 LinkKindSpec::Veth {
                     peer,

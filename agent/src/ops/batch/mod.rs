@@ -33,8 +33,8 @@ use crate::netns::NamespaceRegistry;
 
 use super::nat as nat_ops;
 use super::operation::{Applied, Operation, Undo};
-use intent::{Created, Entry, UndoRecord};
 use super::{OpError, Warning};
+use intent::{Created, Entry, UndoRecord};
 
 /// Operations applied at once, at most. Enough to hide each request's round trips; the kernel serializes
 /// link changes behind one lock anyway.

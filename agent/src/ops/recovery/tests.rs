@@ -67,7 +67,11 @@ fn a_retried_operations_second_before_does_not_hide_its_after() {
         namespace: String::new(),
         id: id.into(),
     };
-    let entries = vec![before(0, rule("x")), after(0, rule("x")), before(0, rule("x"))];
+    let entries = vec![
+        before(0, rule("x")),
+        after(0, rule("x")),
+        before(0, rule("x")),
+    ];
     assert_eq!(steps_to_take_back(&entries), vec![(0, rule("x"))]);
 }
 
