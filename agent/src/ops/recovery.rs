@@ -279,6 +279,17 @@ async fn delete_namespace(
     registry: &NamespaceRegistry,
     name: &NamespaceName,
 ) -> Result<String, String> {
+    // `delete` would also remove an empty file of that name, which is no namespace the transaction
+    // made (an interrupted creation of nsfleet's own is cleaned up when the registry opens).
+    match registry.get(name) {
+        Err(NetnsError::NotFound { .. }) => return Ok(format!("namespace {name} is already gone")),
+        Err(NetnsError::NotANamespace { .. }) => {
+            return Ok(format!(
+                "{name} in /run/netns is not a namespace (an empty file): left alone"
+            ))
+        }
+        _ => {}
+    }
     match registry.delete(name).await {
         Ok(()) => Ok(format!("deleted namespace {name}")),
         Err(NetnsError::NotFound { .. }) => Ok(format!("namespace {name} is already gone")),

@@ -18,7 +18,7 @@ use crate::domain::{
     Family, FieldError, IpPrefix, LinkName, MacAddr, NamespaceName, NamespaceRef, Scope,
 };
 use crate::nat::NatBackend;
-use crate::netns::NamespaceRegistry;
+use crate::netns::{NamespaceRegistry, NetnsError};
 
 use super::super::link::{self as link_ops, LinkKindSpec, MasterChange, SetLink};
 use super::super::operation::{Operation, Undo};
@@ -306,10 +306,10 @@ pub async fn before(
     let record = |undo: Undo| UndoRecord::from_undo(&undo);
     Ok(match operation {
         Operation::CreateNamespace(name) => match registry.get(name) {
-            Ok(_) => UndoRecord::Nothing,
-            // Missing, or an empty leftover file that the create replaces: either way, what is mounted
-            // there after the create is the batch's.
-            Err(_) => record(Undo::DeleteNamespace(name.clone())),
+            Err(NetnsError::NotFound { .. }) => record(Undo::DeleteNamespace(name.clone())),
+            // There, or an empty file (a leftover the create may reuse, or someone's creation under
+            // way): only an `After` entry can then prove the batch mounted what is there.
+            _ => UndoRecord::Nothing,
         },
         Operation::CreateLink(request) => {
             let name_free =
