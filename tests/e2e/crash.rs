@@ -423,3 +423,35 @@ fn a_corrupt_record_is_set_aside_and_nothing_is_deleted() {
     let run = host.cli("netns list");
     assert!(run.finished.success(), "the agent serves: {run}");
 }
+
+/// A route the batch replaced is put back exactly as it was, from what the journal recorded before the
+/// replace.
+#[test]
+fn a_replaced_route_is_put_back_after_a_kill() {
+    let mut lab = Lab::start_restartable(1);
+    before_state(lab.host(0));
+    let host = lab.host(0);
+    let run = host.cli("route add 198.51.100.0/24 via 172.20.0.9 metric 7");
+    assert!(run.finished.success(), "{run}");
+    let routes_before = host.ip_routes("");
+    let mut lines = vec!["route replace 198.51.100.0/24 via 172.20.0.8 metric 7".to_string()];
+    lines.extend(batch_text().lines().map(str::to_string));
+    let file = host.dir().join("batch.txt");
+    std::fs::write(&file, lines.join("\n") + "\n").expect("write the batch file");
+    let record = kill_during(&mut lab, &file, 60);
+    assert!(record.contains("restore_route"), "{record}");
+    lab.host_mut(0).restart_agent();
+    let host = lab.host(0);
+    poll_until(
+        "the replaced route back and the batch's veths gone",
+        Duration::from_secs(20),
+        || {
+            let routes = host.ip_routes("");
+            if routes == routes_before && progress(host) == 0 {
+                Ok(())
+            } else {
+                Err(format!("routes {routes:?}; {} objects", progress(host)))
+            }
+        },
+    );
+}

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::{
     Family, FieldError, IpPrefix, LinkName, MacAddr, NamespaceName, NamespaceRef, Scope,
 };
+use crate::kernel::route::{Route, RouteProtocol, RouteType};
 use crate::nat::NatBackend;
 use crate::netns::{NamespaceRegistry, NetnsError};
 
@@ -85,6 +86,21 @@ pub enum UndoRecord {
         scope: Option<u8>,
         source: Option<String>,
     },
+    /// A replaced route, put back exactly as the kernel reported it. `device_index` is the index in that
+    /// namespace, as the kernel takes it back.
+    RestoreRoute {
+        namespace: String,
+        destination: String,
+        prefix_len: u8,
+        gateway: Option<String>,
+        device_index: Option<u32>,
+        metric: Option<u32>,
+        table: u32,
+        scope: u8,
+        protocol: u8,
+        route_type: u8,
+        source: Option<String>,
+    },
     SetForwarding {
         namespace: String,
         ipv6: bool,
@@ -109,6 +125,7 @@ impl UndoRecord {
             | Self::SetLink { namespace, .. }
             | Self::DeleteAddress { namespace, .. }
             | Self::DeleteRoute { namespace, .. }
+            | Self::RestoreRoute { namespace, .. }
             | Self::SetForwarding { namespace, .. }
             | Self::DeleteNatRule { namespace, .. } => namespace,
         };
@@ -170,10 +187,21 @@ impl UndoRecord {
                 scope: request.scope.map(Scope::to_kernel),
                 source: request.source.map(|s| s.to_string()),
             },
-            // The replaced route's every attribute would have to be stored; until it is, a restart cannot
-            // put it back, and says so.
-            Undo::RestoreRoute { namespace, .. } => Self::Impossible {
-                why: format!("a route replaced in {namespace} is not restored after a restart"),
+            Undo::RestoreRoute {
+                namespace,
+                previous,
+            } => Self::RestoreRoute {
+                namespace: ns(namespace),
+                destination: previous.destination.address.to_string(),
+                prefix_len: previous.destination.prefix_len,
+                gateway: previous.gateway.map(|g| g.to_string()),
+                device_index: previous.device_index,
+                metric: previous.metric,
+                table: previous.table,
+                scope: previous.scope.to_kernel(),
+                protocol: previous.protocol.into(),
+                route_type: previous.kind.into(),
+                source: previous.source.map(|s| s.to_string()),
             },
             Undo::SetForwarding {
                 namespace,
@@ -278,6 +306,34 @@ impl UndoRecord {
                 scope: scope.map(Scope::from_kernel),
                 source: ip("source", source)?,
             }),
+            Self::RestoreRoute {
+                namespace,
+                destination,
+                prefix_len,
+                gateway,
+                device_index,
+                metric,
+                table,
+                scope,
+                protocol,
+                route_type,
+                source,
+            } => Undo::RestoreRoute {
+                namespace: ns("namespace", namespace)?,
+                previous: Route {
+                    destination: prefix("destination", destination, *prefix_len)?,
+                    gateway: ip("gateway", gateway)?,
+                    device_index: *device_index,
+                    metric: *metric,
+                    table: *table,
+                    scope: Scope::from_kernel(*scope),
+                    protocol: RouteProtocol::from(*protocol),
+                    kind: RouteType::from(*route_type),
+                    source: ip("source", source)?,
+                    // Only reported, never sent.
+                    flags: Vec::new(),
+                },
+            },
             Self::SetForwarding {
                 namespace,
                 ipv6,
@@ -352,9 +408,14 @@ pub async fn before(
             Some(true) => UndoRecord::Nothing,
             None => UndoRecord::Nothing,
         },
-        Operation::AddRoute { request, .. } => {
+        Operation::AddRoute { request, replace } => {
             match route_ops::existing(registry, request).await? {
                 None => record(Undo::DeleteRoute(request.clone())),
+                Some(previous) if *replace => record(Undo::RestoreRoute {
+                    namespace: request.namespace.clone(),
+                    previous,
+                }),
+                // A plain add of a taken key changes nothing (same route) or fails.
                 Some(_) => UndoRecord::Nothing,
             }
         }
