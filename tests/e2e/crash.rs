@@ -207,6 +207,7 @@ fn kill_9_during_a_batch_then_restart_leaves_the_host_as_before_and_the_batch_co
         lab.host_mut(0).restart_agent();
         let host = lab.host(0);
         // Deleted namespaces and the veths in them are destroyed by the kernel a little later.
+        let recovered = Instant::now();
         poll_until(
             &format!("the before-state after a kill at {threshold}"),
             Duration::from_secs(20),
@@ -214,6 +215,12 @@ fn kill_9_during_a_batch_then_restart_leaves_the_host_as_before_and_the_batch_co
                 let now = state(host);
                 if now == before {
                     Ok(())
+                } else if recovered.elapsed() > Duration::from_secs(15) {
+                    Err(format!(
+                        "{}; agent log:\n{}",
+                        describe_difference(&before, &now),
+                        host.agent_log()
+                    ))
                 } else {
                     Err(describe_difference(&before, &now))
                 }

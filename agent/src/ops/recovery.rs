@@ -229,11 +229,11 @@ async fn run_step(
                 }
                 _ => {}
             }
-            delete_namespace(registry, &name).await
+            delete_namespace(registry, &name, false).await
         }
         UndoRecord::DeleteNamespace { name, cookie: None } => {
             let name = NamespaceName::parse("name", name).map_err(|e| e.to_string())?;
-            delete_namespace(registry, &name).await
+            delete_namespace(registry, &name, true).await
         }
         UndoRecord::DeleteLink {
             namespace,
@@ -275,15 +275,17 @@ async fn run_step(
     }
 }
 
+/// `in_flight`: the creation was under way at the kill, so an empty file of that name is the mount point
+/// it had made (iproute2 and nsfleet alike make it first); `delete` removes it. Otherwise an empty file
+/// is someone's creation under way after the batch's namespace went: left alone.
 async fn delete_namespace(
     registry: &NamespaceRegistry,
     name: &NamespaceName,
+    in_flight: bool,
 ) -> Result<String, String> {
-    // `delete` would also remove an empty file of that name, which is no namespace the transaction
-    // made (an interrupted creation of nsfleet's own is cleaned up when the registry opens).
     match registry.get(name) {
         Err(NetnsError::NotFound { .. }) => return Ok(format!("namespace {name} is already gone")),
-        Err(NetnsError::NotANamespace { .. }) => {
+        Err(NetnsError::NotANamespace { .. }) if !in_flight => {
             return Ok(format!(
                 "{name} in /run/netns is not a namespace (an empty file): left alone"
             ))

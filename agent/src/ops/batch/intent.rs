@@ -353,11 +353,13 @@ impl UndoRecord {
 
 /// What would take `operation` back if it ran now, from the state read just before it runs;
 /// [`UndoRecord::Nothing`] when it has nothing to do or is bound to fail (its namespace or link is
-/// missing), and for deletions, which nothing takes back (their `After` says so).
+/// missing), and for deletions, which nothing takes back (their `After` says so). `created` is what the
+/// batch made so far: a veth's peer in a namespace the batch made needs no look.
 pub async fn before(
     registry: &NamespaceRegistry,
     nat: &std::sync::Arc<dyn NatBackend>,
     operation: &Operation,
+    created: &std::sync::Mutex<Created>,
 ) -> Result<UndoRecord, OpError> {
     let record = |undo: Undo| UndoRecord::from_undo(&undo);
     Ok(match operation {
@@ -374,7 +376,15 @@ pub async fn before(
                 LinkKindSpec::Veth {
                     peer,
                     peer_namespace,
-                } => link_taken(registry, peer_namespace, peer).await == Some(false),
+                } => {
+                    // A name taken in a namespace the batch made was taken by the batch: the create
+                    // then fails, and nothing needs taking back.
+                    let new = created
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .namespace(peer_namespace);
+                    new || link_taken(registry, peer_namespace, peer).await == Some(false)
+                }
                 LinkKindSpec::Bridge => true,
             };
             if name_free && peer_free {

@@ -281,10 +281,11 @@ impl Runner<'_> {
         let operation = &self.operations[index];
         let covered = lock(self.created).covers(operation);
         if !covered {
-            let journaled = match intent::before(self.registry, self.nat, operation).await {
-                Ok(undo) => self.write_before(index, undo),
-                Err(error) => Err(error),
-            };
+            let journaled =
+                match intent::before(self.registry, self.nat, operation, self.created).await {
+                    Ok(undo) => self.write_before(index, undo),
+                    Err(error) => Err(error),
+                };
             if let Err(error) = journaled {
                 self.failed.store(true, Ordering::SeqCst);
                 return Step::Failed(error);
@@ -387,7 +388,13 @@ impl Runner<'_> {
             if lock(self.created).covers(&self.operations[member]) {
                 continue;
             }
-            let undo = intent::before(self.registry, self.nat, &self.operations[member]).await?;
+            let undo = intent::before(
+                self.registry,
+                self.nat,
+                &self.operations[member],
+                self.created,
+            )
+            .await?;
             self.write_before(member, undo)?;
         }
         Ok(())
