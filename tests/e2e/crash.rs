@@ -260,6 +260,13 @@ fn kill_9_during_a_batch_then_restart_leaves_the_host_as_before_and_the_batch_co
         .args(["batch", file.to_str().expect("a UTF-8 path")])
         .run();
     assert!(again.finished.success(), "the batch a third time: {again}");
+    let left: Vec<_> = std::fs::read_dir(journal_dir(host))
+        .expect("the journal directory")
+        .collect();
+    assert!(
+        left.is_empty(),
+        "finished batches leave no record: {left:?}"
+    );
     assert!(
         !again.stdout().contains("\"changed\":true"),
         "a converged batch changed something: {}",
