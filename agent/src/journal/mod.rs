@@ -1,7 +1,8 @@
 //! The intent journal: one file per transaction under `STATE_DIR/journal`, written before the
 //! transaction's first change and removed when it ends, so an agent that dies in between finds it at its
 //! next start. This module only stores and reads records (see [`format`]); what the entries mean, and what
-//! recovery does with them, belongs to `ops` (`ops::batch::intent`, `ops::recovery`). It knows nothing of gRPC.
+//! recovery does with them, belongs to `ops` (`ops::batch::intent`, `ops::recovery`). It knows nothing
+//! of gRPC.
 //!
 //! Durability: the header (and the caller's intent, written with it) is written, fsynced, and the
 //! directory fsynced, before [`Journal::begin`] returns. Later entries are appended with one `write` each
