@@ -14,6 +14,7 @@
 pub mod audit;
 pub mod auth;
 pub mod domain;
+pub mod journal;
 pub mod kernel;
 pub mod nat;
 pub mod netns;

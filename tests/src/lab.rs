@@ -33,6 +33,22 @@ impl Lab {
         lab
     }
 
+    /// Like [`Lab::start`], but each host's namespaces are held by a process of their own, so its agent
+    /// can be killed and restarted in the same host ([`SimHost::kill_agent`], [`SimHost::restart_agent`]).
+    pub fn start_restartable(count: usize) -> Lab {
+        require_root();
+        let started = Instant::now();
+        let mut lab = Lab {
+            hosts: (1..=count)
+                .map(|i| SimHost::spawn_restartable(&format!("host{i}"), &[]))
+                .collect(),
+        };
+        for host in &mut lab.hosts {
+            host.wait_ready(started);
+        }
+        lab
+    }
+
     /// One simulated host whose agent has no `--listen`: it serves its default unix socket, in the host's
     /// private `/run`.
     pub fn start_with_default_listener(agent_args: &[String]) -> Lab {
@@ -48,6 +64,11 @@ impl Lab {
     /// The `index`-th host, from 0.
     pub fn host(&self, index: usize) -> &SimHost {
         &self.hosts[index]
+    }
+
+    /// The `index`-th host, to kill or restart its agent.
+    pub fn host_mut(&mut self, index: usize) -> &mut SimHost {
+        &mut self.hosts[index]
     }
 
     pub fn hosts(&self) -> Vec<&SimHost> {

@@ -1,6 +1,7 @@
 use std::ffi::CString;
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -17,9 +18,17 @@ const STARTUP_LIMIT: Duration = Duration::from_secs(30);
 /// One simulated host: a real `nsfleet-agent` in its own network and mount namespace, listening on a
 /// unix socket in a temporary directory. Dropping it SIGKILLs the agent, and with it the last process in
 /// those namespaces, so the kernel frees every namespace, link and mount made inside.
+///
+/// A restartable host ([`SimHost::spawn_restartable`]) keeps its namespaces in a holder process (`sleep`)
+/// instead, and its agent enters them: the agent can then be killed and started again in the same host,
+/// with the same state directory, as a real host's agent is by its service manager.
 pub struct SimHost {
     label: String,
     agent: Child,
+    /// Holds the host's namespaces when the agent does not (restartable hosts); killed after the agent.
+    holder: Option<Child>,
+    listener: AgentListener,
+    extra_args: Vec<String>,
     socket: PathBuf,
     log: PathBuf,
     // Declared last: removed after the agent is dead (fields drop after `Drop::drop`).
@@ -41,44 +50,77 @@ impl SimHost {
         Self::spawn_listening(label, AgentListener::Default, extra_args)
     }
 
-    fn spawn_listening(label: &str, listener: AgentListener, extra_args: &[String]) -> SimHost {
-        let dir = tempfile::Builder::new()
-            .prefix("nsfleet-lab-")
-            .tempdir()
-            .expect("a temporary directory for the simulated host");
-        let lab_socket = dir.path().join("agent.sock");
-        let log = dir.path().join("agent.log");
-        let log_file = File::create(&log).expect("the agent's log file");
+    /// [`SimHost::spawn`], with the namespaces held by a process of their own, so that
+    /// [`SimHost::kill_agent`] and [`SimHost::restart_agent`] leave the host as it is.
+    pub(crate) fn spawn_restartable(label: &str, extra_args: &[String]) -> SimHost {
+        let dir = lab_dir();
         let setup = PrivateHostSetup::new();
-        let mut command = Command::new(&binaries().agent);
-        if listener == AgentListener::LabSocket {
-            command
-                .arg("--listen")
-                .arg(format!("unix:{}", lab_socket.display()));
-        }
-        // Never the machine's /var/lib/nsfleet: each simulated host keeps its ledger and journal with it.
-        if !extra_args.iter().any(|arg| arg.starts_with("--state-dir")) {
-            command.arg("--state-dir").arg(dir.path().join("state"));
-        }
+        let mut command = Command::new("sleep");
         command
-            .args(extra_args)
-            .env(
-                "RUST_LOG",
-                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
-            )
+            .arg("infinity")
             .stdin(Stdio::null())
-            .stdout(log_file.try_clone().expect("the agent's log file"))
-            .stderr(log_file);
-        // SAFETY: the closure runs between fork and exec in the child, which has a single thread; it only
-        // makes raw syscalls on data prepared before the fork (no allocation, no locks).
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        // SAFETY: as in `spawn_listening`: raw syscalls on data prepared before the fork.
         unsafe {
             command.pre_exec(move || setup.enter());
         }
-        let agent = command
+        let holder = command
             .spawn()
-            .unwrap_or_else(|err| panic!("cannot start {}: {err}", binaries().agent.display()));
+            .unwrap_or_else(|err| panic!("cannot start the namespace holder (sleep): {err}"));
+        wait_until_exec(&holder, "sleep");
+        let agent = spawn_agent(
+            dir.path(),
+            AgentListener::LabSocket,
+            extra_args,
+            Entry::Holder(holder.id()),
+        );
+        SimHost {
+            label: label.to_string(),
+            agent,
+            holder: Some(holder),
+            listener: AgentListener::LabSocket,
+            extra_args: extra_args.to_vec(),
+            socket: dir.path().join("agent.sock"),
+            log: dir.path().join("agent.log"),
+            dir,
+        }
+    }
+
+    /// SIGKILLs the agent of a restartable host; its namespaces, links, mounts and state stay.
+    pub fn kill_agent(&mut self) {
+        assert!(
+            self.holder.is_some(),
+            "{}: not a restartable host",
+            self.label
+        );
+        let _ = self.agent.kill();
+        let _ = self.agent.wait();
+    }
+
+    /// Starts a new agent in the same host (after [`SimHost::kill_agent`]) and waits until it serves.
+    pub fn restart_agent(&mut self) {
+        let holder = self
+            .holder
+            .as_ref()
+            .unwrap_or_else(|| panic!("{}: not a restartable host", self.label))
+            .id();
+        let _ = self.agent.kill();
+        let _ = self.agent.wait();
+        self.agent = spawn_agent(
+            self.dir.path(),
+            self.listener,
+            &self.extra_args,
+            Entry::Holder(holder),
+        );
+        self.wait_ready(Instant::now());
+    }
+
+    fn spawn_listening(label: &str, listener: AgentListener, extra_args: &[String]) -> SimHost {
+        let dir = lab_dir();
+        let agent = spawn_agent(dir.path(), listener, extra_args, Entry::Private);
         let socket = match listener {
-            AgentListener::LabSocket => lab_socket,
+            AgentListener::LabSocket => dir.path().join("agent.sock"),
             AgentListener::Default => {
                 PathBuf::from(format!("/proc/{}/root{DEFAULT_AGENT_SOCKET}", agent.id()))
             }
@@ -86,8 +128,11 @@ impl SimHost {
         SimHost {
             label: label.to_string(),
             agent,
+            holder: None,
+            listener,
+            extra_args: extra_args.to_vec(),
             socket,
-            log,
+            log: dir.path().join("agent.log"),
             dir,
         }
     }
@@ -126,9 +171,10 @@ impl SimHost {
         &self.label
     }
 
-    /// The agent's pid: the handle to the simulated host's namespaces (`nsenter --target`).
+    /// A pid inside the simulated host's namespaces (`nsenter --target`): the holder's if it has one, as
+    /// it outlives agents.
     pub fn pid(&self) -> u32 {
-        self.agent.id()
+        self.holder.as_ref().unwrap_or(&self.agent).id()
     }
 
     /// The `--host` value for the CLI: `unix:/tmp/.../agent.sock`.
@@ -153,6 +199,136 @@ impl Drop for SimHost {
         // SIGKILL, not SIGTERM: teardown must not depend on the agent behaving.
         let _ = self.agent.kill();
         let _ = self.agent.wait();
+        if let Some(holder) = &mut self.holder {
+            let _ = holder.kill();
+            let _ = holder.wait();
+        }
+    }
+}
+
+/// Starts an agent for the host whose directory is `dir`, either making the host's namespaces itself
+/// or entering a holder's.
+fn spawn_agent(dir: &Path, listener: AgentListener, extra_args: &[String], entry: Entry) -> Child {
+    let lab_socket = dir.join("agent.sock");
+    // Appended to: a restarted agent's log follows its predecessor's.
+    let log_file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("agent.log"))
+        .expect("the agent's log file");
+    let mut command = Command::new(&binaries().agent);
+    if listener == AgentListener::LabSocket {
+        command
+            .arg("--listen")
+            .arg(format!("unix:{}", lab_socket.display()));
+    }
+    // Never the machine's /var/lib/nsfleet: each simulated host keeps its ledger and journal with it.
+    if !extra_args.iter().any(|arg| arg.starts_with("--state-dir")) {
+        command.arg("--state-dir").arg(dir.join("state"));
+    }
+    command
+        .args(extra_args)
+        .env(
+            "RUST_LOG",
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+        )
+        .stdin(Stdio::null())
+        .stdout(log_file.try_clone().expect("the agent's log file"))
+        .stderr(log_file);
+    match entry {
+        Entry::Private => {
+            let setup = PrivateHostSetup::new();
+            // SAFETY: the closure runs between fork and exec in the child, which has a single thread; it
+            // only makes raw syscalls on data prepared before the fork (no allocation, no locks).
+            unsafe {
+                command.pre_exec(move || setup.enter());
+            }
+        }
+        Entry::Holder(holder) => {
+            let join = JoinHolder::new(holder);
+            // SAFETY: as above; the namespace files were opened before the fork.
+            unsafe {
+                command.pre_exec(move || join.enter());
+            }
+        }
+    }
+    command
+        .spawn()
+        .unwrap_or_else(|err| panic!("cannot start {}: {err}", binaries().agent.display()))
+}
+
+fn lab_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("nsfleet-lab-")
+        .tempdir()
+        .expect("a temporary directory for the simulated host")
+}
+
+/// How an agent gets its host's namespaces.
+#[derive(Clone, Copy)]
+enum Entry {
+    /// Makes them itself: the host ends with the agent.
+    Private,
+    /// Enters those of this holder process.
+    Holder(u32),
+}
+
+/// Waits until `child` has exec'd `program`, so whatever it did before exec (entering the host) is done.
+fn wait_until_exec(child: &Child, program: &str) {
+    let started = Instant::now();
+    loop {
+        let exe = std::fs::read_link(format!("/proc/{}/exe", child.id()));
+        if exe.is_ok_and(|exe| exe.file_name().is_some_and(|name| name == program)) {
+            return;
+        }
+        assert!(
+            started.elapsed() < STARTUP_LIMIT,
+            "the namespace holder (pid {}) did not start within {STARTUP_LIMIT:?}",
+            child.id()
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// What an agent's child does between fork and exec to enter a holder's namespaces, with the namespace
+/// files opened before the fork.
+struct JoinHolder {
+    parent: libc::pid_t,
+    net: OwnedFd,
+    mnt: OwnedFd,
+}
+
+impl JoinHolder {
+    fn new(holder: u32) -> Self {
+        let open = |kind: &str| -> OwnedFd {
+            File::open(format!("/proc/{holder}/ns/{kind}"))
+                .unwrap_or_else(|err| panic!("the holder's {kind} namespace: {err}"))
+                .into()
+        };
+        JoinHolder {
+            parent: std::process::id() as libc::pid_t,
+            net: open("net"),
+            mnt: open("mnt"),
+        }
+    }
+
+    fn enter(&self) -> io::Result<()> {
+        // SAFETY: raw syscalls on file descriptors owned by `self`; async-signal-safe. The child has one
+        // thread, so entering a mount namespace is allowed.
+        unsafe {
+            check(libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ))?;
+            if libc::getppid() != self.parent {
+                return Err(io::Error::from_raw_os_error(libc::ESRCH));
+            }
+            check(libc::setns(self.net.as_raw_fd(), libc::CLONE_NEWNET))?;
+            check(libc::setns(self.mnt.as_raw_fd(), libc::CLONE_NEWNS))
+        }
     }
 }
 

@@ -182,6 +182,22 @@ fn satisfies(existing: &Address, wanted: &AddressSpec) -> bool {
         && wanted.scope.is_none_or(|scope| existing.scope == scope)
 }
 
+/// Whether the address a request would add is already on its link (`None`: the namespace or link is
+/// missing, so the request would fail). Read before a journaled add.
+pub(super) async fn exists(
+    registry: &NamespaceRegistry,
+    request: &AddAddress,
+) -> Result<Option<bool>, OpError> {
+    let Ok(handle) = namespace_handle(registry, &request.namespace).await else {
+        return Ok(None);
+    };
+    let Some(target) = crate::kernel::link::get_by_name(handle.route(), request.link.as_str())?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(find(&handle, target.index, request.prefix)?.is_some()))
+}
+
 fn find(
     handle: &NamespaceHandle,
     link_index: u32,

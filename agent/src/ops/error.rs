@@ -92,6 +92,10 @@ pub enum OpError {
     ManagementPathUnknown { what: String, source: KernelError },
     #[error("the operation's task ended without a result")]
     TaskLost,
+    /// The intent journal could not be written, so the change was not made: a change the journal does
+    /// not know of could not be taken back after a crash.
+    #[error("{0}; nothing was changed by this operation")]
+    Journal(#[from] crate::journal::JournalError),
     #[error(transparent)]
     Kernel(#[from] KernelError),
     #[error(transparent)]

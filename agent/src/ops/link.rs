@@ -414,6 +414,23 @@ pub async fn set(
     }
 }
 
+/// The `SetLink` that would take `request` back, read from the link as it is now; `None` when the link
+/// or namespace is missing (the request would fail). Read before a journaled change.
+pub(super) async fn reverse(
+    registry: &NamespaceRegistry,
+    namespace: &NamespaceRef,
+    name: &LinkName,
+    request: &SetLink,
+) -> Result<Option<SetLink>, OpError> {
+    let Ok(handle) = namespace_handle(registry, namespace).await else {
+        return Ok(None);
+    };
+    match link::get_by_name(handle.route(), name.as_str())? {
+        Some(original) => Ok(Some(reverse_of(&handle, namespace, &original, request)?)),
+        None => Ok(None),
+    }
+}
+
 /// The warnings for a link that just became a port of `master`.
 fn port_warnings(
     handle: &NamespaceHandle,

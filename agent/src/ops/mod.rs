@@ -15,6 +15,7 @@ pub mod operation;
 mod outcome;
 mod peers;
 pub mod ping;
+pub mod recovery;
 pub mod route;
 
 pub use error::OpError;

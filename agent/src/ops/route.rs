@@ -108,27 +108,7 @@ pub async fn add(
         ),
         None => None,
     };
-    let wanted = Route {
-        destination: request.destination,
-        gateway: request.gateway,
-        device_index,
-        metric: request.metric,
-        table: request.table(),
-        // As `ip route add`: a route without a gateway is on-link.
-        scope: request.scope.unwrap_or(if request.gateway.is_some() {
-            Scope::Global
-        } else {
-            Scope::Link
-        }),
-        protocol: if request.marked {
-            route::RouteProtocol::from(super::marker::NSFLEET_PROTOCOL)
-        } else {
-            PROTOCOL_BOOT
-        },
-        kind: RouteType::Unicast,
-        source: request.source,
-        flags: Vec::new(),
-    };
+    let wanted = wanted_route(request, device_index);
     let existing = route::list(handle.route(), Some(request.destination.family()))?
         .into_iter()
         .find(|r| same_key(r, &wanted));
@@ -154,6 +134,55 @@ pub async fn add(
     );
     route::add(handle.route(), &wanted, mode, &context)?;
     Ok(Outcome::changed(existing))
+}
+
+fn wanted_route(request: &RouteRequest, device_index: Option<u32>) -> Route {
+    Route {
+        destination: request.destination,
+        gateway: request.gateway,
+        device_index,
+        metric: request.metric,
+        table: request.table(),
+        // As `ip route add`: a route without a gateway is on-link.
+        scope: request.scope.unwrap_or(if request.gateway.is_some() {
+            Scope::Global
+        } else {
+            Scope::Link
+        }),
+        protocol: if request.marked {
+            route::RouteProtocol::from(super::marker::NSFLEET_PROTOCOL)
+        } else {
+            PROTOCOL_BOOT
+        },
+        kind: RouteType::Unicast,
+        source: request.source,
+        flags: Vec::new(),
+    }
+}
+
+/// The route with the request's key (table, destination, metric) as it is now, `Ok(None)` when there is
+/// none or the request names a device or namespace that does not exist (it would fail). Read before a
+/// journaled add.
+pub(super) async fn existing(
+    registry: &NamespaceRegistry,
+    request: &RouteRequest,
+) -> Result<Option<Route>, OpError> {
+    let Ok(handle) = namespace_handle(registry, &request.namespace).await else {
+        return Ok(None);
+    };
+    let device_index = match &request.device {
+        Some(device) => match link::get_by_name(handle.route(), device.as_str())? {
+            Some(device) => Some(device.index),
+            None => return Ok(None),
+        },
+        None => None,
+    };
+    let wanted = wanted_route(request, device_index);
+    Ok(
+        route::list(handle.route(), Some(request.destination.family()))?
+            .into_iter()
+            .find(|r| same_key(r, &wanted)),
+    )
 }
 
 /// Puts back a route exactly as the kernel reported it (undo of a replace).

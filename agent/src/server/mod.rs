@@ -123,6 +123,8 @@ pub enum ServerError {
     Descriptors(#[from] prost_reflect::DescriptorError),
     #[error(transparent)]
     StateDir(#[from] crate::state::StateDirError),
+    #[error(transparent)]
+    Journal(#[from] crate::journal::JournalError),
     #[error("serve on {addr}: {source}")]
     Serve {
         addr: ListenAddr,
@@ -309,11 +311,24 @@ pub async fn run(
     // Opened before any listener exists, so an unusable directory stops the start, not a later apply.
     let state_dir = crate::state::StateDir::open(&config.state_dir)?;
     let ledger = crate::topology::Ledger::new(state_dir.subdir("ledger")?);
+    let journal = Arc::new(crate::journal::Journal::open(state_dir.subdir("journal")?)?);
     let admission = Admission::new(limits.connections());
     let registry = Arc::new(NamespaceRegistry::new().await?);
+    let nat_backend: Arc<dyn crate::nat::NatBackend> = Arc::new(NftBackend::new());
+    // Before any listener exists, so no call sees the half-applied state of a transaction the previous
+    // process did not finish. A transaction that cannot be taken back is kept and logged, and the agent
+    // serves anyway: refusing to start would leave the host with no way to look at or repair it remotely.
+    let recovery = crate::ops::recovery::recover(&journal, &registry, &nat_backend).await?;
+    if recovery.recovered > 0 || !recovery.kept.is_empty() {
+        tracing::warn!(
+            recovered = recovery.recovered,
+            kept = recovery.kept.len(),
+            "intent journal: unfinished transactions found at start"
+        );
+    }
     // A namespace deleted behind the agent's back is let go of within this, not when next asked for.
     registry.sweep_every(std::time::Duration::from_millis(500));
-    let routes = routes(registry, ledger, limits.max_message_bytes).await?;
+    let routes = routes(registry, nat_backend, journal, ledger, limits.max_message_bytes).await?;
     let gid = config.socket_group.as_deref().map(group_id).transpose()?;
 
     // One server per listener: TLS is a property of the server, and unix sockets never get it.
@@ -392,6 +407,8 @@ pub async fn run(
 
 async fn routes(
     registry: Arc<NamespaceRegistry>,
+    nat_backend: Arc<dyn crate::nat::NatBackend>,
+    journal: Arc<crate::journal::Journal>,
     ledger: crate::topology::Ledger,
     max_message_bytes: usize,
 ) -> Result<Routes, ServerError> {
@@ -431,13 +448,13 @@ async fn routes(
                 .await
         }
     }
-    let nat_backend: Arc<dyn crate::nat::NatBackend> = Arc::new(NftBackend::new());
     health_reporter
         .set_serving::<pb::batch_service_server::BatchServiceServer<BatchApi>>()
         .await;
     let batch = BatchApi::new(
         registry.clone(),
         nat_backend.clone(),
+        journal.clone(),
         nat_unavailable.clone(),
     );
     health_reporter
@@ -446,6 +463,7 @@ async fn routes(
     let topologies = Arc::new(Topologies::new(
         registry.clone(),
         nat_backend.clone(),
+        journal,
         ledger,
     ));
     let topology = TopologyApi::new(topologies, nat_unavailable.clone());

@@ -11,6 +11,7 @@ use super::status::{
 use super::validate::Validate;
 use super::{management_path, warnings_to_proto};
 use crate::domain::FieldError;
+use crate::journal::Journal;
 use crate::nat::NatBackend;
 use crate::netns::NamespaceRegistry;
 use crate::ops::batch::{self, OperationOutcome};
@@ -22,6 +23,7 @@ const MAX_OPERATIONS: usize = 100_000;
 pub struct BatchApi {
     registry: Arc<NamespaceRegistry>,
     nat: Arc<dyn NatBackend>,
+    journal: Arc<Journal>,
     nat_unavailable: Option<String>,
 }
 
@@ -29,11 +31,13 @@ impl BatchApi {
     pub fn new(
         registry: Arc<NamespaceRegistry>,
         nat: Arc<dyn NatBackend>,
+        journal: Arc<Journal>,
         nat_unavailable: Option<String>,
     ) -> Self {
         Self {
             registry,
             nat,
+            journal,
             nat_unavailable,
         }
     }
@@ -180,6 +184,7 @@ impl BatchService for BatchApi {
         let outcomes = tokio::spawn(batch::run(
             registry,
             nat,
+            self.journal.clone(),
             operations,
             request.continue_on_error,
         ))

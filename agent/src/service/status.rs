@@ -35,7 +35,8 @@ impl From<OpError> for StatusError {
             | OpError::FamilyDisabled { .. }
             | OpError::CutsManagementPath { .. }
             | OpError::ManagementPathUnknown { .. }
-            | OpError::TaskLost => Status::failed_precondition(error.to_string()),
+            | OpError::TaskLost
+            | OpError::Journal(_) => Status::failed_precondition(error.to_string()),
             OpError::Kernel(e) => kernel_status(e),
             OpError::Netns(e) => netns_status(e),
             OpError::Sysctl { source, .. } => Status::new(io_code(source), error.to_string()),

@@ -29,6 +29,7 @@ pub use object::{ObjectId, ObjectKind};
 pub use plan::{Action, Change, Plan};
 
 use crate::domain::NamespaceRef;
+use crate::journal::Journal;
 use crate::kernel::route::MAIN_TABLE;
 use crate::nat::NatBackend;
 use crate::netns::NamespaceRegistry;
@@ -74,15 +75,22 @@ pub struct Summary {
 pub struct Topologies {
     registry: Arc<NamespaceRegistry>,
     nat: Arc<dyn NatBackend>,
+    journal: Arc<Journal>,
     ledger: Ledger,
     busy: Mutex<()>,
 }
 
 impl Topologies {
-    pub fn new(registry: Arc<NamespaceRegistry>, nat: Arc<dyn NatBackend>, ledger: Ledger) -> Self {
+    pub fn new(
+        registry: Arc<NamespaceRegistry>,
+        nat: Arc<dyn NatBackend>,
+        journal: Arc<Journal>,
+        ledger: Ledger,
+    ) -> Self {
         Self {
             registry,
             nat,
+            journal,
             ledger,
             busy: Mutex::new(()),
         }
@@ -347,8 +355,12 @@ impl Topologies {
         &self,
         operations: Vec<Operation>,
     ) -> Result<Vec<OperationOutcome>, TopologyError> {
-        let (registry, nat) = (self.registry.clone(), self.nat.clone());
-        tokio::spawn(batch::run(registry, nat, operations, false))
+        let (registry, nat, journal) = (
+            self.registry.clone(),
+            self.nat.clone(),
+            self.journal.clone(),
+        );
+        tokio::spawn(batch::run(registry, nat, journal, operations, false))
             .await
             .map_err(|e| TopologyError::Unfinished(e.to_string()))
     }

@@ -1,7 +1,10 @@
 //! Many operations on one host in one call. Operations that touch disjoint namespaces run concurrently;
 //! operations that share one run in the order given ([`plan`]). On the first failure nothing new starts,
-//! and (unless told to continue) every applied operation is taken back, newest first.
+//! and (unless told to continue) every applied operation is taken back, newest first. Everything a
+//! batch changes is written to the intent journal first ([`intent`]), so an agent killed half way takes
+//! the batch back at its next start (`ops::recovery`).
 
+pub mod intent;
 mod nat_runs;
 mod plan;
 
@@ -24,12 +27,14 @@ use tokio::task::JoinSet;
 pub(super) use plan::Footprint;
 
 use crate::domain::NamespaceRef;
+use crate::journal::{Journal, Transaction};
 use crate::nat::NatBackend;
 use crate::netns::NamespaceRegistry;
 
 use super::nat as nat_ops;
 use super::operation::{Applied, Operation, Undo};
 use super::{OpError, Warning};
+use intent::{Created, Entry, UndoRecord};
 
 /// Operations applied at once, at most. Enough to hide each request's round trips; the kernel serializes
 /// link changes behind one lock anyway.
@@ -68,9 +73,48 @@ enum Step {
     Skipped,
 }
 
+/// Applies `operations` as one transaction of `journal`: its record is written before the first change
+/// and removed once the batch has ended (applied, or taken back by itself). If the record cannot be
+/// written, nothing is applied: the first operation fails with [`OpError::Journal`], the rest are skipped.
 pub async fn run(
     registry: Arc<NamespaceRegistry>,
     nat: Arc<dyn NatBackend>,
+    journal: Arc<Journal>,
+    operations: Vec<Operation>,
+    continue_on_error: bool,
+) -> Vec<OperationOutcome> {
+    let transaction = match journal.begin(&Entry::Intent {
+        operations: intent::describe(&operations),
+    }) {
+        Ok(transaction) => Arc::new(transaction),
+        Err(error) => {
+            let mut outcomes: Vec<_> = (0..operations.len())
+                .map(|_| OperationOutcome::Skipped)
+                .collect();
+            if let Some(first) = outcomes.first_mut() {
+                *first = OperationOutcome::Failed(error.into());
+            }
+            return outcomes;
+        }
+    };
+    let outcomes = run_journaled(registry, nat, &transaction, operations, continue_on_error).await;
+    // The batch is over either way: what it could not take back was reported to the caller as NOT_UNDONE,
+    // and a restart must not now undo what the caller was told is applied.
+    match Arc::try_unwrap(transaction) {
+        Ok(transaction) => {
+            if let Err(error) = transaction.finish() {
+                tracing::error!("the batch ended, but its intent record stays: {error}");
+            }
+        }
+        Err(_) => tracing::error!("the batch ended while a task still held its intent record"),
+    }
+    outcomes
+}
+
+async fn run_journaled(
+    registry: Arc<NamespaceRegistry>,
+    nat: Arc<dyn NatBackend>,
+    transaction: &Arc<Transaction>,
     operations: Vec<Operation>,
     continue_on_error: bool,
 ) -> Vec<OperationOutcome> {
@@ -87,6 +131,7 @@ pub async fn run(
     // Steps a run's leader decided for the later members of its run; each member collects its own. The
     // plan makes every member wait for the one before it (same namespace), so the leader is done first.
     let decided: Arc<Mutex<HashMap<usize, Step>>> = Arc::default();
+    let created: Arc<Mutex<Created>> = Arc::default();
     let (done_senders, done_receivers): (Vec<_>, Vec<_>) =
         (0..operations.len()).map(|_| watch::channel(false)).unzip();
 
@@ -103,13 +148,15 @@ pub async fn run(
             Some(_) => Role::Member,
             None => Role::Alone,
         };
-        let (registry, nat, operations, failed, limit, decided) = (
+        let (registry, nat, operations, failed, limit, decided, transaction, created) = (
             registry.clone(),
             nat.clone(),
             operations.clone(),
             failed.clone(),
             limit.clone(),
             decided.clone(),
+            transaction.clone(),
+            created.clone(),
         );
         tasks.spawn(async move {
             for mut receiver in before {
@@ -122,6 +169,8 @@ pub async fn run(
                 operations: &operations,
                 failed: &failed,
                 continue_on_error,
+                transaction: &transaction,
+                created: &created,
             };
             let step = match run {
                 // Nothing decided: the leader did not start, so neither does the rest of its run.
@@ -161,6 +210,7 @@ pub async fn run(
             if rules > 1 {
                 let run: Vec<_> = newest_first.drain(..rules).collect();
                 for (index, outcome) in undo_nat_run(&registry, &nat, run).await {
+                    note_undone(transaction, index, &outcome);
                     outcomes[index] = Some(outcome);
                 }
                 continue;
@@ -172,7 +222,11 @@ pub async fn run(
                 changed,
                 warnings,
                 undo,
-            }) if roll_back => undo_one(&registry, &nat, changed, warnings, undo).await,
+            }) if roll_back => {
+                let outcome = undo_one(&registry, &nat, changed, warnings, undo).await;
+                note_undone(transaction, index, &outcome);
+                outcome
+            }
             Some(Step::Applied {
                 changed, warnings, ..
             }) => OperationOutcome::Applied { changed, warnings },
@@ -185,6 +239,16 @@ pub async fn run(
         .into_iter()
         .map(|o| o.unwrap_or(OperationOutcome::Skipped))
         .collect()
+}
+
+/// Tells the journal an operation was taken back, so a crash later in the rollback does not take it back
+/// twice. Losing this entry is harmless: taking back again finds the object gone or the value already set.
+fn note_undone(transaction: &Transaction, index: usize, outcome: &OperationOutcome) {
+    if matches!(outcome, OperationOutcome::Undone { .. }) {
+        if let Err(error) = transaction.append(&Entry::Undone { op: index }) {
+            tracing::warn!("intent journal: {error}");
+        }
+    }
 }
 
 /// How an operation's task takes part in a run of NAT additions.
@@ -203,6 +267,8 @@ struct Runner<'a> {
     operations: &'a [Operation],
     failed: &'a AtomicBool,
     continue_on_error: bool,
+    transaction: &'a Transaction,
+    created: &'a Mutex<Created>,
 }
 
 impl Runner<'_> {
@@ -212,24 +278,59 @@ impl Runner<'_> {
     }
 
     async fn apply_one(&self, index: usize) -> Step {
-        match self.operations[index]
-            .apply(self.registry, Some(self.nat))
-            .await
-        {
+        let operation = &self.operations[index];
+        let covered = lock(self.created).covers(operation);
+        if !covered {
+            let journaled =
+                match intent::before(self.registry, self.nat, operation, self.created).await {
+                    Ok(undo) => self.write_before(index, undo),
+                    Err(error) => Err(error),
+                };
+            if let Err(error) = journaled {
+                self.failed.store(true, Ordering::SeqCst);
+                return Step::Failed(error);
+            }
+        }
+        match operation.apply(self.registry, Some(self.nat)).await {
             Ok(Applied {
                 changed,
                 warnings,
                 undo,
                 ..
-            }) => Step::Applied {
-                changed,
-                warnings,
-                undo,
-            },
+            }) => {
+                if changed && !covered {
+                    self.write_after(index, &undo).await;
+                }
+                lock(self.created).note(operation, changed);
+                Step::Applied {
+                    changed,
+                    warnings,
+                    undo,
+                }
+            }
             Err(error) => {
                 self.failed.store(true, Ordering::SeqCst);
                 Step::Failed(error)
             }
+        }
+    }
+
+    /// Must succeed before the operation runs: a change the journal does not know of could not be taken
+    /// back after a crash.
+    fn write_before(&self, index: usize, undo: UndoRecord) -> Result<(), OpError> {
+        if undo.is_nothing() {
+            return Ok(());
+        }
+        self.transaction
+            .append(&Entry::Before { op: index, undo })
+            .map_err(OpError::from)
+    }
+
+    /// May fail without harm: recovery then treats the operation as in flight, by its `Before` entry.
+    async fn write_after(&self, index: usize, undo: &Undo) {
+        let undo = intent::after(self.registry, undo).await;
+        if let Err(error) = self.transaction.append(&Entry::After { op: index, undo }) {
+            tracing::warn!("intent journal: {error}");
         }
     }
 
@@ -243,24 +344,29 @@ impl Runner<'_> {
                 _ => None,
             })
             .collect();
-        if requests.len() == members.len() {
+        if requests.len() == members.len() && self.write_run_before(members).await.is_ok() {
             if let Ok(outcomes) = nat_ops::add_all(self.registry, self.nat.clone(), requests).await
             {
-                return outcomes
-                    .into_iter()
-                    .map(|outcome| Step::Applied {
+                let mut steps = Vec::with_capacity(outcomes.len());
+                for (&member, outcome) in members.iter().zip(outcomes) {
+                    let undo = if outcome.changed {
+                        Undo::DeleteNatRule {
+                            namespace: outcome_namespace(self.operations, members),
+                            id: outcome.value.id,
+                        }
+                    } else {
+                        Undo::Nothing
+                    };
+                    if outcome.changed && !lock(self.created).covers(&self.operations[member]) {
+                        self.write_after(member, &undo).await;
+                    }
+                    steps.push(Step::Applied {
                         changed: outcome.changed,
-                        undo: if outcome.changed {
-                            Undo::DeleteNatRule {
-                                namespace: outcome_namespace(self.operations, members),
-                                id: outcome.value.id,
-                            }
-                        } else {
-                            Undo::Nothing
-                        },
+                        undo,
                         warnings: outcome.warnings,
-                    })
-                    .collect();
+                    });
+                }
+                return steps;
             }
         }
         let mut steps = Vec::with_capacity(members.len());
@@ -272,6 +378,26 @@ impl Runner<'_> {
             });
         }
         steps
+    }
+}
+
+impl Runner<'_> {
+    /// The `Before` entries of a run of NAT additions, from one listing of the namespace's rules.
+    async fn write_run_before(&self, members: &[usize]) -> Result<(), OpError> {
+        for &member in members {
+            if lock(self.created).covers(&self.operations[member]) {
+                continue;
+            }
+            let undo = intent::before(
+                self.registry,
+                self.nat,
+                &self.operations[member],
+                self.created,
+            )
+            .await?;
+            self.write_before(member, undo)?;
+        }
+        Ok(())
     }
 }
 
