@@ -328,7 +328,14 @@ pub async fn run(
     }
     // A namespace deleted behind the agent's back is let go of within this, not when next asked for.
     registry.sweep_every(std::time::Duration::from_millis(500));
-    let routes = routes(registry, nat_backend, journal, ledger, limits.max_message_bytes).await?;
+    let routes = routes(
+        registry,
+        nat_backend,
+        journal,
+        ledger,
+        limits.max_message_bytes,
+    )
+    .await?;
     let gid = config.socket_group.as_deref().map(group_id).transpose()?;
 
     // One server per listener: TLS is a property of the server, and unix sockets never get it.

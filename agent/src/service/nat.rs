@@ -150,24 +150,48 @@ fn to_proto(rule: NatRule) -> pb::NatRule {
         IpFamily::V4 => crate::domain::Family::V4,
         IpFamily::V6 => crate::domain::Family::V6,
     };
+    let kind = match spec_to_proto(&rule.spec) {
+        SpecMessage::Masquerade(m) => Kind::Masquerade(m),
+        SpecMessage::Snat(s) => Kind::Snat(s),
+        SpecMessage::Dnat(d) => Kind::Dnat(d),
+    };
+    pb::NatRule {
+        id: rule.id,
+        family: family_to_proto(family),
+        kind: Some(kind),
+        comment: rule.comment,
+        packets: rule.packets,
+        bytes: rule.bytes,
+    }
+}
+
+/// A rule's match and action as the wire's messages. `NatRule` (listings) and `AddNatRuleRequest` (a
+/// topology's planned operations) each wrap them in a oneof of their own.
+pub(super) enum SpecMessage {
+    Masquerade(pb::Masquerade),
+    Snat(pb::Snat),
+    Dnat(pb::Dnat),
+}
+
+pub(super) fn spec_to_proto(spec: &NatRuleSpec) -> SpecMessage {
     let text = |address: Option<IpAddr>| address.map(|a| a.to_string()).unwrap_or_default();
-    let kind = match rule.spec {
+    match spec {
         NatRuleSpec::Masquerade {
             source,
             output_interface,
-        } => Kind::Masquerade(pb::Masquerade {
+        } => SpecMessage::Masquerade(pb::Masquerade {
             source: source.address.to_string(),
             source_prefix_len: u32::from(source.prefix_len),
-            output_interface: output_interface.unwrap_or_default(),
+            output_interface: output_interface.clone().unwrap_or_default(),
         }),
         NatRuleSpec::Snat {
             source,
             output_interface,
             to_address,
-        } => Kind::Snat(pb::Snat {
+        } => SpecMessage::Snat(pb::Snat {
             source: source.address.to_string(),
             source_prefix_len: u32::from(source.prefix_len),
-            output_interface,
+            output_interface: output_interface.clone(),
             to_address: to_address.to_string(),
         }),
         NatRuleSpec::Dnat {
@@ -177,7 +201,7 @@ fn to_proto(rule: NatRule) -> pb::NatRule {
             destination,
             to_address,
             to_port,
-        } => Kind::Dnat(pb::Dnat {
+        } => SpecMessage::Dnat(pb::Dnat {
             protocol: match protocol {
                 NatProtocol::Tcp => pb::NatProtocol::Tcp,
                 NatProtocol::Udp => pb::NatProtocol::Udp,
@@ -188,19 +212,11 @@ fn to_proto(rule: NatRule) -> pb::NatRule {
             } else {
                 u32::from(ports.last)
             },
-            input_interface: input_interface.unwrap_or_default(),
-            destination: text(destination),
+            input_interface: input_interface.clone().unwrap_or_default(),
+            destination: text(*destination),
             to_address: to_address.to_string(),
             to_port: to_port.map(u32::from).unwrap_or(0),
         }),
-    };
-    pb::NatRule {
-        id: rule.id,
-        family: family_to_proto(family),
-        kind: Some(kind),
-        comment: rule.comment,
-        packets: rule.packets,
-        bytes: rule.bytes,
     }
 }
 

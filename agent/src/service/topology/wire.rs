@@ -5,6 +5,7 @@ use nsfleet_proto::v1 as pb;
 use pb::batch_operation::Operation as Wire;
 
 use super::super::convert::{family_to_proto, scope_to_proto};
+use super::super::nat::SpecMessage;
 use crate::nat::NatRuleSpec;
 use crate::ops::address::Broadcast;
 use crate::ops::link::{LinkKindSpec, MasterChange};
@@ -208,47 +209,9 @@ fn route(request: &RouteRequest) -> pb::RouteSpec {
 
 fn nat_kind(spec: &NatRuleSpec) -> pb::add_nat_rule_request::Kind {
     use pb::add_nat_rule_request::Kind;
-    match spec {
-        NatRuleSpec::Masquerade {
-            source,
-            output_interface,
-        } => Kind::Masquerade(pb::Masquerade {
-            source: source.address.to_string(),
-            source_prefix_len: u32::from(source.prefix_len),
-            output_interface: output_interface.clone().unwrap_or_default(),
-        }),
-        NatRuleSpec::Snat {
-            source,
-            output_interface,
-            to_address,
-        } => Kind::Snat(pb::Snat {
-            source: source.address.to_string(),
-            source_prefix_len: u32::from(source.prefix_len),
-            output_interface: output_interface.clone(),
-            to_address: to_address.to_string(),
-        }),
-        NatRuleSpec::Dnat {
-            protocol,
-            ports,
-            input_interface,
-            destination,
-            to_address,
-            to_port,
-        } => Kind::Dnat(pb::Dnat {
-            protocol: match protocol {
-                crate::nat::NatProtocol::Tcp => pb::NatProtocol::Tcp as i32,
-                crate::nat::NatProtocol::Udp => pb::NatProtocol::Udp as i32,
-            },
-            port: u32::from(ports.first),
-            port_end: if ports.last == ports.first {
-                0
-            } else {
-                u32::from(ports.last)
-            },
-            input_interface: input_interface.clone().unwrap_or_default(),
-            destination: destination.map(|d| d.to_string()).unwrap_or_default(),
-            to_address: to_address.to_string(),
-            to_port: to_port.map(u32::from).unwrap_or(0),
-        }),
+    match super::super::nat::spec_to_proto(spec) {
+        SpecMessage::Masquerade(m) => Kind::Masquerade(m),
+        SpecMessage::Snat(s) => Kind::Snat(s),
+        SpecMessage::Dnat(d) => Kind::Dnat(d),
     }
 }
