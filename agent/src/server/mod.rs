@@ -78,7 +78,7 @@ use tower::ServiceBuilder;
 use crate::audit::{AuditLog, RequestSummarizer};
 use crate::auth::{AuthPolicy, Role, TokenFileError};
 use crate::nat::{nft_available, NftBackend};
-use crate::netns::{NamespaceRegistry, NetnsError};
+use crate::netns::{MountNamespace, NamespaceRegistry, NetnsError};
 use crate::service::{
     AddressApi, BatchApi, DiagnosticsApi, ForwardingApi, LinkApi, NamespaceApi, NatApi,
     NeighborApi, RouteApi,
@@ -198,6 +198,8 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// The `--state-dir`: ledger and intent journal.
     pub state_dir: PathBuf,
+    /// The `--host-mount-namespace`: where /run/netns is changed, if not in the agent's own.
+    pub host_mount_namespace: Option<PathBuf>,
 }
 
 impl ServerConfig {
@@ -213,6 +215,7 @@ impl ServerConfig {
             audit_log: None,
             limits: Limits::default(),
             state_dir: PathBuf::from(crate::state::DEFAULT_STATE_DIR),
+            host_mount_namespace: None,
         }
     }
 
@@ -308,7 +311,11 @@ pub async fn run(
     // Opened before any listener exists, so an unusable directory stops the start, not a later apply.
     let _state_dir = crate::state::StateDir::open(&config.state_dir)?;
     let admission = Admission::new(limits.connections());
-    let registry = Arc::new(NamespaceRegistry::new().await?);
+    let mounts = match &config.host_mount_namespace {
+        Some(path) => MountNamespace::enter(path)?,
+        None => MountNamespace::own(),
+    };
+    let registry = Arc::new(NamespaceRegistry::new(mounts).await?);
     // A namespace deleted behind the agent's back is let go of within this, not when next asked for.
     registry.sweep_every(std::time::Duration::from_millis(500));
     let routes = routes(registry, limits.max_message_bytes).await?;
