@@ -42,7 +42,8 @@ impl MountNamespace {
     }
 
     /// The mount namespace behind `path` (`/proc/1/ns/mnt` for the host's init): checked now by entering
-    /// it once, so a wrong path or a missing capability stops the agent at start.
+    /// it once, so a wrong path or a missing capability stops the agent at start. Opening another
+    /// process's namespace file needs CAP_SYS_PTRACE when that process has capabilities this one lacks.
     pub fn enter(path: &Path) -> Result<Self, NetnsError> {
         let context = || format!("--host-mount-namespace {}", path.display());
         let fd = OwnedFd::from(File::open(path).map_err(|e| NetnsError::io(context(), e))?);
