@@ -58,8 +58,14 @@ fn the_daemonset_passes_kubernetes_schema_validation() {
 fn both_man_pages_render_without_groff_warnings() {
     let agent_page = run_bounded(Command::new(&binaries().agent).arg("--man"), TOOL_LIMIT);
     assert!(agent_page.success(), "{agent_page}");
-    assert!(agent_page.stdout.contains(".TH nsfleet-agent"), "{agent_page}");
-    assert!(agent_page.stdout.contains("host\\-mount\\-namespace"), "{agent_page}");
+    assert!(
+        agent_page.stdout.contains(".TH nsfleet-agent"),
+        "{agent_page}"
+    );
+    assert!(
+        agent_page.stdout.contains("host\\-mount\\-namespace"),
+        "{agent_page}"
+    );
     let dir = tempfile::tempdir().expect("a temporary directory");
     let agent_file = dir.path().join("nsfleet-agent.1");
     std::fs::write(&agent_file, &agent_page.stdout).expect("the agent's page");
@@ -109,9 +115,9 @@ fn json_logs_are_one_object_a_line() {
         })
         .collect();
     assert!(
-        lines
-            .iter()
-            .any(|line| line["level"] == "INFO" && line["fields"]["message"] == "serving nsfleet.v1"),
+        lines.iter().any(
+            |line| line["level"] == "INFO" && line["fields"]["message"] == "serving nsfleet.v1"
+        ),
         "no JSON line says the agent serves:\n{log}"
     );
 }
@@ -156,7 +162,9 @@ impl SandboxedAgent {
         let started = Instant::now();
         while UnixStream::connect(&socket).is_err() {
             if let Some(status) = child.try_wait().expect("waiting for the sandboxed agent") {
-                panic!("the sandboxed agent exited ({status}) before serving (its stderr is above)");
+                panic!(
+                    "the sandboxed agent exited ({status}) before serving (its stderr is above)"
+                );
             }
             assert!(
                 started.elapsed() < Duration::from_secs(30),
@@ -241,7 +249,10 @@ fn with_the_option_a_sandboxed_agent_mounts_where_the_host_sees_and_uses_them() 
     assert_eq!(listed["namespaces"][0]["name"], "seen", "{listed}");
 
     agent.cli("netns del seen");
-    assert!(host.ip_netns_list().is_empty(), "the unmount reached the host too");
+    assert!(
+        host.ip_netns_list().is_empty(),
+        "the unmount reached the host too"
+    );
     assert!(
         !Path::new(&format!("/proc/{}/root/run/netns/seen", host.pid())).exists(),
         "the mount point file is gone from the host's /run/netns"

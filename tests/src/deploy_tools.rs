@@ -15,16 +15,16 @@ const INSTALL_LIMIT: Duration = Duration::from_secs(600);
 pub fn kubernetes_validate() -> PathBuf {
     let venv = workspace().join("target").join("k8s-venv");
     let tool = venv.join("bin").join("kubernetes-validate");
-    let ready = || {
-        tool.is_file()
-            && run_bounded(Command::new(&tool).arg("--version"), RUN_LIMIT).success()
-    };
+    let ready =
+        || tool.is_file() && run_bounded(Command::new(&tool).arg("--version"), RUN_LIMIT).success();
     if ready() {
         return tool;
     }
     must(
         run_bounded(
-            Command::new("python3").args(["-m", "venv", "--clear"]).arg(&venv),
+            Command::new("python3")
+                .args(["-m", "venv", "--clear"])
+                .arg(&venv),
             RUN_LIMIT,
         ),
         "python3 -m venv (install python3 and python3-venv)",
@@ -41,7 +41,11 @@ pub fn kubernetes_validate() -> PathBuf {
         ),
         "pip install kubernetes-validate",
     );
-    assert!(ready(), "{} does not run after installing it", tool.display());
+    assert!(
+        ready(),
+        "{} does not run after installing it",
+        tool.display()
+    );
     tool
 }
 

@@ -47,9 +47,7 @@ impl MountNamespace {
     pub fn enter(path: &Path) -> Result<Self, NetnsError> {
         let context = || format!("--host-mount-namespace {}", path.display());
         let fd = OwnedFd::from(File::open(path).map_err(|e| NetnsError::io(context(), e))?);
-        let worker_fd = fd
-            .try_clone()
-            .map_err(|e| NetnsError::io(context(), e))?;
+        let worker_fd = fd.try_clone().map_err(|e| NetnsError::io(context(), e))?;
         let (jobs, incoming) = mpsc::channel::<Job>();
         let (entered, entry) = mpsc::sync_channel(1);
         std::thread::Builder::new()

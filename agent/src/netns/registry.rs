@@ -488,8 +488,7 @@ fn list_in(dir: &Path) -> Result<Vec<NamespaceInfo>, NetnsError> {
     };
     let mut namespaces = Vec::new();
     for entry in entries {
-        let entry =
-            entry.map_err(|e| NetnsError::io(format!("read {}", dir.display()), e))?;
+        let entry = entry.map_err(|e| NetnsError::io(format!("read {}", dir.display()), e))?;
         let Some(file_name) = entry.file_name().to_str().map(str::to_string) else {
             continue;
         };
