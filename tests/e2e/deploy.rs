@@ -128,11 +128,14 @@ fn json_logs_are_one_object_a_line() {
 struct SandboxedAgent {
     child: Child,
     endpoint: String,
+    log: std::path::PathBuf,
 }
 
 impl SandboxedAgent {
     fn start(host: &SimHost, name: &str, writable_run: bool, agent_args: &[String]) -> Self {
         let socket = host.dir().join(format!("{name}.sock"));
+        let log = host.dir().join(format!("{name}.log"));
+        let log_file = std::fs::File::create(&log).expect("the sandboxed agent's log");
         let remount = if writable_run {
             ""
         } else {
@@ -157,13 +160,14 @@ impl SandboxedAgent {
             .args(agent_args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
+            .stderr(log_file);
         let mut child = command.spawn().expect("nsenter to start a sandboxed agent");
         let started = Instant::now();
         while UnixStream::connect(&socket).is_err() {
             if let Some(status) = child.try_wait().expect("waiting for the sandboxed agent") {
                 panic!(
-                    "the sandboxed agent exited ({status}) before serving (its stderr is above)"
+                    "the sandboxed agent exited ({status}) before serving; its log:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
                 );
             }
             assert!(
@@ -175,11 +179,17 @@ impl SandboxedAgent {
         Self {
             child,
             endpoint: format!("unix:{}", socket.display()),
+            log,
         }
     }
 
     fn cli(&self, line: &str) -> Value {
         let run = Nsfleet::new().endpoint(&self.endpoint).line(line).run();
+        assert!(
+            run.finished.success(),
+            "{line}: {run:?}\nthe sandboxed agent's log:\n{}",
+            std::fs::read_to_string(&self.log).unwrap_or_default()
+        );
         run.result().clone()
     }
 }
@@ -245,6 +255,15 @@ fn with_the_option_a_sandboxed_agent_mounts_where_the_host_sees_and_uses_them() 
     // `ip netns exec` on the host enters the namespace through the agent's mount: it is the real one.
     let ping = host.ping("seen", "192.0.2.1", None);
     assert!(ping.success(), "{ping}");
+    // The unit's capabilities are enough for the rest: NAT through `nft`, the ping RPC's raw sockets.
+    agent.cli("nat add masquerade from 192.0.2.0/24 oif v-host");
+    let ruleset = host.run_ok("", &["nft", "list", "ruleset"]);
+    assert!(ruleset.contains("masquerade"), "{ruleset}");
+    let echo = Nsfleet::new()
+        .endpoint(&agent.endpoint)
+        .line("-n seen ping -c 1 192.0.2.1")
+        .run();
+    assert_eq!(echo.ping_replies(0), 1, "{echo:?}");
     let listed = agent.cli("netns list");
     assert_eq!(listed["namespaces"][0]["name"], "seen", "{listed}");
 
