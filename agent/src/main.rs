@@ -108,6 +108,27 @@ struct Args {
     /// change under way. Created (mode 0700) if missing; must be writable.
     #[arg(long, value_name = "DIR", default_value = nsfleet_agent::state::DEFAULT_STATE_DIR)]
     state_dir: PathBuf,
+
+    /// Make the mounts under /run/netns in this mount namespace (e.g. /proc/1/ns/mnt, the host's) instead
+    /// of the agent's own: needed when a sandbox (systemd's ProtectSystem, PrivateTmp, ...) gives the
+    /// agent a private mount namespace, whose mounts `ip netns` on the host would never see. Needs
+    /// CAP_SYS_CHROOT as well.
+    #[arg(long, value_name = "PATH")]
+    host_mount_namespace: Option<PathBuf>,
+
+    /// How log lines look on stderr: text for people, json (one object a line) for log collectors.
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+
+    /// Print the man page (roff) to stdout and exit.
+    #[arg(long, exclusive = true)]
+    man: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 fn parse_seconds(value: &str) -> Result<Duration, String> {
@@ -134,14 +155,21 @@ fn parse_certificate_role(value: &str) -> Result<CertificateRole, String> {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
+    let args = Args::parse();
+    if args.man {
+        return print_man_page();
+    }
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-    let args = Args::parse();
+        .with_writer(std::io::stderr);
+    match args.log_format {
+        LogFormat::Text => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        LogFormat::Json => logs.json().with_current_span(false).init(),
+    }
     if let Some(missing) = missing_capabilities() {
         eprintln!("nsfleet-agent: needs root, or the capabilities CAP_NET_ADMIN and CAP_SYS_ADMIN (missing: {missing})");
         return ExitCode::FAILURE;
@@ -188,11 +216,28 @@ fn main() -> ExitCode {
             idle_timeout: args.idle_timeout,
         },
         state_dir: args.state_dir,
+        host_mount_namespace: args.host_mount_namespace,
     };
     match runtime.block_on(server::run(config, shutdown_signal())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("nsfleet-agent: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_man_page() -> ExitCode {
+    use clap::CommandFactory;
+    let mut page = Vec::new();
+    if let Err(e) = clap_mangen::Man::new(Args::command()).render(&mut page) {
+        eprintln!("nsfleet-agent: cannot render the man page: {e}");
+        return ExitCode::FAILURE;
+    }
+    match std::io::Write::write_all(&mut std::io::stdout().lock(), &page) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("nsfleet-agent: cannot write the man page: {e}");
             ExitCode::FAILURE
         }
     }

@@ -31,4 +31,18 @@ impl NetnsError {
             source: source.into(),
         }
     }
+
+    /// The same error, its context prefixed with `outer`.
+    pub fn in_context(self, outer: &str) -> Self {
+        match self {
+            Self::Io { context, source } => Self::Io {
+                context: format!("{outer}: {context}"),
+                source,
+            },
+            Self::ThreadLost { context } => Self::ThreadLost {
+                context: format!("{outer}: {context}"),
+            },
+            other => other,
+        }
+    }
 }

@@ -8,6 +8,7 @@
 mod cookie;
 mod error;
 mod handle;
+mod mount_ns;
 mod mount_point;
 mod nsids;
 mod registry;
@@ -15,6 +16,7 @@ mod thread;
 
 pub use error::NetnsError;
 pub use handle::NamespaceHandle;
+pub use mount_ns::MountNamespace;
 pub use nsids::NsidMemo;
 pub use registry::{NamespaceInfo, NamespaceRegistry, NETNS_DIR};
 pub use thread::run_in_namespace;

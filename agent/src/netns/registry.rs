@@ -12,7 +12,7 @@ use nix::sched::{unshare, CloneFlags};
 use nix::sys::statfs::{statfs, NSFS_MAGIC};
 
 use super::mount_point::{leftover_kind, mark_as_ours, Leftover};
-use super::{cookie, NamespaceHandle, NetnsError, NsidMemo};
+use super::{cookie, MountNamespace, NamespaceHandle, NetnsError, NsidMemo};
 use crate::domain::{NamespaceName, NamespaceRef};
 use crate::kernel::RouteSocket;
 
@@ -38,6 +38,8 @@ pub struct NamespaceInfo {
 /// `ip netns del`, say) is noticed at the next request.
 pub struct NamespaceRegistry {
     dir: PathBuf,
+    /// Where `dir` is read and changed (see [`MountNamespace`]).
+    mounts: MountNamespace,
     host: Arc<NamespaceHandle>,
     handles: Mutex<HashMap<NamespaceName, Arc<NamespaceHandle>>>,
     nsids: NsidMemo,
@@ -45,8 +47,9 @@ pub struct NamespaceRegistry {
 }
 
 impl NamespaceRegistry {
-    /// Opens the agent's own namespace as "the host".
-    pub async fn new() -> Result<Self, NetnsError> {
+    /// Opens the agent's own network namespace as "the host"; named namespaces are mounted under
+    /// /run/netns as `mounts` sees it.
+    pub async fn new(mounts: MountNamespace) -> Result<Self, NetnsError> {
         // /proc/self is the main thread's namespace: the one the agent was started in, whatever thread
         // runs this.
         let fd = open_namespace_file(Path::new("/proc/self/ns/net"))?;
@@ -54,6 +57,7 @@ impl NamespaceRegistry {
         let host = NamespaceHandle::open(NamespaceRef::Host, fd, inode).await?;
         let registry = Self {
             dir: PathBuf::from(NETNS_DIR),
+            mounts,
             host: Arc::new(host),
             handles: Mutex::default(),
             nsids: NsidMemo::default(),
@@ -68,26 +72,25 @@ impl NamespaceRegistry {
     /// Removes the mount points of nsfleet's own creations that a killed agent left unmounted. Only
     /// files carrying nsfleet's mark: anything else under /run/netns is someone else's.
     fn clear_our_leftovers(&self) {
-        let Ok(entries) = fs::read_dir(&self.dir) else {
-            return;
-        };
-        for path in entries
-            .filter_map(|entry| entry.ok())
-            .map(|entry| entry.path())
-        {
-            if matches!(namespace_inode(&path), Ok(None))
-                && matches!(leftover_kind(&path), Ok(Leftover::Ours))
-            {
-                match fs::remove_file(&path) {
-                    Ok(()) => {
-                        tracing::info!(path = %path.display(), "removed the mount point of an interrupted namespace creation")
-                    }
-                    Err(e) => {
-                        tracing::warn!(path = %path.display(), error = %e, "cannot remove the mount point of an interrupted namespace creation")
-                    }
-                }
-            }
+        let dir = self.dir.clone();
+        if let Err(e) = self.mounts.run(move || clear_our_leftovers_in(&dir)) {
+            tracing::warn!(error = %e, "cannot look for interrupted namespace creations");
         }
+    }
+
+    /// Runs file system work on /run/netns in the mount namespace it belongs to.
+    fn in_mounts<T, F>(&self, work: F) -> Result<T, NetnsError>
+    where
+        F: FnOnce() -> Result<T, NetnsError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.mounts.run(work).and_then(|result| result)
+    }
+
+    /// Opens the namespace file of `name` (whatever it is: callers check).
+    pub fn open_file(&self, name: &NamespaceName) -> Result<OwnedFd, NetnsError> {
+        let path = self.path_of(name);
+        self.in_mounts(move || open_namespace_file(&path))
     }
 
     fn name_lock(&self, name: &NamespaceName) -> &tokio::sync::Mutex<()> {
@@ -125,7 +128,9 @@ impl NamespaceRegistry {
             }
         }
         let path = self.path_of(name);
-        let fd = open_namespace_file(&path).map_err(|e| not_found_or(e, namespace))?;
+        let fd = self
+            .open_file(name)
+            .map_err(|e| not_found_or(e, namespace))?;
         let inode = inode_of(&fd, &path.display().to_string())?;
         let handle = Arc::new(NamespaceHandle::open(namespace.clone(), fd, inode).await?);
         self.lock().insert(name.clone(), handle.clone());
@@ -159,11 +164,24 @@ impl NamespaceRegistry {
             .map(|(name, handle)| (name.clone(), handle.clone()))
             .collect();
         // Checked outside the lock: requests must not wait on a sweep's file system calls.
+        let paths: Vec<PathBuf> = cached.iter().map(|(name, _)| self.path_of(name)).collect();
+        let inodes = match self.mounts.run(move || {
+            paths
+                .iter()
+                .map(|path| namespace_inode(path).ok().flatten())
+                .collect::<Vec<_>>()
+        }) {
+            Ok(inodes) => inodes,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot sweep the namespace cache");
+                return;
+            }
+        };
         let stale: Vec<(NamespaceName, Arc<NamespaceHandle>)> = cached
             .into_iter()
-            .filter(|(name, handle)| {
-                !matches!(namespace_inode(&self.path_of(name)), Ok(Some(inode)) if inode == handle.inode())
-            })
+            .zip(inodes)
+            .filter(|((_, handle), inode)| *inode != Some(handle.inode()))
+            .map(|(cached, _)| cached)
             .collect();
         let live_cookies = {
             let mut handles = self.lock();
@@ -207,7 +225,11 @@ impl NamespaceRegistry {
     /// Looks up one named namespace.
     pub fn get(&self, name: &NamespaceName) -> Result<NamespaceInfo, NetnsError> {
         let path = self.path_of(name);
-        match namespace_inode(&path) {
+        let found = {
+            let path = path.clone();
+            self.mounts.run(move || namespace_inode(&path))?
+        };
+        match found {
             Ok(Some(inode)) => Ok(NamespaceInfo {
                 name: name.clone(),
                 inode,
@@ -225,27 +247,8 @@ impl NamespaceRegistry {
     /// Every named namespace, sorted by name. Files under /run/netns that are not namespace mounts (left
     /// over from a crash, say) are skipped.
     pub fn list(&self) -> Result<Vec<NamespaceInfo>, NetnsError> {
-        let entries = match fs::read_dir(&self.dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(NetnsError::io(format!("read {}", self.dir.display()), e)),
-        };
-        let mut namespaces = Vec::new();
-        for entry in entries {
-            let entry =
-                entry.map_err(|e| NetnsError::io(format!("read {}", self.dir.display()), e))?;
-            let Some(file_name) = entry.file_name().to_str().map(str::to_string) else {
-                continue;
-            };
-            let Ok(name) = NamespaceName::parse("name", &file_name) else {
-                continue;
-            };
-            if let Ok(Some(inode)) = namespace_inode(&entry.path()) {
-                namespaces.push(NamespaceInfo { name, inode });
-            }
-        }
-        namespaces.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(namespaces)
+        let dir = self.dir.clone();
+        self.in_mounts(move || list_in(&dir))
     }
 
     /// Creates a named namespace the way `ip netns add` does, without forking: a throwaway thread
@@ -258,22 +261,31 @@ impl NamespaceRegistry {
             Err(NetnsError::NotFound { .. }) => {}
             Err(not_a_namespace @ NetnsError::NotANamespace { .. }) => {
                 let path = self.path_of(name);
-                if !matches!(leftover_kind(&path), Ok(Leftover::Ours)) {
+                let removed = self.in_mounts(move || {
+                    if !matches!(leftover_kind(&path), Ok(Leftover::Ours)) {
+                        return Ok(false);
+                    }
+                    fs::remove_file(&path).map(|()| true).map_err(|e| {
+                        NetnsError::io(format!("remove the leftover {}", path.display()), e)
+                    })
+                })?;
+                if !removed {
                     return Err(not_a_namespace);
                 }
-                fs::remove_file(&path).map_err(|e| {
-                    NetnsError::io(format!("remove the leftover {}", path.display()), e)
-                })?;
             }
             Err(other) => return Err(other),
         }
         let dir = self.dir.clone();
         let path = self.path_of(name);
+        let mounts = self.mounts.clone();
         let (sender, receiver) = tokio::sync::oneshot::channel();
         std::thread::Builder::new()
             .name("nsfleet-netns-add".into())
             .spawn(move || {
-                let _ = sender.send(create_on_this_thread(&dir, &path).map(|()| open_here(&path)));
+                let created = mounts
+                    .join_on_this_thread()
+                    .and_then(|()| create_on_this_thread(&dir, &path));
+                let _ = sender.send(created.map(|()| open_here(&path)));
             })
             .map_err(|e| NetnsError::io("spawn namespace creation thread", e))?;
         let opened = match receiver.await {
@@ -306,18 +318,43 @@ impl NamespaceRegistry {
             // An empty file where a namespace was to be mounted: what `ip netns del` would remove too.
             Err(not_a_namespace @ NetnsError::NotANamespace { .. }) => {
                 let path = self.path_of(name);
-                return match leftover_kind(&path) {
+                return self.in_mounts(move || match leftover_kind(&path) {
                     Ok(Leftover::Ours | Leftover::Unmarked) => fs::remove_file(&path)
                         .map_err(|e| NetnsError::io(format!("remove {}", path.display()), e)),
                     _ => Err(not_a_namespace),
-                };
+                });
             }
             Err(other) => return Err(other),
         }
         self.lock().remove(name);
         // Inline, not on the blocking pool: an unmount and an unlink take microseconds, less than handing
         // them to another thread and waking this task again (a teardown runs a thousand of them in a row).
-        delete_mount(&self.path_of(name))
+        let path = self.path_of(name);
+        self.in_mounts(move || delete_mount(&path))
+    }
+}
+
+/// See [`NamespaceRegistry::clear_our_leftovers`].
+fn clear_our_leftovers_in(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for path in entries
+        .filter_map(|entry| entry.ok())
+        .map(|entry| entry.path())
+    {
+        if matches!(namespace_inode(&path), Ok(None))
+            && matches!(leftover_kind(&path), Ok(Leftover::Ours))
+        {
+            match fs::remove_file(&path) {
+                Ok(()) => {
+                    tracing::info!(path = %path.display(), "removed the mount point of an interrupted namespace creation")
+                }
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "cannot remove the mount point of an interrupted namespace creation")
+                }
+            }
+        }
     }
 }
 
@@ -440,4 +477,28 @@ fn not_found_or(error: NetnsError, namespace: &NamespaceRef) -> NetnsError {
         }
         _ => error,
     }
+}
+
+/// Every namespace mount in `dir`, sorted by name; see [`NamespaceRegistry::list`].
+fn list_in(dir: &Path) -> Result<Vec<NamespaceInfo>, NetnsError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(NetnsError::io(format!("read {}", dir.display()), e)),
+    };
+    let mut namespaces = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| NetnsError::io(format!("read {}", dir.display()), e))?;
+        let Some(file_name) = entry.file_name().to_str().map(str::to_string) else {
+            continue;
+        };
+        let Ok(name) = NamespaceName::parse("name", &file_name) else {
+            continue;
+        };
+        if let Ok(Some(inode)) = namespace_inode(&entry.path()) {
+            namespaces.push(NamespaceInfo { name, inode });
+        }
+    }
+    namespaces.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(namespaces)
 }

@@ -3,13 +3,11 @@
 //! asking that namespace which nsid it gives each named namespace.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::os::fd::AsFd;
-use std::path::Path;
 
 use crate::domain::{NamespaceName, NamespaceRef};
 use crate::kernel::link::{self, Link, PeerRef};
-use crate::netns::{NamespaceHandle, NamespaceInfo, NamespaceRegistry, NETNS_DIR};
+use crate::netns::{NamespaceHandle, NamespaceInfo, NamespaceRegistry};
 
 /// A veth peer with names where they could be found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,7 +119,7 @@ impl<'a> PeerResolver<'a> {
 
     /// The nsid `from` gives the named namespace, if it has one.
     fn ask(&self, name: &NamespaceName) -> Option<i32> {
-        let file = File::open(Path::new(NETNS_DIR).join(name.as_str())).ok()?;
+        let file = self.registry.open_file(name).ok()?;
         link::nsid_of(self.from.route(), file.as_fd())
             .ok()
             .flatten()

@@ -78,7 +78,7 @@ use tower::ServiceBuilder;
 use crate::audit::{AuditLog, RequestSummarizer};
 use crate::auth::{AuthPolicy, Role, TokenFileError};
 use crate::nat::{nft_available, NftBackend};
-use crate::netns::{NamespaceRegistry, NetnsError};
+use crate::netns::{MountNamespace, NamespaceRegistry, NetnsError};
 use crate::service::{
     AddressApi, BatchApi, DiagnosticsApi, ForwardingApi, LinkApi, NamespaceApi, NatApi,
     NeighborApi, RouteApi, TopologyApi,
@@ -201,6 +201,8 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// The `--state-dir`: ledger and intent journal.
     pub state_dir: PathBuf,
+    /// The `--host-mount-namespace`: where /run/netns is changed, if not in the agent's own.
+    pub host_mount_namespace: Option<PathBuf>,
 }
 
 impl ServerConfig {
@@ -216,6 +218,7 @@ impl ServerConfig {
             audit_log: None,
             limits: Limits::default(),
             state_dir: PathBuf::from(crate::state::DEFAULT_STATE_DIR),
+            host_mount_namespace: None,
         }
     }
 
@@ -313,7 +316,11 @@ pub async fn run(
     let ledger = crate::topology::Ledger::new(state_dir.subdir("ledger")?);
     let journal = Arc::new(crate::journal::Journal::open(state_dir.subdir("journal")?)?);
     let admission = Admission::new(limits.connections());
-    let registry = Arc::new(NamespaceRegistry::new().await?);
+    let mounts = match &config.host_mount_namespace {
+        Some(path) => MountNamespace::enter(path)?,
+        None => MountNamespace::own(),
+    };
+    let registry = Arc::new(NamespaceRegistry::new(mounts).await?);
     let nat_backend: Arc<dyn crate::nat::NatBackend> = Arc::new(NftBackend::new());
     // Before any listener exists, so no call sees the half-applied state of a transaction the previous
     // process did not finish. A transaction that cannot be taken back is kept and logged, and the agent
