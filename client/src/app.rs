@@ -38,6 +38,9 @@ pub fn main() -> ExitCode {
     if let Some(status) = crate::topology::verbs::run(&cli) {
         return status;
     }
+    if let Some(status) = crate::hosts::run(&cli) {
+        return status;
+    }
     let plan = match plan::plan(cli) {
         Ok(plan) => plan,
         Err(error) => {
@@ -102,6 +105,7 @@ async fn run_on_host(
     security: &ClientSecurity,
     context: CallContext,
 ) -> Result<Outcome, HostFailure> {
+    let context = context.for_host(&host);
     let channel = host
         .connect(context.timeout.min(MAX_CONNECT_TIMEOUT), security)
         .await?;
@@ -126,6 +130,7 @@ pub(crate) fn call_failure(
     security: &ClientSecurity,
     status: tonic::Status,
 ) -> HostFailure {
+    let security = host.security(security);
     let broken = std::error::Error::source(&status).is_some();
     let mut failure = HostFailure::from(status);
     if broken {
