@@ -8,6 +8,8 @@ use std::{
     path::{Path, PathBuf},
 };
 
+use serde::de::IgnoredAny;
+
 use super::file::{GroupEntry, InventoryFile, TlsEntry};
 use crate::{
     connect::Host,
@@ -109,7 +111,7 @@ pub fn check(file: &str, parsed: &InventoryFile, base: &Path) -> Result<Inventor
         hosts.push(InventoryHost {
             name: name.value.clone(),
             endpoint: entry.endpoint.value.trim().to_owned(),
-            access: access(&entry.tls, &entry.token_file, &entry.token_env, base)?,
+            access: access(&entry.tls, &entry.token_file, &entry.token_env, &entry.token, base)?,
         });
     }
     let mut group_access = Vec::new();
@@ -136,7 +138,7 @@ pub fn check(file: &str, parsed: &InventoryFile, base: &Path) -> Result<Inventor
                 ));
             }
         }
-        group_access.push(access(&group.tls, &group.token_file, &group.token_env, base)?);
+        group_access.push(access(&group.tls, &group.token_file, &group.token_env, &group.token, base)?);
     }
     let groups = &parsed.groups.0;
     let mut expanded = Vec::new();
@@ -191,8 +193,15 @@ fn access(
     tls: &Option<Located<TlsEntry>>,
     token_file: &Option<Located<String>>,
     token_env: &Option<Located<String>>,
+    token: &Option<Located<IgnoredAny>>,
     base: &Path,
 ) -> Result<Access, Problem> {
+    if let Some(token) = token {
+        return Err(problem(
+            token.pos(),
+            "a token is not written in the inventory (it is copied around; a token is a secret): give token_file or token_env",
+        ));
+    }
     let tls = match tls {
         None => None,
         Some(entry) => {

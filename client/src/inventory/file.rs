@@ -1,7 +1,7 @@
 //! The inventory file as written (YAML, decoded by the topology file's decoder so that errors carry
 //! `LINE:COL` and unknown keys get a "did you mean").
 
-use serde::Deserialize;
+use serde::{de, Deserialize};
 
 use crate::topology::file::{Located, NameMap};
 
@@ -25,6 +25,9 @@ pub struct HostEntry {
     pub token_file: Option<Located<String>>,
     #[serde(default)]
     pub token_env: Option<Located<String>>,
+    /// Read only to be refused with a reason: a token is not written in the inventory.
+    #[serde(default)]
+    pub token: Option<Located<de::IgnoredAny>>,
 }
 
 /// Hosts and other groups (`@NAME`-less: a member is a host's or a group's name), and the TLS and
@@ -39,6 +42,9 @@ pub struct GroupEntry {
     pub token_file: Option<Located<String>>,
     #[serde(default)]
     pub token_env: Option<Located<String>>,
+    /// Read only to be refused with a reason: a token is not written in the inventory.
+    #[serde(default)]
+    pub token: Option<Located<de::IgnoredAny>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
