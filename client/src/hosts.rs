@@ -150,7 +150,7 @@ fn print(
         (OutputFormat::Json, Err(failure)) => json!({
             "host": host.label,
             "reachable": false,
-            "error": {"code": format!("{:?}", failure.code), "message": failure.message},
+            "error": {"code": failure.code_name(), "message": failure.message},
         })
         .to_string(),
         (OutputFormat::Text, Ok(Some(info))) => format!(
