@@ -95,7 +95,7 @@ pub async fn run(plan: &Plan) -> bool {
     let mut progress = if host_progress.is_enabled() {
         Progress::disabled()
     } else {
-        Progress::for_fleet(plan.hosts.len())
+        Progress::for_fleet(plan.hosts.len(), text)
     };
     if let Some(count) = operations {
         let work = format!("{count} operation{}", if count == 1 { "" } else { "s" });

@@ -88,7 +88,7 @@ fn list(cli: &Cli) -> Result<bool, String> {
             all_reachable &= result.is_ok();
             print(format, host, &result);
         },
-        &mut Progress::for_fleet(hosts.len()),
+        &mut Progress::for_fleet(hosts.len(), format == OutputFormat::Text),
     ));
     Ok(all_reachable)
 }

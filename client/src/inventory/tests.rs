@@ -195,3 +195,20 @@ fn the_explicit_file_must_exist_and_the_default_may_not() {
     std::fs::write(&path, PLAIN).unwrap();
     assert_eq!(default.load().unwrap().unwrap().host_names(), ["web1", "web2", "db1"]);
 }
+
+#[test]
+fn the_readme_example_is_a_valid_inventory() {
+    let readme = include_str!("../../../README.md");
+    let block = readme
+        .split_once("<!-- inventory-example -->\n```yaml\n")
+        .and_then(|(_, rest)| rest.split_once("\n```"))
+        .map(|(block, _)| block)
+        .expect("the README has the inventory example");
+    let inventory = inventory(block).unwrap();
+    let everything: Vec<&str> = inventory.group("everything").unwrap().iter().map(|host| host.name.as_str()).collect();
+    assert_eq!(everything, ["web1", "web2", "lab1"]);
+    let web2 = inventory.host("web2").unwrap();
+    assert_eq!(web2.access.tls.as_ref().unwrap().ca, Path::new("/etc/nsfleet/ca.pem"), "from group web");
+    assert_eq!(web2.access.token, Some(TokenSource::Env("NSFLEET_WEB_TOKEN".into())));
+    assert_eq!(inventory.host("web1").unwrap().access.token, Some(TokenSource::File("/etc/nsfleet/web.token".into())));
+}

@@ -13,9 +13,12 @@ pub struct Progress {
 }
 
 impl Progress {
-    pub fn for_fleet(host_count: usize) -> Self {
+    /// JSON output is for programs: it gets no progress even when stderr is a terminal.
+    pub fn for_fleet(host_count: usize, text_output: bool) -> Self {
         Self {
-            enabled: host_count > PROGRESS_ABOVE_HOSTS && std::io::stderr().is_terminal(),
+            enabled: text_output
+                && host_count > PROGRESS_ABOVE_HOSTS
+                && std::io::stderr().is_terminal(),
             visible: false,
         }
     }
