@@ -4,8 +4,7 @@
 use std::{io::Write, process::ExitCode};
 
 use nsfleet_proto::v1::{
-    diagnostics_service_client::DiagnosticsServiceClient, GetAgentInfoRequest,
-    GetAgentInfoResponse,
+    diagnostics_service_client::DiagnosticsServiceClient, GetAgentInfoRequest, GetAgentInfoResponse,
 };
 use serde_json::json;
 use tonic_health::pb::{

@@ -230,7 +230,12 @@ fn on_a_terminal_a_batch_on_several_hosts_shows_per_host_progress() {
         }
     }
     let one = on_a_terminal(
-        &["--host", &a.endpoint, "batch", file.path().to_str().unwrap()],
+        &[
+            "--host",
+            &a.endpoint,
+            "batch",
+            file.path().to_str().unwrap(),
+        ],
         "",
     );
     assert!(!one.stdout.contains("applying"), "{}", one.stdout);

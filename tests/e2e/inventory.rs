@@ -39,7 +39,9 @@ fn a_group_reaches_each_of_its_hosts() {
     let lab = Lab::start(2);
     let dir = tempfile::tempdir().expect("a temporary directory");
     let inventory = lab_inventory(&lab, dir.path());
-    let run = with_inventory(&inventory).line("--host @lab netns add x").run();
+    let run = with_inventory(&inventory)
+        .line("--host @lab netns add x")
+        .run();
     assert_eq!(run.exit_code(), Some(0), "{run}");
     let hosts: Vec<&Value> = run.lines.iter().map(|line| &line["host"]).collect();
     assert_eq!(hosts, ["lab1", "lab2"], "{run}");
@@ -51,7 +53,9 @@ fn a_group_reaches_each_of_its_hosts() {
         );
     }
     // One host by name: only that one.
-    let run = with_inventory(&inventory).line("--host lab2 netns add y").run();
+    let run = with_inventory(&inventory)
+        .line("--host lab2 netns add y")
+        .run();
     assert_eq!(run.exit_code(), Some(0), "{run}");
     assert!(lab.host(1).ip_netns_list().contains(&"y".to_string()));
     assert!(!lab.host(0).ip_netns_list().contains(&"y".to_string()));
@@ -63,30 +67,64 @@ fn hosts_lists_reachability_and_the_agents_version() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let inventory = lab_inventory(&lab, dir.path());
     let run = with_inventory(&inventory).line("hosts").run();
-    assert_eq!(run.exit_code(), Some(1), "an unreachable host fails the listing\n{run}");
+    assert_eq!(
+        run.exit_code(),
+        Some(1),
+        "an unreachable host fails the listing\n{run}"
+    );
     let by_host: Vec<(&str, bool)> = run
         .lines
         .iter()
-        .map(|line| (line["host"].as_str().unwrap_or_default(), line["reachable"] == Value::Bool(true)))
+        .map(|line| {
+            (
+                line["host"].as_str().unwrap_or_default(),
+                line["reachable"] == Value::Bool(true),
+            )
+        })
         .collect();
-    assert_eq!(by_host, [("lab1", true), ("lab2", true), ("gone", false)], "{run}");
+    assert_eq!(
+        by_host,
+        [("lab1", true), ("lab2", true), ("gone", false)],
+        "{run}"
+    );
     for line in &run.lines[..2] {
-        assert_eq!(line["version"], Value::from(env!("CARGO_PKG_VERSION")), "{run}");
+        assert_eq!(
+            line["version"],
+            Value::from(env!("CARGO_PKG_VERSION")),
+            "{run}"
+        );
         assert!(line["uptime_seconds"].as_u64().is_some(), "{run}");
     }
-    assert_eq!(run.lines[2]["error"]["code"], Value::from("UNAVAILABLE"), "{run}");
+    assert_eq!(
+        run.lines[2]["error"]["code"],
+        Value::from("UNAVAILABLE"),
+        "{run}"
+    );
 
-    let text = with_inventory(&inventory).line("hosts --host @lab").text().run();
+    let text = with_inventory(&inventory)
+        .line("hosts --host @lab")
+        .text()
+        .run();
     assert_eq!(text.exit_code(), Some(0), "{text}");
     let lines: Vec<&str> = text.stdout().lines().collect();
     assert_eq!(lines.len(), 2, "{text}");
     for (line, name) in lines.iter().zip(["lab1", "lab2"]) {
-        let expected = format!("{name}: reachable, nsfleet-agent {} (", env!("CARGO_PKG_VERSION"));
+        let expected = format!(
+            "{name}: reachable, nsfleet-agent {} (",
+            env!("CARGO_PKG_VERSION")
+        );
         assert!(line.starts_with(&expected), "{line:?}\n{text}");
     }
-    let gone = with_inventory(&inventory).line("hosts --host gone").text().run();
+    let gone = with_inventory(&inventory)
+        .line("hosts --host gone")
+        .text()
+        .run();
     assert_eq!(gone.exit_code(), Some(1), "{gone}");
-    assert!(gone.stdout().starts_with("gone: unreachable: cannot connect to gone: "), "{gone}");
+    assert!(
+        gone.stdout()
+            .starts_with("gone: unreachable: cannot connect to gone: "),
+        "{gone}"
+    );
 }
 
 /// The agents here may not serve TopologyService yet (it is built on another branch): what this test
@@ -115,7 +153,10 @@ fn a_topology_host_without_endpoint_is_found_in_the_inventory() {
         .collect();
     assert_eq!(by_host.len(), 2, "{run}");
     assert_eq!(by_host[0].0, "lab1", "{run}");
-    assert!(["OK", "UNIMPLEMENTED"].contains(&by_host[0].1), "lab1's agent did not answer\n{run}");
+    assert!(
+        ["OK", "UNIMPLEMENTED"].contains(&by_host[0].1),
+        "lab1's agent did not answer\n{run}"
+    );
     assert_eq!(by_host[1], ("gone", "UNAVAILABLE"), "{run}");
     assert!(
         run.lines[1]["error"]["message"]
@@ -124,9 +165,15 @@ fn a_topology_host_without_endpoint_is_found_in_the_inventory() {
         "{run}"
     );
     // Without the inventory the file names no agent for either host.
-    let run = Nsfleet::new().args(["plan", &topology.display().to_string()]).text().run();
+    let run = Nsfleet::new()
+        .args(["plan", &topology.display().to_string()])
+        .text()
+        .run();
     assert_eq!(run.exit_code(), Some(1), "{run}");
-    assert!(run.stderr().contains("no endpoint for hosts lab1, gone"), "{run}");
+    assert!(
+        run.stderr().contains("no endpoint for hosts lab1, gone"),
+        "{run}"
+    );
 }
 
 /// Each bad inventory or `--host` exits with status 2 and this one message, before any host is called
@@ -160,9 +207,17 @@ fn bad_inventories_and_unknown_names_stop_before_any_host() {
         let file = write(dir.path(), &format!("bad{index}.yaml"), text);
         let run = with_inventory(&file).line(line).text().run();
         assert_eq!(run.exit_code(), Some(2), "{run}");
-        assert_eq!(run.stderr(), format!("nsfleet: {}:{expected}\n", file.display()), "{run}");
+        assert_eq!(
+            run.stderr(),
+            format!("nsfleet: {}:{expected}\n", file.display()),
+            "{run}"
+        );
     }
-    let good = write(dir.path(), "good.yaml", "hosts:\n  web1: {endpoint: 'unix:/nowhere/a.sock'}\ngroups:\n  web: {members: [web1]}\n");
+    let good = write(
+        dir.path(),
+        "good.yaml",
+        "hosts:\n  web1: {endpoint: 'unix:/nowhere/a.sock'}\ngroups:\n  web: {members: [web1]}\n",
+    );
     let unknown: &[(&str, String)] = &[
         ("--host web2 netns", format!("nsfleet: --host web2: {} has no host \"web2\"; did you mean \"web1\"? (an endpoint is written HOST:PORT, [IPV6]:PORT or unix:PATH)\n", good.display())),
         ("--host @wbe netns", format!("nsfleet: --host @wbe: {} has no group \"wbe\"; did you mean \"web\"?\n", good.display())),
@@ -173,7 +228,14 @@ fn bad_inventories_and_unknown_names_stop_before_any_host() {
         assert_eq!(run.stderr(), expected, "{run}");
     }
     let missing = dir.path().join("absent.yaml");
-    let run = with_inventory(&missing).line("--host @web netns").text().run();
+    let run = with_inventory(&missing)
+        .line("--host @web netns")
+        .text()
+        .run();
     assert_eq!(run.exit_code(), Some(2), "{run}");
-    assert!(run.stderr().starts_with(&format!("nsfleet: inventory {}: ", missing.display())), "{run}");
+    assert!(
+        run.stderr()
+            .starts_with(&format!("nsfleet: inventory {}: ", missing.display())),
+        "{run}"
+    );
 }

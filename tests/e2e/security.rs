@@ -325,8 +325,19 @@ fn inventory_hosts_carry_their_own_tls_and_token() {
     let inventory = path(&inventory);
     let run = |words: &[&str]| {
         let mut argv = vec![
-            "env", "-u", "NSFLEET_HOSTS", "-u", "NSFLEET_TOKEN", &read_token, &client,
-            "--inventory", &inventory, "-o", "json", "--timeout", "10",
+            "env",
+            "-u",
+            "NSFLEET_HOSTS",
+            "-u",
+            "NSFLEET_TOKEN",
+            &read_token,
+            &client,
+            "--inventory",
+            &inventory,
+            "-o",
+            "json",
+            "--timeout",
+            "10",
         ];
         argv.extend(words);
         fixture.host().run_in("client", &argv)
@@ -342,7 +353,10 @@ fn inventory_hosts_carry_their_own_tls_and_token() {
     assert_eq!(hosts, ["remote", "local"], "{both}");
     assert!(fixture.host().ip_netns_list().contains(&"inv1".to_string()));
     assert_ok(&run(&["--host", "reader", "netns", "list"]));
-    assert_code(&run(&["--host", "reader", "netns", "add", "inv2"]), "PERMISSION_DENIED");
+    assert_code(
+        &run(&["--host", "reader", "netns", "add", "inv2"]),
+        "PERMISSION_DENIED",
+    );
 }
 
 #[test]

@@ -39,7 +39,12 @@ impl DiagnosticsApi {
     fn agent_info(&self) -> pb::GetAgentInfoResponse {
         pb::GetAgentInfoResponse {
             version: env!("CARGO_PKG_VERSION").to_owned(),
-            build_profile: if cfg!(debug_assertions) { "debug" } else { "release" }.to_owned(),
+            build_profile: if cfg!(debug_assertions) {
+                "debug"
+            } else {
+                "release"
+            }
+            .to_owned(),
             // A host name that is not UTF-8 or cannot be read is not worth failing the call for: the
             // caller asks which agent answers, and the version says that.
             hostname: std::fs::read_to_string("/proc/sys/kernel/hostname")

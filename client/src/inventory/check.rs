@@ -90,43 +90,78 @@ fn problem(at: Pos, message: impl Into<String>) -> Problem {
 }
 
 pub fn check(file: &str, parsed: &InventoryFile, base: &Path) -> Result<Inventory, Problem> {
-    let host_names: Vec<&str> = parsed.hosts.0.iter().map(|(name, _)| name.value.as_str()).collect();
-    let group_names: Vec<&str> = parsed.groups.0.iter().map(|(name, _)| name.value.as_str()).collect();
+    let host_names: Vec<&str> = parsed
+        .hosts
+        .0
+        .iter()
+        .map(|(name, _)| name.value.as_str())
+        .collect();
+    let group_names: Vec<&str> = parsed
+        .groups
+        .0
+        .iter()
+        .map(|(name, _)| name.value.as_str())
+        .collect();
     let mut seen: HashMap<&str, Pos> = HashMap::new();
-    let names = parsed.hosts.0.iter().map(|(name, _)| name).chain(parsed.groups.0.iter().map(|(name, _)| name));
+    let names = parsed
+        .hosts
+        .0
+        .iter()
+        .map(|(name, _)| name)
+        .chain(parsed.groups.0.iter().map(|(name, _)| name));
     for name in names {
         check_name(name)?;
         if let Some(first) = seen.insert(name.value.as_str(), name.pos()) {
             return Err(problem(
                 name.pos(),
-                format!("\"{}\" is already a host or group (line {}): --host NAME must say which", name.value, first.line),
+                format!(
+                    "\"{}\" is already a host or group (line {}): --host NAME must say which",
+                    name.value, first.line
+                ),
             ));
         }
     }
     let mut hosts = Vec::new();
     for (name, entry) in &parsed.hosts.0 {
         if let Err(error) = Host::parse(&entry.endpoint.value) {
-            return Err(problem(entry.endpoint.pos(), format!("host {}: endpoint {error}", name.value)));
+            return Err(problem(
+                entry.endpoint.pos(),
+                format!("host {}: endpoint {error}", name.value),
+            ));
         }
         hosts.push(InventoryHost {
             name: name.value.clone(),
             endpoint: entry.endpoint.value.trim().to_owned(),
-            access: access(&entry.tls, &entry.token_file, &entry.token_env, &entry.token, base)?,
+            access: access(
+                &entry.tls,
+                &entry.token_file,
+                &entry.token_env,
+                &entry.token,
+                base,
+            )?,
         });
     }
     let mut group_access = Vec::new();
     for (name, group) in &parsed.groups.0 {
         // `--host @empty` would otherwise mean no host at all, which falls back to the local agent.
         if group.members.is_empty() {
-            return Err(problem(name.pos(), format!("group {} has no members", name.value)));
+            return Err(problem(
+                name.pos(),
+                format!("group {} has no members", name.value),
+            ));
         }
         for member in &group.members {
             if member.value == name.value {
-                return Err(problem(member.pos(), format!("group {} names itself", name.value)));
+                return Err(problem(
+                    member.pos(),
+                    format!("group {} names itself", name.value),
+                ));
             }
-            let known = host_names.contains(&member.value.as_str()) || group_names.contains(&member.value.as_str());
+            let known = host_names.contains(&member.value.as_str())
+                || group_names.contains(&member.value.as_str());
             if !known {
-                let candidates: Vec<&str> = host_names.iter().chain(&group_names).copied().collect();
+                let candidates: Vec<&str> =
+                    host_names.iter().chain(&group_names).copied().collect();
                 return Err(problem(
                     member.pos(),
                     format!(
@@ -138,7 +173,13 @@ pub fn check(file: &str, parsed: &InventoryFile, base: &Path) -> Result<Inventor
                 ));
             }
         }
-        group_access.push(access(&group.tls, &group.token_file, &group.token_env, &group.token, base)?);
+        group_access.push(access(
+            &group.tls,
+            &group.token_file,
+            &group.token_env,
+            &group.token,
+            base,
+        )?);
     }
     let groups = &parsed.groups.0;
     let mut expanded = Vec::new();
@@ -160,10 +201,18 @@ pub fn check(file: &str, parsed: &InventoryFile, base: &Path) -> Result<Inventor
             .map(|&group| (&groups[group].0, &group_access[group]))
             .collect();
         if host.access.tls.is_none() {
-            host.access.tls = inherit(at, &host.name, ("tls", "tls"), &from_groups, |access| access.tls.as_ref())?;
+            host.access.tls = inherit(at, &host.name, ("tls", "tls"), &from_groups, |access| {
+                access.tls.as_ref()
+            })?;
         }
         if host.access.token.is_none() {
-            host.access.token = inherit(at, &host.name, ("token", "token_file or token_env"), &from_groups, |access| access.token.as_ref())?;
+            host.access.token = inherit(
+                at,
+                &host.name,
+                ("token", "token_file or token_env"),
+                &from_groups,
+                |access| access.token.as_ref(),
+            )?;
         }
     }
     Ok(Inventory {
@@ -179,7 +228,9 @@ fn check_name(name: &Located<String>) -> Result<(), Problem> {
     let value = name.value.as_str();
     let bad = value.is_empty()
         || value.starts_with('@')
-        || value.chars().any(|c| c.is_whitespace() || matches!(c, ',' | ':' | '/' | '[' | ']'));
+        || value
+            .chars()
+            .any(|c| c.is_whitespace() || matches!(c, ',' | ':' | '/' | '[' | ']'));
     if bad {
         return Err(problem(
             name.pos(),
@@ -219,11 +270,17 @@ fn access(
     };
     let token = match (token_file, token_env) {
         (Some(_), Some(second)) => {
-            return Err(problem(second.pos(), "give token_file or token_env, not both"))
+            return Err(problem(
+                second.pos(),
+                "give token_file or token_env, not both",
+            ))
         }
         (Some(path), None) => Some(TokenSource::File(base.join(&path.value))),
         (None, Some(variable)) if variable.value.is_empty() => {
-            return Err(problem(variable.pos(), "token_env: the name of an environment variable"))
+            return Err(problem(
+                variable.pos(),
+                "token_env: the name of an environment variable",
+            ))
         }
         (None, Some(variable)) => Some(TokenSource::Env(variable.value.clone())),
         (None, None) => None,
@@ -249,11 +306,17 @@ fn expand(
             }
             continue;
         }
-        let Some(group) = groups.iter().position(|(name, _)| name.value == member.value) else {
+        let Some(group) = groups
+            .iter()
+            .position(|(name, _)| name.value == member.value)
+        else {
             continue;
         };
         if let Some(start) = path.iter().position(|&index| index == group) {
-            let mut chain: Vec<&str> = path[start..].iter().map(|&index| groups[index].0.value.as_str()).collect();
+            let mut chain: Vec<&str> = path[start..]
+                .iter()
+                .map(|&index| groups[index].0.value.as_str())
+                .collect();
             chain.push(&groups[group].0.value);
             return Err(problem(
                 member.pos(),

@@ -65,27 +65,37 @@ pub fn resolve_hosts(
         hosts.push(inventory_host(inventory, host, command_line)?);
         Ok::<(), ResolveError>(())
     };
-    for text in given.iter().map(|text| text.trim()).filter(|text| !text.is_empty()) {
+    for text in given
+        .iter()
+        .map(|text| text.trim())
+        .filter(|text| !text.is_empty())
+    {
         if let Some(group) = text.strip_prefix('@') {
             let Some(inventory) = inventory else {
                 return Err(ResolveError::NoInventory {
                     name: group.to_owned(),
                     where_: missing_inventory
-                        .map(|path| format!(" ({path} does not exist; choose one with --inventory FILE)"))
+                        .map(|path| {
+                            format!(" ({path} does not exist; choose one with --inventory FILE)")
+                        })
                         .unwrap_or_default(),
                 });
             };
-            let members = inventory.group(group).ok_or_else(|| ResolveError::UnknownGroup {
-                name: group.to_owned(),
-                file: inventory.file.clone(),
-                hint: suggestion(group, &inventory.group_names()),
-            })?;
+            let members = inventory
+                .group(group)
+                .ok_or_else(|| ResolveError::UnknownGroup {
+                    name: group.to_owned(),
+                    file: inventory.file.clone(),
+                    hint: suggestion(group, &inventory.group_names()),
+                })?;
             for host in members {
                 add_named(host, inventory, &mut hosts)?;
             }
             continue;
         }
-        if let Some((inventory, host)) = inventory.and_then(|inventory| Some((inventory, inventory.host(text)?))) {
+        if let Some((inventory, host)) =
+            inventory.and_then(|inventory| Some((inventory, inventory.host(text)?)))
+        {
             add_named(host, inventory, &mut hosts)?;
             continue;
         }
@@ -123,7 +133,12 @@ pub fn inventory_host(
             tls: None,
             token: None,
         } => None,
-        access => Some(&*Box::leak(Box::new(load(inventory, host, access, command_line)?))),
+        access => Some(&*Box::leak(Box::new(load(
+            inventory,
+            host,
+            access,
+            command_line,
+        )?))),
     };
     Ok(endpoint.named(&host.name, security))
 }
@@ -148,7 +163,9 @@ fn load(
             options.token = None;
         }
         Some(TokenSource::Env(variable)) => {
-            let value = std::env::var(variable).ok().filter(|value| !value.is_empty());
+            let value = std::env::var(variable)
+                .ok()
+                .filter(|value| !value.is_empty());
             let Some(value) = value else {
                 return Err(ResolveError::UnsetToken {
                     file: inventory.file.clone(),

@@ -32,22 +32,42 @@ fn names(hosts: &[crate::connect::Host]) -> Vec<&str> {
     hosts.iter().map(|host| host.label.as_str()).collect()
 }
 
-fn resolve(given: &[&str], inventory: Option<&Inventory>) -> Result<Vec<crate::connect::Host>, ResolveError> {
+fn resolve(
+    given: &[&str],
+    inventory: Option<&Inventory>,
+) -> Result<Vec<crate::connect::Host>, ResolveError> {
     let given: Vec<String> = given.iter().map(|text| (*text).to_owned()).collect();
-    resolve_hosts(&given, inventory, &SecurityOptions::default(), Some("/nowhere/hosts.yaml"))
+    resolve_hosts(
+        &given,
+        inventory,
+        &SecurityOptions::default(),
+        Some("/nowhere/hosts.yaml"),
+    )
 }
 
 #[test]
 fn hosts_and_nested_groups() {
     let inventory = inventory(FILE).unwrap();
-    let all: Vec<&str> = inventory.group("all").unwrap().iter().map(|host| host.name.as_str()).collect();
+    let all: Vec<&str> = inventory
+        .group("all")
+        .unwrap()
+        .iter()
+        .map(|host| host.name.as_str())
+        .collect();
     assert_eq!(all, ["web1", "web2", "db1"]);
     let web1 = inventory.host("web1").unwrap();
     assert_eq!(web1.endpoint, "10.0.0.1:50051");
     let tls = web1.access.tls.as_ref().unwrap();
-    assert_eq!(tls.ca, Path::new("/etc/nsfleet/ca.pem"), "relative to the file");
+    assert_eq!(
+        tls.ca,
+        Path::new("/etc/nsfleet/ca.pem"),
+        "relative to the file"
+    );
     assert_eq!(tls.server_name.as_deref(), Some("web1.example"));
-    assert_eq!(web1.access.token, Some(TokenSource::Env("WEB_TOKEN".into())));
+    assert_eq!(
+        web1.access.token,
+        Some(TokenSource::Env("WEB_TOKEN".into()))
+    );
     assert_eq!(inventory.host("db1").unwrap().access, Access::default());
 }
 
@@ -58,8 +78,14 @@ fn group_settings_reach_member_hosts_that_set_none() {
          groups:\n  g:\n    members: [a, b]\n    token_file: /shared/token\n",
     )
     .unwrap();
-    assert_eq!(inventory.host("a").unwrap().access.token, Some(TokenSource::File("/shared/token".into())));
-    assert_eq!(inventory.host("b").unwrap().access.token, Some(TokenSource::File("/etc/nsfleet/own".into())));
+    assert_eq!(
+        inventory.host("a").unwrap().access.token,
+        Some(TokenSource::File("/shared/token".into()))
+    );
+    assert_eq!(
+        inventory.host("b").unwrap().access.token,
+        Some(TokenSource::File("/etc/nsfleet/own".into()))
+    );
 }
 
 #[test]
@@ -73,7 +99,10 @@ fn unknown_keys_name_their_line_and_the_key_meant() {
         "hosts.yaml:4:12: a token is not written in the inventory (it is copied around; a token is a secret): give token_file or token_env"
     );
     let top = error("host:\n  a: {endpoint: 'unix:/a'}\n");
-    assert!(top.starts_with("hosts.yaml:1:1: unknown key \"host\"; did you mean \"hosts\"?"), "{top}");
+    assert!(
+        top.starts_with("hosts.yaml:1:1: unknown key \"host\"; did you mean \"hosts\"?"),
+        "{top}"
+    );
 }
 
 #[test]
@@ -106,10 +135,19 @@ fn two_groups_with_different_tls_for_one_host_are_refused() {
         "hosts.yaml:2:3: host a is in groups east (line 5) and west (line 8), whose tls settings differ: set tls on the host to choose"
     );
     // The host's own setting decides.
-    let chosen = text.replace("a: {endpoint: '10.0.0.1:1'}", "a: {endpoint: '10.0.0.1:1', tls: {ca: own.pem}}");
+    let chosen = text.replace(
+        "a: {endpoint: '10.0.0.1:1'}",
+        "a: {endpoint: '10.0.0.1:1', tls: {ca: own.pem}}",
+    );
     let inventory = inventory(&chosen).unwrap();
-    assert_eq!(inventory.host("a").unwrap().access.tls.as_ref().unwrap().ca, Path::new("/etc/nsfleet/own.pem"));
-    assert_eq!(inventory.host("b").unwrap().access.tls.as_ref().unwrap().ca, Path::new("/etc/nsfleet/west.pem"));
+    assert_eq!(
+        inventory.host("a").unwrap().access.tls.as_ref().unwrap().ca,
+        Path::new("/etc/nsfleet/own.pem")
+    );
+    assert_eq!(
+        inventory.host("b").unwrap().access.tls.as_ref().unwrap().ca,
+        Path::new("/etc/nsfleet/west.pem")
+    );
 }
 
 #[test]
@@ -118,12 +156,16 @@ fn names_and_endpoints_are_checked() {
         error("hosts:\n  a: {endpoint: 'unix:/a'}\ngroups:\n  a:\n    members: [a]\n"),
         "hosts.yaml:4:3: \"a\" is already a host or group (line 2): --host NAME must say which"
     );
-    assert!(error("hosts:\n  'x:1': {endpoint: 'unix:/a'}\n").starts_with("hosts.yaml:2:3: \"x:1\" is not a host or group name"));
+    assert!(error("hosts:\n  'x:1': {endpoint: 'unix:/a'}\n")
+        .starts_with("hosts.yaml:2:3: \"x:1\" is not a host or group name"));
     assert_eq!(
         error("hosts:\n  a: {endpoint: 'host:http'}\n"),
         "hosts.yaml:2:17: host a: endpoint \"host:http\": \"http\" is not a port number"
     );
-    assert_eq!(error("hosts:\n  a: {}\n"), "hosts.yaml:2:6: missing field `endpoint`");
+    assert_eq!(
+        error("hosts:\n  a: {}\n"),
+        "hosts.yaml:2:6: missing field `endpoint`"
+    );
     assert_eq!(
         error("hosts:\n  a: {endpoint: 'unix:/a', token_file: t, token_env: T}\n"),
         "hosts.yaml:2:54: give token_file or token_env, not both"
@@ -146,8 +188,29 @@ groups:
 #[test]
 fn host_entries_resolve_in_order_once_each() {
     let inventory = inventory(PLAIN).unwrap();
-    let hosts = resolve(&["db1", "@web", "web2", "unix:/tmp/x.sock", "192.0.2.1", "agent:7"], Some(&inventory)).unwrap();
-    assert_eq!(names(&hosts), ["db1", "web1", "web2", "unix:/tmp/x.sock", "192.0.2.1", "agent:7"]);
+    let hosts = resolve(
+        &[
+            "db1",
+            "@web",
+            "web2",
+            "unix:/tmp/x.sock",
+            "192.0.2.1",
+            "agent:7",
+        ],
+        Some(&inventory),
+    )
+    .unwrap();
+    assert_eq!(
+        names(&hosts),
+        [
+            "db1",
+            "web1",
+            "web2",
+            "unix:/tmp/x.sock",
+            "192.0.2.1",
+            "agent:7"
+        ]
+    );
 }
 
 #[test]
@@ -158,7 +221,9 @@ fn unknown_names_and_groups_are_refused() {
         "--host web3: hosts.yaml has no host \"web3\"; did you mean \"web1\"? (an endpoint is written HOST:PORT, [IPV6]:PORT or unix:PATH)"
     );
     assert_eq!(
-        resolve(&["@wbe"], Some(&inventory)).unwrap_err().to_string(),
+        resolve(&["@wbe"], Some(&inventory))
+            .unwrap_err()
+            .to_string(),
         "--host @wbe: hosts.yaml has no group \"wbe\"; did you mean \"web\"?"
     );
     assert_eq!(
@@ -193,7 +258,10 @@ fn the_explicit_file_must_exist_and_the_default_may_not() {
     };
     assert!(default.load().unwrap().is_none());
     std::fs::write(&path, PLAIN).unwrap();
-    assert_eq!(default.load().unwrap().unwrap().host_names(), ["web1", "web2", "db1"]);
+    assert_eq!(
+        default.load().unwrap().unwrap().host_names(),
+        ["web1", "web2", "db1"]
+    );
 }
 
 #[test]
@@ -205,10 +273,25 @@ fn the_readme_example_is_a_valid_inventory() {
         .map(|(block, _)| block)
         .expect("the README has the inventory example");
     let inventory = inventory(block).unwrap();
-    let everything: Vec<&str> = inventory.group("everything").unwrap().iter().map(|host| host.name.as_str()).collect();
+    let everything: Vec<&str> = inventory
+        .group("everything")
+        .unwrap()
+        .iter()
+        .map(|host| host.name.as_str())
+        .collect();
     assert_eq!(everything, ["web1", "web2", "lab1"]);
     let web2 = inventory.host("web2").unwrap();
-    assert_eq!(web2.access.tls.as_ref().unwrap().ca, Path::new("/etc/nsfleet/ca.pem"), "from group web");
-    assert_eq!(web2.access.token, Some(TokenSource::Env("NSFLEET_WEB_TOKEN".into())));
-    assert_eq!(inventory.host("web1").unwrap().access.token, Some(TokenSource::File("/etc/nsfleet/web.token".into())));
+    assert_eq!(
+        web2.access.tls.as_ref().unwrap().ca,
+        Path::new("/etc/nsfleet/ca.pem"),
+        "from group web"
+    );
+    assert_eq!(
+        web2.access.token,
+        Some(TokenSource::Env("NSFLEET_WEB_TOKEN".into()))
+    );
+    assert_eq!(
+        inventory.host("web1").unwrap().access.token,
+        Some(TokenSource::File("/etc/nsfleet/web.token".into()))
+    );
 }

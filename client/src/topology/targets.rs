@@ -104,16 +104,16 @@ fn resolve_with(
             .or(host.endpoint.as_deref());
         let listed = inventory.and_then(|inventory| Some((inventory, inventory.host(&host.name)?)));
         let parsed = match (endpoint, listed) {
-            (Some(endpoint), _) => Host::parse(endpoint).map_err(|source| TargetError::Endpoint {
-                name: host.name.clone(),
-                source,
-            })?,
-            (None, Some((inventory, listed))) => inventory_host(
-                inventory,
-                listed,
-                &crate::plan::security_options(global),
-            )
-            .map_err(|error| TargetError::Inventory(error.to_string()))?,
+            (Some(endpoint), _) => {
+                Host::parse(endpoint).map_err(|source| TargetError::Endpoint {
+                    name: host.name.clone(),
+                    source,
+                })?
+            }
+            (None, Some((inventory, listed))) => {
+                inventory_host(inventory, listed, &crate::plan::security_options(global))
+                    .map_err(|error| TargetError::Inventory(error.to_string()))?
+            }
             (None, None) => {
                 missing.push(host.name.clone());
                 continue;
@@ -150,7 +150,11 @@ mod tests {
     use crate::topology::parse;
 
     /// Without an inventory: these tests are about the file and the command line.
-    fn resolve(file: &str, loaded: &Loaded, overrides: &[String]) -> Result<Vec<Target>, TargetError> {
+    fn resolve(
+        file: &str,
+        loaded: &Loaded,
+        overrides: &[String],
+    ) -> Result<Vec<Target>, TargetError> {
         use clap::Parser;
         let global = crate::cli::Cli::parse_from(["nsfleet", "netns"]).global;
         resolve_with(file, loaded, overrides, None, &global)
