@@ -15,7 +15,7 @@ use crate::{
     connect::{ClientSecurity, Host},
     failure::HostFailure,
     fleet::{self, MAX_CONCURRENT_HOSTS},
-    output::{Emitted, Printer, Progress},
+    output::{Emitted, HostProgress, Printer, Progress},
     plan::{self, Plan},
 };
 
@@ -36,6 +36,9 @@ pub fn main() -> ExitCode {
         return status;
     }
     if let Some(status) = crate::topology::verbs::run(&cli) {
+        return status;
+    }
+    if let Some(status) = crate::hosts::run(&cli) {
         return status;
     }
     let plan = match plan::plan(cli) {
@@ -82,8 +85,33 @@ pub async fn run(plan: &Plan) -> bool {
         live_ping: text && !several_hosts && matches!(plan.action, Action::Ping(_)),
     };
     let mut printer = Printer::new(plan.format, several_hosts);
-    let mut progress = Progress::for_fleet(plan.hosts.len());
-    let job = |host: &Host| run_on_host(host.clone(), &plan.action, &plan.security, context);
+    // A batch on several hosts is a long fleet operation: a line per host as its work starts and ends,
+    // as `nsfleet apply` shows, instead of the counter.
+    let operations = match &plan.action {
+        Action::Batch(batch) if several_hosts => Some(batch.request().operations.len()),
+        _ => None,
+    };
+    let host_progress = HostProgress::for_terminal(text && operations.is_some());
+    let mut progress = if host_progress.is_enabled() {
+        Progress::disabled()
+    } else {
+        Progress::for_fleet(plan.hosts.len(), text)
+    };
+    if let Some(count) = operations {
+        let work = format!("{count} operation{}", if count == 1 { "" } else { "s" });
+        for host in &plan.hosts {
+            host_progress.started(&host.label, &work);
+        }
+    }
+    let job = |host: &Host| {
+        let call = run_on_host(host.clone(), &plan.action, &plan.security, context);
+        let label = host.label.clone();
+        async move {
+            let result = call.await;
+            host_progress.finished(&label, result.is_ok());
+            result
+        }
+    };
     let deliver = |host: &Host, result| write_out(printer.host(&host.label, result));
     fleet::run_in_order(
         &plan.hosts,
@@ -102,6 +130,7 @@ async fn run_on_host(
     security: &ClientSecurity,
     context: CallContext,
 ) -> Result<Outcome, HostFailure> {
+    let context = context.for_host(&host);
     let channel = host
         .connect(context.timeout.min(MAX_CONNECT_TIMEOUT), security)
         .await?;
@@ -126,6 +155,7 @@ pub(crate) fn call_failure(
     security: &ClientSecurity,
     status: tonic::Status,
 ) -> HostFailure {
+    let security = host.security(security);
     let broken = std::error::Error::source(&status).is_some();
     let mut failure = HostFailure::from(status);
     if broken {

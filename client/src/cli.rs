@@ -22,16 +22,22 @@ pub struct Cli {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Global options")]
 pub struct GlobalOptions {
-    /// Agent endpoint, HOST:PORT, [IPV6]:PORT or unix:PATH; repeat (or separate with commas) for several
-    /// hosts [default: unix:/run/nsfleet/agent.sock, the agent's default]
+    /// Agent endpoint (HOST:PORT, [IPV6]:PORT or unix:PATH), host NAME or @GROUP of the inventory;
+    /// repeat (or separate with commas) for several hosts [default: unix:/run/nsfleet/agent.sock, the
+    /// agent's default]
     #[arg(
         long = "host",
-        value_name = "ENDPOINT",
+        value_name = "ENDPOINT|NAME|@GROUP",
         global = true,
         env = "NSFLEET_HOSTS",
         value_delimiter = ','
     )]
     pub hosts: Vec<String>,
+
+    /// Inventory of named hosts and groups (YAML) [default: $XDG_CONFIG_HOME/nsfleet/hosts.yaml, or
+    /// ~/.config/nsfleet/hosts.yaml, if it exists]
+    #[arg(long, value_name = "FILE", env = "NSFLEET_INVENTORY", global = true)]
+    pub inventory: Option<PathBuf>,
 
     /// Network namespace to act in (as with `ip -n NS`); the agent's own namespace if not given
     #[arg(short = 'n', long = "netns", value_name = "NS", global = true)]
@@ -195,6 +201,9 @@ pub enum Object {
     /// Apply many changes in one call per host: one nsfleet command per line, without "nsfleet"
     #[command(after_help = BATCH_HELP)]
     Batch(BatchArgs),
+    /// List the inventory's hosts (or the --host ones) with reachability (gRPC health) and agent
+    /// version; exit status 1 if one is unreachable
+    Hosts,
     /// Simulated hosts on this machine to rehearse on: each an agent in throwaway network and mount
     /// namespaces, on a unix socket; `lab up NAME --hosts N` prints their --endpoint lines
     #[command(subcommand)]

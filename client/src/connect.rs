@@ -22,6 +22,9 @@ pub struct Host {
     endpoint: Endpoint,
     /// `HOST:PORT` of a TCP endpoint (`None` for a unix socket), for the `https://` form under TLS.
     authority: Option<String>,
+    /// The host's own TLS and token (from the inventory), instead of the command line's. One command
+    /// per process: loaded once, it lives as long as the process, which keeps `Host` cheap to clone.
+    security: Option<&'static ClientSecurity>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -55,7 +58,25 @@ impl Host {
             label: text.to_owned(),
             endpoint,
             authority,
+            security: None,
         })
+    }
+
+    /// This host under another label (its inventory name), with its own security settings.
+    pub fn named(mut self, label: &str, security: Option<&'static ClientSecurity>) -> Self {
+        self.label = label.to_owned();
+        self.security = security;
+        self
+    }
+
+    /// The host's own security settings, if the inventory gave it any.
+    pub fn own_security(&self) -> Option<&'static ClientSecurity> {
+        self.security
+    }
+
+    /// The security settings that apply to this host: its own, else `fallback` (the command line's).
+    pub fn security<'a>(&self, fallback: &'a ClientSecurity) -> &'a ClientSecurity {
+        self.security.unwrap_or(fallback)
     }
 
     /// Whether the host is reached over TCP (and so may need TLS), not a unix socket.
@@ -71,6 +92,7 @@ impl Host {
         timeout: Duration,
         security: &ClientSecurity,
     ) -> Result<Channel, HostFailure> {
+        let security = self.security(security);
         let endpoint = match (&security.tls, &self.authority) {
             (Some(tls), Some(authority)) => tcp_endpoint(&self.label, "https", authority)
                 .map_err(|error| HostFailure::new(Code::InvalidArgument, error.to_string()))?
@@ -172,6 +194,10 @@ pub struct SecurityOptions {
     pub token_file: Option<PathBuf>,
     /// The token itself, from `NSFLEET_TOKEN` (never a flag: command lines are visible to every user).
     pub token: Option<String>,
+    /// The environment variable `token` came from, for messages; `NSFLEET_TOKEN` if not set.
+    pub token_variable: Option<String>,
+    /// The name the agent's certificate must carry, when it is not the endpoint's host.
+    pub server_name: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -209,8 +235,11 @@ impl SecurityOptions {
         };
         let tls = match (&self.ca, identity) {
             (Some(ca), identity) => {
-                let config = ClientTlsConfig::new()
+                let mut config = ClientTlsConfig::new()
                     .ca_certificate(Certificate::from_pem(read_pem("--ca", ca)?));
+                if let Some(name) = &self.server_name {
+                    config = config.domain_name(name.clone());
+                }
                 Some(match identity {
                     Some(identity) => config.identity(identity),
                     None => config,
@@ -229,7 +258,12 @@ impl SecurityOptions {
                 })?;
                 Some((format!("--token-file {}", path.display()), text))
             }
-            (None, Some(token)) => Some(("NSFLEET_TOKEN".to_owned(), token.clone())),
+            (None, Some(token)) => Some((
+                self.token_variable
+                    .clone()
+                    .unwrap_or_else(|| "NSFLEET_TOKEN".to_owned()),
+                token.clone(),
+            )),
             (None, None) => None,
         };
         let authorization = token

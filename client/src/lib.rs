@@ -16,6 +16,8 @@ pub mod connect;
 pub mod failure;
 pub mod fleet;
 pub mod grammar;
+pub mod hosts;
+pub mod inventory;
 pub mod lab;
 pub mod local;
 pub mod output;

@@ -47,8 +47,12 @@ pub enum UsageError {
     Batch(#[from] crate::batch::ScriptError),
     #[error("{0}: prints locally and asks no agent; it is not a change a batch can carry")]
     Local(&'static str),
-    #[error("{0}: works on whole topologies; it is not a change a batch can carry")]
+    #[error("{0}: works on whole topologies or fleets; it is not a change a batch can carry")]
     Topology(&'static str),
+    #[error("{0}")]
+    Inventory(#[from] crate::inventory::InventoryError),
+    #[error("{0}")]
+    Hosts(#[from] crate::inventory::ResolveError),
 }
 
 impl UsageError {
@@ -57,6 +61,8 @@ impl UsageError {
         match self {
             UsageError::Grammar { command, .. } => Some(format!("nsfleet {command} --help")),
             UsageError::Endpoint(_)
+            | UsageError::Inventory(_)
+            | UsageError::Hosts(_)
             | UsageError::Security(_)
             | UsageError::Local(_)
             | UsageError::Topology(_) => None,
@@ -114,16 +120,8 @@ impl RequestOptions {
 pub fn plan(cli: Cli) -> Result<Plan, UsageError> {
     let global = cli.global;
     let options = RequestOptions::of(&global);
-    let security = SecurityOptions {
-        ca: global.ca,
-        cert: global.cert,
-        key: global.key,
-        token_file: global.token_file,
-        token: std::env::var("NSFLEET_TOKEN")
-            .ok()
-            .filter(|token| !token.is_empty()),
-    }
-    .load()?;
+    let security_options = security_options(&global);
+    let security = security_options.load()?;
     let action = action(cli.object, &options)?;
     // A ping's answer is its whole run: the default gives it the time its requests need on top, while an
     // explicit --timeout bounds it, as the help says.
@@ -133,7 +131,7 @@ pub fn plan(cli: Cli) -> Result<Plan, UsageError> {
         (None, _) => DEFAULT_TIMEOUT,
     };
     Ok(Plan {
-        hosts: hosts(&global.hosts)?,
+        hosts: hosts(&global, &security_options)?,
         action,
         format: global.output,
         timeout,
@@ -154,14 +152,33 @@ fn force(action: &mut Action) {
     }
 }
 
-/// Empty entries (from `NSFLEET_HOSTS="a,,b"` or a trailing comma) are skipped; none at all means the
-/// local agent.
-pub(crate) fn hosts(given: &[String]) -> Result<Vec<Host>, EndpointError> {
-    let mut hosts: Vec<Host> = given
-        .iter()
-        .filter(|text| !text.trim().is_empty())
-        .map(|text| Host::parse(text))
-        .collect::<Result<_, _>>()?;
+/// The security options of the command line and environment, for hosts without their own.
+pub(crate) fn security_options(global: &GlobalOptions) -> SecurityOptions {
+    SecurityOptions {
+        ca: global.ca.clone(),
+        cert: global.cert.clone(),
+        key: global.key.clone(),
+        token_file: global.token_file.clone(),
+        token: std::env::var("NSFLEET_TOKEN")
+            .ok()
+            .filter(|token| !token.is_empty()),
+        ..Default::default()
+    }
+}
+
+/// The `--host` hosts, through the inventory (see `inventory::resolve`). Empty entries (from
+/// `NSFLEET_HOSTS="a,,b"` or a trailing comma) are skipped; none at all means the local agent.
+pub(crate) fn hosts(
+    global: &GlobalOptions,
+    options: &SecurityOptions,
+) -> Result<Vec<Host>, UsageError> {
+    let (inventory, missing) = crate::inventory::load_chosen(global.inventory.as_deref())?;
+    let mut hosts = crate::inventory::resolve_hosts(
+        &global.hosts,
+        inventory.as_ref(),
+        options,
+        missing.as_deref(),
+    )?;
     if hosts.is_empty() {
         hosts.push(Host::parse(&format!(
             "unix:{}",
@@ -254,6 +271,7 @@ fn unforced_action(object: Object, options: &RequestOptions) -> Result<Action, U
         Object::Completions { .. } => return Err(UsageError::Local("completions")),
         Object::Man { .. } => return Err(UsageError::Local("man")),
         Object::Lab(_) => return Err(UsageError::Local("lab")),
+        Object::Hosts => return Err(UsageError::Topology("hosts")),
         Object::Validate(_) => return Err(UsageError::Topology("validate")),
         Object::Plan(_) => return Err(UsageError::Topology("plan")),
         Object::Apply(_) => return Err(UsageError::Topology("apply")),

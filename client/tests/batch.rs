@@ -8,7 +8,7 @@ mod support;
 use std::io::Write;
 use std::process::Stdio;
 
-use support::{command, nsfleet, FakeAgent, Mode, Run};
+use support::{command, nsfleet, on_a_terminal, FakeAgent, Mode, Run};
 
 const SETUP: &str = "# two namespaces on a bridge\n\
                      netns add n1\n\
@@ -198,4 +198,45 @@ fn usage_errors_name_the_line_and_contact_no_host() {
         run.stderr
     );
     assert_eq!(agent.calls(), 0);
+}
+
+/// On a terminal a batch on several hosts says when each host starts and ends (as `apply` does); piped,
+/// the first test above shows nothing of it.
+#[test]
+fn on_a_terminal_a_batch_on_several_hosts_shows_per_host_progress() {
+    let (a, b) = (
+        FakeAgent::start(Mode::Healthy),
+        FakeAgent::start(Mode::Healthy),
+    );
+    let file = script(SETUP);
+    let run = on_a_terminal(
+        &[
+            "--host",
+            &a.endpoint,
+            "--host",
+            &b.endpoint,
+            "batch",
+            file.path().to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    for endpoint in [&a.endpoint, &b.endpoint] {
+        for progress in [
+            format!("{endpoint}: applying 4 operations"),
+            format!("{endpoint}: done"),
+        ] {
+            assert!(run.stdout.contains(&progress), "{progress}\n{}", run.stdout);
+        }
+    }
+    let one = on_a_terminal(
+        &[
+            "--host",
+            &a.endpoint,
+            "batch",
+            file.path().to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(!one.stdout.contains("applying"), "{}", one.stdout);
 }

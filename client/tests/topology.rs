@@ -8,7 +8,7 @@ mod support;
 
 use std::io::Write;
 
-use support::{nsfleet, FakeAgent, Mode, Run};
+use support::{nsfleet, on_a_terminal, FakeAgent, Mode, Run};
 
 /// `busy` gets a namespace (the fake plans four changes for it); `idle` gets nothing (no changes).
 const FILE: &str = "name: tutorial
@@ -230,31 +230,6 @@ fn destroy_needs_no_file_and_uses_the_hosts_given() {
         ignored.stdout,
         format!("{}: nothing of other to destroy\n", first.endpoint)
     );
-}
-
-/// `nsfleet ARGS` with a terminal for its standard streams (util-linux `script`), `input` typed in.
-fn on_a_terminal(args: &[&str], input: &str) -> Run {
-    let command_line = std::iter::once(env!("CARGO_BIN_EXE_nsfleet"))
-        .chain(args.iter().copied())
-        .map(|word| format!("'{word}'"))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut child = std::process::Command::new("script")
-        .args(["-qec", &command_line, "/dev/null"])
-        .env_remove("NSFLEET_HOSTS")
-        .env_remove("NO_COLOR")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("util-linux script runs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap().into()
 }
 
 #[test]

@@ -299,6 +299,66 @@ fn assert_code(run: &Finished, code: &str) -> String {
         .to_string()
 }
 
+/// Per-host credentials from the inventory, with no security option on the command line: the agent's
+/// TLS address gets the CA and the admin token from its entry, the same agent's unix socket gets none,
+/// in one invocation; an entry whose group gives the read token may list but not create.
+#[test]
+fn inventory_hosts_carry_their_own_tls_and_token() {
+    let fixture = Fixture::start(false);
+    let path = |p: &Path| p.display().to_string();
+    let inventory = fixture._dir.path().join("hosts.yaml");
+    std::fs::write(
+        &inventory,
+        format!(
+            "hosts:\n  remote:\n    endpoint: {AGENT}\n    tls: {{ca: {}}}\n    token_file: {}\n  \
+             reader:\n    endpoint: {AGENT}\n  local:\n    endpoint: {}\n\
+             groups:\n  readers:\n    members: [reader]\n    tls: {{ca: {}}}\n    token_env: NSFLEET_TEST_READ_TOKEN\n",
+            path(&fixture.pki.ca),
+            path(&fixture.admin_token_file),
+            fixture.host().endpoint(),
+            path(&fixture.pki.ca),
+        ),
+    )
+    .expect("the inventory");
+    let client = path(&binaries().client);
+    let read_token = format!("NSFLEET_TEST_READ_TOKEN={READ_TOKEN}");
+    let inventory = path(&inventory);
+    let run = |words: &[&str]| {
+        let mut argv = vec![
+            "env",
+            "-u",
+            "NSFLEET_HOSTS",
+            "-u",
+            "NSFLEET_TOKEN",
+            &read_token,
+            &client,
+            "--inventory",
+            &inventory,
+            "-o",
+            "json",
+            "--timeout",
+            "10",
+        ];
+        argv.extend(words);
+        fixture.host().run_in("client", &argv)
+    };
+    let both = run(&["--host", "remote,local", "netns", "add", "inv1"]);
+    let lines: Vec<Value> = both
+        .stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect();
+    assert!(both.success(), "{both}");
+    let hosts: Vec<&Value> = lines.iter().map(|line| &line["host"]).collect();
+    assert_eq!(hosts, ["remote", "local"], "{both}");
+    assert!(fixture.host().ip_netns_list().contains(&"inv1".to_string()));
+    assert_ok(&run(&["--host", "reader", "netns", "list"]));
+    assert_code(
+        &run(&["--host", "reader", "netns", "add", "inv2"]),
+        "PERMISSION_DENIED",
+    );
+}
+
 #[test]
 fn plaintext_to_a_tls_agent_fails_and_tls_with_the_ca_works() {
     let fixture = Fixture::start(false);

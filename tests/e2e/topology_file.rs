@@ -129,7 +129,7 @@ fn plan_names_the_hosts_without_an_endpoint_before_calling_any() {
     assert_eq!(run.exit_code(), Some(1), "{run}");
     assert!(
         run.stderr().contains(&format!(
-            "no endpoint for host host2: give each an `endpoint:` in {path} or --endpoint NAME=ENDPOINT"
+            "no endpoint for host host2: give each an `endpoint:` in {path}, --endpoint NAME=ENDPOINT or an inventory entry"
         )),
         "{run}"
     );

@@ -79,6 +79,9 @@ impl Nsfleet {
         let mut command = Command::new(&binaries().client);
         // The CLI must never fall back to a host from the caller's environment.
         command.env_remove("NSFLEET_HOSTS");
+        // Nor read an inventory the tests did not choose.
+        command.env_remove("NSFLEET_INVENTORY");
+        command.env("XDG_CONFIG_HOME", "/nonexistent/nsfleet-tests");
         command.envs(self.env.iter().map(|(k, v)| (k, v)));
         for endpoint in &self.endpoints {
             command.arg("--host").arg(endpoint);

@@ -1,6 +1,6 @@
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nsfleet_proto::v1 as pb;
 use pb::diagnostics_service_server::DiagnosticsService;
@@ -24,11 +24,34 @@ const MAX_PAYLOAD: u32 = 65_000;
 
 pub struct DiagnosticsApi {
     registry: Arc<NamespaceRegistry>,
+    /// When the service was built, i.e. when the agent started serving: the origin of its uptime.
+    started: Instant,
 }
 
 impl DiagnosticsApi {
     pub fn new(registry: Arc<NamespaceRegistry>) -> Self {
-        Self { registry }
+        Self {
+            registry,
+            started: Instant::now(),
+        }
+    }
+
+    fn agent_info(&self) -> pb::GetAgentInfoResponse {
+        pb::GetAgentInfoResponse {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            build_profile: if cfg!(debug_assertions) {
+                "debug"
+            } else {
+                "release"
+            }
+            .to_owned(),
+            // A host name that is not UTF-8 or cannot be read is not worth failing the call for: the
+            // caller asks which agent answers, and the version says that.
+            hostname: std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|name| name.trim_end().to_owned())
+                .unwrap_or_default(),
+            uptime_seconds: self.started.elapsed().as_secs(),
+        }
     }
 }
 
@@ -169,5 +192,12 @@ impl DiagnosticsService for DiagnosticsApi {
                 .await;
         });
         Ok(Response::new(ReceiverStream::new(stream)))
+    }
+
+    async fn get_agent_info(
+        &self,
+        _request: Request<pb::GetAgentInfoRequest>,
+    ) -> Result<Response<pb::GetAgentInfoResponse>, Status> {
+        Ok(Response::new(self.agent_info()))
     }
 }

@@ -48,6 +48,17 @@ pub struct CallContext {
 }
 
 impl CallContext {
+    /// This context with `host`'s own token, when the inventory gives it one.
+    pub(crate) fn for_host(self, host: &crate::connect::Host) -> Self {
+        match host.own_security() {
+            Some(security) => Self {
+                authorization: security.authorization.as_ref(),
+                ..self
+            },
+            None => self,
+        }
+    }
+
     pub(crate) fn request<T>(&self, message: T) -> tonic::Request<T> {
         let mut request = tonic::Request::new(message);
         request.set_timeout(self.timeout);

@@ -5,7 +5,7 @@ pub mod json;
 mod progress;
 pub mod text;
 
-pub use progress::Progress;
+pub use progress::{HostProgress, Progress};
 
 use nsfleet_proto::v1::ListLinksResponse;
 use serde_json::{json, Value};

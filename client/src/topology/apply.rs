@@ -14,6 +14,7 @@ use super::{
 use crate::{
     cli::{ApplyArgs, GlobalOptions, OutputFormat},
     failure::HostFailure,
+    output::HostProgress,
 };
 
 pub async fn apply(args: &ApplyArgs, global: &GlobalOptions) -> u8 {
@@ -58,17 +59,11 @@ pub async fn apply(args: &ApplyArgs, global: &GlobalOptions) -> u8 {
         write_err("nsfleet: nothing applied\n");
         return EXIT_FAILED;
     }
-    let progress = text && std::io::stderr().is_terminal();
+    let progress = HostProgress::for_terminal(text);
     let work: Vec<(&Target, &PlanTopologyResponse)> = targets.iter().zip(&planned).collect();
-    if progress {
-        for (target, plan) in &work {
-            if !plan.changes.is_empty() {
-                write_err(&format!(
-                    "{}: applying {}\n",
-                    target.name,
-                    summary(&plan.changes)
-                ));
-            }
+    for (target, plan) in &work {
+        if !plan.changes.is_empty() {
+            progress.started(&target.name, &summary(&plan.changes));
         }
     }
     let applied = calls::each(
@@ -76,9 +71,8 @@ pub async fn apply(args: &ApplyArgs, global: &GlobalOptions) -> u8 {
         |_, (target, plan)| apply_one(&caller, target, plan),
         |index, result: &Result<ApplyTopologyResponse, HostFailure>| {
             let (target, plan) = work[index];
-            if progress && !plan.changes.is_empty() {
-                let state = if result.is_ok() { "done" } else { "failed" };
-                write_err(&format!("{}: {state}\n", target.name));
+            if !plan.changes.is_empty() {
+                progress.finished(&target.name, result.is_ok());
             }
         },
     )

@@ -84,7 +84,7 @@ impl Caller {
             .connect(timeout.min(MAX_CONNECT_TIMEOUT), &self.security)
             .await?;
         let client = TopologyServiceClient::new(channel);
-        match tokio::time::timeout(timeout, rpc(client, self.context)).await {
+        match tokio::time::timeout(timeout, rpc(client, self.context.for_host(host))).await {
             Ok(Ok(response)) => Ok(response.into_inner()),
             Ok(Err(status)) => Err(call_failure(host, &self.security, status)),
             Err(_) => Err(HostFailure::deadline(timeout)),

@@ -1,12 +1,17 @@
 //! Which agent each host of the file is: `--endpoint NAME=ENDPOINT` wins over the file's `endpoint:`,
-//! so the same file runs in a lab and in production.
+//! so the same file runs in a lab and in production; a host given neither is looked up by name in the
+//! inventory (with its TLS and token).
 
 use std::collections::HashMap;
 
 use nsfleet_proto::v1::HostTopology;
 
 use super::Loaded;
-use crate::connect::{EndpointError, Host};
+use crate::{
+    cli::GlobalOptions,
+    connect::{EndpointError, Host},
+    inventory::{inventory_host, Inventory},
+};
 
 /// One host of the file, ready to be called.
 #[derive(Debug, Clone)]
@@ -37,7 +42,9 @@ pub enum TargetError {
         second: String,
         endpoint: String,
     },
-    #[error("no endpoint for host{} {}: give each an `endpoint:` in {file} or --endpoint NAME=ENDPOINT", if .names.len() > 1 { "s" } else { "" }, .names.join(", "))]
+    #[error("{0}")]
+    Inventory(String),
+    #[error("no endpoint for host{} {}: give each an `endpoint:` in {file}, --endpoint NAME=ENDPOINT or an inventory entry", if .names.len() > 1 { "s" } else { "" }, .names.join(", "))]
     Missing { file: String, names: Vec<String> },
 }
 
@@ -45,6 +52,30 @@ pub fn resolve(
     file: &str,
     loaded: &Loaded,
     overrides: &[String],
+    global: &GlobalOptions,
+) -> Result<Vec<Target>, TargetError> {
+    let needs_inventory = loaded.hosts.iter().any(|host| {
+        host.endpoint.is_none()
+            && !overrides
+                .iter()
+                .any(|text| text.split_once('=').map(|(name, _)| name) == Some(&host.name))
+    });
+    let inventory = if needs_inventory {
+        crate::inventory::load_chosen(global.inventory.as_deref())
+            .map_err(|error| TargetError::Inventory(error.to_string()))?
+            .0
+    } else {
+        None
+    };
+    resolve_with(file, loaded, overrides, inventory.as_ref(), global)
+}
+
+fn resolve_with(
+    file: &str,
+    loaded: &Loaded,
+    overrides: &[String],
+    inventory: Option<&Inventory>,
+    global: &GlobalOptions,
 ) -> Result<Vec<Target>, TargetError> {
     let known: Vec<&str> = loaded.hosts.iter().map(|host| host.name.as_str()).collect();
     let mut given: HashMap<&str, &str> = HashMap::new();
@@ -71,14 +102,23 @@ pub fn resolve(
             .get(host.name.as_str())
             .copied()
             .or(host.endpoint.as_deref());
-        let Some(endpoint) = endpoint else {
-            missing.push(host.name.clone());
-            continue;
+        let listed = inventory.and_then(|inventory| Some((inventory, inventory.host(&host.name)?)));
+        let parsed = match (endpoint, listed) {
+            (Some(endpoint), _) => {
+                Host::parse(endpoint).map_err(|source| TargetError::Endpoint {
+                    name: host.name.clone(),
+                    source,
+                })?
+            }
+            (None, Some((inventory, listed))) => {
+                inventory_host(inventory, listed, &crate::plan::security_options(global))
+                    .map_err(|error| TargetError::Inventory(error.to_string()))?
+            }
+            (None, None) => {
+                missing.push(host.name.clone());
+                continue;
+            }
         };
-        let parsed = Host::parse(endpoint).map_err(|source| TargetError::Endpoint {
-            name: host.name.clone(),
-            source,
-        })?;
         if let Some(other) = targets
             .iter()
             .find(|target: &&Target| target.host.label == parsed.label)
@@ -108,6 +148,17 @@ pub fn resolve(
 mod tests {
     use super::*;
     use crate::topology::parse;
+
+    /// Without an inventory: these tests are about the file and the command line.
+    fn resolve(
+        file: &str,
+        loaded: &Loaded,
+        overrides: &[String],
+    ) -> Result<Vec<Target>, TargetError> {
+        use clap::Parser;
+        let global = crate::cli::Cli::parse_from(["nsfleet", "netns"]).global;
+        resolve_with(file, loaded, overrides, None, &global)
+    }
 
     const FILE: &str = "name: t\nhosts:\n  a:\n    endpoint: unix:/run/a.sock\n  b: {}\n";
 
@@ -142,7 +193,7 @@ mod tests {
         let error = resolve("f", &loaded, &[]).unwrap_err();
         assert_eq!(
             error.to_string(),
-            "no endpoint for host b: give each an `endpoint:` in f or --endpoint NAME=ENDPOINT"
+            "no endpoint for host b: give each an `endpoint:` in f, --endpoint NAME=ENDPOINT or an inventory entry"
         );
     }
 

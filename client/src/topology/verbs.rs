@@ -20,7 +20,6 @@ use super::{
 use crate::{
     cli::{Cli, DestroyArgs, DriftArgs, GlobalOptions, Object, OutputFormat, PlanArgs},
     commands::CallContext,
-    connect::SecurityOptions,
     failure::HostFailure,
     output::json::ProtoMessage,
 };
@@ -186,10 +185,10 @@ async fn drift(args: &DriftArgs, global: &GlobalOptions) -> u8 {
 }
 
 async fn destroy(args: &DestroyArgs, global: &GlobalOptions) -> u8 {
-    let hosts = match crate::plan::hosts(&global.hosts) {
+    let hosts = match crate::plan::hosts(global, &crate::plan::security_options(global)) {
         Ok(hosts) => hosts,
         Err(error) => {
-            write_err(&format!("nsfleet: --host {error}\n"));
+            write_err(&format!("nsfleet: {error}\n"));
             return EXIT_FAILED;
         }
     };
@@ -241,7 +240,7 @@ pub(super) fn prepare(
     default_timeout: std::time::Duration,
 ) -> Option<(Loaded, Vec<Target>, Caller)> {
     let loaded = load(file, global.output)?;
-    let targets = match targets::resolve(file, &loaded, endpoints) {
+    let targets = match targets::resolve(file, &loaded, endpoints, global) {
         Ok(targets) => targets,
         Err(error) => {
             write_err(&format!("nsfleet: {error}\n"));
@@ -288,16 +287,7 @@ fn report_file_error(error: &TopologyError, file: &str, format: OutputFormat) {
 }
 
 fn caller(global: &GlobalOptions, default_timeout: std::time::Duration) -> Option<Caller> {
-    let security = SecurityOptions {
-        ca: global.ca.clone(),
-        cert: global.cert.clone(),
-        key: global.key.clone(),
-        token_file: global.token_file.clone(),
-        token: std::env::var("NSFLEET_TOKEN")
-            .ok()
-            .filter(|token| !token.is_empty()),
-    }
-    .load();
+    let security = crate::plan::security_options(global).load();
     let security = match security {
         Ok(security) => security,
         Err(error) => {

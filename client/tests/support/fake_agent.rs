@@ -488,6 +488,19 @@ type PingStream = Pin<Box<dyn Stream<Item = Result<PingEvent, Status>> + Send>>;
 impl DiagnosticsService for Fake {
     type PingStream = PingStream;
 
+    async fn get_agent_info(
+        &self,
+        _request: Request<nsfleet_proto::v1::GetAgentInfoRequest>,
+    ) -> Result<Response<nsfleet_proto::v1::GetAgentInfoResponse>, Status> {
+        self.gate()?;
+        Ok(Response::new(nsfleet_proto::v1::GetAgentInfoResponse {
+            version: "0.0.0-fake".into(),
+            build_profile: "fake".into(),
+            hostname: "fake".into(),
+            uptime_seconds: 1,
+        }))
+    }
+
     /// 172.20.0.10 answers every request; anything else answers none.
     async fn ping(&self, request: Request<PingRequest>) -> Result<Response<PingStream>, Status> {
         self.gate()?;

@@ -4,6 +4,7 @@
 
 pub mod fake_agent;
 
+use std::io::Write;
 use std::process::{Command, Output};
 
 pub use fake_agent::{FakeAgent, Mode};
@@ -48,4 +49,29 @@ pub fn command() -> Command {
 
 pub fn nsfleet(args: &[&str]) -> Run {
     command().args(args).output().expect("nsfleet runs").into()
+}
+
+/// `nsfleet ARGS` with a terminal for its standard streams (util-linux `script`), `input` typed in.
+pub fn on_a_terminal(args: &[&str], input: &str) -> Run {
+    let command_line = std::iter::once(env!("CARGO_BIN_EXE_nsfleet"))
+        .chain(args.iter().copied())
+        .map(|word| format!("'{word}'"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &command_line, "/dev/null"])
+        .env_remove("NSFLEET_HOSTS")
+        .env_remove("NO_COLOR")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("util-linux script runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap().into()
 }
