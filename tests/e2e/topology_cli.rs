@@ -34,6 +34,27 @@ pub fn readme_topology() -> String {
         .to_string()
 }
 
+/// What the README shows a verb printing, in the block after `<!-- MARKER -->`: the lines after its
+/// `$ ...` command line.
+fn readme_output(marker: &str) -> String {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .expect("README.md");
+    let block = readme
+        .split_once(&format!("<!-- {marker} -->\n```\n"))
+        .unwrap_or_else(|| panic!("the README has the {marker} block"))
+        .1
+        .split_once("```")
+        .expect("the block ends")
+        .0;
+    block
+        .split_once('\n')
+        .filter(|(command, _)| command.starts_with("$ "))
+        .unwrap_or_else(|| panic!("the {marker} block starts with its command"))
+        .1
+        .to_string()
+}
+
 /// The topology verbs addressed to the lab's hosts through `--endpoint host1=... --endpoint host2=...`.
 struct Fleet<'a> {
     hosts: Vec<&'a SimHost>,
@@ -368,6 +389,9 @@ fn the_readme_topology_on_two_hosts_plans_applies_drifts_and_destroys() {
         host2_part
     );
     fleet.write(&edited);
+    let plan = fleet.text("plan", &["--detailed-exitcode"]);
+    assert_eq!(plan.exit_code(), Some(2), "{plan}");
+    assert_eq!(plan.stdout(), readme_output("topology-edit-plan"), "the README shows another plan");
     let json = fleet.json("plan", &["--detailed-exitcode"]);
     assert_eq!(json.exit_code(), Some(2), "{json}");
     assert_eq!(
@@ -403,6 +427,10 @@ fn the_readme_topology_on_two_hosts_plans_applies_drifts_and_destroys() {
             });
         }
         assert_shows_drift(&fleet, case);
+        if case.what == "a link deleted" {
+            let drift = fleet.text("drift", &[]);
+            assert_eq!(drift.stdout(), readme_output("topology-drift"), "the README shows other drift");
+        }
         fleet.apply();
         assert_holds(host1, "172.20.0.21/16", false);
         fleet.assert_converged();
