@@ -340,6 +340,32 @@ fn assert_shows_drift(fleet: &Fleet, case: &DriftCase) {
     assert!(drift_of(&json.lines[1]["result"]).is_empty(), "{json}");
 }
 
+/// `ip netns del` returns before the kernel destroys the namespace, and a process inside keeps it (and
+/// the host end of its veth) alive: an apply right then re-creates the veth, and must add back the
+/// host's default route via the upstream that the old up0 took along (the file names no `dev` for it).
+fn namespace_deleted_while_still_held(fleet: &Fleet, host1: &SimHost) {
+    let mut holder = host1.spawn_in("upstream", &["sh", "-c", "echo ready; exec sleep 60"]);
+    holder.wait_for_line("ready", SETTLE);
+    host1.run_ok("", &["ip", "netns", "del", "upstream"]);
+    assert!(host1.ip_link("", "up0").is_some(), "the holder keeps up0");
+    let plan = fleet.text("plan", &["--detailed-exitcode"]);
+    assert_eq!(plan.exit_code(), Some(2), "{plan}");
+    for line in [
+        "+ namespace upstream: deleted behind nsfleet's back",
+        "-/+ link up1 in upstream: one end of the veth is gone",
+        "+ route default: deleted behind nsfleet's back",
+    ] {
+        assert!(
+            plan.stdout().lines().any(|printed| printed.trim() == line),
+            "plan does not show {line:?}\n{plan}"
+        );
+    }
+    fleet.apply();
+    assert_holds(host1, "172.20.0.21/16", false);
+    fleet.assert_converged();
+    drop(holder);
+}
+
 #[test]
 fn the_readme_topology_on_two_hosts_plans_applies_drifts_and_destroys() {
     let lab = Lab::start(2);
@@ -435,6 +461,7 @@ fn the_readme_topology_on_two_hosts_plans_applies_drifts_and_destroys() {
         assert_holds(host1, "172.20.0.21/16", false);
         fleet.assert_converged();
     }
+    namespace_deleted_while_still_held(&fleet, host1);
     assert_pings(&[host1], false);
     assert_pings(&[host2], true);
 
