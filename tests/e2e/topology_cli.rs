@@ -93,10 +93,15 @@ impl Fleet<'_> {
     /// `plan --detailed-exitcode` finds nothing to do and `drift` nothing that differs.
     fn assert_converged(&self) {
         let plan = self.text("plan", &["--detailed-exitcode"]);
-        assert_eq!(plan.exit_code(), Some(0), "plan still finds changes\n{plan}");
+        assert_eq!(
+            plan.exit_code(),
+            Some(0),
+            "plan still finds changes\n{plan}"
+        );
         for host in &self.hosts {
             assert!(
-                plan.stdout().contains(&format!("{}: no changes", host.label())),
+                plan.stdout()
+                    .contains(&format!("{}: no changes", host.label())),
                 "{plan}"
             );
         }
@@ -176,7 +181,13 @@ fn ipv4_addresses(host: &SimHost, netns: &str, dev: &str) -> Vec<String> {
         .filter(|link| link["ifname"] == dev)
         .flat_map(|link| link["addr_info"].as_array().cloned().unwrap_or_default())
         .filter(|address| address["family"] == "inet")
-        .map(|address| format!("{}/{}", address["local"].as_str().unwrap_or("?"), address["prefixlen"]))
+        .map(|address| {
+            format!(
+                "{}/{}",
+                address["local"].as_str().unwrap_or("?"),
+                address["prefixlen"]
+            )
+        })
         .collect()
 }
 
@@ -200,7 +211,9 @@ fn assert_holds(host: &SimHost, netns1_address: &str, with_netns2: bool) {
         vec!["netns1", "upstream"]
     };
     assert_eq!(namespaces, expected, "{label}: namespaces");
-    let br0 = host.ip_link("", "br0").unwrap_or_else(|| panic!("{label}: no br0"));
+    let br0 = host
+        .ip_link("", "br0")
+        .unwrap_or_else(|| panic!("{label}: no br0"));
     assert_eq!(br0["linkinfo"]["info_kind"], "bridge", "{label}: {br0}");
     for (port, wanted) in [("veth1", true), ("veth2", with_netns2)] {
         match host.ip_link("", port) {
@@ -209,16 +222,48 @@ fn assert_holds(host: &SimHost, netns1_address: &str, with_netns2: bool) {
             other => panic!("{label}: {port} should exist: {wanted}; found {other:?}"),
         }
     }
-    assert_eq!(ipv4_addresses(host, "", "br0"), ["172.20.0.10/16"], "{label}");
-    assert_eq!(ipv4_addresses(host, "", "up0"), ["203.0.113.1/24"], "{label}");
-    assert_eq!(ipv4_addresses(host, "netns1", "ceth1"), [netns1_address], "{label}");
+    assert_eq!(
+        ipv4_addresses(host, "", "br0"),
+        ["172.20.0.10/16"],
+        "{label}"
+    );
+    assert_eq!(
+        ipv4_addresses(host, "", "up0"),
+        ["203.0.113.1/24"],
+        "{label}"
+    );
+    assert_eq!(
+        ipv4_addresses(host, "netns1", "ceth1"),
+        [netns1_address],
+        "{label}"
+    );
     if with_netns2 {
-        assert_eq!(ipv4_addresses(host, "netns2", "ceth2"), ["172.20.0.12/16"], "{label}");
-        assert_eq!(default_gateway(host, "netns2").as_deref(), Some("172.20.0.10"), "{label}");
+        assert_eq!(
+            ipv4_addresses(host, "netns2", "ceth2"),
+            ["172.20.0.12/16"],
+            "{label}"
+        );
+        assert_eq!(
+            default_gateway(host, "netns2").as_deref(),
+            Some("172.20.0.10"),
+            "{label}"
+        );
     }
-    assert_eq!(ipv4_addresses(host, "upstream", "up1"), ["203.0.113.2/24"], "{label}");
-    assert_eq!(default_gateway(host, "netns1").as_deref(), Some("172.20.0.10"), "{label}");
-    assert_eq!(default_gateway(host, "").as_deref(), Some("203.0.113.2"), "{label}");
+    assert_eq!(
+        ipv4_addresses(host, "upstream", "up1"),
+        ["203.0.113.2/24"],
+        "{label}"
+    );
+    assert_eq!(
+        default_gateway(host, "netns1").as_deref(),
+        Some("172.20.0.10"),
+        "{label}"
+    );
+    assert_eq!(
+        default_gateway(host, "").as_deref(),
+        Some("203.0.113.2"),
+        "{label}"
+    );
     // The upstream has no route back to 172.20.0.0/16: only the masquerade lets replies return.
     assert_eq!(default_gateway(host, "upstream"), None, "{label}");
     assert_eq!(host.sysctl("", "net/ipv4/ip_forward"), "1", "{label}");
@@ -299,7 +344,9 @@ const DRIFT_CASES: &[DriftCase] = &[
         what: "nsfleet's NAT table deleted",
         commands: &[&["nft", "delete", "table", "inet", "nsfleet"]],
         gone: None,
-        shown: &["+ nat rule 9c45c40a008e: deleted behind nsfleet's back (nsfleet's NAT table is gone)"],
+        shown: &[
+            "+ nat rule 9c45c40a008e: deleted behind nsfleet's back (nsfleet's NAT table is gone)",
+        ],
     },
     DriftCase {
         what: "a namespace deleted with ip netns del",
@@ -316,9 +363,19 @@ const DRIFT_CASES: &[DriftCase] = &[
 
 fn assert_shows_drift(fleet: &Fleet, case: &DriftCase) {
     let drift = fleet.text("drift", &[]);
-    assert_eq!(drift.exit_code(), Some(2), "{}: drift must exit 2\n{drift}", case.what);
+    assert_eq!(
+        drift.exit_code(),
+        Some(2),
+        "{}: drift must exit 2\n{drift}",
+        case.what
+    );
     let plan = fleet.text("plan", &["--detailed-exitcode"]);
-    assert_eq!(plan.exit_code(), Some(2), "{}: plan must exit 2\n{plan}", case.what);
+    assert_eq!(
+        plan.exit_code(),
+        Some(2),
+        "{}: plan must exit 2\n{plan}",
+        case.what
+    );
     for (verb, run) in [("drift", &drift), ("plan", &plan)] {
         for line in case.shown {
             assert!(
@@ -372,7 +429,10 @@ fn the_readme_topology_on_two_hosts_plans_applies_drifts_and_destroys() {
     let hosts = lab.hosts();
     let (host1, host2) = (lab.host(0), lab.host(1));
     let dir = tempfile::tempdir().expect("temporary directory");
-    let fleet = Fleet { hosts: hosts.clone(), file: dir.path().join("tutorial.yaml") };
+    let fleet = Fleet {
+        hosts: hosts.clone(),
+        file: dir.path().join("tutorial.yaml"),
+    };
     let readme = readme_topology();
     fleet.write(&readme);
     let before: Vec<Baseline> = hosts.iter().map(|host| baseline(host)).collect();
@@ -380,10 +440,16 @@ fn the_readme_topology_on_two_hosts_plans_applies_drifts_and_destroys() {
     // plan lists what will be made, on both hosts, in text and in JSON.
     let plan = fleet.text("plan", &["--detailed-exitcode"]);
     assert_eq!(plan.exit_code(), Some(2), "changes to make\n{plan}");
-    for expected in ["host1: 16 to create, 1 to change", "  + namespace netns1: not on the host",
-        "  + link br0: not on the host", "  + nat rule 9c45c40a008e: not on the host"]
-    {
-        assert!(plan.stdout().contains(expected), "plan lacks {expected:?}\n{plan}");
+    for expected in [
+        "host1: 16 to create, 1 to change",
+        "  + namespace netns1: not on the host",
+        "  + link br0: not on the host",
+        "  + nat rule 9c45c40a008e: not on the host",
+    ] {
+        assert!(
+            plan.stdout().contains(expected),
+            "plan lacks {expected:?}\n{plan}"
+        );
     }
     let json = fleet.json("plan", &["--detailed-exitcode"]);
     assert_eq!(json.exit_code(), Some(2), "{json}");
@@ -391,9 +457,17 @@ fn the_readme_topology_on_two_hosts_plans_applies_drifts_and_destroys() {
     for (line, host) in json.lines.iter().zip(["host1", "host2"]) {
         assert_eq!(line["host"], host, "{json}");
         assert_eq!(line["ok"], true, "{json}");
-        assert_eq!(sorted(changes(&line["result"])), sorted(tutorial_creations()), "{json}");
+        assert_eq!(
+            sorted(changes(&line["result"])),
+            sorted(tutorial_creations()),
+            "{json}"
+        );
     }
-    assert_eq!(before, hosts.iter().map(|host| baseline(host)).collect::<Vec<_>>(), "plan changed a host");
+    assert_eq!(
+        before,
+        hosts.iter().map(|host| baseline(host)).collect::<Vec<_>>(),
+        "plan changed a host"
+    );
 
     // apply makes it; the kernel holds it and traffic flows.
     fleet.apply();
@@ -407,7 +481,9 @@ fn the_readme_topology_on_two_hosts_plans_applies_drifts_and_destroys() {
     let host2_at = readme.find("  host2:").expect("the file has host2");
     let (host1_part, host2_part) = readme.split_at(host2_at);
     let netns2_at = host1_part.find("      netns2:").expect("host1 has netns2");
-    let upstream_at = host1_part.find("      # Stands in").expect("host1 has the upstream comment");
+    let upstream_at = host1_part
+        .find("      # Stands in")
+        .expect("host1 has the upstream comment");
     let edited = format!(
         "{}{}{}",
         host1_part[..netns2_at].replace("172.20.0.11/16", "172.20.0.21/16"),
@@ -417,7 +493,11 @@ fn the_readme_topology_on_two_hosts_plans_applies_drifts_and_destroys() {
     fleet.write(&edited);
     let plan = fleet.text("plan", &["--detailed-exitcode"]);
     assert_eq!(plan.exit_code(), Some(2), "{plan}");
-    assert_eq!(plan.stdout(), readme_output("topology-edit-plan"), "the README shows another plan");
+    assert_eq!(
+        plan.stdout(),
+        readme_output("topology-edit-plan"),
+        "the README shows another plan"
+    );
     let json = fleet.json("plan", &["--detailed-exitcode"]);
     assert_eq!(json.exit_code(), Some(2), "{json}");
     assert_eq!(
@@ -431,11 +511,17 @@ fn the_readme_topology_on_two_hosts_plans_applies_drifts_and_destroys() {
         ]),
         "host1's plan for the edited file\n{json}"
     );
-    assert_eq!(changes(&json.lines[1]["result"]), [], "host2 is unchanged\n{json}");
+    assert_eq!(
+        changes(&json.lines[1]["result"]),
+        [],
+        "host2 is unchanged\n{json}"
+    );
     fleet.apply();
-    poll_until("veth2 to go with netns2", SETTLE, || match host1.ip_link("", "veth2") {
-        None => Ok(()),
-        Some(link) => Err(link.to_string()),
+    poll_until("veth2 to go with netns2", SETTLE, || {
+        match host1.ip_link("", "veth2") {
+            None => Ok(()),
+            Some(link) => Err(link.to_string()),
+        }
     });
     assert_holds(host1, "172.20.0.21/16", false);
     assert_holds(host2, "172.20.0.11/16", true);
@@ -447,15 +533,21 @@ fn the_readme_topology_on_two_hosts_plans_applies_drifts_and_destroys() {
             host1.run_ok("", command);
         }
         if let Some(link) = case.gone {
-            poll_until(&format!("{link} to vanish"), SETTLE, || match host1.ip_link("", link) {
-                None => Ok(()),
-                Some(found) => Err(found.to_string()),
+            poll_until(&format!("{link} to vanish"), SETTLE, || {
+                match host1.ip_link("", link) {
+                    None => Ok(()),
+                    Some(found) => Err(found.to_string()),
+                }
             });
         }
         assert_shows_drift(&fleet, case);
         if case.what == "a link deleted" {
             let drift = fleet.text("drift", &[]);
-            assert_eq!(drift.stdout(), readme_output("topology-drift"), "the README shows other drift");
+            assert_eq!(
+                drift.stdout(),
+                readme_output("topology-drift"),
+                "the README shows other drift"
+            );
         }
         fleet.apply();
         assert_holds(host1, "172.20.0.21/16", false);
@@ -484,14 +576,26 @@ fn the_readme_topology_on_two_hosts_plans_applies_drifts_and_destroys() {
     let untouched = baseline(host1);
     let plan = fleet.json("plan", &[]);
     assert_eq!(plan.exit_code(), Some(1), "{plan}");
-    let message = plan.lines[0]["error"]["message"].as_str().unwrap_or_default();
-    assert_eq!(plan.lines[0]["error"]["code"], "FAILED_PRECONDITION", "{plan}");
-    assert!(message.contains("br0") && message.contains("adopt"), "{plan}");
+    let message = plan.lines[0]["error"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert_eq!(
+        plan.lines[0]["error"]["code"], "FAILED_PRECONDITION",
+        "{plan}"
+    );
+    assert!(
+        message.contains("br0") && message.contains("adopt"),
+        "{plan}"
+    );
     let apply = fleet.text("apply", &["--yes"]);
     assert_eq!(apply.exit_code(), Some(1), "apply must refuse\n{apply}");
     assert!(apply.stderr().contains("br0"), "{apply}");
     assert_eq!(baseline(host1), untouched, "the clash changed host1");
     assert_eq!(baseline(host2), before[1], "a refused apply changed host2");
     let br0 = host1.ip_link("", "br0").expect("br0 left alone");
-    assert_eq!(br0["altnames"], Value::Null, "nsfleet marked a bridge it does not own: {br0}");
+    assert_eq!(
+        br0["altnames"],
+        Value::Null,
+        "nsfleet marked a bridge it does not own: {br0}"
+    );
 }

@@ -464,9 +464,9 @@ impl Planner<'_> {
                 .filter(|_| !device_fresh)
                 .filter(|o| {
                     !o.device.as_ref().is_some_and(|d| {
-                        self.fresh_links.iter().any(|l| {
-                            l.namespace == route.namespace.as_api_str() && l.name == *d
-                        })
+                        self.fresh_links
+                            .iter()
+                            .any(|l| l.namespace == route.namespace.as_api_str() && l.name == *d)
                     })
                 })
                 .cloned();

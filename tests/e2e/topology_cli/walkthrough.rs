@@ -76,13 +76,19 @@ fn matches(shown: &[String], printed: &[&str]) -> Result<(), String> {
         }
         match printed.get(next) {
             Some(got) if same_line(line, got) => next += 1,
-            got => return Err(format!("line {next}: README shows {line:?}, printed {got:?}")),
+            got => {
+                return Err(format!(
+                    "line {next}: README shows {line:?}, printed {got:?}"
+                ))
+            }
         }
     }
     if next == printed.len() {
         Ok(())
     } else {
-        Err(format!("printed more than the README shows, from line {next}"))
+        Err(format!(
+            "printed more than the README shows, from line {next}"
+        ))
     }
 }
 
@@ -93,7 +99,11 @@ struct LabDown<'a> {
 
 impl Drop for LabDown<'_> {
     fn drop(&mut self) {
-        let _ = run(self.labs, Path::new("/"), &["lab", "down", "demo", "--ignore-missing"]);
+        let _ = run(
+            self.labs,
+            Path::new("/"),
+            &["lab", "down", "demo", "--ignore-missing"],
+        );
     }
 }
 
@@ -125,7 +135,10 @@ fn the_readme_lab_walkthrough_runs_as_shown() {
     let steps = walkthrough_steps(&labs);
     let verbs: Vec<&str> = steps.iter().map(|step| step.words[0].as_str()).collect();
     for verb in ["lab", "plan", "apply", "destroy"] {
-        assert!(verbs.contains(&verb), "the walk-through lost its {verb}: {verbs:?}");
+        assert!(
+            verbs.contains(&verb),
+            "the walk-through lost its {verb}: {verbs:?}"
+        );
     }
     let _down = LabDown { labs: &labs };
     for step in &steps {
@@ -151,9 +164,17 @@ fn elided_lines_and_ping_times_match_but_nothing_else() {
         .iter()
         .map(|line| line.to_string())
         .collect();
-    assert!(matches(&shown, &["a", "b", "c", "d", "64 bytes from x: time=9.9 ms"]).is_ok());
+    assert!(matches(
+        &shown,
+        &["a", "b", "c", "d", "64 bytes from x: time=9.9 ms"]
+    )
+    .is_ok());
     assert!(matches(&shown, &["a", "d", "64 bytes from x: time=9.9 ms"]).is_ok());
-    assert!(matches(&shown, &["a", "b", "c", "e", "64 bytes from x: time=9.9 ms"]).is_err());
+    assert!(matches(
+        &shown,
+        &["a", "b", "c", "e", "64 bytes from x: time=9.9 ms"]
+    )
+    .is_err());
     assert!(matches(&shown, &["a", "d", "64 bytes from y: time=9.9 ms"]).is_err());
     assert!(matches(&shown, &["a", "d", "64 bytes from x: time=1.0 ms", "more"]).is_err());
 }
