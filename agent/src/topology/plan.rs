@@ -456,10 +456,19 @@ impl Planner<'_> {
                 self.fresh_links
                     .contains(&ObjectId::link(&route.namespace, d))
             });
+            // A route through a link this plan deletes and makes again goes with the old link, also
+            // when the file names only its gateway (the kernel picked the device).
             let observed = self
                 .space(&route.namespace)
                 .and_then(|s| s.route(&route.destination, table, metric))
                 .filter(|_| !device_fresh)
+                .filter(|o| {
+                    !o.device.as_ref().is_some_and(|d| {
+                        self.fresh_links
+                            .iter()
+                            .any(|l| l.namespace == route.namespace.as_api_str() && l.name == *d)
+                    })
+                })
                 .cloned();
             self.fact(&id, &observed);
             let mark = observed.as_ref().map(|o| Mark::of_protocol(o.protocol));

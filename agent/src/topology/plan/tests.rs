@@ -482,6 +482,52 @@ fn a_new_address_in_the_subnet_of_a_dropped_one_comes_after_it_and_routes_are_ad
     );
 }
 
+#[test]
+fn a_route_through_a_veth_made_again_is_added_back_even_when_only_its_gateway_is_named() {
+    // The host end of the veth has an address, and a route via a gateway behind it (no `dev`).
+    let mut through_veth = desired();
+    through_veth.addresses.push(AddAddress {
+        namespace: NamespaceRef::Host,
+        link: link("veth-a"),
+        prefix: prefix("10.9.0.1/24"),
+        broadcast: Broadcast::Computed,
+        label: None,
+        scope: None,
+        marked: false,
+    });
+    through_veth.routes.push(RouteRequest {
+        namespace: NamespaceRef::Host,
+        destination: prefix("198.51.100.0/24"),
+        gateway: Some(ip("10.9.0.2")),
+        device: None,
+        metric: None,
+        table: None,
+        scope: None,
+        source: None,
+        marked: false,
+    });
+    let mut host = empty_host();
+    let (_, record) = applied(&through_veth, &mut host);
+    // The kernel reports the device it picked; then `ip netns del a` leaves veth-a without its peer
+    // for a while (the namespace dies later), so the plan replaces veth-a.
+    for route in &mut space(&mut host, &NamespaceRef::Host).routes {
+        if route.destination == prefix("198.51.100.0/24") {
+            route.device = Some("veth-a".into());
+        }
+    }
+    host.spaces.remove(&ns("a"));
+    let plan = plan(&through_veth, Some(&record), &OtherOwners::new(), &host).expect("a plan");
+    let shown = shown(&plan);
+    assert!(
+        shown.contains(&"-/+ link veth-a".to_string()),
+        "the veth is made again: {shown:?}"
+    );
+    assert!(
+        shown.contains(&"+ route 198.51.100.0/24".to_string()),
+        "deleting veth-a takes the route along: {shown:?}"
+    );
+}
+
 // Lint runs at plan time, on the same desired states.
 
 fn lint_codes(desired: &Desired, host: &Observed) -> Vec<&'static str> {
