@@ -10,6 +10,7 @@
 mod background;
 mod binaries;
 mod cli;
+pub mod crash;
 mod echo;
 pub mod json;
 mod lab;
