@@ -399,6 +399,7 @@ fn kill_9_during_topology_changes_leaves_a_state_the_ledger_owns_and_reruns_conv
         "the shrinking apply was killed midway: {left} namespaces"
     );
     owns_everything_left(lab.host(0));
+    deletions_are_reported(lab.host(0), 1);
     apply(lab.host(0), &shrunk);
     plans_nothing(lab.host(0), &shrunk);
     assert_eq!(namespaces_left(lab.host(0)), KEPT);
@@ -412,6 +413,7 @@ fn kill_9_during_topology_changes_leaves_a_state_the_ledger_owns_and_reruns_conv
     );
     assert!(namespaces_left(lab.host(0)) > 0, "destroy was killed midway");
     owns_everything_left(lab.host(0));
+    deletions_are_reported(lab.host(0), 2);
     let run = verb(lab.host(0), &["destroy", TOPOLOGY]);
     assert!(run.finished.success(), "destroy again: {run}");
     settles_into(lab.host(0), "the before-state after destroy", &[&before]);
@@ -442,4 +444,22 @@ fn owns_everything_left(host: &SimHost) {
             "namespace {name} is on the host but the topology would not delete it: {to_delete:?}"
         );
     }
+}
+
+/// A deletion cannot be taken back: the transaction that made it is kept as `.unrecovered` (one more
+/// per killed change that deleted), with the reason in the log, and nothing is kept as `.corrupt`.
+fn deletions_are_reported(host: &SimHost, expected: usize) {
+    let records = set_aside_records(host);
+    eprintln!("set aside after a kill during deletions: {records:?}");
+    assert_eq!(
+        records.iter().filter(|r| r.ends_with(".unrecovered")).count(),
+        expected,
+        "{records:?}"
+    );
+    assert_eq!(records.len(), expected, "{records:?}");
+    assert!(
+        host.agent_log().contains("cannot be restored"),
+        "{}",
+        host.agent_log()
+    );
 }
