@@ -146,7 +146,9 @@ fn normal_addresses(links: &Value) -> Value {
             items(&l["addr_info"])
                 .into_iter()
                 .filter(|a| a["scope"] != "link")
-                .map(|a| serde_json::json!([l["ifname"], a["local"], a["prefixlen"], a["broadcast"]]))
+                .map(|a| {
+                    serde_json::json!([l["ifname"], a["local"], a["prefixlen"], a["broadcast"]])
+                })
                 .collect::<Vec<_>>()
         })
         .collect()
@@ -191,7 +193,12 @@ fn difference(expected: &State, now: &State) -> String {
     format!(
         "{} keys differ, first: {}",
         differing.len(),
-        differing.iter().take(6).cloned().collect::<Vec<_>>().join(" | ")
+        differing
+            .iter()
+            .take(6)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" | ")
     )
 }
 
@@ -203,7 +210,10 @@ fn settles_into(host: &SimHost, what: &str, allowed: &[&State]) -> usize {
         // Cheap first: while the kernel still destroys namespaces, reading each of them is wasted.
         let files = Value::from(run_netns(host));
         if !allowed.iter().any(|s| s.get("run_netns") == Some(&files)) {
-            return Err(format!("/run/netns holds {} entries", files.as_array().map_or(0, Vec::len)));
+            return Err(format!(
+                "/run/netns holds {} entries",
+                files.as_array().map_or(0, Vec::len)
+            ));
         }
         let now = state(host);
         if let Some(found) = allowed.iter().position(|s| **s == now) {
@@ -270,12 +280,7 @@ fn set_aside_records(host: &SimHost) -> Vec<String> {
 }
 
 /// Starts `nsfleet ARGS` on the host, kills the agent once `reached` says so, restarts it.
-fn kill_when(
-    lab: &mut Lab,
-    args: &[&str],
-    what: &str,
-    mut reached: impl FnMut(&SimHost) -> bool,
-) {
+fn kill_when(lab: &mut Lab, args: &[&str], what: &str, mut reached: impl FnMut(&SimHost) -> bool) {
     let mut client = start_cli(&on_host(lab.host(0), args));
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -305,14 +310,18 @@ fn kill_9_during_topology_changes_leaves_a_state_the_ledger_owns_and_reruns_conv
     let started = Instant::now();
     let mut lab = Lab::start_restartable(1);
     unrelated_objects(lab.host(0));
-    let before = poll_until("the before-state to settle", Duration::from_secs(20), || {
-        let now = state(lab.host(0));
-        if format!("{now:?}").contains("tentative") {
-            Err("addresses still tentative".to_string())
-        } else {
-            Ok(now)
-        }
-    });
+    let before = poll_until(
+        "the before-state to settle",
+        Duration::from_secs(20),
+        || {
+            let now = state(lab.host(0));
+            if format!("{now:?}").contains("tentative") {
+                Err("addresses still tentative".to_string())
+            } else {
+                Ok(now)
+            }
+        },
+    );
     let full = write(lab.host(0), "full.yaml", &topology_file(NAMESPACES));
     let shrunk = write(lab.host(0), "shrunk.yaml", &topology_file(KEPT));
 
@@ -329,15 +338,23 @@ fn kill_9_during_topology_changes_leaves_a_state_the_ledger_owns_and_reruns_conv
     let last = 2 * NAMESPACES - 10;
     for point in 0..KILL_POINTS {
         let (what, late) = if point < early {
-            (format!("{} objects", threshold_of(point, early, last)), None)
+            (
+                format!("{} objects", threshold_of(point, early, last)),
+                None,
+            )
         } else {
             let late = LATE[point - early];
             (late.to_string(), Some(late))
         };
-        kill_when(&mut lab, &["apply", "--yes", &full], &what, |host| match late {
-            None => progress(host) >= threshold_of(point, early, last),
-            Some(late) => progress(host) >= 2 * NAMESPACES && late_point_reached(host, late),
-        });
+        kill_when(
+            &mut lab,
+            &["apply", "--yes", &full],
+            &what,
+            |host| match late {
+                None => progress(host) >= threshold_of(point, early, last),
+                Some(late) => progress(host) >= 2 * NAMESPACES && late_point_reached(host, late),
+            },
+        );
         let host = lab.host(0);
         let found = settles_into(
             host,
@@ -355,7 +372,10 @@ fn kill_9_during_topology_changes_leaves_a_state_the_ledger_owns_and_reruns_conv
         if found == 1 {
             plans_nothing(host, &full);
             let run = verb(host, &["destroy", TOPOLOGY]);
-            assert!(run.finished.success(), "destroy after a finished apply: {run}");
+            assert!(
+                run.finished.success(),
+                "destroy after a finished apply: {run}"
+            );
             settles_into(host, "the before-state after destroy", &[&before]);
         } else {
             let run = verb(host, &["plan", &full]);
@@ -366,10 +386,7 @@ fn kill_9_during_topology_changes_leaves_a_state_the_ledger_owns_and_reruns_conv
     let mut expected = vec!["before"; KILL_POINTS - 1];
     expected.push("after");
     assert_eq!(outcomes, expected, "what each kill point left");
-    eprintln!(
-        "kill points: {outcomes:?}; {:?} so far",
-        started.elapsed()
-    );
+    eprintln!("kill points: {outcomes:?}; {:?} so far", started.elapsed());
 
     // The apply again converges; then a shrinking apply and a destroy, each killed midway.
     apply(lab.host(0), &full);
@@ -400,7 +417,10 @@ fn kill_9_during_topology_changes_leaves_a_state_the_ledger_owns_and_reruns_conv
         "5 namespaces destroyed",
         |host| namespaces_left(host) <= KEPT - 5,
     );
-    assert!(namespaces_left(lab.host(0)) > 0, "destroy was killed midway");
+    assert!(
+        namespaces_left(lab.host(0)) > 0,
+        "destroy was killed midway"
+    );
     owns_everything_left(lab.host(0));
     deletions_are_reported(lab.host(0), 2);
     let run = verb(lab.host(0), &["destroy", TOPOLOGY]);
@@ -441,7 +461,10 @@ fn deletions_are_reported(host: &SimHost, expected: usize) {
     let records = set_aside_records(host);
     eprintln!("set aside after a kill during deletions: {records:?}");
     assert_eq!(
-        records.iter().filter(|r| r.ends_with(".unrecovered")).count(),
+        records
+            .iter()
+            .filter(|r| r.ends_with(".unrecovered"))
+            .count(),
         expected,
         "{records:?}"
     );
