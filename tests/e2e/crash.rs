@@ -2,11 +2,12 @@
 //! agent takes the batch back before it serves, so the host is exactly as before the batch every time, and
 //! the same batch run again then converges.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use nsfleet_tests::{binaries, poll_until, Lab, Nsfleet, SimHost};
+use nsfleet_tests::crash::{
+    journal_dir, mounted_namespaces, objects_made, run_netns, start_cli, KilledOnDrop,
+};
+use nsfleet_tests::{poll_until, Lab, Nsfleet, SimHost};
 use serde_json::Value;
 
 /// Namespaces the batch makes, each with a veth to the bridge, an address, a default route, `lo` up.
@@ -85,76 +86,14 @@ fn state(host: &SimHost) -> State {
     }
 }
 
-/// The files under the host's /run/netns, read through the holder's root: a mount point left by a
-/// killed creation would show here and nowhere in `ip netns list`.
-fn run_netns(host: &SimHost) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(netns_dir(host))
-        .expect("the host's /run/netns")
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
-fn netns_dir(host: &SimHost) -> PathBuf {
-    PathBuf::from(format!("/proc/{}/root/run/netns", host.pid()))
-}
-
-/// Names under the host's /run/netns with a namespace mounted on them (a killed creation can leave an
-/// empty file, which the next agent removes).
-fn mounted_namespaces(host: &SimHost) -> Vec<String> {
-    use std::os::unix::fs::MetadataExt;
-    let dir = netns_dir(host);
-    let tmpfs = std::fs::metadata(&dir)
-        .expect("the host's /run/netns")
-        .dev();
-    let mut names: Vec<String> = run_netns(host)
-        .into_iter()
-        .filter(|name| std::fs::metadata(dir.join(name)).is_ok_and(|file| file.dev() != tmpfs))
-        .collect();
-    names.sort();
-    names
-}
-
-/// How far the batch got: namespaces and host-side veths made so far, counted without starting a process
-/// (`/proc/PID/net/dev` lists the links of that process's network namespace).
+/// How far the batch got: namespaces and host-side veths made so far.
 fn progress(host: &SimHost) -> usize {
-    let namespaces = std::fs::read_dir(netns_dir(host))
-        .map(|d| d.count())
-        .unwrap_or(0)
-        .saturating_sub(1);
-    let veths = std::fs::read_to_string(format!("/proc/{}/net/dev", host.pid()))
-        .map(|dev| {
-            dev.lines()
-                .filter(|l| l.trim_start().starts_with("cv"))
-                .count()
-        })
-        .unwrap_or(0);
-    namespaces + veths
+    objects_made(host, &["keep"], "cv")
 }
 
-/// The CLI running the batch, killed if the test gives up on it.
-struct RunningBatch(Child);
-
-impl Drop for RunningBatch {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_batch(host: &SimHost, file: &std::path::Path) -> RunningBatch {
-    let child = Command::new(&binaries().client)
-        .env_remove("NSFLEET_HOSTS")
-        .args(["--host", &host.endpoint(), "-o", "json", "batch"])
-        .arg(file)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the batch");
-    RunningBatch(child)
+fn start_batch(host: &SimHost, file: &std::path::Path) -> KilledOnDrop {
+    let file = file.to_str().expect("a UTF-8 path");
+    start_cli(&["--host", &host.endpoint(), "batch", file])
 }
 
 #[test]
@@ -318,10 +257,6 @@ fn difference(before: &Value, now: &Value) -> String {
         shown(&added),
         shown(&gone)
     )
-}
-
-fn journal_dir(host: &SimHost) -> PathBuf {
-    host.dir().join("state").join("journal")
 }
 
 /// Starts the batch and kills the agent once `objects` exist; returns the unfinished record's text.

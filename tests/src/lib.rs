@@ -10,6 +10,7 @@
 mod background;
 mod binaries;
 mod cli;
+pub mod crash;
 pub mod deploy_tools;
 mod echo;
 pub mod json;
