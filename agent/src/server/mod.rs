@@ -404,14 +404,15 @@ pub async fn run(
     };
 
     // Bind everything before serving anything, so a bad address fails the start, not half of it.
-    let mut bound = Vec::new();
-    for addr in &config.listen {
-        bound.push((addr.clone(), bind(addr, gid).await?));
-    }
+    // The metrics port first: a port in use there then leaves no unix socket file behind.
     let metrics_listener = match config.metrics {
         Some(metrics) => Some(crate::metrics::bind(metrics.addr).await?),
         None => None,
     };
+    let mut bound = Vec::new();
+    for addr in &config.listen {
+        bound.push((addr.clone(), bind(addr, gid).await?));
+    }
     let (stop_sender, stop_receiver) = watch::channel(false);
     let mut servers = tokio::task::JoinSet::new();
     if let Some(listener) = metrics_listener {
