@@ -32,6 +32,9 @@ fn a_scrape_shows_the_calls_just_made_with_their_codes() {
 
     host.cli("netns add blue").result();
     host.cli("-n nosuch link show").error("NOT_FOUND");
+    // No route to the gateway: the kernel answers ENETUNREACH.
+    host.cli("route add 198.51.100.0/24 via 192.0.2.1")
+        .error("FAILED_PRECONDITION");
 
     let after = scrape(host);
     let created = r#"nsfleet_calls_total{method="/nsfleet.v1.NamespaceService/CreateNamespace",code="OK"}"#;
@@ -40,6 +43,8 @@ fn a_scrape_shows_the_calls_just_made_with_their_codes() {
     assert_eq!(value(&after, missing), Some(1.0), "{after}");
     let latency = r#"nsfleet_call_duration_seconds_count{method="/nsfleet.v1.NamespaceService/CreateNamespace"}"#;
     assert_eq!(value(&after, latency), Some(1.0), "{after}");
+    let unreachable = r#"nsfleet_netlink_errors_total{errno="ENETUNREACH"}"#;
+    assert_eq!(value(&after, unreachable), Some(1.0), "{after}");
     // Held objects are read at scrape time, from the kernel's side (/run/netns), not from the calls.
     assert_eq!(value(&after, "nsfleet_namespaces"), Some(1.0), "{after}");
     assert!(after.contains("nsfleet_build_info{version=\""), "{after}");
