@@ -5,7 +5,7 @@
 //! The agent runs in the simulated host's own network namespace, so the fixed port below is free there
 //! and never touches the machine's loopback.
 
-use nsfleet_tests::{binaries, Lab, SimHost};
+use nsfleet_tests::{binaries, Lab, Nsfleet, SimHost};
 
 const METRICS: &str = "127.0.0.1:9464";
 
@@ -48,6 +48,22 @@ fn a_scrape_shows_the_calls_just_made_with_their_codes() {
     // Held objects are read at scrape time, from the kernel's side (/run/netns), not from the calls.
     assert_eq!(value(&after, "nsfleet_namespaces"), Some(1.0), "{after}");
     assert!(after.contains("nsfleet_build_info{version=\""), "{after}");
+
+    // Topology objects come from the ledger, also read at scrape time.
+    let file = host.dir().join("metrics-topology.yaml");
+    let topology = format!(
+        "name: watched\nhosts:\n  host1:\n    endpoint: {}\n    namespaces:\n      red: {{}}\n",
+        host.endpoint()
+    );
+    std::fs::write(&file, topology).expect("write the topology file");
+    let file = file.to_str().expect("a UTF-8 path");
+    let applied = Nsfleet::new().text().args(["apply", file, "--yes"]).run();
+    assert_eq!(applied.exit_code(), Some(0), "{applied}");
+    let held = scrape(host);
+    assert_eq!(value(&held, "nsfleet_topologies"), Some(1.0), "{held}");
+    let owned = r#"nsfleet_topology_objects{kind="namespace"}"#;
+    assert_eq!(value(&held, owned), Some(1.0), "{held}");
+    assert_eq!(value(&held, "nsfleet_namespaces"), Some(2.0), "{held}");
     assert!(after.contains("nsfleet_uptime_seconds "), "{after}");
     assert!(after.trim_end().ends_with("# EOF"), "{after}");
 
