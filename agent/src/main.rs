@@ -155,7 +155,9 @@ fn parse_seconds(value: &str) -> Result<Duration, String> {
 fn parse_metrics_addr(value: &str) -> Result<std::net::SocketAddr, String> {
     match value.parse::<ListenAddr>() {
         Ok(ListenAddr::Tcp(addr)) => Ok(addr),
-        Ok(ListenAddr::Unix(_)) => Err(format!("{value:?}: metrics are served over TCP only (HOST:PORT)")),
+        Ok(ListenAddr::Unix(_)) => Err(format!(
+            "{value:?}: metrics are served over TCP only (HOST:PORT)"
+        )),
         Err(e) => Err(e),
     }
 }

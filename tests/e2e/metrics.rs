@@ -12,7 +12,10 @@ const METRICS: &str = "127.0.0.1:9464";
 /// `GET /metrics` with curl, inside the simulated host.
 fn scrape(host: &SimHost) -> String {
     let url = format!("http://{METRICS}/metrics");
-    host.run_ok("", &["curl", "--silent", "--show-error", "--max-time", "5", &url])
+    host.run_ok(
+        "",
+        &["curl", "--silent", "--show-error", "--max-time", "5", &url],
+    )
 }
 
 /// The value of the series line that starts with `series` (name and labels exactly as exposed).
@@ -37,9 +40,11 @@ fn a_scrape_shows_the_calls_just_made_with_their_codes() {
         .error("FAILED_PRECONDITION");
 
     let after = scrape(host);
-    let created = r#"nsfleet_calls_total{method="/nsfleet.v1.NamespaceService/CreateNamespace",code="OK"}"#;
+    let created =
+        r#"nsfleet_calls_total{method="/nsfleet.v1.NamespaceService/CreateNamespace",code="OK"}"#;
     assert_eq!(value(&after, created), Some(1.0), "{after}");
-    let missing = r#"nsfleet_calls_total{method="/nsfleet.v1.LinkService/ListLinks",code="NOT_FOUND"}"#;
+    let missing =
+        r#"nsfleet_calls_total{method="/nsfleet.v1.LinkService/ListLinks",code="NOT_FOUND"}"#;
     assert_eq!(value(&after, missing), Some(1.0), "{after}");
     let latency = r#"nsfleet_call_duration_seconds_count{method="/nsfleet.v1.NamespaceService/CreateNamespace"}"#;
     assert_eq!(value(&after, latency), Some(1.0), "{after}");
@@ -69,7 +74,13 @@ fn a_scrape_shows_the_calls_just_made_with_their_codes() {
 
     let elsewhere = host.run_ok(
         "",
-        &["curl", "--silent", "--write-out", "%{http_code}", &format!("http://{METRICS}/other")],
+        &[
+            "curl",
+            "--silent",
+            "--write-out",
+            "%{http_code}",
+            &format!("http://{METRICS}/other"),
+        ],
     );
     assert!(elsewhere.ends_with("404"), "{elsewhere}");
 }

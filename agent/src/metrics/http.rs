@@ -70,7 +70,10 @@ async fn answer(mut stream: TcpStream, scrape: Arc<Scrape>) {
         (Some("GET"), Some("/metrics")) => {
             match tokio::task::spawn_blocking(move || scrape.collect()).await {
                 Ok(text) => ("200 OK", text),
-                Err(e) => ("500 Internal Server Error", format!("collecting failed: {e}\n")),
+                Err(e) => (
+                    "500 Internal Server Error",
+                    format!("collecting failed: {e}\n"),
+                ),
             }
         }
         (Some("GET"), Some(_)) => ("404 Not Found", "only /metrics is served here\n".into()),

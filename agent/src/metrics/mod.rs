@@ -55,9 +55,7 @@ static NETLINK_ERRORS: LazyLock<Family<ErrnoLabels, Counter>> = LazyLock::new(Fa
 /// `EEXIST`; `none` for a failure with no errno, such as a lost socket).
 pub fn count_netlink_error(errno: Option<nix::errno::Errno>) {
     let errno = errno.map_or_else(|| "none".to_string(), |errno| format!("{errno:?}"));
-    NETLINK_ERRORS
-        .get_or_create(&ErrnoLabels { errno })
-        .inc();
+    NETLINK_ERRORS.get_or_create(&ErrnoLabels { errno }).inc();
 }
 
 type HistogramMaker = fn() -> Histogram;
@@ -116,11 +114,7 @@ impl Metrics {
             namespaces.clone(),
         );
         let topologies = Gauge::default();
-        registry.register(
-            "topologies",
-            "Topologies in the ledger",
-            topologies.clone(),
-        );
+        registry.register("topologies", "Topologies in the ledger", topologies.clone());
         let topology_objects = Family::<KindLabels, Gauge>::default();
         registry.register(
             "topology_objects",
@@ -287,8 +281,16 @@ mod tests {
     fn calls_are_counted_by_known_method_and_code() {
         let metrics = Metrics::new();
         let started = Instant::now();
-        metrics.record_call("/nsfleet.v1.LinkService/GetLink", tonic::Code::NotFound, started);
-        metrics.record_call("/nsfleet.v1.LinkService/GetLink", tonic::Code::NotFound, started);
+        metrics.record_call(
+            "/nsfleet.v1.LinkService/GetLink",
+            tonic::Code::NotFound,
+            started,
+        );
+        metrics.record_call(
+            "/nsfleet.v1.LinkService/GetLink",
+            tonic::Code::NotFound,
+            started,
+        );
         metrics.record_call("/made.up/Path", tonic::Code::Unimplemented, started);
         let text = metrics.encode();
         assert!(
@@ -301,7 +303,9 @@ mod tests {
         );
         assert!(!text.contains("made.up"), "{text}");
         assert!(
-            text.contains(r#"nsfleet_call_duration_seconds_count{method="/nsfleet.v1.LinkService/GetLink"} 2"#),
+            text.contains(
+                r#"nsfleet_call_duration_seconds_count{method="/nsfleet.v1.LinkService/GetLink"} 2"#
+            ),
             "{text}"
         );
         assert!(text.contains("nsfleet_build_info{version="), "{text}");
