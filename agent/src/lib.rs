@@ -9,6 +9,7 @@
 //! - `netns`: named namespaces and the per-namespace netlink handles (the execution model).
 //! - `kernel`: netlink operations on links, addresses, routes, neighbours, sysctls, ICMP.
 //! - `nat`: nsfleet's own nftables table behind a narrow backend trait.
+//! - `metrics`: `--metrics`, the Prometheus endpoint.
 //! - `state`: the state directory (`--state-dir`): what must outlive the process.
 
 pub mod audit;
@@ -16,6 +17,7 @@ pub mod auth;
 pub mod domain;
 pub mod journal;
 pub mod kernel;
+pub mod metrics;
 pub mod nat;
 pub mod netns;
 pub mod ops;

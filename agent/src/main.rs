@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use nsfleet_agent::auth::Role;
-use nsfleet_agent::server::{self, Limits, ListenAddr, ServerConfig, TlsFiles};
+use nsfleet_agent::server::{self, Limits, ListenAddr, MetricsListener, ServerConfig, TlsFiles};
 use tracing_subscriber::EnvFilter;
 
 /// Manage this host's network namespaces, links, addresses, routes and NAT over gRPC.
@@ -116,6 +116,16 @@ struct Args {
     #[arg(long, value_name = "PATH")]
     host_mount_namespace: Option<PathBuf>,
 
+    /// Serve Prometheus metrics at http://ADDR/metrics (HOST:PORT; plain HTTP, no authentication). A
+    /// non-loopback address needs --metrics-insecure.
+    #[arg(long, value_name = "HOST:PORT", value_parser = parse_metrics_addr, help_heading = "Metrics")]
+    metrics: Option<std::net::SocketAddr>,
+
+    /// Allow --metrics on a non-loopback address: anyone who can reach it sees the call counts and the
+    /// host's namespace and topology sizes.
+    #[arg(long, requires = "metrics", help_heading = "Metrics")]
+    metrics_insecure: bool,
+
     /// How log lines look on stderr: text for people, json (one object a line) for log collectors.
     #[arg(long, value_name = "FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -138,6 +148,18 @@ fn parse_seconds(value: &str) -> Result<Duration, String> {
         .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
         .filter(|duration| !duration.is_zero())
         .ok_or_else(|| format!("{value:?} is not a positive number of seconds"))
+}
+
+/// `--metrics`: what `--listen` accepts for TCP (IP:PORT, [IPV6]:PORT, localhost:PORT), no unix sockets:
+/// Prometheus scrapes over TCP.
+fn parse_metrics_addr(value: &str) -> Result<std::net::SocketAddr, String> {
+    match value.parse::<ListenAddr>() {
+        Ok(ListenAddr::Tcp(addr)) => Ok(addr),
+        Ok(ListenAddr::Unix(_)) => Err(format!(
+            "{value:?}: metrics are served over TCP only (HOST:PORT)"
+        )),
+        Err(e) => Err(e),
+    }
 }
 
 /// `--cert-role`: a role, or `none` (such certificates are refused).
@@ -217,6 +239,10 @@ fn main() -> ExitCode {
         },
         state_dir: args.state_dir,
         host_mount_namespace: args.host_mount_namespace,
+        metrics: args.metrics.map(|addr| MetricsListener {
+            addr,
+            insecure: args.metrics_insecure,
+        }),
     };
     match runtime.block_on(server::run(config, shutdown_signal())) {
         Ok(()) => ExitCode::SUCCESS,

@@ -105,6 +105,14 @@ pub enum ServerError {
     UnauthenticatedListener(ListenAddr),
     #[error("listen on {addr}: {source}")]
     Bind { addr: ListenAddr, source: io::Error },
+    #[error(
+        "refusing to serve --metrics on {0}: it is plain HTTP without authentication, and the series reveal \
+         the host's activity and topology sizes to anyone who can reach it; use a loopback address (and \
+         scrape through a tunnel or a local agent), or pass --metrics-insecure if this network is trusted"
+    )]
+    ExposedMetrics(std::net::SocketAddr),
+    #[error(transparent)]
+    Metrics(#[from] crate::metrics::MetricsServerError),
     #[error(transparent)]
     UnixSocket(#[from] UnixSocketError),
     #[error("open the host namespace: {0}")]
@@ -203,6 +211,14 @@ pub struct ServerConfig {
     pub state_dir: PathBuf,
     /// The `--host-mount-namespace`: where /run/netns is changed, if not in the agent's own.
     pub host_mount_namespace: Option<PathBuf>,
+    /// The `--metrics` address, and whether a non-loopback one is allowed (`--metrics-insecure`).
+    pub metrics: Option<MetricsListener>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct MetricsListener {
+    pub addr: std::net::SocketAddr,
+    pub insecure: bool,
 }
 
 impl ServerConfig {
@@ -219,6 +235,7 @@ impl ServerConfig {
             limits: Limits::default(),
             state_dir: PathBuf::from(crate::state::DEFAULT_STATE_DIR),
             host_mount_namespace: None,
+            metrics: None,
         }
     }
 
@@ -245,6 +262,14 @@ impl ServerConfig {
     /// connect to it), and the network also needs TLS; or an explicit --insecure. Unix sockets are
     /// guarded by their mode and group.
     fn check_exposure(&self, policy: &AuthPolicy) -> Result<(), ServerError> {
+        if let Some(metrics) = self.metrics {
+            if !metrics.addr.ip().is_loopback() {
+                if !metrics.insecure {
+                    return Err(ServerError::ExposedMetrics(metrics.addr));
+                }
+                tracing::warn!(addr = %metrics.addr, "serving metrics to the network without authentication (--metrics-insecure)");
+            }
+        }
         for addr in self
             .listen
             .iter()
@@ -303,6 +328,7 @@ pub async fn run(
     });
     let limits = config.limits;
     let slots = Arc::new(Semaphore::new(limits.max_concurrent_requests.max(1)));
+    let metrics = Arc::new(crate::metrics::Metrics::new());
     let security = SecurityLayer::new(
         policy,
         audit,
@@ -310,6 +336,7 @@ pub async fn run(
         config.tcp_addresses(),
         limits,
         slots,
+        metrics.clone(),
     );
     // Opened before any listener exists, so an unusable directory stops the start, not a later apply.
     let state_dir = crate::state::StateDir::open(&config.state_dir)?;
@@ -335,6 +362,14 @@ pub async fn run(
     }
     // A namespace deleted behind the agent's back is let go of within this, not when next asked for.
     registry.sweep_every(std::time::Duration::from_millis(500));
+    let scrape = Arc::new(crate::metrics::Scrape {
+        metrics,
+        sources: crate::metrics::Sources {
+            registry: registry.clone(),
+            ledger: ledger.clone(),
+            journal: journal.clone(),
+        },
+    });
     let routes = routes(
         registry,
         nat_backend,
@@ -369,12 +404,27 @@ pub async fn run(
     };
 
     // Bind everything before serving anything, so a bad address fails the start, not half of it.
+    // The metrics port first: a port in use there then leaves no unix socket file behind.
+    let metrics_listener = match config.metrics {
+        Some(metrics) => Some(crate::metrics::bind(metrics.addr).await?),
+        None => None,
+    };
     let mut bound = Vec::new();
     for addr in &config.listen {
         bound.push((addr.clone(), bind(addr, gid).await?));
     }
     let (stop_sender, stop_receiver) = watch::channel(false);
     let mut servers = tokio::task::JoinSet::new();
+    if let Some(listener) = metrics_listener {
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!(%addr, "serving metrics at /metrics");
+        }
+        let stop = stop_receiver.clone();
+        servers.spawn(async move {
+            crate::metrics::serve(listener, scrape, stop).await;
+            Ok(())
+        });
+    }
     for (addr, listener) in bound {
         let mut stop = stop_receiver.clone();
         let signal = async move {

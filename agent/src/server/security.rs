@@ -14,7 +14,7 @@ use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame};
@@ -30,6 +30,7 @@ use super::connections::{Activity, GuardedInfo, OpenCall};
 use super::Limits;
 use crate::audit::{code_name, now_rfc3339, AuditLog, AuditRecord, RequestSummarizer};
 use crate::auth::{common_name, methods, Access, AuthPolicy, Caller, Transport};
+use crate::metrics::Metrics;
 use crate::ops::guard::ListeningAddresses;
 
 struct Shared {
@@ -45,6 +46,7 @@ struct Shared {
     request_timeout: Duration,
     /// Calls handled at once across every listener (`--max-concurrent-requests`).
     slots: Arc<Semaphore>,
+    metrics: Arc<Metrics>,
 }
 
 /// Requests at least this large leave freed memory behind in the allocator's arenas: after their answer,
@@ -64,6 +66,7 @@ impl SecurityLayer {
         listening: Vec<IpAddr>,
         limits: Limits,
         slots: Arc<Semaphore>,
+        metrics: Arc<Metrics>,
     ) -> Self {
         let shared = Shared {
             policy,
@@ -73,6 +76,7 @@ impl SecurityLayer {
             max_request_bytes: limits.max_message_bytes.saturating_add(GRPC_FRAME_HEADER),
             request_timeout: limits.request_timeout,
             slots,
+            metrics,
         };
         Self {
             shared: Arc::new(shared),
@@ -126,13 +130,30 @@ where
         // Open from here until the answer has ended, refusals included: a connection with a call in
         // flight is never idle.
         let open_call = activity_of(request.extensions()).map(|activity| activity.call_started());
+        let counted = CountedCall {
+            metrics: shared.metrics.clone(),
+            path: request.uri().path().to_string(),
+            started: Instant::now(),
+            code: None,
+        };
         Box::pin(async move {
             let mut held = Held {
                 slot: None,
                 open_call,
                 trim_allocator: false,
+                counted,
             };
-            let response = shared.handle(request, inner, &mut held).await?;
+            let response = match shared.handle(request, inner, &mut held).await {
+                Ok(response) => response,
+                Err(e) => {
+                    held.counted.code = Some(Code::Unknown);
+                    return Err(e);
+                }
+            };
+            // An answer without a body (a refusal, most errors) carries its status in the headers.
+            if let Some(status) = Status::from_header_map(response.headers()) {
+                held.counted.code = Some(status.code());
+            }
             let (parts, body) = response.into_parts();
             Ok(http::Response::from_parts(
                 parts,
@@ -419,11 +440,29 @@ impl HttpBody for AuditedBody {
 }
 
 /// What a call holds until its answer has ended: its concurrency slot and its place among the
-/// connection's open calls; and whether to give memory back to the system afterwards.
+/// connection's open calls; whether to give memory back to the system afterwards; and its entry in
+/// the metrics, made when it ends.
 struct Held {
     slot: Option<OwnedSemaphorePermit>,
     open_call: Option<OpenCall>,
     trim_allocator: bool,
+    counted: CountedCall,
+}
+
+/// A call on its way to the metrics. Ended without a status code, it was cancelled: the caller went
+/// away (or the deadline passed) before the answer ended.
+struct CountedCall {
+    metrics: Arc<Metrics>,
+    path: String,
+    started: Instant,
+    code: Option<Code>,
+}
+
+impl Drop for CountedCall {
+    fn drop(&mut self) {
+        let code = self.code.unwrap_or(Code::Cancelled);
+        self.metrics.record_call(&self.path, code, self.started);
+    }
 }
 
 impl Drop for Held {
@@ -463,11 +502,18 @@ impl HttpBody for HeldBody {
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
         let ended = match &polled {
-            Poll::Ready(None) | Poll::Ready(Some(Err(_))) => true,
-            Poll::Ready(Some(Ok(frame))) => frame.is_trailers(),
-            Poll::Pending => false,
+            Poll::Ready(None) => Some(Code::Unknown),
+            Poll::Ready(Some(Err(status))) => Some(status.code()),
+            Poll::Ready(Some(Ok(frame))) => frame.trailers_ref().map(|trailers| {
+                Status::from_header_map(trailers).map_or(Code::Unknown, |status| status.code())
+            }),
+            Poll::Pending => None,
         };
-        if ended {
+        if let Some(code) = ended {
+            if let Some(held) = self.held.as_mut() {
+                // A status already in the headers was the answer; a body after it changes nothing.
+                held.counted.code.get_or_insert(code);
+            }
             self.held.take();
         }
         polled

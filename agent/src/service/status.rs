@@ -174,6 +174,7 @@ pub fn ping_status(error: &PingError) -> Status {
 }
 
 fn kernel_status(error: &KernelError) -> Status {
+    crate::metrics::count_netlink_error(error.errno());
     let code = error.errno().map(errno_code).unwrap_or(Code::Unavailable);
     Status::new(code, error.to_string())
 }
