@@ -84,8 +84,10 @@ struct Pair {
     batch: Duration,
     /// Wall time of each no-change plan, from the client.
     plan_walls: Vec<Duration>,
-    /// The agent's CPU over all no-change plans of this run, divided by their number.
+    /// The agent's CPU over all no-change plans of this run, divided by their number: its own threads,
+    /// then the `nft` processes it ran and waited for.
     plan_cpu: Duration,
+    plan_cpu_children: Duration,
 }
 
 struct Size {
@@ -193,7 +195,9 @@ fn measure(
             run::run(&tools.nsfleet, &plan)?;
             plan_walls.push(started.elapsed());
         }
-        let plan_cpu = (agent_cpu(agent)? - cpu_before) / plans as u32;
+        let cpu_after = agent_cpu(agent)?;
+        let plan_cpu = (cpu_after.0 - cpu_before.0) / plans as u32;
+        let plan_cpu_children = (cpu_after.1 - cpu_before.1) / plans as u32;
         run::run(&tools.nsfleet, &destroy)?;
         checks::wait_until_clean(tools)?;
         nat_rules_gone(tools)?;
@@ -208,17 +212,19 @@ fn measure(
         run::run(Path::new("nft"), &["flush", "ruleset"])?;
         checks::wait_until_clean(tools)?;
         eprintln!(
-            "N={n} run {round}: apply {:.3} s, batch {:.3} s, no-change plan median {:.1} ms wall, {:.1} ms agent CPU",
+            "N={n} run {round}: apply {:.3} s, batch {:.3} s, no-change plan median {:.1} ms wall, {:.1} ms agent CPU + {:.1} ms nft",
             applied.as_secs_f64(),
             batched.as_secs_f64(),
             ms(median(plan_walls.clone())),
             ms(plan_cpu),
+            ms(plan_cpu_children),
         );
         pairs.push(Pair {
             apply: applied,
             batch: batched,
             plan_walls,
             plan_cpu,
+            plan_cpu_children,
         });
     }
     Ok(Size {
@@ -308,9 +314,9 @@ fn forwarding_off() -> Result<()> {
         .map_err(|e| BenchError::io("turn IPv4 forwarding off in the sandbox", e))
 }
 
-/// The agent's CPU time so far: its threads (utime, stime) and the children it waited for (cutime,
+/// The agent's CPU time so far: its threads (utime, stime), and the children it waited for (cutime,
 /// cstime: `nft`). Clock ticks (10 ms), so measured over many plans.
-fn agent_cpu(agent: &Agent) -> Result<Duration> {
+fn agent_cpu(agent: &Agent) -> Result<(Duration, Duration)> {
     let path = format!("/proc/{}/stat", agent.pid());
     let stat =
         std::fs::read_to_string(&path).map_err(|e| BenchError::io(format!("read {path}"), e))?;
@@ -320,16 +326,20 @@ fn agent_cpu(agent: &Agent) -> Result<Duration> {
         .map(|(_, rest)| rest)
         .ok_or_else(|| BenchError::Check(format!("unexpected {path}: {stat}")))?;
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = (11..=14)
-        .map(|index| fields.get(index).and_then(|f| f.parse::<u64>().ok()))
-        .sum::<Option<u64>>()
-        .ok_or_else(|| BenchError::Check(format!("unexpected {path}: {stat}")))?;
+    let ticks = |range: std::ops::RangeInclusive<usize>| {
+        range
+            .map(|index| fields.get(index).and_then(|f| f.parse::<u64>().ok()))
+            .sum::<Option<u64>>()
+            .ok_or_else(|| BenchError::Check(format!("unexpected {path}: {stat}")))
+    };
+    let (own, children) = (ticks(11..=12)?, ticks(13..=14)?);
     // SAFETY: sysconf only reads a constant.
     let per_second = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) })
         .ok()
         .filter(|t| *t > 0)
         .unwrap_or(100);
-    Ok(Duration::from_nanos(ticks * 1_000_000_000 / per_second))
+    let time = |ticks: u64| Duration::from_nanos(ticks * 1_000_000_000 / per_second);
+    Ok((time(own), time(children)))
 }
 
 fn ms(duration: Duration) -> f64 {
@@ -356,7 +366,10 @@ struct Summary {
     apply_s: f64,
     batch_s: f64,
     ratio: f64,
+    /// The agent's threads and its `nft` children.
     plan_cpu_ms: f64,
+    /// The agent's threads alone.
+    plan_own_ms: f64,
     plan_wall_ms: f64,
 }
 
@@ -376,7 +389,13 @@ fn summarize(size: &Size) -> Summary {
         apply_s: median(size.pairs.iter().map(|p| p.apply).collect()).as_secs_f64(),
         batch_s: median(size.pairs.iter().map(|p| p.batch).collect()).as_secs_f64(),
         ratio: median_f(ratios),
-        plan_cpu_ms: ms(median(size.pairs.iter().map(|p| p.plan_cpu).collect())),
+        plan_cpu_ms: ms(median(
+            size.pairs
+                .iter()
+                .map(|p| p.plan_cpu + p.plan_cpu_children)
+                .collect(),
+        )),
+        plan_own_ms: ms(median(size.pairs.iter().map(|p| p.plan_cpu).collect())),
         plan_wall_ms: ms(median(walls)),
     }
 }
@@ -418,12 +437,16 @@ fn render(sizes: &[Size], options: &Options, load_before: &str, load_after: &str
     let _ = writeln!(out, "\n### A plan that finds nothing to do\n");
     let _ = writeln!(
         out,
-        "| N | plans | agent CPU per plan, ms (median of runs) | spread of runs | client wall per plan, ms (median) | p90 |"
+        "| N | plans | agent CPU per plan, ms (median of runs; with its nft children) | of which the agent's threads | spread of runs | client wall per plan, ms (median) | p90 |"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|");
     for size in sizes {
         let summary = summarize(size);
-        let cpus: Vec<f64> = size.pairs.iter().map(|p| ms(p.plan_cpu)).collect();
+        let cpus: Vec<f64> = size
+            .pairs
+            .iter()
+            .map(|p| ms(p.plan_cpu + p.plan_cpu_children))
+            .collect();
         let walls: Vec<Duration> = size
             .pairs
             .iter()
@@ -431,10 +454,11 @@ fn render(sizes: &[Size], options: &Options, load_before: &str, load_after: &str
             .collect();
         let _ = writeln!(
             out,
-            "| {} | {} | {:.1} | {} | {:.1} | {:.1} |",
+            "| {} | {} | {:.1} | {:.1} | {} | {:.1} | {:.1} |",
             size.n,
             walls.len(),
             summary.plan_cpu_ms,
+            summary.plan_own_ms,
             spread(&cpus),
             summary.plan_wall_ms,
             ms(percentile(walls, 90))
