@@ -200,7 +200,7 @@ fn measure(
         let plan_cpu_children = (cpu_after.1 - cpu_before.1) / plans as u32;
         run::run(&tools.nsfleet, &destroy)?;
         checks::wait_until_clean(tools)?;
-        nat_rules_gone(tools)?;
+        nat_rules_gone()?;
 
         forwarding_off()?;
         let started = Instant::now();
@@ -297,8 +297,7 @@ fn built(tools: &Tools, n: usize) -> Result<()> {
     Ok(())
 }
 
-fn nat_rules_gone(tools: &Tools) -> Result<()> {
-    let _ = tools;
+fn nat_rules_gone() -> Result<()> {
     let ruleset = output(Path::new("nft"), &["list", "ruleset"])?;
     if ruleset.contains("masquerade") {
         return Err(BenchError::Check(format!(
