@@ -46,6 +46,9 @@ impl Agent {
         command
             .arg("--listen")
             .arg(format!("unix:{}", socket.display()))
+            // Its ledger and intent journal stay in the temporary directory, not in /var/lib/nsfleet.
+            .arg("--state-dir")
+            .arg(dir.path().join("state"))
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(log_copy)
@@ -100,6 +103,10 @@ impl Agent {
     /// The `--host` value for the CLI.
     pub fn endpoint(&self) -> String {
         format!("unix:{}", self.socket.display())
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn log_text(&self) -> String {

@@ -11,13 +11,18 @@ use crate::topology::{self, BRIDGE, GATEWAY};
 const SETTLE_LIMIT: Duration = Duration::from_secs(180);
 
 pub fn topology_built(tools: &Tools, n: usize) -> Result<()> {
+    topology_built_with(tools, n, n)
+}
+
+/// The same, on a host that holds `namespaces` namespaces in all (the series and others).
+pub fn topology_built_with(tools: &Tools, n: usize, expected_namespaces: usize) -> Result<()> {
     let namespaces = output(&tools.ip, &["netns", "list"])?.lines().count();
     let ports = output(&tools.ip, &["-o", "link", "show", "master", BRIDGE])?
         .lines()
         .count();
-    if namespaces != n || ports != n {
+    if namespaces != expected_namespaces || ports != n {
         return Err(BenchError::Check(format!(
-            "expected {n} namespaces and bridge ports, found {namespaces} and {ports}"
+            "expected {expected_namespaces} namespaces and {n} bridge ports, found {namespaces} and {ports}"
         )));
     }
     // The last namespace, in full: what the kernel holds, not what the tool said.

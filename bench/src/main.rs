@@ -4,10 +4,13 @@
 //!
 //! Everything happens inside a simulated host that this process makes for itself (see `sandbox`); run
 //! it as root after `cargo build --release --workspace`. Not part of the test suite: it takes minutes.
-//! `nsfleet-bench per-command` instead compares one invocation per tutorial command (see `per_command`).
+//! `nsfleet-bench per-command` instead compares one invocation per tutorial command (see `per_command`);
+//! `nsfleet-bench topology` applies the tutorial as a topology file against `nsfleet batch` and times
+//! plans that find nothing to do (see `declarative`).
 
 mod agent;
 mod checks;
+mod declarative;
 mod error;
 mod methods;
 mod per_command;
@@ -45,7 +48,8 @@ struct Options {
 }
 
 const USAGE: &str = "usage: nsfleet-bench [--sizes 10,100,1000] [--runs 5] [--large-runs 2] [--slow-large-runs 1] [--per-call-large-runs 0]
-       nsfleet-bench per-command [--runs 20]";
+       nsfleet-bench per-command [--runs 20]
+       nsfleet-bench topology [--sizes 100,1000] [--runs 5] [--large-runs 1] [--plans 20]";
 
 /// Paired runs per command in `per-command`: about a minute in all.
 const PER_COMMAND_RUNS: usize = 20;
@@ -54,9 +58,14 @@ const PER_COMMAND_RUNS: usize = 20;
 enum Mode {
     Scale(Options),
     PerCommand { runs: usize },
+    Topology(declarative::Options),
 }
 
 fn parse_mode(mut args: std::iter::Peekable<impl Iterator<Item = String>>) -> Result<Mode> {
+    if args.peek().map(String::as_str) == Some("topology") {
+        args.next();
+        return declarative::Options::parse(args).map(Mode::Topology);
+    }
     if args.peek().map(String::as_str) != Some("per-command") {
         return Options::parse(args).map(Mode::Scale);
     }
@@ -155,6 +164,7 @@ fn main() -> ExitCode {
     let outcome = match &mode {
         Mode::Scale(options) => run_all(options),
         Mode::PerCommand { runs } => per_command::run(*runs),
+        Mode::Topology(options) => declarative::run(options),
     };
     match outcome {
         Ok(report) => {

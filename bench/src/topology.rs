@@ -13,14 +13,14 @@ pub struct Step {
 }
 
 impl Step {
-    fn host(line: &str) -> Self {
+    pub fn host(line: &str) -> Self {
         Self {
             netns: None,
             words: split(line),
         }
     }
 
-    fn inside(netns: &str, line: &str) -> Self {
+    pub fn inside(netns: &str, line: &str) -> Self {
         Self {
             netns: Some(netns.to_string()),
             words: split(line),
