@@ -112,9 +112,10 @@ pub fn run(options: &Options) -> Result<String> {
         } else {
             options.runs
         };
-        let size = measure(&tools, &agent, scratch.path(), n, runs, options.plans).map_err(
-            |error| BenchError::Check(format!("{error}\nagent log:\n{}", agent.log_text())),
-        )?;
+        let size =
+            measure(&tools, &agent, scratch.path(), n, runs, options.plans).map_err(|error| {
+                BenchError::Check(format!("{error}\nagent log:\n{}", agent.log_text()))
+            })?;
         sizes.push(size);
     }
     let load_after = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
@@ -404,11 +405,22 @@ fn render(sizes: &[Size], options: &Options, load_before: &str, load_after: &str
     let _ = writeln!(
         out,
         "Load average (1, 5, 15 min) at the start: {}; at the end: {}; plans per run: {}.\n",
-        load_before.split_whitespace().take(3).collect::<Vec<_>>().join(", "),
-        load_after.split_whitespace().take(3).collect::<Vec<_>>().join(", "),
+        load_before
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(", "),
+        load_after
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(", "),
         options.plans
     );
-    let _ = writeln!(out, "### Apply to an empty host vs nsfleet batch (paired runs)\n");
+    let _ = writeln!(
+        out,
+        "### Apply to an empty host vs nsfleet batch (paired runs)\n"
+    );
     let _ = writeln!(
         out,
         "| N | batch lines | runs | apply s (median) | batch s (median) | apply / batch (median of pairs) | spread of the pairs |"
