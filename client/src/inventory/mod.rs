@@ -71,12 +71,21 @@ impl InventoryPath {
         })
     }
 
-    /// The inventory, `None` if the default file does not exist.
+    /// The inventory, `None` if the default file does not exist or is not this user's to read.
     pub fn load(&self) -> Result<Option<Inventory>, InventoryError> {
         let file = self.path.display().to_string();
         let text = match std::fs::read_to_string(&self.path) {
             Ok(text) => text,
-            Err(error) if !self.explicit && error.kind() == std::io::ErrorKind::NotFound => {
+            // The default path lies under $HOME, which `sudo -u`, setpriv or a service may leave
+            // pointing at another user's home that this user cannot enter: that is no inventory of
+            // theirs, so it counts as absent like a missing file. A named file must be readable.
+            Err(error)
+                if !self.explicit
+                    && matches!(
+                        error.kind(),
+                        std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
+                    ) =>
+            {
                 return Ok(None)
             }
             Err(source) => return Err(InventoryError::Read { file, source }),
