@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use nsfleet_tests::crash::{
-    journal_dir, mounted_namespaces, objects_made, run_netns, start_cli, KilledOnDrop,
+    journal_dir, mounted_namespaces, objects_made, run_netns, settled, start_cli, KilledOnDrop,
 };
 use nsfleet_tests::{poll_until, Lab, Nsfleet, SimHost};
 use serde_json::Value;
@@ -101,19 +101,7 @@ fn kill_9_during_a_batch_then_restart_leaves_the_host_as_before_and_the_batch_co
     let started = Instant::now();
     let mut lab = Lab::start_restartable(1);
     before_state(lab.host(0));
-    // Link-local addresses are tentative until duplicate address detection ends: wait for it once.
-    let before = poll_until(
-        "the before-state to settle",
-        Duration::from_secs(20),
-        || {
-            let now = state(lab.host(0));
-            if format!("{now:?}").contains("tentative") {
-                Err("addresses still tentative".to_string())
-            } else {
-                Ok(now)
-            }
-        },
-    );
+    let before = settled(|| state(lab.host(0)));
     let file = lab.host(0).dir().join("batch.txt");
     std::fs::write(&file, batch_text()).expect("write the batch file");
 

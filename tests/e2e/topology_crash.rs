@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use nsfleet_tests::crash::{journal_dir, objects_made, run_netns, start_cli};
+use nsfleet_tests::crash::{journal_dir, objects_made, run_netns, settled, start_cli};
 use nsfleet_tests::{poll_until, CliRun, Lab, Nsfleet, SimHost};
 use serde_json::Value;
 
@@ -310,18 +310,7 @@ fn kill_9_during_topology_changes_leaves_a_state_the_ledger_owns_and_reruns_conv
     let started = Instant::now();
     let mut lab = Lab::start_restartable(1);
     unrelated_objects(lab.host(0));
-    let before = poll_until(
-        "the before-state to settle",
-        Duration::from_secs(20),
-        || {
-            let now = state(lab.host(0));
-            if format!("{now:?}").contains("tentative") {
-                Err("addresses still tentative".to_string())
-            } else {
-                Ok(now)
-            }
-        },
-    );
+    let before = settled(|| state(lab.host(0)));
     let full = write(lab.host(0), "full.yaml", &topology_file(NAMESPACES));
     let shrunk = write(lab.host(0), "shrunk.yaml", &topology_file(KEPT));
 

@@ -8,6 +8,23 @@ use std::process::{Child, Command, Stdio};
 use crate::binaries::binaries;
 use crate::sim_host::SimHost;
 
+/// The state `read` returns once no address in it is tentative. Link-local addresses stay tentative until
+/// duplicate address detection ends; a before-state read during it would never be seen again.
+pub fn settled<T: std::fmt::Debug>(read: impl Fn() -> T) -> T {
+    crate::poll_until(
+        "the before-state to settle",
+        std::time::Duration::from_secs(20),
+        || {
+            let now = read();
+            if format!("{now:?}").contains("tentative") {
+                Err("addresses still tentative".to_string())
+            } else {
+                Ok(now)
+            }
+        },
+    )
+}
+
 /// The host's /run/netns, through the holder's root.
 pub fn netns_dir(host: &SimHost) -> PathBuf {
     PathBuf::from(format!("/proc/{}/root/run/netns", host.pid()))
