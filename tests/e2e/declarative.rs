@@ -179,6 +179,7 @@ impl Agent {
             topology: Some(topology.clone()),
             fingerprint: fingerprint.into(),
             force: false,
+            confirm: None,
         };
         let client = &mut self.client;
         self.runtime

@@ -200,4 +200,11 @@ impl DiagnosticsService for DiagnosticsApi {
     ) -> Result<Response<pb::GetAgentInfoResponse>, Status> {
         Ok(Response::new(self.agent_info()))
     }
+
+    async fn tcp_connect(
+        &self,
+        _request: Request<pb::TcpConnectRequest>,
+    ) -> Result<Response<pb::TcpConnectResponse>, Status> {
+        Err(Status::unimplemented("TcpConnect is not implemented yet"))
+    }
 }

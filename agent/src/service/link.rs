@@ -48,6 +48,12 @@ pub(super) fn parse_create(request: &pb::CreateLinkRequest) -> Result<CreateLink
             },
         },
         Some(pb::create_link_request::Kind::Bridge(_)) => LinkKindSpec::Bridge,
+        Some(pb::create_link_request::Kind::Vxlan(_)) => {
+            return Err(FieldError::new(
+                "vxlan",
+                "VXLAN links are not supported yet",
+            ));
+        }
         None => return Err(FieldError::new("kind", "one of veth or bridge is required")),
     };
     Ok(CreateLink {
@@ -145,6 +151,7 @@ fn to_proto(view: LinkView) -> pb::Link {
                 .map(|ns| ns.as_api_str().to_string())
                 .unwrap_or_default(),
         }),
+        vxlan: None,
     }
 }
 

@@ -111,6 +111,7 @@ async fn apply_one(
             changed: false,
             warnings: plan.warnings.clone(),
             fingerprint: plan.fingerprint.clone(),
+            commit: None,
         });
     }
     caller
@@ -120,6 +121,7 @@ async fn apply_one(
                 topology: Some(target.topology.clone()),
                 fingerprint: plan.fingerprint.clone(),
                 force: caller.force,
+                confirm: None,
             },
         )
         .await

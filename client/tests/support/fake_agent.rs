@@ -197,6 +197,7 @@ fn link(namespace: &str, name: &str, index: u32) -> Link {
             namespace: "netns1".into(),
             known: true,
         }),
+        vxlan: None,
     }
 }
 
@@ -487,6 +488,13 @@ type PingStream = Pin<Box<dyn Stream<Item = Result<PingEvent, Status>> + Send>>;
 #[tonic::async_trait]
 impl DiagnosticsService for Fake {
     type PingStream = PingStream;
+
+    async fn tcp_connect(
+        &self,
+        _request: Request<nsfleet_proto::v1::TcpConnectRequest>,
+    ) -> Result<Response<nsfleet_proto::v1::TcpConnectResponse>, Status> {
+        Err(Status::unimplemented("the fake agent makes no connections"))
+    }
 
     async fn get_agent_info(
         &self,

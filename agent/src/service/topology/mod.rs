@@ -116,6 +116,7 @@ impl TopologyService for TopologyApi {
             changed: applied.changed,
             warnings: warnings_to_proto(applied.warnings),
             fingerprint: applied.fingerprint,
+            commit: None,
         }))
     }
 
@@ -197,5 +198,32 @@ impl TopologyService for TopologyApi {
                 })
                 .collect(),
         }))
+    }
+
+    async fn confirm(
+        &self,
+        _request: Request<pb::ConfirmCommitRequest>,
+    ) -> Result<Response<pb::ConfirmCommitResponse>, Status> {
+        Err(Status::unimplemented(
+            "confirmed commits are not implemented yet",
+        ))
+    }
+
+    async fn rollback(
+        &self,
+        _request: Request<pb::RollbackCommitRequest>,
+    ) -> Result<Response<pb::RollbackCommitResponse>, Status> {
+        Err(Status::unimplemented(
+            "confirmed commits are not implemented yet",
+        ))
+    }
+
+    async fn get_commit(
+        &self,
+        _request: Request<pb::GetCommitRequest>,
+    ) -> Result<Response<pb::GetCommitResponse>, Status> {
+        Err(Status::unimplemented(
+            "confirmed commits are not implemented yet",
+        ))
     }
 }

@@ -27,6 +27,7 @@ fn sample_link() -> Link {
         master: String::new(),
         flags: vec!["BROADCAST".into(), "UP".into()],
         peer: None,
+        vxlan: None,
     }
 }
 
@@ -55,6 +56,7 @@ fn set_message_fields_are_objects() {
             namespace: String::new(),
             known: true,
         }),
+        vxlan: None,
         ..sample_link()
     };
     let value = to_json(&link).unwrap();

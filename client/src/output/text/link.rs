@@ -110,6 +110,7 @@ pub(crate) mod tests {
                 namespace: "netns1".into(),
                 known: true,
             }),
+            vxlan: None,
         }
     }
 
@@ -126,6 +127,7 @@ pub(crate) mod tests {
             master: String::new(),
             flags: vec!["LOOPBACK".into(), "UP".into(), "LOWER_UP".into()],
             peer: None,
+            vxlan: None,
         }
     }
 

@@ -101,6 +101,7 @@ impl TopologyService for Fake {
             changes,
             warnings: Vec::new(),
             fingerprint: "fp-2".into(),
+            commit: None,
         }))
     }
 
@@ -156,5 +157,26 @@ impl TopologyService for Fake {
     ) -> Result<Response<ListTopologiesResponse>, Status> {
         self.gate()?;
         Ok(Response::new(ListTopologiesResponse::default()))
+    }
+
+    async fn confirm(
+        &self,
+        _request: Request<nsfleet_proto::v1::ConfirmCommitRequest>,
+    ) -> Result<Response<nsfleet_proto::v1::ConfirmCommitResponse>, Status> {
+        Err(Status::unimplemented("the fake agent has no commits"))
+    }
+
+    async fn rollback(
+        &self,
+        _request: Request<nsfleet_proto::v1::RollbackCommitRequest>,
+    ) -> Result<Response<nsfleet_proto::v1::RollbackCommitResponse>, Status> {
+        Err(Status::unimplemented("the fake agent has no commits"))
+    }
+
+    async fn get_commit(
+        &self,
+        _request: Request<nsfleet_proto::v1::GetCommitRequest>,
+    ) -> Result<Response<nsfleet_proto::v1::GetCommitResponse>, Status> {
+        Err(Status::unimplemented("the fake agent has no commits"))
     }
 }
