@@ -4,6 +4,10 @@
 use nsfleet_tests::tables::{ip_address_rows, ip_route_rows, AddressRow, RouteRow};
 use nsfleet_tests::{Lab, Nsfleet, SimHost};
 
+#[path = "shared/raw_grpc.rs"]
+mod raw_grpc;
+use raw_grpc::{malformed_protobuf, RawBytes};
+
 /// What a rejected request must leave alone, per namespace (host, "inside"): each link's name, flags,
 /// master and MTU; IPv4 addresses; IPv4 routes. Timers and IPv6 DAD flags move on their own and are left
 /// out.
@@ -165,71 +169,6 @@ fn values_out_of_range_are_usage_errors_before_any_host_is_contacted() {
         before,
         "a usage error changed the kernel's state"
     );
-}
-
-/// Sends request bytes as they are, so the corpus below reaches the agent exactly as written.
-#[derive(Clone, Copy, Default)]
-struct RawBytes;
-
-impl tonic::codec::Codec for RawBytes {
-    type Encode = Vec<u8>;
-    type Decode = Vec<u8>;
-    type Encoder = RawBytes;
-    type Decoder = RawBytes;
-
-    fn encoder(&mut self) -> Self {
-        RawBytes
-    }
-
-    fn decoder(&mut self) -> Self {
-        RawBytes
-    }
-}
-
-impl tonic::codec::Encoder for RawBytes {
-    type Item = Vec<u8>;
-    type Error = tonic::Status;
-
-    fn encode(
-        &mut self,
-        item: Vec<u8>,
-        buf: &mut tonic::codec::EncodeBuf<'_>,
-    ) -> Result<(), tonic::Status> {
-        bytes::BufMut::put_slice(buf, &item);
-        Ok(())
-    }
-}
-
-impl tonic::codec::Decoder for RawBytes {
-    type Item = Vec<u8>;
-    type Error = tonic::Status;
-
-    fn decode(
-        &mut self,
-        buf: &mut tonic::codec::DecodeBuf<'_>,
-    ) -> Result<Option<Vec<u8>>, tonic::Status> {
-        let remaining = bytes::Buf::remaining(buf);
-        Ok(Some(bytes::Buf::copy_to_bytes(buf, remaining).to_vec()))
-    }
-}
-
-/// Protobuf that no message decodes: (what, bytes). Field 1 of both methods used is `string name`.
-fn malformed_protobuf() -> Vec<(&'static str, Vec<u8>)> {
-    // Field 15 as a group (wire type 3), nested deeper than prost's recursion limit of 100.
-    let mut deep = vec![0x7b; 150];
-    deep.extend(vec![0x7c; 150]);
-    vec![
-        ("a string shorter than its length", vec![0x0a, 0x05, b'a']),
-        ("a varint cut short (unknown field 2)", vec![0x10, 0x80]),
-        ("a tag cut short", vec![0x80]),
-        ("wrong wire type for a string", vec![0x08, 0x01]),
-        ("invalid UTF-8 in a string", vec![0x0a, 0x02, 0xff, 0xfe]),
-        ("field number 0", vec![0x00, 0x01]),
-        ("wire type 7", vec![0x0f, 0x01]),
-        ("an end group without a start", vec![0x7c]),
-        ("a group never closed", vec![0x7b]),
-        ("groups nested past the recursion limit", deep),
-    ]
 }
 
 #[test]

@@ -125,3 +125,6 @@ validate!(pb::ApplyBatchRequest => Vec<Requested>, |r| batch::parse_operations(&
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod raw_bytes_tests;

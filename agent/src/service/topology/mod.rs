@@ -1,7 +1,7 @@
 //! TopologyService: declarative state per host. Parses the desired state (every object by its own
 //! single call's `validate()`), hands it to `topology`, and renders plans, state and errors.
 
-mod parse;
+pub(super) mod parse;
 mod wire;
 
 use std::sync::Arc;
