@@ -146,21 +146,35 @@ fn a_failed_tls_handshake_is_logged() {
         ]),
     );
     let host = lab.host(0);
-    let mut stream = tcp_in(host, TLS_PORT);
-    stream
-        .write_all(b"GET / HTTP/1.1\r\n\r\n")
-        .expect("send something that is not TLS");
-    let mut buf = [0u8; 1024];
-    // Whatever the agent answers (an alert, or nothing), it ends the connection.
-    while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
-    poll_until("the failed handshake in the log", HANG, || {
-        let log = host.agent_log();
-        if log.contains("TLS connection ended before its first call") {
-            Ok(())
-        } else {
-            Err(log)
-        }
-    });
+    // Each with the cause the log must name. The log is rate-limited per cause, so one of each.
+    for (opening, cause) in [
+        (
+            &b"GET / HTTP/1.1\r\n\r\n"[..],
+            "the client's first bytes were not TLS",
+        ),
+        (
+            &b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"[..],
+            "the client spoke plaintext HTTP/2 to a TLS listener",
+        ),
+    ] {
+        let mut stream = tcp_in(host, TLS_PORT);
+        stream
+            .write_all(opening)
+            .expect("send something that is not TLS");
+        let mut buf = [0u8; 1024];
+        // Whatever the agent answers (an alert, or nothing), it ends the connection.
+        while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
+        poll_until("the failed handshake in the log", HANG, || {
+            let log = host.agent_log();
+            if log.contains(&format!(
+                "TLS connection ended before its first call: {cause}"
+            )) {
+                Ok(())
+            } else {
+                Err(log)
+            }
+        });
+    }
 }
 
 const TLS_PORT: u16 = 50052;

@@ -204,6 +204,33 @@ pub struct GuardedStream<S> {
     limits: ConnectionLimits,
     deadline: Pin<Box<Sleep>>,
     transport: &'static str,
+    /// What the peer's first bytes looked like, so a TLS connection that never made a call can be logged
+    /// with its likely cause (tonic drops a failed handshake without a word above debug level).
+    opening: Opening,
+}
+
+/// How a connection's first bytes began.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Opening {
+    /// Nothing yet.
+    Nothing,
+    /// A TLS handshake record (0x16): the peer speaks TLS.
+    TlsHandshake,
+    /// The HTTP/2 client preface: a plaintext client at a TLS listener.
+    PlaintextHttp2,
+    /// Anything else.
+    Other,
+}
+
+impl Opening {
+    fn of(first: &[u8]) -> Opening {
+        match first {
+            [] => Opening::Nothing,
+            [0x16, ..] => Opening::TlsHandshake,
+            [b'P', b'R', b'I', ..] => Opening::PlaintextHttp2,
+            _ => Opening::Other,
+        }
+    }
 }
 
 impl<S> GuardedStream<S> {
@@ -215,6 +242,7 @@ impl<S> GuardedStream<S> {
             limits,
             deadline: Box::pin(tokio::time::sleep(limits.first_call_timeout)),
             transport,
+            opening: Opening::Nothing,
         }
     }
 
@@ -241,7 +269,11 @@ impl<S: AsyncRead + Unpin> AsyncRead for GuardedStream<S> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
+        let filled_before = buf.filled().len();
         if let Poll::Ready(read) = Pin::new(&mut this.inner).poll_read(cx, buf) {
+            if this.opening == Opening::Nothing {
+                this.opening = Opening::of(&buf.filled()[filled_before..]);
+            }
             return Poll::Ready(read);
         }
         // The HTTP/2 server always waits for the client's next bytes, so this is where a silent
@@ -269,7 +301,7 @@ impl<S> Drop for GuardedStream<S> {
             self.slot
                 .admission
                 .log
-                .note(Reason::ClosedBeforeFirstCall, &self.slot.peer);
+                .note(Reason::ClosedBeforeFirstCall(self.opening), &self.slot.peer);
         }
     }
 }
@@ -292,7 +324,7 @@ pub enum Reason {
     TooManyFromPeer,
     NoFirstCall(&'static str),
     Idle,
-    ClosedBeforeFirstCall,
+    ClosedBeforeFirstCall(Opening),
     AcceptFailed,
 }
 
@@ -310,8 +342,20 @@ impl std::fmt::Display for Reason {
                 "{transport} connection closed: no call within --first-call-timeout"
             ),
             Self::Idle => f.write_str("connection closed: no call within --idle-timeout"),
-            Self::ClosedBeforeFirstCall => {
-                f.write_str("TLS connection ended before its first call (handshake failed?)")
+            Self::ClosedBeforeFirstCall(opening) => {
+                f.write_str("TLS connection ended before its first call: ")?;
+                f.write_str(match opening {
+                    Opening::Nothing => "the client sent nothing",
+                    Opening::TlsHandshake => {
+                        "the TLS handshake did not complete (does the client trust the agent's \
+                         certificate, and present one that --client-ca accepts?)"
+                    }
+                    Opening::PlaintextHttp2 => {
+                        "the client spoke plaintext HTTP/2 to a TLS listener (give the client --ca, \
+                         or an https:// endpoint)"
+                    }
+                    Opening::Other => "the client's first bytes were not TLS",
+                })
             }
             Self::AcceptFailed => {
                 f.write_str("accepting connections failed (out of file descriptors?)")
