@@ -19,5 +19,5 @@ pub mod recovery;
 pub mod route;
 
 pub use error::OpError;
-pub use operation::{Applied, Detail, Operation, Requested};
+pub use operation::{Applied, Detail, NatRunKey, Operation, Requested};
 pub use outcome::{Outcome, Warning, WarningCode};

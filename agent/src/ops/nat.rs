@@ -85,17 +85,36 @@ pub async fn delete(
     id: String,
     ignore_missing: bool,
 ) -> Result<Outcome<()>, OpError> {
-    let handle = namespace_handle(registry, namespace).await?;
-    let deleted = match handle
-        .run("delete a NAT rule", move || backend.delete(&id))
-        .await?
-    {
-        Ok(deleted) => deleted,
-        Err(crate::nat::NatError::NotFound { .. }) if ignore_missing => {
-            return Ok(Outcome::unchanged(()))
+    let context = format!("deleting NAT rule {id}");
+    let mut outcomes = delete_all(registry, backend, namespace, vec![id], ignore_missing).await?;
+    outcomes.pop().ok_or_else(|| {
+        crate::nat::NatError::NftOutput {
+            context,
+            reason: "the backend reported no outcome".into(),
         }
-        Err(e) => return Err(e.into()),
-    };
+        .into()
+    })
+}
+
+/// Deletes rules of one namespace in one nftables transaction: all of them or, on any error (a missing
+/// rule without `ignore_missing`), none. One outcome per id, in order.
+pub async fn delete_all(
+    registry: &NamespaceRegistry,
+    backend: Arc<dyn NatBackend>,
+    namespace: &NamespaceRef,
+    ids: Vec<String>,
+    ignore_missing: bool,
+) -> Result<Vec<Outcome<()>>, OpError> {
+    let handle = namespace_handle(registry, namespace).await?;
+    let deleted = handle
+        .run("delete NAT rules", move || {
+            backend.delete_all(&ids, ignore_missing)
+        })
+        .await??;
+    Ok(deleted.into_iter().map(delete_outcome).collect())
+}
+
+fn delete_outcome(deleted: crate::nat::DeleteOutcome) -> Outcome<()> {
     let outcome = if deleted.changed {
         Outcome::changed(())
     } else {
@@ -103,7 +122,7 @@ pub async fn delete(
     };
     // The rule is gone either way; failing the call would make a retry NOT_FOUND and nothing would flush
     // the stale entries, so a failed flush is a warning.
-    Ok(match deleted.conntrack_error {
+    match deleted.conntrack_error {
         Some(error) => outcome.with_warnings(vec![Warning {
             code: WarningCode::ConntrackFlushFailed,
             message: format!(
@@ -113,7 +132,7 @@ pub async fn delete(
             fix: "flush them with `conntrack -D` inside the namespace, or wait for the flows to time out".to_string(),
         }]),
         None => outcome,
-    })
+    }
 }
 
 /// Deletes rules of one namespace in one nftables transaction, ignoring missing ones: how a batch takes

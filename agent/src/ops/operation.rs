@@ -133,6 +133,17 @@ pub enum Undo {
     },
 }
 
+/// Why a batch that fails after a NAT deletion does not put the rule back.
+pub const NAT_DELETE_IS_FINAL: &str = "a deleted NAT rule is not re-added";
+
+/// Which NAT operations a batch groups into one transaction: only additions with additions and deletions
+/// with deletions, of one namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NatRunKey<'a> {
+    Add(&'a NamespaceRef),
+    Delete(&'a NamespaceRef),
+}
+
 impl Operation {
     pub fn footprint(&self) -> Footprint {
         let named = |name: &NamespaceName| NamespaceRef::Named(name.clone());
@@ -172,6 +183,16 @@ impl Operation {
     pub fn nat_addition_namespace(&self) -> Option<&NamespaceRef> {
         match self {
             Self::AddNatRule(request) => Some(&request.namespace),
+            _ => None,
+        }
+    }
+
+    /// What a batch may apply in one nftables transaction with its neighbours: NAT additions, or NAT
+    /// deletions, of one namespace; `None` for every other operation.
+    pub fn nat_run_key(&self) -> Option<NatRunKey<'_>> {
+        match self {
+            Self::AddNatRule(request) => Some(NatRunKey::Add(&request.namespace)),
+            Self::DeleteNatRule { namespace, .. } => Some(NatRunKey::Delete(namespace)),
             _ => None,
         }
     }
@@ -362,7 +383,7 @@ impl Operation {
                 Ok(applied(
                     outcome.changed,
                     outcome.warnings,
-                    Undo::Impossible("a deleted NAT rule is not re-added"),
+                    Undo::Impossible(NAT_DELETE_IS_FINAL),
                 ))
             }
         }

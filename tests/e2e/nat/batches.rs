@@ -149,3 +149,74 @@ fn a_batch_failing_after_its_nat_rules_leaves_no_rule_and_undoes_them_in_one_tra
     assert!(list_rules(host).is_empty());
     foreign[0].assert_untouched(host);
 }
+
+#[test]
+fn a_batch_of_nat_deletions_is_one_nft_transaction_and_a_missing_rule_is_named() {
+    let (lab, foreign) = uplink_only();
+    let host = lab.host(0);
+    let added = batch(host, &forward_lines());
+    assert!(added.finished.success(), "{added}");
+    let ids: Vec<String> = list_rules(host)
+        .iter()
+        .map(|rule| rule["id"].as_str().expect("a rule id").to_string())
+        .collect();
+    assert_eq!(ids.len(), usize::from(RULES));
+    let deletions = |flags: &str| -> String {
+        ids.iter()
+            .map(|id| format!("nat del {id}{flags}\n"))
+            .collect()
+    };
+
+    // Half of them first, so the table stays: the rest must be deleted by the second transaction.
+    let half: String = deletions("")
+        .lines()
+        .take(ids.len() / 2)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let monitor = Monitor::start(host);
+    let run = batch(host, &half);
+    let results = run.result()["results"]
+        .as_array()
+        .cloned()
+        .unwrap_or_else(|| panic!("no results\n{run}"));
+    assert!(
+        results.len() == ids.len() / 2 && results.iter().all(|r| r["changed"] == true),
+        "{run}"
+    );
+    assert_eq!(
+        monitor.transactions(),
+        1,
+        "{} deletions in one batch should be one nftables transaction",
+        ids.len() / 2
+    );
+    assert_eq!(list_rules(host).len(), ids.len() - ids.len() / 2);
+
+    // A deletion of a rule already gone, without --ignore-missing, is NOT_FOUND for that line alone;
+    // nothing else is deleted (the rest of the batch does not start).
+    let run = batch(host, &deletions(""));
+    assert!(!run.finished.success(), "{run}");
+    let answer: serde_json::Value =
+        serde_json::from_str(run.stdout().trim()).unwrap_or_else(|e| panic!("{e}\n{run}"));
+    assert_eq!(answer["error"]["code"], "NOT_FOUND", "{run}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("line 1: no NAT rule with id")),
+        "{run}"
+    );
+    assert_eq!(list_rules(host).len(), ids.len() - ids.len() / 2, "{run}");
+
+    // With --ignore-missing, the whole list is one transaction that deletes what is left.
+    let monitor = Monitor::start(host);
+    let run = batch(host, &deletions(" --ignore-missing"));
+    assert!(run.finished.success(), "{run}");
+    let results = run.result()["results"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let changed = results.iter().filter(|r| r["changed"] == true).count();
+    assert_eq!(changed, ids.len() - ids.len() / 2, "{run}");
+    assert_eq!(monitor.transactions(), 1, "one transaction for the rest");
+    assert!(list_rules(host).is_empty());
+    foreign[0].assert_untouched(host);
+}

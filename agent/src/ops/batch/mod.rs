@@ -32,7 +32,7 @@ use crate::nat::NatBackend;
 use crate::netns::NamespaceRegistry;
 
 use super::nat as nat_ops;
-use super::operation::{Applied, Operation, Undo};
+use super::operation::{Applied, NatRunKey, Operation, Undo, NAT_DELETE_IS_FINAL};
 use super::{OpError, Warning};
 use intent::{Created, Entry, UndoRecord};
 
@@ -120,10 +120,7 @@ async fn run_journaled(
 ) -> Vec<OperationOutcome> {
     let footprints: Vec<_> = operations.iter().map(Operation::footprint).collect();
     let waits = plan::dependencies(&footprints);
-    let run_keys: Vec<Option<&NamespaceRef>> = operations
-        .iter()
-        .map(Operation::nat_addition_namespace)
-        .collect();
+    let run_keys: Vec<Option<NatRunKey>> = operations.iter().map(Operation::nat_run_key).collect();
     let leaders = nat_runs::leaders(&run_keys);
     let operations = Arc::new(operations);
     let failed = Arc::new(AtomicBool::new(false));
@@ -337,37 +334,16 @@ impl Runner<'_> {
     /// One transaction for the run's rules. When it fails, the run is applied again one operation at a
     /// time, so the failing operation, and only it, reports its own error, exactly as without grouping.
     async fn apply_run(&self, members: &[usize]) -> Vec<Step> {
-        let requests: Vec<_> = members
-            .iter()
-            .filter_map(|&member| match &self.operations[member] {
-                Operation::AddNatRule(request) => Some(request.clone()),
-                _ => None,
-            })
-            .collect();
-        if requests.len() == members.len() && self.write_run_before(members).await.is_ok() {
-            if let Ok(outcomes) = nat_ops::add_all(self.registry, self.nat.clone(), requests).await
-            {
-                let mut steps = Vec::with_capacity(outcomes.len());
-                for (&member, outcome) in members.iter().zip(outcomes) {
-                    let undo = if outcome.changed {
-                        Undo::DeleteNatRule {
-                            namespace: outcome_namespace(self.operations, members),
-                            id: outcome.value.id,
-                        }
-                    } else {
-                        Undo::Nothing
-                    };
-                    if outcome.changed && !lock(self.created).covers(&self.operations[member]) {
-                        self.write_after(member, &undo).await;
-                    }
-                    steps.push(Step::Applied {
-                        changed: outcome.changed,
-                        undo,
-                        warnings: outcome.warnings,
-                    });
-                }
-                return steps;
-            }
+        let grouped = match members
+            .first()
+            .and_then(|&m| self.operations[m].nat_run_key())
+        {
+            Some(NatRunKey::Add(_)) => self.add_run(members).await,
+            Some(NatRunKey::Delete(namespace)) => self.delete_run(namespace, members).await,
+            None => None,
+        };
+        if let Some(steps) = grouped {
+            return steps;
         }
         let mut steps = Vec::with_capacity(members.len());
         for &member in members {
@@ -378,6 +354,87 @@ impl Runner<'_> {
             });
         }
         steps
+    }
+
+    /// A run of NAT additions in one transaction; `None` when it must go one by one.
+    async fn add_run(&self, members: &[usize]) -> Option<Vec<Step>> {
+        let requests: Vec<_> = members
+            .iter()
+            .filter_map(|&member| match &self.operations[member] {
+                Operation::AddNatRule(request) => Some(request.clone()),
+                _ => None,
+            })
+            .collect();
+        if requests.len() != members.len() || self.write_run_before(members).await.is_err() {
+            return None;
+        }
+        let outcomes = nat_ops::add_all(self.registry, self.nat.clone(), requests)
+            .await
+            .ok()?;
+        let mut steps = Vec::with_capacity(outcomes.len());
+        for (&member, outcome) in members.iter().zip(outcomes) {
+            let undo = if outcome.changed {
+                Undo::DeleteNatRule {
+                    namespace: outcome_namespace(self.operations, members),
+                    id: outcome.value.id,
+                }
+            } else {
+                Undo::Nothing
+            };
+            if outcome.changed && !lock(self.created).covers(&self.operations[member]) {
+                self.write_after(member, &undo).await;
+            }
+            steps.push(Step::Applied {
+                changed: outcome.changed,
+                undo,
+                warnings: outcome.warnings,
+            });
+        }
+        Some(steps)
+    }
+
+    /// A run of NAT deletions in one transaction; `None` when it must go one by one. A deletion has
+    /// nothing to journal: it cannot be taken back, and says so (`Undo::Impossible`), grouped or not.
+    async fn delete_run(&self, namespace: &NamespaceRef, members: &[usize]) -> Option<Vec<Step>> {
+        let mut ids = Vec::with_capacity(members.len());
+        // One missing rule that may not be missing fails the whole transaction, and the one-by-one
+        // retry then gives that operation, and only it, its NOT_FOUND.
+        let mut ignore_missing = true;
+        for &member in members {
+            match &self.operations[member] {
+                Operation::DeleteNatRule {
+                    id,
+                    ignore_missing: this_may_be_missing,
+                    ..
+                } => {
+                    ids.push(id.clone());
+                    ignore_missing &= *this_may_be_missing;
+                }
+                _ => return None,
+            }
+        }
+        let outcomes = nat_ops::delete_all(
+            self.registry,
+            self.nat.clone(),
+            namespace,
+            ids,
+            ignore_missing,
+        )
+        .await
+        .ok()?;
+        if outcomes.len() != members.len() {
+            return None;
+        }
+        Some(
+            outcomes
+                .into_iter()
+                .map(|outcome| Step::Applied {
+                    changed: outcome.changed,
+                    warnings: outcome.warnings,
+                    undo: Undo::Impossible(NAT_DELETE_IS_FINAL),
+                })
+                .collect(),
+        )
     }
 }
 
