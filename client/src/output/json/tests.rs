@@ -39,12 +39,12 @@ fn link_fields_in_proto_order_with_enum_names_and_null_peer() {
         json!({
             "namespace": "netns1", "name": "ceth1", "index": 2, "kind": "veth", "admin_up": true,
             "oper_state": "lower_layer_down", "mtu": 1500, "mac": "02:00:00:00:00:01", "master": "",
-            "flags": ["BROADCAST", "UP"], "peer": null
+            "flags": ["BROADCAST", "UP"], "peer": null, "vxlan": null
         })
     );
     let keys: Vec<&String> = value.as_object().unwrap().keys().collect();
     assert_eq!(keys.first().map(|key| key.as_str()), Some("namespace"));
-    assert_eq!(keys.last().map(|key| key.as_str()), Some("peer"));
+    assert_eq!(keys.last().map(|key| key.as_str()), Some("vxlan"));
 }
 
 #[test]
