@@ -226,6 +226,10 @@ pub enum Object {
     /// Remove everything a topology made on the --host hosts, from what each host recorded (no file
     /// needed)
     Destroy(DestroyArgs),
+    /// Draw the topology (DOT, Mermaid or SVG) as the hosts hold it, or with --declared as a file
+    /// declares it: hosts, namespaces, bridges, veths, VXLAN tunnels, addresses, NAT at its link
+    #[command(after_help = GRAPH_HELP)]
+    Graph(crate::graph::GraphArgs),
     /// Print a shell completion script (contacts no agent):
     /// `nsfleet completions bash > /etc/bash_completion.d/nsfleet`
     Completions {
@@ -255,6 +259,12 @@ const TOPOLOGY_HELP: &str = "The file names its hosts; each host's agent is the 
 NSFLEET_HOSTS are not used. Exit status: 0 success (plan: no changes; drift: no drift), 1 an error \
 (the file, or a host), 2 changes (plan --detailed-exitcode) or drift. -o json prints one line per host: \
 {\"host\":NAME,\"ok\":true,\"result\":RESPONSE} or {\"host\":NAME,\"ok\":false,\"error\":{...}}.";
+
+const GRAPH_HELP: &str = "Hosts: with FILE, the file's hosts (their `endpoint:`, --endpoint NAME=ENDPOINT or \
+the inventory, as for apply), or those --host names of them; without FILE, --host or the inventory. Not drawn: \
+`lo`, and link-scoped addresses (IPv6 ones change with every MAC). Links that are down are drawn dashed. \
+-o json is refused: a picture has no JSON form. A host that cannot be read fails the whole picture \
+(exit status 1). Exit status: 0 drawn, 1 a host, the file or the output failed, 2 usage error.";
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {

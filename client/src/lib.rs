@@ -16,6 +16,7 @@ pub mod connect;
 pub mod failure;
 pub mod fleet;
 pub mod grammar;
+pub mod graph;
 pub mod hosts;
 pub mod inventory;
 pub mod lab;

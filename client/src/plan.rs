@@ -277,6 +277,7 @@ fn unforced_action(object: Object, options: &RequestOptions) -> Result<Action, U
         Object::Apply(_) => return Err(UsageError::Topology("apply")),
         Object::Drift(_) => return Err(UsageError::Topology("drift")),
         Object::Destroy(_) => return Err(UsageError::Topology("destroy")),
+        Object::Graph(_) => return Err(UsageError::Topology("graph")),
     })
 }
 
