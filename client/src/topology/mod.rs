@@ -13,6 +13,7 @@ pub mod expand;
 pub mod file;
 pub mod probes;
 pub mod render;
+pub mod rollout;
 pub mod schema;
 pub mod targets;
 pub mod verbs;
