@@ -182,7 +182,7 @@ fn probes_are_checked_against_the_file() {
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
             .expect("README.md");
     let probes = readme
-        .split_once("```yaml\nprobes:\n")
+        .split_once("<!-- probes-example -->\n```yaml\nprobes:\n")
         .expect("the README has a probes example")
         .1
         .split_once("\n```")
