@@ -243,3 +243,45 @@ fn bad_flags_are_refused_before_any_host_is_called() {
     }
     assert!(agents.iter().all(|agent| agent.calls() == 0));
 }
+
+/// The fake treats a namespace named "mgmt" as a change of its management path.
+fn management_file() -> tempfile::NamedTempFile {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(b"name: tutorial\nhosts:\n  h1:\n    namespaces:\n      mgmt: {}\n")
+        .unwrap();
+    file
+}
+
+fn apply_management(agent: &FakeAgent, extra: &[&str]) -> Run {
+    let file = management_file();
+    let endpoint = format!("h1={}", agent.endpoint);
+    let mut args = vec![
+        "apply",
+        file.path().to_str().unwrap(),
+        "--yes",
+        "--endpoint",
+        &endpoint,
+    ];
+    args.extend(extra);
+    nsfleet(&args)
+}
+
+#[test]
+fn a_management_path_refusal_names_the_flag_that_allows_it_with_a_confirm() {
+    let agent = FakeAgent::start(Mode::Healthy);
+    for extra in [&[][..], &["--confirm", "1m"][..]] {
+        let run = apply_management(&agent, extra);
+        assert_eq!(run.code, 1, "{extra:?}: {}", run.stderr);
+        let said = format!("{}{}", run.stdout, run.stderr);
+        assert!(
+            said.contains("cut the agent off")
+                && said.contains("pass --allow-mgmt-change with --confirm DURATION"),
+            "{extra:?}: {said}"
+        );
+    }
+    assert!(agent.commits().is_empty());
+    let run = apply_management(&agent, &["--confirm", "1m", "--allow-mgmt-change"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(run.stdout, "h1: confirmed (stage 1)\n");
+    assert_eq!(agent.commits()[0].1, CommitState::Confirmed);
+}

@@ -104,6 +104,26 @@ impl TopologyService for Fake {
                 request.fingerprint
             )));
         }
+        let topology = request.topology.clone().unwrap_or_default();
+        // A namespace named "mgmt" stands for a change of the agent's own management path.
+        if topology
+            .namespaces
+            .iter()
+            .any(|namespace| namespace.name == "mgmt")
+        {
+            if !request.force {
+                return Err(Status::failed_precondition(
+                    "deleting link eth0 would cut the agent off from its caller: it holds 192.0.2.10, \
+                     the address the caller connected to; pass --force (the request's force field) \
+                     to do it anyway",
+                ));
+            }
+            if request.confirm.is_none() {
+                return Err(Status::failed_precondition(
+                    "a forced change of the management path needs a confirmed commit",
+                ));
+            }
+        }
         let commit = match request.confirm {
             None => None,
             Some(options) => {
