@@ -275,8 +275,10 @@ impl Rollout<'_> {
                 match self.caller.confirm(host, request).await {
                     Ok(_) => report.state = HostState::Confirmed,
                     Err(failure) => {
+                        // Not confirmed: the host rolls back at its deadline, so it counts as failed.
                         report.state = HostState::Failed;
                         report.detail = format!("confirm failed: {failure}");
+                        failures += 1;
                     }
                 }
                 continue;
