@@ -82,6 +82,52 @@ fn connects_inside_the_namespace_and_reports_refusal_and_unreachable_as_results(
     });
 }
 
+/// A neighbour that never answers: the SYN leaves through a veth whose other end drops it (the frame
+/// is addressed to a MAC nobody has), so only the timeout ends the attempt, and it is a result.
+#[test]
+fn a_silent_peer_is_a_timeout_result() {
+    let lab = Lab::start(1);
+    let host = lab.host(0);
+    for argv in [
+        &[
+            "ip", "link", "add", "tv0", "type", "veth", "peer", "name", "tv1",
+        ][..],
+        &["ip", "link", "set", "tv0", "up"],
+        &["ip", "link", "set", "tv1", "up"],
+        &["ip", "addr", "add", "198.51.100.1/24", "dev", "tv0"],
+        &[
+            "ip",
+            "neigh",
+            "add",
+            "198.51.100.9",
+            "lladdr",
+            "02:00:00:00:00:99",
+            "dev",
+            "tv0",
+            "nud",
+            "permanent",
+        ],
+    ] {
+        host.run_ok("", argv);
+    }
+    runtime().block_on(async {
+        let started = std::time::Instant::now();
+        let silent = tcp_connect(
+            host,
+            pb::TcpConnectRequest {
+                timeout_ms: 300,
+                ..request("", "198.51.100.9", 80)
+            },
+        )
+        .await
+        .expect("answered");
+        assert!(!silent.connected, "{silent:?}");
+        assert_eq!(silent.error, "timed out after 300 ms");
+        assert!(silent.elapsed_ms >= 300.0, "{silent:?}");
+        assert!(started.elapsed() < Duration::from_secs(5), "{silent:?}");
+    });
+}
+
 #[test]
 fn bad_input_names_the_field_and_unknown_namespaces_are_not_found() {
     let lab = Lab::start(1);
