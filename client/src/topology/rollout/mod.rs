@@ -215,7 +215,14 @@ impl Rollout<'_> {
                         HostState::Applied
                     };
                     if !pending {
-                        report.detail = "nothing to change".to_owned();
+                        report.detail = if self.planned[*index].changes.is_empty() {
+                            "nothing to change".to_owned()
+                        } else {
+                            // An agent that predates confirmed commits ignores CommitOptions.
+                            "applied for good: the agent made no pending commit, so it cannot roll \
+                             this back"
+                                .to_owned()
+                        };
                     }
                 }
                 Err(failure) => {
