@@ -297,6 +297,27 @@ pub struct ApplyArgs {
     /// Apply without asking (it never asks when standard input is not a terminal)
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// Apply as a confirmed commit: each host rolls back by itself after DURATION (90s, 2m, 1h; 1 s to
+    /// 1 h) unless confirmed. The file's probes run after the change; when they pass the client
+    /// confirms, when one fails it rolls the stage back at once
+    #[arg(long, value_name = "DURATION", value_parser = crate::topology::rollout::parse_confirm_timeout)]
+    pub confirm: Option<std::time::Duration>,
+    /// With --confirm: leave the hosts pending after the probes pass, for `nsfleet confirm ID` later
+    #[arg(long, requires = "confirm", conflicts_with_all = ["canary", "max_unavailable"])]
+    pub no_auto_confirm: bool,
+    /// With --confirm: change the first K hosts of the file alone, probed and confirmed, before the rest
+    #[arg(long, value_name = "K", requires = "confirm", value_parser = clap::value_parser!(u32).range(1..))]
+    pub canary: Option<u32>,
+    /// With --confirm: hosts changed at once per stage [default: all]
+    #[arg(long, value_name = "N", requires = "confirm", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_unavailable: Option<u32>,
+    /// With --confirm: stop the rollout when this many hosts failed
+    #[arg(long, value_name = "F", default_value_t = 1, requires = "confirm", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_failures: u32,
+    /// Allow changes to the agents' management path (sends `force`); needs --confirm, so that a mistake
+    /// costs one timeout, not a lost host
+    #[arg(long, requires = "confirm")]
+    pub allow_mgmt_change: bool,
     #[command(flatten)]
     pub endpoints: TopologyEndpoints,
 }

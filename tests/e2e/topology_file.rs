@@ -171,3 +171,89 @@ fn an_unreachable_host_is_an_error_not_a_change() {
         assert_eq!(line["error"]["code"], "UNAVAILABLE", "{run}");
     }
 }
+
+/// The README's probes appended to the README's topology: they validate; each kind of mistake in a
+/// probe is placed at its FILE:LINE:COL, and `apply --confirm` stops there before any agent is called.
+#[test]
+fn probes_are_checked_against_the_file() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let tutorial = std::fs::read_to_string(readme_topology(dir.path())).expect("tutorial file");
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .expect("README.md");
+    let probes = readme
+        .split_once("<!-- probes-example -->\n```yaml\nprobes:\n")
+        .expect("the README has a probes example")
+        .1
+        .split_once("\n```")
+        .expect("the example's block ends")
+        .0;
+    let good = write(
+        dir.path(),
+        "probes.yaml",
+        &format!("{tutorial}\nprobes:\n{probes}\n"),
+    );
+    let run = Nsfleet::new().args(["validate", path_text(&good)]).run();
+    assert_eq!(run.exit_code(), Some(0), "{run}");
+
+    let first_probe_line = tutorial.lines().count() + 2;
+    // Each problem is placed at the value it is about (`at`), 4 columns into `  - ` plus one.
+    for (probe, at, message) in [
+        (
+            "{host: host9, ping: 192.0.2.1}",
+            "host9",
+            "host \"host9\" is not in this file's hosts",
+        ),
+        (
+            "{host: host1, namespace: netns9, ping: 192.0.2.1}",
+            "netns9",
+            "namespace \"netns9\" is not declared on host \"host1\" in this file",
+        ),
+        (
+            "{host: host1, ping: 192.0.2.256}",
+            "192.0.2.256",
+            "ping: \"192.0.2.256\" is not",
+        ),
+        (
+            "{host: host1, tcp: 192.0.2.1}",
+            "192.0.2.1",
+            "tcp: \"192.0.2.1\" is not ADDRESS:PORT",
+        ),
+        (
+            "{host: host1, tcp: '192.0.2.1:0'}",
+            "'192.0.2.1:0'",
+            "tcp: port 0 in \"192.0.2.1:0\" is out of range 1-65535",
+        ),
+    ] {
+        let bad = write(
+            dir.path(),
+            "bad-probe.yaml",
+            &format!("{tutorial}\nprobes:\n  - {probe}\n"),
+        );
+        let path = path_text(&bad);
+        let run = Nsfleet::new()
+            .text()
+            .args([
+                "apply",
+                path,
+                "--confirm",
+                "1m",
+                "--endpoint",
+                "host1=unix:/nonexistent/agent.sock",
+                "--endpoint",
+                "host2=unix:/nonexistent/agent.sock",
+            ])
+            .run();
+        assert_eq!(run.exit_code(), Some(1), "{probe}: {run}");
+        let column = 5 + probe.find(at).expect("the value is in the probe");
+        let expected = format!("{path}:{first_probe_line}:{column}: {message}");
+        assert!(
+            run.stderr().contains(&expected),
+            "{probe}: expected {expected}\n{run}"
+        );
+        assert!(
+            !run.stderr().contains("nonexistent"),
+            "{probe}: an agent was called\n{run}"
+        );
+    }
+}

@@ -38,6 +38,8 @@ pub const METHODS: &[(&str, Access)] = &[
     ("/nsfleet.v1.NeighborService/ListNeighbors", Read),
     ("/nsfleet.v1.DiagnosticsService/Ping", Read),
     ("/nsfleet.v1.DiagnosticsService/GetAgentInfo", Read),
+    // A connection attempt changes nothing on the host, like a ping.
+    ("/nsfleet.v1.DiagnosticsService/TcpConnect", Read),
     ("/nsfleet.v1.BatchService/ApplyBatch", Admin),
     // A plan changes nothing; applying and destroying do.
     ("/nsfleet.v1.TopologyService/Plan", Read),
@@ -115,7 +117,15 @@ mod tests {
         for (path, access) in METHODS {
             let method = path.rsplit('/').next().unwrap_or_default();
             let looks = ["List", "Get"].iter().any(|p| method.starts_with(p))
-                || ["Plan", "Ping", "Check", "Watch", "ServerReflectionInfo"].contains(&method);
+                || [
+                    "Plan",
+                    "Ping",
+                    "TcpConnect",
+                    "Check",
+                    "Watch",
+                    "ServerReflectionInfo",
+                ]
+                .contains(&method);
             assert_eq!(*access == Read, looks, "{path}");
         }
     }

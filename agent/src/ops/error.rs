@@ -109,6 +109,13 @@ pub enum OpError {
     },
     #[error(transparent)]
     Ping(#[from] PingError),
+    /// A socket for a diagnostic could not be opened in the namespace.
+    #[error("opening {what}: {source}")]
+    Socket {
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Nat(#[from] NatError),
     /// A NAT operation reached a service that has no NAT backend.

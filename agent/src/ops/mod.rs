@@ -17,6 +17,7 @@ mod peers;
 pub mod ping;
 pub mod recovery;
 pub mod route;
+pub mod tcp_connect;
 
 pub use error::OpError;
 pub use operation::{Applied, Detail, NatRunKey, Operation, Requested};

@@ -1,4 +1,4 @@
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,6 +16,7 @@ use crate::domain::{
 use crate::kernel::ping::{PingParams, PingReply, PingSummary};
 use crate::netns::NamespaceRegistry;
 use crate::ops::ping;
+use crate::ops::tcp_connect::tcp_connect;
 
 const MAX_COUNT: u32 = 10_000;
 const MIN_INTERVAL_MS: u32 = 10;
@@ -134,6 +135,51 @@ pub(super) fn parse(request: &pb::PingRequest) -> Result<(NamespaceRef, PingPara
     Ok((namespace, params))
 }
 
+/// A validated TcpConnect: where from, where to, and how long to wait.
+pub struct TcpConnectTarget {
+    pub namespace: NamespaceRef,
+    pub target: SocketAddr,
+    pub timeout: Duration,
+}
+
+pub(super) fn parse_tcp_connect(
+    request: &pb::TcpConnectRequest,
+) -> Result<TcpConnectTarget, FieldError> {
+    let namespace = NamespaceRef::parse("namespace", &request.namespace)?;
+    let address = parse_ip("address", &request.address)?;
+    if let IpAddr::V6(v6) = address {
+        if is_link_scoped(v6) {
+            // Without a scope id the kernel cannot tell which link is meant.
+            return Err(FieldError::new(
+                "address",
+                format!("{address} is link-scoped, which TcpConnect does not support"),
+            ));
+        }
+    }
+    let port = u16::try_from(request.port)
+        .ok()
+        .filter(|port| *port != 0)
+        .ok_or_else(|| {
+            FieldError::new("port", format!("{} is out of range 1-65535", request.port))
+        })?;
+    let timeout_ms = if request.timeout_ms == 0 {
+        1000
+    } else {
+        request.timeout_ms
+    };
+    if timeout_ms > MAX_TIMEOUT_MS {
+        return Err(FieldError::new(
+            "timeout_ms",
+            format!("{timeout_ms} is above the maximum {MAX_TIMEOUT_MS}"),
+        ));
+    }
+    Ok(TcpConnectTarget {
+        namespace,
+        target: SocketAddr::new(address, port),
+        timeout: Duration::from_millis(u64::from(timeout_ms)),
+    })
+}
+
 fn reply_event(reply: PingReply) -> pb::PingEvent {
     pb::PingEvent {
         event: Some(pb::ping_event::Event::Reply(pb::PingReply {
@@ -203,8 +249,20 @@ impl DiagnosticsService for DiagnosticsApi {
 
     async fn tcp_connect(
         &self,
-        _request: Request<pb::TcpConnectRequest>,
+        request: Request<pb::TcpConnectRequest>,
     ) -> Result<Response<pb::TcpConnectResponse>, Status> {
-        Err(Status::unimplemented("TcpConnect is not implemented yet"))
+        let TcpConnectTarget {
+            namespace,
+            target,
+            timeout,
+        } = request.get_ref().validate()?;
+        let outcome = tcp_connect(&self.registry, &namespace, target, timeout)
+            .await
+            .map_err(StatusError::from)?;
+        Ok(Response::new(pb::TcpConnectResponse {
+            connected: outcome.connected,
+            error: outcome.error,
+            elapsed_ms: outcome.elapsed.as_secs_f64() * 1000.0,
+        }))
     }
 }

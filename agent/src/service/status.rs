@@ -41,6 +41,7 @@ impl From<OpError> for StatusError {
             OpError::Netns(e) => netns_status(e),
             OpError::Sysctl { source, .. } => Status::new(io_code(source), error.to_string()),
             OpError::Ping(e) => ping_status(e),
+            OpError::Socket { source, .. } => Status::new(io_code(source), error.to_string()),
             OpError::Nat(e) => nat_status(e, None),
             OpError::NatUnavailable => Status::failed_precondition(error.to_string()),
         };

@@ -109,6 +109,7 @@ validate!(pb::ListNeighborsRequest => (NamespaceRef, Option<LinkName>, Option<Fa
 });
 
 validate!(pb::PingRequest => (NamespaceRef, PingParams), |r| fields(diagnostics::parse(r)));
+validate!(pb::TcpConnectRequest => diagnostics::TcpConnectTarget, |r| fields(diagnostics::parse_tcp_connect(r)));
 
 validate!(pb::AddNatRuleRequest => Requested, |r| nat::parse_add(r).map(|rule| requested(Operation::AddNatRule(rule), false)));
 validate!(pb::DeleteNatRuleRequest => Requested, |r| {

@@ -18,6 +18,9 @@ use crate::{
 };
 
 pub async fn apply(args: &ApplyArgs, global: &GlobalOptions) -> u8 {
+    if let Some(timeout) = args.confirm {
+        return super::rollout::apply_confirmed(args, global, timeout).await;
+    }
     let Some((_, targets, caller)) = prepare(
         &args.file,
         &args.endpoints.endpoints,
@@ -125,6 +128,7 @@ async fn apply_one(
             },
         )
         .await
+        .map_err(|failure| super::rollout::management_hint(failure, false))
 }
 
 fn confirmed(total: usize, planned: &[PlanTopologyResponse]) -> bool {

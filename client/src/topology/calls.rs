@@ -5,9 +5,11 @@ use std::{future::Future, time::Duration};
 
 use futures::StreamExt;
 use nsfleet_proto::v1::{
+    diagnostics_service_client::DiagnosticsServiceClient,
     topology_service_client::TopologyServiceClient, ApplyTopologyRequest, ApplyTopologyResponse,
-    DestroyTopologyRequest, DestroyTopologyResponse, GetTopologyStateRequest,
-    GetTopologyStateResponse, PlanTopologyRequest, PlanTopologyResponse,
+    ConfirmCommitRequest, ConfirmCommitResponse, DestroyTopologyRequest, DestroyTopologyResponse,
+    GetTopologyStateRequest, GetTopologyStateResponse, PlanTopologyRequest, PlanTopologyResponse,
+    RollbackCommitRequest, RollbackCommitResponse,
 };
 use tonic::transport::Channel;
 
@@ -69,6 +71,51 @@ impl Caller {
             client.destroy(context.request(request)).await
         })
         .await
+    }
+
+    /// Each call opens its own connection, so a confirm proves the agent is still reachable after the
+    /// change, as a new client would find it.
+    pub async fn confirm(
+        &self,
+        host: &Host,
+        request: ConfirmCommitRequest,
+    ) -> Result<ConfirmCommitResponse, HostFailure> {
+        self.call(host, |mut client, context| async move {
+            client.confirm(context.request(request)).await
+        })
+        .await
+    }
+
+    pub async fn rollback(
+        &self,
+        host: &Host,
+        request: RollbackCommitRequest,
+    ) -> Result<RollbackCommitResponse, HostFailure> {
+        self.call(host, |mut client, context| async move {
+            client.rollback(context.request(request)).await
+        })
+        .await
+    }
+
+    /// One DiagnosticsService call (a probe) over a new connection.
+    pub async fn diagnostics<T, Fut>(
+        &self,
+        host: &Host,
+        rpc: impl FnOnce(DiagnosticsServiceClient<Channel>, CallContext) -> Fut,
+    ) -> Result<T, HostFailure>
+    where
+        Fut: Future<Output = Result<T, tonic::Status>>,
+    {
+        let timeout = self.context.timeout;
+        let channel = host
+            .connect(timeout.min(MAX_CONNECT_TIMEOUT), &self.security)
+            .await?;
+        let client = DiagnosticsServiceClient::new(channel);
+        match tokio::time::timeout(timeout, rpc(client, self.context.for_host(host))).await {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(status)) => Err(call_failure(host, &self.security, status)),
+            Err(_) => Err(HostFailure::deadline(timeout)),
+        }
     }
 
     async fn call<T, Fut>(

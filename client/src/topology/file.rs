@@ -20,6 +20,32 @@ pub struct TopologyFile {
     pub name: Located<String>,
     /// The hosts, by name (the names `--endpoint NAME=ENDPOINT` refers to).
     pub hosts: NameMap<HostSpec>,
+    /// Checks that `nsfleet apply --confirm` runs after the change and before confirming it; a failing
+    /// probe rolls the change back. Each entry is one of `{host, namespace, ping: ADDRESS}`,
+    /// `{host, namespace, tcp: ADDRESS:PORT}` or `{agent: HOST}`.
+    #[serde(default)]
+    pub probes: Vec<Located<ProbeSpec>>,
+}
+
+/// One check: exactly one of `ping`, `tcp` or `agent`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeSpec {
+    /// The host the check runs on (for `ping` and `tcp`).
+    #[serde(default)]
+    pub host: Option<Located<String>>,
+    /// The namespace it runs in, one the file declares on that host; the host namespace if not given.
+    #[serde(default)]
+    pub namespace: Option<Located<String>>,
+    /// An IPv4 or IPv6 address that must answer one of three echo requests.
+    #[serde(default)]
+    pub ping: Option<Located<String>>,
+    /// `ADDRESS:PORT` (`[IPV6]:PORT`) that must accept a TCP connection.
+    #[serde(default)]
+    pub tcp: Option<Located<String>>,
+    /// A host of the file whose agent must answer the client over a new connection.
+    #[serde(default)]
+    pub agent: Option<Located<String>>,
 }
 
 /// One host: its own (host) namespace, and the named namespaces on it.

@@ -11,7 +11,9 @@ pub mod convert;
 pub mod error;
 pub mod expand;
 pub mod file;
+pub mod probes;
 pub mod render;
+pub mod rollout;
 pub mod schema;
 pub mod targets;
 pub mod verbs;
@@ -27,6 +29,8 @@ pub use error::{Problem, TopologyError};
 pub struct Loaded {
     pub name: String,
     pub hosts: Vec<LoadedHost>,
+    /// The file's `probes:`, checked.
+    pub probes: Vec<probes::Probe>,
 }
 
 #[derive(Debug, Clone)]
@@ -58,6 +62,7 @@ pub fn parse(file: &str, text: &str) -> Result<Loaded, TopologyError> {
     };
     let topology = expand::expand(&parsed, &mut problems);
     check::check(&topology, &mut problems);
+    let probes = probes::check(&parsed.probes, &topology, &mut problems);
     let hosts = topology
         .hosts
         .iter()
@@ -76,6 +81,7 @@ pub fn parse(file: &str, text: &str) -> Result<Loaded, TopologyError> {
     Ok(Loaded {
         name: topology.name.value.clone(),
         hosts,
+        probes,
     })
 }
 

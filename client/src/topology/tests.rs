@@ -526,10 +526,12 @@ proptest::proptest! {
 fn every_yaml_block_of_the_readme_is_a_valid_topology() {
     let readme = include_str!("../../../README.md");
     let pieces: Vec<&str> = readme.split("```yaml\n").collect();
-    // The inventory example is YAML too, but not a topology (inventory/tests.rs checks it).
+    // The inventory example is YAML too, but not a topology (inventory/tests.rs checks it); the probes
+    // example is a part of the tutorial file (tests/e2e/topology_file.rs checks them together).
     let blocks: Vec<&str> = pieces
         .windows(2)
         .filter(|pair| !pair[0].ends_with("<!-- inventory-example -->\n"))
+        .filter(|pair| !pair[0].ends_with("<!-- probes-example -->\n"))
         .filter_map(|pair| pair[1].split_once("\n```").map(|(block, _)| block))
         .collect();
     assert!(blocks.len() >= 2, "the README's topology examples");

@@ -6,7 +6,7 @@ use std::{
     pin::Pin,
     sync::{
         atomic::{AtomicUsize, Ordering},
-        mpsc, Arc,
+        mpsc, Arc, Mutex,
     },
     thread::JoinHandle,
     time::Duration,
@@ -47,6 +47,7 @@ pub enum Mode {
 pub struct FakeAgent {
     pub endpoint: String,
     calls: Arc<AtomicUsize>,
+    commits: Commits,
     _directory: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
@@ -82,9 +83,11 @@ impl FakeAgent {
         let (stop, stopped) = oneshot::channel::<()>();
         let (ready, is_ready) = mpsc::channel();
         let calls = Arc::new(AtomicUsize::new(0));
+        let commits = Commits::default();
         let fake = Fake {
             mode,
             calls: Arc::clone(&calls),
+            commits: commits.clone(),
         };
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -135,6 +138,7 @@ impl FakeAgent {
         FakeAgent {
             endpoint,
             calls,
+            commits,
             _directory: directory,
             stop: Some(stop),
             thread: Some(thread),
@@ -144,6 +148,11 @@ impl FakeAgent {
     /// How many calls of the faked services reached this agent.
     pub fn calls(&self) -> usize {
         self.calls.load(Ordering::SeqCst)
+    }
+
+    /// Every commit this agent saw, in order, with its state now.
+    pub fn commits(&self) -> Vec<(String, CommitState)> {
+        self.commits.all()
     }
 }
 
@@ -162,6 +171,56 @@ impl Drop for FakeAgent {
 struct Fake {
     mode: Mode,
     calls: Arc<AtomicUsize>,
+    commits: Commits,
+}
+
+/// The fake's confirmed commits: ids and states in the order they were made.
+#[derive(Clone, Default)]
+pub struct Commits(Arc<Mutex<Vec<(String, CommitState)>>>);
+
+impl Commits {
+    pub fn all(&self) -> Vec<(String, CommitState)> {
+        self.0.lock().expect("commits").clone()
+    }
+
+    fn state(&self, id: &str) -> Option<CommitState> {
+        self.all()
+            .into_iter()
+            .find(|(known, _)| known == id)
+            .map(|(_, state)| state)
+    }
+
+    fn set(&self, id: &str, state: CommitState) {
+        let mut commits = self.0.lock().expect("commits");
+        match commits.iter_mut().find(|(known, _)| known == id) {
+            Some(entry) => entry.1 = state,
+            None => commits.push((id.to_owned(), state)),
+        }
+    }
+
+    fn pending(&self) -> Option<String> {
+        self.all()
+            .into_iter()
+            .find(|(_, state)| *state == CommitState::Pending)
+            .map(|(id, _)| id)
+    }
+
+    /// Whether the host holds a change (pending or confirmed): the "network" the probes see.
+    fn changed(&self) -> bool {
+        self.all()
+            .iter()
+            .any(|(_, state)| matches!(state, CommitState::Pending | CommitState::Confirmed))
+    }
+}
+
+/// The probes' world: 192.0.2.1 always answers, 192.0.2.2 answers only until the host holds a change
+/// (the change breaks it), anything else never does (ping: 172.20.0.10 always answers, as before).
+fn reachable(address: &str, changed: bool) -> bool {
+    match address {
+        "192.0.2.1" | "172.20.0.10" => true,
+        "192.0.2.2" => !changed,
+        _ => false,
+    }
 }
 
 impl Fake {
@@ -491,9 +550,20 @@ impl DiagnosticsService for Fake {
 
     async fn tcp_connect(
         &self,
-        _request: Request<nsfleet_proto::v1::TcpConnectRequest>,
+        request: Request<nsfleet_proto::v1::TcpConnectRequest>,
     ) -> Result<Response<nsfleet_proto::v1::TcpConnectResponse>, Status> {
-        Err(Status::unimplemented("the fake agent makes no connections"))
+        self.gate()?;
+        let request = request.into_inner();
+        let connected = reachable(&request.address, self.commits.changed());
+        Ok(Response::new(nsfleet_proto::v1::TcpConnectResponse {
+            connected,
+            error: if connected {
+                String::new()
+            } else {
+                "connection refused".into()
+            },
+            elapsed_ms: 0.1,
+        }))
     }
 
     async fn get_agent_info(
@@ -509,11 +579,11 @@ impl DiagnosticsService for Fake {
         }))
     }
 
-    /// 172.20.0.10 answers every request; anything else answers none.
+    /// 172.20.0.10 answers every request; other targets as [`reachable`] says.
     async fn ping(&self, request: Request<PingRequest>) -> Result<Response<PingStream>, Status> {
         self.gate()?;
         let request = request.into_inner();
-        let answers = request.target == "172.20.0.10";
+        let answers = reachable(&request.target, self.commits.changed());
         let mut events: Vec<Result<PingEvent, Status>> = Vec::new();
         if answers {
             for seq in 1..=request.count {

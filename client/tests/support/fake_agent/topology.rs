@@ -55,6 +55,15 @@ fn planned(topology: &HostTopology) -> Vec<PlannedChange> {
     ]
 }
 
+fn status(id: &str, state: CommitState) -> CommitStatus {
+    CommitStatus {
+        commit_id: id.into(),
+        topology: "tutorial".into(),
+        state: state.into(),
+        ..Default::default()
+    }
+}
+
 fn warnings() -> Vec<Warning> {
     vec![Warning {
         code: "NAT_WITHOUT_FORWARDING".into(),
@@ -95,13 +104,45 @@ impl TopologyService for Fake {
                 request.fingerprint
             )));
         }
+        let topology = request.topology.clone().unwrap_or_default();
+        // A namespace named "mgmt" stands for a change of the agent's own management path.
+        if topology
+            .namespaces
+            .iter()
+            .any(|namespace| namespace.name == "mgmt")
+        {
+            if !request.force {
+                return Err(Status::failed_precondition(
+                    "deleting link eth0 would cut the agent off from its caller: it holds 192.0.2.10, \
+                     the address the caller connected to; pass --force (the request's force field) \
+                     to do it anyway",
+                ));
+            }
+            if request.confirm.is_none() {
+                return Err(Status::failed_precondition(
+                    "a forced change of the management path needs a confirmed commit",
+                ));
+            }
+        }
+        let commit = match request.confirm {
+            None => None,
+            Some(options) => {
+                if let Some(pending) = self.commits.pending() {
+                    return Err(Status::failed_precondition(format!(
+                        "commit {pending} is pending"
+                    )));
+                }
+                self.commits.set(&options.commit_id, CommitState::Pending);
+                Some(status(&options.commit_id, CommitState::Pending))
+            }
+        };
         let changes = planned(&request.topology.unwrap_or_default());
         Ok(Response::new(ApplyTopologyResponse {
             changed: !changes.is_empty(),
             changes,
             warnings: Vec::new(),
             fingerprint: "fp-2".into(),
-            commit: None,
+            commit,
         }))
     }
 
@@ -159,24 +200,65 @@ impl TopologyService for Fake {
         Ok(Response::new(ListTopologiesResponse::default()))
     }
 
+    /// The state machine the API promises: pending -> confirmed or rolled back, both final.
     async fn confirm(
         &self,
-        _request: Request<nsfleet_proto::v1::ConfirmCommitRequest>,
-    ) -> Result<Response<nsfleet_proto::v1::ConfirmCommitResponse>, Status> {
-        Err(Status::unimplemented("the fake agent has no commits"))
+        request: Request<ConfirmCommitRequest>,
+    ) -> Result<Response<ConfirmCommitResponse>, Status> {
+        self.gate()?;
+        let id = request.into_inner().commit_id;
+        let changed = match self.commits.state(&id) {
+            None => return Err(Status::not_found(format!("no commit {id}"))),
+            Some(CommitState::Pending) => true,
+            Some(CommitState::Confirmed) => false,
+            Some(_) => {
+                return Err(Status::failed_precondition(format!(
+                    "commit {id} was rolled back"
+                )))
+            }
+        };
+        self.commits.set(&id, CommitState::Confirmed);
+        Ok(Response::new(ConfirmCommitResponse {
+            commit: Some(status(&id, CommitState::Confirmed)),
+            changed,
+        }))
     }
 
     async fn rollback(
         &self,
-        _request: Request<nsfleet_proto::v1::RollbackCommitRequest>,
-    ) -> Result<Response<nsfleet_proto::v1::RollbackCommitResponse>, Status> {
-        Err(Status::unimplemented("the fake agent has no commits"))
+        request: Request<RollbackCommitRequest>,
+    ) -> Result<Response<RollbackCommitResponse>, Status> {
+        self.gate()?;
+        let id = request.into_inner().commit_id;
+        let changed = match self.commits.state(&id) {
+            None => return Err(Status::not_found(format!("no commit {id}"))),
+            Some(CommitState::Pending) => true,
+            Some(CommitState::Confirmed) => {
+                return Err(Status::failed_precondition(format!(
+                    "commit {id} is confirmed"
+                )))
+            }
+            Some(_) => false,
+        };
+        self.commits.set(&id, CommitState::RolledBack);
+        Ok(Response::new(RollbackCommitResponse {
+            commit: Some(status(&id, CommitState::RolledBack)),
+            changed,
+            ..Default::default()
+        }))
     }
 
     async fn get_commit(
         &self,
-        _request: Request<nsfleet_proto::v1::GetCommitRequest>,
-    ) -> Result<Response<nsfleet_proto::v1::GetCommitResponse>, Status> {
-        Err(Status::unimplemented("the fake agent has no commits"))
+        request: Request<GetCommitRequest>,
+    ) -> Result<Response<GetCommitResponse>, Status> {
+        self.gate()?;
+        let id = request.into_inner().commit_id;
+        match self.commits.state(&id) {
+            Some(state) => Ok(Response::new(GetCommitResponse {
+                commit: Some(status(&id, state)),
+            })),
+            None => Err(Status::not_found(format!("no commit {id}"))),
+        }
     }
 }
