@@ -10,6 +10,7 @@ mod request;
 pub mod route;
 mod socket;
 pub mod sysctl;
+pub mod vxlan;
 
 pub use error::KernelError;
 pub use socket::RouteSocket;
