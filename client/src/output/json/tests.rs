@@ -39,12 +39,12 @@ fn link_fields_in_proto_order_with_enum_names_and_null_peer() {
         json!({
             "namespace": "netns1", "name": "ceth1", "index": 2, "kind": "veth", "admin_up": true,
             "oper_state": "lower_layer_down", "mtu": 1500, "mac": "02:00:00:00:00:01", "master": "",
-            "flags": ["BROADCAST", "UP"], "peer": null
+            "flags": ["BROADCAST", "UP"], "peer": null, "vxlan": null
         })
     );
     let keys: Vec<&String> = value.as_object().unwrap().keys().collect();
     assert_eq!(keys.first().map(|key| key.as_str()), Some("namespace"));
-    assert_eq!(keys.last().map(|key| key.as_str()), Some("peer"));
+    assert_eq!(keys.last().map(|key| key.as_str()), Some("vxlan"));
 }
 
 #[test]
@@ -199,4 +199,26 @@ fn base64_padding() {
     assert_eq!(base64(b"fo"), "Zm8=");
     assert_eq!(base64(b"foo"), "Zm9v");
     assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+}
+
+#[test]
+fn a_vxlan_links_parameters_are_an_object() {
+    let link = Link {
+        kind: "vxlan".into(),
+        vxlan: Some(nsfleet_proto::v1::VxlanSpec {
+            vni: 42,
+            local: "192.0.2.1".into(),
+            remotes: vec!["192.0.2.2".into()],
+            port: 4789,
+            device: "wire0".into(),
+            learning: Some(true),
+        }),
+        ..sample_link()
+    };
+    let value = to_json(&link).unwrap();
+    assert_eq!(
+        value["vxlan"],
+        json!({"vni": 42, "local": "192.0.2.1", "remotes": ["192.0.2.2"], "port": 4789,
+               "device": "wire0", "learning": true})
+    );
 }
