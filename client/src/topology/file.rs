@@ -20,6 +20,9 @@ pub struct TopologyFile {
     pub name: Located<String>,
     /// The hosts, by name (the names `--endpoint NAME=ENDPOINT` refers to).
     pub hosts: NameMap<HostSpec>,
+    /// VXLAN overlays joining bridges of different hosts into one Ethernet segment, by name.
+    #[serde(default)]
+    pub overlays: NameMap<super::overlay::OverlaySpec>,
 }
 
 /// One host: its own (host) namespace, and the named namespaces on it.

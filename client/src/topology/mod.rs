@@ -11,6 +11,7 @@ pub mod convert;
 pub mod error;
 pub mod expand;
 pub mod file;
+pub mod overlay;
 pub mod render;
 pub mod schema;
 pub mod targets;
@@ -58,7 +59,7 @@ pub fn parse(file: &str, text: &str) -> Result<Loaded, TopologyError> {
     };
     let topology = expand::expand(&parsed, &mut problems);
     check::check(&topology, &mut problems);
-    let hosts = topology
+    let mut hosts: Vec<LoadedHost> = topology
         .hosts
         .iter()
         .map(|host| LoadedHost {
@@ -70,6 +71,7 @@ pub fn parse(file: &str, text: &str) -> Result<Loaded, TopologyError> {
             topology: convert::host_topology(&topology.name.value, host, &mut problems),
         })
         .collect();
+    overlay::add_links(&parsed, &mut hosts, &mut problems);
     if !problems.is_empty() {
         return Err(problems.into_error(file));
     }
