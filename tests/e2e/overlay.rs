@@ -111,6 +111,13 @@ fn an_overlay_joins_bridges_of_two_hosts_and_goes_away_whole() {
         assert_eq!(link["linkinfo"]["info_kind"], "vxlan", "{link}");
         assert_eq!(link["master"], "br0", "{link}");
         assert_eq!(link["mtu"], 1450, "derived from the underlay: {link}");
+        // The ownership marker, as on every link a topology makes.
+        assert!(
+            link["altnames"]
+                .as_array()
+                .is_some_and(|names| names.iter().any(|n| n == "nsfleet.stretched.vx0")),
+            "{link}"
+        );
         let data = &link["linkinfo"]["info_data"];
         assert_eq!(data["id"], 100, "{data}");
         assert_eq!(data["local"], local, "{data}");
