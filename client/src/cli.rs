@@ -369,13 +369,16 @@ pub enum NetnsVerb {
 
 #[derive(Debug, Subcommand)]
 pub enum LinkVerb {
-    /// Create a link: NAME [mtu N] type veth peer [name] PEER [netns PEER_NS] | NAME [mtu N] type bridge
+    /// Create a link: NAME [mtu N] type veth peer [name] PEER [netns PEER_NS] | NAME [mtu N] type bridge |
+    /// NAME type vxlan id VNI [local ADDR] [remote ADDR]... [dstport PORT] [dev DEV] [nolearning] [mtu N]
+    /// [netns NS]
     #[command(
         after_help = "Examples:\n  nsfleet link add veth2 type veth peer name ceth2 netns netns2\n  \
-                            nsfleet link add br0 type bridge"
+                            nsfleet link add br0 type bridge\n  \
+                            nsfleet link add vx42 type vxlan id 42 local 192.0.2.1 remote 192.0.2.2 dev eth0"
     )]
     Add {
-        #[arg(value_name = "NAME type veth|bridge ...", required = true)]
+        #[arg(value_name = "NAME type veth|bridge|vxlan ...", required = true)]
         words: Vec<String>,
     },
     /// Delete a link (both ends of a veth pair): [dev] NAME

@@ -304,11 +304,22 @@ fn link_action(verb: Option<LinkVerb>, namespace: String) -> Result<LinkAction, 
             words: Vec::new(),
             all_namespaces: false,
         }) {
-            LinkVerb::Add { words } => LinkAction::Create(
-                grammar::link::parse_add(&words)
-                    .map_err(grammar_error("link add"))?
-                    .in_namespace(ns),
-            ),
+            LinkVerb::Add { words } => {
+                let request =
+                    grammar::link::parse_add(&words).map_err(grammar_error("link add"))?;
+                // A vxlan's `netns` names its namespace, as `-n` does: both may say the same.
+                let request = match request.namespace.as_str() {
+                    "" => request.in_namespace(ns),
+                    given if ns.is_empty() || ns == given => request,
+                    _ => {
+                        return Err(grammar_error("link add")(GrammarError::Conflict {
+                            first: "-n",
+                            second: "netns",
+                        }))
+                    }
+                };
+                LinkAction::Create(request)
+            }
             LinkVerb::Del {
                 words,
                 ignore_missing,

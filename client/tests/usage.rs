@@ -11,8 +11,8 @@ fn usage_errors_exit_2_before_contacting_hosts() {
     let agent = FakeAgent::start(Mode::Healthy);
     let cases: [(&[&str], &str); 11] = [
         (
-            &["link", "add", "vx0", "type", "vxlan"],
-            "nsfleet: link add: link type \"vxlan\" is not supported",
+            &["link", "add", "vx0", "type", "vxlan", "id", "0"],
+            "nsfleet: link add: invalid VNI \"0\" after \"id\"",
         ),
         (
             &["route", "add", "default", "via", "gw1"],

@@ -25,6 +25,7 @@ mod root;
 mod sim_host;
 pub mod tables;
 pub mod tutorial;
+mod wire;
 
 pub use background::Background;
 pub use binaries::{binaries, Binaries};
@@ -38,3 +39,4 @@ pub use process::{run_bounded, Finished};
 pub use reach::assert_reaches;
 pub use root::require_root;
 pub use sim_host::SimHost;
+pub use wire::Wire;

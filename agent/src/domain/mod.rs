@@ -7,6 +7,7 @@ mod ip;
 mod mac;
 mod names;
 mod scope;
+mod vxlan;
 
 pub use field_error::FieldError;
 pub use invisible::is_invisible;
@@ -14,3 +15,4 @@ pub use ip::{check_prefix_len, is_link_scoped, parse_ip, parse_optional_ip, Fami
 pub use mac::MacAddr;
 pub use names::{LinkName, NamespaceName, NamespaceRef};
 pub use scope::Scope;
+pub use vxlan::{RawVxlan, VxlanParams, VXLAN_DEFAULT_PORT, VXLAN_MAX_VNI};

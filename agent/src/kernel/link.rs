@@ -53,6 +53,8 @@ pub struct Link {
     pub peer: Option<PeerRef>,
     /// Alternative names (IFLA_ALT_IFNAME), where nsfleet's ownership marker lives.
     pub alt_names: Vec<String>,
+    /// A VXLAN link's parameters (without the remotes of its forwarding entries).
+    pub vxlan: Option<super::vxlan::VxlanInfo>,
 }
 
 pub fn list(socket: &RouteSocket) -> Result<Vec<Link>, KernelError> {
@@ -271,6 +273,7 @@ fn parse(message: &LinkMessage) -> Link {
         master: None,
         peer: None,
         alt_names: Vec::new(),
+        vxlan: None,
     };
     let mut link_attr = None;
     let mut link_netnsid = None;
@@ -298,7 +301,11 @@ fn parse(message: &LinkMessage) -> Link {
                 link.kind = infos.iter().find_map(|info| match info {
                     NlLinkInfo::Kind(kind) => Some(kind.to_string()),
                     _ => None,
-                })
+                });
+                link.vxlan = infos.iter().find_map(|info| match info {
+                    NlLinkInfo::Data(data) => super::vxlan::parse_info(data),
+                    _ => None,
+                });
             }
             _ => {}
         }

@@ -11,6 +11,7 @@ pub mod route;
 mod socket;
 pub mod sysctl;
 pub mod tcp_connect;
+pub mod vxlan;
 
 pub use error::KernelError;
 pub use socket::RouteSocket;

@@ -51,6 +51,15 @@ pub enum OpError {
         name: String,
         existing: String,
     },
+    #[error(
+        "vxlan.vni: {namespace} already has a VXLAN link with VNI {vni} and port {port}: {other}"
+    )]
+    VniTaken {
+        namespace: NamespaceRef,
+        vni: u32,
+        port: u16,
+        other: String,
+    },
     #[error("peer name {peer} is already taken in {namespace}")]
     PeerNameTaken {
         namespace: NamespaceRef,

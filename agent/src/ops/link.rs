@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
-use crate::domain::{FieldError, LinkName, MacAddr, NamespaceRef};
+use crate::domain::{FieldError, LinkName, MacAddr, NamespaceRef, VxlanParams};
 use crate::kernel::link::{self, Link, LinkChange};
+use crate::kernel::vxlan;
 use crate::netns::{NamespaceHandle, NamespaceRegistry, NetnsError};
 
 use super::peers::{PeerResolver, PeerView};
@@ -16,6 +17,8 @@ pub struct LinkView {
     pub link: Link,
     pub master: Option<String>,
     pub peer: Option<PeerView>,
+    /// A VXLAN link's parameters, remotes and device name included.
+    pub vxlan: Option<VxlanParams>,
 }
 
 #[derive(Debug, Clone)]
@@ -25,6 +28,7 @@ pub enum LinkKindSpec {
         peer_namespace: NamespaceRef,
     },
     Bridge,
+    Vxlan(VxlanParams),
 }
 
 #[derive(Debug, Clone)]
@@ -84,7 +88,8 @@ pub async fn get(
     let handle = namespace_handle(registry, namespace).await?;
     let link = existing_link(&handle, name.as_str())?;
     let links = neighbours_of(&handle, &link)?;
-    Ok(view(registry, &handle, link, &links).await)
+    let remotes = remotes_if_vxlan(&handle, std::slice::from_ref(&link))?;
+    Ok(view(registry, &handle, link, &links, &remotes).await)
 }
 
 /// The links a view of `link` names besides itself (its master, a veth peer in the same namespace),
@@ -95,7 +100,13 @@ fn neighbours_of(handle: &NamespaceHandle, link: &Link) -> Result<Vec<Link>, OpE
         .filter(|peer| peer.netnsid.is_none())
         .map(|peer| peer.index);
     let mut links = Vec::new();
-    for index in link.master.into_iter().chain(same_namespace_peer) {
+    let device = link.vxlan.as_ref().and_then(|v| v.device_index);
+    for index in link
+        .master
+        .into_iter()
+        .chain(same_namespace_peer)
+        .chain(device)
+    {
         links.extend(link::get_by_index(handle.route(), index)?);
     }
     Ok(links)
@@ -109,10 +120,11 @@ pub async fn list(
     let handle = namespace_handle(registry, namespace).await?;
     let mut links = link::list(handle.route())?;
     links.sort_by_key(|l| l.index);
+    let remotes = remotes_if_vxlan(&handle, &links)?;
     let mut resolver = PeerResolver::new(registry, &handle);
     let mut views = Vec::with_capacity(links.len());
     for link in &links {
-        views.push(view_with(&mut resolver, &handle, link.clone(), &links).await);
+        views.push(view_with(&mut resolver, &handle, link.clone(), &links, &remotes).await);
     }
     Ok(views)
 }
@@ -131,14 +143,56 @@ pub async fn list_all(registry: &NamespaceRegistry) -> Result<Vec<LinkView>, OpE
     Ok(views)
 }
 
+/// The all-zero forwarding entries of the namespace, read only where one of `links` is a VXLAN link.
+fn remotes_if_vxlan(
+    handle: &NamespaceHandle,
+    links: &[Link],
+) -> Result<Vec<(u32, std::net::IpAddr)>, OpError> {
+    if links.iter().any(|l| l.vxlan.is_some()) {
+        Ok(vxlan::remotes(handle.route())?)
+    } else {
+        Ok(Vec::new())
+    }
+}
+
+/// A VXLAN link's parameters with the names and remotes the kernel gives only as indexes and entries.
+pub fn vxlan_params(
+    link: &Link,
+    links: &[Link],
+    remotes: &[(u32, std::net::IpAddr)],
+) -> Option<VxlanParams> {
+    let info = link.vxlan.as_ref()?;
+    let mut own: Vec<std::net::IpAddr> = remotes
+        .iter()
+        .filter(|(index, _)| *index == link.index)
+        .map(|(_, remote)| *remote)
+        .chain(info.group)
+        .collect();
+    own.sort();
+    own.dedup();
+    let device = info
+        .device_index
+        .and_then(|i| links.iter().find(|l| l.index == i))
+        .and_then(|l| LinkName::parse("device", &l.name).ok());
+    Some(VxlanParams {
+        vni: info.vni,
+        local: info.local,
+        remotes: own,
+        port: info.port,
+        device,
+        learning: info.learning,
+    })
+}
+
 async fn view(
     registry: &NamespaceRegistry,
     handle: &NamespaceHandle,
     link: Link,
     links: &[Link],
+    remotes: &[(u32, std::net::IpAddr)],
 ) -> LinkView {
     let mut resolver = PeerResolver::new(registry, handle);
-    view_with(&mut resolver, handle, link, links).await
+    view_with(&mut resolver, handle, link, links, remotes).await
 }
 
 async fn view_with(
@@ -146,7 +200,9 @@ async fn view_with(
     handle: &NamespaceHandle,
     link: Link,
     links: &[Link],
+    remotes: &[(u32, std::net::IpAddr)],
 ) -> LinkView {
+    let vxlan = vxlan_params(&link, links, remotes);
     let master = link
         .master
         .and_then(|m| links.iter().find(|l| l.index == m))
@@ -160,6 +216,7 @@ async fn view_with(
         link,
         master,
         peer,
+        vxlan,
     }
 }
 
@@ -175,7 +232,7 @@ pub async fn create(
         LinkKindSpec::Veth { peer_namespace, .. } => {
             Some(namespace_handle(registry, peer_namespace).await?)
         }
-        LinkKindSpec::Bridge => None,
+        LinkKindSpec::Bridge | LinkKindSpec::Vxlan(_) => None,
     };
     let name = request.name.as_str();
     let created = match (&request.kind, &peer_handle) {
@@ -189,28 +246,85 @@ pub async fn create(
             }
             let peer_fd = (peer_handle.inode() != handle.inode()).then(|| peer_handle.fd());
             link::create_veth(handle.route(), name, peer.as_str(), peer_fd, request.mtu)
+                .map_err(OpError::from)
         }
-        _ => link::create_bridge(handle.route(), name, request.mtu),
+        (LinkKindSpec::Vxlan(params), _) => create_vxlan(&handle, name, params, request.mtu),
+        _ => link::create_bridge(handle.route(), name, request.mtu).map_err(OpError::from),
     };
     // Create first, look only if a name is taken: the kernel refuses a taken name (of the link or of
     // its peer) atomically with EEXIST, so the usual case costs one request instead of three.
     match created {
         Ok(()) => {
-            if let Some(topology) = &request.marker {
-                if let Err(e) = mark(&handle, peer_handle.as_deref(), request, topology) {
-                    // Unmarked, the link would be one its topology cannot prove it made: take it back.
-                    if let Ok(Some(made)) = link::get_by_name(handle.route(), name) {
-                        let _ = link::delete(handle.route(), made.index, name);
-                    }
-                    return Err(e);
+            if let Err(e) = finish(&handle, peer_handle.as_deref(), request) {
+                // Half made (a remote missing, or unmarked: a link its topology cannot prove it made):
+                // take it back.
+                if let Ok(Some(made)) = link::get_by_name(handle.route(), name) {
+                    let _ = link::delete(handle.route(), made.index, name);
                 }
+                return Err(e);
             }
             Ok(Outcome::changed(()))
         }
-        Err(e) if e.errno() == Some(nix::errno::Errno::EEXIST) => {
+        Err(OpError::Kernel(e)) if e.errno() == Some(nix::errno::Errno::EEXIST) => {
             explain_taken_name(registry, &handle, peer_handle.as_deref(), request).await
         }
-        Err(e) => Err(e.into()),
+        Err(e) => Err(e),
+    }
+}
+
+/// `ip link add NAME type vxlan ...`, with the underlying device looked up by name first (NOT_FOUND
+/// naming `vxlan.device`). One remote is the link's own; several become forwarding entries in
+/// [`finish`].
+fn create_vxlan(
+    handle: &NamespaceHandle,
+    name: &str,
+    params: &VxlanParams,
+    mtu: Option<u32>,
+) -> Result<(), OpError> {
+    let device_index = match &params.device {
+        Some(device) => Some(
+            link::get_by_name(handle.route(), device.as_str())?
+                .ok_or_else(|| OpError::ReferencedLinkNotFound {
+                    field: "vxlan.device".to_string(),
+                    namespace: handle.namespace().clone(),
+                    name: device.to_string(),
+                })?
+                .index,
+        ),
+        None => None,
+    };
+    let spec = vxlan::NewVxlan {
+        vni: params.vni,
+        local: params.local,
+        remote: match params.remotes.as_slice() {
+            [one] => Some(*one),
+            _ => None,
+        },
+        port: params.port,
+        device_index,
+        learning: params.learning,
+        mtu,
+    };
+    Ok(vxlan::create(handle.route(), name, &spec)?)
+}
+
+/// What a new link needs after the kernel made it: a full mesh's forwarding entries, the marker.
+fn finish(
+    handle: &NamespaceHandle,
+    peer_handle: Option<&NamespaceHandle>,
+    request: &CreateLink,
+) -> Result<(), OpError> {
+    if let LinkKindSpec::Vxlan(params) = &request.kind {
+        if params.remotes.len() > 1 {
+            let made = existing_link(handle, request.name.as_str())?;
+            for remote in &params.remotes {
+                vxlan::append_remote(handle.route(), made.index, &made.name, *remote)?;
+            }
+        }
+    }
+    match &request.marker {
+        Some(topology) => mark(handle, peer_handle, request, topology),
+        None => Ok(()),
     }
 }
 
@@ -243,16 +357,34 @@ async fn explain_taken_name(
     let name = request.name.as_str();
     if let Some(existing) = link::get_by_name(handle.route(), name)? {
         let links = neighbours_of(handle, &existing)?;
-        let existing = view(registry, handle, existing, &links).await;
+        let remotes = remotes_if_vxlan(handle, std::slice::from_ref(&existing))?;
+        let existing = view(registry, handle, existing, &links, &remotes).await;
         return if same_link(&existing, request) {
             Ok(Outcome::unchanged(()))
         } else {
             Err(OpError::LinkExists {
                 namespace: handle.namespace().clone(),
                 name: name.to_string(),
-                existing: describe(&existing),
+                existing: describe(&existing, request),
             })
         };
+    }
+    if let LinkKindSpec::Vxlan(params) = &request.kind {
+        // The kernel refuses a second VXLAN link with the same VNI and port with EEXIST too.
+        let links = link::list(handle.route())?;
+        let twin = links.iter().find(|l| {
+            l.vxlan
+                .as_ref()
+                .is_some_and(|v| v.vni == params.vni && v.port == params.port)
+        });
+        if let Some(twin) = twin {
+            return Err(OpError::VniTaken {
+                namespace: handle.namespace().clone(),
+                vni: params.vni,
+                port: params.port,
+                other: twin.name.clone(),
+            });
+        }
     }
     if let (LinkKindSpec::Veth { peer, .. }, Some(peer_handle)) = (&request.kind, peer_handle) {
         if link::get_by_name(peer_handle.route(), peer.as_str())?.is_some() {
@@ -269,6 +401,7 @@ async fn explain_taken_name(
 
 fn same_link(existing: &LinkView, request: &CreateLink) -> bool {
     match &request.kind {
+        LinkKindSpec::Vxlan(params) => existing.vxlan.as_ref() == Some(params),
         LinkKindSpec::Bridge => existing.link.kind.as_deref() == Some("bridge"),
         LinkKindSpec::Veth {
             peer,
@@ -283,7 +416,14 @@ fn same_link(existing: &LinkView, request: &CreateLink) -> bool {
     }
 }
 
-fn describe(view: &LinkView) -> String {
+/// What the link by the wanted name is, in words that show how it differs from `request`.
+fn describe(view: &LinkView, request: &CreateLink) -> String {
+    if let (Some(existing), LinkKindSpec::Vxlan(wanted)) = (&view.vxlan, &request.kind) {
+        return format!(
+            "a vxlan with other parameters: {}",
+            existing.differences(wanted).join(", ")
+        );
+    }
     match (view.link.kind.as_deref(), &view.peer) {
         (
             Some("veth"),

@@ -155,7 +155,7 @@ impl Operation {
                 LinkKindSpec::Veth { peer_namespace, .. } => {
                     vec![request.namespace.clone(), peer_namespace.clone()]
                 }
-                LinkKindSpec::Bridge => vec![request.namespace.clone()],
+                LinkKindSpec::Bridge | LinkKindSpec::Vxlan(_) => vec![request.namespace.clone()],
             },
             // A veth's peer goes too, in a namespace the request does not name.
             Self::DeleteLink { .. } => return Footprint::Barrier,

@@ -69,6 +69,10 @@ pub enum WarningCode {
     GatewayNotOnLink,
     /// Ports of one bridge with different MTUs: frames larger than the smallest are dropped.
     BridgePortMtuMismatch,
+    /// A VXLAN link's MTU is larger than its underlay carries once encapsulated.
+    VxlanMtuExceedsUnderlay,
+    /// A bridge port's MTU is larger than the VXLAN link of its bridge: larger frames are dropped silently.
+    BridgePortMtuAboveVxlan,
 }
 
 impl WarningCode {
@@ -81,6 +85,8 @@ impl WarningCode {
             Self::NatWithoutForwarding => "NAT_WITHOUT_FORWARDING",
             Self::GatewayNotOnLink => "GATEWAY_NOT_ON_LINK",
             Self::BridgePortMtuMismatch => "BRIDGE_PORT_MTU_MISMATCH",
+            Self::VxlanMtuExceedsUnderlay => "VXLAN_MTU_EXCEEDS_UNDERLAY",
+            Self::BridgePortMtuAboveVxlan => "BRIDGE_PORT_MTU_ABOVE_VXLAN",
         }
     }
 }

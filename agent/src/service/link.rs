@@ -7,7 +7,7 @@ use tonic::{Request, Response, Status};
 use super::status::{unexpected_detail, StatusError};
 use super::validate::Validate;
 use super::{apply_one, management_path, warnings_to_proto};
-use crate::domain::{FieldError, LinkName, MacAddr, NamespaceRef};
+use crate::domain::{FieldError, LinkName, MacAddr, NamespaceRef, RawVxlan, VxlanParams};
 use crate::kernel::link::OperState;
 use crate::netns::NamespaceRegistry;
 use crate::ops::link::{
@@ -48,13 +48,25 @@ pub(super) fn parse_create(request: &pb::CreateLinkRequest) -> Result<CreateLink
             },
         },
         Some(pb::create_link_request::Kind::Bridge(_)) => LinkKindSpec::Bridge,
-        Some(pb::create_link_request::Kind::Vxlan(_)) => {
-            return Err(FieldError::new(
+        Some(pb::create_link_request::Kind::Vxlan(vxlan)) => {
+            LinkKindSpec::Vxlan(VxlanParams::parse(
                 "vxlan",
-                "VXLAN links are not supported yet",
-            ));
+                RawVxlan {
+                    vni: vxlan.vni,
+                    local: &vxlan.local,
+                    remotes: &vxlan.remotes,
+                    port: vxlan.port,
+                    device: &vxlan.device,
+                    learning: vxlan.learning,
+                },
+            )?)
         }
-        None => return Err(FieldError::new("kind", "one of veth or bridge is required")),
+        None => {
+            return Err(FieldError::new(
+                "kind",
+                "one of veth, bridge or vxlan is required",
+            ))
+        }
     };
     Ok(CreateLink {
         namespace,
@@ -130,6 +142,7 @@ fn to_proto(view: LinkView) -> pb::Link {
         link,
         master,
         peer,
+        vxlan,
     } = view;
     pb::Link {
         namespace: namespace.as_api_str().to_string(),
@@ -151,7 +164,23 @@ fn to_proto(view: LinkView) -> pb::Link {
                 .map(|ns| ns.as_api_str().to_string())
                 .unwrap_or_default(),
         }),
-        vxlan: None,
+        vxlan: vxlan.as_ref().map(vxlan_to_proto),
+    }
+}
+
+/// A VXLAN link's parameters on the wire: the port always explicit, learning always set.
+pub(super) fn vxlan_to_proto(params: &VxlanParams) -> pb::VxlanSpec {
+    pb::VxlanSpec {
+        vni: params.vni,
+        local: params.local.map(|a| a.to_string()).unwrap_or_default(),
+        remotes: params.remotes.iter().map(|a| a.to_string()).collect(),
+        port: u32::from(params.port),
+        device: params
+            .device
+            .as_ref()
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
+        learning: Some(params.learning),
     }
 }
 

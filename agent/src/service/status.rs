@@ -27,6 +27,7 @@ impl From<OpError> for StatusError {
             | OpError::AddressNotFound { .. }
             | OpError::RouteNotFound { .. } => Status::not_found(error.to_string()),
             OpError::LinkExists { .. }
+            | OpError::VniTaken { .. }
             | OpError::PeerNameTaken { .. }
             | OpError::CreatedMeanwhile { .. }
             | OpError::NameTakenAtDestination { .. }

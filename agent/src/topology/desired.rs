@@ -61,7 +61,7 @@ impl DesiredLink {
                 peer,
                 peer_namespace,
             } => Some((peer_namespace, peer)),
-            LinkKindSpec::Bridge => None,
+            LinkKindSpec::Bridge | LinkKindSpec::Vxlan(_) => None,
         }
     }
 

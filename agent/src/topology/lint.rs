@@ -12,7 +12,7 @@ use super::desired::Desired;
 use super::observe::Observed;
 
 /// A new link's MTU when none is given.
-const DEFAULT_MTU: u32 = 1500;
+pub(super) const DEFAULT_MTU: u32 = 1500;
 
 pub fn lint(desired: &Desired, observed: &Observed) -> Vec<Warning> {
     let mut warnings = Vec::new();
@@ -21,11 +21,14 @@ pub fn lint(desired: &Desired, observed: &Observed) -> Vec<Warning> {
     nat_without_forwarding(desired, observed, &mut warnings);
     gateways_not_on_link(desired, observed, &mut warnings);
     bridge_port_mtus(desired, &mut warnings);
+    super::lint_vxlan::vxlan_mtus(desired, observed, &mut warnings);
     warnings
 }
 
 /// Every link with a master in the desired state: (namespace, link) -> (master, mtu).
-fn ports(desired: &Desired) -> BTreeMap<(NamespaceRef, LinkName), (LinkName, Option<u32>)> {
+pub(super) fn ports(
+    desired: &Desired,
+) -> BTreeMap<(NamespaceRef, LinkName), (LinkName, Option<u32>)> {
     let mut ports = BTreeMap::new();
     for link in &desired.links {
         let create = &link.create;
@@ -153,7 +156,12 @@ fn gateways_not_on_link(desired: &Desired, observed: &Observed, warnings: &mut V
 
 fn bridge_port_mtus(desired: &Desired, warnings: &mut Vec<Warning>) {
     let mut by_bridge: BTreeMap<(NamespaceRef, LinkName), Vec<(LinkName, u32)>> = BTreeMap::new();
+    // A VXLAN port without an MTU of its own gets one from its underlay: its own lint judges it.
+    let derived = super::lint_vxlan::derived_mtu_links(desired);
     for ((namespace, port), (master, mtu)) in ports(desired) {
+        if mtu.is_none() && derived.contains(&(namespace.clone(), port.clone())) {
+            continue;
+        }
         by_bridge
             .entry((namespace, master))
             .or_default()

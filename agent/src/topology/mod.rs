@@ -13,6 +13,7 @@ pub mod desired;
 mod error;
 pub mod ledger;
 pub mod lint;
+mod lint_vxlan;
 pub mod object;
 pub mod observe;
 pub mod plan;

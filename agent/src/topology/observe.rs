@@ -6,11 +6,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use crate::domain::{IpPrefix, NamespaceRef};
-use crate::kernel::{address, link, route};
+use crate::domain::{IpPrefix, NamespaceRef, VxlanParams};
+use crate::kernel::{address, link, route, vxlan};
 use crate::nat::NatBackend;
 use crate::netns::{NamespaceRegistry, NetnsError};
-use crate::ops::{forwarding, marker, nat as nat_ops, OpError};
+use crate::ops::{forwarding, link as link_ops, marker, nat as nat_ops, OpError};
 
 /// A link as the plan compares it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +24,8 @@ pub struct ObservedLink {
     pub peer_index: Option<u32>,
     /// The topology whose ownership marker the link carries, if any.
     pub marker: Option<String>,
+    /// A VXLAN link's parameters, remotes and device name included.
+    pub vxlan: Option<VxlanParams>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,6 +177,12 @@ pub async fn observe(
 fn read_dumps(socket: &crate::kernel::RouteSocket, all_tables: bool) -> Result<Space, OpError> {
     let links = link::list(socket)?;
     let names: HashMap<u32, String> = links.iter().map(|l| (l.index, l.name.clone())).collect();
+    // The forwarding entries only matter for VXLAN links' remotes: most namespaces have none.
+    let remotes = if links.iter().any(|l| l.vxlan.is_some()) {
+        vxlan::remotes(socket)?
+    } else {
+        Vec::new()
+    };
     let mut space = Space {
         links: links
             .iter()
@@ -191,6 +199,7 @@ fn read_dumps(socket: &crate::kernel::RouteSocket, all_tables: bool) -> Result<S
                         .iter()
                         .find_map(|alt| marker::topology_of_alt_name(alt, &l.name))
                         .map(str::to_string),
+                    vxlan: link_ops::vxlan_params(l, &links, &remotes),
                 };
                 (l.name.clone(), observed)
             })

@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::{Family, IpPrefix, NamespaceRef};
 use crate::ops::address::AddAddress;
+use crate::ops::link::LinkKindSpec;
 use crate::ops::marker::NSFLEET_PROTOCOL;
 use crate::ops::route::RouteRequest;
 use crate::ops::Operation;
@@ -24,7 +25,7 @@ use super::desired::{route_table, Desired, DesiredLink};
 use super::ledger::{Owned, Record};
 use super::object::{ObjectId, ObjectKind};
 use super::observe::{Observed, ObservedLink, Space};
-use link_settings::{delete_link, lo_up_operation, settings};
+use link_settings::{delete_link, lo_up_operation, settings, vxlan_change};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -341,7 +342,11 @@ impl Planner<'_> {
             self.fact(peer_id, peer_observed);
             self.claim(peer_id, peer_observed.as_ref().map(Mark::of_link))?;
         }
-        let wanted_kind = if link.is_bridge() { "bridge" } else { "veth" };
+        let wanted_kind = match &create.kind {
+            LinkKindSpec::Bridge => "bridge",
+            LinkKindSpec::Veth { .. } => "veth",
+            LinkKindSpec::Vxlan(_) => "vxlan",
+        };
         let peer_missing = peer.as_ref().is_some_and(|(_, _, _, o)| o.is_none());
         let replace_reason = match (&observed, &peer) {
             (None, None) => None,
@@ -350,6 +355,7 @@ impl Planner<'_> {
                 "kind {} -> {wanted_kind}",
                 o.kind.as_deref().unwrap_or("device")
             )),
+            (Some(o), None) => vxlan_change(create, o),
             (Some(_), Some(_)) if peer_missing => Some("its peer is gone".to_string()),
             (None, Some(_)) => Some("one end of the veth is gone".to_string()),
             (Some(o), Some((_, _, _, Some(p)))) if o.peer_index != Some(p.index) => {

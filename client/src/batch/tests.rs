@@ -105,7 +105,7 @@ fn invocation_options_are_refused_inside_lines() {
 fn grammar_and_clap_errors_name_the_line() {
     assert_eq!(
         error("netns add a\nlink add vx0 type vxlan"),
-        "line 2: link add: link type \"vxlan\" is not supported (nsfleet creates veth and bridge links)"
+        "line 2: link add: missing id VNI"
     );
     assert_eq!(
         error("frobnicate"),

@@ -11,12 +11,14 @@ use super::{
     GrammarError, Words,
 };
 
-/// `[name|dev] NAME [mtu N] type veth peer [name] PEER [netns NS]` or `... type bridge [mtu N]`.
+/// `[name|dev] NAME [mtu N] type veth peer [name] PEER [netns NS]`, `... type bridge [mtu N]` or
+/// `... type vxlan id VNI ...` (see [`super::vxlan`]). Only a vxlan's `netns` fills the namespace.
 pub fn parse_add(words: &[String]) -> Result<CreateLinkRequest, GrammarError> {
     let mut cursor = Words::new(words);
     let mut name = None;
     let mut mtu = None;
     let mut kind = None;
+    let mut namespace = None;
     while let Some(word) = cursor.next() {
         match word {
             "name" => set_once(&mut name, "name", cursor.value("name")?)?,
@@ -28,7 +30,7 @@ pub fn parse_add(words: &[String]) -> Result<CreateLinkRequest, GrammarError> {
             )?,
             "type" => {
                 // Everything after the type belongs to it, as with `ip link add`.
-                kind = Some(parse_type(&mut cursor, &mut mtu)?);
+                kind = Some(parse_type(&mut cursor, &mut mtu, &mut namespace)?);
             }
             _ if name.is_none() => name = Some(word),
             _ => {
@@ -42,19 +44,24 @@ pub fn parse_add(words: &[String]) -> Result<CreateLinkRequest, GrammarError> {
     let name = name.ok_or(GrammarError::Missing { what: "link name" })?;
     check_new_link_name("name", name)?;
     let kind = kind.ok_or(GrammarError::Missing {
-        what: "type veth|bridge",
+        what: "type veth|bridge|vxlan",
     })?;
     Ok(CreateLinkRequest {
-        namespace: String::new(),
+        namespace: namespace.unwrap_or_default(),
         name: name.to_owned(),
         kind: Some(kind),
         mtu: mtu.unwrap_or(0),
     })
 }
 
-fn parse_type(cursor: &mut Words<'_>, mtu: &mut Option<u32>) -> Result<Kind, GrammarError> {
+fn parse_type(
+    cursor: &mut Words<'_>,
+    mtu: &mut Option<u32>,
+    namespace: &mut Option<String>,
+) -> Result<Kind, GrammarError> {
     match cursor.value("type")? {
         "veth" => parse_veth(cursor, mtu),
+        "vxlan" => super::vxlan::parse_vxlan(cursor, mtu, namespace),
         "bridge" => {
             while let Some(word) = cursor.next() {
                 match word {
@@ -73,7 +80,7 @@ fn parse_type(cursor: &mut Words<'_>, mtu: &mut Option<u32>) -> Result<Kind, Gra
         }
         other => Err(GrammarError::Unsupported {
             message: format!(
-                "link type \"{other}\" is not supported (nsfleet creates veth and bridge links)"
+                "link type \"{other}\" is not supported (nsfleet creates veth, bridge and vxlan links)"
             ),
         }),
     }
@@ -294,9 +301,9 @@ mod tests {
             error("veth1 type veth peer"),
             "missing peer name (peer [name] PEER)"
         );
-        assert_eq!(error("veth1"), "missing type veth|bridge");
+        assert_eq!(error("veth1"), "missing type veth|bridge|vxlan");
         assert_eq!(error("type bridge"), "missing link name");
-        assert!(error("vx0 type vxlan id 1").contains("\"vxlan\" is not supported"));
+        assert!(error("gre0 type gre").contains("\"gre\" is not supported"));
         assert_eq!(
             error("br0 br1 type bridge"),
             "unexpected word \"br1\" (expected mtu or type)"

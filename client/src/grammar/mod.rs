@@ -12,6 +12,7 @@ pub mod nat;
 pub mod neighbor;
 pub mod route;
 pub mod values;
+pub mod vxlan;
 mod words;
 
 pub use words::Words;

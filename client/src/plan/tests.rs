@@ -301,3 +301,22 @@ fn missing_words_are_clap_usage_errors() {
         assert_eq!(error.exit_code(), 2);
     }
 }
+
+#[test]
+fn a_vxlans_netns_is_its_namespace_and_must_agree_with_dash_n() {
+    let namespace_of = |line: &str| match action_of(line) {
+        Action::Link(LinkAction::Create(request)) => request.namespace,
+        _ => panic!("not a link add"),
+    };
+    assert_eq!(namespace_of("link add vx0 type vxlan id 1 netns n1"), "n1");
+    assert_eq!(
+        namespace_of("-n n1 link add vx0 type vxlan id 1 netns n1"),
+        "n1"
+    );
+    assert_eq!(namespace_of("-n n2 link add vx0 type vxlan id 1"), "n2");
+    let refused = plan_of("-n n2 link add vx0 type vxlan id 1 netns n1")
+        .err()
+        .expect("a conflict")
+        .to_string();
+    assert!(refused.contains("\"-n\" and \"netns\""), "{refused}");
+}

@@ -20,6 +20,9 @@ pub struct TopologyFile {
     pub name: Located<String>,
     /// The hosts, by name (the names `--endpoint NAME=ENDPOINT` refers to).
     pub hosts: NameMap<HostSpec>,
+    /// VXLAN overlays joining bridges of different hosts into one Ethernet segment, by name.
+    #[serde(default)]
+    pub overlays: NameMap<super::overlay::OverlaySpec>,
     /// Checks that `nsfleet apply --confirm` runs after the change and before confirming it; a failing
     /// probe rolls the change back. Each entry is one of `{host, namespace, ping: ADDRESS}`,
     /// `{host, namespace, tcp: ADDRESS:PORT}` or `{agent: HOST}`.

@@ -11,6 +11,7 @@ pub mod convert;
 pub mod error;
 pub mod expand;
 pub mod file;
+pub mod overlay;
 pub mod probes;
 pub mod render;
 pub mod rollout;
@@ -31,6 +32,9 @@ pub struct Loaded {
     pub hosts: Vec<LoadedHost>,
     /// The file's `probes:`, checked.
     pub probes: Vec<probes::Probe>,
+    /// Hosts a staged rollout changes in one stage: the members of each overlay, so that both ends of a
+    /// tunnel change together.
+    pub together: Vec<Vec<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -63,7 +67,7 @@ pub fn parse(file: &str, text: &str) -> Result<Loaded, TopologyError> {
     let topology = expand::expand(&parsed, &mut problems);
     check::check(&topology, &mut problems);
     let probes = probes::check(&parsed.probes, &topology, &mut problems);
-    let hosts = topology
+    let mut hosts: Vec<LoadedHost> = topology
         .hosts
         .iter()
         .map(|host| LoadedHost {
@@ -75,6 +79,7 @@ pub fn parse(file: &str, text: &str) -> Result<Loaded, TopologyError> {
             topology: convert::host_topology(&topology.name.value, host, &mut problems),
         })
         .collect();
+    overlay::add_links(&parsed, &mut hosts, &mut problems);
     if !problems.is_empty() {
         return Err(problems.into_error(file));
     }
@@ -82,6 +87,7 @@ pub fn parse(file: &str, text: &str) -> Result<Loaded, TopologyError> {
         name: topology.name.value.clone(),
         hosts,
         probes,
+        together: overlay::overlay_host_groups(&parsed),
     })
 }
 

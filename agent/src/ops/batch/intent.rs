@@ -387,7 +387,7 @@ pub async fn before(
                         .namespace(peer_namespace);
                     new || link_taken(registry, peer_namespace, peer).await == Some(false)
                 }
-                LinkKindSpec::Bridge => true,
+                LinkKindSpec::Bridge | LinkKindSpec::Vxlan(_) => true,
             };
             if name_free && peer_free {
                 record(Undo::DeleteLink {
@@ -542,7 +542,7 @@ impl Created {
                 self.namespace(&request.namespace)
                     && match &request.kind {
                         LinkKindSpec::Veth { peer_namespace, .. } => self.namespace(peer_namespace),
-                        LinkKindSpec::Bridge => true,
+                        LinkKindSpec::Bridge | LinkKindSpec::Vxlan(_) => true,
                     }
             }
             // A link moved elsewhere is no longer where its deletion would look: the move is undone on

@@ -74,6 +74,9 @@ pub fn operation(operation: &Operation) -> pb::BatchOperation {
                     peer_namespace: Some(peer_namespace.as_api_str().to_string()),
                 }),
                 LinkKindSpec::Bridge => pb::create_link_request::Kind::Bridge(pb::BridgeSpec {}),
+                LinkKindSpec::Vxlan(params) => {
+                    pb::create_link_request::Kind::Vxlan(super::super::link::vxlan_to_proto(params))
+                }
             }),
         }),
         Operation::DeleteLink {

@@ -96,6 +96,14 @@ fn invalid<R: Validate + InBatch>(what: &'static str, request: R, field: &'stati
     case(what, request, Code::InvalidArgument, field)
 }
 
+fn vxlan(spec: pb::VxlanSpec) -> pb::CreateLinkRequest {
+    pb::CreateLinkRequest {
+        name: "vx0".into(),
+        kind: Some(LinkKind::Vxlan(spec)),
+        ..Default::default()
+    }
+}
+
 fn veth(name: &str, peer: &str) -> pb::CreateLinkRequest {
     pb::CreateLinkRequest {
         name: name.into(),
@@ -319,6 +327,47 @@ fn malformed() -> Vec<Case> {
                 ..Default::default()
             },
             "kind",
+        ),
+        invalid(
+            "vxlan with VNI 0",
+            vxlan(pb::VxlanSpec::default()),
+            "vxlan.vni",
+        ),
+        invalid(
+            "vxlan with a port above 65535",
+            vxlan(pb::VxlanSpec {
+                vni: 1,
+                port: 65536,
+                ..Default::default()
+            }),
+            "vxlan.port",
+        ),
+        invalid(
+            "vxlan with a multicast remote",
+            vxlan(pb::VxlanSpec {
+                vni: 1,
+                remotes: vec!["239.1.1.1".into()],
+                ..Default::default()
+            }),
+            "vxlan.remotes[0]",
+        ),
+        invalid(
+            "vxlan with remotes of two families",
+            vxlan(pb::VxlanSpec {
+                vni: 1,
+                remotes: vec!["192.0.2.2".into(), "2001:db8::2".into()],
+                ..Default::default()
+            }),
+            "vxlan.remotes[1]",
+        ),
+        invalid(
+            "vxlan with a device name with /",
+            vxlan(pb::VxlanSpec {
+                vni: 1,
+                device: "a/b".into(),
+                ..Default::default()
+            }),
+            "vxlan.device",
         ),
         invalid(
             "veth without a peer name",

@@ -1,7 +1,7 @@
 //! The operations that bring a link to its desired settings, and the small ones plans share.
 
 use crate::domain::{LinkName, NamespaceName, NamespaceRef};
-use crate::ops::link::{MasterChange, SetLink};
+use crate::ops::link::{CreateLink, LinkKindSpec, MasterChange, SetLink};
 use crate::ops::Operation;
 
 use crate::topology::desired::DesiredLink;
@@ -103,4 +103,19 @@ pub(super) fn set_link(
         change,
     };
     (vec![operation], reasons)
+}
+
+/// Why a VXLAN link must be made again: the kernel changes none of a tunnel's parameters in place
+/// (VNI, addresses, port, device), so any difference is a replace. `None` for other kinds.
+pub(super) fn vxlan_change(create: &CreateLink, observed: &ObservedLink) -> Option<String> {
+    let LinkKindSpec::Vxlan(wanted) = &create.kind else {
+        return None;
+    };
+    match &observed.vxlan {
+        Some(existing) => {
+            let differences = existing.differences(wanted);
+            (!differences.is_empty()).then(|| format!("vxlan {}", differences.join(", ")))
+        }
+        None => Some("vxlan parameters unreadable".to_string()),
+    }
 }

@@ -12,11 +12,11 @@ use crate::topology::desired::{Desired, DesiredForwarding, DesiredLink, Topology
 use crate::topology::ledger::Record;
 use crate::topology::observe::{ObservedLink, ObservedRoute, Space};
 
-fn ns(name: &str) -> NamespaceRef {
+pub(super) fn ns(name: &str) -> NamespaceRef {
     NamespaceRef::Named(NamespaceName::parse("n", name).expect("a namespace name"))
 }
 
-fn link(name: &str) -> LinkName {
+pub(super) fn link(name: &str) -> LinkName {
     LinkName::parse("l", name).expect("a link name")
 }
 
@@ -33,7 +33,7 @@ fn ip(text: &str) -> IpAddr {
 }
 
 /// Namespace `a` on bridge br0 (10.0.0.1/24) with 10.0.0.2/24 and a default route; forwarding on.
-fn desired() -> Desired {
+pub(super) fn desired() -> Desired {
     let mut desired = Desired::empty(TopologyName::parse("t", "lab").expect("a name"));
     desired
         .namespaces
@@ -102,7 +102,7 @@ fn desired() -> Desired {
 }
 
 /// A host with nothing but its own loopback.
-fn empty_host() -> Observed {
+pub(super) fn empty_host() -> Observed {
     let mut observed = Observed::default();
     observed.spaces.insert(NamespaceRef::Host, space_with_lo());
     observed
@@ -121,8 +121,9 @@ fn space_with_lo() -> Space {
     space
 }
 
-fn observed_link(index: u32, kind: Option<&str>, up: bool) -> ObservedLink {
+pub(super) fn observed_link(index: u32, kind: Option<&str>, up: bool) -> ObservedLink {
     ObservedLink {
+        vxlan: None,
         index,
         kind: kind.map(str::to_string),
         up,
@@ -153,8 +154,12 @@ fn simulate(observed: &mut Observed, operations: &[Operation]) {
                 let kind = match &create.kind {
                     LinkKindSpec::Veth { .. } => "veth",
                     LinkKindSpec::Bridge => "bridge",
+                    LinkKindSpec::Vxlan(_) => "vxlan",
                 };
                 let mut made = observed_link(next_index, Some(kind), false);
+                if let LinkKindSpec::Vxlan(params) = &create.kind {
+                    made.vxlan = Some(params.clone());
+                }
                 made.marker = create.marker.clone();
                 made.mtu = create.mtu.unwrap_or(1500);
                 if let LinkKindSpec::Veth {
@@ -255,7 +260,7 @@ fn simulate(observed: &mut Observed, operations: &[Operation]) {
     }
 }
 
-fn space<'a>(observed: &'a mut Observed, namespace: &NamespaceRef) -> &'a mut Space {
+pub(super) fn space<'a>(observed: &'a mut Observed, namespace: &NamespaceRef) -> &'a mut Space {
     observed
         .spaces
         .get_mut(namespace)
@@ -272,7 +277,7 @@ fn record(plan: &Plan) -> Record {
     }
 }
 
-fn shown(plan: &Plan) -> Vec<String> {
+pub(super) fn shown(plan: &Plan) -> Vec<String> {
     plan.changes
         .iter()
         .map(|c| format!("{} {}", c.action.symbol(), c.object))
@@ -287,7 +292,7 @@ fn operations(plan: &Plan) -> Vec<Operation> {
 }
 
 /// Plans `desired` on `host`, applies it in memory and returns the plan and its record.
-fn applied(desired: &Desired, host: &mut Observed) -> (Plan, Record) {
+pub(super) fn applied(desired: &Desired, host: &mut Observed) -> (Plan, Record) {
     let plan = plan(desired, None, &OtherOwners::new(), host).expect("a plan");
     simulate(host, &operations(&plan));
     let record = record(&plan);
@@ -530,7 +535,7 @@ fn a_route_through_a_veth_made_again_is_added_back_even_when_only_its_gateway_is
 
 // Lint runs at plan time, on the same desired states.
 
-fn lint_codes(desired: &Desired, host: &Observed) -> Vec<&'static str> {
+pub(super) fn lint_codes(desired: &Desired, host: &Observed) -> Vec<&'static str> {
     crate::topology::lint::lint(desired, host)
         .iter()
         .map(|w| w.code.as_str())
@@ -665,3 +670,6 @@ fn desired_links_are_checked_inside_the_topologys_namespaces_only() {
     uplink.addresses[0].link = link("uplink0");
     uplink.check().expect("the host has links of its own");
 }
+
+#[path = "tests_vxlan.rs"]
+mod vxlan;

@@ -200,3 +200,25 @@ fn base64_padding() {
     assert_eq!(base64(b"foo"), "Zm9v");
     assert_eq!(base64(b"foobar"), "Zm9vYmFy");
 }
+
+#[test]
+fn a_vxlan_links_parameters_are_an_object() {
+    let link = Link {
+        kind: "vxlan".into(),
+        vxlan: Some(nsfleet_proto::v1::VxlanSpec {
+            vni: 42,
+            local: "192.0.2.1".into(),
+            remotes: vec!["192.0.2.2".into()],
+            port: 4789,
+            device: "wire0".into(),
+            learning: Some(true),
+        }),
+        ..sample_link()
+    };
+    let value = to_json(&link).unwrap();
+    assert_eq!(
+        value["vxlan"],
+        json!({"vni": 42, "local": "192.0.2.1", "remotes": ["192.0.2.2"], "port": 4789,
+               "device": "wire0", "learning": true})
+    );
+}

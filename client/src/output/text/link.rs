@@ -13,6 +13,7 @@ pub fn render(listing: &LinkListing) -> String {
     for link in &listing.links {
         out.push_str(&header(link, listing.all_namespaces));
         out.push_str(&link_layer(link));
+        out.push_str(&vxlan_details(link));
     }
     out
 }
@@ -64,6 +65,30 @@ pub fn link_layer(link: &Link) -> String {
         if peer.known && !peer.namespace.is_empty() && peer.namespace != link.namespace {
             let _ = write!(line, " link-netns {}", shown(&peer.namespace));
         }
+    }
+    line.push('\n');
+    line
+}
+
+/// `    vxlan id 42 remote 192.0.2.2 local 192.0.2.1 dev wire0 dstport 4789`, as `ip -d link` shows a
+/// tunnel (several remotes, each a forwarding entry, one `remote` each); empty for other links.
+pub fn vxlan_details(link: &Link) -> String {
+    let Some(vxlan) = &link.vxlan else {
+        return String::new();
+    };
+    let mut line = format!("    vxlan id {}", vxlan.vni);
+    for remote in &vxlan.remotes {
+        let _ = write!(line, " remote {}", shown(remote));
+    }
+    if !vxlan.local.is_empty() {
+        let _ = write!(line, " local {}", shown(&vxlan.local));
+    }
+    if !vxlan.device.is_empty() {
+        let _ = write!(line, " dev {}", shown(&vxlan.device));
+    }
+    let _ = write!(line, " dstport {}", vxlan.port);
+    if vxlan.learning == Some(false) {
+        line.push_str(" nolearning");
     }
     line.push('\n');
     line
@@ -203,5 +228,27 @@ pub(crate) mod tests {
             }),
             "5: tun0: <> mtu 0 state UNKNOWN\n    link/none\n"
         );
+    }
+
+    #[test]
+    fn a_vxlan_link_shows_its_tunnel_as_ip_d_does() {
+        let link = Link {
+            name: "vx0".into(),
+            index: 6,
+            vxlan: Some(nsfleet_proto::v1::VxlanSpec {
+                vni: 42,
+                local: "192.0.2.1".into(),
+                remotes: vec!["192.0.2.2".into()],
+                port: 4789,
+                device: "wire0".into(),
+                learning: Some(true),
+            }),
+            ..Link::default()
+        };
+        assert_eq!(
+            vxlan_details(&link),
+            "    vxlan id 42 remote 192.0.2.2 local 192.0.2.1 dev wire0 dstport 4789\n"
+        );
+        assert_eq!(vxlan_details(&host_veth()), "");
     }
 }

@@ -106,6 +106,7 @@ pub async fn apply_confirmed(args: &ApplyArgs, global: &GlobalOptions, timeout: 
         targets: &targets,
         planned: &planned,
         probes: &loaded.probes,
+        together: &loaded.together,
         commit_id: commit_id(&loaded.name),
         timeout,
         progress: HostProgress::for_terminal(global.output == OutputFormat::Text),
@@ -143,6 +144,8 @@ struct Rollout<'a> {
     targets: &'a [Target],
     planned: &'a [PlanTopologyResponse],
     probes: &'a [crate::topology::probes::Probe],
+    /// Hosts that change in one stage: the members of each overlay.
+    together: &'a [Vec<String>],
     commit_id: String,
     timeout: Duration,
     progress: HostProgress,
@@ -162,10 +165,9 @@ impl Rollout<'_> {
         )
         .await;
         let names: Vec<String> = self.targets.iter().map(|t| t.name.clone()).collect();
-        // The overlay groups come from the file's overlays once it has them.
         let stages = stages::plan_stages(
             &names,
-            &[],
+            self.together,
             self.args.canary.map(|k| k as usize),
             self.args.max_unavailable.map(|n| n as usize),
         );
