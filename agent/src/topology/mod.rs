@@ -34,6 +34,7 @@ use crate::kernel::route::MAIN_TABLE;
 use crate::nat::NatBackend;
 use crate::netns::NamespaceRegistry;
 use crate::ops::batch::{self, OperationOutcome};
+use crate::ops::gate::Permit;
 use crate::ops::guard::{self, ManagementPath};
 use crate::ops::{Operation, Warning};
 use observe::{Observed, Scope};
@@ -52,6 +53,20 @@ pub struct Applied {
     pub changed: bool,
     pub warnings: Vec<Warning>,
     pub fingerprint: String,
+}
+
+/// How an apply is made, besides the desired state.
+#[derive(Debug, Default)]
+pub struct ApplyOptions<'a> {
+    /// The plan's fingerprint the caller saw: refuse when the host changed since.
+    pub fingerprint: Option<&'a str>,
+    /// The caller's path to the agent, for the management-path guard; `None` for unix callers.
+    pub path: Option<&'a ManagementPath>,
+    pub force: bool,
+    /// The apply is a confirmed commit: a forced change of the management path is allowed then.
+    pub confirmed: bool,
+    /// When, as the ledger records it.
+    pub now: String,
 }
 
 #[derive(Debug)]
@@ -124,11 +139,16 @@ impl Topologies {
         &self,
         desired: &Desired,
         encoded_desired: &[u8],
-        fingerprint: Option<&str>,
-        path: Option<&ManagementPath>,
-        force: bool,
-        now: String,
+        how: ApplyOptions<'_>,
+        admitted: Permit,
     ) -> Result<Applied, TopologyError> {
+        let ApplyOptions {
+            fingerprint,
+            path,
+            force,
+            confirmed,
+            now,
+        } = how;
         let _busy = self.busy.lock().await;
         let Planned { plan, mut warnings } = self.plan_unlocked(desired).await?;
         if let Some(given) = fingerprint {
@@ -165,6 +185,16 @@ impl Topologies {
             .flat_map(|c| c.operations.iter().cloned())
             .collect();
         self.guard(path, &operations, force, &plan.changes).await?;
+        if force && !confirmed {
+            // Forced through the guard: refused unless the change would undo itself at a deadline.
+            if self
+                .guard(path, &operations, false, &plan.changes)
+                .await
+                .is_err()
+            {
+                return Err(TopologyError::ManagementPathNeedsCommit);
+            }
+        }
         // Ownership is recorded before anything exists, so no object nsfleet makes is ever unowned;
         // the union keeps what this apply is about to delete until it is gone.
         let mut intended = previous
@@ -181,7 +211,7 @@ impl Topologies {
             intent.desired = previous.desired.clone();
         }
         self.ledger.write(&intent)?;
-        let outcomes = self.run(operations).await?;
+        let outcomes = self.run(admitted, operations).await?;
         if let Err(error) = failure(&plan.changes, outcomes, &mut warnings) {
             // Everything taken back: the old record is true again. Something left behind: the union
             // stays, so whatever this apply made is still recorded as the topology's.
@@ -256,6 +286,7 @@ impl Topologies {
         ignore_missing: bool,
         path: Option<&ManagementPath>,
         force: bool,
+        admitted: Permit,
     ) -> Result<Applied, TopologyError> {
         let _busy = self.busy.lock().await;
         let Some(record) = self.ledger.read(name)? else {
@@ -281,7 +312,7 @@ impl Topologies {
         let mut warnings = Vec::new();
         if !operations.is_empty() {
             self.guard(path, &operations, force, &plan.changes).await?;
-            let outcomes = self.run(operations).await?;
+            let outcomes = self.run(admitted, operations).await?;
             failure(&plan.changes, outcomes, &mut warnings)?;
         }
         self.ledger.remove(name)?;
@@ -353,6 +384,7 @@ impl Topologies {
     /// The batch executor ApplyBatch uses, in its own task: a caller that goes away does not stop it.
     async fn run(
         &self,
+        admitted: Permit,
         operations: Vec<Operation>,
     ) -> Result<Vec<OperationOutcome>, TopologyError> {
         let (registry, nat, journal) = (
@@ -360,9 +392,11 @@ impl Topologies {
             self.nat.clone(),
             self.journal.clone(),
         );
-        tokio::spawn(batch::run(registry, nat, journal, operations, false))
-            .await
-            .map_err(|e| TopologyError::Unfinished(e.to_string()))
+        tokio::spawn(batch::run(
+            registry, nat, journal, admitted, operations, false,
+        ))
+        .await
+        .map_err(|e| TopologyError::Unfinished(e.to_string()))
     }
 }
 

@@ -31,6 +31,7 @@ use crate::journal::{Journal, Transaction};
 use crate::nat::NatBackend;
 use crate::netns::NamespaceRegistry;
 
+use super::gate::Permit;
 use super::nat as nat_ops;
 use super::operation::{Applied, Operation, Undo};
 use super::{OpError, Warning};
@@ -76,10 +77,12 @@ enum Step {
 /// Applies `operations` as one transaction of `journal`: its record is written before the first change
 /// and removed once the batch has ended (applied, or taken back by itself). If the record cannot be
 /// written, nothing is applied: the first operation fails with [`OpError::Journal`], the rest are skipped.
+/// The permit (the gate's admission) is held until the batch has ended, its own rollback included.
 pub async fn run(
     registry: Arc<NamespaceRegistry>,
     nat: Arc<dyn NatBackend>,
     journal: Arc<Journal>,
+    admitted: Permit,
     operations: Vec<Operation>,
     continue_on_error: bool,
 ) -> Vec<OperationOutcome> {
@@ -97,7 +100,16 @@ pub async fn run(
             return outcomes;
         }
     };
-    let outcomes = run_journaled(registry, nat, &transaction, operations, continue_on_error).await;
+    let admitted = Arc::new(admitted);
+    let outcomes = run_journaled(
+        registry,
+        nat,
+        &transaction,
+        &admitted,
+        operations,
+        continue_on_error,
+    )
+    .await;
     // The batch is over either way: what it could not take back was reported to the caller as NOT_UNDONE,
     // and a restart must not now undo what the caller was told is applied.
     match Arc::try_unwrap(transaction) {
@@ -115,6 +127,7 @@ async fn run_journaled(
     registry: Arc<NamespaceRegistry>,
     nat: Arc<dyn NatBackend>,
     transaction: &Arc<Transaction>,
+    admitted: &Arc<Permit>,
     operations: Vec<Operation>,
     continue_on_error: bool,
 ) -> Vec<OperationOutcome> {
@@ -148,6 +161,7 @@ async fn run_journaled(
             Some(_) => Role::Member,
             None => Role::Alone,
         };
+        let admitted = admitted.clone();
         let (registry, nat, operations, failed, limit, decided, transaction, created) = (
             registry.clone(),
             nat.clone(),
@@ -166,6 +180,7 @@ async fn run_journaled(
             let runner = Runner {
                 registry: &registry,
                 nat: &nat,
+                admitted: &admitted,
                 operations: &operations,
                 failed: &failed,
                 continue_on_error,
@@ -264,6 +279,7 @@ enum Role {
 struct Runner<'a> {
     registry: &'a NamespaceRegistry,
     nat: &'a Arc<dyn NatBackend>,
+    admitted: &'a Permit,
     operations: &'a [Operation],
     failed: &'a AtomicBool,
     continue_on_error: bool,
@@ -291,7 +307,10 @@ impl Runner<'_> {
                 return Step::Failed(error);
             }
         }
-        match operation.apply(self.registry, Some(self.nat)).await {
+        match operation
+            .apply(self.registry, Some(self.nat), self.admitted)
+            .await
+        {
             Ok(Applied {
                 changed,
                 warnings,
