@@ -38,6 +38,9 @@ pub fn main() -> ExitCode {
     if let Some(status) = crate::topology::verbs::run(&cli) {
         return status;
     }
+    if let Some(status) = crate::topology::commit::run(&cli) {
+        return status;
+    }
     if let Some(status) = crate::hosts::run(&cli) {
         return status;
     }

@@ -226,6 +226,15 @@ pub enum Object {
     /// Remove everything a topology made on the --host hosts, from what each host recorded (no file
     /// needed)
     Destroy(DestroyArgs),
+    /// Make a pending confirmed commit permanent on every host of FILE (or the --host hosts); exit
+    /// status 1 if a host failed
+    Confirm(CommitArgs),
+    /// Undo a pending confirmed commit now on every host of FILE (or the --host hosts)
+    Rollback(CommitArgs),
+    /// Confirmed commits: `commit status [COMMIT_ID] [FILE]` shows one commit (or the pending one) on
+    /// every host of FILE (or the --host hosts)
+    #[command(subcommand)]
+    Commit(CommitVerb),
     /// Print a shell completion script (contacts no agent):
     /// `nsfleet completions bash > /etc/bash_completion.d/nsfleet`
     Completions {
@@ -287,6 +296,32 @@ pub struct ApplyArgs {
     /// Apply without asking (it never asks when standard input is not a terminal)
     #[arg(long, short = 'y')]
     pub yes: bool,
+    #[command(flatten)]
+    pub endpoints: TopologyEndpoints,
+}
+
+#[derive(Debug, Args)]
+pub struct CommitArgs {
+    /// The commit's id, as the apply printed it
+    pub commit_id: String,
+    /// A topology file: its hosts are asked (else the --host hosts)
+    pub file: Option<String>,
+    #[command(flatten)]
+    pub endpoints: TopologyEndpoints,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CommitVerb {
+    /// Where a commit stands on each host: pending (with the seconds left), confirmed, rolled back
+    Status(CommitStatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CommitStatusArgs {
+    /// `[COMMIT_ID] [FILE]`: without an id, the pending commit; one argument naming an existing file is
+    /// the file (commit ids have no `/`)
+    #[arg(num_args = 0..=2, value_name = "COMMIT_ID|FILE")]
+    pub args: Vec<String>,
     #[command(flatten)]
     pub endpoints: TopologyEndpoints,
 }

@@ -6,8 +6,9 @@ use std::{future::Future, time::Duration};
 use futures::StreamExt;
 use nsfleet_proto::v1::{
     topology_service_client::TopologyServiceClient, ApplyTopologyRequest, ApplyTopologyResponse,
-    DestroyTopologyRequest, DestroyTopologyResponse, GetTopologyStateRequest,
-    GetTopologyStateResponse, PlanTopologyRequest, PlanTopologyResponse,
+    ConfirmCommitRequest, ConfirmCommitResponse, DestroyTopologyRequest, DestroyTopologyResponse,
+    GetCommitRequest, GetCommitResponse, GetTopologyStateRequest, GetTopologyStateResponse,
+    PlanTopologyRequest, PlanTopologyResponse, RollbackCommitRequest, RollbackCommitResponse,
 };
 use tonic::transport::Channel;
 
@@ -67,6 +68,39 @@ impl Caller {
     ) -> Result<DestroyTopologyResponse, HostFailure> {
         self.call(host, |mut client, context| async move {
             client.destroy(context.request(request)).await
+        })
+        .await
+    }
+
+    pub async fn confirm(
+        &self,
+        host: &Host,
+        request: ConfirmCommitRequest,
+    ) -> Result<ConfirmCommitResponse, HostFailure> {
+        self.call(host, |mut client, context| async move {
+            client.confirm(context.request(request)).await
+        })
+        .await
+    }
+
+    pub async fn rollback(
+        &self,
+        host: &Host,
+        request: RollbackCommitRequest,
+    ) -> Result<RollbackCommitResponse, HostFailure> {
+        self.call(host, |mut client, context| async move {
+            client.rollback(context.request(request)).await
+        })
+        .await
+    }
+
+    pub async fn get_commit(
+        &self,
+        host: &Host,
+        request: GetCommitRequest,
+    ) -> Result<GetCommitResponse, HostFailure> {
+        self.call(host, |mut client, context| async move {
+            client.get_commit(context.request(request)).await
         })
         .await
     }
