@@ -171,7 +171,8 @@ pub enum Object {
         verb: Option<AddressVerb>,
     },
     /// Routing tables (ip route); with no verb: list
-    #[command(visible_alias = "r", infer_subcommands = true)]
+    // `ro` as iproute2 takes it, though `rollback` now shares the prefix.
+    #[command(visible_alias = "r", alias = "ro", infer_subcommands = true)]
     Route {
         #[command(subcommand)]
         verb: Option<RouteVerb>,
