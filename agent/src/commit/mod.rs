@@ -104,6 +104,8 @@ pub enum CommitError {
     Confirmed { id: String },
     #[error("the state recorded to take commit {id} back does not decode: {reason}")]
     Undecodable { id: String, reason: String },
+    #[error("steps that could not be taken back: {}", .0.join("; "))]
+    StepsFailed(Vec<String>),
     #[error(transparent)]
     Topology(#[from] TopologyError),
 }
@@ -235,6 +237,7 @@ impl Commits {
                 changed: false,
                 warnings: planned.warnings,
                 fingerprint: planned.plan.fingerprint,
+                undo: Vec::new(),
             };
             return Ok((applied, Status::from(pending)));
         }
@@ -246,9 +249,7 @@ impl Commits {
         }
         let id = options.id.unwrap_or_else(CommitId::made_up);
         let undo = match self.topologies.record(&desired.name)? {
-            Some(previous) => Undo::Restore {
-                desired: previous.desired,
-            },
+            Some(previous) => Undo::Restore { record: previous },
             None => Undo::Destroy,
         };
         let timeout_ms = u64::try_from(options.timeout.as_millis()).unwrap_or(u64::MAX);
@@ -261,6 +262,7 @@ impl Commits {
             updated_at: now_rfc3339(),
             desired: desired_hex,
             undo,
+            steps: Vec::new(),
         };
         // Recorded and held before the first change: a crash from here on still rolls back.
         commits.pending = Some(commit.clone());
@@ -276,6 +278,12 @@ impl Commits {
         };
         match self.topologies.apply(desired, encoded, how, admitted).await {
             Ok(applied) => {
+                let commit = Commit {
+                    steps: applied.undo.clone(),
+                    ..commit
+                };
+                commits.pending = Some(commit.clone());
+                self.store.write(&commits)?;
                 self.arm(commit.id.clone(), commit.deadline_ms);
                 Ok((applied, Status::from(&commit)))
             }
@@ -429,36 +437,52 @@ impl Commits {
         })
     }
 
+    /// The apply's own steps backwards (settings of objects it changed but did not make, and what it
+    /// made), the ledger's record as before, then, when the topology existed, an ordinary apply of its
+    /// previous desired state planned against the kernel as it is now (what the commit deleted comes back).
     async fn undo(&self, pending: &Commit) -> Result<Applied, CommitError> {
         let admitted = self.gate.admit_commit(&pending.id).await?;
         let undecodable = |reason: String| CommitError::Undecodable {
             id: pending.id.clone(),
             reason,
         };
-        match &pending.undo {
-            Undo::Restore { desired } => {
-                let bytes = crate::topology::ledger::decode_hex(desired)
+        let name = TopologyName::parse("topology", &pending.topology)
+            .map_err(|e| undecodable(e.to_string()))?;
+        let previous = match &pending.undo {
+            Undo::Restore { record } => Some(record),
+            Undo::Destroy => None,
+        };
+        let failed = self
+            .topologies
+            .take_back(&name, &pending.steps, previous, &admitted)
+            .await?;
+        let applied = match previous {
+            Some(record) => {
+                let bytes = crate::topology::ledger::decode_hex(&record.desired)
                     .ok_or_else(|| undecodable("not hex".to_string()))?;
-                let previous = (self.decode)(&bytes).map_err(undecodable)?;
+                let desired = (self.decode)(&bytes).map_err(undecodable)?;
                 let how = ApplyOptions {
                     force: true,
                     confirmed: true,
                     now: now_rfc3339(),
                     ..ApplyOptions::default()
                 };
-                Ok(self
-                    .topologies
-                    .apply(&previous, &bytes, how, admitted)
-                    .await?)
+                self.topologies
+                    .apply(&desired, &bytes, how, admitted)
+                    .await?
             }
-            Undo::Destroy => {
-                let name = TopologyName::parse("topology", &pending.topology)
-                    .map_err(|e| undecodable(e.to_string()))?;
-                Ok(self
-                    .topologies
-                    .destroy(&name, true, None, true, admitted)
-                    .await?)
-            }
+            None => Applied {
+                changes: Vec::new(),
+                changed: true,
+                warnings: Vec::new(),
+                fingerprint: String::new(),
+                undo: Vec::new(),
+            },
+        };
+        if failed.is_empty() {
+            Ok(applied)
+        } else {
+            Err(CommitError::StepsFailed(failed))
         }
     }
 }

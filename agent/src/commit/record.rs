@@ -12,6 +12,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::ops::batch::intent::UndoRecord;
+use crate::topology::Record;
+
 const HEADER: &str = "nsfleet-commits v1 sha256=";
 const FILE: &str = "commits";
 /// Finished commits kept, newest last: enough for a retried confirm or a late look at what happened.
@@ -34,13 +37,14 @@ pub enum State {
     RollbackFailed,
 }
 
-/// What takes a commit back: the topology's desired state before it, or nothing (a first apply).
+/// What the topology was before the commit: its ledger record (owned objects and desired state), or
+/// nothing (a first apply).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Undo {
-    /// Apply this desired state again (the encoded `HostTopology`, hex), as the ledger held it.
-    Restore { desired: String },
-    /// The topology did not exist: destroy it.
+    /// Put this record back and apply its desired state again.
+    Restore { record: Record },
+    /// The topology did not exist: once the steps ran, no record.
     Destroy,
 }
 
@@ -58,6 +62,11 @@ pub struct Commit {
     /// recognized by it.
     pub desired: String,
     pub undo: Undo,
+    /// The apply's own undo steps, in the order it applied them; recorded once the apply has ended
+    /// (before, the intent journal covers it). They restore what the commit changed on objects it did
+    /// not make.
+    #[serde(default)]
+    pub steps: Vec<UndoRecord>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -177,8 +186,19 @@ mod tests {
             updated_at: "2026-01-01T00:00:00.000Z".into(),
             desired: "0a036c6162".into(),
             undo: Undo::Restore {
-                desired: "0a036c6162".into(),
+                record: Record {
+                    topology: "lab".into(),
+                    applied_at: "2026-01-01T00:00:00.000Z".into(),
+                    objects: Vec::new(),
+                    desired: "0a036c6162".into(),
+                    digest: String::new(),
+                },
             },
+            steps: vec![UndoRecord::SetForwarding {
+                namespace: String::new(),
+                ipv6: false,
+                enabled: false,
+            }],
         }
     }
 

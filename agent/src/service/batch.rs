@@ -142,7 +142,9 @@ fn to_proto(index: usize, outcome: OperationOutcome) -> pb::BatchResult {
         ..Default::default()
     };
     let kind = match outcome {
-        OperationOutcome::Applied { changed, warnings } => {
+        OperationOutcome::Applied {
+            changed, warnings, ..
+        } => {
             result.changed = changed;
             result.warnings = warnings_to_proto(warnings);
             pb::BatchOutcome::Applied

@@ -123,7 +123,8 @@ impl From<CommitError> for StatusError {
             CommitError::Record(RecordError::Corrupt { .. })
             | CommitError::IdUsed { .. }
             | CommitError::RolledBack { .. }
-            | CommitError::Confirmed { .. } => Status::failed_precondition(error.to_string()),
+            | CommitError::Confirmed { .. }
+            | CommitError::StepsFailed(_) => Status::failed_precondition(error.to_string()),
         };
         Self(status)
     }

@@ -33,6 +33,7 @@ use crate::journal::Journal;
 use crate::kernel::route::MAIN_TABLE;
 use crate::nat::NatBackend;
 use crate::netns::NamespaceRegistry;
+use crate::ops::batch::intent::UndoRecord;
 use crate::ops::batch::{self, OperationOutcome};
 use crate::ops::gate::Permit;
 use crate::ops::guard::{self, ManagementPath};
@@ -53,6 +54,8 @@ pub struct Applied {
     pub changed: bool,
     pub warnings: Vec<Warning>,
     pub fingerprint: String,
+    /// The steps that take the apply back, in the order it was applied (empty when nothing changed).
+    pub undo: Vec<UndoRecord>,
 }
 
 /// How an apply is made, besides the desired state.
@@ -177,6 +180,7 @@ impl Topologies {
                 changed: false,
                 warnings,
                 fingerprint: verified.plan.fingerprint,
+                undo: Vec::new(),
             });
         }
         let operations: Vec<Operation> = plan
@@ -212,6 +216,7 @@ impl Topologies {
         }
         self.ledger.write(&intent)?;
         let outcomes = self.run(admitted, operations).await?;
+        let undo = undo_steps(&outcomes);
         if let Err(error) = failure(&plan.changes, outcomes, &mut warnings) {
             // Everything taken back: the old record is true again. Something left behind: the union
             // stays, so whatever this apply made is still recorded as the topology's.
@@ -241,6 +246,7 @@ impl Topologies {
             changed: true,
             warnings,
             fingerprint: verified.plan.fingerprint,
+            undo,
         })
     }
 
@@ -296,6 +302,7 @@ impl Topologies {
                     changed: false,
                     warnings: Vec::new(),
                     fingerprint: String::new(),
+                    undo: Vec::new(),
                 })
             } else {
                 Err(TopologyError::Unknown { name: name.clone() })
@@ -310,9 +317,11 @@ impl Topologies {
             .flat_map(|c| c.operations.iter().cloned())
             .collect();
         let mut warnings = Vec::new();
+        let mut undo = Vec::new();
         if !operations.is_empty() {
             self.guard(path, &operations, force, &plan.changes).await?;
             let outcomes = self.run(admitted, operations).await?;
+            undo = undo_steps(&outcomes);
             failure(&plan.changes, outcomes, &mut warnings)?;
         }
         self.ledger.remove(name)?;
@@ -321,7 +330,45 @@ impl Topologies {
             changes: plan.changes,
             warnings,
             fingerprint: String::new(),
+            undo,
         })
+    }
+
+    /// Runs `steps` (an apply's undo, as [`Applied::undo`] gave it) newest first, then puts back the
+    /// ledger's record of `name` as it was before (`None`: no record). Taking back a confirmed commit
+    /// starts here: it is what restores the settings of objects the commit changed but did not make
+    /// (adopted ones, the management link). Returns the steps that failed, with why.
+    pub async fn take_back(
+        &self,
+        name: &TopologyName,
+        steps: &[UndoRecord],
+        previous: Option<&Record>,
+        _admitted: &Permit,
+    ) -> Result<Vec<String>, TopologyError> {
+        let _busy = self.busy.lock().await;
+        let mut failed = Vec::new();
+        // A deletion cannot be taken back by a step: re-applying the previous desired state makes the
+        // object again.
+        let possible = steps
+            .iter()
+            .rev()
+            .filter(|step| !matches!(step, UndoRecord::Impossible { .. }));
+        for step in possible {
+            let undone = match step.to_undo() {
+                Ok(undo) => undo.run(&self.registry, &self.nat).await,
+                Err(error) => Err(error.to_string()),
+            };
+            if let Err(why) = undone {
+                failed.push(format!("{step:?}: {why}"));
+            }
+        }
+        match previous {
+            Some(record) => self.ledger.write(record)?,
+            None if failed.is_empty() => self.ledger.remove(name)?,
+            // Something the commit made may still exist: the record keeps owning it.
+            None => {}
+        }
+        Ok(failed)
     }
 
     pub fn list(&self) -> Result<Vec<Summary>, TopologyError> {
@@ -470,6 +517,18 @@ fn present(observed: &Observed, owned: &Owned) -> bool {
             space.is_some_and(|s| s.nat.as_ref().is_some_and(|n| n.ids.contains(&id.name)))
         }
     }
+}
+
+/// The undo steps of the operations a batch applied and kept, in their order.
+fn undo_steps(outcomes: &[OperationOutcome]) -> Vec<UndoRecord> {
+    outcomes
+        .iter()
+        .filter_map(|outcome| match outcome {
+            OperationOutcome::Applied { undo, .. } => Some(UndoRecord::from_undo(undo)),
+            _ => None,
+        })
+        .filter(|record| !record.is_nothing())
+        .collect()
 }
 
 /// The first failed operation of a batch, as an error naming its change; warnings of applied ones are

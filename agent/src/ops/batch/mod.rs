@@ -47,6 +47,8 @@ pub enum OperationOutcome {
     Applied {
         changed: bool,
         warnings: Vec<Warning>,
+        /// What takes it back, for a caller that may undo the batch later (a confirmed commit).
+        undo: Undo,
     },
     Failed(OpError),
     /// Not started because an earlier operation failed.
@@ -243,8 +245,14 @@ async fn run_journaled(
                 outcome
             }
             Some(Step::Applied {
-                changed, warnings, ..
-            }) => OperationOutcome::Applied { changed, warnings },
+                changed,
+                warnings,
+                undo,
+            }) => OperationOutcome::Applied {
+                changed,
+                warnings,
+                undo,
+            },
             Some(Step::Failed(error)) => OperationOutcome::Failed(error),
             Some(Step::Skipped) => OperationOutcome::Skipped,
             None => OperationOutcome::Failed(OpError::TaskLost),
@@ -503,7 +511,11 @@ async fn undo_one(
 ) -> OperationOutcome {
     match undo.run(registry, nat).await {
         Ok(()) => match undo {
-            Undo::Nothing => OperationOutcome::Applied { changed, warnings },
+            Undo::Nothing => OperationOutcome::Applied {
+                changed,
+                warnings,
+                undo: Undo::Nothing,
+            },
             _ => OperationOutcome::Undone { warnings },
         },
         Err(reason) => OperationOutcome::NotUndone {
