@@ -458,6 +458,26 @@ fn bad_input_is_refused_and_changes_nothing() {
         &["c1", "already used"],
     );
     assert_eq!(kernel_state(host), before);
+
+    // A damaged record is refused, naming the file, and acted upon in no way.
+    let record = host.dir().join("state").join("commit").join("commits");
+    std::fs::write(&record, "nsfleet-commits v1 sha256=00\n{}\n").expect("damage the record");
+    let path = record.display().to_string();
+    expect_code(
+        agent.commit("c1"),
+        Code::FailedPrecondition,
+        &[&path, "corrupt"],
+    );
+    expect_code(
+        agent.apply(&version_one(), Some((600, "c3"))),
+        Code::FailedPrecondition,
+        &[&path],
+    );
+    assert_eq!(kernel_state(host), before);
+    assert_eq!(
+        std::fs::read_to_string(&record).expect("left in place"),
+        "nsfleet-commits v1 sha256=00\n{}\n"
+    );
 }
 
 #[test]
@@ -493,4 +513,37 @@ fn a_pending_commit_survives_kill_9_and_rolls_back_at_or_after_its_deadline() {
     assert_eq!(commit.reason, "deadline passed while the agent was down");
     assert_eq!(kernel_state(host), before);
     host.cli("netns add free-again").results();
+}
+
+/// `nsfleet_pending_commits` as a scrape inside the simulated host shows it.
+fn pending_gauge(host: &SimHost) -> String {
+    let scraped = host.run_ok(
+        "",
+        &[
+            "curl",
+            "--silent",
+            "--show-error",
+            "--max-time",
+            "5",
+            "http://127.0.0.1:9464/metrics",
+        ],
+    );
+    scraped
+        .lines()
+        .find(|line| line.starts_with("nsfleet_pending_commits "))
+        .unwrap_or_else(|| panic!("no nsfleet_pending_commits in {scraped}"))
+        .to_string()
+}
+
+#[test]
+fn the_pending_commits_gauge_follows_the_commit() {
+    let lab = Lab::start_with_args(1, &["--metrics".into(), "127.0.0.1:9464".into()]);
+    let host = lab.host(0);
+    assert_eq!(pending_gauge(host), "nsfleet_pending_commits 0");
+    Agent::on(host)
+        .apply(&version_one(), Some((600, "gauged")))
+        .expect("pending");
+    assert_eq!(pending_gauge(host), "nsfleet_pending_commits 1");
+    host.cli("confirm gauged").results();
+    assert_eq!(pending_gauge(host), "nsfleet_pending_commits 0");
 }
