@@ -397,6 +397,37 @@ fn rollback_now_undoes_a_first_apply_entirely() {
     let text = Nsfleet::on(host).text().line("commit status undo-me").run();
     assert_eq!(text.exit_code(), Some(0), "{text}");
     assert!(text.stdout().contains("rolled back"), "{text}");
+
+    // The hosts of a topology file, as `apply` finds them: one line per host, named as in the file.
+    let file = host.dir().join("pending.yaml");
+    std::fs::write(&file, format!("name: {TOPOLOGY}\nhosts:\n  host1: {{}}\n")).expect("a file");
+    let endpoint = format!("host1={}", host.endpoint());
+    let file = file.display().to_string();
+    for words in [
+        vec![
+            "commit",
+            "status",
+            "undo-me",
+            &file,
+            "--endpoint",
+            &endpoint,
+        ],
+        vec!["rollback", "undo-me", &file, "--endpoint", &endpoint],
+    ] {
+        let run = Nsfleet::new().args(&words).run();
+        assert_eq!(run.exit_code(), Some(0), "{run}");
+        assert_eq!(run.lines.len(), 1, "{run}");
+        assert_eq!(run.lines[0]["host"], "host1", "{run}");
+        assert_eq!(
+            run.lines[0]["result"]["commit"]["state"], "rolled_back",
+            "{run}"
+        );
+    }
+    let unknown = Nsfleet::new()
+        .args(["confirm", "nobody", &file, "--endpoint", &endpoint])
+        .run();
+    assert_eq!(unknown.exit_code(), Some(1), "{unknown}");
+    assert_eq!(unknown.lines[0]["error"]["code"], "NOT_FOUND", "{unknown}");
 }
 
 #[test]
