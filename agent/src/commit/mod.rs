@@ -426,10 +426,13 @@ impl Commits {
             updated_at: now_rfc3339(),
             ..pending
         };
-        let mut commits = self.store.read()?;
-        commits.finish(finished.clone());
-        self.store.write(&commits)?;
+        let recorded = self.store.read().and_then(|mut commits| {
+            commits.finish(finished.clone());
+            self.store.write(&commits)
+        });
+        // Released whatever the record says: a host whose rollback is over must stay repairable.
         self.gate.release().await;
+        recorded?;
         let applied = undone?;
         Ok(RolledBack {
             commit: Status::from(&finished),
