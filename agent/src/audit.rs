@@ -159,7 +159,8 @@ pub fn now_rfc3339() -> String {
     rfc3339(since_epoch.as_secs(), since_epoch.subsec_millis())
 }
 
-fn rfc3339(seconds: u64, millis: u32) -> String {
+/// Seconds and milliseconds since the epoch as RFC 3339 UTC.
+pub fn rfc3339(seconds: u64, millis: u32) -> String {
     let days = seconds / 86_400;
     let of_day = seconds % 86_400;
     let (year, month, day) = civil_from_days(days);

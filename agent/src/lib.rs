@@ -14,6 +14,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod commit;
 pub mod domain;
 pub mod journal;
 pub mod kernel;

@@ -41,6 +41,9 @@ pub fn main() -> ExitCode {
     if let Some(status) = crate::graph::run(&cli) {
         return status;
     }
+    if let Some(status) = crate::topology::commit::run(&cli) {
+        return status;
+    }
     if let Some(status) = crate::hosts::run(&cli) {
         return status;
     }

@@ -171,7 +171,8 @@ pub enum Object {
         verb: Option<AddressVerb>,
     },
     /// Routing tables (ip route); with no verb: list
-    #[command(visible_alias = "r", infer_subcommands = true)]
+    // `ro` as iproute2 takes it, though `rollback` now shares the prefix.
+    #[command(visible_alias = "r", alias = "ro", infer_subcommands = true)]
     Route {
         #[command(subcommand)]
         verb: Option<RouteVerb>,
@@ -230,6 +231,15 @@ pub enum Object {
     /// declares it: hosts, namespaces, bridges, veths, VXLAN tunnels, addresses, NAT at its link
     #[command(after_help = GRAPH_HELP)]
     Graph(crate::graph::GraphArgs),
+    /// Make a pending confirmed commit permanent on every host of FILE (or the --host hosts); exit
+    /// status 1 if a host failed
+    Confirm(CommitArgs),
+    /// Undo a pending confirmed commit now on every host of FILE (or the --host hosts)
+    Rollback(CommitArgs),
+    /// Confirmed commits: `commit status [COMMIT_ID] [FILE]` shows one commit (or the pending one) on
+    /// every host of FILE (or the --host hosts)
+    #[command(subcommand)]
+    Commit(CommitVerb),
     /// Print a shell completion script (contacts no agent):
     /// `nsfleet completions bash > /etc/bash_completion.d/nsfleet`
     Completions {
@@ -318,6 +328,32 @@ pub struct ApplyArgs {
     /// costs one timeout, not a lost host
     #[arg(long, requires = "confirm")]
     pub allow_mgmt_change: bool,
+    #[command(flatten)]
+    pub endpoints: TopologyEndpoints,
+}
+
+#[derive(Debug, Args)]
+pub struct CommitArgs {
+    /// The commit's id, as the apply printed it
+    pub commit_id: String,
+    /// A topology file: its hosts are asked (else the --host hosts)
+    pub file: Option<String>,
+    #[command(flatten)]
+    pub endpoints: TopologyEndpoints,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CommitVerb {
+    /// Where a commit stands on each host: pending (with the seconds left), confirmed, rolled back
+    Status(CommitStatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CommitStatusArgs {
+    /// `[COMMIT_ID] [FILE]`: without an id, the pending commit; one argument naming an existing file is
+    /// the file (commit ids have no `/`)
+    #[arg(num_args = 0..=2, value_name = "COMMIT_ID|FILE")]
+    pub args: Vec<String>,
     #[command(flatten)]
     pub endpoints: TopologyEndpoints,
 }

@@ -278,6 +278,9 @@ fn unforced_action(object: Object, options: &RequestOptions) -> Result<Action, U
         Object::Drift(_) => return Err(UsageError::Topology("drift")),
         Object::Destroy(_) => return Err(UsageError::Topology("destroy")),
         Object::Graph(_) => return Err(UsageError::Topology("graph")),
+        Object::Confirm(_) => return Err(UsageError::Topology("confirm")),
+        Object::Rollback(_) => return Err(UsageError::Topology("rollback")),
+        Object::Commit(_) => return Err(UsageError::Topology("commit")),
     })
 }
 

@@ -856,3 +856,161 @@ fn oversized_and_overdue_calls_are_refused_and_the_socket_is_0660() {
         );
     }
 }
+
+/// A topology that takes veth-mgmt over and brings it down: a change of the management path.
+fn management_path_down() -> pb::HostTopology {
+    pb::HostTopology {
+        name: "mgmt".into(),
+        namespaces: vec![pb::CreateNamespaceRequest {
+            name: "client".into(),
+        }],
+        links: vec![pb::TopologyLink {
+            link: Some(pb::CreateLinkRequest {
+                namespace: String::new(),
+                name: "veth-mgmt".into(),
+                kind: Some(pb::create_link_request::Kind::Veth(pb::VethSpec {
+                    peer_name: "eth0".into(),
+                    peer_namespace: Some("client".into()),
+                })),
+                mtu: 0,
+            }),
+            up: false,
+            peer_up: true,
+            ..Default::default()
+        }],
+        adopt: vec![
+            pb::ObjectRef {
+                kind: pb::ObjectKind::Namespace as i32,
+                name: "client".into(),
+                ..Default::default()
+            },
+            pb::ObjectRef {
+                kind: pb::ObjectKind::Link as i32,
+                name: "veth-mgmt".into(),
+                ..Default::default()
+            },
+            pb::ObjectRef {
+                kind: pb::ObjectKind::Link as i32,
+                namespace: "client".into(),
+                name: "eth0".into(),
+                ..Default::default()
+            },
+        ],
+        ..Default::default()
+    }
+}
+
+/// TopologyService.Apply over TLS from inside namespace `client`, as `guarded_batch_over_tcp` calls
+/// ApplyBatch; bounded by a 10 s deadline, since a change that cuts the path never answers.
+fn topology_apply_over_tcp(
+    fixture: &Fixture,
+    request: pb::ApplyTopologyRequest,
+) -> Result<pb::ApplyTopologyResponse, tonic::Status> {
+    let namespace = format!("/proc/{}/root/run/netns/client", fixture.host().pid());
+    let ca = std::fs::read(&fixture.pki.ca).expect("the CA");
+    std::thread::spawn(move || {
+        let file = std::fs::File::open(&namespace).expect("the client namespace");
+        nix::sched::setns(file.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
+            .expect("setns into the client namespace");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async move {
+            let tls = tonic::transport::ClientTlsConfig::new()
+                .ca_certificate(tonic::transport::Certificate::from_pem(ca));
+            let channel = tonic::transport::Endpoint::from_static("https://192.0.2.1:50051")
+                .tls_config(tls)
+                .expect("TLS config")
+                .timeout(Duration::from_secs(10))
+                .connect()
+                .await
+                .expect("connect over veth-mgmt");
+            let mut client = pb::topology_service_client::TopologyServiceClient::new(channel);
+            let mut request = tonic::Request::new(request);
+            request.metadata_mut().insert(
+                "authorization",
+                format!("Bearer {ADMIN_TOKEN}").parse().expect("header"),
+            );
+            client.apply(request).await.map(tonic::Response::into_inner)
+        })
+    })
+    .join()
+    .expect("the apply thread")
+}
+
+fn mgmt_is_up(host: &SimHost) -> bool {
+    host.ip_link("", "veth-mgmt").is_some_and(|link| {
+        link["flags"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|f| f == "UP"))
+    })
+}
+
+#[test]
+fn a_forced_topology_change_of_the_management_path_needs_a_confirmed_commit() {
+    let fixture = Fixture::start(false);
+    let host = fixture.host();
+    let request = |force: bool, confirm: Option<u32>| pb::ApplyTopologyRequest {
+        topology: Some(management_path_down()),
+        fingerprint: String::new(),
+        force,
+        confirm: confirm.map(|timeout_seconds| pb::CommitOptions {
+            timeout_seconds,
+            commit_id: "mgmt-change".into(),
+        }),
+    };
+    let guarded =
+        topology_apply_over_tcp(&fixture, request(false, None)).expect_err("the guard refuses");
+    assert_eq!(
+        guarded.code(),
+        tonic::Code::FailedPrecondition,
+        "{guarded:?}"
+    );
+    assert!(guarded.message().contains("force"), "{guarded:?}");
+    let unconfirmed = topology_apply_over_tcp(&fixture, request(true, None))
+        .expect_err("force alone is not enough");
+    assert_eq!(
+        unconfirmed.code(),
+        tonic::Code::FailedPrecondition,
+        "{unconfirmed:?}"
+    );
+    assert!(
+        unconfirmed
+            .message()
+            .contains("a change of the management path needs a confirmed commit"),
+        "{unconfirmed:?}"
+    );
+    assert!(mgmt_is_up(host), "the refusals changed nothing");
+
+    // Forced and confirmed: the path goes down and the answer may never arrive; the host takes it back
+    // by itself at the deadline, and the remote CLI reaches the agent again.
+    let _ = topology_apply_over_tcp(&fixture, request(true, Some(3)));
+    poll_until(
+        "the commit to roll back and veth-mgmt to be up again",
+        Duration::from_secs(60),
+        || {
+            let status = host.cli("commit status mgmt-change");
+            let state = status
+                .lines
+                .first()
+                .map(|l| l["result"]["commit"]["state"].clone());
+            match state {
+                Some(Value::String(s)) if s == "rolled_back" && mgmt_is_up(host) => Ok(()),
+                _ => Err(status.to_string()),
+            }
+        },
+    );
+    poll_until(
+        "the agent to answer over veth-mgmt again",
+        Duration::from_secs(20),
+        || {
+            let run = fixture.remote(ADMIN, &["netns", "list"]);
+            if run.success() {
+                Ok(())
+            } else {
+                Err(run.to_string())
+            }
+        },
+    );
+}

@@ -47,6 +47,9 @@ pub const METHODS: &[(&str, Access)] = &[
     ("/nsfleet.v1.TopologyService/GetState", Read),
     ("/nsfleet.v1.TopologyService/Destroy", Admin),
     ("/nsfleet.v1.TopologyService/ListTopologies", Read),
+    ("/nsfleet.v1.TopologyService/Confirm", Admin),
+    ("/nsfleet.v1.TopologyService/Rollback", Admin),
+    ("/nsfleet.v1.TopologyService/GetCommit", Read),
     ("/grpc.health.v1.Health/Check", Read),
     ("/grpc.health.v1.Health/Watch", Read),
     (

@@ -76,6 +76,7 @@ pub struct Metrics {
     topology_objects: Family<KindLabels, Gauge>,
     journal_unfinished: Gauge,
     journal_kept: Gauge,
+    pending_commits: Gauge,
     uptime: Gauge<f64, AtomicU64>,
     scrape_errors: Counter,
     started: Instant,
@@ -133,6 +134,12 @@ impl Metrics {
             "Journal records set aside for a person to look at (recovery could not take them back)",
             journal_kept.clone(),
         );
+        let pending_commits = Gauge::default();
+        registry.register(
+            "pending_commits",
+            "Confirmed commits waiting for confirmation (0 or 1): every other change is refused meanwhile",
+            pending_commits.clone(),
+        );
         let uptime = Gauge::<f64, AtomicU64>::default();
         registry.register(
             "uptime_seconds",
@@ -167,6 +174,7 @@ impl Metrics {
             topology_objects,
             journal_unfinished,
             journal_kept,
+            pending_commits,
             uptime,
             scrape_errors,
             started: Instant::now(),
@@ -212,6 +220,7 @@ pub struct Sources {
     pub registry: Arc<NamespaceRegistry>,
     pub ledger: Ledger,
     pub journal: Arc<Journal>,
+    pub gate: Arc<crate::ops::gate::Gate>,
 }
 
 /// Everything a scrape needs: the series, and where to refresh the held-object counts from.
@@ -251,6 +260,9 @@ impl Scrape {
             }
             Err(e) => self.failed("ledger", &e),
         }
+        metrics
+            .pending_commits
+            .set(i64::from(self.sources.gate.pending().is_some()));
         match self.sources.journal.unfinished() {
             Ok(found) => {
                 metrics.journal_unfinished.set(count(found.len()));

@@ -99,6 +99,9 @@ pub enum OpError {
          {FORCE_HINT} to skip this check"
     )]
     ManagementPathUnknown { what: String, source: KernelError },
+    /// A confirmed commit holds the host: `nsfleet confirm` or `nsfleet rollback` first.
+    #[error(transparent)]
+    CommitPending(#[from] crate::ops::gate::Held),
     #[error("the operation's task ended without a result")]
     TaskLost,
     /// The intent journal could not be written, so the change was not made: a change the journal does

@@ -6,6 +6,7 @@ pub mod address;
 pub mod batch;
 mod error;
 pub mod forwarding;
+pub mod gate;
 pub mod guard;
 pub mod link;
 pub mod marker;

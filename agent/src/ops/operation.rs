@@ -11,6 +11,7 @@ use crate::netns::{NamespaceInfo, NamespaceRegistry, NetnsError};
 
 use super::address::{self as address_ops, AddAddress, AddressChange, AddressView};
 use super::batch::Footprint;
+use super::gate::Permit;
 use super::link::{self as link_ops, CreateLink, LinkKindSpec, SetLink};
 use super::nat::{self as nat_ops, NatRuleRequest};
 use super::route::{self as route_ops, RouteRequest};
@@ -197,11 +198,13 @@ impl Operation {
         }
     }
 
-    /// `nat` is `None` where the caller has no NAT backend; only NAT operations need one.
+    /// `nat` is `None` where the caller has no NAT backend; only NAT operations need one. The permit is
+    /// the gate's admission ([`super::gate`]): no change reaches the kernel without one.
     pub async fn apply(
         &self,
         registry: &NamespaceRegistry,
         nat: Option<&Arc<dyn NatBackend>>,
+        _admitted: &Permit,
     ) -> Result<Applied, OpError> {
         let applied = |changed: bool, warnings: Vec<Warning>, undo: Undo| Applied {
             changed,

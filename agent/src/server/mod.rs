@@ -360,6 +360,22 @@ pub async fn run(
             "intent journal: unfinished transactions found at start"
         );
     }
+    let gate = Arc::new(crate::ops::gate::Gate::new());
+    let topologies = Arc::new(Topologies::new(
+        registry.clone(),
+        nat_backend.clone(),
+        journal.clone(),
+        ledger.clone(),
+    ));
+    let commits = crate::commit::Commits::new(
+        crate::commit::record::Store::new(state_dir.subdir("commit")?),
+        topologies.clone(),
+        gate.clone(),
+        crate::service::decode_desired,
+    );
+    // After the journal's recovery (the host is whole again) and before any listener: a commit left
+    // pending holds the host again, or is rolled back now if its deadline passed meanwhile.
+    commits.recover().await;
     // A namespace deleted behind the agent's back is let go of within this, not when next asked for.
     registry.sweep_every(std::time::Duration::from_millis(500));
     let scrape = Arc::new(crate::metrics::Scrape {
@@ -368,13 +384,18 @@ pub async fn run(
             registry: registry.clone(),
             ledger: ledger.clone(),
             journal: journal.clone(),
+            gate: gate.clone(),
         },
     });
     let routes = routes(
         registry,
         nat_backend,
         journal,
-        ledger,
+        Hosted {
+            topologies,
+            commits,
+            gate,
+        },
         limits.max_message_bytes,
     )
     .await?;
@@ -469,13 +490,26 @@ pub async fn run(
     first_failure.map_or(Ok(()), Err)
 }
 
+/// What the services share besides the namespaces: the topologies, the commits, and the gate every
+/// change passes.
+struct Hosted {
+    topologies: Arc<Topologies>,
+    commits: Arc<crate::commit::Commits>,
+    gate: Arc<crate::ops::gate::Gate>,
+}
+
 async fn routes(
     registry: Arc<NamespaceRegistry>,
     nat_backend: Arc<dyn crate::nat::NatBackend>,
     journal: Arc<crate::journal::Journal>,
-    ledger: crate::topology::Ledger,
+    hosted: Hosted,
     max_message_bytes: usize,
 ) -> Result<Routes, ServerError> {
+    let Hosted {
+        topologies,
+        commits,
+        gate,
+    } = hosted;
     let (health_reporter, health) = tonic_health::server::health_reporter();
     health_reporter
         .set_serving::<pb::namespace_service_server::NamespaceServiceServer<NamespaceApi>>()
@@ -518,20 +552,15 @@ async fn routes(
     let batch = BatchApi::new(
         registry.clone(),
         nat_backend.clone(),
-        journal.clone(),
+        journal,
+        gate.clone(),
         nat_unavailable.clone(),
     );
     health_reporter
         .set_serving::<pb::topology_service_server::TopologyServiceServer<TopologyApi>>()
         .await;
-    let topologies = Arc::new(Topologies::new(
-        registry.clone(),
-        nat_backend.clone(),
-        journal,
-        ledger,
-    ));
-    let topology = TopologyApi::new(topologies, nat_unavailable.clone());
-    let nat = NatApi::new(registry.clone(), nat_backend, nat_unavailable);
+    let topology = TopologyApi::new(topologies, commits, gate.clone(), nat_unavailable.clone());
+    let nat = NatApi::new(registry.clone(), nat_backend, gate.clone(), nat_unavailable);
     // grpcurl 1.8 asks only for v1alpha reflection, newer clients for v1: serve both. Health's own
     // descriptors are registered too, or it would be missing from `list`.
     let reflection = || {
@@ -546,26 +575,35 @@ async fn routes(
         .add_service(
             pb::namespace_service_server::NamespaceServiceServer::new(NamespaceApi::new(
                 registry.clone(),
+                gate.clone(),
             ))
             .max_decoding_message_size(limit),
         )
         .add_service(
-            pb::link_service_server::LinkServiceServer::new(LinkApi::new(registry.clone()))
-                .max_decoding_message_size(limit),
+            pb::link_service_server::LinkServiceServer::new(LinkApi::new(
+                registry.clone(),
+                gate.clone(),
+            ))
+            .max_decoding_message_size(limit),
         )
         .add_service(
             pb::address_service_server::AddressServiceServer::new(AddressApi::new(
                 registry.clone(),
+                gate.clone(),
             ))
             .max_decoding_message_size(limit),
         )
         .add_service(
-            pb::route_service_server::RouteServiceServer::new(RouteApi::new(registry.clone()))
-                .max_decoding_message_size(limit),
+            pb::route_service_server::RouteServiceServer::new(RouteApi::new(
+                registry.clone(),
+                gate.clone(),
+            ))
+            .max_decoding_message_size(limit),
         )
         .add_service(
             pb::forwarding_service_server::ForwardingServiceServer::new(ForwardingApi::new(
                 registry.clone(),
+                gate.clone(),
             ))
             .max_decoding_message_size(limit),
         )

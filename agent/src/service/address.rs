@@ -14,15 +14,17 @@ use crate::ops::address::{
     self as address_ops, check_assignable, check_ipv4_only_fields, AddAddress, AddressView,
     Broadcast,
 };
+use crate::ops::gate::Gate;
 use crate::ops::Detail;
 
 pub struct AddressApi {
     registry: Arc<NamespaceRegistry>,
+    gate: Arc<Gate>,
 }
 
 impl AddressApi {
-    pub fn new(registry: Arc<NamespaceRegistry>) -> Self {
-        Self { registry }
+    pub fn new(registry: Arc<NamespaceRegistry>, gate: Arc<Gate>) -> Self {
+        Self { registry, gate }
     }
 }
 
@@ -107,7 +109,7 @@ impl AddressService for AddressApi {
         request: Request<pb::AddAddressRequest>,
     ) -> Result<Response<pb::AddAddressResponse>, Status> {
         let requested = request.get_ref().validate()?;
-        let applied = apply_one(&self.registry, None, None, requested).await?;
+        let applied = apply_one(&self.registry, &self.gate, None, None, requested).await?;
         let Detail::Address(view) = applied.detail else {
             return Err(unexpected_detail("add address"));
         };
@@ -124,7 +126,7 @@ impl AddressService for AddressApi {
     ) -> Result<Response<pb::DeleteAddressResponse>, Status> {
         let path = management_path(&request);
         let requested = request.get_ref().validate()?;
-        let applied = apply_one(&self.registry, None, path.as_ref(), requested).await?;
+        let applied = apply_one(&self.registry, &self.gate, None, path.as_ref(), requested).await?;
         Ok(Response::new(pb::DeleteAddressResponse {
             changed: applied.changed,
             warnings: warnings_to_proto(applied.warnings),

@@ -15,7 +15,9 @@ use crate::journal::Journal;
 use crate::nat::NatBackend;
 use crate::netns::NamespaceRegistry;
 use crate::ops::batch::{self, OperationOutcome};
+use crate::ops::gate::Gate;
 use crate::ops::guard::{self, Change, ManagementPath};
+use crate::ops::OpError;
 use crate::ops::Requested;
 
 const MAX_OPERATIONS: usize = 100_000;
@@ -24,6 +26,7 @@ pub struct BatchApi {
     registry: Arc<NamespaceRegistry>,
     nat: Arc<dyn NatBackend>,
     journal: Arc<Journal>,
+    gate: Arc<Gate>,
     nat_unavailable: Option<String>,
 }
 
@@ -32,12 +35,14 @@ impl BatchApi {
         registry: Arc<NamespaceRegistry>,
         nat: Arc<dyn NatBackend>,
         journal: Arc<Journal>,
+        gate: Arc<Gate>,
         nat_unavailable: Option<String>,
     ) -> Self {
         Self {
             registry,
             nat,
             journal,
+            gate,
             nat_unavailable,
         }
     }
@@ -137,7 +142,9 @@ fn to_proto(index: usize, outcome: OperationOutcome) -> pb::BatchResult {
         ..Default::default()
     };
     let kind = match outcome {
-        OperationOutcome::Applied { changed, warnings } => {
+        OperationOutcome::Applied {
+            changed, warnings, ..
+        } => {
             result.changed = changed;
             result.warnings = warnings_to_proto(warnings);
             pb::BatchOutcome::Applied
@@ -179,12 +186,18 @@ impl BatchService for BatchApi {
         let requested = parse_operations(&request.operations, self.nat_unavailable())?;
         guard_operations(&self.registry, path.as_ref(), &requested).await?;
         let operations = requested.into_iter().map(|r| r.operation).collect();
+        let admitted = self
+            .gate
+            .admit()
+            .await
+            .map_err(|held| StatusError::from(OpError::from(held)))?;
         let (registry, nat) = (self.registry.clone(), self.nat.clone());
         // Its own task, like every mutation: a caller that goes away does not stop a batch half way.
         let outcomes = tokio::spawn(batch::run(
             registry,
             nat,
             self.journal.clone(),
+            admitted,
             operations,
             request.continue_on_error,
         ))

@@ -10,15 +10,17 @@ use super::validate::Validate;
 use super::{apply_one, warnings_to_proto};
 use crate::domain::{Family, FieldError, NamespaceRef};
 use crate::netns::NamespaceRegistry;
+use crate::ops::gate::Gate;
 use crate::ops::{forwarding, Detail};
 
 pub struct ForwardingApi {
     registry: Arc<NamespaceRegistry>,
+    gate: Arc<Gate>,
 }
 
 impl ForwardingApi {
-    pub fn new(registry: Arc<NamespaceRegistry>) -> Self {
-        Self { registry }
+    pub fn new(registry: Arc<NamespaceRegistry>, gate: Arc<Gate>) -> Self {
+        Self { registry, gate }
     }
 }
 
@@ -50,7 +52,14 @@ impl ForwardingService for ForwardingApi {
         &self,
         request: Request<pb::SetForwardingRequest>,
     ) -> Result<Response<pb::SetForwardingResponse>, Status> {
-        let applied = apply_one(&self.registry, None, None, request.get_ref().validate()?).await?;
+        let applied = apply_one(
+            &self.registry,
+            &self.gate,
+            None,
+            None,
+            request.get_ref().validate()?,
+        )
+        .await?;
         let Detail::Forwarding { previous } = applied.detail else {
             return Err(unexpected_detail("set forwarding"));
         };

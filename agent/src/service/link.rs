@@ -10,6 +10,7 @@ use super::{apply_one, management_path, warnings_to_proto};
 use crate::domain::{FieldError, LinkName, MacAddr, NamespaceRef, RawVxlan, VxlanParams};
 use crate::kernel::link::OperState;
 use crate::netns::NamespaceRegistry;
+use crate::ops::gate::Gate;
 use crate::ops::link::{
     self as link_ops, CreateLink, LinkKindSpec, LinkView, MasterChange, SetLink,
 };
@@ -17,11 +18,12 @@ use crate::ops::Detail;
 
 pub struct LinkApi {
     registry: Arc<NamespaceRegistry>,
+    gate: Arc<Gate>,
 }
 
 impl LinkApi {
-    pub fn new(registry: Arc<NamespaceRegistry>) -> Self {
-        Self { registry }
+    pub fn new(registry: Arc<NamespaceRegistry>, gate: Arc<Gate>) -> Self {
+        Self { registry, gate }
     }
 
     /// The link a change left, read from the kernel where it is now.
@@ -203,7 +205,7 @@ impl LinkService for LinkApi {
         request: Request<pb::CreateLinkRequest>,
     ) -> Result<Response<pb::CreateLinkResponse>, Status> {
         let requested = request.get_ref().validate()?;
-        let applied = apply_one(&self.registry, None, None, requested).await?;
+        let applied = apply_one(&self.registry, &self.gate, None, None, requested).await?;
         let link = self.read_back(&applied.detail, "create link").await?;
         Ok(Response::new(pb::CreateLinkResponse {
             link: Some(link),
@@ -218,7 +220,7 @@ impl LinkService for LinkApi {
     ) -> Result<Response<pb::DeleteLinkResponse>, Status> {
         let path = management_path(&request);
         let requested = request.get_ref().validate()?;
-        let applied = apply_one(&self.registry, None, path.as_ref(), requested).await?;
+        let applied = apply_one(&self.registry, &self.gate, None, path.as_ref(), requested).await?;
         Ok(Response::new(pb::DeleteLinkResponse {
             changed: applied.changed,
             warnings: warnings_to_proto(applied.warnings),
@@ -258,7 +260,7 @@ impl LinkService for LinkApi {
     ) -> Result<Response<pb::SetLinkResponse>, Status> {
         let path = management_path(&request);
         let requested = request.get_ref().validate()?;
-        let applied = apply_one(&self.registry, None, path.as_ref(), requested).await?;
+        let applied = apply_one(&self.registry, &self.gate, None, path.as_ref(), requested).await?;
         let link = self.read_back(&applied.detail, "set link").await?;
         Ok(Response::new(pb::SetLinkResponse {
             link: Some(link),

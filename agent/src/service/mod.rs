@@ -25,7 +25,7 @@ pub use namespace::NamespaceApi;
 pub use nat::NatApi;
 pub use neighbor::NeighborApi;
 pub use route::RouteApi;
-pub use topology::TopologyApi;
+pub use topology::{decode_desired, TopologyApi};
 
 use std::sync::Arc;
 
@@ -33,6 +33,7 @@ use nsfleet_proto::v1 as pb;
 
 use crate::nat::NatBackend;
 use crate::netns::NamespaceRegistry;
+use crate::ops::gate::Gate;
 use crate::ops::guard::{self, Change, ListeningAddresses, ManagementPath};
 use crate::ops::{Applied, OpError, Requested, Warning};
 use status::StatusError;
@@ -50,22 +51,29 @@ fn management_path<T>(request: &tonic::Request<T>) -> Option<ManagementPath> {
     Some(ManagementPath::new(peer.ip(), local.ip(), &listening))
 }
 
-/// The one path of a single-call change, the same one a batch takes for each operation: the
-/// management-path guard (unless `force`), then `Operation::apply` in its own task.
+/// The one path of a single-call change, the same one a batch takes for each operation: the gate (no
+/// change while a commit is pending), the management-path guard (unless `force`), then
+/// `Operation::apply` in its own task.
 async fn apply_one(
     registry: &Arc<NamespaceRegistry>,
+    gate: &Gate,
     nat: Option<Arc<dyn NatBackend>>,
     path: Option<&ManagementPath>,
     requested: Requested,
 ) -> Result<Applied, StatusError> {
     let Requested { operation, force } = requested;
+    let admitted = gate
+        .admit()
+        .await
+        .map_err(|held| StatusError::from(OpError::from(held)))?;
     if let Some(change) = Change::of(&operation) {
         guard::check(registry, path, &[(change, force)])
             .await
             .map_err(|(_, error)| StatusError::from(error))?;
     }
     let registry = registry.clone();
-    run_to_completion(async move { operation.apply(&registry, nat.as_ref()).await }).await
+    run_to_completion(async move { operation.apply(&registry, nat.as_ref(), &admitted).await })
+        .await
 }
 
 /// Runs a mutation to its end even if the caller goes away. tonic drops a handler's future when the

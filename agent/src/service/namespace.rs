@@ -8,15 +8,17 @@ use super::status::{unexpected_detail, StatusError};
 use super::validate::Validate;
 use super::{apply_one, management_path, warnings_to_proto};
 use crate::netns::{NamespaceInfo, NamespaceRegistry};
+use crate::ops::gate::Gate;
 use crate::ops::Detail;
 
 pub struct NamespaceApi {
     registry: Arc<NamespaceRegistry>,
+    gate: Arc<Gate>,
 }
 
 impl NamespaceApi {
-    pub fn new(registry: Arc<NamespaceRegistry>) -> Self {
-        Self { registry }
+    pub fn new(registry: Arc<NamespaceRegistry>, gate: Arc<Gate>) -> Self {
+        Self { registry, gate }
     }
 }
 
@@ -34,7 +36,7 @@ impl NamespaceService for NamespaceApi {
         request: Request<pb::CreateNamespaceRequest>,
     ) -> Result<Response<pb::CreateNamespaceResponse>, Status> {
         let requested = request.get_ref().validate()?;
-        let applied = apply_one(&self.registry, None, None, requested).await?;
+        let applied = apply_one(&self.registry, &self.gate, None, None, requested).await?;
         let Detail::Namespace(info) = applied.detail else {
             return Err(unexpected_detail("create namespace"));
         };
@@ -51,7 +53,7 @@ impl NamespaceService for NamespaceApi {
     ) -> Result<Response<pb::DeleteNamespaceResponse>, Status> {
         let path = management_path(&request);
         let requested = request.get_ref().validate()?;
-        let applied = apply_one(&self.registry, None, path.as_ref(), requested).await?;
+        let applied = apply_one(&self.registry, &self.gate, None, path.as_ref(), requested).await?;
         Ok(Response::new(pb::DeleteNamespaceResponse {
             changed: applied.changed,
             warnings: warnings_to_proto(applied.warnings),

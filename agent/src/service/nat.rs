@@ -15,12 +15,14 @@ use crate::nat::{
     validate_spec, IpFamily, NatBackend, NatError, NatProtocol, NatRule, NatRuleSpec,
 };
 use crate::netns::NamespaceRegistry;
+use crate::ops::gate::Gate;
 use crate::ops::nat::{self as nat_ops, NatRuleRequest};
 use crate::ops::Detail;
 
 pub struct NatApi {
     registry: Arc<NamespaceRegistry>,
     backend: Arc<dyn NatBackend>,
+    gate: Arc<Gate>,
     /// Why NAT is unusable on this host (no `nft`), found once at start.
     unavailable: Option<String>,
 }
@@ -29,11 +31,13 @@ impl NatApi {
     pub fn new(
         registry: Arc<NamespaceRegistry>,
         backend: Arc<dyn NatBackend>,
+        gate: Arc<Gate>,
         unavailable: Option<String>,
     ) -> Self {
         Self {
             registry,
             backend,
+            gate,
             unavailable,
         }
     }
@@ -228,8 +232,14 @@ impl NatService for NatApi {
     ) -> Result<Response<pb::AddNatRuleResponse>, Status> {
         self.check_available()?;
         let requested = request.get_ref().validate()?;
-        let applied =
-            apply_one(&self.registry, Some(self.backend.clone()), None, requested).await?;
+        let applied = apply_one(
+            &self.registry,
+            &self.gate,
+            Some(self.backend.clone()),
+            None,
+            requested,
+        )
+        .await?;
         let Detail::NatRule(rule) = applied.detail else {
             return Err(unexpected_detail("add NAT rule"));
         };
@@ -246,8 +256,14 @@ impl NatService for NatApi {
     ) -> Result<Response<pb::DeleteNatRuleResponse>, Status> {
         self.check_available()?;
         let requested = request.get_ref().validate()?;
-        let applied =
-            apply_one(&self.registry, Some(self.backend.clone()), None, requested).await?;
+        let applied = apply_one(
+            &self.registry,
+            &self.gate,
+            Some(self.backend.clone()),
+            None,
+            requested,
+        )
+        .await?;
         Ok(Response::new(pb::DeleteNatRuleResponse {
             changed: applied.changed,
             warnings: warnings_to_proto(applied.warnings),

@@ -14,15 +14,17 @@ use crate::domain::{
 };
 use crate::kernel::route::{protocol_name, type_name};
 use crate::netns::NamespaceRegistry;
+use crate::ops::gate::Gate;
 use crate::ops::route::{self as route_ops, RouteRequest, RouteView};
 
 pub struct RouteApi {
     registry: Arc<NamespaceRegistry>,
+    gate: Arc<Gate>,
 }
 
 impl RouteApi {
-    pub fn new(registry: Arc<NamespaceRegistry>) -> Self {
-        Self { registry }
+    pub fn new(registry: Arc<NamespaceRegistry>, gate: Arc<Gate>) -> Self {
+        Self { registry, gate }
     }
 }
 
@@ -118,7 +120,14 @@ impl RouteService for RouteApi {
         &self,
         request: Request<pb::AddRouteRequest>,
     ) -> Result<Response<pb::AddRouteResponse>, Status> {
-        let applied = apply_one(&self.registry, None, None, request.get_ref().validate()?).await?;
+        let applied = apply_one(
+            &self.registry,
+            &self.gate,
+            None,
+            None,
+            request.get_ref().validate()?,
+        )
+        .await?;
         Ok(Response::new(pb::AddRouteResponse {
             changed: applied.changed,
             warnings: warnings_to_proto(applied.warnings),
@@ -132,6 +141,7 @@ impl RouteService for RouteApi {
         let path = management_path(&request);
         let applied = apply_one(
             &self.registry,
+            &self.gate,
             None,
             path.as_ref(),
             request.get_ref().validate()?,
@@ -150,6 +160,7 @@ impl RouteService for RouteApi {
         let path = management_path(&request);
         let applied = apply_one(
             &self.registry,
+            &self.gate,
             None,
             path.as_ref(),
             request.get_ref().validate()?,

@@ -4,6 +4,8 @@
 use nix::errno::Errno;
 use tonic::{Code, Status};
 
+use crate::commit::record::RecordError;
+use crate::commit::CommitError;
 use crate::domain::FieldError;
 use crate::kernel::ping::PingError;
 use crate::kernel::KernelError;
@@ -37,6 +39,7 @@ impl From<OpError> for StatusError {
             | OpError::CutsManagementPath { .. }
             | OpError::ManagementPathUnknown { .. }
             | OpError::TaskLost
+            | OpError::CommitPending(_)
             | OpError::Journal(_) => Status::failed_precondition(error.to_string()),
             OpError::Kernel(e) => kernel_status(e),
             OpError::Netns(e) => netns_status(e),
@@ -95,13 +98,35 @@ impl From<TopologyError> for StatusError {
             }
             TopologyError::Ownership(_)
             | TopologyError::Ledger(_)
-            | TopologyError::StaleFingerprint { .. } => {
+            | TopologyError::StaleFingerprint { .. }
+            | TopologyError::ManagementPathNeedsCommit => {
                 Status::failed_precondition(error.to_string())
             }
             TopologyError::Unknown { .. } => Status::not_found(error.to_string()),
             TopologyError::DidNotStick { .. } | TopologyError::Unfinished(_) => {
                 Status::internal(error.to_string())
             }
+        };
+        Self(status)
+    }
+}
+
+impl From<CommitError> for StatusError {
+    fn from(error: CommitError) -> Self {
+        let status = match error {
+            CommitError::Topology(e) => return e.into(),
+            CommitError::Pending(held) => return OpError::from(held).into(),
+            CommitError::Record(RecordError::Io { .. }) | CommitError::Undecodable { .. } => {
+                Status::internal(error.to_string())
+            }
+            CommitError::Unknown { .. } | CommitError::NonePending => {
+                Status::not_found(error.to_string())
+            }
+            CommitError::Record(RecordError::Corrupt { .. })
+            | CommitError::IdUsed { .. }
+            | CommitError::RolledBack { .. }
+            | CommitError::Confirmed { .. }
+            | CommitError::StepsFailed(_) => Status::failed_precondition(error.to_string()),
         };
         Self(status)
     }

@@ -27,6 +27,12 @@ pub enum TopologyError {
         error: Box<OpError>,
         not_undone: Vec<String>,
     },
+    /// `force` passed a change of the management path without a deadline to take it back.
+    #[error(
+        "the plan changes the management path: a change of the management path needs a confirmed \
+         commit (--confirm DURATION, the request's confirm field) besides force"
+    )]
+    ManagementPathNeedsCommit,
     #[error("the apply finished but the kernel does not show it: {}", .changes.join("; "))]
     DidNotStick { changes: Vec<String> },
     #[error("this host holds no record of topology {name}")]

@@ -255,7 +255,7 @@ pub fn encode_hex(bytes: &[u8]) -> String {
     hex(bytes)
 }
 
-fn decode_hex(text: &str) -> Option<Vec<u8>> {
+pub fn decode_hex(text: &str) -> Option<Vec<u8>> {
     if !text.len().is_multiple_of(2) {
         return None;
     }

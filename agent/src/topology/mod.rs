@@ -34,7 +34,9 @@ use crate::journal::Journal;
 use crate::kernel::route::MAIN_TABLE;
 use crate::nat::NatBackend;
 use crate::netns::NamespaceRegistry;
+use crate::ops::batch::intent::UndoRecord;
 use crate::ops::batch::{self, OperationOutcome};
+use crate::ops::gate::Permit;
 use crate::ops::guard::{self, ManagementPath};
 use crate::ops::{Operation, Warning};
 use observe::{Observed, Scope};
@@ -53,6 +55,22 @@ pub struct Applied {
     pub changed: bool,
     pub warnings: Vec<Warning>,
     pub fingerprint: String,
+    /// The steps that take the apply back, in the order it was applied (empty when nothing changed).
+    pub undo: Vec<UndoRecord>,
+}
+
+/// How an apply is made, besides the desired state.
+#[derive(Debug, Default)]
+pub struct ApplyOptions<'a> {
+    /// The plan's fingerprint the caller saw: refuse when the host changed since.
+    pub fingerprint: Option<&'a str>,
+    /// The caller's path to the agent, for the management-path guard; `None` for unix callers.
+    pub path: Option<&'a ManagementPath>,
+    pub force: bool,
+    /// The apply is a confirmed commit: a forced change of the management path is allowed then.
+    pub confirmed: bool,
+    /// When, as the ledger records it.
+    pub now: String,
 }
 
 #[derive(Debug)]
@@ -125,11 +143,16 @@ impl Topologies {
         &self,
         desired: &Desired,
         encoded_desired: &[u8],
-        fingerprint: Option<&str>,
-        path: Option<&ManagementPath>,
-        force: bool,
-        now: String,
+        how: ApplyOptions<'_>,
+        admitted: Permit,
     ) -> Result<Applied, TopologyError> {
+        let ApplyOptions {
+            fingerprint,
+            path,
+            force,
+            confirmed,
+            now,
+        } = how;
         let _busy = self.busy.lock().await;
         let Planned { plan, mut warnings } = self.plan_unlocked(desired).await?;
         if let Some(given) = fingerprint {
@@ -158,6 +181,7 @@ impl Topologies {
                 changed: false,
                 warnings,
                 fingerprint: verified.plan.fingerprint,
+                undo: Vec::new(),
             });
         }
         let operations: Vec<Operation> = plan
@@ -166,6 +190,16 @@ impl Topologies {
             .flat_map(|c| c.operations.iter().cloned())
             .collect();
         self.guard(path, &operations, force, &plan.changes).await?;
+        if force && !confirmed {
+            // Forced through the guard: refused unless the change would undo itself at a deadline.
+            if self
+                .guard(path, &operations, false, &plan.changes)
+                .await
+                .is_err()
+            {
+                return Err(TopologyError::ManagementPathNeedsCommit);
+            }
+        }
         // Ownership is recorded before anything exists, so no object nsfleet makes is ever unowned;
         // the union keeps what this apply is about to delete until it is gone.
         let mut intended = previous
@@ -182,7 +216,8 @@ impl Topologies {
             intent.desired = previous.desired.clone();
         }
         self.ledger.write(&intent)?;
-        let outcomes = self.run(operations).await?;
+        let outcomes = self.run(admitted, operations).await?;
+        let undo = undo_steps(&outcomes);
         if let Err(error) = failure(&plan.changes, outcomes, &mut warnings) {
             // Everything taken back: the old record is true again. Something left behind: the union
             // stays, so whatever this apply made is still recorded as the topology's.
@@ -212,6 +247,7 @@ impl Topologies {
             changed: true,
             warnings,
             fingerprint: verified.plan.fingerprint,
+            undo,
         })
     }
 
@@ -257,6 +293,7 @@ impl Topologies {
         ignore_missing: bool,
         path: Option<&ManagementPath>,
         force: bool,
+        admitted: Permit,
     ) -> Result<Applied, TopologyError> {
         let _busy = self.busy.lock().await;
         let Some(record) = self.ledger.read(name)? else {
@@ -266,6 +303,7 @@ impl Topologies {
                     changed: false,
                     warnings: Vec::new(),
                     fingerprint: String::new(),
+                    undo: Vec::new(),
                 })
             } else {
                 Err(TopologyError::Unknown { name: name.clone() })
@@ -280,9 +318,11 @@ impl Topologies {
             .flat_map(|c| c.operations.iter().cloned())
             .collect();
         let mut warnings = Vec::new();
+        let mut undo = Vec::new();
         if !operations.is_empty() {
             self.guard(path, &operations, force, &plan.changes).await?;
-            let outcomes = self.run(operations).await?;
+            let outcomes = self.run(admitted, operations).await?;
+            undo = undo_steps(&outcomes);
             failure(&plan.changes, outcomes, &mut warnings)?;
         }
         self.ledger.remove(name)?;
@@ -291,7 +331,45 @@ impl Topologies {
             changes: plan.changes,
             warnings,
             fingerprint: String::new(),
+            undo,
         })
+    }
+
+    /// Runs `steps` (an apply's undo, as [`Applied::undo`] gave it) newest first, then puts back the
+    /// ledger's record of `name` as it was before (`None`: no record). Taking back a confirmed commit
+    /// starts here: it is what restores the settings of objects the commit changed but did not make
+    /// (adopted ones, the management link). Returns the steps that failed, with why.
+    pub async fn take_back(
+        &self,
+        name: &TopologyName,
+        steps: &[UndoRecord],
+        previous: Option<&Record>,
+        _admitted: &Permit,
+    ) -> Result<Vec<String>, TopologyError> {
+        let _busy = self.busy.lock().await;
+        let mut failed = Vec::new();
+        // A deletion cannot be taken back by a step: re-applying the previous desired state makes the
+        // object again.
+        let possible = steps
+            .iter()
+            .rev()
+            .filter(|step| !matches!(step, UndoRecord::Impossible { .. }));
+        for step in possible {
+            let undone = match step.to_undo() {
+                Ok(undo) => undo.run(&self.registry, &self.nat).await,
+                Err(error) => Err(error.to_string()),
+            };
+            if let Err(why) = undone {
+                failed.push(format!("{step:?}: {why}"));
+            }
+        }
+        match previous {
+            Some(record) => self.ledger.write(record)?,
+            None if failed.is_empty() => self.ledger.remove(name)?,
+            // Something the commit made may still exist: the record keeps owning it.
+            None => {}
+        }
+        Ok(failed)
     }
 
     pub fn list(&self) -> Result<Vec<Summary>, TopologyError> {
@@ -354,6 +432,7 @@ impl Topologies {
     /// The batch executor ApplyBatch uses, in its own task: a caller that goes away does not stop it.
     async fn run(
         &self,
+        admitted: Permit,
         operations: Vec<Operation>,
     ) -> Result<Vec<OperationOutcome>, TopologyError> {
         let (registry, nat, journal) = (
@@ -361,9 +440,11 @@ impl Topologies {
             self.nat.clone(),
             self.journal.clone(),
         );
-        tokio::spawn(batch::run(registry, nat, journal, operations, false))
-            .await
-            .map_err(|e| TopologyError::Unfinished(e.to_string()))
+        tokio::spawn(batch::run(
+            registry, nat, journal, admitted, operations, false,
+        ))
+        .await
+        .map_err(|e| TopologyError::Unfinished(e.to_string()))
     }
 }
 
@@ -437,6 +518,18 @@ fn present(observed: &Observed, owned: &Owned) -> bool {
             space.is_some_and(|s| s.nat.as_ref().is_some_and(|n| n.ids.contains(&id.name)))
         }
     }
+}
+
+/// The undo steps of the operations a batch applied and kept, in their order.
+fn undo_steps(outcomes: &[OperationOutcome]) -> Vec<UndoRecord> {
+    outcomes
+        .iter()
+        .filter_map(|outcome| match outcome {
+            OperationOutcome::Applied { undo, .. } => Some(UndoRecord::from_undo(undo)),
+            _ => None,
+        })
+        .filter(|record| !record.is_nothing())
+        .collect()
 }
 
 /// The first failed operation of a batch, as an error naming its change; warnings of applied ones are

@@ -72,6 +72,9 @@ proto_messages!(
     ApplyTopologyResponse,
     GetTopologyStateResponse,
     DestroyTopologyResponse,
+    ConfirmCommitResponse,
+    RollbackCommitResponse,
+    GetCommitResponse,
 );
 
 /// A response kept as its encoded bytes and name, for outcomes that only ever need its JSON form.

@@ -8,8 +8,8 @@ use nsfleet_proto::v1::{
     diagnostics_service_client::DiagnosticsServiceClient,
     topology_service_client::TopologyServiceClient, ApplyTopologyRequest, ApplyTopologyResponse,
     ConfirmCommitRequest, ConfirmCommitResponse, DestroyTopologyRequest, DestroyTopologyResponse,
-    GetTopologyStateRequest, GetTopologyStateResponse, PlanTopologyRequest, PlanTopologyResponse,
-    RollbackCommitRequest, RollbackCommitResponse,
+    GetCommitRequest, GetCommitResponse, GetTopologyStateRequest, GetTopologyStateResponse,
+    PlanTopologyRequest, PlanTopologyResponse, RollbackCommitRequest, RollbackCommitResponse,
 };
 use tonic::transport::Channel;
 
@@ -93,6 +93,17 @@ impl Caller {
     ) -> Result<RollbackCommitResponse, HostFailure> {
         self.call(host, |mut client, context| async move {
             client.rollback(context.request(request)).await
+        })
+        .await
+    }
+
+    pub async fn get_commit(
+        &self,
+        host: &Host,
+        request: GetCommitRequest,
+    ) -> Result<GetCommitResponse, HostFailure> {
+        self.call(host, |mut client, context| async move {
+            client.get_commit(context.request(request)).await
         })
         .await
     }

@@ -7,6 +7,7 @@
 pub mod apply;
 pub mod calls;
 pub mod check;
+pub mod commit;
 pub mod convert;
 pub mod error;
 pub mod expand;

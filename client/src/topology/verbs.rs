@@ -42,7 +42,7 @@ pub fn run(cli: &Cli) -> Option<ExitCode> {
     Some(ExitCode::from(status))
 }
 
-fn block_on(work: impl std::future::Future<Output = u8>) -> u8 {
+pub(super) fn block_on(work: impl std::future::Future<Output = u8>) -> u8 {
     match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -286,7 +286,10 @@ fn report_file_error(error: &TopologyError, file: &str, format: OutputFormat) {
     }
 }
 
-fn caller(global: &GlobalOptions, default_timeout: std::time::Duration) -> Option<Caller> {
+pub(super) fn caller(
+    global: &GlobalOptions,
+    default_timeout: std::time::Duration,
+) -> Option<Caller> {
     let security = crate::plan::security_options(global).load();
     let security = match security {
         Ok(security) => security,

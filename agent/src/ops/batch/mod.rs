@@ -31,6 +31,7 @@ use crate::journal::{Journal, Transaction};
 use crate::nat::NatBackend;
 use crate::netns::NamespaceRegistry;
 
+use super::gate::Permit;
 use super::nat as nat_ops;
 use super::operation::{Applied, NatRunKey, Operation, Undo, NAT_DELETE_IS_FINAL};
 use super::{OpError, Warning};
@@ -46,6 +47,8 @@ pub enum OperationOutcome {
     Applied {
         changed: bool,
         warnings: Vec<Warning>,
+        /// What takes it back, for a caller that may undo the batch later (a confirmed commit).
+        undo: Undo,
     },
     Failed(OpError),
     /// Not started because an earlier operation failed.
@@ -76,10 +79,12 @@ enum Step {
 /// Applies `operations` as one transaction of `journal`: its record is written before the first change
 /// and removed once the batch has ended (applied, or taken back by itself). If the record cannot be
 /// written, nothing is applied: the first operation fails with [`OpError::Journal`], the rest are skipped.
+/// The permit (the gate's admission) is held until the batch has ended, its own rollback included.
 pub async fn run(
     registry: Arc<NamespaceRegistry>,
     nat: Arc<dyn NatBackend>,
     journal: Arc<Journal>,
+    admitted: Permit,
     operations: Vec<Operation>,
     continue_on_error: bool,
 ) -> Vec<OperationOutcome> {
@@ -97,7 +102,16 @@ pub async fn run(
             return outcomes;
         }
     };
-    let outcomes = run_journaled(registry, nat, &transaction, operations, continue_on_error).await;
+    let admitted = Arc::new(admitted);
+    let outcomes = run_journaled(
+        registry,
+        nat,
+        &transaction,
+        &admitted,
+        operations,
+        continue_on_error,
+    )
+    .await;
     // The batch is over either way: what it could not take back was reported to the caller as NOT_UNDONE,
     // and a restart must not now undo what the caller was told is applied.
     match Arc::try_unwrap(transaction) {
@@ -115,6 +129,7 @@ async fn run_journaled(
     registry: Arc<NamespaceRegistry>,
     nat: Arc<dyn NatBackend>,
     transaction: &Arc<Transaction>,
+    admitted: &Arc<Permit>,
     operations: Vec<Operation>,
     continue_on_error: bool,
 ) -> Vec<OperationOutcome> {
@@ -145,6 +160,7 @@ async fn run_journaled(
             Some(_) => Role::Member,
             None => Role::Alone,
         };
+        let admitted = admitted.clone();
         let (registry, nat, operations, failed, limit, decided, transaction, created) = (
             registry.clone(),
             nat.clone(),
@@ -163,6 +179,7 @@ async fn run_journaled(
             let runner = Runner {
                 registry: &registry,
                 nat: &nat,
+                admitted: &admitted,
                 operations: &operations,
                 failed: &failed,
                 continue_on_error,
@@ -225,8 +242,14 @@ async fn run_journaled(
                 outcome
             }
             Some(Step::Applied {
-                changed, warnings, ..
-            }) => OperationOutcome::Applied { changed, warnings },
+                changed,
+                warnings,
+                undo,
+            }) => OperationOutcome::Applied {
+                changed,
+                warnings,
+                undo,
+            },
             Some(Step::Failed(error)) => OperationOutcome::Failed(error),
             Some(Step::Skipped) => OperationOutcome::Skipped,
             None => OperationOutcome::Failed(OpError::TaskLost),
@@ -261,6 +284,7 @@ enum Role {
 struct Runner<'a> {
     registry: &'a NamespaceRegistry,
     nat: &'a Arc<dyn NatBackend>,
+    admitted: &'a Permit,
     operations: &'a [Operation],
     failed: &'a AtomicBool,
     continue_on_error: bool,
@@ -288,7 +312,10 @@ impl Runner<'_> {
                 return Step::Failed(error);
             }
         }
-        match operation.apply(self.registry, Some(self.nat)).await {
+        match operation
+            .apply(self.registry, Some(self.nat), self.admitted)
+            .await
+        {
             Ok(Applied {
                 changed,
                 warnings,
@@ -541,7 +568,11 @@ async fn undo_one(
 ) -> OperationOutcome {
     match undo.run(registry, nat).await {
         Ok(()) => match undo {
-            Undo::Nothing => OperationOutcome::Applied { changed, warnings },
+            Undo::Nothing => OperationOutcome::Applied {
+                changed,
+                warnings,
+                undo: Undo::Nothing,
+            },
             _ => OperationOutcome::Undone { warnings },
         },
         Err(reason) => OperationOutcome::NotUndone {

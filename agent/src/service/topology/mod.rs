@@ -14,20 +14,47 @@ use tonic::{Request, Response, Status};
 use super::status::{invalid, StatusError};
 use super::{management_path, warnings_to_proto};
 use crate::audit::now_rfc3339;
+use crate::commit::{self, record, CommitId, CommitOptions, Commits};
 use crate::domain::FieldError;
-use crate::topology::{Desired, Topologies, TopologyName};
+use crate::ops::gate::{Gate, Permit};
+use crate::ops::OpError;
+use crate::topology::{ApplyOptions, Desired, Topologies, TopologyName};
 
 pub struct TopologyApi {
     topologies: Arc<Topologies>,
+    commits: Arc<Commits>,
+    gate: Arc<Gate>,
     nat_unavailable: Option<String>,
 }
 
+/// The desired state a commit recorded to take it back, parsed as a request would be.
+pub fn decode_desired(bytes: &[u8]) -> Result<Desired, String> {
+    let topology = pb::HostTopology::decode(bytes).map_err(|e| e.to_string())?;
+    parse::parse_topology(&topology, "recorded desired state: ", None)
+        .map_err(|s| s.message().to_string())
+}
+
 impl TopologyApi {
-    pub fn new(topologies: Arc<Topologies>, nat_unavailable: Option<String>) -> Self {
+    pub fn new(
+        topologies: Arc<Topologies>,
+        commits: Arc<Commits>,
+        gate: Arc<Gate>,
+        nat_unavailable: Option<String>,
+    ) -> Self {
         Self {
             topologies,
+            commits,
+            gate,
             nat_unavailable,
         }
+    }
+
+    /// The gate's admission for a change that is not the pending commit's.
+    async fn admit(&self) -> Result<Permit, Status> {
+        self.gate
+            .admit()
+            .await
+            .map_err(|held| StatusError::from(OpError::from(held)).into())
     }
 
     fn parse(&self, topology: Option<&pb::HostTopology>) -> Result<Desired, Status> {
@@ -94,29 +121,59 @@ impl TopologyService for TopologyApi {
             .map(Message::encode_to_vec)
             .unwrap_or_default();
         let fingerprint = Some(request.fingerprint).filter(|f| !f.is_empty());
-        let topologies = self.topologies.clone();
-        // Its own task, like every mutation: a caller that goes away does not stop an apply half way.
-        let applied = tokio::spawn(async move {
-            topologies
-                .apply(
-                    &desired,
-                    &encoded,
-                    fingerprint.as_deref(),
-                    path.as_ref(),
-                    request.force,
-                    now_rfc3339(),
-                )
+        let confirm = request
+            .confirm
+            .map(|c| CommitOptions::parse(c.timeout_seconds, &c.commit_id))
+            .transpose()
+            .map_err(invalid)?;
+        let force = request.force;
+        let (applied, commit) = match confirm {
+            Some(options) => {
+                let commits = self.commits.clone();
+                // Its own task, like every mutation: a caller that goes away does not stop an apply
+                // half way.
+                let (applied, commit) = tokio::spawn(async move {
+                    commits
+                        .apply(
+                            &desired,
+                            &encoded,
+                            options,
+                            fingerprint.as_deref(),
+                            path.as_ref(),
+                            force,
+                        )
+                        .await
+                })
                 .await
-        })
-        .await
-        .map_err(|e| super::status::unfinished("the apply", e))?
-        .map_err(StatusError::from)?;
+                .map_err(|e| super::status::unfinished("the apply", e))?
+                .map_err(StatusError::from)?;
+                (applied, Some(commit_status(&commit)))
+            }
+            None => {
+                let admitted = self.admit().await?;
+                let topologies = self.topologies.clone();
+                let applied = tokio::spawn(async move {
+                    let how = ApplyOptions {
+                        fingerprint: fingerprint.as_deref(),
+                        path: path.as_ref(),
+                        force,
+                        confirmed: false,
+                        now: now_rfc3339(),
+                    };
+                    topologies.apply(&desired, &encoded, how, admitted).await
+                })
+                .await
+                .map_err(|e| super::status::unfinished("the apply", e))?
+                .map_err(StatusError::from)?;
+                (applied, None)
+            }
+        };
         Ok(Response::new(pb::ApplyTopologyResponse {
             changes: applied.changes.iter().map(wire::change).collect(),
             changed: applied.changed,
             warnings: warnings_to_proto(applied.warnings),
             fingerprint: applied.fingerprint,
-            commit: None,
+            commit,
         }))
     }
 
@@ -167,10 +224,17 @@ impl TopologyService for TopologyApi {
         let path = management_path(&request);
         let request = request.into_inner();
         let name = topology_name("name", &request.name)?;
+        let admitted = self.admit().await?;
         let topologies = self.topologies.clone();
         let destroyed = tokio::spawn(async move {
             topologies
-                .destroy(&name, request.ignore_missing, path.as_ref(), request.force)
+                .destroy(
+                    &name,
+                    request.ignore_missing,
+                    path.as_ref(),
+                    request.force,
+                    admitted,
+                )
                 .await
         })
         .await
@@ -202,28 +266,83 @@ impl TopologyService for TopologyApi {
 
     async fn confirm(
         &self,
-        _request: Request<pb::ConfirmCommitRequest>,
+        request: Request<pb::ConfirmCommitRequest>,
     ) -> Result<Response<pb::ConfirmCommitResponse>, Status> {
-        Err(Status::unimplemented(
-            "confirmed commits are not implemented yet",
-        ))
+        let id = commit_id(&request.get_ref().commit_id)?;
+        let commits = self.commits.clone();
+        let (commit, changed) = tokio::spawn(async move { commits.confirm(&id).await })
+            .await
+            .map_err(|e| super::status::unfinished("the confirm", e))?
+            .map_err(StatusError::from)?;
+        Ok(Response::new(pb::ConfirmCommitResponse {
+            commit: Some(commit_status(&commit)),
+            changed,
+        }))
     }
 
     async fn rollback(
         &self,
-        _request: Request<pb::RollbackCommitRequest>,
+        request: Request<pb::RollbackCommitRequest>,
     ) -> Result<Response<pb::RollbackCommitResponse>, Status> {
-        Err(Status::unimplemented(
-            "confirmed commits are not implemented yet",
-        ))
+        let id = commit_id(&request.get_ref().commit_id)?;
+        let commits = self.commits.clone();
+        let rolled = tokio::spawn(async move { commits.rollback(&id).await })
+            .await
+            .map_err(|e| super::status::unfinished("the rollback", e))?
+            .map_err(StatusError::from)?;
+        let (changes, changed, warnings) = match rolled.applied {
+            Some(applied) => (
+                applied.changes.iter().map(wire::change).collect(),
+                true,
+                warnings_to_proto(applied.warnings),
+            ),
+            None => (Vec::new(), false, Vec::new()),
+        };
+        Ok(Response::new(pb::RollbackCommitResponse {
+            commit: Some(commit_status(&rolled.commit)),
+            changes,
+            changed,
+            warnings,
+        }))
     }
 
     async fn get_commit(
         &self,
-        _request: Request<pb::GetCommitRequest>,
+        request: Request<pb::GetCommitRequest>,
     ) -> Result<Response<pb::GetCommitResponse>, Status> {
-        Err(Status::unimplemented(
-            "confirmed commits are not implemented yet",
-        ))
+        let id = match request.get_ref().commit_id.as_str() {
+            "" => None,
+            given => Some(commit_id(given)?),
+        };
+        let commit = self
+            .commits
+            .get(id.as_ref())
+            .await
+            .map_err(StatusError::from)?;
+        Ok(Response::new(pb::GetCommitResponse {
+            commit: Some(commit_status(&commit)),
+        }))
+    }
+}
+
+fn commit_id(text: &str) -> Result<CommitId, Status> {
+    CommitId::parse("commit_id", text).map_err(invalid)
+}
+
+fn commit_status(commit: &commit::Status) -> pb::CommitStatus {
+    let state = match commit.state {
+        record::State::Pending => pb::CommitState::Pending,
+        record::State::Confirmed => pb::CommitState::Confirmed,
+        record::State::RolledBack => pb::CommitState::RolledBack,
+        record::State::RollbackFailed => pb::CommitState::RollbackFailed,
+    };
+    pb::CommitStatus {
+        commit_id: commit.id.clone(),
+        topology: commit.topology.clone(),
+        state: state as i32,
+        deadline: commit::rfc3339_ms(commit.deadline_ms),
+        seconds_left: commit.seconds_left(),
+        reason: commit.reason.clone(),
+        updated_at: commit.updated_at.clone(),
     }
 }
