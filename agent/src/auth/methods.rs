@@ -38,6 +38,7 @@ pub const METHODS: &[(&str, Access)] = &[
     ("/nsfleet.v1.NeighborService/ListNeighbors", Read),
     ("/nsfleet.v1.DiagnosticsService/Ping", Read),
     ("/nsfleet.v1.DiagnosticsService/GetAgentInfo", Read),
+    ("/nsfleet.v1.WatchService/Watch", Read),
     ("/nsfleet.v1.BatchService/ApplyBatch", Admin),
     // A plan changes nothing; applying and destroying do.
     ("/nsfleet.v1.TopologyService/Plan", Read),

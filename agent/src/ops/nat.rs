@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::domain::{LinkName, NamespaceRef};
 use crate::nat::{NatBackend, NatListing, NatRule, NatRuleSpec};
 use crate::netns::NamespaceRegistry;
+use crate::watch::{self, Action};
 
 use super::address::referenced_link;
 use super::link::namespace_handle;
@@ -55,6 +56,10 @@ pub async fn add_all(
     let added = handle
         .run("add NAT rules", move || backend.add_all(&rules))
         .await??;
+    for added in added.iter().filter(|added| added.changed) {
+        let rule = added.rule.spec.to_string();
+        watch::nat_changed(&namespace, Action::New, &added.rule.id, Some(rule));
+    }
     Ok(added
         .into_iter()
         .map(|added| {
@@ -86,6 +91,7 @@ pub async fn delete(
     ignore_missing: bool,
 ) -> Result<Outcome<()>, OpError> {
     let handle = namespace_handle(registry, namespace).await?;
+    let id_shown = id.clone();
     let deleted = match handle
         .run("delete a NAT rule", move || backend.delete(&id))
         .await?
@@ -96,6 +102,9 @@ pub async fn delete(
         }
         Err(e) => return Err(e.into()),
     };
+    if deleted.changed {
+        watch::nat_changed(namespace, Action::Deleted, &id_shown, None);
+    }
     let outcome = if deleted.changed {
         Outcome::changed(())
     } else {
