@@ -228,3 +228,58 @@ fn a_watcher_whose_client_goes_away_is_let_go_of() {
     // The agent still serves.
     host.cli("netns add still").result();
 }
+
+#[test]
+fn namespaces_appearing_and_disappearing_are_followed_with_their_links() {
+    let lab = Lab::start(1);
+    let host = lab.host(0);
+    let mut watching = monitor(
+        &[host],
+        &[
+            "-o",
+            "json",
+            "monitor",
+            "netns",
+            "link",
+            "--all-namespaces",
+            "--snapshot",
+        ],
+    );
+    wait_for_snapshots(&mut watching, &[host]);
+    host.cli("netns add blue").result();
+    host.run_ok("", &["ip", "netns", "add", "red"]);
+    host.run_ok("red", &["ip", "link", "add", "br9", "type", "bridge"]);
+    expect_in_order(
+        &mut watching,
+        &[
+            ("netns", "new", "", "blue", "nsfleet"),
+            ("netns", "new", "", "red", "external"),
+            ("link", "new", "red", "br9", "external"),
+        ],
+    );
+    // Namespaces are found by a poll: one created and deleted between two polls is not reported.
+    host.run_ok("", &["ip", "netns", "del", "red"]);
+    expect_in_order(
+        &mut watching,
+        &[("netns", "deleted", "", "red", "external")],
+    );
+}
+
+/// Reads JSON lines until each of `wanted` (kind, action, namespace, object, origin) was seen, in order;
+/// other lines in between are skipped.
+fn expect_in_order(watching: &mut Background, wanted: &[(&str, &str, &str, &str, &str)]) {
+    for (kind, action, namespace, object, origin) in wanted {
+        loop {
+            let line: Value =
+                serde_json::from_str(&watching.next_line(PATIENCE)).unwrap_or_default();
+            if line["kind"] == *kind
+                && line["action"] == *action
+                && line["namespace"] == *namespace
+                && line["object"] == *object
+            {
+                assert_eq!(line["origin"], *origin, "{line}");
+                break;
+            }
+        }
+    }
+}
