@@ -21,6 +21,7 @@ const PROTOS: &[&str] = &[
     "nsfleet/v1/diagnostics.proto",
     "nsfleet/v1/batch.proto",
     "nsfleet/v1/topology.proto",
+    "nsfleet/v1/watch.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -26,3 +26,4 @@ pub mod server;
 pub mod service;
 pub mod state;
 pub mod topology;
+pub mod watch;

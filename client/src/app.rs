@@ -47,6 +47,9 @@ pub fn main() -> ExitCode {
     if let Some(status) = crate::hosts::run(&cli) {
         return status;
     }
+    if let Some(status) = crate::monitor::run(&cli) {
+        return status;
+    }
     let plan = match plan::plan(cli) {
         Ok(plan) => plan,
         Err(error) => {

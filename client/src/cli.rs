@@ -202,6 +202,9 @@ pub enum Object {
     /// Apply many changes in one call per host: one nsfleet command per line, without "nsfleet"
     #[command(after_help = BATCH_HELP)]
     Batch(BatchArgs),
+    /// Print changes as they happen (like `ip monitor label`), merged over the --host hosts, until
+    /// Ctrl-C; each line says whether nsfleet made the change or someone else did
+    Monitor(crate::monitor::MonitorArgs),
     /// List the inventory's hosts (or the --host ones) with reachability (gRPC health) and agent
     /// version; exit status 1 if one is unreachable
     Hosts,

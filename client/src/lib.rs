@@ -21,6 +21,7 @@ pub mod hosts;
 pub mod inventory;
 pub mod lab;
 pub mod local;
+pub mod monitor;
 pub mod output;
 pub mod plan;
 pub mod topology;

@@ -272,6 +272,7 @@ fn unforced_action(object: Object, options: &RequestOptions) -> Result<Action, U
         Object::Man { .. } => return Err(UsageError::Local("man")),
         Object::Lab(_) => return Err(UsageError::Local("lab")),
         Object::Hosts => return Err(UsageError::Topology("hosts")),
+        Object::Monitor(_) => return Err(UsageError::Topology("monitor")),
         Object::Validate(_) => return Err(UsageError::Topology("validate")),
         Object::Plan(_) => return Err(UsageError::Topology("plan")),
         Object::Apply(_) => return Err(UsageError::Topology("apply")),

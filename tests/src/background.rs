@@ -120,6 +120,34 @@ impl Background {
         }
     }
 
+    /// Waits for a stdout line containing `wanted` and returns it, like [`Self::wait_for_line`].
+    pub fn wait_for_line_containing(&mut self, wanted: &str, limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            let line = self.next_line(deadline.saturating_duration_since(Instant::now()));
+            if line.contains(wanted) {
+                return line;
+            }
+        }
+    }
+
+    /// The next stdout line; panics with what the process said if it exits first or `limit` passes.
+    pub fn next_line(&mut self, limit: Duration) -> String {
+        match self.lines.recv_timeout(limit) {
+            Ok(line) => {
+                self.seen.push(line.clone());
+                line
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                panic!("no further line within {limit:?}\n{}", self.report())
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                let status = self.child.wait().expect("waiting for a background process");
+                panic!("exited ({status}) before its next line\n{}", self.report())
+            }
+        }
+    }
+
     /// Replaces the command line in messages (e.g. by a name for an inline script).
     pub fn describe_as(&mut self, description: &str) {
         self.description = description.to_string();

@@ -40,6 +40,7 @@ pub const METHODS: &[(&str, Access)] = &[
     ("/nsfleet.v1.DiagnosticsService/GetAgentInfo", Read),
     // A connection attempt changes nothing on the host, like a ping.
     ("/nsfleet.v1.DiagnosticsService/TcpConnect", Read),
+    ("/nsfleet.v1.WatchService/Watch", Read),
     ("/nsfleet.v1.BatchService/ApplyBatch", Admin),
     // A plan changes nothing; applying and destroying do.
     ("/nsfleet.v1.TopologyService/Plan", Read),

@@ -156,7 +156,7 @@ fn message(spec: &AddressSpec) -> AddressMessage {
     message
 }
 
-fn parse(message: &AddressMessage) -> Option<Address> {
+pub(crate) fn parse(message: &AddressMessage) -> Option<Address> {
     let mut local = None;
     let mut address = None;
     let mut broadcast = None;

@@ -257,7 +257,7 @@ pub fn nsid_of(socket: &RouteSocket, other: BorrowedFd<'_>) -> Result<Option<i32
     Ok(id.filter(|id| *id >= 0))
 }
 
-fn parse(message: &LinkMessage) -> Link {
+pub(crate) fn parse(message: &LinkMessage) -> Link {
     let flags = message.header.flags;
     let mut link = Link {
         index: message.header.index,

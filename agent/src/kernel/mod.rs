@@ -4,6 +4,7 @@
 pub mod address;
 mod error;
 pub mod link;
+pub mod monitor;
 pub mod neighbor;
 pub mod ping;
 mod request;

@@ -55,7 +55,7 @@ pub fn list(socket: &RouteSocket, family: Option<Family>) -> Result<Vec<Neighbor
         .collect())
 }
 
-fn parse(message: &NeighbourMessage) -> Option<Neighbor> {
+pub(crate) fn parse(message: &NeighbourMessage) -> Option<Neighbor> {
     if !matches!(
         message.header.family,
         AddressFamily::Inet | AddressFamily::Inet6

@@ -155,7 +155,7 @@ fn ip(address: &RouteAddress) -> Option<IpAddr> {
     }
 }
 
-fn parse(message: &RouteMessage) -> Option<Route> {
+pub(crate) fn parse(message: &RouteMessage) -> Option<Route> {
     let header = &message.header;
     let family = match header.address_family {
         AddressFamily::Inet => Family::V4,

@@ -58,6 +58,14 @@ pub fn count_netlink_error(errno: Option<nix::errno::Errno>) {
     NETLINK_ERRORS.get_or_create(&ErrnoLabels { errno }).inc();
 }
 
+/// Watchers streaming now. Global like the netlink errors: a watcher's task counts itself in and out, and
+/// has no other way to reach the series.
+static WATCHERS: LazyLock<Gauge> = LazyLock::new(Gauge::default);
+
+pub fn watchers() -> &'static Gauge {
+    &WATCHERS
+}
+
 type HistogramMaker = fn() -> Histogram;
 
 fn call_duration_histogram() -> Histogram {
@@ -108,6 +116,7 @@ impl Metrics {
             "Errors the kernel answered netlink requests with, by errno",
             NETLINK_ERRORS.clone(),
         );
+        registry.register("watchers", "Watch streams open now", WATCHERS.clone());
         let namespaces = Gauge::default();
         registry.register(
             "namespaces",

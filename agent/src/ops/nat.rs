@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::domain::{LinkName, NamespaceRef};
 use crate::nat::{NatBackend, NatListing, NatRule, NatRuleSpec};
 use crate::netns::NamespaceRegistry;
+use crate::watch::{self, Action};
 
 use super::address::referenced_link;
 use super::link::namespace_handle;
@@ -55,6 +56,10 @@ pub async fn add_all(
     let added = handle
         .run("add NAT rules", move || backend.add_all(&rules))
         .await??;
+    for added in added.iter().filter(|added| added.changed) {
+        let rule = added.rule.spec.to_string();
+        watch::nat_changed(&namespace, Action::New, &added.rule.id, Some(rule));
+    }
     Ok(added
         .into_iter()
         .map(|added| {
@@ -107,10 +112,16 @@ pub async fn delete_all(
 ) -> Result<Vec<Outcome<()>>, OpError> {
     let handle = namespace_handle(registry, namespace).await?;
     let deleted = handle
-        .run("delete NAT rules", move || {
-            backend.delete_all(&ids, ignore_missing)
+        .run("delete NAT rules", {
+            let ids = ids.clone();
+            move || backend.delete_all(&ids, ignore_missing)
         })
         .await??;
+    for (id, deleted) in ids.iter().zip(&deleted) {
+        if deleted.changed {
+            watch::nat_changed(namespace, Action::Deleted, id, None);
+        }
+    }
     Ok(deleted.into_iter().map(delete_outcome).collect())
 }
 
@@ -145,9 +156,17 @@ pub async fn delete_all_quietly(
     ids: Vec<String>,
 ) -> Result<(), OpError> {
     let handle = namespace_handle(registry, namespace).await?;
-    handle
-        .run("delete NAT rules", move || backend.delete_all(&ids, true))
+    let deleted = handle
+        .run("delete NAT rules", {
+            let ids = ids.clone();
+            move || backend.delete_all(&ids, true)
+        })
         .await??;
+    for (id, deleted) in ids.iter().zip(&deleted) {
+        if deleted.changed {
+            watch::nat_changed(namespace, Action::Deleted, id, None);
+        }
+    }
     Ok(())
 }
 

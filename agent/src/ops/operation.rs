@@ -214,6 +214,8 @@ impl Operation {
         };
         let with = |applied: Applied, detail: Detail| Applied { detail, ..applied };
         let nat = || nat.ok_or(OpError::NatUnavailable);
+        // Before the kernel announces anything, so a watcher reading the announcement knows it is ours.
+        crate::watch::recent::recent().remember(self);
         match self {
             Self::CreateNamespace(name) => {
                 let (info, changed) = registry.create(name).await?;

@@ -81,7 +81,7 @@ use crate::nat::{nft_available, NftBackend};
 use crate::netns::{MountNamespace, NamespaceRegistry, NetnsError};
 use crate::service::{
     AddressApi, BatchApi, DiagnosticsApi, ForwardingApi, LinkApi, NamespaceApi, NatApi,
-    NeighborApi, RouteApi, TopologyApi,
+    NeighborApi, RouteApi, TopologyApi, WatchApi,
 };
 use crate::topology::Topologies;
 use connections::{Admission, ConnectionLimits};
@@ -532,6 +532,9 @@ async fn routes(
     health_reporter
         .set_serving::<pb::diagnostics_service_server::DiagnosticsServiceServer<DiagnosticsApi>>()
         .await;
+    health_reporter
+        .set_serving::<pb::watch_service_server::WatchServiceServer<WatchApi>>()
+        .await;
     // nft is the one external program the agent needs; without it everything but NAT still works.
     let nat_unavailable = match tokio::task::spawn_blocking(nft_available).await {
         Ok(Ok(())) => None,
@@ -613,6 +616,9 @@ async fn routes(
             ))
             .max_decoding_message_size(limit),
         )
+        .add_service(pb::watch_service_server::WatchServiceServer::new(
+            WatchApi::new(registry.clone()),
+        ))
         .add_service(
             pb::diagnostics_service_server::DiagnosticsServiceServer::new(DiagnosticsApi::new(
                 registry,

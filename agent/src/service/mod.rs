@@ -15,6 +15,7 @@ mod route;
 mod status;
 mod topology;
 mod validate;
+mod watch;
 
 pub use address::AddressApi;
 pub use batch::BatchApi;
@@ -26,6 +27,7 @@ pub use nat::NatApi;
 pub use neighbor::NeighborApi;
 pub use route::RouteApi;
 pub use topology::{decode_desired, TopologyApi};
+pub use watch::WatchApi;
 
 use std::sync::Arc;
 
