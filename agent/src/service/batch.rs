@@ -179,6 +179,9 @@ impl BatchService for BatchApi {
         let requested = parse_operations(&request.operations, self.nat_unavailable())?;
         guard_operations(&self.registry, path.as_ref(), &requested).await?;
         let operations = requested.into_iter().map(|r| r.operation).collect();
+        let continue_on_error = request.continue_on_error;
+        // The decoded request is as large again as the parsed operations: not held while they run.
+        drop(request);
         let (registry, nat) = (self.registry.clone(), self.nat.clone());
         // Its own task, like every mutation: a caller that goes away does not stop a batch half way.
         let outcomes = tokio::spawn(batch::run(
@@ -186,7 +189,7 @@ impl BatchService for BatchApi {
             nat,
             self.journal.clone(),
             operations,
-            request.continue_on_error,
+            continue_on_error,
         ))
         .await
         .map_err(|e| unfinished("the batch", e))?;
