@@ -254,7 +254,7 @@ fn batches_over_the_size_cap_answer_resource_exhausted() {
 }
 
 /// The agent's peak resident memory may grow by at most this many times a batch's size on the wire while
-/// it runs the batch. Measured with a debug agent: about 420x while the audit summary decoded the whole
+/// it runs the batch. Measured with a debug agent: about 400x while the audit summary decoded the whole
 /// request and every operation had its own task up front, about 100x since; the margin absorbs allocator
 /// noise.
 const PEAK_PER_WIRE_BYTE: u64 = 150;
