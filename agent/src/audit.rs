@@ -24,6 +24,9 @@ use serde_json::Value;
 /// Summaries longer than this (a batch of thousands of operations) keep only their beginning.
 const MAX_SUMMARY_BYTES: usize = 8 * 1024;
 const TRUNCATED_HEAD_BYTES: usize = 1024;
+/// Only this much of a request is decoded for its summary. A decoded message and its JSON take a few
+/// hundred times its wire size: decoding a whole 1 MB batch to keep 1 KiB of it cost hundreds of MB.
+const MAX_DECODED_BYTES: usize = 16 * 1024;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditRecord {
@@ -128,7 +131,7 @@ impl RequestSummarizer {
         else {
             return serde_json::json!({ "bytes": message.len() });
         };
-        let decoded = match DynamicMessage::decode(descriptor, message) {
+        let decoded = match DynamicMessage::decode(descriptor, leading_fields(message)) {
             Ok(decoded) => decoded,
             Err(e) => {
                 return serde_json::json!({ "undecodable": e.to_string(), "bytes": message.len() })
@@ -140,15 +143,56 @@ impl RequestSummarizer {
             Err(e) => return serde_json::json!({ "unencodable": e.to_string() }),
         };
         let text = value.to_string();
-        if text.len() <= MAX_SUMMARY_BYTES {
+        if text.len() <= MAX_SUMMARY_BYTES && message.len() <= MAX_DECODED_BYTES {
             return value;
         }
-        let mut end = TRUNCATED_HEAD_BYTES;
+        let mut end = TRUNCATED_HEAD_BYTES.min(text.len());
         while !text.is_char_boundary(end) {
             end -= 1;
         }
-        serde_json::json!({ "truncated": true, "bytes": text.len(), "head": &text[..end] })
+        // `bytes` is the request's size on the wire, as in the other summaries.
+        serde_json::json!({ "truncated": true, "bytes": message.len(), "head": &text[..end] })
     }
+}
+
+/// The longest run of whole top-level fields at the start of `message` within [`MAX_DECODED_BYTES`]
+/// (at least the first field): itself a valid message, as fields stand alone on the wire. A message
+/// that cannot be walked is returned whole, for the decoder to describe what is wrong with it.
+fn leading_fields(message: &[u8]) -> &[u8] {
+    if message.len() <= MAX_DECODED_BYTES {
+        return message;
+    }
+    let mut end = 0;
+    while end < message.len() {
+        let Some(next) = field_end(message, end) else {
+            return message;
+        };
+        if end > 0 && next > MAX_DECODED_BYTES {
+            break;
+        }
+        end = next;
+    }
+    &message[..end]
+}
+
+/// Where the top-level field starting at `start` ends; `None` for what is not a well-formed field.
+fn field_end(message: &[u8], start: usize) -> Option<usize> {
+    let mut rest = message.get(start..)?;
+    let before = rest.len();
+    let key = prost::encoding::decode_varint(&mut rest).ok()?;
+    let skip = match key & 0x7 {
+        0 => {
+            prost::encoding::decode_varint(&mut rest).ok()?;
+            0
+        }
+        1 => 8,
+        2 => usize::try_from(prost::encoding::decode_varint(&mut rest).ok()?).ok()?,
+        5 => 4,
+        // Groups (3, 4) are not used by nsfleet's messages; anything else is malformed.
+        _ => return None,
+    };
+    let end = start + (before - rest.len()) + skip;
+    (end <= message.len()).then_some(end)
 }
 
 /// Now, as RFC 3339 UTC with milliseconds.
@@ -264,7 +308,13 @@ mod tests {
         assert_eq!(summary["truncated"], true);
         assert!(summary["head"]
             .as_str()
-            .is_some_and(|head| head.len() <= TRUNCATED_HEAD_BYTES));
+            .is_some_and(|head| head.len() <= TRUNCATED_HEAD_BYTES && head.contains("ns0")));
+        assert_eq!(summary["bytes"], batch.encoded_len());
+        // Only the leading fields are decoded, and they are whole operations.
+        let encoded = batch.encode_to_vec();
+        let leading = leading_fields(&encoded);
+        assert!(leading.len() <= MAX_DECODED_BYTES && leading.len() > MAX_DECODED_BYTES / 2);
+        assert!(pb::ApplyBatchRequest::decode(leading).is_ok());
         assert_eq!(
             summarizer.summarize("/x.Y/Z", b"abc"),
             serde_json::json!({ "bytes": 3 })

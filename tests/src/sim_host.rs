@@ -177,6 +177,11 @@ impl SimHost {
         self.holder.as_ref().unwrap_or(&self.agent).id()
     }
 
+    /// The agent's own pid, for reading its memory in `/proc`.
+    pub fn agent_pid(&self) -> u32 {
+        self.agent.id()
+    }
+
     /// The `--host` value for the CLI: `unix:/tmp/.../agent.sock`.
     pub fn endpoint(&self) -> String {
         format!("unix:{}", self.socket.display())

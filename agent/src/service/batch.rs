@@ -186,6 +186,9 @@ impl BatchService for BatchApi {
         let requested = parse_operations(&request.operations, self.nat_unavailable())?;
         guard_operations(&self.registry, path.as_ref(), &requested).await?;
         let operations = requested.into_iter().map(|r| r.operation).collect();
+        let continue_on_error = request.continue_on_error;
+        // The decoded request is as large again as the parsed operations: not held while they run.
+        drop(request);
         let admitted = self
             .gate
             .admit()
@@ -199,7 +202,7 @@ impl BatchService for BatchApi {
             self.journal.clone(),
             admitted,
             operations,
-            request.continue_on_error,
+            continue_on_error,
         ))
         .await
         .map_err(|e| unfinished("the batch", e))?;

@@ -7,6 +7,7 @@
 pub mod intent;
 mod nat_runs;
 mod plan;
+mod schedule;
 
 /// A named namespace for the ordering tests of `plan` and `nat_runs`.
 #[cfg(test)]
@@ -17,14 +18,14 @@ fn test_namespace(name: &str) -> crate::domain::NamespaceRef {
     }
 }
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
 pub(super) use plan::Footprint;
+use schedule::Schedule;
 
 use crate::domain::NamespaceRef;
 use crate::journal::{Journal, Transaction};
@@ -134,89 +135,85 @@ async fn run_journaled(
     continue_on_error: bool,
 ) -> Vec<OperationOutcome> {
     let footprints: Vec<_> = operations.iter().map(Operation::footprint).collect();
-    let waits = plan::dependencies(&footprints);
+    let mut schedule = Schedule::new(&plan::dependencies(&footprints));
+    drop(footprints);
     let run_keys: Vec<Option<NatRunKey>> = operations.iter().map(Operation::nat_run_key).collect();
     let leaders = nat_runs::leaders(&run_keys);
-    let operations = Arc::new(operations);
-    let failed = Arc::new(AtomicBool::new(false));
-    let limit = Arc::new(Semaphore::new(MAX_CONCURRENT));
+    drop(run_keys);
+    let shared = Shared {
+        registry: registry.clone(),
+        nat: nat.clone(),
+        admitted: admitted.clone(),
+        operations: Arc::new(operations),
+        failed: Arc::default(),
+        continue_on_error,
+        transaction: transaction.clone(),
+        created: Arc::default(),
+    };
     // Steps a run's leader decided for the later members of its run; each member collects its own. The
     // plan makes every member wait for the one before it (same namespace), so the leader is done first.
     let decided: Arc<Mutex<HashMap<usize, Step>>> = Arc::default();
-    let created: Arc<Mutex<Created>> = Arc::default();
-    let (done_senders, done_receivers): (Vec<_>, Vec<_>) =
-        (0..operations.len()).map(|_| watch::channel(false)).unzip();
 
+    // Tasks exist only for operations that are running: one per operation up front cost hundreds of
+    // bytes each (future, channels), hundreds of times a batch's wire size for large batches.
+    let mut steps: Vec<Option<Step>> = (0..leaders.len()).map(|_| None).collect();
     let mut tasks = JoinSet::new();
-    for ((index, deps), done) in waits.into_iter().enumerate().zip(done_senders) {
-        let before: Vec<watch::Receiver<bool>> =
-            deps.iter().map(|d| done_receivers[*d].clone()).collect();
-        let run = match leaders[index] {
-            Some(leader) if leader == index => Role::Leader {
-                members: (index..leaders.len())
+    let mut running: HashMap<tokio::task::Id, usize> = HashMap::new();
+    loop {
+        while tasks.len() < MAX_CONCURRENT {
+            let Some(index) = schedule.next_ready() else {
+                break;
+            };
+            let step = match leaders[index] {
+                // Nothing decided: the leader did not start, so neither does the rest of its run.
+                Some(leader) if leader != index => {
+                    Some(lock(&decided).remove(&index).unwrap_or(Step::Skipped))
+                }
+                _ if shared.runner().stopped() => Some(Step::Skipped),
+                _ => None,
+            };
+            if let Some(step) = step {
+                steps[index] = Some(step);
+                schedule.finished(index);
+                continue;
+            }
+            let members: Vec<usize> = match leaders[index] {
+                Some(_) => (index..leaders.len())
                     .take_while(|&member| leaders[member] == Some(index))
                     .collect(),
-            },
-            Some(_) => Role::Member,
-            None => Role::Alone,
+                None => Vec::new(),
+            };
+            let (shared, decided) = (shared.clone(), decided.clone());
+            let task = tasks.spawn(async move {
+                let runner = shared.runner();
+                if members.is_empty() {
+                    return runner.apply_one(index).await;
+                }
+                let mut steps = runner.apply_run(&members).await;
+                let first = steps.remove(0);
+                lock(&decided).extend(members.into_iter().skip(1).zip(steps));
+                first
+            });
+            running.insert(task.id(), index);
+        }
+        let Some(joined) = tasks.join_next_with_id().await else {
+            break;
         };
-        let admitted = admitted.clone();
-        let (registry, nat, operations, failed, limit, decided, transaction, created) = (
-            registry.clone(),
-            nat.clone(),
-            operations.clone(),
-            failed.clone(),
-            limit.clone(),
-            decided.clone(),
-            transaction.clone(),
-            created.clone(),
-        );
-        tasks.spawn(async move {
-            for mut receiver in before {
-                // An error means the sender is gone, which also means that operation is over.
-                let _ = receiver.wait_for(|finished| *finished).await;
-            }
-            let runner = Runner {
-                registry: &registry,
-                nat: &nat,
-                admitted: &admitted,
-                operations: &operations,
-                failed: &failed,
-                continue_on_error,
-                transaction: &transaction,
-                created: &created,
-            };
-            let step = match run {
-                // Nothing decided: the leader did not start, so neither does the rest of its run.
-                Role::Member => lock(&decided).remove(&index).unwrap_or(Step::Skipped),
-                _ if runner.stopped() => Step::Skipped,
-                Role::Alone => {
-                    let _permit = limit.acquire().await;
-                    runner.apply_one(index).await
-                }
-                Role::Leader { members } => {
-                    let _permit = limit.acquire().await;
-                    let mut steps = runner.apply_run(&members).await;
-                    let first = steps.remove(0);
-                    lock(&decided).extend(members.into_iter().skip(1).zip(steps));
-                    first
-                }
-            };
-            let _ = done.send(true);
-            (index, step)
-        });
-    }
-    let mut steps: Vec<Option<Step>> = (0..operations.len()).map(|_| None).collect();
-    while let Some(joined) = tasks.join_next().await {
-        if let Ok((index, step)) = joined {
-            steps[index] = Some(step);
+        let (id, step) = match joined {
+            Ok((id, step)) => (id, Some(step)),
+            // A panicked task: its operation reports `TaskLost`, and what waited for it may go on.
+            Err(error) => (error.id(), None),
+        };
+        if let Some(index) = running.remove(&id) {
+            steps[index] = step;
+            schedule.finished(index);
         }
     }
 
-    let roll_back = failed.load(Ordering::SeqCst) && !continue_on_error;
+    let roll_back = shared.failed.load(Ordering::SeqCst) && !continue_on_error;
     let mut outcomes: Vec<Option<OperationOutcome>> = (0..steps.len()).map(|_| None).collect();
     // Newest first, so each undo finds the state its operation left.
-    let mut newest_first: Vec<(usize, Option<Step>)> =
+    let mut newest_first: VecDeque<(usize, Option<Step>)> =
         steps.into_iter().enumerate().rev().collect();
     while !newest_first.is_empty() {
         if roll_back {
@@ -230,7 +227,9 @@ async fn run_journaled(
                 continue;
             }
         }
-        let (index, step) = newest_first.remove(0);
+        let Some((index, step)) = newest_first.pop_front() else {
+            break;
+        };
         outcomes[index] = Some(match step {
             Some(Step::Applied {
                 changed,
@@ -261,6 +260,34 @@ async fn run_journaled(
         .collect()
 }
 
+/// What every running operation's task shares.
+#[derive(Clone)]
+struct Shared {
+    registry: Arc<NamespaceRegistry>,
+    nat: Arc<dyn NatBackend>,
+    admitted: Arc<Permit>,
+    operations: Arc<Vec<Operation>>,
+    failed: Arc<AtomicBool>,
+    continue_on_error: bool,
+    transaction: Arc<Transaction>,
+    created: Arc<Mutex<Created>>,
+}
+
+impl Shared {
+    fn runner(&self) -> Runner<'_> {
+        Runner {
+            registry: &self.registry,
+            nat: &self.nat,
+            admitted: &self.admitted,
+            operations: &self.operations,
+            failed: &self.failed,
+            continue_on_error: self.continue_on_error,
+            transaction: &self.transaction,
+            created: &self.created,
+        }
+    }
+}
+
 /// Tells the journal an operation was taken back, so a crash later in the rollback does not take it back
 /// twice. Losing this entry is harmless: taking back again finds the object gone or the value already set.
 fn note_undone(transaction: &Transaction, index: usize, outcome: &OperationOutcome) {
@@ -269,16 +296,6 @@ fn note_undone(transaction: &Transaction, index: usize, outcome: &OperationOutco
             tracing::warn!("intent journal: {error}");
         }
     }
-}
-
-/// How an operation's task takes part in a run of NAT additions.
-enum Role {
-    Alone,
-    /// Applies the whole run (these indexes, itself first) and decides every member's step.
-    Leader {
-        members: Vec<usize>,
-    },
-    Member,
 }
 
 struct Runner<'a> {
@@ -495,7 +512,7 @@ fn outcome_namespace(operations: &[Operation], members: &[usize]) -> NamespaceRe
 
 /// How many of the leading steps (newest first) are applied NAT additions of one namespace, to be taken
 /// back in one transaction.
-fn nat_undo_run(newest_first: &[(usize, Option<Step>)]) -> usize {
+fn nat_undo_run(newest_first: &VecDeque<(usize, Option<Step>)>) -> usize {
     let namespace_of = |step: &Option<Step>| match step {
         Some(Step::Applied {
             undo: Undo::DeleteNatRule { namespace, .. },
@@ -504,7 +521,7 @@ fn nat_undo_run(newest_first: &[(usize, Option<Step>)]) -> usize {
         _ => None,
     };
     let Some(first) = newest_first
-        .first()
+        .front()
         .and_then(|(_, step)| namespace_of(step))
     else {
         return 0;
