@@ -36,6 +36,13 @@ impl<'a> Wire<'a> {
         }
         wire
     }
+
+    /// Lets go of the wire without removing it: it then lives as long as the hosts' network namespaces
+    /// and goes with them. For a test that needs its lab mutably (to restart an agent) while the wire,
+    /// and every tunnel over it, stays.
+    pub fn leave_in_place(self) {
+        std::mem::forget(self);
+    }
 }
 
 impl Drop for Wire<'_> {
