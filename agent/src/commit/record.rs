@@ -4,15 +4,14 @@
 //! one, and a record that does not check out is refused whole: nothing is rolled back, confirmed or
 //! forgotten on its strength.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::fs;
+use std::io;
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::ops::batch::intent::UndoRecord;
+use crate::state::sealed;
 use crate::topology::Record;
 
 const HEADER: &str = "nsfleet-commits v1 sha256=";
@@ -124,52 +123,14 @@ impl Store {
             path: path.clone(),
             source,
         };
-        let text = encode(commits).map_err(|e| io_error(io::Error::other(e)))?;
-        let temporary = self.dir.join(format!(".{FILE}.tmp"));
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&temporary)
-            .map_err(io_error)?;
-        file.write_all(text.as_bytes()).map_err(io_error)?;
-        file.sync_all().map_err(io_error)?;
-        drop(file);
-        fs::rename(&temporary, &path).map_err(io_error)?;
-        sync_dir(&self.dir).map_err(io_error)
+        let body = serde_json::to_string(commits).map_err(|e| io_error(io::Error::other(e)))?;
+        sealed::write_atomically(&self.dir, FILE, &sealed::seal(HEADER, &body)).map_err(io_error)
     }
-}
-
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
-fn encode(commits: &Commits) -> Result<String, serde_json::Error> {
-    let body = serde_json::to_string(commits)?;
-    Ok(format!(
-        "{HEADER}{}\n{body}\n",
-        hex(&Sha256::digest(body.as_bytes()))
-    ))
 }
 
 fn decode(bytes: &[u8]) -> Result<Commits, String> {
-    let text = std::str::from_utf8(bytes).map_err(|_| "it is not UTF-8".to_string())?;
-    let (header, body) = text
-        .split_once('\n')
-        .ok_or_else(|| "it has no header line".to_string())?;
-    let digest = header
-        .strip_prefix(HEADER)
-        .ok_or_else(|| "its header is not nsfleet's".to_string())?;
-    let body = body.strip_suffix('\n').unwrap_or(body);
-    if hex(&Sha256::digest(body.as_bytes())) != digest {
-        return Err("its checksum does not match: truncated or edited".to_string());
-    }
+    let (body, _digest) = sealed::unseal(HEADER, bytes)?;
     serde_json::from_str(body).map_err(|e| format!("its body does not parse: {e}"))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -2,6 +2,8 @@
 //! of truth for what exists; this directory holds only what the kernel cannot: which topology owns which
 //! object (the ledger) and the intent of a change under way (the journal), so a restart can finish or undo it.
 
+pub mod sealed;
+
 use std::{
     fs::{self, DirBuilder},
     io,

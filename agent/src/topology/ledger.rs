@@ -5,17 +5,17 @@
 //! deleted on the strength of a record that does not check out.
 
 use std::collections::HashMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::fs;
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::desired::TopologyName;
 use super::object::ObjectId;
+use crate::state::sealed;
 
 const HEADER: &str = "nsfleet-ledger v1 sha256=";
 const SUFFIX: &str = ".ledger";
@@ -196,63 +196,33 @@ impl Ledger {
             source,
         };
         let body = serde_json::to_string(record).map_err(|e| io_error(io::Error::other(e)))?;
-        let text = format!(
-            "{HEADER}{}\n{body}\n",
-            hex(&Sha256::digest(body.as_bytes()))
-        );
-        let temporary = self.dir.join(format!(".{}{SUFFIX}.tmp", name.as_str()));
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&temporary)
-            .map_err(io_error)?;
-        file.write_all(text.as_bytes()).map_err(io_error)?;
-        file.sync_all().map_err(io_error)?;
-        drop(file);
-        fs::rename(&temporary, &path).map_err(io_error)?;
-        sync_dir(&self.dir).map_err(io_error)
+        let file_name = format!("{}{SUFFIX}", name.as_str());
+        sealed::write_atomically(&self.dir, &file_name, &sealed::seal(HEADER, &body))
+            .map_err(io_error)
     }
 
     pub fn remove(&self, name: &TopologyName) -> Result<(), LedgerError> {
         let path = self.path_of(name);
         match fs::remove_file(&path) {
-            Ok(()) => sync_dir(&self.dir).map_err(|source| LedgerError::Io { path, source }),
+            Ok(()) => {
+                sealed::sync_dir(&self.dir).map_err(|source| LedgerError::Io { path, source })
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             Err(source) => Err(LedgerError::Io { path, source }),
         }
     }
 }
 
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
 fn parse(bytes: &[u8]) -> Result<Record, String> {
-    let text = std::str::from_utf8(bytes).map_err(|_| "it is not UTF-8".to_string())?;
-    let (header, body) = text
-        .split_once('\n')
-        .ok_or_else(|| "it has no header line".to_string())?;
-    let digest = header
-        .strip_prefix(HEADER)
-        .ok_or_else(|| "its header is not nsfleet's".to_string())?;
-    let body = body.strip_suffix('\n').unwrap_or(body);
-    if hex(&Sha256::digest(body.as_bytes())) != digest {
-        return Err("its checksum does not match: truncated or edited".to_string());
-    }
+    let (body, digest) = sealed::unseal(HEADER, bytes)?;
     let mut record: Record =
         serde_json::from_str(body).map_err(|e| format!("its body does not parse: {e}"))?;
     record.digest = digest.to_string();
     Ok(record)
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 pub fn encode_hex(bytes: &[u8]) -> String {
-    hex(bytes)
+    sealed::hex(bytes)
 }
 
 pub fn decode_hex(text: &str) -> Option<Vec<u8>> {
