@@ -82,16 +82,8 @@ pub async fn run(plan: &Plan) -> bool {
     let several_hosts = plan.hosts.len() > 1;
     let text = plan.format == OutputFormat::Text;
     let context = CallContext {
-        // One command per process: the token may live as long as the process, which keeps the
-        // context `Copy` for every command.
-        authorization: plan
-            .security
-            .authorization
-            .clone()
-            .map(|value| &*Box::leak(Box::new(value))),
-        timeout: plan.timeout,
-        text_output: text,
         live_ping: text && !several_hosts && matches!(plan.action, Action::Ping(_)),
+        ..CallContext::for_command(&plan.security, plan.timeout, text)
     };
     let mut printer = Printer::new(plan.format, several_hosts);
     // A batch on several hosts is a long fleet operation: a line per host as its work starts and ends,

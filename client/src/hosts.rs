@@ -64,15 +64,11 @@ fn list(cli: &Cli) -> Result<bool, String> {
             .collect::<Result<_, _>>()
             .map_err(|error| error.to_string())?
     };
-    let context = CallContext {
-        authorization: security
-            .authorization
-            .clone()
-            .map(|value| &*Box::leak(Box::new(value))),
-        timeout: global.timeout.unwrap_or(DEFAULT_TIMEOUT),
-        text_output: global.output == OutputFormat::Text,
-        live_ping: false,
-    };
+    let context = CallContext::for_command(
+        &security,
+        global.timeout.unwrap_or(DEFAULT_TIMEOUT),
+        global.output == OutputFormat::Text,
+    );
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

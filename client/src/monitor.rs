@@ -107,15 +107,11 @@ fn monitor(cli: &Cli, args: &MonitorArgs) -> Result<bool, String> {
     let security: &'static ClientSecurity =
         Box::leak(Box::new(options.load().map_err(|error| error.to_string())?));
     let hosts = crate::plan::hosts(global, &options).map_err(|error| error.to_string())?;
-    let context = CallContext {
-        authorization: security
-            .authorization
-            .clone()
-            .map(|value| &*Box::leak(Box::new(value))),
-        timeout: global.timeout.unwrap_or(MAX_CONNECT_TIMEOUT),
-        text_output: global.output == OutputFormat::Text,
-        live_ping: false,
-    };
+    let context = CallContext::for_command(
+        security,
+        global.timeout.unwrap_or(MAX_CONNECT_TIMEOUT),
+        global.output == OutputFormat::Text,
+    );
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

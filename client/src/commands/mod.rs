@@ -48,6 +48,24 @@ pub struct CallContext {
 }
 
 impl CallContext {
+    /// The context of one command. One command per process: the token may live as long as the
+    /// process, which keeps the context `Copy` for every host's call.
+    pub(crate) fn for_command(
+        security: &crate::connect::ClientSecurity,
+        timeout: Duration,
+        text_output: bool,
+    ) -> Self {
+        Self {
+            authorization: security
+                .authorization
+                .clone()
+                .map(|value| &*Box::leak(Box::new(value))),
+            timeout,
+            text_output,
+            live_ping: false,
+        }
+    }
+
     /// This context with `host`'s own token, when the inventory gives it one.
     pub(crate) fn for_host(self, host: &crate::connect::Host) -> Self {
         match host.own_security() {

@@ -202,16 +202,11 @@ fn read_hosts(hosts: &[(String, Host)], global: &GlobalOptions) -> Result<Graph,
             fail(&format!("nsfleet: {error}"));
             EXIT_FAILED
         })?;
-    let context = CallContext {
-        // One command per process, as in app.rs: the token lives as long as the process.
-        authorization: security
-            .authorization
-            .clone()
-            .map(|value| &*Box::leak(Box::new(value))),
-        timeout: global.timeout.unwrap_or(calls::DEFAULT_TIMEOUT),
-        text_output: true,
-        live_ping: false,
-    };
+    let context = CallContext::for_command(
+        &security,
+        global.timeout.unwrap_or(calls::DEFAULT_TIMEOUT),
+        true,
+    );
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

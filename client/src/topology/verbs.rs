@@ -298,16 +298,11 @@ pub(super) fn caller(
             return None;
         }
     };
-    let context = CallContext {
-        // One command per process, as in app.rs: the token lives as long as the process.
-        authorization: security
-            .authorization
-            .clone()
-            .map(|value| &*Box::leak(Box::new(value))),
-        timeout: global.timeout.unwrap_or(default_timeout),
-        text_output: global.output == OutputFormat::Text,
-        live_ping: false,
-    };
+    let context = CallContext::for_command(
+        &security,
+        global.timeout.unwrap_or(default_timeout),
+        global.output == OutputFormat::Text,
+    );
     Some(Caller {
         security,
         context,
