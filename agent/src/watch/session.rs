@@ -1,6 +1,6 @@
 //! One watcher: its namespaces, their sockets and readers, the snapshot, the namespace poll and NAT.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
 use std::sync::Arc;
 
@@ -173,7 +173,9 @@ async fn poll_namespaces(
         let registry = registry.clone();
         tokio::task::spawn_blocking(move || registry.list()).await
     };
-    let listed: HashMap<String, u64> = match listing {
+    // In name order: namespaces that appeared since the last poll are reported in an order that does not
+    // change from one run to the next.
+    let listed: BTreeMap<String, u64> = match listing {
         Ok(Ok(listed)) => listed
             .into_iter()
             .map(|info| (info.name.to_string(), info.inode))
