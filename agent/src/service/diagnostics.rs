@@ -80,17 +80,7 @@ pub(super) fn parse(request: &pb::PingRequest) -> Result<(NamespaceRef, PingPara
             format!("{interval_ms} is below the minimum {MIN_INTERVAL_MS}"),
         ));
     }
-    let timeout_ms = if request.timeout_ms == 0 {
-        1000
-    } else {
-        request.timeout_ms
-    };
-    if timeout_ms > MAX_TIMEOUT_MS {
-        return Err(FieldError::new(
-            "timeout_ms",
-            format!("{timeout_ms} is above the maximum {MAX_TIMEOUT_MS}"),
-        ));
-    }
+    let timeout_ms = timeout_ms(request.timeout_ms)?;
     let payload_size = if request.payload_size == 0 {
         56
     } else {
@@ -162,17 +152,7 @@ pub(super) fn parse_tcp_connect(
         .ok_or_else(|| {
             FieldError::new("port", format!("{} is out of range 1-65535", request.port))
         })?;
-    let timeout_ms = if request.timeout_ms == 0 {
-        1000
-    } else {
-        request.timeout_ms
-    };
-    if timeout_ms > MAX_TIMEOUT_MS {
-        return Err(FieldError::new(
-            "timeout_ms",
-            format!("{timeout_ms} is above the maximum {MAX_TIMEOUT_MS}"),
-        ));
-    }
+    let timeout_ms = timeout_ms(request.timeout_ms)?;
     Ok(TcpConnectTarget {
         namespace,
         target: SocketAddr::new(address, port),
@@ -265,4 +245,16 @@ impl DiagnosticsService for DiagnosticsApi {
             elapsed_ms: outcome.elapsed.as_secs_f64() * 1000.0,
         }))
     }
+}
+
+/// `timeout_ms` as Ping and TcpConnect both define it: 0 = 1000, at most [`MAX_TIMEOUT_MS`].
+fn timeout_ms(given: u32) -> Result<u32, FieldError> {
+    let timeout_ms = if given == 0 { 1000 } else { given };
+    if timeout_ms > MAX_TIMEOUT_MS {
+        return Err(FieldError::new(
+            "timeout_ms",
+            format!("{timeout_ms} is above the maximum {MAX_TIMEOUT_MS}"),
+        ));
+    }
+    Ok(timeout_ms)
 }
