@@ -9,7 +9,7 @@ use super::{
     calls::{self, Caller, DEFAULT_APPLY_TIMEOUT},
     render::{changes_text, plan_header, summary, Style},
     targets::Target,
-    verbs::{emit, emit_failure, plans, prepare, write_err, write_out, Tally, EXIT_FAILED},
+    verbs::{emit, plan_every_host, prepare, write_err, write_out, Tally, EXIT_FAILED},
 };
 use crate::{
     cli::{ApplyArgs, GlobalOptions, OutputFormat},
@@ -31,22 +31,9 @@ pub async fn apply(args: &ApplyArgs, global: &GlobalOptions) -> u8 {
     };
     let text = global.output == OutputFormat::Text;
     let style = Style::for_stdout();
-    let planned = plans(&caller, &targets).await;
-    // Validate everything, then change anything: one host that cannot plan stops them all.
-    if planned.iter().any(Result::is_err) {
-        for (target, result) in targets.iter().zip(&planned) {
-            let failure = match result {
-                Err(failure) => failure.clone(),
-                Ok(_) => HostFailure::new(
-                    tonic::Code::Aborted,
-                    "not applied: the plan failed on another host",
-                ),
-            };
-            emit_failure(global.output, &target.name, &failure);
-        }
+    let Some(planned) = plan_every_host(&caller, &targets, global.output).await else {
         return EXIT_FAILED;
-    }
-    let planned: Vec<PlanTopologyResponse> = planned.into_iter().flatten().collect();
+    };
     let total: usize = planned.iter().map(|plan| plan.changes.len()).sum();
     if text {
         for (target, plan) in targets.iter().zip(&planned) {

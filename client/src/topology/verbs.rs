@@ -117,6 +117,30 @@ async fn plan(args: &PlanArgs, global: &GlobalOptions) -> u8 {
     outcome.status(args.detailed_exitcode)
 }
 
+/// Every host's plan, or none: validate everything, then change anything. When one host cannot plan,
+/// each host's line says why (the others `ABORTED`) and nothing is returned.
+pub(super) async fn plan_every_host(
+    caller: &Caller,
+    targets: &[Target],
+    output: OutputFormat,
+) -> Option<Vec<PlanTopologyResponse>> {
+    let planned = plans(caller, targets).await;
+    if planned.iter().any(Result::is_err) {
+        for (target, result) in targets.iter().zip(&planned) {
+            let failure = match result {
+                Err(failure) => failure.clone(),
+                Ok(_) => HostFailure::new(
+                    tonic::Code::Aborted,
+                    "not applied: the plan failed on another host",
+                ),
+            };
+            emit_failure(output, &target.name, &failure);
+        }
+        return None;
+    }
+    Some(planned.into_iter().flatten().collect())
+}
+
 pub(super) async fn plans(
     caller: &Caller,
     targets: &[Target],

@@ -23,7 +23,7 @@ use super::{
     calls::{Caller, DEFAULT_APPLY_TIMEOUT},
     render::summary,
     targets::Target,
-    verbs::{emit_failure, plans, prepare, write_err, write_out, EXIT_FAILED, EXIT_OK},
+    verbs::{plan_every_host, prepare, write_err, write_out, EXIT_FAILED, EXIT_OK},
 };
 use crate::{
     cli::{ApplyArgs, GlobalOptions, OutputFormat},
@@ -85,21 +85,9 @@ pub async fn apply_confirmed(args: &ApplyArgs, global: &GlobalOptions, timeout: 
         return EXIT_FAILED;
     };
     caller.force |= args.allow_mgmt_change;
-    let planned = plans(&caller, &targets).await;
-    if planned.iter().any(Result::is_err) {
-        for (target, result) in targets.iter().zip(&planned) {
-            let failure = match result {
-                Err(failure) => failure.clone(),
-                Ok(_) => HostFailure::new(
-                    tonic::Code::Aborted,
-                    "not applied: the plan failed on another host",
-                ),
-            };
-            emit_failure(global.output, &target.name, &failure);
-        }
+    let Some(planned) = plan_every_host(&caller, &targets, global.output).await else {
         return EXIT_FAILED;
-    }
-    let planned: Vec<PlanTopologyResponse> = planned.into_iter().flatten().collect();
+    };
     let rollout = Rollout {
         args,
         caller: &caller,
