@@ -4,11 +4,13 @@
 //! - [`spec`]: what a rule is ([`NatRuleSpec`]) and its stable id; [`validate`]: the pure checks the gRPC
 //!   layer runs before anything touches the kernel.
 //! - [`NatBackend`]: the narrow interface the service uses, so a pure-netlink backend can replace nft.
-//! - [`NftBackend`]: the implementation over `nft -j` (table layout and comment format in
-//!   `nft_rule.rs`, id scheme in [`spec`]); `conntrack.rs` flushes a deleted rule's conntrack entries.
+//! - [`NftBackend`]: the implementation on nftables' JSON (table layout and comment format in
+//!   `nft_rule.rs`, id scheme in [`spec`]), run by libnftables in process or by `nft -j`
+//!   (`nft_runner.rs`); `conntrack.rs` flushes a deleted rule's conntrack entries.
 //!
-//! Threading: every call is blocking and acts in the network namespace of the calling thread (`nft`
-//! inherits it, the ctnetlink socket is opened on it). The agent enters the namespace first.
+//! Threading: every call is blocking and acts in the network namespace of the calling thread
+//! (libnftables and the ctnetlink socket open their sockets on it, an `nft` child inherits it). The
+//! agent enters the namespace first.
 //!
 //! Mapping to gRPC codes: `Invalid` -> INVALID_ARGUMENT; `NotFound` -> NOT_FOUND (or `changed: false`
 //! with `ignore_missing`); `Conflict` -> ALREADY_EXISTS; `NftMissing` -> FAILED_PRECONDITION; `NftFailed`
@@ -19,8 +21,10 @@
 
 mod conntrack;
 mod error;
+mod libnftables;
 mod nft;
 mod nft_rule;
+mod nft_runner;
 pub mod spec;
 pub mod validate;
 
@@ -85,7 +89,7 @@ pub struct ForeignRule {
 /// The NAT operations the service needs.
 pub trait NatBackend: Send + Sync {
     /// All calls are blocking and are made on a thread that is already inside the target network
-    /// namespace (the agent does the setns; `nft` inherits the namespace of the thread that spawns it).
+    /// namespace (the agent does the setns; nftables works in the namespace of the calling thread).
     ///
     /// nsfleet's rules, and how the table drifted from what nsfleet made.
     fn listing(&self) -> Result<NatListing, NatError>;
@@ -95,7 +99,7 @@ pub trait NatBackend: Send + Sync {
         Ok(self.listing()?.rules)
     }
 
-    /// Validates and adds rules in one atomic transaction (one `nft` run to read the table, one to
+    /// Validates and adds rules in one atomic transaction (one nftables run to read the table, one to
     /// change it), in order: all of them or, on any error, none. A rule identical to one already there,
     /// or to an earlier one of the same call, changes nothing. One outcome per rule, in order.
     fn add_all(&self, rules: &[(NatRuleSpec, String)]) -> Result<Vec<AddOutcome>, NatError>;

@@ -1,9 +1,7 @@
-//! [`NatBackend`] on the `nft` command: JSON built with the `nftables` crate, one `nft -j -f -` batch per
-//! change. `nft` joins the network namespace of the thread that spawns it, which is the caller's.
+//! [`NatBackend`] on nftables' JSON: built with the `nftables` crate, one batch per change, run by
+//! libnftables or the `nft` command ([`NftRunner`]) in the network namespace of the calling thread.
 
 use std::ffi::OsString;
-use std::io::{self, Write};
-use std::process::{Command, Stdio};
 use std::sync::Mutex;
 
 use nftables::batch::Batch;
@@ -14,27 +12,23 @@ use nftables::types::NfFamily;
 use super::conntrack;
 use super::error::NatError;
 use super::nft_rule::{self, TABLE};
+use super::nft_runner::{NftCommand, NftRunner};
 use super::spec::{NatRule, NatRuleSpec};
 use super::validate::{validate_comment, validate_spec};
 use super::{AddOutcome, DeleteOutcome, ForeignRule, NatBackend, NatListing};
 
-const NFT: &str = "nft";
-
-/// Checks that `nft` runs and reads JSON. The agent calls it at start, so a host without nftables gets
-/// one clear error instead of a failure on the first NAT request. Changes nothing.
-pub fn nft_available() -> Result<(), NatError> {
-    run_nft(
-        std::ffi::OsStr::new(NFT),
-        &["-j", "-c", "-f", "-"],
-        Some(br#"{"nftables": []}"#),
-        "checking nft",
-    )?;
-    Ok(())
+/// Checks that nftables runs and reads JSON, in the calling thread's namespace, and says through what.
+/// The agent calls it at start, so a host without nftables gets one clear error instead of a failure on
+/// the first NAT request. Changes nothing.
+pub fn nft_available() -> Result<String, NatError> {
+    let runner = NftRunner::detect();
+    runner.run(NftCommand::Check, "checking nftables")?;
+    Ok(runner.describe())
 }
 
-/// NAT rules in table `inet nsfleet` through the `nft` binary.
+/// NAT rules in table `inet nsfleet`.
 pub struct NftBackend {
-    program: OsString,
+    runner: NftRunner,
     /// Holds list-then-change sequences together, so two requests of this agent cannot both decide a rule
     /// is missing and add it twice. Another process editing the table at the same time is not covered.
     serialize: Mutex<()>,
@@ -47,14 +41,19 @@ impl Default for NftBackend {
 }
 
 impl NftBackend {
+    /// Through libnftables when it loads, else the `nft` command.
     pub fn new() -> Self {
-        Self::with_program(NFT)
+        Self::with_runner(NftRunner::detect())
     }
 
-    /// Uses another `nft` binary (a path, or a name looked up in PATH).
+    /// Always through this `nft` binary (a path, or a name looked up in PATH).
     pub fn with_program(program: impl Into<OsString>) -> Self {
+        Self::with_runner(NftRunner::process(program))
+    }
+
+    fn with_runner(runner: NftRunner) -> Self {
         Self {
-            program: program.into(),
+            runner,
             serialize: Mutex::new(()),
         }
     }
@@ -66,15 +65,10 @@ impl NftBackend {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Every rule of the table (ours and anyone else's), or `None` when the table does not exist.
-    fn installed(&self) -> Result<Option<Vec<InstalledRule>>, NatError> {
+    /// The table's rules (ours and anyone else's) and chains, or `None` when the table does not exist.
+    fn installed(&self) -> Result<Option<InstalledTable>, NatError> {
         const CONTEXT: &str = "listing table inet nsfleet";
-        let listing = match run_nft(
-            &self.program,
-            &["-j", "list", "table", "inet", TABLE],
-            None,
-            CONTEXT,
-        ) {
+        let listing = match self.runner.run(NftCommand::ListTable, CONTEXT) {
             Ok(listing) => listing,
             Err(NatError::NftFailed { stderr, .. })
                 if stderr.contains("No such file or directory") =>
@@ -93,11 +87,11 @@ impl NftBackend {
 
     fn apply(&self, batch: Batch<'_>, context: &str) -> Result<(), NatError> {
         let payload =
-            serde_json::to_vec(&batch.to_nftables()).map_err(|e| NatError::NftOutput {
+            serde_json::to_string(&batch.to_nftables()).map_err(|e| NatError::NftOutput {
                 context: context.into(),
                 reason: format!("cannot serialize the batch: {e}"),
             })?;
-        run_nft(&self.program, &["-j", "-f", "-"], Some(&payload), context)?;
+        self.runner.run(NftCommand::Apply(&payload), context)?;
         Ok(())
     }
 }
@@ -115,7 +109,7 @@ impl NatBackend for NftBackend {
             });
         };
         let mut listing = NatListing::default();
-        for rule in installed {
+        for rule in installed.rules {
             match rule.owned {
                 Some(OwnedRule {
                     id,
@@ -160,14 +154,24 @@ impl NatBackend for NftBackend {
             wanted.push((id, spec, comment.as_str()));
         }
         let _serialized = self.lock();
-        let installed = self.installed()?.unwrap_or_default();
+        let installed = self.installed()?;
         // What each wanted rule turned out to be: already there, or new in this transaction.
         let mut outcomes: Vec<AddOutcome> = Vec::with_capacity(wanted.len());
         let mut batch = Batch::new();
-        batch.add(NfListObject::Table(nft_rule::table()));
-        for chain in nft_rule::base_chains() {
-            batch.add(NfListObject::Chain(chain));
+        if installed.is_none() {
+            batch.add(NfListObject::Table(nft_rule::table()));
         }
+        // Only the missing ones: adding a base chain that exists is a no-op, but the kernel then makes
+        // the socket's close wait 10-20 ms (measured on 6.18), which every add would pay.
+        for chain in nft_rule::base_chains() {
+            let present = installed
+                .as_ref()
+                .is_some_and(|table| table.chains.iter().any(|name| *name == chain.name));
+            if !present {
+                batch.add(NfListObject::Chain(chain));
+            }
+        }
+        let installed = installed.map(|table| table.rules).unwrap_or_default();
         let mut added: Vec<NatRuleSpec> = Vec::new();
         for (id, spec, comment) in wanted {
             if let Some(existing) = existing_rule(&installed, &id, &spec)? {
@@ -237,7 +241,10 @@ impl NatBackend for NftBackend {
         ignore_missing: bool,
     ) -> Result<Vec<DeleteOutcome>, NatError> {
         let _serialized = self.lock();
-        let installed = self.installed()?.unwrap_or_default();
+        let installed = self
+            .installed()?
+            .map(|table| table.rules)
+            .unwrap_or_default();
         let rule_count = installed.len();
         let mut targets: Vec<Option<&InstalledRule>> = Vec::with_capacity(ids.len());
         let mut batch = Batch::new();
@@ -377,6 +384,13 @@ fn existing_rule(
     Ok(None)
 }
 
+/// Table `inet nsfleet` as listed.
+struct InstalledTable {
+    rules: Vec<InstalledRule>,
+    /// The names of its chains, whatever they are.
+    chains: Vec<String>,
+}
+
 /// One rule of table `inet nsfleet` as listed.
 struct InstalledRule {
     chain: String,
@@ -402,13 +416,18 @@ struct Decoded {
 
 /// Reads the rules out of `nft -j list table` output. Objects are taken one by one, so a rule whose
 /// expressions the crate cannot parse is still seen (and counted), just not decoded.
-fn parse_listing(listing: &str) -> Result<Vec<InstalledRule>, String> {
+fn parse_listing(listing: &str) -> Result<InstalledTable, String> {
     let document: serde_json::Value =
         serde_json::from_str(listing).map_err(|e| format!("not JSON: {e}"))?;
     let objects = document
         .get("nftables")
         .and_then(serde_json::Value::as_array)
         .ok_or("no \"nftables\" array")?;
+    let chains = objects
+        .iter()
+        .filter_map(|object| object.get("chain")?.get("name")?.as_str())
+        .map(str::to_string)
+        .collect();
     let mut rules = Vec::new();
     for rule in objects.iter().filter_map(|object| object.get("rule")) {
         let chain = rule
@@ -435,7 +454,7 @@ fn parse_listing(listing: &str) -> Result<Vec<InstalledRule>, String> {
             owned,
         });
     }
-    Ok(rules)
+    Ok(InstalledTable { rules, chains })
 }
 
 fn decode_expressions(expressions: Option<&serde_json::Value>) -> Result<Decoded, String> {
@@ -447,63 +466,6 @@ fn decode_expressions(expressions: Option<&serde_json::Value>) -> Result<Decoded
         spec,
         packets,
         bytes,
-    })
-}
-
-/// Runs nft with `args`, feeding `stdin`; returns its stdout. `LC_ALL=C` keeps error texts matchable.
-fn run_nft(
-    program: &std::ffi::OsStr,
-    args: &[&str],
-    stdin: Option<&[u8]>,
-    context: &str,
-) -> Result<String, NatError> {
-    let mut child = Command::new(program)
-        .args(args)
-        .env("LC_ALL", "C")
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied => {
-                NatError::NftMissing { source: e }
-            }
-            _ => NatError::NftFailed {
-                context: context.into(),
-                stderr: format!("cannot start nft: {e}"),
-            },
-        })?;
-    // nft reads all of its input before it writes anything, so writing first cannot deadlock.
-    let write_result = match (stdin, child.stdin.take()) {
-        (Some(input), Some(mut pipe)) => pipe.write_all(input),
-        _ => Ok(()),
-    };
-    let output = child.wait_with_output().map_err(|e| NatError::NftFailed {
-        context: context.into(),
-        stderr: format!("waiting for nft: {e}"),
-    })?;
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
-        return Err(NatError::NftFailed {
-            context: context.into(),
-            stderr: if stderr.is_empty() {
-                format!("nft exited with {}", output.status)
-            } else {
-                stderr
-            },
-        });
-    }
-    write_result.map_err(|e| NatError::NftFailed {
-        context: context.into(),
-        stderr: format!("writing to nft: {e}"),
-    })?;
-    String::from_utf8(output.stdout).map_err(|e| NatError::NftOutput {
-        context: context.into(),
-        reason: format!("not UTF-8: {e}"),
     })
 }
 

@@ -537,7 +537,10 @@ async fn routes(
         .await;
     // nft is the one external program the agent needs; without it everything but NAT still works.
     let nat_unavailable = match tokio::task::spawn_blocking(nft_available).await {
-        Ok(Ok(())) => None,
+        Ok(Ok(through)) => {
+            tracing::info!(%through, "NAT rules go through nftables");
+            None
+        }
         Ok(Err(e)) => Some(e.to_string()),
         Err(e) => Some(format!("the nft check did not finish: {e}")),
     };

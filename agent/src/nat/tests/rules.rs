@@ -73,10 +73,24 @@ fn comment_of_oracle_rule(rule: &serde_json::Value) -> &str {
 }
 
 #[test]
-fn nat_rules_round_trip_through_the_kernel() {
+fn nat_rules_round_trip_through_libnftables() {
+    let through = NetnsThread::new().run(|| crate::nat::nft_available().unwrap());
+    assert!(
+        through.contains("libnftables"),
+        "libnftables1 comes with nftables, but the agent would use {through}"
+    );
+    rules_round_trip_through_the_kernel(NftBackend::new);
+}
+
+#[test]
+fn nat_rules_round_trip_through_the_nft_command() {
+    rules_round_trip_through_the_kernel(|| NftBackend::with_program("nft"));
+}
+
+fn rules_round_trip_through_the_kernel(backend: fn() -> NftBackend) {
     let namespace = NetnsThread::new();
-    namespace.run(|| {
-        let backend = NftBackend::new();
+    namespace.run(move || {
+        let backend = backend();
         assert_eq!(
             backend.list().unwrap(),
             vec![],
@@ -182,6 +196,26 @@ fn nat_rules_round_trip_through_the_kernel() {
             Err(NatError::NotFound { id }) => assert_eq!(id, specs[0].id()),
             other => panic!("expected NotFound, got {other:?}"),
         }
+    });
+}
+
+#[test]
+fn nat_add_recreates_a_base_chain_deleted_by_hand() {
+    let namespace = NetnsThread::new();
+    namespace.run(|| {
+        let backend = NftBackend::new();
+        let specs = every_kind();
+        backend.add(&specs[0], "").unwrap();
+        sh("nft delete chain inet nsfleet prerouting");
+        let dnat = &specs[5];
+        assert!(backend.add(dnat, "").unwrap().changed);
+        let listed = backend.list().unwrap();
+        assert_eq!(listed.len(), 2, "{listed:?}");
+        let table = sh("nft list table inet nsfleet");
+        assert!(
+            table.contains("type nat hook prerouting priority dstnat; policy accept;"),
+            "{table}"
+        );
     });
 }
 
