@@ -5,6 +5,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 
 use super::netns::{conntrack_udp_dports, sh, wait_until, NetnsThread};
+use crate::nat::conntrack::no_tracked_flows;
 use crate::nat::{IpPrefix, NatBackend, NatProtocol, NatRuleSpec, NftBackend, PortRange};
 
 fn send_udp(from: &str, to: &str) {
@@ -33,6 +34,11 @@ fn nat_deleting_source_nat_rules_flushes_their_conntrack_entries() {
             ip addr add 203.0.113.9/32 dev lo
             ip addr add 203.0.113.10/32 dev lo
             ip -6 addr add 2001:db8:9::9/128 dev lo");
+        // The count is this namespace's: other tests' flows, in parallel, do not show here.
+        assert!(
+            no_tracked_flows(),
+            "a new namespace tracks nothing, so a flush skips its dump"
+        );
         let backend = NftBackend::new();
         let masquerade = NatRuleSpec::Masquerade {
             source: prefix("203.0.113.9", 32),
@@ -63,6 +69,7 @@ fn nat_deleting_source_nat_rules_flushes_their_conntrack_entries() {
         wait_until("the four conntrack entries", || {
             entries("ipv4") == [7000, 7001, 7002] && entries("ipv6") == [7003]
         });
+        assert!(!no_tracked_flows(), "flows are tracked: a flush must dump");
         let packets_of = |spec: &NatRuleSpec| {
             let rules = backend.list().unwrap();
             rules
