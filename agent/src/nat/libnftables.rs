@@ -61,13 +61,17 @@ impl Libnftables {
     }
 
     fn load() -> Result<Libnftables, String> {
-        // SAFETY: dlopen with a constant NUL-terminated name; the handle is never closed, so the
-        // function pointers taken from it stay valid for the life of the process.
-        let handle = unsafe { libc::dlopen(SONAME.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
+        Self::load_from(SONAME)
+    }
+
+    fn load_from(soname: &CStr) -> Result<Libnftables, String> {
+        // SAFETY: dlopen with a NUL-terminated name; the handle is never closed, so the function
+        // pointers taken from it stay valid for the life of the process.
+        let handle = unsafe { libc::dlopen(soname.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
         if handle.is_null() {
             return Err(format!(
                 "{} cannot be loaded: {}",
-                SONAME.to_string_lossy(),
+                soname.to_string_lossy(),
                 last_dl_error()
             ));
         }
@@ -78,7 +82,7 @@ impl Libnftables {
                 if address.is_null() {
                     return Err(format!(
                         "{} has no symbol {}",
-                        SONAME.to_string_lossy(),
+                        soname.to_string_lossy(),
                         $name
                     ));
                 }
@@ -173,4 +177,30 @@ fn last_dl_error() -> String {
     // SAFETY: dlerror returns NULL or a NUL-terminated string valid until the next dl* call, and the
     // text is copied before any other.
     unsafe { copy_string(libc::dlerror()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nat_library_that_does_not_load_says_which_and_why() {
+        let Err(reason) = Libnftables::load_from(c"libnftables-nsfleet-test-missing.so.1") else {
+            panic!("a library that does not exist loaded");
+        };
+        assert!(
+            reason.starts_with("libnftables-nsfleet-test-missing.so.1 cannot be loaded: "),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn nat_library_runs_a_command_and_reports_errors_as_nft_does() {
+        let library = Libnftables::get().expect("libnftables1 comes with nftables");
+        let checked = library.run(r#"{"nftables": []}"#, true).unwrap();
+        assert!(checked.ok, "{}", checked.error);
+        let refused = library.run("this is not nft", true).unwrap();
+        assert!(!refused.ok);
+        assert!(refused.error.contains("syntax error"), "{}", refused.error);
+    }
 }

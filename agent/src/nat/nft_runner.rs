@@ -32,7 +32,11 @@ pub(super) enum NftRunner {
 impl NftRunner {
     /// libnftables if it loads and reads JSON (it can be built without), else `nft` from PATH.
     pub(super) fn detect() -> Self {
-        let usable = Libnftables::get().and_then(|library| {
+        Self::choose(Libnftables::get())
+    }
+
+    fn choose(loaded: Result<&'static Libnftables, String>) -> Self {
+        let usable = loaded.and_then(|library| {
             let checked = library.run(EMPTY_BATCH, true)?;
             if checked.ok {
                 Ok(library)
@@ -167,4 +171,22 @@ fn run_nft(
         context: context.into(),
         reason: format!("not UTF-8: {e}"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nat_runner_falls_back_to_the_nft_command_without_the_library() {
+        let runner = NftRunner::choose(Err("libnftables.so.1 cannot be loaded".into()));
+        assert_eq!(runner.describe(), "the nft command");
+    }
+
+    #[test]
+    fn nat_runner_uses_the_library_when_it_reads_json() {
+        let library = Libnftables::get().expect("libnftables1 comes with nftables");
+        let runner = NftRunner::choose(Ok(library));
+        assert_eq!(runner.describe(), "libnftables in the agent's process");
+    }
 }
