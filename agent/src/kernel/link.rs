@@ -57,19 +57,25 @@ pub struct Link {
     pub vxlan: Option<super::vxlan::VxlanInfo>,
 }
 
-pub fn list(socket: &RouteSocket) -> Result<Vec<Link>, KernelError> {
-    // Nothing here reads counters: without them each link's answer is about half as long to send and
-    // to parse, which a plan reading every namespace of a topology feels.
+/// Nothing here reads counters: without them each link's answer is about half as long to send and to
+/// parse, which a plan reading every namespace feels, and so does every single call (a `link set` reads
+/// its link twice), since the kernel also skips summing the per-CPU counters.
+fn query_without_stats() -> LinkMessage {
     let mut query = LinkMessage::default();
     query
         .attributes
         .push(LinkAttribute::ExtMask(vec![LinkExtentMask::SkipStats]));
+    query
+}
+
+pub fn list(socket: &RouteSocket) -> Result<Vec<Link>, KernelError> {
+    let query = query_without_stats();
     let messages = request::dump(socket, RouteNetlinkMessage::GetLink(query), "dump links")?;
     Ok(messages.iter().filter_map(link_of).collect())
 }
 
 pub fn get_by_name(socket: &RouteSocket, name: &str) -> Result<Option<Link>, KernelError> {
-    let mut query = LinkMessage::default();
+    let mut query = query_without_stats();
     query
         .attributes
         .push(LinkAttribute::IfName(name.to_string()));
@@ -77,7 +83,7 @@ pub fn get_by_name(socket: &RouteSocket, name: &str) -> Result<Option<Link>, Ker
 }
 
 pub fn get_by_index(socket: &RouteSocket, index: u32) -> Result<Option<Link>, KernelError> {
-    let mut query = LinkMessage::default();
+    let mut query = query_without_stats();
     query.header.index = index;
     get(socket, query, format!("get link #{index}"))
 }
