@@ -255,7 +255,7 @@ fn with_the_option_a_sandboxed_agent_mounts_where_the_host_sees_and_uses_them() 
     // `ip netns exec` on the host enters the namespace through the agent's mount: it is the real one.
     let ping = host.ping("seen", "192.0.2.1", None);
     assert!(ping.success(), "{ping}");
-    // The unit's capabilities are enough for the rest: NAT through `nft`, the ping RPC's raw sockets.
+    // The unit's capabilities are enough for the rest: NAT through libnftables, the ping RPC's raw sockets.
     agent.cli("nat add masquerade from 192.0.2.0/24 oif v-host");
     let ruleset = host.run_ok("", &["nft", "list", "ruleset"]);
     assert!(ruleset.contains("masquerade"), "{ruleset}");
