@@ -7,10 +7,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use clap::Parser;
-
 use crate::{
-    cli::{Cli, Object, OutputFormat},
+    cli::{Object, OutputFormat},
     commands::{self, Action, CallContext, Outcome},
     connect::{ClientSecurity, Host},
     failure::HostFailure,
@@ -27,7 +25,7 @@ const EXIT_USAGE: u8 = 2;
 
 pub fn main() -> ExitCode {
     // clap prints its own usage errors and exits with status 2.
-    let cli = Cli::parse();
+    let cli = crate::command_line::parse();
     // Before any runtime exists: starting a lab's hosts forks.
     if let Object::Lab(verb) = &cli.object {
         return crate::lab::run(verb, cli.global.output);

@@ -11,6 +11,7 @@
 pub mod app;
 pub mod batch;
 pub mod cli;
+pub mod command_line;
 pub mod commands;
 pub mod connect;
 pub mod failure;

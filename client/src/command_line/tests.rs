@@ -1,0 +1,161 @@
+use clap::CommandFactory;
+
+use super::*;
+
+fn args(line: &str) -> Vec<OsString> {
+    std::iter::once("nsfleet")
+        .chain(line.split_whitespace())
+        .map(OsString::from)
+        .collect()
+}
+
+/// The narrow parse gives what the whole tree gives: the same `Cli`, or the same error.
+fn same_as_the_whole_tree(line: &str) {
+    let args = args(line);
+    match (try_parse_from(&args), Cli::try_parse_from(&args)) {
+        (Ok(narrow), Ok(whole)) => {
+            assert_eq!(format!("{narrow:?}"), format!("{whole:?}"), "{line}")
+        }
+        (Err(narrow), Err(whole)) => {
+            assert_eq!(narrow.kind(), whole.kind(), "{line}");
+            assert_eq!(
+                narrow.render().to_string(),
+                whole.render().to_string(),
+                "{line}"
+            );
+        }
+        (narrow, whole) => panic!("{line}: narrow {narrow:?}, whole tree {whole:?}"),
+    }
+}
+
+fn narrowed_to(line: &str) -> Option<String> {
+    let command = narrow_command(&args(line))?;
+    let names: Vec<&str> = command.get_subcommands().map(Command::get_name).collect();
+    assert_eq!(names.len(), 1, "{line}: {names:?}");
+    Some(names[0].to_string())
+}
+
+#[test]
+fn the_name_is_the_one_cli_declares() {
+    assert_eq!(Cli::command().get_name(), NAME);
+}
+
+#[test]
+fn the_object_is_found_past_the_global_options() {
+    for (line, object) in [
+        ("netns list", "netns"),
+        ("-n netns1 link set ceth1 up", "link"),
+        ("-nnetns1 addr add 172.20.0.11/16 dev ceth1", "address"),
+        ("-4 -o json r", "route"),
+        ("-46 neigh", "neighbour"),
+        ("-o json --host unix:/run/a.sock,unix:/run/b.sock nat add masquerade from 172.20.0.0/16", "nat"),
+        ("--host=unix:/x --timeout 2.5 --force l del veth1", "link"),
+        ("--ca ca.pem --cert c.pem --key k.pem --token-file t forwarding", "forwarding"),
+        ("--inventory hosts.yaml --host @web ping 192.0.2.1 -c 1", "ping"),
+        ("-n link link list", "link"),
+    ] {
+        assert_eq!(narrowed_to(line).as_deref(), Some(object), "{line}");
+    }
+}
+
+#[test]
+fn anything_uncertain_goes_to_the_whole_tree() {
+    for line in [
+        "",
+        "--help",
+        "-h link",
+        "-V",
+        "--version",
+        "li list",
+        "help link",
+        "-- netns",
+        "- netns",
+        "--no-such-option netns",
+        "-x netns",
+        "-n",
+        "--host",
+        "-o json",
+    ] {
+        assert_eq!(narrowed_to(line), None, "{line:?}");
+    }
+}
+
+#[test]
+fn the_narrow_parse_matches_the_whole_tree() {
+    for line in [
+        "netns add netns1",
+        "netns",
+        "netns list -o json",
+        "link add veth1 type veth peer name ceth1",
+        "link set ceth1 netns netns1",
+        "-n netns1 link list",
+        "link list -n netns1 -o json",
+        "-n netns1 addr add 172.20.0.11/16 dev ceth1",
+        "-n netns1 link set ceth1 up",
+        "addr add 172.20.0.10/16 brd + dev br0",
+        "-n netns1 route add default via 172.20.0.10",
+        "-n netns1 ping 172.20.0.1 -c 1",
+        "ping 172.20.0.12 -I veth2 -c 1 --timeout 3",
+        "nat add masquerade from 172.20.0.0/16 oif br0",
+        "forwarding set ipv4 on",
+        "-4 route list",
+        "-6 route",
+        "--host a:1 --host b:2 link list --force",
+        "--host=unix:/x,unix:/y -o json neigh list",
+        "l ls",
+        "a",
+        "r s",
+        "link del veth1 --ignore-missing",
+        "batch setup.batch",
+        "monitor",
+        "hosts",
+        "graph --declared fleet.yaml",
+        "apply fleet.yaml --confirm 60",
+        "commit status --host a:1",
+        "lab list",
+    ] {
+        let args = args(line);
+        let narrow = narrow_command(&args).unwrap_or_else(|| panic!("{line}: not narrowed"));
+        if let Err(error) = narrow.try_get_matches_from(&args) {
+            panic!("{line}: the narrow tree refused it: {error}");
+        }
+        same_as_the_whole_tree(line);
+    }
+}
+
+#[test]
+fn usage_errors_are_the_whole_trees() {
+    for line in [
+        "link frobnicate",
+        "-46 route",
+        "-o yaml link list",
+        "--timeout soon netns",
+        "netns add",
+        "ping 172.20.0.1 -c 0",
+        "link set veth1 mtu",
+    ] {
+        same_as_the_whole_tree(line);
+    }
+}
+
+#[test]
+fn every_nsfleet_line_of_the_readme_parses_as_with_the_whole_tree() {
+    let readme = include_str!("../../../README.md");
+    let mut lines = Vec::new();
+    for line in readme.lines() {
+        let mut rest = line;
+        while let Some(at) = rest.find("`nsfleet ") {
+            let after = &rest[at + "`nsfleet ".len()..];
+            let end = after.find('`').unwrap_or(after.len());
+            lines.push(after[..end].to_string());
+            rest = &after[end..];
+        }
+        if let Some(command) = line.trim_start().strip_prefix("nsfleet ") {
+            lines.push(command.to_string());
+        }
+    }
+    assert!(lines.len() > 50, "only {} lines found", lines.len());
+    for line in &lines {
+        same_as_the_whole_tree(line);
+    }
+}
