@@ -159,3 +159,88 @@ fn every_nsfleet_line_of_the_readme_parses_as_with_the_whole_tree() {
         same_as_the_whole_tree(line);
     }
 }
+
+/// Global options with their values, in every spelling the scan must follow.
+const OPTIONS: &[&str] = &[
+    "-n netns1",
+    "-nnetns1",
+    "--netns netns1",
+    "--netns=netns1",
+    "-o json",
+    "-ojson",
+    "--output=text",
+    "-4",
+    "-6",
+    "--host unix:/x",
+    "--host=a:1,b:2",
+    "--timeout 2",
+    "--timeout=0.5",
+    "--force",
+    "--ca ca.pem",
+    "--token-file t",
+    "--inventory hosts.yaml",
+];
+
+/// Command lines after the global options: valid ones, by name, alias and abbreviation, and others.
+const TAILS: &[&str] = &[
+    "netns",
+    "netns list",
+    "netns add netns1",
+    "netns del netns1 --ignore-missing",
+    "link",
+    "l ls",
+    "link list",
+    "link set veth1 up",
+    "link add veth1 type veth peer name ceth1",
+    "link add br0 type bridge",
+    "link set veth1 master br0",
+    "link del veth1",
+    "addr add 172.20.0.1/16 dev veth1",
+    "a",
+    "address list dev veth1",
+    "route",
+    "r add default via 172.20.0.10",
+    "ro list",
+    "neigh list",
+    "nat add masquerade from 172.20.0.0/16 oif br0",
+    "nat list",
+    "forwarding set ipv4 on",
+    "forwarding",
+    "ping 172.20.0.1 -c 1",
+    "ping 172.20.0.12 -I veth2 -c 1",
+    "batch setup.batch",
+    "monitor",
+    "hosts",
+    "lab list",
+    "plan fleet.yaml",
+    "graph --declared fleet.yaml",
+    "commit status",
+    "li list",
+    "link frobnicate",
+    "veth1",
+    "help link",
+    "-- netns",
+    "- netns",
+    "--help",
+    "-V",
+    "--no-such netns",
+    "-x netns",
+    "ping",
+    "link set",
+];
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1000))]
+
+    /// Global options before and after a command line, spelled any way: the narrow parse and the
+    /// whole tree agree, on the same `Cli` or the same error.
+    #[test]
+    fn any_command_line_parses_as_with_the_whole_tree(
+        leading in proptest::collection::vec(proptest::sample::select(OPTIONS), 0..4),
+        tail in proptest::sample::select(TAILS),
+        trailing in proptest::collection::vec(proptest::sample::select(OPTIONS), 0..3),
+    ) {
+        let line = [leading.join(" "), tail.to_string(), trailing.join(" ")].join(" ");
+        same_as_the_whole_tree(&line);
+    }
+}
