@@ -108,6 +108,24 @@ fn link_set_changes_what_ip_shows() {
     assert_eq!(host.ip_link_names("netns1"), ["ceth1", "lo"]);
 }
 
+/// A bridge whose address followed its lowest port would change it when that port leaves, and the
+/// namespaces still on it would keep sending to the old one until their ARP entries expire.
+#[test]
+fn a_bridge_keeps_its_address_as_ports_come_and_go() {
+    let lab = Lab::start(1);
+    let host = lab.host(0);
+    host.cli("link add br0 type bridge").result();
+    let address = |name: &str| host.ip_link("", name).expect(name)["address"].clone();
+    let created = address("br0");
+    host.cli("link add veth1 type veth peer ceth1").result();
+    // The lowest unicast address of the documentation range (RFC 7042): below any random local one.
+    host.cli("link set veth1 address 00:00:5e:00:53:01 master br0 up")
+        .result();
+    assert_eq!(address("br0"), created, "after veth1 joined br0");
+    host.cli("link del veth1").result();
+    assert_eq!(address("br0"), created, "after veth1 left br0");
+}
+
 #[test]
 fn one_link_set_applies_several_changes_like_ip() {
     let lab = Lab::start(1);

@@ -1,4 +1,6 @@
+use std::collections::hash_map::RandomState;
 use std::fmt;
+use std::hash::{BuildHasher, Hasher};
 use std::str::FromStr;
 
 /// An Ethernet MAC address.
@@ -16,6 +18,17 @@ impl MacAddr {
 
     pub fn is_zero(&self) -> bool {
         self.0 == [0; 6]
+    }
+
+    /// A random locally administered unicast address, of the kind the kernel picks itself
+    /// (`eth_random_addr`). std seeds every `RandomState` from the OS and varies it per instance, which
+    /// is random enough for an address on one segment without a random number crate.
+    pub fn random_local() -> Self {
+        let bits = RandomState::new().build_hasher().finish().to_be_bytes();
+        let mut bytes = [0u8; 6];
+        bytes.copy_from_slice(&bits[..6]);
+        bytes[0] = (bytes[0] & !1) | 2;
+        Self(bytes)
     }
 }
 
@@ -68,5 +81,15 @@ mod tests {
         ] {
             assert!(bad.parse::<MacAddr>().is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn random_addresses_are_local_unicast_and_differ() {
+        let first = MacAddr::random_local();
+        assert!(!first.is_multicast() && first.0[0] & 2 == 2, "{first}");
+        assert!(
+            (0..8).any(|_| MacAddr::random_local() != first),
+            "eight draws all gave {first}"
+        );
     }
 }

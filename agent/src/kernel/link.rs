@@ -159,15 +159,22 @@ pub fn add_alt_name(socket: &RouteSocket, name: &str, alt_name: &str) -> Result<
     )
 }
 
-/// `ip link add NAME type bridge`: created down, as ip does. (rtnetlink's `LinkBridge::new` would also
-/// set it up, which makes the tutorial's `link set br0 up` a silent no-op.)
+/// `ip link add NAME address MAC type bridge`: created down, as ip does. (rtnetlink's `LinkBridge::new`
+/// would also set it up, which makes the tutorial's `link set br0 up` a silent no-op.)
+///
+/// A bridge created without an address takes the lowest of its ports' addresses, and a new one each time
+/// that port leaves, while its neighbours keep the old one in their ARP caches for up to a minute: a
+/// namespace deleted from a bridge cuts the others off from the bridge's own address. An address given
+/// at creation counts as set by the user (`NET_ADDR_SET`), and the kernel then never changes it.
 pub fn create_bridge(
     socket: &RouteSocket,
     name: &str,
+    mac: MacAddr,
     mtu: Option<u32>,
 ) -> Result<(), KernelError> {
-    let mut builder =
-        LinkMessageBuilder::<LinkUnspec>::new_with_info_kind(InfoKind::Bridge).name(name);
+    let mut builder = LinkMessageBuilder::<LinkUnspec>::new_with_info_kind(InfoKind::Bridge)
+        .name(name)
+        .address(mac.0.to_vec());
     if let Some(mtu) = mtu {
         builder = builder.mtu(mtu);
     }

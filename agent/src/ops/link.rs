@@ -249,7 +249,8 @@ pub async fn create(
                 .map_err(OpError::from)
         }
         (LinkKindSpec::Vxlan(params), _) => create_vxlan(&handle, name, params, request.mtu),
-        _ => link::create_bridge(handle.route(), name, request.mtu).map_err(OpError::from),
+        _ => link::create_bridge(handle.route(), name, MacAddr::random_local(), request.mtu)
+            .map_err(OpError::from),
     };
     // Create first, look only if a name is taken: the kernel refuses a taken name (of the link or of
     // its peer) atomically with EEXIST, so the usual case costs one request instead of three.
