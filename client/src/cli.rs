@@ -151,6 +151,11 @@ fn parse_target(text: &str) -> Result<IpAddr, String> {
         .map_err(|_| format!("\"{text}\" is not an IPv4 or IPv6 address"))
 }
 
+// The objects, each with its verbs. Every verb enum is `#[command(defer = true)]`: a verb's arguments are
+// made only when a command line names that verb, which took about 40 page faults and 8% of the
+// instructions off every invocation (BENCHMARKS.md, "One invocation per command"). Not this enum: clap
+// copies the objects' verbs into its `help` subcommand before it expands anything deferred, so the
+// completion script would lose them.
 #[derive(Debug, Subcommand)]
 pub enum Object {
     /// Named network namespaces (ip netns); with no verb: list
@@ -346,6 +351,7 @@ pub struct CommitArgs {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum CommitVerb {
     /// Where a commit stands on each host: pending (with the seconds left), confirmed, rolled back
     Status(CommitStatusArgs),
@@ -389,7 +395,7 @@ pub struct BatchArgs {
 }
 
 #[derive(Debug, Subcommand)]
-#[command(infer_subcommands = true)]
+#[command(defer = true, infer_subcommands = true)]
 pub enum NetnsVerb {
     /// Create a named namespace (succeeds if it already exists)
     Add { name: String },
@@ -407,6 +413,7 @@ pub enum NetnsVerb {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum LinkVerb {
     /// Create a link: NAME [mtu N] type veth peer [name] PEER [netns PEER_NS] | NAME [mtu N] type bridge |
     /// NAME type vxlan id VNI [local ADDR] [remote ADDR]... [dstport PORT] [dev DEV] [nolearning] [mtu N]
@@ -450,6 +457,7 @@ pub enum LinkVerb {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum AddressVerb {
     /// Add an address: ADDR[/PLEN] [brd +|ADDR] [label L] [scope global|site|link|host] dev DEV
     #[command(after_help = "Example:\n  nsfleet -n netns1 addr add 172.20.0.11/16 dev ceth1")]
@@ -475,6 +483,7 @@ pub enum AddressVerb {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum RouteVerb {
     /// Add a route: default|PREFIX[/PLEN] [via GW] [dev DEV] [metric M] [table T] [scope S] [src A]
     ///
@@ -507,6 +516,7 @@ pub enum RouteVerb {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum NeighbourVerb {
     /// List neighbours: [[dev] DEV] [nud all|STATE]...
     ///
@@ -520,6 +530,7 @@ pub enum NeighbourVerb {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum ForwardingVerb {
     /// Show whether IPv4 and IPv6 forwarding are on
     #[command(visible_aliases = ["list", "ls", "sh"])]
@@ -532,6 +543,7 @@ pub enum ForwardingVerb {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum NatVerb {
     /// Add a rule: masquerade, snat or dnat (port forwarding)
     ///
@@ -600,6 +612,30 @@ mod tests {
     #[test]
     fn definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// What the shell completion of `nsfleet help OBJECT <TAB>` offers: every object keeps its verbs
+    /// in clap's `help` subtree although the verbs' arguments are deferred.
+    #[test]
+    fn the_help_subtree_lists_every_verb() {
+        let mut command = Cli::command();
+        command.build();
+        let help = command.find_subcommand("help").expect("a help subcommand");
+        for object in command.get_subcommands().filter(|o| o.get_name() != "help") {
+            let verbs: Vec<&str> = object.get_subcommands().map(|v| v.get_name()).collect();
+            let copied = help
+                .find_subcommand(object.get_name())
+                .expect("every object under help");
+            for verb in verbs.iter().filter(|v| **v != "help") {
+                assert!(
+                    copied.find_subcommand(verb).is_some(),
+                    "help {} lacks {verb}",
+                    object.get_name()
+                );
+            }
+        }
+        let link = help.find_subcommand("link").expect("help link");
+        assert!(link.find_subcommand("add").is_some());
     }
 
     #[test]

@@ -33,6 +33,7 @@ const EXIT_FAILED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum LabVerb {
     /// Start NAME's simulated hosts and print their endpoints (run again: prints them again)
     #[command(after_help = "Example:\n  nsfleet lab up demo --hosts 2\n  \
