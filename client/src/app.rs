@@ -58,8 +58,9 @@ pub fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    // IO and timers only: no command on this path waits for a signal, and the signal driver costs
-    // every invocation a socket pair and its registration.
+    // IO and timers, which is all `enable_all` would turn on. The signal driver (a socket pair and its
+    // registration) still comes with IO, because the workspace builds tokio with `signal` for the agent
+    // and tokio then starts it with every IO driver.
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
