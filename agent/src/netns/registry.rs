@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use nix::errno::Errno;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{unshare, CloneFlags};
-use nix::sys::statfs::{statfs, NSFS_MAGIC};
+use nix::sys::statfs::{fstatfs, statfs, NSFS_MAGIC};
 
 use super::mount_point::{leftover_kind, mark_as_ours, Leftover};
 use super::{cookie, MountNamespace, NamespaceHandle, NetnsError, NsidMemo};
@@ -447,10 +447,19 @@ fn delete_mount(path: &Path) -> Result<(), NetnsError> {
     }
 }
 
+/// Opens a namespace file and checks what was opened, not the path: a `netns del` between a check of
+/// the path and the open leaves the empty mount point there, and `setns` on that fails with EINVAL.
+/// The descriptor either keeps a namespace alive from here on or is refused as NotANamespace.
 fn open_namespace_file(path: &Path) -> Result<OwnedFd, NetnsError> {
-    File::open(path)
+    let fd = File::open(path)
         .map(OwnedFd::from)
-        .map_err(|e| NetnsError::io(format!("open {}", path.display()), e))
+        .map_err(|e| NetnsError::io(format!("open {}", path.display()), e))?;
+    match fstatfs(&fd) {
+        Ok(fs) if fs.filesystem_type() == NSFS_MAGIC => Ok(fd),
+        _ => Err(NetnsError::NotANamespace {
+            path: path.display().to_string(),
+        }),
+    }
 }
 
 fn inode_of(fd: &OwnedFd, what: &str) -> Result<u64, NetnsError> {
@@ -501,4 +510,21 @@ fn list_in(dir: &Path) -> Result<Vec<NamespaceInfo>, NetnsError> {
     }
     namespaces.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(namespaces)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a panic is how a test fails
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_namespace_file_opens_as_one() {
+        assert!(open_namespace_file(Path::new("/proc/self/ns/net")).is_ok());
+        // What `ip netns del` leaves for a moment, and an interrupted creation for good.
+        let mount_point = tempfile::NamedTempFile::new().unwrap();
+        assert!(matches!(
+            open_namespace_file(mount_point.path()),
+            Err(NetnsError::NotANamespace { .. })
+        ));
+    }
 }

@@ -135,8 +135,10 @@ pub async fn list_all(registry: &NamespaceRegistry) -> Result<Vec<LinkView>, OpE
     for info in registry.list()? {
         match list(registry, &NamespaceRef::Named(info.name)).await {
             Ok(more) => views.extend(more),
-            // Deleted between the listing of names and now: it has no links to show.
-            Err(OpError::NamespaceNotFound { .. }) => {}
+            // Deleted between the listing of names and now (gone, or only its empty mount point left):
+            // it has no links to show.
+            Err(OpError::NamespaceNotFound { .. })
+            | Err(OpError::Netns(NetnsError::NotANamespace { .. })) => {}
             Err(other) => return Err(other),
         }
     }
