@@ -152,8 +152,8 @@ fn parse_target(text: &str) -> Result<IpAddr, String> {
 }
 
 // The objects, each with its verbs. Every verb enum is `#[command(defer = true)]`: a verb's arguments are
-// made only when a command line names that verb, which took about 40 page faults and 8% of the
-// instructions off every invocation (BENCHMARKS.md, "One invocation per command"). Not this enum: clap
+// made only when a command line names that verb, which took 13-21 page faults and 6% of the client's
+// instructions off each invocation (BENCHMARKS.md, "One invocation per command"). Not this enum: clap
 // copies the objects' verbs into its `help` subcommand before it expands anything deferred, so the
 // completion script would lose them.
 #[derive(Debug, Subcommand)]
