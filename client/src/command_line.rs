@@ -45,8 +45,8 @@ pub fn try_parse_from(args: &[OsString]) -> Result<Cli, clap::Error> {
 fn narrow_command(args: &[OsString]) -> Option<Command> {
     let globals = GlobalOptions::augment_args(Command::new(NAME));
     let word = object_word(&globals, args.get(1..)?)?;
-    // Making every object is cheap; the copies of the global options happen when clap builds the tree
-    // it parses, and that tree holds this one object.
+    // Making every object is cheap: their verbs' arguments are deferred (`cli.rs`), and the copies of
+    // the global options happen when clap builds the tree it parses, which holds this one object.
     let objects = Object::augment_subcommands(Command::new("objects"));
     let object = objects.find_subcommand(word)?.clone();
     Some(globals.subcommand(object).subcommand_required(true))
