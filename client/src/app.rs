@@ -3,7 +3,6 @@
 
 use std::{
     io::Write,
-    process::ExitCode,
     time::{Duration, Instant},
 };
 
@@ -23,7 +22,7 @@ pub(crate) const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const EXIT_FAILED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 
-pub fn main() -> ExitCode {
+pub fn main() -> u8 {
     // clap prints its own usage errors and exits with status 2.
     let cli = crate::command_line::parse();
     // Before any runtime exists: starting a lab's hosts forks.
@@ -55,7 +54,7 @@ pub fn main() -> ExitCode {
             if let Some(hint) = error.help_hint() {
                 eprintln!("Try '{hint}'.");
             }
-            return ExitCode::from(EXIT_USAGE);
+            return EXIT_USAGE;
         }
     };
     // IO and timers, which is all `enable_all` would turn on. The signal driver (a socket pair and its
@@ -69,13 +68,13 @@ pub fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("nsfleet: cannot start the async runtime: {error}");
-            return ExitCode::from(EXIT_FAILED);
+            return EXIT_FAILED;
         }
     };
     if runtime.block_on(run(&plan)) {
-        ExitCode::SUCCESS
+        0
     } else {
-        ExitCode::from(EXIT_FAILED)
+        EXIT_FAILED
     }
 }
 

@@ -1,7 +1,7 @@
 //! `nsfleet hosts`: the inventory's hosts (or the `--host` ones), each with whether its agent answers
 //! the gRPC health check and which agent it is (DiagnosticsService.GetAgentInfo).
 
-use std::{io::Write, process::ExitCode};
+use std::io::Write;
 
 use nsfleet_proto::v1::{
     diagnostics_service_client::DiagnosticsServiceClient, GetAgentInfoRequest, GetAgentInfoResponse,
@@ -26,16 +26,16 @@ use crate::{
 const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// `None` unless the command is `hosts`.
-pub fn run(cli: &Cli) -> Option<ExitCode> {
+pub fn run(cli: &Cli) -> Option<u8> {
     if !matches!(cli.object, Object::Hosts) {
         return None;
     }
     Some(match list(cli) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(1),
+        Ok(true) => 0,
+        Ok(false) => 1,
         Err(message) => {
             eprintln!("nsfleet: {message}");
-            ExitCode::from(2)
+            2
         }
     })
 }

@@ -25,4 +25,5 @@ pub mod local;
 pub mod monitor;
 pub mod output;
 pub mod plan;
+pub mod startup;
 pub mod topology;

@@ -4,14 +4,13 @@
 
 use std::io::{self, Write};
 use std::path::Path;
-use std::process::ExitCode;
 
 use clap::CommandFactory;
 
 use crate::cli::{Cli, Object};
 
 /// Runs `object` if it is a local command; `None` for everything that goes to agents.
-pub fn run(object: &Object) -> Option<ExitCode> {
+pub fn run(object: &Object) -> Option<u8> {
     let result = match object {
         Object::Completions { shell } => print_completions(*shell),
         Object::Man { dir: None } => print_man_page(),
@@ -19,10 +18,10 @@ pub fn run(object: &Object) -> Option<ExitCode> {
         _ => return None,
     };
     Some(match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => 0,
         Err(error) => {
             eprintln!("nsfleet: {error}");
-            ExitCode::FAILURE
+            1
         }
     })
 }

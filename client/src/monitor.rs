@@ -2,7 +2,7 @@
 //! `ip monitor label` (the host first when there are several), or one JSON object a line. Runs until
 //! Ctrl-C; a host whose stream breaks is reported on stderr and the others go on.
 
-use std::{io::Write, process::ExitCode};
+use std::io::Write;
 
 use clap::{Args, ValueEnum};
 use nsfleet_proto::v1::{
@@ -48,16 +48,16 @@ pub enum MonitorObject {
 }
 
 /// `None` unless the command is `monitor`.
-pub fn run(cli: &Cli) -> Option<ExitCode> {
+pub fn run(cli: &Cli) -> Option<u8> {
     let Object::Monitor(args) = &cli.object else {
         return None;
     };
     Some(match monitor(cli, args) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(1),
+        Ok(true) => 0,
+        Ok(false) => 1,
         Err(message) => {
             eprintln!("nsfleet: {message}");
-            ExitCode::from(2)
+            2
         }
     })
 }

@@ -14,7 +14,7 @@ pub mod model;
 pub mod nat;
 pub mod svg;
 
-use std::{io::Write, path::PathBuf, process::ExitCode};
+use std::{io::Write, path::PathBuf};
 
 use clap::{Args, ValueEnum};
 
@@ -81,14 +81,14 @@ pub enum GraphError {
 }
 
 /// Runs `graph`; `None` for every other command.
-pub fn run(cli: &Cli) -> Option<ExitCode> {
+pub fn run(cli: &Cli) -> Option<u8> {
     let Object::Graph(args) = &cli.object else {
         return None;
     };
-    Some(ExitCode::from(match draw(args, &cli.global) {
+    Some(match draw(args, &cli.global) {
         Ok(()) => 0,
         Err(status) => status,
-    }))
+    })
 }
 
 fn draw(args: &GraphArgs, global: &GlobalOptions) -> Result<(), u8> {

@@ -14,7 +14,7 @@ use std::{
     io::{self, Write},
     os::fd::AsRawFd,
     path::{Path, PathBuf},
-    process::{Child, ExitCode},
+    process::Child,
     time::{Duration, Instant},
 };
 
@@ -152,7 +152,7 @@ impl LabError {
 }
 
 /// Runs a `lab` verb; prints its results and errors; returns the exit status.
-pub fn run(verb: &LabVerb, format: OutputFormat) -> ExitCode {
+pub fn run(verb: &LabVerb, format: OutputFormat) -> u8 {
     let result = match verb {
         LabVerb::Up {
             name,
@@ -168,10 +168,10 @@ pub fn run(verb: &LabVerb, format: OutputFormat) -> ExitCode {
         LabVerb::List { root } => list(&root.dir, format),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => 0,
         Err(error) => {
             eprintln!("nsfleet: {error}");
-            ExitCode::from(error.exit_code())
+            error.exit_code()
         }
     }
 }

@@ -5,8 +5,6 @@
 //!
 //! Exit status: 0 when every host answered, 1 when one failed (its line says why).
 
-use std::process::ExitCode;
-
 use nsfleet_proto::v1::{
     CommitState, CommitStatus, ConfirmCommitRequest, GetCommitRequest, RollbackCommitRequest,
 };
@@ -22,7 +20,7 @@ use crate::{
 };
 
 /// Runs a commit verb; `None` for every other command.
-pub fn run(cli: &Cli) -> Option<ExitCode> {
+pub fn run(cli: &Cli) -> Option<u8> {
     let global = &cli.global;
     let status = match &cli.object {
         Object::Confirm(args) => super::verbs::block_on(confirm(args, global)),
@@ -30,7 +28,7 @@ pub fn run(cli: &Cli) -> Option<ExitCode> {
         Object::Commit(CommitVerb::Status(args)) => super::verbs::block_on(status(args, global)),
         _ => return None,
     };
-    Some(ExitCode::from(status))
+    Some(status)
 }
 
 /// The hosts to ask, each with the label its lines carry: a file's hosts, else the `--host` ones.

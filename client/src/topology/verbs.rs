@@ -4,7 +4,7 @@
 //! Exit status: 0 success (plan: no changes; drift: none), 1 an error in the file or on a host, 2 changes
 //! (`plan --detailed-exitcode`) or drift.
 
-use std::{io::Write, process::ExitCode};
+use std::io::Write;
 
 use nsfleet_proto::v1::{
     DestroyTopologyRequest, GetTopologyStateRequest, PlanTopologyRequest, PlanTopologyResponse,
@@ -29,7 +29,7 @@ pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_CHANGES: u8 = 2;
 
 /// Runs a topology verb; `None` for every other command.
-pub fn run(cli: &Cli) -> Option<ExitCode> {
+pub fn run(cli: &Cli) -> Option<u8> {
     let global = &cli.global;
     let status = match &cli.object {
         Object::Validate(args) => validate(&args.file, global.output),
@@ -39,7 +39,7 @@ pub fn run(cli: &Cli) -> Option<ExitCode> {
         Object::Destroy(args) => block_on(destroy(args, global)),
         _ => return None,
     };
-    Some(ExitCode::from(status))
+    Some(status)
 }
 
 pub(super) fn block_on(work: impl std::future::Future<Output = u8>) -> u8 {
