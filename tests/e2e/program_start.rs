@@ -1,6 +1,6 @@
-//! How the `nsfleet` program starts: from C's `main` (client/src/main.rs, startup.rs). What Rust's own
-//! start did and the client still needs is checked on a real process: SIGPIPE ignored, closed standard
-//! descriptors opened on /dev/null.
+//! How the `nsfleet` program starts: from C's `main`, with libc its one shared library
+//! (client/src/main.rs, startup.rs). What Rust's own start did and the client still needs is checked on
+//! a real process: SIGPIPE ignored, closed standard descriptors opened on /dev/null.
 
 use std::io::ErrorKind;
 use std::os::unix::net::UnixListener;
@@ -9,6 +9,41 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use nsfleet_tests::{binaries, crash::KilledOnDrop, poll_until};
+
+/// `readelf -d`'s NEEDED entries of `path`.
+fn needed_libraries(path: &std::path::Path) -> Vec<String> {
+    let output = Command::new("readelf")
+        .arg("-d")
+        .arg(path)
+        .output()
+        .expect("run readelf (binutils)");
+    assert!(output.status.success(), "readelf -d {}", path.display());
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|line| line.contains("(NEEDED)"))
+        .filter_map(|line| {
+            let name = line.split_once('[')?.1.split_once(']')?.0;
+            Some(name.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn the_program_loads_libc_alone() {
+    let needed = needed_libraries(&binaries().client);
+    let unexpected: Vec<&String> = needed
+        .iter()
+        .filter(|name| !name.starts_with("libc.so.") && !name.starts_with("ld-linux"))
+        .collect();
+    assert!(
+        needed.iter().any(|name| name.starts_with("libc.so.")),
+        "{needed:?}"
+    );
+    assert!(
+        unexpected.is_empty(),
+        "each shared library costs every invocation its start; unexpected: {unexpected:?}"
+    );
+}
 
 /// One line of /proc/PID/status, without its key.
 fn status_field(pid: u32, key: &str) -> String {
