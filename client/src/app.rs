@@ -19,8 +19,10 @@ use crate::{
 /// Connecting gets at most this long, so that an unreachable host fails well before `--timeout` runs out.
 pub(crate) const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-const EXIT_FAILED: u8 = 1;
-const EXIT_USAGE: u8 = 2;
+/// The program's exit statuses, as the module comment gives them.
+pub(crate) const EXIT_SUCCESS: u8 = 0;
+pub(crate) const EXIT_FAILED: u8 = 1;
+pub(crate) const EXIT_USAGE: u8 = 2;
 
 pub fn main() -> u8 {
     // clap prints its own usage errors and exits with status 2.
@@ -72,7 +74,7 @@ pub fn main() -> u8 {
         }
     };
     if runtime.block_on(run(&plan)) {
-        0
+        EXIT_SUCCESS
     } else {
         EXIT_FAILED
     }

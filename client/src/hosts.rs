@@ -11,6 +11,7 @@ use tonic_health::pb::{
     health_check_response::ServingStatus, health_client::HealthClient, HealthCheckRequest,
 };
 
+use crate::app::{EXIT_FAILED, EXIT_SUCCESS, EXIT_USAGE};
 use crate::{
     app::MAX_CONNECT_TIMEOUT,
     cli::{Cli, Object, OutputFormat},
@@ -31,11 +32,11 @@ pub fn run(cli: &Cli) -> Option<u8> {
         return None;
     }
     Some(match list(cli) {
-        Ok(true) => 0,
-        Ok(false) => 1,
+        Ok(true) => EXIT_SUCCESS,
+        Ok(false) => EXIT_FAILED,
         Err(message) => {
             eprintln!("nsfleet: {message}");
-            2
+            EXIT_USAGE
         }
     })
 }

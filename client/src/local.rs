@@ -7,6 +7,7 @@ use std::path::Path;
 
 use clap::CommandFactory;
 
+use crate::app::{EXIT_FAILED, EXIT_SUCCESS};
 use crate::cli::{Cli, Object};
 
 /// Runs `object` if it is a local command; `None` for everything that goes to agents.
@@ -18,10 +19,10 @@ pub fn run(object: &Object) -> Option<u8> {
         _ => return None,
     };
     Some(match result {
-        Ok(()) => 0,
+        Ok(()) => EXIT_SUCCESS,
         Err(error) => {
             eprintln!("nsfleet: {error}");
-            1
+            EXIT_FAILED
         }
     })
 }

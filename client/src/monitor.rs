@@ -12,6 +12,7 @@ use nsfleet_proto::v1::{
 use serde_json::json;
 use tokio::sync::mpsc;
 
+use crate::app::{EXIT_FAILED, EXIT_SUCCESS, EXIT_USAGE};
 use crate::{
     app::MAX_CONNECT_TIMEOUT,
     cli::{Cli, Object, OutputFormat},
@@ -53,11 +54,11 @@ pub fn run(cli: &Cli) -> Option<u8> {
         return None;
     };
     Some(match monitor(cli, args) {
-        Ok(true) => 0,
-        Ok(false) => 1,
+        Ok(true) => EXIT_SUCCESS,
+        Ok(false) => EXIT_FAILED,
         Err(message) => {
             eprintln!("nsfleet: {message}");
-            2
+            EXIT_USAGE
         }
     })
 }

@@ -18,6 +18,7 @@ use std::{io::Write, path::PathBuf};
 
 use clap::{Args, ValueEnum};
 
+use crate::app::{EXIT_FAILED, EXIT_SUCCESS, EXIT_USAGE};
 use crate::{
     cli::{Cli, GlobalOptions, Object, OutputFormat, TopologyEndpoints},
     commands::CallContext,
@@ -25,9 +26,6 @@ use crate::{
     topology::{self, calls, targets},
 };
 use model::Graph;
-
-const EXIT_FAILED: u8 = 1;
-const EXIT_USAGE: u8 = 2;
 
 #[derive(Debug, Args)]
 pub struct GraphArgs {
@@ -86,7 +84,7 @@ pub fn run(cli: &Cli) -> Option<u8> {
         return None;
     };
     Some(match draw(args, &cli.global) {
-        Ok(()) => 0,
+        Ok(()) => EXIT_SUCCESS,
         Err(status) => status,
     })
 }

@@ -21,6 +21,7 @@ use std::{
 use clap::{Args, Subcommand};
 use serde_json::json;
 
+use crate::app::{EXIT_FAILED, EXIT_SUCCESS, EXIT_USAGE};
 use crate::cli::OutputFormat;
 use layout::{lab_names, HostLayout, LabLayout, LabState};
 pub use layout::{LabName, DEFAULT_LABS_ROOT, MAX_HOSTS};
@@ -28,9 +29,6 @@ use process::AgentRecord;
 
 /// How long all of a lab's agents together may take to accept connections.
 const STARTUP_LIMIT: Duration = Duration::from_secs(30);
-
-const EXIT_FAILED: u8 = 1;
-const EXIT_USAGE: u8 = 2;
 
 #[derive(Debug, Subcommand)]
 #[command(defer = true)]
@@ -168,7 +166,7 @@ pub fn run(verb: &LabVerb, format: OutputFormat) -> u8 {
         LabVerb::List { root } => list(&root.dir, format),
     };
     match result {
-        Ok(()) => 0,
+        Ok(()) => EXIT_SUCCESS,
         Err(error) => {
             eprintln!("nsfleet: {error}");
             error.exit_code()
