@@ -655,13 +655,39 @@ fn apply_set(
         steps.push((LinkChange::Up(up), Some(LinkChange::Up(current.admin_up))));
     }
     for (step, reverse) in steps {
-        link::change(handle.route(), current.index, name.as_str(), &step)?;
+        if let Err(error) = link::change(handle.route(), current.index, name.as_str(), &step) {
+            return Err(master_gone(handle, request, &step, error));
+        }
         changed = true;
         if let Some(reverse) = reverse {
             undo.changes.push(reverse);
         }
     }
     Ok(changed)
+}
+
+/// The kernel answers EINVAL, not ENODEV, when the master's index names no link (`do_set_master`). A
+/// master that another caller deleted after it was looked up by name is missing, not bad input: the
+/// failure is explained by reading the index back.
+fn master_gone(
+    handle: &NamespaceHandle,
+    request: &SetLink,
+    step: &LinkChange,
+    error: crate::kernel::KernelError,
+) -> OpError {
+    let (LinkChange::Master(Some(master)), Some(MasterChange::Set(master_name))) =
+        (step, &request.master)
+    else {
+        return error.into();
+    };
+    let refused_as_invalid = error.errno() == Some(nix::errno::Errno::EINVAL);
+    if refused_as_invalid && matches!(link::get_by_index(handle.route(), *master), Ok(None)) {
+        return OpError::MasterNotFound {
+            namespace: handle.namespace().clone(),
+            name: master_name.to_string(),
+        };
+    }
+    error.into()
 }
 
 /// What a failed `set` has to take back, newest first.
