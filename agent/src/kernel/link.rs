@@ -376,21 +376,16 @@ fn flag_names(flags: LinkFlags) -> Vec<&'static str> {
 #[cfg(test)]
 mod tests {
     use nix::errno::Errno;
-    use nix::sched::CloneFlags;
 
     use super::{change, get_by_name, LinkChange};
+    use crate::kernel::fresh_namespace::in_fresh_namespace;
     use crate::kernel::socket::RouteSocket;
 
     /// `ops::link` reads the index back when the kernel refuses a master with EINVAL, because a master
     /// deleted after it was looked up gets EINVAL, not ENODEV. This holds the kernel to that.
     #[test]
     fn a_master_index_that_names_no_link_is_refused_as_invalid() {
-        assert!(
-            nix::unistd::geteuid().is_root(),
-            "this test needs root (CAP_SYS_ADMIN to unshare a network namespace): run it as root"
-        );
-        let refused = std::thread::spawn(|| {
-            nix::sched::unshare(CloneFlags::CLONE_NEWNET).expect("unshare(CLONE_NEWNET)");
+        let refused = in_fresh_namespace(|| {
             let socket = RouteSocket::open().expect("a route socket in the new namespace");
             let lo = get_by_name(&socket, "lo")
                 .expect("read lo")
@@ -403,9 +398,7 @@ mod tests {
             )
             .expect_err("no link has index 1000000")
             .errno()
-        })
-        .join()
-        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        });
         assert_eq!(refused, Some(Errno::EINVAL));
     }
 }

@@ -3,6 +3,8 @@
 
 pub mod address;
 mod error;
+#[cfg(test)]
+mod fresh_namespace;
 pub mod link;
 pub mod monitor;
 pub mod neighbor;

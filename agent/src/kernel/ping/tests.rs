@@ -7,26 +7,11 @@ use std::net::IpAddr;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use nix::sched::CloneFlags;
 use tokio::sync::mpsc;
 
-use super::{open_icmp_socket, run_ping, PingError, PingParams, PingReply, PingSummary};
+use crate::kernel::fresh_namespace::in_fresh_namespace;
 
-/// Runs `test` on a fresh thread in a fresh, empty network namespace (only `lo`, down).
-fn in_fresh_namespace<T: Send + 'static>(test: impl FnOnce() -> T + Send + 'static) -> T {
-    assert!(
-        nix::unistd::geteuid().is_root(),
-        "the ping tests need root (CAP_SYS_ADMIN to unshare a network namespace, CAP_NET_RAW for raw \
-         sockets): run them as root, e.g. `sudo -E cargo test -p nsfleet-agent ping`"
-    );
-    let thread = std::thread::spawn(move || {
-        nix::sched::unshare(CloneFlags::CLONE_NEWNET).expect("unshare(CLONE_NEWNET)");
-        test()
-    });
-    thread
-        .join()
-        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-}
+use super::{open_icmp_socket, run_ping, PingError, PingParams, PingReply, PingSummary};
 
 /// Runs `ip` in the calling thread's namespace: a child starts in the namespace of the thread that
 /// forked it, not the process's.
