@@ -656,7 +656,7 @@ fn apply_set(
     }
     for (step, reverse) in steps {
         if let Err(error) = link::change(handle.route(), current.index, name.as_str(), &step) {
-            return Err(master_gone(handle, request, &step, error));
+            return Err(explained_refusal(handle, request, &step, error));
         }
         changed = true;
         if let Some(reverse) = reverse {
@@ -666,10 +666,11 @@ fn apply_set(
     Ok(changed)
 }
 
-/// The kernel answers EINVAL, not ENODEV, when the master's index names no link (`do_set_master`). A
-/// master that another caller deleted after it was looked up by name is missing, not bad input: the
-/// failure is explained by reading the index back.
-fn master_gone(
+/// A refused step as the caller should see it. The kernel answers EINVAL, not ENODEV, when the master's
+/// index names no link (`do_set_master`): a master that another caller deleted after it was looked up by
+/// name is missing, not bad input, which reading the index back tells apart. Any other refusal is
+/// returned as it came.
+fn explained_refusal(
     handle: &NamespaceHandle,
     request: &SetLink,
     step: &LinkChange,
