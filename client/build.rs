@@ -1,20 +1,99 @@
-//! Links the unwinder into the client, as gcc's `-static-libgcc` does for a C program.
+//! Links the `nsfleet` program statically, as a static PIE: what `-C target-feature=+crt-static` would
+//! give it, for this one program.
 //!
-//! Every `nsfleet` invocation is a process start, and each shared library costs it the library's
-//! mapping, relocation and page faults: libgcc_s.so was 0.12 ms of a call of about 3.5 ms
-//! (BENCHMARKS.md, "One invocation per command"), for the dozen `_Unwind_*` functions that panics use.
-//! A native library named by this package comes before std's `-lgcc_s` on the link line, so those
-//! symbols resolve in libgcc_eh.a (part of every gcc installation) and `--as-needed` leaves the shared
-//! library out.
+//! Every `nsfleet` invocation is a process start, and the dynamic loader was the largest part of it
+//! that the program does not choose: mapping libc.so, binding its symbols, relocating, 0.4 ms of a call
+//! of about 3.5 ms (BENCHMARKS.md, "One invocation per command"). Cargo cannot set `crt-static` for
+//! one binary, and setting it for the build would make the agent static too (it loads libnftables with
+//! `dlopen`) and breaks proc-macros. So the link line rustc gives the program is steered instead:
+//!
+//! - `-static-pie` makes the compiler driver link with `rcrt1.o`, `-static`, and no interpreter; the
+//!   program relocates itself, so its addresses are still randomized;
+//! - rustc still asks for `-lc -lm -lgcc_s ...` after `-Bdynamic`, and a linker takes the first
+//!   directory on its search path that has either `libNAME.so` or `libNAME.a`. A directory of our own,
+//!   searched first, holds only links to the static archives (libgcc_s's stand-in is libgcc_eh.a, the
+//!   unwinder), so every one of them resolves to an archive and nothing is loaded at run time.
+//!
+//! The C compiler's own archives are used, so the program's glibc is the build machine's (libc6-dev,
+//! which `build-essential` installs). Names in `--host` still resolve through glibc: `files` and `dns`
+//! are built into it, other NSS modules are loaded from the running machine and need the same glibc.
+//! Where the archives are missing, or in a cross build, the program is linked dynamically, with the
+//! unwinder still linked in (libgcc_s.so was 0.12 ms), and the build says so.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The libraries rustc names on a linux-gnu link line, and the archive that stands in for each.
+const STATIC_STAND_INS: &[(&str, &str)] = &[
+    ("c", "libc.a"),
+    ("m", "libm.a"),
+    ("pthread", "libpthread.a"),
+    ("dl", "libdl.a"),
+    ("rt", "librt.a"),
+    ("util", "libutil.a"),
+    ("gcc_s", "libgcc_eh.a"),
+];
 
 fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-env-changed=CC");
     let target_os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     let target_env = std::env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
     let features = std::env::var("CARGO_CFG_TARGET_FEATURE").unwrap_or_default();
-    // A static build (`crt-static`) links libgcc_eh already, and other targets have other unwinders.
+    // A build that is static already (`crt-static`) needs none of this, and other targets link otherwise.
     let static_build = features.split(',').any(|feature| feature == "crt-static");
-    if target_os == "linux" && target_env == "gnu" && !static_build {
-        println!("cargo:rustc-link-lib=static:-bundle=gcc_eh");
+    if target_os != "linux" || target_env != "gnu" || static_build {
+        return;
     }
-    println!("cargo:rerun-if-changed=build.rs");
+    let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").unwrap_or_default());
+    match static_archive_directory(&out_dir.join("static-archives")) {
+        Ok(directory) => {
+            println!("cargo:rustc-link-arg-bin=nsfleet=-static-pie");
+            println!("cargo:rustc-link-arg-bin=nsfleet=-L{}", directory.display());
+        }
+        Err(reason) => {
+            println!("cargo:warning=nsfleet is linked dynamically: {reason}");
+            // A native library named by this package comes before std's `-lgcc_s`, so the panics'
+            // `_Unwind_*` resolve in the archive and `--as-needed` leaves libgcc_s.so out.
+            println!("cargo:rustc-link-lib=static:-bundle=gcc_eh");
+        }
+    }
+}
+
+/// Makes `directory` hold a link to each stand-in archive under the name rustc asks for.
+fn static_archive_directory(directory: &Path) -> Result<PathBuf, String> {
+    // The compiler's archives are the host's: a cross build would link the wrong ones.
+    if std::env::var("HOST").ok() != std::env::var("TARGET").ok() {
+        return Err("a cross build".to_owned());
+    }
+    let compiler = std::env::var("CC").unwrap_or_else(|_| "cc".to_owned());
+    std::fs::create_dir_all(directory)
+        .map_err(|error| format!("cannot create {}: {error}", directory.display()))?;
+    for (name, archive) in STATIC_STAND_INS {
+        let found = archive_path(&compiler, archive)?;
+        let link = directory.join(format!("lib{name}.a"));
+        match std::fs::remove_file(&link) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => return Err(format!("cannot replace {}: {error}", link.display())),
+        }
+        std::os::unix::fs::symlink(&found, &link)
+            .map_err(|error| format!("cannot link {}: {error}", link.display()))?;
+    }
+    Ok(directory.to_owned())
+}
+
+/// Where the C compiler finds `archive`; it prints the bare name back when it has none.
+fn archive_path(compiler: &str, archive: &str) -> Result<PathBuf, String> {
+    let output = Command::new(compiler)
+        .arg(format!("-print-file-name={archive}"))
+        .output()
+        .map_err(|error| format!("cannot run {compiler}: {error}"))?;
+    let printed = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    let path = PathBuf::from(&printed);
+    if output.status.success() && path.is_absolute() && path.exists() {
+        Ok(path)
+    } else {
+        Err(format!("{compiler} has no {archive}"))
+    }
 }

@@ -1,8 +1,8 @@
 //! The `nsfleet` program.
 //!
-//! It starts from C's `main` rather than Rust's (`startup.rs` says why), and keeps three shared
-//! libraries down to one: each costs every invocation its mapping, relocation and page faults.
-//! libgcc_s.so is left out by linking the unwinder statically (`build.rs`), libm.so by [`pow`].
+//! It starts from C's `main` rather than Rust's (`startup.rs` says why), and is linked statically
+//! (`build.rs` says how): a shared library costs every invocation its mapping, relocation and page
+//! faults.
 
 #![no_main]
 
@@ -17,12 +17,4 @@ pub extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
     let status = std::panic::catch_unwind(nsfleet_client::app::main).unwrap_or(101);
     // `exit` flushes standard output first, as returning from Rust's `main` would.
     std::process::exit(c_int::from(status))
-}
-
-/// The one function the client needs from libm.so: tokio's multi-thread scheduler, built into every
-/// binary of the workspace because the agent runs it, weighs its statistics with `pow`. The client
-/// never starts that scheduler, but a reference is enough to load the library (0.14 ms per call).
-#[no_mangle]
-pub extern "C" fn pow(base: f64, exponent: f64) -> f64 {
-    libm::pow(base, exponent)
 }

@@ -1,6 +1,6 @@
-//! How the `nsfleet` program starts: from C's `main`, with libc its one shared library
-//! (client/src/main.rs, startup.rs). What Rust's own start did and the client still needs is checked on
-//! a real process: SIGPIPE ignored, closed standard descriptors opened on /dev/null.
+//! How the `nsfleet` program starts: from C's `main`, linked as a static PIE (client/src/main.rs,
+//! startup.rs, build.rs). What Rust's own start did and the client still needs is checked on a real
+//! process: SIGPIPE ignored, closed standard descriptors opened on /dev/null.
 
 use std::io::ErrorKind;
 use std::os::unix::net::UnixListener;
@@ -10,38 +10,47 @@ use std::time::Duration;
 
 use nsfleet_tests::{binaries, crash::KilledOnDrop, poll_until};
 
-/// `readelf -d`'s NEEDED entries of `path`.
-fn needed_libraries(path: &std::path::Path) -> Vec<String> {
+/// What `readelf` prints about `path` with `option` (binutils).
+fn readelf(option: &str, path: &std::path::Path) -> String {
     let output = Command::new("readelf")
-        .arg("-d")
+        .arg("-W")
+        .arg(option)
         .arg(path)
         .output()
         .expect("run readelf (binutils)");
-    assert!(output.status.success(), "readelf -d {}", path.display());
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter(|line| line.contains("(NEEDED)"))
-        .filter_map(|line| {
-            let name = line.split_once('[')?.1.split_once(']')?.0;
-            Some(name.to_string())
-        })
-        .collect()
+    assert!(
+        output.status.success(),
+        "readelf {option} {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 #[test]
-fn the_program_loads_libc_alone() {
-    let needed = needed_libraries(&binaries().client);
-    let unexpected: Vec<&String> = needed
-        .iter()
-        .filter(|name| !name.starts_with("libc.so.") && !name.starts_with("ld-linux"))
+fn the_program_is_a_static_pie_that_loads_nothing() {
+    let program = &binaries().client;
+    let needed: Vec<String> = readelf("-d", program)
+        .lines()
+        .filter(|line| line.contains("(NEEDED)"))
+        .map(str::to_owned)
         .collect();
     assert!(
-        needed.iter().any(|name| name.starts_with("libc.so.")),
-        "{needed:?}"
+        needed.is_empty(),
+        "each shared library costs every invocation its start; the program needs {needed:?}"
     );
+    let segments = readelf("-l", program);
     assert!(
-        unexpected.is_empty(),
-        "each shared library costs every invocation its start; unexpected: {unexpected:?}"
+        !segments.contains("INTERP"),
+        "the program asks for a dynamic loader:\n{segments}"
+    );
+    // Position-independent, so the kernel still places it at a random address.
+    let header = readelf("-h", program);
+    assert!(
+        header
+            .lines()
+            .any(|line| line.trim_start().starts_with("Type:") && line.contains("DYN")),
+        "the program is not position-independent:\n{header}"
     );
 }
 
