@@ -18,10 +18,14 @@
 //! which `build-essential` installs). Names in `--host` still resolve through glibc: `files` and `dns`
 //! are built into it, other NSS modules are loaded from the running machine and need the same glibc.
 //! Where the archives are missing, or in a cross build, the program is linked dynamically, with the
-//! unwinder still linked in (libgcc_s.so was 0.12 ms), and the build says so.
+//! unwinder still linked in (libgcc_s.so was 0.12 ms), and the build says so; `NSFLEET_CLIENT_DYNAMIC=1`
+//! asks for that link.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// Set to `1`, the program is linked dynamically.
+const DYNAMIC_REQUEST: &str = "NSFLEET_CLIENT_DYNAMIC";
 
 /// The libraries rustc names on a linux-gnu link line, and the archive that stands in for each.
 const STATIC_STAND_INS: &[(&str, &str)] = &[
@@ -45,14 +49,24 @@ fn main() {
     if target_os != "linux" || target_env != "gnu" || static_build {
         return;
     }
-    let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").unwrap_or_default());
-    match static_archive_directory(&out_dir.join("static-archives")) {
+    // A distribution that wants glibc shared, so that its security updates reach the program, asks
+    // for it; the program then loads libc.so and libm.so.
+    println!("cargo:rerun-if-env-changed={DYNAMIC_REQUEST}");
+    let archives = if std::env::var_os(DYNAMIC_REQUEST).is_some_and(|value| value == "1") {
+        Err(None)
+    } else {
+        let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").unwrap_or_default());
+        static_archive_directory(&out_dir.join("static-archives")).map_err(Some)
+    };
+    match archives {
         Ok(directory) => {
             println!("cargo:rustc-link-arg-bin=nsfleet=-static-pie");
             println!("cargo:rustc-link-arg-bin=nsfleet=-L{}", directory.display());
         }
         Err(reason) => {
-            println!("cargo:warning=nsfleet is linked dynamically: {reason}");
+            if let Some(reason) = reason {
+                println!("cargo:warning=nsfleet is linked dynamically: {reason}");
+            }
             // A native library named by this package comes before std's `-lgcc_s`, so the panics'
             // `_Unwind_*` resolve in the archive and `--as-needed` leaves libgcc_s.so out.
             println!("cargo:rustc-link-lib=static:-bundle=gcc_eh");
