@@ -81,10 +81,12 @@ fn static_archive_directory(directory: &Path) -> Result<PathBuf, String> {
         return Err("a cross build".to_owned());
     }
     let compiler = std::env::var("CC").unwrap_or_else(|_| "cc".to_owned());
+    // `-static-pie` starts the program from glibc's rcrt1.o (glibc 2.27 and later).
+    compiler_file(&compiler, "rcrt1.o")?;
     std::fs::create_dir_all(directory)
         .map_err(|error| format!("cannot create {}: {error}", directory.display()))?;
     for (name, archive) in STATIC_STAND_INS {
-        let found = archive_path(&compiler, archive)?;
+        let found = compiler_file(&compiler, archive)?;
         let link = directory.join(format!("lib{name}.a"));
         match std::fs::remove_file(&link) {
             Ok(()) => {}
@@ -97,10 +99,14 @@ fn static_archive_directory(directory: &Path) -> Result<PathBuf, String> {
     Ok(directory.to_owned())
 }
 
-/// Where the C compiler finds `archive`; it prints the bare name back when it has none.
-fn archive_path(compiler: &str, archive: &str) -> Result<PathBuf, String> {
-    let output = Command::new(compiler)
-        .arg(format!("-print-file-name={archive}"))
+/// Where the C compiler (`CC`, which may carry arguments: `ccache gcc`) finds `file`; it prints the bare
+/// name back when it has none.
+fn compiler_file(compiler: &str, file: &str) -> Result<PathBuf, String> {
+    let mut words = compiler.split_whitespace();
+    let program = words.next().unwrap_or("cc");
+    let output = Command::new(program)
+        .args(words)
+        .arg(format!("-print-file-name={file}"))
         .output()
         .map_err(|error| format!("cannot run {compiler}: {error}"))?;
     let printed = String::from_utf8_lossy(&output.stdout).trim().to_owned();
@@ -108,6 +114,6 @@ fn archive_path(compiler: &str, archive: &str) -> Result<PathBuf, String> {
     if output.status.success() && path.is_absolute() && path.exists() {
         Ok(path)
     } else {
-        Err(format!("{compiler} has no {archive}"))
+        Err(format!("{compiler} has no {file}"))
     }
 }
