@@ -27,7 +27,9 @@ use std::process::Command;
 /// Set to `1`, the program is linked dynamically.
 const DYNAMIC_REQUEST: &str = "NSFLEET_CLIENT_DYNAMIC";
 
-/// The libraries rustc names on a linux-gnu link line, and the archive that stands in for each.
+/// The libraries rustc names on a linux-gnu link line, and the archive that stands in for each. A
+/// native library that a dependency adds later and that is missing here fails the link ("attempted
+/// static link of dynamic object"): its archive belongs in this list.
 const STATIC_STAND_INS: &[(&str, &str)] = &[
     ("c", "libc.a"),
     ("m", "libm.a"),
