@@ -64,6 +64,19 @@ fn main() {
         Ok(directory) => {
             println!("cargo:rustc-link-arg-bin=nsfleet=-static-pie");
             println!("cargo:rustc-link-arg-bin=nsfleet=-L{}", directory.display());
+            // libc.a needs libgcc's soft floating point and libgcc_eh's personality routine, and
+            // rustc names libc last (with `-nodefaultlibs`, so the driver adds nothing). lld finds
+            // symbols in any order; GNU ld, the linker before Rust 1.90 and on request after, reads
+            // archives once, left to right, so the three come again, together, after everything.
+            for argument in [
+                "-Wl,--start-group",
+                "-lc",
+                "-lgcc",
+                "-lgcc_eh",
+                "-Wl,--end-group",
+            ] {
+                println!("cargo:rustc-link-arg-bin=nsfleet={argument}");
+            }
         }
         Err(reason) => {
             if let Some(reason) = reason {
