@@ -58,7 +58,10 @@ fn main() {
         Err(None)
     } else {
         let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").unwrap_or_default());
-        static_archive_directory(&out_dir.join("static-archives")).map_err(Some)
+        let directory = out_dir.join("static-archives");
+        link_static_archives(&directory)
+            .map(|()| directory)
+            .map_err(Some)
     };
     match archives {
         Ok(directory) => {
@@ -90,7 +93,7 @@ fn main() {
 }
 
 /// Makes `directory` hold a link to each stand-in archive under the name rustc asks for.
-fn static_archive_directory(directory: &Path) -> Result<PathBuf, String> {
+fn link_static_archives(directory: &Path) -> Result<(), String> {
     // The compiler's archives are the host's: a cross build would link the wrong ones.
     if std::env::var("HOST").ok() != std::env::var("TARGET").ok() {
         return Err("a cross build".to_owned());
@@ -111,7 +114,7 @@ fn static_archive_directory(directory: &Path) -> Result<PathBuf, String> {
         std::os::unix::fs::symlink(&found, &link)
             .map_err(|error| format!("cannot link {}: {error}", link.display()))?;
     }
-    Ok(directory.to_owned())
+    Ok(())
 }
 
 /// Where the C compiler (`CC`, which may carry arguments: `ccache gcc`) finds `file`; it prints the bare

@@ -11,9 +11,8 @@ use tonic_health::pb::{
     health_check_response::ServingStatus, health_client::HealthClient, HealthCheckRequest,
 };
 
-use crate::app::{EXIT_FAILED, EXIT_SUCCESS, EXIT_USAGE};
 use crate::{
-    app::MAX_CONNECT_TIMEOUT,
+    app::{EXIT_FAILED, EXIT_SUCCESS, EXIT_USAGE, MAX_CONNECT_TIMEOUT},
     cli::{Cli, Object, OutputFormat},
     commands::CallContext,
     connect::{ClientSecurity, Host},

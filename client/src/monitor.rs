@@ -12,9 +12,8 @@ use nsfleet_proto::v1::{
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use crate::app::{EXIT_FAILED, EXIT_SUCCESS, EXIT_USAGE};
 use crate::{
-    app::MAX_CONNECT_TIMEOUT,
+    app::{EXIT_FAILED, EXIT_SUCCESS, EXIT_USAGE, MAX_CONNECT_TIMEOUT},
     cli::{Cli, Object, OutputFormat},
     commands::CallContext,
     connect::{ClientSecurity, Host},

@@ -18,8 +18,8 @@ use std::{io::Write, path::PathBuf};
 
 use clap::{Args, ValueEnum};
 
-use crate::app::{EXIT_FAILED, EXIT_SUCCESS, EXIT_USAGE};
 use crate::{
+    app::{EXIT_FAILED, EXIT_SUCCESS, EXIT_USAGE},
     cli::{Cli, GlobalOptions, Object, OutputFormat, TopologyEndpoints},
     commands::CallContext,
     connect::Host,

@@ -173,7 +173,7 @@ mod tests {
     use nsfleet_proto::v1::PlanTopologyResponse;
 
     use super::*;
-    use crate::topology::verbs::{Tally, EXIT_CHANGES, EXIT_FAILED, EXIT_OK};
+    use crate::topology::verbs::{Tally, EXIT_CHANGES, EXIT_FAILED, EXIT_SUCCESS};
 
     fn change(
         action: ChangeAction,
@@ -278,9 +278,9 @@ mod tests {
         let failure = HostFailure::new(tonic::Code::Unavailable, "down");
         let mut tally = Tally::default();
         tally.count(Ok(false));
-        assert_eq!(tally.status(true), EXIT_OK);
+        assert_eq!(tally.status(true), EXIT_SUCCESS);
         tally.count(Ok(true));
-        assert_eq!(tally.status(false), EXIT_OK);
+        assert_eq!(tally.status(false), EXIT_SUCCESS);
         assert_eq!(tally.status(true), EXIT_CHANGES);
         tally.count(Err(&failure));
         assert_eq!(tally.status(true), EXIT_FAILED);

@@ -24,8 +24,8 @@ use crate::{
     output::json::ProtoMessage,
 };
 
-pub const EXIT_OK: u8 = 0;
-pub const EXIT_FAILED: u8 = 1;
+pub(crate) use crate::app::{EXIT_FAILED, EXIT_SUCCESS};
+/// With `--detailed-exitcode`: a host differs from the file (as `terraform plan -detailed-exitcode`).
 pub const EXIT_CHANGES: u8 = 2;
 
 /// Runs a topology verb; `None` for every other command.
@@ -67,7 +67,7 @@ fn validate(file: &str, format: OutputFormat) -> u8 {
             OutputFormat::Text => write_out(&format!("{}: {}\n", host.name, counts(host))),
         }
     }
-    EXIT_OK
+    EXIT_SUCCESS
 }
 
 /// `3 namespaces, 7 links, 5 addresses, 3 routes, 1 forwarding setting, 1 NAT rule`.
@@ -378,7 +378,7 @@ impl Tally {
         } else if changes_matter && self.changes {
             EXIT_CHANGES
         } else {
-            EXIT_OK
+            EXIT_SUCCESS
         }
     }
 }

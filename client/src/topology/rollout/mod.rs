@@ -23,7 +23,7 @@ use super::{
     calls::{Caller, DEFAULT_APPLY_TIMEOUT},
     render::summary,
     targets::Target,
-    verbs::{plan_every_host, prepare, write_err, write_out, EXIT_FAILED, EXIT_OK},
+    verbs::{plan_every_host, prepare, write_err, write_out, EXIT_FAILED, EXIT_SUCCESS},
 };
 use crate::{
     cli::{ApplyArgs, GlobalOptions, OutputFormat},
@@ -122,7 +122,7 @@ pub async fn apply_confirmed(args: &ApplyArgs, global: &GlobalOptions, timeout: 
     if reports.iter().any(|report| report.state.is_failure()) {
         EXIT_FAILED
     } else {
-        EXIT_OK
+        EXIT_SUCCESS
     }
 }
 
