@@ -1,9 +1,10 @@
 //! Links the `nsfleet` program statically, as a static PIE: what `-C target-feature=+crt-static` would
 //! give it, for this one program.
 //!
-//! Every `nsfleet` invocation is a process start, and the dynamic loader was the largest part of it
-//! that the program does not choose: mapping libc.so, binding its symbols, relocating, 0.4 ms of a call
-//! of about 3.5 ms (BENCHMARKS.md, "One invocation per command"). Cargo cannot set `crt-static` for
+//! Every `nsfleet` invocation is a process start, and the dynamic loader was a part of it that the
+//! program does not need: mapping libc.so, binding its symbols, relocating, 0.15-0.4 ms of a call of
+//! 2.5-3.5 ms, depending on how the binary sits in the page cache (BENCHMARKS.md, "One invocation per
+//! command"). Cargo cannot set `crt-static` for
 //! one binary, and setting it for the build would make the agent static too (it loads libnftables with
 //! `dlopen`) and breaks proc-macros. So the link line rustc gives the program is steered instead:
 //!
