@@ -3,7 +3,7 @@
 
 use std::{net::IpAddr, path::PathBuf, time::Duration};
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Command, Parser, Subcommand, ValueEnum};
 
 /// Manage network namespaces, links, addresses, routes, NAT and forwarding on one host or a fleet of
 /// hosts running nsfleet-agent, with iproute2's grammar.
@@ -156,8 +156,58 @@ fn parse_target(text: &str) -> Result<IpAddr, String> {
 // instructions off each invocation (BENCHMARKS.md, "One invocation per command"). Not this enum: clap
 // copies the objects' verbs into its `help` subcommand before it expands anything deferred, so the
 // completion script would lose them.
-#[derive(Debug, Subcommand)]
-pub enum Object {
+//
+// `objects!` derives `Object` and, from the same declarations, one single-object enum per object
+// (`single`), so that the narrow parse (`command_line.rs`) makes only the object a command line names:
+// making all of them to keep one was a fifth of an invocation's instructions (BENCHMARKS.md).
+macro_rules! objects {
+    ($( $(#[$meta:meta])* $object:ident $({ $($named:tt)* })? $(( $($unnamed:tt)* ))? ),* $(,)?) => {
+        #[derive(Debug, Subcommand)]
+        pub enum Object {
+            $( $(#[$meta])* $object $({ $($named)* })? $(( $($unnamed)* ))? ),*
+        }
+
+        /// Each object of [`Object`] alone, declared by the same tokens. Only their commands are used:
+        /// what clap parses with one of them is read back into [`Object`].
+        #[allow(dead_code)]
+        mod single {
+            use super::*;
+            $(
+                #[derive(Debug, Subcommand)]
+                pub(crate) enum $object {
+                    $(#[$meta])* $object $({ $($named)* })? $(( $($unnamed)* ))?
+                }
+            )*
+        }
+
+        /// The command of the object `word` names (its name or an alias), made without the others; as
+        /// `Object`'s command tree would hold it.
+        pub(crate) fn object_command(word: &str) -> Option<Command> {
+            fn made<O: Subcommand>() -> Option<Command> {
+                O::augment_subcommands(Command::new("object"))
+                    .get_subcommands()
+                    .next()
+                    .cloned()
+            }
+            // By name first, which needs no command made; an alias is found by making them in turn.
+            $(
+                if <single::$object as Subcommand>::has_subcommand(word) {
+                    return made::<single::$object>();
+                }
+            )*
+            $(
+                if let Some(object) = made::<single::$object>() {
+                    if object.get_all_aliases().any(|alias| alias == word) {
+                        return Some(object);
+                    }
+                }
+            )*
+            None
+        }
+    };
+}
+
+objects! {
     /// Named network namespaces (ip netns); with no verb: list
     Netns {
         #[command(subcommand)]

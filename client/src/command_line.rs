@@ -4,7 +4,7 @@
 //! options, help texts included, into 24 objects, before it looks at the arguments. That was about
 //! half of the client's start (BENCHMARKS.md, "One invocation per command"). So the object is found
 //! first, by skipping the leading global options as clap's own definitions of them describe, and clap
-//! parses with a tree that holds that object alone.
+//! parses with a tree that holds that object alone, made without the others (`cli::object_command`).
 //!
 //! The result is the same [`Cli`] the whole tree gives. Whenever the scan is not sure (no object, an
 //! abbreviation, `--`, an option it does not know, `--help` and `--version` among them) or the narrow
@@ -12,9 +12,9 @@
 
 use std::ffi::{OsStr, OsString};
 
-use clap::{ArgAction, Args, Command, FromArgMatches, Parser, Subcommand};
+use clap::{ArgAction, Args, Command, FromArgMatches, Parser};
 
-use crate::cli::{Cli, GlobalOptions, Object};
+use crate::cli::{object_command, Cli, GlobalOptions};
 
 /// The program's name in [`Cli`]'s definition (a test holds them equal).
 const NAME: &str = "nsfleet";
@@ -45,10 +45,9 @@ pub fn try_parse_from(args: &[OsString]) -> Result<Cli, clap::Error> {
 fn narrow_command(args: &[OsString]) -> Option<Command> {
     let globals = GlobalOptions::augment_args(Command::new(NAME));
     let word = object_word(&globals, args.get(1..)?)?;
-    // Making every object is cheap: their verbs' arguments are deferred (`cli.rs`), and the copies of
-    // the global options happen when clap builds the tree it parses, which holds this one object.
-    let objects = Object::augment_subcommands(Command::new("objects"));
-    let object = objects.find_subcommand(word)?.clone();
+    // The copies of the global options happen when clap builds the tree it parses, which holds this one
+    // object; its verbs' arguments are deferred (`cli.rs`).
+    let object = object_command(word.to_str()?)?;
     Some(globals.subcommand(object).subcommand_required(true))
 }
 

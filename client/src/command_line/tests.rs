@@ -1,6 +1,8 @@
 use clap::CommandFactory;
 
 use super::*;
+use crate::cli::Object;
+use clap::Subcommand;
 
 fn args(line: &str) -> Vec<OsString> {
     std::iter::once("nsfleet")
@@ -242,5 +244,32 @@ proptest::proptest! {
     ) {
         let line = [leading.join(" "), tail.to_string(), trailing.join(" ")].join(" ");
         same_as_the_whole_tree(&line);
+    }
+}
+
+/// The narrow parse makes one object from `cli::single`: by its name or any of its aliases it is the
+/// object `Object`'s tree holds, arguments, verbs and help texts included, once clap has built both.
+#[test]
+fn each_object_made_alone_is_the_object_of_the_whole_tree() {
+    let mut objects = Object::augment_subcommands(Command::new("objects"));
+    objects.build();
+    let mut checked = 0;
+    // clap's own `help` subcommand is no object; the narrow parse never takes it.
+    for object in objects.get_subcommands().filter(|o| o.get_name() != "help") {
+        for word in std::iter::once(object.get_name()).chain(object.get_all_aliases()) {
+            let made = object_command(word).unwrap_or_else(|| panic!("`{word}` makes no object"));
+            // Its place in the list of objects, which only `nsfleet --help` shows, is the one thing
+            // that depends on the objects around it.
+            let made = made.display_order(object.get_display_order());
+            let mut alone = Command::new("objects").subcommand(made);
+            alone.build();
+            let made = alone.get_subcommands().next().expect("one object");
+            assert_eq!(format!("{made:#?}"), format!("{object:#?}"), "`{word}`");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 23 + 8, "only {checked} names and aliases");
+    for word in ["", "li", "links", "help", "nsfleet", "-n"] {
+        assert!(object_command(word).is_none(), "`{word}` made an object");
     }
 }
