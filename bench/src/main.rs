@@ -48,7 +48,7 @@ struct Options {
 }
 
 const USAGE: &str = "usage: nsfleet-bench [--sizes 10,100,1000] [--runs 5] [--large-runs 2] [--slow-large-runs 1] [--per-call-large-runs 0]
-       nsfleet-bench per-command [--runs 20]
+       nsfleet-bench per-command [--runs 20] [--as-built]
        nsfleet-bench topology [--sizes 100,1000] [--runs 5] [--large-runs 1] [--plans 20]";
 
 /// Paired runs per command in `per-command`: about a minute in all.
@@ -57,7 +57,10 @@ const PER_COMMAND_RUNS: usize = 20;
 /// What to run: the topology at scale (the default) or the tutorial's commands one invocation each.
 enum Mode {
     Scale(Options),
-    PerCommand { runs: usize },
+    PerCommand {
+        runs: usize,
+        client: per_command::ClientFile,
+    },
     Topology(declarative::Options),
 }
 
@@ -71,7 +74,12 @@ fn parse_mode(mut args: std::iter::Peekable<impl Iterator<Item = String>>) -> Re
     }
     args.next();
     let mut runs = PER_COMMAND_RUNS;
+    let mut client = per_command::ClientFile::FreshCopy;
     while let Some(flag) = args.next() {
+        if flag == "--as-built" {
+            client = per_command::ClientFile::AsBuilt;
+            continue;
+        }
         match (flag.as_str(), args.next()) {
             ("--runs", Some(value)) => {
                 runs = value
@@ -90,7 +98,7 @@ fn parse_mode(mut args: std::iter::Peekable<impl Iterator<Item = String>>) -> Re
             }
         }
     }
-    Ok(Mode::PerCommand { runs })
+    Ok(Mode::PerCommand { runs, client })
 }
 
 impl Options {
@@ -163,7 +171,7 @@ fn main() -> ExitCode {
     }
     let outcome = match &mode {
         Mode::Scale(options) => run_all(options),
-        Mode::PerCommand { runs } => per_command::run(*runs),
+        Mode::PerCommand { runs, client } => per_command::run(*runs, *client),
         Mode::Topology(options) => declarative::run(options),
     };
     match outcome {

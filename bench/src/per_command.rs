@@ -4,6 +4,13 @@
 //! undone after every run so the next one changes the kernel for real. Reported per command: the median
 //! and p10-p90 of the elapsed time, the median CPU time of the process (user + system, the agent's not
 //! included), and nsfleet's median over the classic one.
+//!
+//! How the client's binary got into the page cache moves its time by 0.3-0.5 ms a call (BENCHMARKS.md):
+//! a file written in one go (cp, install, a package) is held in large folios, which a fault maps and an
+//! exit unmaps many pages at a time; the linker's output, a file read back from disk, and a copy that
+//! memory pressure has since split are held page by page. So the benchmark does not inherit whichever
+//! state the build left: it times a fresh copy of the client, made next to it at the start and removed at
+//! the end (`--as-built` times the build's own file instead), and the report says which.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -32,8 +39,52 @@ struct Row {
     nsfleet: Vec<Cost>,
 }
 
-pub fn run(runs: usize) -> Result<String> {
-    let tools = Tools::find()?;
+/// Which file of the client is timed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientFile {
+    /// A copy made at the start, as an install leaves it.
+    FreshCopy,
+    /// `target/release/nsfleet` as the build left it.
+    AsBuilt,
+}
+
+/// A copy of the client next to it, removed when dropped on every way out of the run. The name is fixed,
+/// so a run that was killed leaves at most this one file, which the next run replaces.
+struct ClientCopy {
+    path: PathBuf,
+}
+
+impl ClientCopy {
+    fn of(client: &Path) -> Result<Self> {
+        let path = client.with_file_name(".nsfleet-per-command");
+        // A new file, not the old one rewritten in place: its page cache is made by this copy.
+        let _ = std::fs::remove_file(&path);
+        // std::fs::copy writes through the page cache as cp does, and keeps the mode (executable).
+        std::fs::copy(client, &path).map_err(|e| {
+            BenchError::io(
+                format!("copy {} to {}", client.display(), path.display()),
+                e,
+            )
+        })?;
+        Ok(Self { path })
+    }
+}
+
+impl Drop for ClientCopy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+pub fn run(runs: usize, client: ClientFile) -> Result<String> {
+    let mut tools = Tools::find()?;
+    let copy = match client {
+        ClientFile::FreshCopy => Some(ClientCopy::of(&tools.nsfleet)?),
+        ClientFile::AsBuilt => None,
+    };
+    if let Some(copy) = &copy {
+        tools.nsfleet = copy.path.clone();
+    }
     run::run(&tools.ip, &["link", "set", "lo", "up"])?;
     let agent = Agent::start(&tools.agent)?;
     let endpoint = agent.endpoint();
@@ -70,7 +121,7 @@ pub fn run(runs: usize) -> Result<String> {
         );
         rows.push(row);
     }
-    Ok(render(&rows, &skipped, runs))
+    Ok(render(&rows, &skipped, runs, client))
 }
 
 fn measure(tools: &Tools, endpoint: &str, pair: &Pair, runs: usize) -> Result<Row> {
@@ -171,11 +222,20 @@ fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
 
-fn render(rows: &[Row], skipped: &[String], runs: usize) -> String {
+fn render(rows: &[Row], skipped: &[String], runs: usize, client: ClientFile) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
         "### One invocation per command ({runs} paired runs each; ms)\n"
+    );
+    let _ = writeln!(
+        out,
+        "The nsfleet client timed: {}.\n",
+        match client {
+            ClientFile::FreshCopy =>
+                "a copy of target/release/nsfleet made at the start, as an install leaves it",
+            ClientFile::AsBuilt => "target/release/nsfleet as the build left it (--as-built)",
+        }
     );
     let _ = writeln!(
         out,
