@@ -1,14 +1,16 @@
 //! Agent endpoints as the user writes them (`HOST:PORT`, `[IPV6]:PORT`, `unix:PATH`), how the CLI
-//! proves itself to them (TLS, client certificate, bearer token), and the gRPC channels to them.
+//! proves itself to them (TLS, client certificate, bearer token), and the connections to them
+//! (`channel.rs`).
 
 use std::{net::Ipv6Addr, path::Path, path::PathBuf, time::Duration};
 
 use tonic::{
     metadata::AsciiMetadataValue,
-    transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity},
+    transport::{Certificate, ClientTlsConfig, Endpoint, Identity},
     Code,
 };
 
+use crate::channel::AgentChannel;
 use crate::failure::{error_chain, format_seconds, HostFailure};
 
 /// The agent's default port, used when an endpoint names only a host.
@@ -19,12 +21,22 @@ pub const DEFAULT_PORT: u16 = 50051;
 #[derive(Debug, Clone)]
 pub struct Host {
     pub label: String,
-    endpoint: Endpoint,
-    /// `HOST:PORT` of a TCP endpoint (`None` for a unix socket), for the `https://` form under TLS.
-    authority: Option<String>,
+    target: Target,
     /// The host's own TLS and token (from the inventory), instead of the command line's. One command
     /// per process: loaded once, it lives as long as the process, which keeps `Host` cheap to clone.
     security: Option<&'static ClientSecurity>,
+}
+
+#[derive(Debug, Clone)]
+enum Target {
+    /// The plaintext endpoint (boxed: tonic's `Endpoint` is large), and `HOST:PORT` for the
+    /// `https://` form under TLS.
+    Tcp {
+        endpoint: Box<Endpoint>,
+        authority: String,
+    },
+    /// The socket's path, dialled without tonic's `Channel` (`channel.rs`).
+    Unix(PathBuf),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -47,17 +59,19 @@ impl Host {
         if text.is_empty() {
             return Err(EndpointError::Empty);
         }
-        let (endpoint, authority) = match text.strip_prefix("unix:") {
-            Some(path) => (unix_endpoint(text, path)?, None),
+        let target = match text.strip_prefix("unix:") {
+            Some(path) => Target::Unix(unix_socket(text, path)?),
             None => {
                 let authority = authority_with_port(text)?;
-                (tcp_endpoint(text, "http", &authority)?, Some(authority))
+                Target::Tcp {
+                    endpoint: Box::new(tcp_endpoint(text, "http", &authority)?),
+                    authority,
+                }
             }
         };
         Ok(Self {
             label: text.to_owned(),
-            endpoint,
-            authority,
+            target,
             security: None,
         })
     }
@@ -81,7 +95,7 @@ impl Host {
 
     /// Whether the host is reached over TCP (and so may need TLS), not a unix socket.
     pub fn is_tcp(&self) -> bool {
-        self.authority.is_some()
+        matches!(self.target, Target::Tcp { .. })
     }
 
     /// Connects, failing with UNAVAILABLE (and what went wrong) if the agent cannot be reached in time.
@@ -91,10 +105,30 @@ impl Host {
         &self,
         timeout: Duration,
         security: &ClientSecurity,
-    ) -> Result<Channel, HostFailure> {
-        let security = self.security(security);
-        let endpoint = match (&security.tls, &self.authority) {
-            (Some(tls), Some(authority)) => tcp_endpoint(&self.label, "https", authority)
+    ) -> Result<AgentChannel, HostFailure> {
+        let (endpoint, authority) = match &self.target {
+            Target::Unix(socket) => {
+                return match tokio::time::timeout(timeout, AgentChannel::unix(socket)).await {
+                    Ok(Ok(channel)) => Ok(channel),
+                    Ok(Err(error)) => Err(HostFailure::new(
+                        Code::Unavailable,
+                        format!(
+                            "cannot connect to {}: {}{}",
+                            self.label,
+                            error_chain(error.as_ref()),
+                            unix_socket_hint(error.as_ref()).unwrap_or_default()
+                        ),
+                    )),
+                    Err(_) => Err(self.no_connection_within(timeout)),
+                };
+            }
+            Target::Tcp {
+                endpoint,
+                authority,
+            } => (endpoint, authority),
+        };
+        let endpoint = match &self.security(security).tls {
+            Some(tls) => tcp_endpoint(&self.label, "https", authority)
                 .map_err(|error| HostFailure::new(Code::InvalidArgument, error.to_string()))?
                 .tls_config(tls.clone())
                 .map_err(|error| {
@@ -103,38 +137,33 @@ impl Host {
                         format!("TLS for {}: {}", self.label, error_chain(&error)),
                     )
                 })?,
-            _ => self.endpoint.clone(),
+            None => Endpoint::clone(endpoint),
         };
         let endpoint = endpoint.connect_timeout(timeout);
         match tokio::time::timeout(timeout, endpoint.connect()).await {
-            Ok(Ok(channel)) => Ok(channel),
+            Ok(Ok(channel)) => Ok(AgentChannel::Tcp(channel)),
             Ok(Err(error)) => {
                 // tonic's own text ("transport error") says nothing; the causes say what happened.
                 let cause = std::error::Error::source(&error)
                     .map_or_else(|| error.to_string(), error_chain);
-                let hint = if self.is_tcp() {
-                    None
-                } else {
-                    unix_socket_hint(&error)
-                };
                 Err(HostFailure::new(
                     Code::Unavailable,
-                    format!(
-                        "cannot connect to {}: {cause}{}",
-                        self.label,
-                        hint.unwrap_or_default()
-                    ),
+                    format!("cannot connect to {}: {cause}", self.label),
                 ))
             }
-            Err(_) => Err(HostFailure::new(
-                Code::Unavailable,
-                format!(
-                    "cannot connect to {}: no connection within {} s",
-                    self.label,
-                    format_seconds(timeout)
-                ),
-            )),
+            Err(_) => Err(self.no_connection_within(timeout)),
         }
+    }
+
+    fn no_connection_within(&self, timeout: Duration) -> HostFailure {
+        HostFailure::new(
+            Code::Unavailable,
+            format!(
+                "cannot connect to {}: no connection within {} s",
+                self.label,
+                format_seconds(timeout)
+            ),
+        )
     }
 }
 
@@ -159,14 +188,13 @@ fn unix_socket_hint(error: &(dyn std::error::Error + 'static)) -> Option<&'stati
     None
 }
 
-fn unix_endpoint(text: &str, path: &str) -> Result<Endpoint, EndpointError> {
-    // tonic connects over a UnixStream itself for "unix:" endpoints (and uses a placeholder authority).
+/// The socket's path in `unix:PATH` or `unix://PATH`.
+fn unix_socket(text: &str, path: &str) -> Result<PathBuf, EndpointError> {
     let path = path.strip_prefix("//").unwrap_or(path);
     if path.is_empty() {
         return Err(EndpointError::EmptyPath(text.to_owned()));
     }
-    Endpoint::from_shared(format!("unix:{path}"))
-        .map_err(|_| EndpointError::Malformed(text.to_owned()))
+    Ok(PathBuf::from(path))
 }
 
 fn tcp_endpoint(text: &str, scheme: &str, authority: &str) -> Result<Endpoint, EndpointError> {

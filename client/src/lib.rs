@@ -10,6 +10,7 @@
 
 pub mod app;
 pub mod batch;
+pub mod channel;
 pub mod cli;
 pub mod command_line;
 pub mod commands;

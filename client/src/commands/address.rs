@@ -2,7 +2,9 @@ use nsfleet_proto::v1::{
     address_service_client::AddressServiceClient, link_service_client::LinkServiceClient,
     AddAddressRequest, DeleteAddressRequest, ListAddressesRequest, ListLinksRequest,
 };
-use tonic::{transport::Channel, Status};
+use tonic::Status;
+
+use crate::channel::AgentChannel;
 
 use super::{AddressListing, CallContext, Outcome};
 
@@ -15,7 +17,7 @@ pub enum AddressAction {
 
 pub async fn run(
     action: &AddressAction,
-    channel: Channel,
+    channel: AgentChannel,
     context: &CallContext,
 ) -> Result<Outcome, Status> {
     match action {
@@ -43,7 +45,7 @@ pub async fn run(
 /// failure there only costs the headers their details.
 async fn list(
     request: &ListAddressesRequest,
-    channel: Channel,
+    channel: AgentChannel,
     context: &CallContext,
 ) -> Result<Outcome, Status> {
     let mut addresses = AddressServiceClient::new(channel.clone());

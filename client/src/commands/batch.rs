@@ -3,7 +3,9 @@ use std::sync::Arc;
 use nsfleet_proto::v1::{
     batch_service_client::BatchServiceClient, ApplyBatchRequest, ApplyBatchResponse,
 };
-use tonic::{transport::Channel, Status};
+use tonic::Status;
+
+use crate::channel::AgentChannel;
 
 use super::{CallContext, Outcome};
 use crate::batch::Script;
@@ -49,7 +51,7 @@ impl BatchRun {
 
 pub async fn run(
     action: &BatchAction,
-    channel: Channel,
+    channel: AgentChannel,
     context: &CallContext,
 ) -> Result<Outcome, Status> {
     // The agent takes up to 100000 operations per batch: more than tonic's 4 MiB default in either way.

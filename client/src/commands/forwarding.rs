@@ -1,7 +1,9 @@
 use nsfleet_proto::v1::{
     forwarding_service_client::ForwardingServiceClient, GetForwardingRequest, SetForwardingRequest,
 };
-use tonic::{transport::Channel, Status};
+use tonic::Status;
+
+use crate::channel::AgentChannel;
 
 use super::{CallContext, Outcome};
 
@@ -13,7 +15,7 @@ pub enum ForwardingAction {
 
 pub async fn run(
     action: &ForwardingAction,
-    channel: Channel,
+    channel: AgentChannel,
     context: &CallContext,
 ) -> Result<Outcome, Status> {
     let mut client = ForwardingServiceClient::new(channel);

@@ -2,7 +2,9 @@ use nsfleet_proto::v1::{
     link_service_client::LinkServiceClient, CreateLinkRequest, DeleteLinkRequest, GetLinkRequest,
     ListLinksRequest, SetLinkRequest,
 };
-use tonic::{transport::Channel, Status};
+use tonic::Status;
+
+use crate::channel::AgentChannel;
 
 use super::{CallContext, LinkListing, Outcome};
 
@@ -17,7 +19,7 @@ pub enum LinkAction {
 
 pub async fn run(
     action: &LinkAction,
-    channel: Channel,
+    channel: AgentChannel,
     context: &CallContext,
 ) -> Result<Outcome, Status> {
     let mut client = LinkServiceClient::new(channel);

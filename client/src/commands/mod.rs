@@ -17,7 +17,9 @@ use nsfleet_proto::v1::{
     GetForwardingResponse, Link, ListAddressesResponse, ListNamespacesResponse,
     ListNatRulesResponse, ListNeighborsResponse, ListRoutesResponse, PingRequest, Warning,
 };
-use tonic::{transport::Channel, Status};
+use tonic::Status;
+
+use crate::channel::AgentChannel;
 
 use crate::output::json::{EncodedMessage, ProtoMessage};
 
@@ -99,7 +101,7 @@ impl Action {
 
 pub async fn execute(
     action: &Action,
-    channel: Channel,
+    channel: AgentChannel,
     context: &CallContext,
 ) -> Result<Outcome, Status> {
     match action {

@@ -2,7 +2,9 @@ use nsfleet_proto::v1::{
     nat_service_client::NatServiceClient, AddNatRuleRequest, DeleteNatRuleRequest,
     ListNatRulesRequest,
 };
-use tonic::{transport::Channel, Status};
+use tonic::Status;
+
+use crate::channel::AgentChannel;
 
 use super::{CallContext, Outcome};
 
@@ -15,7 +17,7 @@ pub enum NatAction {
 
 pub async fn run(
     action: &NatAction,
-    channel: Channel,
+    channel: AgentChannel,
     context: &CallContext,
 ) -> Result<Outcome, Status> {
     let mut client = NatServiceClient::new(channel);

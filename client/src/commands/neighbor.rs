@@ -1,5 +1,7 @@
 use nsfleet_proto::v1::{neighbor_service_client::NeighborServiceClient, ListNeighborsRequest};
-use tonic::{transport::Channel, Status};
+use tonic::Status;
+
+use crate::channel::AgentChannel;
 
 use super::{CallContext, Outcome};
 use crate::grammar::neighbor::StateFilter;
@@ -16,7 +18,7 @@ pub enum NeighborAction {
 
 pub async fn run(
     action: &NeighborAction,
-    channel: Channel,
+    channel: AgentChannel,
     context: &CallContext,
 ) -> Result<Outcome, Status> {
     let mut client = NeighborServiceClient::new(channel);

@@ -2,7 +2,9 @@ use nsfleet_proto::v1::{
     namespace_service_client::NamespaceServiceClient, CreateNamespaceRequest,
     DeleteNamespaceRequest, ListNamespacesRequest,
 };
-use tonic::{transport::Channel, Status};
+use tonic::Status;
+
+use crate::channel::AgentChannel;
 
 use super::{CallContext, Outcome};
 
@@ -15,7 +17,7 @@ pub enum NetnsAction {
 
 pub async fn run(
     action: &NetnsAction,
-    channel: Channel,
+    channel: AgentChannel,
     context: &CallContext,
 ) -> Result<Outcome, Status> {
     let mut client = NamespaceServiceClient::new(channel);

@@ -4,7 +4,9 @@ use nsfleet_proto::v1::{
     diagnostics_service_client::DiagnosticsServiceClient, ping_event::Event, PingReply,
     PingRequest, PingSummary,
 };
-use tonic::{transport::Channel, Status};
+use tonic::Status;
+
+use crate::channel::AgentChannel;
 
 use super::CallContext;
 use crate::output::text::ping::{header_line, reply_line};
@@ -44,7 +46,7 @@ pub fn expected_duration(request: &PingRequest) -> Duration {
 
 pub async fn run(
     request: &PingRequest,
-    channel: Channel,
+    channel: AgentChannel,
     context: &CallContext,
 ) -> Result<PingRun, Status> {
     let payload_size = if request.payload_size == 0 {

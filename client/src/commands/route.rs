@@ -2,7 +2,9 @@ use nsfleet_proto::v1::{
     route_service_client::RouteServiceClient, AddRouteRequest, DeleteRouteRequest,
     ListRoutesRequest, ReplaceRouteRequest,
 };
-use tonic::{transport::Channel, Status};
+use tonic::Status;
+
+use crate::channel::AgentChannel;
 
 use super::{CallContext, Outcome};
 
@@ -16,7 +18,7 @@ pub enum RouteAction {
 
 pub async fn run(
     action: &RouteAction,
-    channel: Channel,
+    channel: AgentChannel,
     context: &CallContext,
 ) -> Result<Outcome, Status> {
     let mut client = RouteServiceClient::new(channel);

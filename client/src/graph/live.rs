@@ -1,13 +1,13 @@
 //! The picture of what the hosts hold: per host, the namespace list, every link of every namespace
 //! (one ListLinks with `all_namespaces`), and the addresses and NAT rules of each namespace.
 
+use crate::channel::AgentChannel;
 use nsfleet_proto::v1::{
     address_service_client::AddressServiceClient, link_service_client::LinkServiceClient,
     namespace_service_client::NamespaceServiceClient, nat_rule::Kind as NatKind,
     nat_service_client::NatServiceClient, Address, Link, ListAddressesRequest, ListLinksRequest,
     ListNamespacesRequest, ListNatRulesRequest, NatRule, Scope,
 };
-use tonic::transport::Channel;
 
 use super::{
     model::{HostBuilder, HostNode, LinkKind, LinkNode, Vxlan},
@@ -48,7 +48,7 @@ pub async fn read(
     }
 }
 
-async fn calls(channel: Channel, context: &CallContext) -> Result<Snapshot, tonic::Status> {
+async fn calls(channel: AgentChannel, context: &CallContext) -> Result<Snapshot, tonic::Status> {
     let namespaces: Vec<String> = NamespaceServiceClient::new(channel.clone())
         .list_namespaces(context.request(ListNamespacesRequest {}))
         .await?

@@ -3,6 +3,7 @@
 
 use std::{future::Future, time::Duration};
 
+use crate::channel::AgentChannel;
 use futures::StreamExt;
 use nsfleet_proto::v1::{
     diagnostics_service_client::DiagnosticsServiceClient,
@@ -11,7 +12,6 @@ use nsfleet_proto::v1::{
     GetCommitRequest, GetCommitResponse, GetTopologyStateRequest, GetTopologyStateResponse,
     PlanTopologyRequest, PlanTopologyResponse, RollbackCommitRequest, RollbackCommitResponse,
 };
-use tonic::transport::Channel;
 
 use crate::{
     app::{call_failure, MAX_CONNECT_TIMEOUT},
@@ -112,7 +112,7 @@ impl Caller {
     pub async fn diagnostics<T, Fut>(
         &self,
         host: &Host,
-        rpc: impl FnOnce(DiagnosticsServiceClient<Channel>, CallContext) -> Fut,
+        rpc: impl FnOnce(DiagnosticsServiceClient<AgentChannel>, CallContext) -> Fut,
     ) -> Result<T, HostFailure>
     where
         Fut: Future<Output = Result<T, tonic::Status>>,
@@ -132,7 +132,7 @@ impl Caller {
     async fn call<T, Fut>(
         &self,
         host: &Host,
-        rpc: impl FnOnce(TopologyServiceClient<Channel>, CallContext) -> Fut,
+        rpc: impl FnOnce(TopologyServiceClient<AgentChannel>, CallContext) -> Fut,
     ) -> Result<T, HostFailure>
     where
         Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
