@@ -90,3 +90,21 @@ fn with_origin(request: http::Request<Body>) -> Result<http::Request<Body>, BoxE
     parts.uri = http::Uri::from_parts(uri)?;
     Ok(http::Request::from_parts(parts, body))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_generated_clients_path_gets_the_origin_http2_needs() {
+        let request = http::Request::builder()
+            .uri("/nsfleet.v1.LinkService/ListLinks")
+            .body(Body::empty())
+            .unwrap();
+        let request = with_origin(request).unwrap();
+        assert_eq!(
+            request.uri().to_string(),
+            "http://localhost/nsfleet.v1.LinkService/ListLinks"
+        );
+    }
+}
