@@ -20,7 +20,7 @@ use tonic::transport::Channel;
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// What the generated gRPC clients are built on (`LinkServiceClient::new(channel)`).
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub enum AgentChannel {
     Tcp(Channel),
     Unix(SendRequest<Body>),
@@ -39,15 +39,6 @@ impl AgentChannel {
             let _ = connection.await;
         });
         Ok(Self::Unix(send))
-    }
-}
-
-impl std::fmt::Debug for AgentChannel {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Tcp(channel) => channel.fmt(f),
-            Self::Unix(_) => f.write_str("AgentChannel::Unix"),
-        }
     }
 }
 
