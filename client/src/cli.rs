@@ -173,7 +173,7 @@ macro_rules! objects {
         mod single {
             use super::*;
             $(
-                #[derive(Debug, Subcommand)]
+                #[derive(Subcommand)]
                 pub(crate) enum $object {
                     $(#[$meta])* $object $({ $($named)* })? $(( $($unnamed)* ))?
                 }
