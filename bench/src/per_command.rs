@@ -9,10 +9,11 @@
 //! a file written in one go (cp, install, a package) is held in large folios, which a fault maps and an
 //! exit unmaps many pages at a time; the linker's output, a file read back from disk, and a copy that
 //! memory pressure has since split are held page by page. So the benchmark does not inherit whichever
-//! state the build left: it times a fresh copy of the client, made next to it at the start and removed at
-//! the end (`--as-built` times the build's own file instead), and the report says which.
+//! state the build left: it times a fresh copy of the client, written next to it at the start and removed
+//! at the end (`--as-built` times the build's own file instead), and the report says which.
 
 use std::fmt::Write as _;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -44,29 +45,31 @@ struct Row {
 pub enum ClientFile {
     /// A copy made at the start, as an install leaves it.
     FreshCopy,
-    /// `target/release/nsfleet` as the build left it.
+    /// The client as the build left it.
     AsBuilt,
 }
 
-/// A copy of the client next to it, removed when dropped on every way out of the run. The name is fixed,
-/// so a run that was killed leaves at most this one file, which the next run replaces.
+const COPY_PREFIX: &str = ".nsfleet-per-command-";
+
+/// A copy of the client next to it, named by this process's pid and removed when dropped, on every way
+/// out of the run; a run that was killed leaves its copy, which the next run removes.
 struct ClientCopy {
     path: PathBuf,
 }
 
 impl ClientCopy {
     fn of(client: &Path) -> Result<Self> {
-        let path = client.with_file_name(".nsfleet-per-command");
-        // A new file, not the old one rewritten in place: its page cache is made by this copy.
-        let _ = std::fs::remove_file(&path);
-        // std::fs::copy writes through the page cache as cp does, and keeps the mode (executable).
-        std::fs::copy(client, &path).map_err(|e| {
-            BenchError::io(
-                format!("copy {} to {}", client.display(), path.display()),
-                e,
-            )
-        })?;
-        Ok(Self { path })
+        remove_copies_of_dead_runs(client);
+        let path = client.with_file_name(format!("{COPY_PREFIX}{}", std::process::id()));
+        // Read and written in one go, as an install writes a file: not `std::fs::copy`, whose
+        // copy_file_range may share the blocks on btrfs or XFS and leave the page cache empty.
+        let bytes = std::fs::read(client)
+            .map_err(|e| BenchError::io(format!("read {}", client.display()), e))?;
+        let written = std::fs::write(&path, &bytes)
+            .and_then(|()| std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)));
+        let copy = Self { path };
+        written.map_err(|e| BenchError::io(format!("write {}", copy.path.display()), e))?;
+        Ok(copy)
     }
 }
 
@@ -76,8 +79,40 @@ impl Drop for ClientCopy {
     }
 }
 
+/// Copies whose run is gone (killed before its drop ran); a run still going keeps its own.
+fn remove_copies_of_dead_runs(client: &Path) {
+    let Some(directory) = client.parent() else {
+        return;
+    };
+    let Ok(entries) = std::fs::read_dir(directory) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|name| name.strip_prefix(COPY_PREFIX))
+        else {
+            continue;
+        };
+        if pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 pub fn run(runs: usize, client: ClientFile) -> Result<String> {
     let mut tools = Tools::find()?;
+    let client_file = match client {
+        ClientFile::FreshCopy => format!(
+            "a copy of {} made at the start, as an install leaves it",
+            tools.nsfleet.display()
+        ),
+        ClientFile::AsBuilt => format!(
+            "{} as the build left it (--as-built)",
+            tools.nsfleet.display()
+        ),
+    };
     let copy = match client {
         ClientFile::FreshCopy => Some(ClientCopy::of(&tools.nsfleet)?),
         ClientFile::AsBuilt => None,
@@ -121,7 +156,7 @@ pub fn run(runs: usize, client: ClientFile) -> Result<String> {
         );
         rows.push(row);
     }
-    Ok(render(&rows, &skipped, runs, client))
+    Ok(render(&rows, &skipped, runs, &client_file))
 }
 
 fn measure(tools: &Tools, endpoint: &str, pair: &Pair, runs: usize) -> Result<Row> {
@@ -222,21 +257,13 @@ fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
 
-fn render(rows: &[Row], skipped: &[String], runs: usize, client: ClientFile) -> String {
+fn render(rows: &[Row], skipped: &[String], runs: usize, client_file: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
         "### One invocation per command ({runs} paired runs each; ms)\n"
     );
-    let _ = writeln!(
-        out,
-        "The nsfleet client timed: {}.\n",
-        match client {
-            ClientFile::FreshCopy =>
-                "a copy of target/release/nsfleet made at the start, as an install leaves it",
-            ClientFile::AsBuilt => "target/release/nsfleet as the build left it (--as-built)",
-        }
-    );
+    let _ = writeln!(out, "The nsfleet client timed: {client_file}.\n");
     let _ = writeln!(
         out,
         "| nsfleet command | classic command | classic median (p10-p90) | nsfleet median (p10-p90) | nsfleet / classic | CPU ms classic / nsfleet | page faults classic / nsfleet |"
