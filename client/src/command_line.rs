@@ -1,7 +1,7 @@
 //! The process's command line, parsed by clap with only the object it names.
 //!
 //! clap copies every global option into every object while it builds a command, on every run: 13
-//! options, help texts included, into 24 objects, before it looks at the arguments. That was about
+//! options, help texts included, into all 23 objects, before it looks at the arguments. That was about
 //! half of the client's start (BENCHMARKS.md, "One invocation per command"). So the object is found
 //! first, by skipping the leading global options as clap's own definitions of them describe, and clap
 //! parses with a tree that holds that object alone, made without the others (`cli::object_command`).
