@@ -203,6 +203,24 @@ mod redial {
 
     use super::*;
 
+    /// Waits until the client has seen the agent close the connection `channel` opened.
+    async fn until_closed(channel: &AgentChannel) {
+        let AgentChannel::Unix(UnixChannel {
+            state: UnixState::Open(send),
+            ..
+        }) = channel
+        else {
+            panic!("not an open unix connection: {channel:?}");
+        };
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while !send.is_closed() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .expect("the client saw the agent close the connection");
+    }
+
     /// The agent closes the first connection (a restart, say) before the call: the call dials again,
     /// as tonic's `Channel` would, and gets its answer.
     #[tokio::test]
@@ -220,20 +238,7 @@ mod redial {
                 .await
         });
         let mut channel = AgentChannel::unix(&socket).await.unwrap();
-        let AgentChannel::Unix(unix) = &channel else {
-            panic!("a unix socket gave {channel:?}");
-        };
-        let first = match &unix.state {
-            UnixState::Open(send) => send.clone(),
-            other => panic!("not open after connecting: {other:?}"),
-        };
-        tokio::time::timeout(Duration::from_secs(5), async {
-            while !first.is_closed() {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        })
-        .await
-        .expect("the client saw the agent close the connection");
+        until_closed(&channel).await;
         let answer = HealthClient::new(channel.clone())
             .check(HealthCheckRequest::default())
             .await;
@@ -258,19 +263,7 @@ mod redial {
         let channel = AgentChannel::unix(&socket).await.unwrap();
         drop(accepted.await.unwrap().unwrap());
         std::fs::remove_file(&socket).unwrap();
-        let AgentChannel::Unix(unix) = &channel else {
-            panic!("a unix socket gave {channel:?}");
-        };
-        let UnixState::Open(first) = &unix.state else {
-            panic!("not open after connecting");
-        };
-        tokio::time::timeout(Duration::from_secs(5), async {
-            while !first.is_closed() {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        })
-        .await
-        .expect("the client saw the connection close");
+        until_closed(&channel).await;
         let status = HealthClient::new(channel.clone())
             .check(HealthCheckRequest::default())
             .await
