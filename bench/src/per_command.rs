@@ -103,23 +103,25 @@ fn remove_copies_of_dead_runs(client: &Path) {
 
 pub fn run(runs: usize, client: ClientFile) -> Result<String> {
     let mut tools = Tools::find()?;
-    let client_file = match client {
-        ClientFile::FreshCopy => format!(
-            "a copy of {} made at the start, as an install leaves it",
-            tools.nsfleet.display()
-        ),
-        ClientFile::AsBuilt => format!(
-            "{} as the build left it (--as-built)",
-            tools.nsfleet.display()
+    // The copy lives until the run ends: its drop removes the file.
+    let (client_file, _copy) = match client {
+        ClientFile::FreshCopy => {
+            let copy = ClientCopy::of(&tools.nsfleet)?;
+            let described = format!(
+                "a copy of {} made at the start, as an install leaves it",
+                tools.nsfleet.display()
+            );
+            tools.nsfleet = copy.path.clone();
+            (described, Some(copy))
+        }
+        ClientFile::AsBuilt => (
+            format!(
+                "{} as the build left it (--as-built)",
+                tools.nsfleet.display()
+            ),
+            None,
         ),
     };
-    let copy = match client {
-        ClientFile::FreshCopy => Some(ClientCopy::of(&tools.nsfleet)?),
-        ClientFile::AsBuilt => None,
-    };
-    if let Some(copy) = &copy {
-        tools.nsfleet = copy.path.clone();
-    }
     run::run(&tools.ip, &["link", "set", "lo", "up"])?;
     let agent = Agent::start(&tools.agent)?;
     let endpoint = agent.endpoint();
