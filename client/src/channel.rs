@@ -24,6 +24,8 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 type Dialling = Pin<Box<dyn Future<Output = Result<SendRequest<Body>, BoxError>> + Send>>;
 
+type ResponseFuture = Pin<Box<dyn Future<Output = Result<http::Response<Body>, BoxError>> + Send>>;
+
 /// What the generated gRPC clients are built on (`LinkServiceClient::new(channel)`).
 #[derive(Clone, Debug)]
 pub enum AgentChannel {
@@ -117,10 +119,7 @@ impl UnixChannel {
         }
     }
 
-    fn call(
-        &mut self,
-        request: http::Request<Body>,
-    ) -> Pin<Box<dyn Future<Output = Result<http::Response<Body>, BoxError>> + Send>> {
+    fn call(&mut self, request: http::Request<Body>) -> ResponseFuture {
         let request = match with_origin(request) {
             Ok(request) => request,
             Err(error) => return Box::pin(async move { Err(error) }),
@@ -143,7 +142,7 @@ impl UnixChannel {
 impl tower::Service<http::Request<Body>> for AgentChannel {
     type Response = http::Response<Body>;
     type Error = BoxError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+    type Future = ResponseFuture;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         match self {
