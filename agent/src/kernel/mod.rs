@@ -4,7 +4,7 @@
 pub mod address;
 mod error;
 #[cfg(test)]
-mod fresh_namespace;
+pub(crate) mod fresh_namespace;
 pub mod link;
 pub mod monitor;
 pub mod neighbor;

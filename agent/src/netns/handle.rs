@@ -1,18 +1,20 @@
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 
+use super::worker::NamespaceThread;
 use super::{cookie, run_in_namespace, NetnsError};
 use crate::domain::NamespaceRef;
 use crate::kernel::RouteSocket;
 
-/// An open network namespace: a file descriptor that keeps it alive and identifies it, plus a route
-/// netlink socket created inside it.
+/// An open network namespace: a file descriptor that keeps it alive and identifies it, a route
+/// netlink socket created inside it, and a thread inside it for blocking work, started when needed.
 pub struct NamespaceHandle {
     namespace: NamespaceRef,
     fd: Arc<OwnedFd>,
     inode: u64,
     cookie: u64,
     route: RouteSocket,
+    thread: NamespaceThread,
 }
 
 impl NamespaceHandle {
@@ -31,6 +33,7 @@ impl NamespaceHandle {
         .map_err(|e| NetnsError::io(context, e))?;
         Ok(Self {
             namespace,
+            thread: NamespaceThread::new(fd.clone(), inode),
             fd,
             inode,
             cookie,
@@ -47,9 +50,11 @@ impl NamespaceHandle {
         cookie: u64,
         route: RouteSocket,
     ) -> Self {
+        let fd = Arc::new(fd);
         Self {
             namespace,
-            fd: Arc::new(fd),
+            thread: NamespaceThread::new(fd.clone(), inode),
+            fd,
             inode,
             cookie,
             route,
@@ -81,12 +86,13 @@ impl NamespaceHandle {
         &self.route
     }
 
-    /// Runs blocking `work` on a thread inside this namespace (sysctls, raw sockets, `nft`).
+    /// Runs blocking `work` on this namespace's thread (sysctls, sockets opened inside, nftables), one
+    /// piece of work at a time.
     pub async fn run<T, F>(&self, context: &str, work: F) -> Result<T, NetnsError>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        run_in_namespace(self.fd.clone(), context, work).await
+        self.thread.run(context, work).await
     }
 }
