@@ -62,8 +62,11 @@ pub async fn run_ping(
         queued: VecDeque::new(),
         receiver_alive: true,
     };
+    // The first request goes at once: a timer, even one already due, first waits for the time
+    // driver's next millisecond tick, and that wait was up to a millisecond of every `ping -c 1`.
+    send_next_request(&socket, &mut session, params.target).await?;
     // One timer serves both phases: the next request while sending, then the end of the wait.
-    let timer = tokio::time::sleep(Duration::ZERO);
+    let timer = tokio::time::sleep(pause_after_send(&session, &params));
     tokio::pin!(timer);
 
     while !session.is_complete() {
@@ -73,8 +76,8 @@ pub async fn run_ping(
                     break;
                 }
                 send_next_request(&socket, &mut session, params.target).await?;
-                let pause = if session.all_sent() { params.timeout } else { params.interval };
-                timer.as_mut().reset(tokio::time::Instant::now() + pause.min(LONGEST_WAIT));
+                let pause = pause_after_send(&session, &params);
+                timer.as_mut().reset(tokio::time::Instant::now() + pause);
             }
             readiness = socket.readable() => {
                 let mut guard = readiness
@@ -99,6 +102,16 @@ pub async fn run_ping(
     }
     outbox.flush().await;
     Ok(session.summary(params.target))
+}
+
+/// Until the next request, or after the last one until giving up on its reply.
+fn pause_after_send(session: &EchoSession, params: &PingParams) -> Duration {
+    let pause = if session.all_sent() {
+        params.timeout
+    } else {
+        params.interval
+    };
+    pause.min(LONGEST_WAIT)
 }
 
 /// Replies on their way to the caller.
