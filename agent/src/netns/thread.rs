@@ -1,6 +1,7 @@
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
+use nix::errno::Errno;
 use nix::sched::{setns, CloneFlags};
 use tokio::sync::oneshot;
 
@@ -29,7 +30,16 @@ where
             let _ = sender.send(result);
         })
         .map_err(|e| NetnsError::io(format!("{context}: spawn namespace thread"), e))?;
-    match receiver.await {
+    answer(receiver.await, context)
+}
+
+/// What a thread inside a namespace sent back: the work's result, or why there is none (the `setns`
+/// failed, or the work panicked).
+pub(super) fn answer<T>(
+    received: Result<Result<T, Errno>, oneshot::error::RecvError>,
+    context: &str,
+) -> Result<T, NetnsError> {
+    match received {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(errno)) => Err(NetnsError::io(format!("{context}: setns"), errno)),
         Err(_) => Err(NetnsError::ThreadLost {

@@ -12,6 +12,7 @@
 
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::MetadataExt;
+use std::panic::AssertUnwindSafe;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
@@ -20,6 +21,7 @@ use nix::errno::Errno;
 use nix::sched::{setns, CloneFlags};
 use tokio::sync::oneshot;
 
+use super::thread::answer;
 use super::NetnsError;
 
 /// How long the thread waits for more work before it leaves. Long enough that a script's next command,
@@ -68,14 +70,7 @@ impl NamespaceThread {
         });
         self.submit(job)
             .map_err(|e| NetnsError::io(format!("{context}: spawn namespace thread"), e))?;
-        match receiver.await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(errno)) => Err(NetnsError::io(format!("{context}: setns"), errno)),
-            // The work panicked, which ended the thread.
-            Err(_) => Err(NetnsError::ThreadLost {
-                context: context.to_string(),
-            }),
-        }
+        answer(receiver.await, context)
     }
 
     fn submit(&self, job: Job) -> std::io::Result<()> {
@@ -83,7 +78,8 @@ impl NamespaceThread {
         let job = match queue.as_ref() {
             Some(jobs) => match jobs.send(job) {
                 Ok(()) => return Ok(()),
-                // The thread ended without leaving (a job panicked): a new one takes the job.
+                // The thread is gone without having cleared the queue, which it always does before
+                // leaving; should it happen anyway, a new thread takes the job.
                 Err(mpsc::SendError(job)) => job,
             },
             None => job,
@@ -127,11 +123,14 @@ impl Worker {
                     None => return,
                 },
             };
-            job(entered);
+            // A job that panics has dropped its answer's sender, which tells its caller; the thread
+            // goes on, as tokio's blocking pool does. Unwinding out of it instead would let the next
+            // call's job, sent while the thread was still unwinding, die with it unanswered.
+            let _ = std::panic::catch_unwind(AssertUnwindSafe(|| job(entered)));
             if entered.is_err() {
                 // A later call starts a new thread and tries again; what is queued now gets this error.
                 while let Some(job) = self.next_or_leave() {
-                    job(entered);
+                    let _ = std::panic::catch_unwind(AssertUnwindSafe(|| job(entered)));
                 }
                 return;
             }

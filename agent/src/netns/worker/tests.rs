@@ -93,6 +93,7 @@ async fn dropping_the_handle_ends_its_thread_and_an_idle_thread_leaves_alone() {
 async fn a_job_that_panics_loses_only_its_own_answer() {
     let (fd, inode) = fresh_namespace();
     let thread = NamespaceThread::new(fd, inode);
+    let (before, _) = thread.run("before", whereabouts).await.expect("before");
     let lost = thread
         .run("the panicking job", || panic!("on purpose"))
         .await;
@@ -100,8 +101,9 @@ async fn a_job_that_panics_loses_only_its_own_answer() {
         matches!(&lost, Err(NetnsError::ThreadLost { context }) if context == "the panicking job"),
         "{lost:?}"
     );
-    let (_, inside) = thread.run("next", whereabouts).await.expect("next");
+    let (after, inside) = thread.run("next", whereabouts).await.expect("next");
     assert_eq!(inside, inode);
+    assert_eq!(after, before, "the panic ended the thread");
 }
 
 #[tokio::test]
