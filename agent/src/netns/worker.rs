@@ -8,7 +8,8 @@
 //! thousand namespaces must not mean a thousand parked threads.
 //!
 //! Its jobs run one at a time. They are all short (nothing here waits on the network), and NAT calls
-//! are serialized by libnftables' lock anyway.
+//! are serialized by libnftables' lock anyway. A job that panics answers its caller with an error, and
+//! the thread goes on with the next.
 
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::MetadataExt;
