@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use nsfleet_proto::v1 as pb;
+use nsfleet_tests::crash::links_named;
 use nsfleet_tests::{binaries, poll_until, Finished, Lab, SimHost};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
@@ -707,18 +708,6 @@ fn veth_batch(pairs: usize) -> pb::ApplyBatchRequest {
     }
 }
 
-/// The host's cx* links right now, from the kernel's device list (cheap enough to poll every
-/// millisecond).
-fn batch_links_now(host: &SimHost) -> usize {
-    std::fs::read_to_string(format!("/proc/{}/net/dev", host.pid()))
-        .map(|dev| {
-            dev.lines()
-                .filter(|l| l.trim_start().starts_with("cx"))
-                .count()
-        })
-        .unwrap_or(0)
-}
-
 /// Waits until the number of cx* links has not changed for two seconds, and returns it.
 fn settled_batch_links(host: &SimHost) -> usize {
     let count = || {
@@ -778,7 +767,7 @@ fn a_batch_whose_caller_goes_away_is_applied_whole_or_not_at_all() {
             tokio::select! {
                 _ = &mut call => return false,
                 () = tokio::time::sleep(Duration::from_millis(1)) => {
-                    let made = batch_links_now(host);
+                    let made = links_named(host, "cx");
                     if made > 0 && made < PAIRS {
                         return true;
                     }
