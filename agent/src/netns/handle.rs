@@ -26,6 +26,8 @@ impl NamespaceHandle {
     ) -> Result<Self, NetnsError> {
         let fd = Arc::new(fd);
         let context = format!("open netlink socket in {namespace}");
+        // On a thread that exits, not the handle's kept one: most handles never run blocking work, and a
+        // kept thread would hold each namespace a listing opens for its idle time.
         let (route, cookie) = run_in_namespace(fd.clone(), &context, || {
             RouteSocket::open().map(|route| (route, cookie::this_thread_namespace()))
         })
