@@ -7,7 +7,7 @@
 
 use http::uri::Authority;
 
-use super::hpack::{encode_stateless, Decoder, Field};
+use nsfleet_hpack::{encode_stateless, Decoder, Field};
 
 const PREFACE_LEN: usize = 24;
 const FRAME_HEADER_LEN: usize = 9;

@@ -5,14 +5,12 @@
 //! pseudo-header as a URI authority and resets the stream with PROTOCOL_ERROR before any service or tower
 //! layer runs. On unix sockets only, `AuthorityFixingStream` sits between the accepted socket and the
 //! HTTP/2 server and rewrites each client header block (`frames.rs`): decoded with the client's HPACK
-//! state (`hpack.rs`, `huffman.rs`), an unusable `:authority` replaced with `localhost`, written again
+//! state (the `nsfleet-hpack` crate), an unusable `:authority` replaced with `localhost`, written again
 //! without the dynamic table so the server's decoder never depends on the client's. Every other frame,
 //! and everything the server sends, passes through as it is. TCP connections never get this wrapper.
 //! docs/ARCHITECTURE.md ("Unix-socket clients and `:authority`") says why it is done this way.
 
 mod frames;
-mod hpack;
-mod huffman;
 #[cfg(test)]
 mod tests;
 

@@ -4,8 +4,10 @@
 use proptest::prelude::*;
 
 use super::frames::{Rewriter, REPLACEMENT_AUTHORITY};
-use super::hpack::{encode_integer_for_tests, encode_stateless, Decoder, Field, HpackError};
-use super::huffman;
+use nsfleet_hpack::{
+    encode_integer as encode_integer_for_tests, encode_stateless, huffman, Decoder, Field,
+    HpackError,
+};
 
 const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 const DATA: u8 = 0x0;

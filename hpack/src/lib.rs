@@ -1,13 +1,20 @@
-//! Just enough HPACK (RFC 7541) to read a client's header blocks and write them again without the dynamic
-//! table: a decoder that keeps the client's dynamic table, and a stateless encoder.
+//! Just enough HPACK (RFC 7541) for nsfleet's two ends of a unix socket: a decoder that keeps the
+//! peer's dynamic table, and a stateless encoder that never uses one.
 //!
-//! Everything here reads bytes a client chose, so nothing may panic or grow without bound: integers are
+//! - The agent reads the header blocks of any gRPC client with it, to rewrite an unusable `:authority`
+//!   (`agent/src/server/unix_authority/`).
+//! - The CLI writes its requests and reads the agent's answers with it when one host is called over a
+//!   unix socket (`client/src/socket_call/`).
+//!
+//! Everything here reads bytes a peer chose, so nothing may panic or grow without bound: integers are
 //! checked, strings are bounds-checked before they are sliced, the dynamic table and the decoded header
 //! list have ceilings.
 
+pub mod huffman;
+
 use std::collections::VecDeque;
 
-use super::huffman::{self, HuffmanError};
+use huffman::HuffmanError;
 
 /// RFC 7541 Appendix A. Index 1 is the first entry.
 const STATIC_TABLE: [(&str, &str); 61] = [
@@ -81,7 +88,7 @@ const ENTRY_OVERHEAD: usize = 32;
 pub enum HpackError {
     #[error("the header block ends inside a field")]
     Truncated,
-    #[error("an integer is longer than any the agent accepts")]
+    #[error("an integer is longer than any header block needs")]
     IntegerTooLarge,
     #[error("index {0} is in neither the static nor the dynamic table")]
     BadIndex(usize),
@@ -324,12 +331,9 @@ fn write_integer(out: &mut Vec<u8>, flags: u8, prefix_bits: u32, value: usize) {
     out.push(rest as u8);
 }
 
-#[cfg(test)]
-pub(super) fn encode_integer_for_tests(
-    out: &mut Vec<u8>,
-    flags: u8,
-    prefix_bits: u32,
-    value: usize,
-) {
+/// Writes an integer with a `prefix_bits`-bit prefix (RFC 7541 5.1) whose high bits are `flags`: what a
+/// test needs to write header blocks no encoder here would.
+#[doc(hidden)]
+pub fn encode_integer(out: &mut Vec<u8>, flags: u8, prefix_bits: u32, value: usize) {
     write_integer(out, flags, prefix_bits, value);
 }

@@ -1,7 +1,5 @@
-//! HPACK's Huffman code (RFC 7541, Appendix B): decoding only. The agent never Huffman-encodes: what it
-//! sends on is written as plain literals.
-
-use std::sync::OnceLock;
+//! HPACK's Huffman code (RFC 7541, Appendix B): decoding only. Neither end of nsfleet Huffman-encodes:
+//! what it writes is plain literals.
 
 /// (code, length in bits) of every symbol: bytes 0-255, then EOS (256). The code is in the low bits.
 const CODES: [(u32, u8); 257] = [
@@ -276,35 +274,46 @@ pub enum HuffmanError {
     BadPadding,
 }
 
-/// The code as a binary tree: `nodes[i][bit]` is 0 (no such code), `LEAF | symbol`, or the index of the
-/// next node. The root is node 0, which nothing points back to, so 0 can mean "none".
-fn tree() -> &'static [[u16; 2]] {
-    static TREE: OnceLock<Vec<[u16; 2]>> = OnceLock::new();
-    TREE.get_or_init(|| {
-        let mut nodes = vec![[0u16; 2]];
-        for (symbol, &(code, length)) in CODES.iter().enumerate() {
-            let mut node = 0usize;
-            for shift in (0..length).rev() {
-                let bit = ((code >> shift) & 1) as usize;
-                if shift == 0 {
-                    nodes[node][bit] = LEAF | symbol as u16;
-                } else if nodes[node][bit] == 0 {
-                    nodes.push([0; 2]);
-                    let next = nodes.len() - 1;
-                    nodes[node][bit] = next as u16;
-                    node = next;
-                } else {
-                    node = usize::from(nodes[node][bit]);
-                }
+/// A complete prefix code for 257 symbols is a binary tree of 256 inner nodes.
+const NODES: usize = CODES.len() - 1;
+
+/// The code as a binary tree: `TREE[i][bit]` is 0 (no such code), `LEAF | symbol`, or the index of the
+/// next node. The root is node 0, which nothing points back to, so 0 can mean "none". Built when the
+/// program is compiled: at run time it cost every process that decodes a header 80,000 instructions.
+static TREE: [[u16; 2]; NODES] = tree();
+
+const fn tree() -> [[u16; 2]; NODES] {
+    let mut nodes = [[0u16; 2]; NODES];
+    let mut used = 1;
+    let mut symbol = 0;
+    while symbol < CODES.len() {
+        let (code, length) = CODES[symbol];
+        let mut node = 0usize;
+        let mut shift = length;
+        while shift > 0 {
+            shift -= 1;
+            let bit = ((code >> shift) & 1) as usize;
+            if shift == 0 {
+                nodes[node][bit] = LEAF | symbol as u16;
+            } else if nodes[node][bit] == 0 {
+                // More inner nodes than a complete code has would not compile: the index is out of
+                // bounds in a constant.
+                nodes[node][bit] = used as u16;
+                node = used;
+                used += 1;
+            } else {
+                node = nodes[node][bit] as usize;
             }
         }
-        nodes
-    })
+        symbol += 1;
+    }
+    assert!(used == NODES, "HPACK's Huffman code is complete");
+    nodes
 }
 
 /// Appends the decoded bytes of `coded` to `out`.
 pub fn decode(coded: &[u8], out: &mut Vec<u8>) -> Result<(), HuffmanError> {
-    let nodes = tree();
+    let nodes = &TREE;
     let mut node = 0usize;
     // Bits read since the last complete symbol, and whether they were all 1s: what may end the string.
     let mut pending_bits = 0u32;
@@ -339,4 +348,32 @@ pub fn decode(coded: &[u8], out: &mut Vec<u8>) -> Result<(), HuffmanError> {
         return Err(HuffmanError::BadPadding);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every byte, coded by the table and decoded by the tree built from it, comes back; the
+    /// protocol's other tests (RFC 7541's examples, hostile input) are with the agent's rewriter.
+    #[test]
+    fn every_byte_survives_coding_and_decoding() {
+        let mut coded = Vec::new();
+        let (mut bits, mut count) = (0u64, 0u32);
+        for &(code, length) in &CODES[..256] {
+            bits = bits << length | u64::from(code);
+            count += u32::from(length);
+            while count >= 8 {
+                count -= 8;
+                coded.push((bits >> count) as u8);
+            }
+        }
+        if count > 0 {
+            let padding = 8 - count;
+            coded.push(((bits << padding) | ((1 << padding) - 1)) as u8);
+        }
+        let mut decoded = Vec::new();
+        assert_eq!(decode(&coded, &mut decoded), Ok(()));
+        assert_eq!(decoded, (0..=255u8).collect::<Vec<_>>());
+    }
 }
