@@ -59,14 +59,15 @@ pub fn main() -> u8 {
             return EXIT_USAGE;
         }
     };
-    // IO and timers, which is all `enable_all` would turn on. The signal driver (a socket pair and its
-    // registration) still comes with IO, because the workspace builds tokio with `signal` for the agent
-    // and tokio then starts it with every IO driver.
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .enable_time()
-        .build()
-    {
+    // Timers, and IO unless the one host is a unix socket, whose calls then block (`socket_call/`).
+    // The IO driver brings an epoll instance, an eventfd and, because the workspace builds tokio with
+    // `signal` for the agent, the signal driver's socket pair.
+    let mut runtime = tokio::runtime::Builder::new_current_thread();
+    runtime.enable_time();
+    if !one_unix_host(&plan) {
+        runtime.enable_io();
+    }
+    let runtime = match runtime.build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("nsfleet: cannot start the async runtime: {error}");
@@ -80,12 +81,19 @@ pub fn main() -> u8 {
     }
 }
 
+/// A command for one host over a unix socket: the host's calls are made one after the other with
+/// blocking reads and writes, and nothing else in the run needs the runtime's IO.
+fn one_unix_host(plan: &Plan) -> bool {
+    matches!(plan.hosts.as_slice(), [host] if !host.is_tcp())
+}
+
 /// Runs the plan on every host and prints as results come in; true if every host succeeded.
 pub async fn run(plan: &Plan) -> bool {
     let several_hosts = plan.hosts.len() > 1;
     let text = plan.format == OutputFormat::Text;
     let context = CallContext {
         live_ping: text && !several_hosts && matches!(plan.action, Action::Ping(_)),
+        alone: !several_hosts,
         ..CallContext::for_command(&plan.security, plan.timeout, text)
     };
     let mut printer = Printer::new(plan.format, several_hosts);
@@ -135,9 +143,12 @@ async fn run_on_host(
     context: CallContext,
 ) -> Result<Outcome, HostFailure> {
     let context = context.for_host(&host);
-    let channel = host
-        .connect(context.timeout.min(MAX_CONNECT_TIMEOUT), security)
-        .await?;
+    let connect_timeout = context.timeout.min(MAX_CONNECT_TIMEOUT);
+    let channel = if context.alone {
+        host.connect_alone(connect_timeout, security).await?
+    } else {
+        host.connect(connect_timeout, security).await?
+    };
     let deadline = action.deadline(context.timeout);
     let started = Instant::now();
     match tokio::time::timeout(deadline, commands::execute(action, channel, &context)).await {

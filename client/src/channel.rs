@@ -20,6 +20,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tonic::body::Body;
 use tonic::transport::Channel;
 
+use crate::socket_call::SocketConnection;
+
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 type Dialling = Pin<Box<dyn Future<Output = Result<SendRequest<Body>, BoxError>> + Send>>;
@@ -31,6 +33,8 @@ type ResponseFuture = Pin<Box<dyn Future<Output = Result<http::Response<Body>, B
 pub enum AgentChannel {
     Tcp(Channel),
     Unix(UnixChannel),
+    /// One host's unix socket, called with blocking reads and writes (`socket_call/`).
+    Socket(SocketConnection),
 }
 
 /// HTTP/2 to the agent's unix socket, dialled again when the agent has closed it.
@@ -148,6 +152,7 @@ impl tower::Service<http::Request<Body>> for AgentChannel {
         match self {
             Self::Tcp(channel) => channel.poll_ready(cx).map_err(Into::into),
             Self::Unix(unix) => unix.poll_ready(cx),
+            Self::Socket(socket) => socket.poll_ready(cx),
         }
     }
 
@@ -158,6 +163,7 @@ impl tower::Service<http::Request<Body>> for AgentChannel {
                 Box::pin(async move { response.await.map_err(Into::into) })
             }
             Self::Unix(unix) => unix.call(request),
+            Self::Socket(socket) => socket.call(request),
         }
     }
 }

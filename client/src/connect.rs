@@ -12,6 +12,7 @@ use tonic::{
 
 use crate::channel::AgentChannel;
 use crate::failure::{error_chain, format_seconds, HostFailure};
+use crate::socket_call::SocketConnection;
 
 /// The agent's default port, used when an endpoint names only a host.
 pub const DEFAULT_PORT: u16 = 50051;
@@ -110,15 +111,7 @@ impl Host {
             Target::Unix(socket) => {
                 return match tokio::time::timeout(timeout, AgentChannel::unix(socket)).await {
                     Ok(Ok(channel)) => Ok(channel),
-                    Ok(Err(error)) => Err(HostFailure::new(
-                        Code::Unavailable,
-                        format!(
-                            "cannot connect to {}: {}{}",
-                            self.label,
-                            error_chain(error.as_ref()),
-                            unix_socket_hint(error.as_ref()).unwrap_or_default()
-                        ),
-                    )),
+                    Ok(Err(error)) => Err(self.unix_connect_failure(error.as_ref())),
                     Err(_) => Err(self.no_connection_within(timeout)),
                 };
             }
@@ -153,6 +146,33 @@ impl Host {
             }
             Err(_) => Err(self.no_connection_within(timeout)),
         }
+    }
+
+    /// As [`Host::connect`], for a command whose calls all go to this host, one after the other: a unix
+    /// socket is then called with blocking reads and writes (`socket_call/`), which need no runtime IO.
+    pub async fn connect_alone(
+        &self,
+        timeout: Duration,
+        security: &ClientSecurity,
+    ) -> Result<AgentChannel, HostFailure> {
+        match &self.target {
+            Target::Unix(socket) => SocketConnection::connect(socket, timeout)
+                .map(AgentChannel::Socket)
+                .map_err(|error| self.unix_connect_failure(&error)),
+            Target::Tcp { .. } => self.connect(timeout, security).await,
+        }
+    }
+
+    fn unix_connect_failure(&self, error: &(dyn std::error::Error + 'static)) -> HostFailure {
+        HostFailure::new(
+            Code::Unavailable,
+            format!(
+                "cannot connect to {}: {}{}",
+                self.label,
+                error_chain(error),
+                unix_socket_hint(error).unwrap_or_default()
+            ),
+        )
     }
 
     fn no_connection_within(&self, timeout: Duration) -> HostFailure {
@@ -520,23 +540,28 @@ mod tests {
     async fn missing_unix_socket_is_unavailable() {
         let directory = tempfile::tempdir().unwrap();
         let label = format!("unix:{}", directory.path().join("absent.sock").display());
-        let failure = Host::parse(&label)
-            .unwrap()
-            .connect(Duration::from_secs(2), &ClientSecurity::default())
-            .await
-            .unwrap_err();
-        assert_eq!(failure.code, Code::Unavailable);
-        assert!(
-            failure
-                .message
-                .starts_with(&format!("cannot connect to {label}: ")),
-            "{}",
-            failure.message
-        );
-        assert!(
-            failure.message.contains("No such file"),
-            "{}",
-            failure.message
-        );
+        let host = Host::parse(&label).unwrap();
+        let security = ClientSecurity::default();
+        for failure in [
+            host.connect(Duration::from_secs(2), &security).await,
+            host.connect_alone(Duration::from_secs(2), &security).await,
+        ]
+        .map(Result::unwrap_err)
+        {
+            assert_eq!(failure.code, Code::Unavailable);
+            assert!(
+                failure
+                    .message
+                    .starts_with(&format!("cannot connect to {label}: ")),
+                "{}",
+                failure.message
+            );
+            assert!(
+                failure.message.contains("No such file")
+                    && failure.message.contains("is nsfleet-agent running"),
+                "{}",
+                failure.message
+            );
+        }
     }
 }

@@ -26,5 +26,6 @@ pub mod local;
 pub mod monitor;
 pub mod output;
 pub mod plan;
+pub mod socket_call;
 pub mod startup;
 pub mod topology;

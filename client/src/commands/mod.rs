@@ -47,6 +47,8 @@ pub struct CallContext {
     pub text_output: bool,
     /// Print ping replies as they arrive (one host, text output) instead of when the host is done.
     pub live_ping: bool,
+    /// The command's only host: its calls need not overlap with any other host's.
+    pub alone: bool,
 }
 
 impl CallContext {
@@ -65,6 +67,7 @@ impl CallContext {
             timeout,
             text_output,
             live_ping: false,
+            alone: false,
         }
     }
 

@@ -1,0 +1,356 @@
+//! The blocking calls against a real tonic server on a unix socket, driven by an executor that has no
+//! IO driver at all: what `socket_call` does must not need one.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::executor::block_on;
+use nsfleet_proto::v1::{
+    diagnostics_service_client::DiagnosticsServiceClient,
+    diagnostics_service_server::{DiagnosticsService, DiagnosticsServiceServer},
+    ping_event::Event,
+    GetAgentInfoRequest, GetAgentInfoResponse, PingEvent, PingReply, PingRequest, PingSummary,
+    TcpConnectRequest, TcpConnectResponse,
+};
+use tokio::sync::Notify;
+use tokio_stream::wrappers::{ReceiverStream, UnixListenerStream};
+use tonic::{Code, Request, Response, Status};
+
+use super::*;
+use crate::channel::AgentChannel;
+
+/// A stand-in agent. `Ping` answers one reply at once and the rest (and the summary) only once the
+/// test releases them; its replies come `from` the target it was given, so a large request makes a
+/// large answer.
+struct StandIn {
+    release: Arc<Notify>,
+}
+
+#[tonic::async_trait]
+impl DiagnosticsService for StandIn {
+    type PingStream = ReceiverStream<Result<PingEvent, Status>>;
+
+    async fn ping(
+        &self,
+        request: Request<PingRequest>,
+    ) -> Result<Response<Self::PingStream>, Status> {
+        let request = request.into_inner();
+        if request.target == "refuse" {
+            return Err(Status::invalid_argument("target: refused by the stand-in"));
+        }
+        let (sender, receiver) = tokio::sync::mpsc::channel(4);
+        let release = self.release.clone();
+        tokio::spawn(async move {
+            for seq in 1..=request.count {
+                if seq == 2 {
+                    release.notified().await;
+                }
+                let reply = PingReply {
+                    seq,
+                    from: request.target.clone(),
+                    ..PingReply::default()
+                };
+                let event = PingEvent {
+                    event: Some(Event::Reply(reply)),
+                };
+                if sender.send(Ok(event)).await.is_err() {
+                    return;
+                }
+            }
+            let summary = PingSummary {
+                received: request.count,
+                ..PingSummary::default()
+            };
+            let event = PingEvent {
+                event: Some(Event::Summary(summary)),
+            };
+            let _ = sender.send(Ok(event)).await;
+        });
+        Ok(Response::new(ReceiverStream::new(receiver)))
+    }
+
+    async fn tcp_connect(
+        &self,
+        _request: Request<TcpConnectRequest>,
+    ) -> Result<Response<TcpConnectResponse>, Status> {
+        Ok(Response::new(TcpConnectResponse {
+            connected: true,
+            ..TcpConnectResponse::default()
+        }))
+    }
+
+    async fn get_agent_info(
+        &self,
+        _request: Request<GetAgentInfoRequest>,
+    ) -> Result<Response<GetAgentInfoResponse>, Status> {
+        Err(Status::unimplemented("not in the stand-in"))
+    }
+}
+
+struct Server {
+    _directory: tempfile::TempDir,
+    socket: PathBuf,
+    release: Arc<Notify>,
+    runtime: tokio::runtime::Runtime,
+}
+
+/// Serves the stand-in on a socket in a new directory, from a runtime of its own. With
+/// `drop_first`, the first connection is accepted and closed at once, and the returned receiver says
+/// when that has happened.
+fn serve(drop_first: bool) -> (Server, std::sync::mpsc::Receiver<()>) {
+    let directory = tempfile::tempdir().unwrap();
+    let socket = directory.path().join("agent.sock");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let release = Arc::new(Notify::new());
+    let (dropped, first_dropped) = std::sync::mpsc::channel();
+    let listener = {
+        let _entered = runtime.enter();
+        tokio::net::UnixListener::bind(&socket).unwrap()
+    };
+    let service = DiagnosticsServiceServer::new(StandIn {
+        release: release.clone(),
+    });
+    runtime.spawn(async move {
+        if drop_first {
+            let (first, _) = listener.accept().await.unwrap();
+            drop(first);
+            dropped.send(()).unwrap();
+        }
+        tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming(UnixListenerStream::new(listener))
+            .await
+    });
+    let server = Server {
+        _directory: directory,
+        socket,
+        release,
+        runtime,
+    };
+    (server, first_dropped)
+}
+
+fn client(server: &Server) -> DiagnosticsServiceClient<AgentChannel> {
+    let connection = SocketConnection::connect(&server.socket, Duration::from_secs(5)).unwrap();
+    DiagnosticsServiceClient::new(AgentChannel::Socket(connection))
+}
+
+fn with_deadline<T>(message: T, timeout: Duration) -> Request<T> {
+    let mut request = Request::new(message);
+    request.set_timeout(timeout);
+    request
+}
+
+fn reply_from(event: Option<PingEvent>) -> String {
+    match event.and_then(|event| event.event) {
+        Some(Event::Reply(reply)) => reply.from,
+        other => panic!("not a reply: {other:?}"),
+    }
+}
+
+/// Each message of a stream is handed over when it is read, not when the stream ends: the second
+/// reply is only sent after the caller has the first (a transport that waited for the end would run
+/// into the deadline instead).
+#[test]
+fn a_stream_hands_over_each_message_as_it_comes() {
+    let (server, _) = serve(false);
+    let mut client = client(&server);
+    block_on(async {
+        let request = PingRequest {
+            target: "192.0.2.1".into(),
+            count: 3,
+            ..PingRequest::default()
+        };
+        let mut events = client
+            .ping(with_deadline(request, Duration::from_secs(10)))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(reply_from(events.message().await.unwrap()), "192.0.2.1");
+        server.release.notify_one();
+        assert_eq!(reply_from(events.message().await.unwrap()), "192.0.2.1");
+        assert_eq!(reply_from(events.message().await.unwrap()), "192.0.2.1");
+        let summary = events
+            .message()
+            .await
+            .unwrap()
+            .and_then(|event| event.event);
+        assert!(matches!(
+            summary,
+            Some(Event::Summary(PingSummary { received: 3, .. }))
+        ));
+        assert!(events.message().await.unwrap().is_none());
+        // The same connection carries the next call.
+        let answer = client
+            .tcp_connect(TcpConnectRequest::default())
+            .await
+            .unwrap();
+        assert!(answer.into_inner().connected);
+    });
+}
+
+/// A request and an answer far larger than a frame (16 KB) and than the windows HTTP/2 starts with
+/// (64 KB): the request waits for the server's window updates, the answer is not held back.
+#[test]
+fn requests_and_answers_larger_than_the_initial_windows_go_through() {
+    let (server, _) = serve(false);
+    let mut client = client(&server);
+    let target: String = (0..300_000)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    block_on(async {
+        for _ in 0..3 {
+            let request = PingRequest {
+                target: target.clone(),
+                count: 1,
+                ..PingRequest::default()
+            };
+            let mut events = client
+                .ping(with_deadline(request, Duration::from_secs(10)))
+                .await
+                .unwrap()
+                .into_inner();
+            assert_eq!(reply_from(events.message().await.unwrap()), target);
+            assert!(events.message().await.unwrap().is_some());
+            assert!(events.message().await.unwrap().is_none());
+        }
+    });
+}
+
+/// An error the server answers with headers alone (no DATA, no trailers) keeps its code and message.
+#[test]
+fn an_error_status_arrives_whole() {
+    let (server, _) = serve(false);
+    let mut client = client(&server);
+    let request = PingRequest {
+        target: "refuse".into(),
+        ..PingRequest::default()
+    };
+    let status = block_on(client.ping(request)).unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert_eq!(status.message(), "target: refused by the stand-in");
+}
+
+/// An agent that takes the connection and never answers (stuck, or stopped): the call ends at its own
+/// deadline, with a cause that says so, since no timer can interrupt a blocking read. (A tonic server
+/// would answer CANCELLED at the deadline itself; this one reads and says nothing.)
+#[test]
+fn a_call_that_gets_no_answer_ends_at_its_deadline() {
+    let directory = tempfile::tempdir().unwrap();
+    let socket = directory.path().join("agent.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let silent = std::thread::spawn(move || {
+        let (mut connection, _) = listener.accept().unwrap();
+        // Until the client hangs up.
+        std::io::copy(&mut connection, &mut std::io::sink())
+    });
+    let connection = SocketConnection::connect(&socket, Duration::from_secs(5)).unwrap();
+    let mut client = DiagnosticsServiceClient::new(AgentChannel::Socket(connection));
+    let request = with_deadline(GetAgentInfoRequest {}, Duration::from_millis(200));
+    let status = block_on(client.get_agent_info(request)).unwrap_err();
+    let cause = std::error::Error::source(&status).map(ToString::to_string);
+    assert!(
+        cause.is_some_and(|cause| cause.contains("deadline passed")),
+        "{status:?}"
+    );
+    drop(client);
+    silent.join().unwrap().unwrap();
+}
+
+/// A stream the caller drops before its end is cancelled (RST_STREAM), and the connection goes on.
+#[test]
+fn a_stream_dropped_early_leaves_the_connection_usable() {
+    let (server, _) = serve(false);
+    let mut client = client(&server);
+    block_on(async {
+        let request = PingRequest {
+            target: "192.0.2.1".into(),
+            count: 5,
+            ..PingRequest::default()
+        };
+        let mut events = client
+            .ping(with_deadline(request, Duration::from_secs(10)))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(reply_from(events.message().await.unwrap()), "192.0.2.1");
+        drop(events);
+        let answer = client
+            .tcp_connect(with_deadline(
+                TcpConnectRequest::default(),
+                Duration::from_secs(10),
+            ))
+            .await
+            .unwrap();
+        assert!(answer.into_inner().connected);
+    });
+}
+
+/// The agent closed the connection (a restart, say) before the call: the call dials again.
+#[test]
+fn a_connection_the_agent_closed_is_dialled_again() {
+    let (server, first_dropped) = serve(true);
+    let mut client = client(&server);
+    first_dropped.recv_timeout(Duration::from_secs(10)).unwrap();
+    let answer = block_on(client.tcp_connect(TcpConnectRequest::default())).unwrap();
+    assert!(answer.into_inner().connected);
+    drop(server.runtime);
+}
+
+#[test]
+fn grpc_timeouts_are_read_in_every_unit() {
+    let mut headers = http::HeaderMap::new();
+    for (value, expected) in [
+        ("2H", Some(Duration::from_secs(7200))),
+        ("3M", Some(Duration::from_secs(180))),
+        ("30S", Some(Duration::from_secs(30))),
+        ("1500m", Some(Duration::from_millis(1500))),
+        ("250u", Some(Duration::from_micros(250))),
+        ("99999999n", Some(Duration::from_nanos(99_999_999))),
+        ("", None),
+        ("S", None),
+        ("10x", None),
+        ("-1S", None),
+    ] {
+        headers.insert("grpc-timeout", http::HeaderValue::from_static(value));
+        assert_eq!(grpc_timeout(&headers), expected, "{value:?}");
+    }
+}
+
+/// What the generated clients send becomes an HTTP/2 request every server takes; a token stays out
+/// of compression tables.
+#[test]
+fn request_fields_carry_an_origin_and_keep_credentials_unindexed() {
+    let request = http::Request::builder()
+        .method("POST")
+        .uri("/nsfleet.v1.LinkService/ListLinks")
+        .header("content-type", "application/grpc")
+        .header("authorization", "Bearer secret")
+        .body(())
+        .unwrap();
+    let (parts, ()) = request.into_parts();
+    let fields = request_fields(&parts).unwrap();
+    let text: Vec<(String, String, bool)> = fields
+        .iter()
+        .map(|field| {
+            (
+                String::from_utf8(field.name.clone()).unwrap(),
+                String::from_utf8(field.value.clone()).unwrap(),
+                field.never_indexed,
+            )
+        })
+        .collect();
+    let expected = [
+        (":method", "POST", false),
+        (":scheme", "http", false),
+        (":authority", "localhost", false),
+        (":path", "/nsfleet.v1.LinkService/ListLinks", false),
+        ("content-type", "application/grpc", false),
+        ("authorization", "Bearer secret", true),
+    ];
+    let expected: Vec<(String, String, bool)> = expected
+        .iter()
+        .map(|&(name, value, never)| (name.to_owned(), value.to_owned(), never))
+        .collect();
+    assert_eq!(text, expected);
+}
