@@ -406,3 +406,78 @@ fn the_agent_without_privileges_says_it_needs_root_and_exits_1() {
         "{run}"
     );
 }
+
+/// One host on a unix socket is called with blocking reads (no timer can interrupt them): an agent that
+/// takes the connection and never answers must still end the command at --timeout, as
+/// DEADLINE_EXCEEDED, having been sent the whole request.
+#[test]
+fn a_silent_agent_on_a_unix_socket_ends_the_command_at_its_timeout() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("silent.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).expect("bind the silent socket");
+    let silent = std::thread::spawn(move || {
+        let (mut connection, _) = listener.accept().expect("the client connects");
+        let mut received = Vec::new();
+        // Until the client hangs up.
+        std::io::Read::read_to_end(&mut connection, &mut received).map(|_| received)
+    });
+    let started = std::time::Instant::now();
+    let run = Nsfleet::new()
+        .endpoint(&format!("unix:{}", path.display()))
+        .line("--timeout 0.5 netns list")
+        .run();
+    let elapsed = started.elapsed();
+    let error = run.error("DEADLINE_EXCEEDED");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("0.5 s")),
+        "{run}"
+    );
+    assert!(
+        elapsed < std::time::Duration::from_secs(10),
+        "took {elapsed:?}\n{run}"
+    );
+    let received = silent.join().expect("the listener thread").expect("read");
+    assert!(
+        received.starts_with(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
+        "{received:?}"
+    );
+    let path_sent = b"/nsfleet.v1.NamespaceService/ListNamespaces";
+    assert!(
+        received.windows(path_sent.len()).any(|w| w == path_sent),
+        "the request's header block names its method as a plain literal: {received:?}"
+    );
+}
+
+/// An agent whose queue of pending connections is full (stuck, not accepting): the dial waits at most
+/// the connect timeout, then the host is UNAVAILABLE with the reason, instead of the command hanging.
+#[test]
+fn a_unix_socket_whose_queue_stays_full_fails_the_dial_at_the_timeout() {
+    use std::os::fd::AsRawFd;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("stuck.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).expect("bind the stuck socket");
+    // A backlog of 0 holds one pending connection; a second connect then waits for room.
+    // SAFETY: listen(2) on a socket this test owns; listening again only changes the backlog.
+    assert_eq!(unsafe { libc::listen(listener.as_raw_fd(), 0) }, 0);
+    let _first = std::os::unix::net::UnixStream::connect(&path).expect("the queue's one place");
+    let started = std::time::Instant::now();
+    let run = Nsfleet::new()
+        .endpoint(&format!("unix:{}", path.display()))
+        .line("--timeout 0.5 netns list")
+        .run();
+    let elapsed = started.elapsed();
+    let error = run.error("UNAVAILABLE");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("stayed full")),
+        "{run}"
+    );
+    assert!(
+        elapsed < std::time::Duration::from_secs(10),
+        "took {elapsed:?}\n{run}"
+    );
+    drop(listener);
+}
