@@ -15,6 +15,8 @@ pub struct NamespaceHandle {
     cookie: u64,
     route: RouteSocket,
     thread: NamespaceThread,
+    /// The agent's own namespace, which every runtime thread is in (none ever calls `setns`).
+    own: bool,
 }
 
 impl NamespaceHandle {
@@ -40,6 +42,7 @@ impl NamespaceHandle {
             inode,
             cookie,
             route,
+            own: false,
         })
     }
 
@@ -60,7 +63,14 @@ impl NamespaceHandle {
             inode,
             cookie,
             route,
+            own: false,
         }
+    }
+
+    /// Marks this handle as the agent's own namespace (the registry's host).
+    pub(super) fn agents_own(mut self) -> Self {
+        self.own = true;
+        self
     }
 
     pub fn namespace(&self) -> &NamespaceRef {
@@ -96,5 +106,21 @@ impl NamespaceHandle {
         T: Send + 'static,
     {
         self.thread.run(context, work).await
+    }
+
+    /// [`Self::run`] for work that takes microseconds (a sysctl file read or written). In the agent's
+    /// own namespace it runs on the calling thread, which is already there: handing it to the namespace
+    /// thread and back woke two threads and moved the call between runtime workers, several context
+    /// switches for a few system calls (BENCHMARKS.md).
+    pub async fn run_brief<T, F>(&self, context: &str, work: F) -> Result<T, NetnsError>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        if self.own {
+            Ok(work())
+        } else {
+            self.run(context, work).await
+        }
     }
 }

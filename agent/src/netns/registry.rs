@@ -58,7 +58,7 @@ impl NamespaceRegistry {
         let registry = Self {
             dir: PathBuf::from(NETNS_DIR),
             mounts,
-            host: Arc::new(host),
+            host: Arc::new(host.agents_own()),
             handles: Mutex::default(),
             nsids: NsidMemo::default(),
             name_locks: (0..NAME_LOCKS)

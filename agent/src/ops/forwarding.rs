@@ -32,7 +32,7 @@ pub async fn get(
 ) -> Result<(bool, bool), OpError> {
     let handle = namespace_handle(registry, namespace).await?;
     let (v4, v6) = handle
-        .run("read forwarding sysctls", || {
+        .run_brief("read forwarding sysctls", || {
             (
                 sysctl::forwarding(Family::V4),
                 sysctl::forwarding(Family::V6),
@@ -52,7 +52,7 @@ pub async fn set(
 ) -> Result<Outcome<bool>, OpError> {
     let handle = namespace_handle(registry, namespace).await?;
     let previous = handle
-        .run("write a forwarding sysctl", move || {
+        .run_brief("write a forwarding sysctl", move || {
             sysctl::set_forwarding(family, enabled)
         })
         .await?

@@ -29,7 +29,7 @@ pub async fn prepare(
     let handle = namespace_handle(registry, namespace).await?;
     let for_thread = params.clone();
     let socket = handle
-        .run("open an ICMP socket", move || open_icmp_socket(&for_thread))
+        .run_brief("open an ICMP socket", move || open_icmp_socket(&for_thread))
         .await??;
     Ok(PreparedPing { socket, params })
 }

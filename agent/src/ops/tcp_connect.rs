@@ -19,7 +19,7 @@ pub async fn tcp_connect(
 ) -> Result<ConnectOutcome, OpError> {
     let handle = namespace_handle(registry, namespace).await?;
     let socket = handle
-        .run("open a TCP socket", move || open_tcp_socket(target))
+        .run_brief("open a TCP socket", move || open_tcp_socket(target))
         .await?
         .map_err(|source| OpError::Socket {
             what: "a TCP socket",

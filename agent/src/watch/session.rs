@@ -298,7 +298,7 @@ impl Watched {
     ) -> Result<Self, WatchError> {
         let handle = registry.handle(&namespace).await?;
         let socket = handle
-            .run("open a notification socket", MonitorSocket::open)
+            .run_brief("open a notification socket", MonitorSocket::open)
             .await?
             .map_err(|source| WatchError::Socket {
                 namespace: namespace.clone(),

@@ -147,3 +147,33 @@ async fn calls_from_many_tasks_at_once_all_run_inside() {
         assert_eq!(done.expect("task").expect("call"), inode);
     }
 }
+
+/// Brief work (a sysctl) in the agent's own namespace runs on the calling thread, which is already there;
+/// in any other namespace it still goes to that namespace's thread.
+#[tokio::test]
+async fn brief_work_runs_inline_only_in_the_agents_own_namespace() {
+    use crate::domain::{NamespaceName, NamespaceRef};
+    use crate::netns::NamespaceHandle;
+
+    let own_fd: OwnedFd = File::open("/proc/self/ns/net")
+        .expect("own namespace")
+        .into();
+    let own_inode = std::fs::metadata("/proc/self/ns/net").expect("stat").ino();
+    let own = NamespaceHandle::open(NamespaceRef::Host, own_fd, own_inode)
+        .await
+        .expect("open the agent's own namespace")
+        .agents_own();
+    let caller = whereabouts();
+    let ran = own.run_brief("own", whereabouts).await.expect("own");
+    assert_eq!(ran, caller, "not run inline on the caller's thread");
+
+    let (fd, inode) = fresh_namespace();
+    let fd = fd.try_clone().expect("dup the namespace fd");
+    let name = NamespaceName::parse("namespace", "brief-test").expect("a valid name");
+    let other = NamespaceHandle::open(NamespaceRef::Named(name), fd, inode)
+        .await
+        .expect("open the fresh namespace");
+    let (tid, inside) = other.run_brief("other", whereabouts).await.expect("other");
+    assert_eq!(inside, inode, "the work ran outside its namespace");
+    assert_ne!(tid, caller.0, "the work ran on the caller's thread");
+}
