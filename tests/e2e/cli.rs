@@ -407,6 +407,26 @@ fn the_agent_without_privileges_says_it_needs_root_and_exits_1() {
     );
 }
 
+/// `--timeout 0.5 netns list` against the agent socket at `path`: the host fails with `code` and a
+/// message that says `says`, long before the default timeout of 30 s.
+fn fails_at_its_timeout(path: &std::path::Path, code: &str, says: &str) {
+    let started = std::time::Instant::now();
+    let run = Nsfleet::new()
+        .endpoint(&format!("unix:{}", path.display()))
+        .line("--timeout 0.5 netns list")
+        .run();
+    let elapsed = started.elapsed();
+    let error = run.error(code);
+    assert!(
+        error["message"].as_str().is_some_and(|m| m.contains(says)),
+        "{run}"
+    );
+    assert!(
+        elapsed < std::time::Duration::from_secs(10),
+        "took {elapsed:?}\n{run}"
+    );
+}
+
 /// One host on a unix socket is called with blocking reads (no timer can interrupt them): an agent that
 /// takes the connection and never answers must still end the command at --timeout, as
 /// DEADLINE_EXCEEDED, having been sent the whole request.
@@ -421,23 +441,7 @@ fn a_silent_agent_on_a_unix_socket_ends_the_command_at_its_timeout() {
         // Until the client hangs up.
         std::io::Read::read_to_end(&mut connection, &mut received).map(|_| received)
     });
-    let started = std::time::Instant::now();
-    let run = Nsfleet::new()
-        .endpoint(&format!("unix:{}", path.display()))
-        .line("--timeout 0.5 netns list")
-        .run();
-    let elapsed = started.elapsed();
-    let error = run.error("DEADLINE_EXCEEDED");
-    assert!(
-        error["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("0.5 s")),
-        "{run}"
-    );
-    assert!(
-        elapsed < std::time::Duration::from_secs(10),
-        "took {elapsed:?}\n{run}"
-    );
+    fails_at_its_timeout(&path, "DEADLINE_EXCEEDED", "0.5 s");
     let received = silent.join().expect("the listener thread").expect("read");
     assert!(
         received.starts_with(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
@@ -462,22 +466,6 @@ fn a_unix_socket_whose_queue_stays_full_fails_the_dial_at_the_timeout() {
     // SAFETY: listen(2) on a socket this test owns; listening again only changes the backlog.
     assert_eq!(unsafe { libc::listen(listener.as_raw_fd(), 0) }, 0);
     let _first = std::os::unix::net::UnixStream::connect(&path).expect("the queue's one place");
-    let started = std::time::Instant::now();
-    let run = Nsfleet::new()
-        .endpoint(&format!("unix:{}", path.display()))
-        .line("--timeout 0.5 netns list")
-        .run();
-    let elapsed = started.elapsed();
-    let error = run.error("UNAVAILABLE");
-    assert!(
-        error["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("stayed full")),
-        "{run}"
-    );
-    assert!(
-        elapsed < std::time::Duration::from_secs(10),
-        "took {elapsed:?}\n{run}"
-    );
+    fails_at_its_timeout(&path, "UNAVAILABLE", "stayed full");
     drop(listener);
 }

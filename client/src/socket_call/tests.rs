@@ -141,6 +141,24 @@ fn with_deadline<T>(message: T, timeout: Duration) -> Request<T> {
     request
 }
 
+/// Starts a ping of `count` replies from `target` and returns its stream once the head has come.
+async fn pinging(
+    client: &mut DiagnosticsServiceClient<AgentChannel>,
+    target: &str,
+    count: u32,
+) -> tonic::Streaming<PingEvent> {
+    let request = PingRequest {
+        target: target.into(),
+        count,
+        ..PingRequest::default()
+    };
+    client
+        .ping(with_deadline(request, Duration::from_secs(10)))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
 fn reply_from(event: Option<PingEvent>) -> String {
     match event.and_then(|event| event.event) {
         Some(Event::Reply(reply)) => reply.from,
@@ -156,16 +174,7 @@ fn a_stream_hands_over_each_message_as_it_comes() {
     let (server, _) = serve(false);
     let mut client = client(&server);
     block_on(async {
-        let request = PingRequest {
-            target: "192.0.2.1".into(),
-            count: 3,
-            ..PingRequest::default()
-        };
-        let mut events = client
-            .ping(with_deadline(request, Duration::from_secs(10)))
-            .await
-            .unwrap()
-            .into_inner();
+        let mut events = pinging(&mut client, "192.0.2.1", 3).await;
         assert_eq!(reply_from(events.message().await.unwrap()), "192.0.2.1");
         server.release.notify_one();
         assert_eq!(reply_from(events.message().await.unwrap()), "192.0.2.1");
@@ -200,16 +209,7 @@ fn requests_and_answers_larger_than_the_initial_windows_go_through() {
         .collect();
     block_on(async {
         for _ in 0..3 {
-            let request = PingRequest {
-                target: target.clone(),
-                count: 1,
-                ..PingRequest::default()
-            };
-            let mut events = client
-                .ping(with_deadline(request, Duration::from_secs(10)))
-                .await
-                .unwrap()
-                .into_inner();
+            let mut events = pinging(&mut client, &target, 1).await;
             assert_eq!(reply_from(events.message().await.unwrap()), target);
             assert!(events.message().await.unwrap().is_some());
             assert!(events.message().await.unwrap().is_none());
@@ -263,16 +263,7 @@ fn a_stream_dropped_early_leaves_the_connection_usable() {
     let (server, _) = serve(false);
     let mut client = client(&server);
     block_on(async {
-        let request = PingRequest {
-            target: "192.0.2.1".into(),
-            count: 5,
-            ..PingRequest::default()
-        };
-        let mut events = client
-            .ping(with_deadline(request, Duration::from_secs(10)))
-            .await
-            .unwrap()
-            .into_inner();
+        let mut events = pinging(&mut client, "192.0.2.1", 5).await;
         assert_eq!(reply_from(events.message().await.unwrap()), "192.0.2.1");
         drop(events);
         let answer = client
