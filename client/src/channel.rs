@@ -2,12 +2,14 @@
 //!
 //! Over TCP it is tonic's `Channel`, which brings what a network connection wants: TLS, a connector, a
 //! service that reconnects, a buffer task in front of it, and its `user-agent` and `grpc-timeout`
-//! layers. On a unix socket the calls go over hyper's HTTP/2 connection itself: the same HTTP/2 and the
-//! same gRPC codec, without that machinery, which was a fifth of a call's instructions and 11 of its
-//! page faults (BENCHMARKS.md, "One invocation per command"). What of it a call needs is kept here: a
-//! connection the agent has closed is dialled again before the next call, and a dial that fails is that
-//! call's error, as with the `Channel`. Every caller bounds its calls with its own timeout, so no
-//! `grpc-timeout` layer is missed; the agent reads no `user-agent`.
+//! layers. A command for one host on a unix socket makes its calls with blocking reads and writes
+//! (`socket_call/`). Several hosts on unix sockets, whose calls must overlap, go over hyper's HTTP/2
+//! connection itself: the same HTTP/2 and the same gRPC codec, without the `Channel`'s machinery, which
+//! was a fifth of a call's instructions and 11 of its page faults (BENCHMARKS.md, "One invocation per
+//! command"). What of it a call needs is kept here: a connection the agent has closed is dialled again
+//! before the next call, and a dial that fails is that call's error, as with the `Channel`. Every caller
+//! bounds its calls with its own timeout, so no `grpc-timeout` layer is missed; the agent reads no
+//! `user-agent`.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
