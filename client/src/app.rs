@@ -93,7 +93,7 @@ pub async fn run(plan: &Plan) -> bool {
     let text = plan.format == OutputFormat::Text;
     let context = CallContext {
         live_ping: text && !several_hosts && matches!(plan.action, Action::Ping(_)),
-        alone: !several_hosts,
+        alone: one_unix_host(plan),
         ..CallContext::for_command(&plan.security, plan.timeout, text)
     };
     let mut printer = Printer::new(plan.format, several_hosts);

@@ -47,7 +47,8 @@ pub struct CallContext {
     pub text_output: bool,
     /// Print ping replies as they arrive (one host, text output) instead of when the host is done.
     pub live_ping: bool,
-    /// The command's only host: its calls need not overlap with any other host's.
+    /// The command's only host, on a unix socket: its calls need not overlap with any other host's, so
+    /// they block (`socket_call/`), and the runtime was built without IO for them (`app::main`).
     pub alone: bool,
 }
 

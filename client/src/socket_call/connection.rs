@@ -42,8 +42,10 @@ const FRAME_HEADER_LEN: usize = 9;
 const MAX_FRAME: usize = 16_384;
 /// Every window starts at this until a setting or an update says otherwise.
 const DEFAULT_WINDOW: i64 = 65_535;
+/// Stream ids, window sizes and increments are 31-bit numbers; the top bit of their word is reserved.
+const U31: u32 = (1 << 31) - 1;
 /// The largest window HTTP/2 allows, which this side gives the agent for the connection and every stream.
-const MAX_WINDOW: u32 = (1 << 31) - 1;
+const MAX_WINDOW: u32 = U31;
 /// Received bytes are handed back to the agent's windows once this many have come, long before
 /// either could run out.
 const REPLENISH_AFTER: u64 = 1 << 30;
@@ -131,7 +133,7 @@ impl Connection {
     pub(super) fn usable(&self) -> bool {
         self.broken.is_none()
             && self.last_stream_id.is_none()
-            && self.next_stream_id < MAX_WINDOW
+            && self.next_stream_id < U31
             && !self.closed_by_agent()
     }
 
@@ -312,7 +314,7 @@ impl Connection {
             // Taken out for the frame's handling, which needs the rest of `self`, and put back after.
             let input = std::mem::take(&mut self.input);
             let (head, payload) = input[start..self.parsed].split_at(FRAME_HEADER_LEN);
-            let id = u32::from_be_bytes([head[5], head[6], head[7], head[8]]) & MAX_WINDOW;
+            let id = u32::from_be_bytes([head[5], head[6], head[7], head[8]]) & U31;
             let handled = self.dispatch(head[3], head[4], id, payload);
             self.input = input;
             handled
@@ -418,13 +420,13 @@ impl Connection {
                 self.write(&out, None)
             }
             GOAWAY => {
-                let last = word(payload).ok_or_else(|| short("GOAWAY"))? & MAX_WINDOW;
+                let last = word(payload).ok_or_else(|| short("GOAWAY"))? & U31;
                 self.last_stream_id = Some(last);
                 Ok(())
             }
             WINDOW_UPDATE => {
                 let increment =
-                    i64::from(word(payload).ok_or_else(|| short("WINDOW_UPDATE"))? & MAX_WINDOW);
+                    i64::from(word(payload).ok_or_else(|| short("WINDOW_UPDATE"))? & U31);
                 if id == 0 {
                     self.send_window += increment;
                 } else if let Some(stream) = self.streams.get_mut(&id) {

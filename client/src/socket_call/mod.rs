@@ -34,6 +34,7 @@ use http_body_util::BodyExt;
 use nsfleet_hpack::{Field, HpackError};
 use tonic::body::Body;
 
+use crate::app::MAX_CONNECT_TIMEOUT;
 use connection::{Connection, StreamEvent};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -106,9 +107,11 @@ impl SocketConnection {
             let mut connection = shared.lock();
             if !connection.usable() {
                 // Closed by the agent since the last call (a restart, say): dialled again, as hyper's
-                // connection is.
-                let timeout = deadline.map_or(Duration::from_secs(10), |deadline| {
-                    deadline.saturating_duration_since(Instant::now())
+                // connection is, within the same bound as the first dial.
+                let timeout = deadline.map_or(MAX_CONNECT_TIMEOUT, |deadline| {
+                    deadline
+                        .saturating_duration_since(Instant::now())
+                        .min(MAX_CONNECT_TIMEOUT)
                 });
                 *connection = Connection::new(dial(&shared.socket, timeout)?);
             }
