@@ -159,6 +159,13 @@ async fn pinging(
         .into_inner()
 }
 
+/// Another call on `client`'s connection gets its answer.
+async fn a_call_goes_through(client: &mut DiagnosticsServiceClient<AgentChannel>) {
+    let request = with_deadline(TcpConnectRequest::default(), Duration::from_secs(10));
+    let answer = client.tcp_connect(request).await.unwrap();
+    assert!(answer.into_inner().connected);
+}
+
 fn reply_from(event: Option<PingEvent>) -> String {
     match event.and_then(|event| event.event) {
         Some(Event::Reply(reply)) => reply.from,
@@ -190,11 +197,7 @@ fn a_stream_hands_over_each_message_as_it_comes() {
         ));
         assert!(events.message().await.unwrap().is_none());
         // The same connection carries the next call.
-        let answer = client
-            .tcp_connect(TcpConnectRequest::default())
-            .await
-            .unwrap();
-        assert!(answer.into_inner().connected);
+        a_call_goes_through(&mut client).await;
     });
 }
 
@@ -266,14 +269,7 @@ fn a_stream_dropped_early_leaves_the_connection_usable() {
         let mut events = pinging(&mut client, "192.0.2.1", 5).await;
         assert_eq!(reply_from(events.message().await.unwrap()), "192.0.2.1");
         drop(events);
-        let answer = client
-            .tcp_connect(with_deadline(
-                TcpConnectRequest::default(),
-                Duration::from_secs(10),
-            ))
-            .await
-            .unwrap();
-        assert!(answer.into_inner().connected);
+        a_call_goes_through(&mut client).await;
     });
 }
 
@@ -283,8 +279,7 @@ fn a_connection_the_agent_closed_is_dialled_again() {
     let (server, first_dropped) = serve(true);
     let mut client = client(&server);
     first_dropped.recv_timeout(Duration::from_secs(10)).unwrap();
-    let answer = block_on(client.tcp_connect(TcpConnectRequest::default())).unwrap();
-    assert!(answer.into_inner().connected);
+    block_on(a_call_goes_through(&mut client));
     drop(server.runtime);
 }
 
