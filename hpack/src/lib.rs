@@ -122,9 +122,9 @@ pub struct Decoder {
     /// Newest entry first, as HPACK numbers them.
     table: VecDeque<(Vec<u8>, Vec<u8>)>,
     table_size: usize,
-    /// The size the client last set with a size update.
+    /// The size the peer last set with a size update.
     max_table_size: usize,
-    /// The most the client may set.
+    /// The most the peer may set.
     allowed_table_size: usize,
     /// The most a decoded header list may hold (RFC 7540 counts name + value + 32 per field).
     max_list_size: usize,
