@@ -6,13 +6,21 @@
 //! Loaded, not linked: building nsfleet needs no nftables headers or `-dev` package, and an agent host
 //! without the library (or with another soname) falls back to the `nft` command.
 //!
-//! Each call gets a fresh context, created on the calling thread: libnftables opens its netlink socket
-//! there, so the socket belongs to the namespace the agent entered for this request, and no context
-//! outlives a namespace. One lock serializes every call, since the library keeps process-wide state
-//! (its init-once tables, xtables) that is not documented as thread-safe.
+//! A context is kept per thread and per network namespace ([`KeptContext`]). libnftables opens its
+//! netlink socket when the context is made, so the socket belongs to the namespace the thread was in
+//! then; a thread found in another namespace gets a new context. Keeping it saves, per call, the context
+//! (four files under `/etc` read again) and, for a change that follows a listing, the cache fetch: the
+//! library checks the ruleset's generation and reuses the cache the listing filled when nothing changed
+//! since (a listing always fetches afresh, counters included). A context whose batch failed, or was
+//! only checked, is freed, so nothing a batch that was not applied put into its cache is reused.
+//!
+//! One lock serializes every call and every context's creation and freeing, since the library keeps
+//! process-wide state (its init-once tables, the interface cache) that is not documented as thread-safe.
 
+use std::cell::Cell;
 use std::ffi::{c_char, c_int, c_uint, c_void, CStr, CString};
-use std::sync::{Mutex, OnceLock};
+use std::os::unix::fs::MetadataExt;
+use std::sync::{Mutex, MutexGuard, OnceLock};
 
 /// The soname of nftables 0.9.3 to 1.1: the library's ABI for the calls below.
 const SONAME: &CStr = c"libnftables.so.1";
@@ -41,6 +49,17 @@ pub(super) struct Libnftables {
     set_dry_run: CtxSetDryRun,
     run_cmd_from_buffer: RunCmd,
     serialize: Mutex<()>,
+}
+
+/// What a command is for, which decides whether its context may be kept.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum Purpose {
+    /// A listing: it only reads, so its context is kept even when it fails (the table may be missing).
+    Read,
+    /// A batch applied as one transaction; its context is kept only when the batch was applied.
+    Apply,
+    /// A batch checked, not applied (`nft -c`); its context is never kept.
+    Check,
 }
 
 /// What one command printed.
@@ -106,57 +125,120 @@ impl Libnftables {
     }
 
     /// Runs one command (nft's syntax or its JSON) with JSON output, in the calling thread's network
-    /// namespace; `check_only` is `nft -c`. `Err` only when the library itself cannot be used.
-    pub(super) fn run(&self, command: &str, check_only: bool) -> Result<Ran, String> {
+    /// namespace. `Err` only when the library itself cannot be used.
+    pub(super) fn run(&'static self, command: &str, purpose: Purpose) -> Result<Ran, String> {
         let command =
             CString::new(command).map_err(|_| "the command holds a NUL byte".to_string())?;
-        // The guarded data is `()`: a panic elsewhere cannot have left it inconsistent.
-        let _serialized = self
-            .serialize
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let context = Context::new(self)?;
+        let namespace = current_namespace()?;
+        // Taken out of the thread's slot before the lock: one made in another namespace is freed here,
+        // and freeing takes the lock.
+        let kept = KEPT.take().filter(|context| {
+            std::ptr::eq(context.library, self) && context.namespace == namespace
+        });
+        let serialized = self.lock();
+        let context = match kept {
+            Some(context) => context,
+            None => KeptContext::new(self, namespace)?,
+        };
         let ctx = context.raw;
-        // SAFETY: `ctx` is a live context from `nft_ctx_new`, used only on this thread and freed by
-        // `Context`'s drop after the buffers were copied out.
-        unsafe {
+        // SAFETY: `ctx` is a live context from `nft_ctx_new`, used only on this thread (the slot is
+        // thread-local) and under the lock; the buffers are copied out before anything else runs on it.
+        let ran = unsafe {
             (self.output_set_flags)(ctx, OUTPUT_JSON);
-            (self.set_dry_run)(ctx, check_only);
-            if (self.buffer_output)(ctx) != 0 || (self.buffer_error)(ctx) != 0 {
-                return Err("libnftables cannot buffer its output".to_string());
-            }
+            (self.set_dry_run)(ctx, purpose == Purpose::Check);
             let status = (self.run_cmd_from_buffer)(ctx, command.as_ptr());
-            Ok(Ran {
+            Ran {
                 ok: status == 0,
                 output: copy_string((self.get_output_buffer)(ctx)),
                 error: copy_string((self.get_error_buffer)(ctx)),
-            })
+            }
+        };
+        drop(serialized);
+        // A checked batch leaves in the cache what it would have added, as a refused one may. Freeing
+        // a context closes its socket, and the kernel makes that close wait for the release of what the
+        // last transaction removed (an RCU grace period, 5-20 ms): a context kept after a listing that
+        // found no table spares the next `nat add` that wait after `nat del` removed the table.
+        let keep = match purpose {
+            Purpose::Read => true,
+            Purpose::Apply => ran.ok,
+            Purpose::Check => false,
+        };
+        if keep {
+            KEPT.set(Some(context));
         }
+        Ok(ran)
+    }
+
+    /// The guarded data is `()`: a panic elsewhere cannot have left it inconsistent.
+    fn lock(&self) -> MutexGuard<'_, ()> {
+        self.serialize
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
-/// A context freed on every path out of [`Libnftables::run`].
-struct Context<'a> {
-    library: &'a Libnftables,
-    raw: *mut c_void,
+thread_local! {
+    /// This thread's context, between calls.
+    static KEPT: Cell<Option<KeptContext>> = const { Cell::new(None) };
 }
 
-impl<'a> Context<'a> {
-    fn new(library: &'a Libnftables) -> Result<Self, String> {
+/// The namespace of the context this thread keeps, if it keeps one.
+#[cfg(test)]
+pub(super) fn kept_context_namespace() -> Option<u64> {
+    let kept = KEPT.take();
+    let namespace = kept.as_ref().map(|context| context.namespace);
+    KEPT.set(kept);
+    namespace
+}
+
+/// A context with buffered output, and the network namespace (inode) its socket lives in. Freed when
+/// its command fails, when its thread is found in another namespace, or when the thread exits: a
+/// namespace's kept thread leaves once idle (`netns/worker.rs`), and the socket goes with it, so a
+/// context never holds a namespace nobody works in.
+struct KeptContext {
+    library: &'static Libnftables,
+    raw: *mut c_void,
+    namespace: u64,
+}
+
+impl KeptContext {
+    /// Called with the library's lock held.
+    fn new(library: &'static Libnftables, namespace: u64) -> Result<Self, String> {
         // SAFETY: no preconditions; NULL is checked below.
         let raw = unsafe { (library.ctx_new)(CTX_DEFAULT) };
         if raw.is_null() {
             return Err("nft_ctx_new failed".to_string());
         }
-        Ok(Self { library, raw })
+        // SAFETY: `raw` is the live context just made; on failure it is freed here, under the lock the
+        // caller holds, and never used again.
+        unsafe {
+            if (library.buffer_output)(raw) != 0 || (library.buffer_error)(raw) != 0 {
+                (library.ctx_free)(raw);
+                return Err("libnftables cannot buffer its output".to_string());
+            }
+        }
+        Ok(Self {
+            library,
+            raw,
+            namespace,
+        })
     }
 }
 
-impl Drop for Context<'_> {
+impl Drop for KeptContext {
     fn drop(&mut self) {
+        let _serialized = self.library.lock();
         // SAFETY: `raw` came from `nft_ctx_new` and is freed exactly once, here.
         unsafe { (self.library.ctx_free)(self.raw) }
     }
+}
+
+/// The inode of the calling thread's network namespace, which tells namespaces apart while either one
+/// lives (a kept context's socket keeps its own alive).
+fn current_namespace() -> Result<u64, String> {
+    std::fs::metadata("/proc/thread-self/ns/net")
+        .map(|metadata| metadata.ino())
+        .map_err(|error| format!("cannot read this thread's network namespace: {error}"))
 }
 
 /// Copies a buffer libnftables owns (it dies with the context) into a `String`.
@@ -197,9 +279,9 @@ mod tests {
     #[test]
     fn nat_library_runs_a_command_and_reports_errors_as_nft_does() {
         let library = Libnftables::get().expect("libnftables1 comes with nftables");
-        let checked = library.run(r#"{"nftables": []}"#, true).unwrap();
+        let checked = library.run(r#"{"nftables": []}"#, Purpose::Check).unwrap();
         assert!(checked.ok, "{}", checked.error);
-        let refused = library.run("this is not nft", true).unwrap();
+        let refused = library.run("this is not nft", Purpose::Check).unwrap();
         assert!(!refused.ok);
         assert!(refused.error.contains("syntax error"), "{}", refused.error);
     }

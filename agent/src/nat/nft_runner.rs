@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use std::process::{Command, Stdio};
 
 use super::error::NatError;
-use super::libnftables::Libnftables;
+use super::libnftables::{Libnftables, Purpose};
 use super::nft_rule::TABLE;
 
 const NFT: &str = "nft";
@@ -37,7 +37,7 @@ impl NftRunner {
 
     fn choose(loaded: Result<&'static Libnftables, String>) -> Self {
         let usable = loaded.and_then(|library| {
-            let checked = library.run(EMPTY_BATCH, true)?;
+            let checked = library.run(EMPTY_BATCH, Purpose::Check)?;
             if checked.ok {
                 Ok(library)
             } else {
@@ -71,13 +71,13 @@ impl NftRunner {
     pub(super) fn run(&self, command: NftCommand<'_>, context: &str) -> Result<String, NatError> {
         match self {
             Self::InProcess(library) => {
-                let (text, check_only) = match command {
-                    NftCommand::ListTable => (format!("list table inet {TABLE}"), false),
-                    NftCommand::Apply(json) => (json.to_string(), false),
-                    NftCommand::Check => (EMPTY_BATCH.to_string(), true),
+                let (text, purpose) = match command {
+                    NftCommand::ListTable => (format!("list table inet {TABLE}"), Purpose::Read),
+                    NftCommand::Apply(json) => (json.to_string(), Purpose::Apply),
+                    NftCommand::Check => (EMPTY_BATCH.to_string(), Purpose::Check),
                 };
                 let ran = library
-                    .run(&text, check_only)
+                    .run(&text, purpose)
                     .map_err(|reason| NatError::NftFailed {
                         context: context.into(),
                         stderr: reason,

@@ -2,5 +2,6 @@
 //! throwaway network namespaces and leaves nothing behind.
 
 mod conntrack_flush;
+mod kept_context;
 mod netns;
 mod rules;
