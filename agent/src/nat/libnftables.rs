@@ -8,11 +8,13 @@
 //!
 //! A context is kept per thread and per network namespace ([`KeptContext`]). libnftables opens its
 //! netlink socket when the context is made, so the socket belongs to the namespace the thread was in
-//! then; a thread found in another namespace gets a new context. Keeping it saves, per call, the context
-//! (four files under `/etc` read again) and, for a change that follows a listing, the cache fetch: the
-//! library checks the ruleset's generation and reuses the cache the listing filled when nothing changed
-//! since (a listing always fetches afresh, counters included). A context whose batch failed, or was
-//! only checked, is freed, so nothing a batch that was not applied put into its cache is reused.
+//! then; a thread found in another namespace gets a new context. Keeping it saves, per call, making the
+//! context (four files under `/etc` read again) and closing its socket: after a transaction that removed
+//! something, the kernel makes the close of a netfilter socket wait for an RCU grace period (5-20 ms
+//! here), which every `nat del` paid. The cache is not reused across commands: a listing fetches it
+//! afresh (counters included) and leaves it marked for refresh, so the change that follows fetches it
+//! again. A context whose batch failed, or was only checked, is freed all the same, so nothing a batch
+//! that was not applied put into its cache could ever be reused.
 //!
 //! One lock serializes every call and every context's creation and freeing, since the library keeps
 //! process-wide state (its init-once tables, the interface cache) that is not documented as thread-safe.
