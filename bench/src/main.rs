@@ -6,14 +6,18 @@
 //! it as root after `cargo build --release --workspace`. Not part of the test suite: it takes minutes.
 //! `nsfleet-bench per-command` instead compares one invocation per tutorial command (see `per_command`);
 //! `nsfleet-bench topology` applies the tutorial as a topology file against `nsfleet batch` and times
-//! plans that find nothing to do (see `declarative`).
+//! plans that find nothing to do (see `declarative`); `nsfleet-bench ab` times one command against two
+//! builds, alternating, to measure a single change (see `ab`).
 
+mod ab;
 mod agent;
 mod checks;
 mod declarative;
 mod error;
+mod fresh_copy;
 mod methods;
 mod per_command;
+mod process_cost;
 mod report;
 mod run;
 mod sandbox;
@@ -49,7 +53,8 @@ struct Options {
 
 const USAGE: &str = "usage: nsfleet-bench [--sizes 10,100,1000] [--runs 5] [--large-runs 2] [--slow-large-runs 1] [--per-call-large-runs 0]
        nsfleet-bench per-command [--runs 20] [--as-built]
-       nsfleet-bench topology [--sizes 100,1000] [--runs 5] [--large-runs 1] [--plans 20]";
+       nsfleet-bench topology [--sizes 100,1000] [--runs 5] [--large-runs 1] [--plans 20]
+       nsfleet-bench ab --before DIR [--after DIR] [--runs 500] [--each SHELL] -- NSFLEET-ARGS...";
 
 /// Paired runs per command in `per-command`: about a minute in all.
 const PER_COMMAND_RUNS: usize = 20;
@@ -62,9 +67,14 @@ enum Mode {
         client: per_command::ClientFile,
     },
     Topology(declarative::Options),
+    Ab(ab::Options),
 }
 
 fn parse_mode(mut args: std::iter::Peekable<impl Iterator<Item = String>>) -> Result<Mode> {
+    if args.peek().map(String::as_str) == Some("ab") {
+        args.next();
+        return ab::Options::parse(args).map(Mode::Ab);
+    }
     if args.peek().map(String::as_str) == Some("topology") {
         args.next();
         return declarative::Options::parse(args).map(Mode::Topology);
@@ -173,6 +183,7 @@ fn main() -> ExitCode {
         Mode::Scale(options) => run_all(options),
         Mode::PerCommand { runs, client } => per_command::run(*runs, *client),
         Mode::Topology(options) => declarative::run(options),
+        Mode::Ab(options) => ab::run(options),
     };
     match outcome {
         Ok(report) => {
