@@ -101,15 +101,11 @@ struct Side {
 impl Side {
     fn start(label: &str, directory: &Path) -> Result<Self> {
         let binary = |name: &str| {
-            let path = directory.join(name);
-            if path.is_file() {
-                Ok(path)
-            } else {
-                Err(BenchError::Usage(format!(
-                    "{} not found: --before and --after name directories holding a release build",
-                    path.display()
-                )))
-            }
+            run::program_in(
+                directory,
+                name,
+                "--before and --after name directories holding a release build",
+            )
         };
         let client = FreshCopy::of(&binary("nsfleet")?, &format!("{label}-nsfleet"))?;
         let agent_copy = FreshCopy::of(&binary("nsfleet-agent")?, &format!("{label}-agent"))?;

@@ -22,15 +22,11 @@ impl Tools {
             .map_err(|e| BenchError::io("find the benchmark's own path", e))?;
         let dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
         let built = |name: &str| {
-            let path = dir.join(name);
-            if path.is_file() {
-                Ok(path)
-            } else {
-                Err(BenchError::Usage(format!(
-                    "{} not found: build everything first (cargo build --release --workspace)",
-                    path.display()
-                )))
-            }
+            program_in(
+                &dir,
+                name,
+                "build everything first (cargo build --release --workspace)",
+            )
         };
         let ip =
             which("ip").ok_or_else(|| BenchError::Usage("ip (iproute2) is not on PATH".into()))?;
@@ -39,6 +35,19 @@ impl Tools {
             nsfleet: built("nsfleet")?,
             agent: built("nsfleet-agent")?,
         })
+    }
+}
+
+/// `directory/name` if it is a file, else a usage error that ends with `hint`.
+pub fn program_in(directory: &Path, name: &str, hint: &str) -> Result<PathBuf> {
+    let path = directory.join(name);
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(BenchError::Usage(format!(
+            "{} not found: {hint}",
+            path.display()
+        )))
     }
 }
 
