@@ -216,9 +216,11 @@ fn render(options: &Options, sides: &[Side; 2]) -> String {
     if let Some(each) = &options.each {
         let _ = writeln!(out, "Before each run, untimed: `{each}`.\n");
     }
+    // The agent's CPU comes in clock ticks: over N runs, one tick is this much per run.
+    let resolution = 1000.0 / ticks_per_second / options.runs as f64;
     let _ = writeln!(
         out,
-        "| build | median (p10-p90) | client CPU | client page faults | agent CPU per run |"
+        "| build | median (p10-p90) | client CPU | client page faults | agent CPU per run (± {resolution:.3}) |"
     );
     let _ = writeln!(out, "|---|---|---|---|---|");
     for side in sides {
