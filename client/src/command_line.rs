@@ -6,15 +6,22 @@
 //! first, by skipping the leading global options as clap's own definitions of them describe, and clap
 //! parses with a tree that holds that object alone, made without the others (`cli::object_command`).
 //!
+//! When every global option comes before the object, as in `nsfleet -n netns1 link set ceth1 up`, the
+//! two halves are parsed apart: the global options by themselves, the object without them. clap then
+//! neither copies the options' definitions into the object and its verb nor copies their values (the
+//! defaults included) into every level of the matches, which was a quarter of an invocation's
+//! instructions (BENCHMARKS.md). A command line with a global option, help or version after the object
+//! goes to the narrow parse instead.
+//!
 //! The result is the same [`Cli`] the whole tree gives. Whenever the scan is not sure (no object, an
-//! abbreviation, `--`, an option it does not know, `--help` and `--version` among them) or the narrow
-//! parse fails, the whole tree parses instead, so help, errors and suggestions stay clap's own.
+//! abbreviation, `--`, an option it does not know, `--help` and `--version` among them) or the split or
+//! narrow parse fails, the whole tree parses instead, so help, errors and suggestions stay clap's own.
 
 use std::ffi::{OsStr, OsString};
 
 use clap::{ArgAction, Args, Command, FromArgMatches, Parser};
 
-use crate::cli::{object_command, Cli, GlobalOptions};
+use crate::cli::{object_command, Cli, GlobalOptions, Object};
 
 /// The program's name in [`Cli`]'s definition (a test holds them equal).
 const NAME: &str = "nsfleet";
@@ -28,8 +35,11 @@ pub fn parse() -> Cli {
     }
 }
 
-/// [`Cli::try_parse_from`] through the narrow tree when it can be used.
+/// [`Cli::try_parse_from`] in halves, or through the narrow tree, when either can be used.
 pub fn try_parse_from(args: &[OsString]) -> Result<Cli, clap::Error> {
+    if let Some(cli) = split_parse(args) {
+        return Ok(cli);
+    }
     if let Some(narrow) = narrow_command(args) {
         if let Ok(cli) = narrow
             .try_get_matches_from(args)
@@ -41,20 +51,83 @@ pub fn try_parse_from(args: &[OsString]) -> Result<Cli, clap::Error> {
     Cli::try_parse_from(args)
 }
 
+/// The global options parsed by themselves and the object without them, when every global option comes
+/// before the object; `None` when that is not certain or either half does not parse.
+fn split_parse(args: &[OsString]) -> Option<Cli> {
+    let globals = GlobalOptions::augment_args(Command::new(NAME));
+    let at = 1 + object_position(&globals, args.get(1..)?)?;
+    if args[at + 1..]
+        .iter()
+        .any(|arg| may_be_global(&globals, arg))
+    {
+        return None;
+    }
+    let object = object_command(args[at].to_str()?)?;
+    let global = globals
+        .try_get_matches_from(&args[..at])
+        .and_then(|matches| GlobalOptions::from_arg_matches(&matches))
+        .ok()?;
+    let object = Command::new(NAME)
+        .subcommand(object)
+        .subcommand_required(true)
+        .try_get_matches_from(std::iter::once(&args[0]).chain(&args[at..]))
+        .and_then(|matches| Object::from_arg_matches(&matches))
+        .ok()?;
+    Some(Cli { global, object })
+}
+
+/// Whether clap could read `arg`, after the object, as a global option (which the whole tree would
+/// propagate), or as help or version, which the whole tree renders. Today the object parsed alone would
+/// refuse each of these anyway (no verb takes hyphenated values or an option named like a global one),
+/// and the narrow parse would take over; this check keeps the split right should a verb ever gain such
+/// an option, and spares command lines like `link list -o json` the failed attempt.
+fn may_be_global(globals: &Command, arg: &OsStr) -> bool {
+    let Some(text) = arg.to_str() else {
+        return true;
+    };
+    if let Some(long) = text.strip_prefix("--") {
+        let name = long.split_once('=').map_or(long, |(name, _)| name);
+        // `--` itself has an empty name: what follows it is not to be judged here.
+        name.is_empty()
+            || name == "help"
+            || name == "version"
+            || globals.get_arguments().any(|option| {
+                option.get_long() == Some(name)
+                    || option
+                        .get_all_aliases()
+                        .is_some_and(|aliases| aliases.contains(&name))
+            })
+    } else if let Some(shorts) = text.strip_prefix('-') {
+        shorts.chars().any(|short| {
+            short == 'h'
+                || short == 'V'
+                || globals.get_arguments().any(|option| {
+                    option.get_short() == Some(short)
+                        || option
+                            .get_all_short_aliases()
+                            .is_some_and(|aliases| aliases.contains(&short))
+                })
+        })
+    } else {
+        false
+    }
+}
+
 /// The global options and the one object `args` names, or `None` when that is not certain.
 fn narrow_command(args: &[OsString]) -> Option<Command> {
     let globals = GlobalOptions::augment_args(Command::new(NAME));
-    let word = object_word(&globals, args.get(1..)?)?;
+    let rest = args.get(1..)?;
+    let word = rest.get(object_position(&globals, rest)?)?;
     // The copies of the global options happen when clap builds the tree it parses, which holds this one
     // object; its verbs' arguments are deferred (`cli.rs`).
     let object = object_command(word.to_str()?)?;
     Some(globals.subcommand(object).subcommand_required(true))
 }
 
-/// The first argument that is not a global option or its value: the object's name as written.
-fn object_word<'a>(globals: &Command, args: &'a [OsString]) -> Option<&'a OsStr> {
-    let mut rest = args.iter();
-    while let Some(arg) = rest.next() {
+/// Where the first argument that is not a global option or its value is: the object's name as written.
+fn object_position(globals: &Command, args: &[OsString]) -> Option<usize> {
+    let mut rest = args.iter().enumerate();
+    while let Some((position, arg)) = rest.next() {
         let text = arg.to_str()?;
         if let Some(long) = text.strip_prefix("--") {
             let (name, attached) = match long.split_once('=') {
@@ -85,7 +158,7 @@ fn object_word<'a>(globals: &Command, args: &'a [OsString]) -> Option<&'a OsStr>
                 }
             }
         } else {
-            return Some(arg.as_os_str());
+            return Some(position);
         }
     }
     None

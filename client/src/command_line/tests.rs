@@ -125,6 +125,40 @@ fn the_narrow_parse_matches_the_whole_tree() {
     }
 }
 
+/// Global options only before the object: the halves are parsed apart. One after it (or help, or
+/// `--`): the split steps aside, and the answer is still the whole tree's.
+#[test]
+fn the_halves_are_parsed_apart_only_when_every_global_option_comes_first() {
+    for line in [
+        "netns list",
+        "-n netns1 link set ceth1 up",
+        "--host unix:/x forwarding set ipv4 on",
+        "-4 -o json r",
+        "--host=a:1,b:2 --timeout 2 ping 172.20.0.12 -I veth2 -c 1",
+        "nat add masquerade from 172.20.0.0/16 oif br0",
+        "link add veth1 type veth peer name ceth1",
+        "link del veth1 --ignore-missing",
+    ] {
+        assert!(split_parse(&args(line)).is_some(), "{line}: not split");
+        same_as_the_whole_tree(line);
+    }
+    for line in [
+        "link list -n netns1",
+        "netns list -o json",
+        "link del veth1 --force",
+        "ping 172.20.0.1 -c 1 -4",
+        "route list -46",
+        "link set veth1 up --host=a:1",
+        "link --help",
+        "link list -h",
+        "-n netns1 link -- list",
+        "link set veth1 up --netn netns1",
+    ] {
+        assert!(split_parse(&args(line)).is_none(), "{line}: split");
+        same_as_the_whole_tree(line);
+    }
+}
+
 #[test]
 fn usage_errors_are_the_whole_trees() {
     for line in [
