@@ -64,6 +64,8 @@ fn split_parse(args: &[OsString]) -> Option<Cli> {
     }
     let object = object_command(args[at].to_str()?)?;
     let global = globals
+        // With no subcommand to reach, marking them global would only make clap copy their values.
+        .mut_args(|option| option.global(false))
         .try_get_matches_from(&args[..at])
         .and_then(|matches| GlobalOptions::from_arg_matches(&matches))
         .ok()?;
