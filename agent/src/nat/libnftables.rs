@@ -194,9 +194,9 @@ pub(super) fn kept_context_namespace() -> Option<u64> {
 }
 
 /// A context with buffered output, and the network namespace (inode) its socket lives in. Freed when
-/// its command fails, when its thread is found in another namespace, or when the thread exits: a
-/// namespace's kept thread leaves once idle (`netns/worker.rs`), and the socket goes with it, so a
-/// context never holds a namespace nobody works in.
+/// its batch is refused or only checked, when its thread is found in another namespace, or when the
+/// thread exits: a namespace's kept thread leaves once idle (`netns/worker.rs`), and the socket goes
+/// with it, so a context never holds a namespace nobody works in.
 struct KeptContext {
     library: &'static Libnftables,
     raw: *mut c_void,
