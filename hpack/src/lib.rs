@@ -1,5 +1,6 @@
 //! Just enough HPACK (RFC 7541) for nsfleet's two ends of a unix socket: a decoder that keeps the
-//! peer's dynamic table, and a stateless encoder that never uses one.
+//! peer's dynamic table, and a stateless encoder that never uses one; and, in [`frame`], the pieces of
+//! HTTP/2's framing that both ends write themselves.
 //!
 //! - The agent reads the header blocks of any gRPC client with it, to rewrite an unusable `:authority`
 //!   (`agent/src/server/unix_authority/`).
@@ -10,6 +11,7 @@
 //! checked, strings are bounds-checked before they are sliced, the dynamic table and the decoded header
 //! list have ceilings.
 
+pub mod frame;
 pub mod huffman;
 
 use std::collections::VecDeque;

@@ -12,34 +12,17 @@ use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use nsfleet_hpack::frame::{
+    write as frame, write_header_block, ACK, CONTINUATION, DATA, DEFAULT_MAX_FRAME as MAX_FRAME,
+    END_HEADERS, END_STREAM, GOAWAY, HEADERS, HEADER_LEN as FRAME_HEADER_LEN, PADDED, PING,
+    PREFACE, PRIORITY, PUSH_PROMISE, RST_STREAM, SETTINGS, WINDOW_UPDATE,
+};
 use nsfleet_hpack::{encode_stateless, Decoder, Field};
 
 use super::SocketCallError;
 
-const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-
-const DATA: u8 = 0x0;
-const HEADERS: u8 = 0x1;
-const RST_STREAM: u8 = 0x3;
-const SETTINGS: u8 = 0x4;
-const PUSH_PROMISE: u8 = 0x5;
-const PING: u8 = 0x6;
-const GOAWAY: u8 = 0x7;
-const WINDOW_UPDATE: u8 = 0x8;
-const CONTINUATION: u8 = 0x9;
-
-const END_STREAM: u8 = 0x1;
-const ACK: u8 = 0x1;
-const END_HEADERS: u8 = 0x4;
-const PADDED: u8 = 0x8;
-const PRIORITY: u8 = 0x20;
-
 const SETTINGS_ENABLE_PUSH: u16 = 0x2;
 const SETTINGS_INITIAL_WINDOW_SIZE: u16 = 0x4;
-
-const FRAME_HEADER_LEN: usize = 9;
-/// The frame size neither side may exceed without a setting; this side never raises it.
-const MAX_FRAME: usize = 16_384;
 /// Every window starts at this until a setting or an update says otherwise.
 const DEFAULT_WINDOW: i64 = 65_535;
 /// Stream ids, window sizes and increments are 31-bit numbers; the top bit of their word is reserved.
@@ -190,17 +173,7 @@ impl Connection {
         }
         let mut block = Vec::with_capacity(128);
         encode_stateless(fields, &mut block);
-        let mut chunks = block.chunks(MAX_FRAME).peekable();
-        let mut kind = HEADERS;
-        let headers_flags = if body.is_empty() { END_STREAM } else { 0 };
-        while let Some(chunk) = chunks.next() {
-            let mut flags = if kind == HEADERS { headers_flags } else { 0 };
-            if chunks.peek().is_none() {
-                flags |= END_HEADERS;
-            }
-            frame(&mut out, kind, flags, id, chunk);
-            kind = CONTINUATION;
-        }
+        write_header_block(&mut out, id, body.is_empty(), None, &block);
         let mut rest = body;
         while !rest.is_empty() {
             let allowed = self.sendable(id);
@@ -543,15 +516,6 @@ fn timed_out_or(context: &'static str, source: io::Error) -> SocketCallError {
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => SocketCallError::Deadline,
         _ => SocketCallError::io(context, source),
     }
-}
-
-fn frame(out: &mut Vec<u8>, kind: u8, flags: u8, stream: u32, payload: &[u8]) {
-    let length = payload.len() as u32;
-    out.extend_from_slice(&length.to_be_bytes()[1..]);
-    out.push(kind);
-    out.push(flags);
-    out.extend_from_slice(&stream.to_be_bytes());
-    out.extend_from_slice(payload);
 }
 
 /// The payload without the padding a PADDED frame carries.

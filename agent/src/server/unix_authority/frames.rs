@@ -7,18 +7,12 @@
 
 use http::uri::Authority;
 
+use nsfleet_hpack::frame::{
+    write_header_block, CONTINUATION, END_HEADERS, END_STREAM, HEADERS,
+    HEADER_LEN as FRAME_HEADER_LEN, PADDED, PREFACE, PRIORITY,
+};
 use nsfleet_hpack::{encode_stateless, Decoder, Field};
 
-const PREFACE_LEN: usize = 24;
-const FRAME_HEADER_LEN: usize = 9;
-const HEADERS: u8 = 0x1;
-const CONTINUATION: u8 = 0x9;
-const END_STREAM: u8 = 0x1;
-const END_HEADERS: u8 = 0x4;
-const PADDED: u8 = 0x8;
-const PRIORITY: u8 = 0x20;
-/// The smallest SETTINGS_MAX_FRAME_SIZE there is: every server accepts frames this large.
-const MAX_OUT_FRAME: usize = 16_384;
 /// The most one header block (its frames, headers included) may take before it is given up on. Far above
 /// what the HTTP/2 server itself accepts as a decoded list (hyper: 16 KiB), so only abuse reaches it.
 const MAX_BLOCK_BYTES: usize = 256 * 1024;
@@ -81,7 +75,7 @@ impl Default for Rewriter {
 impl Rewriter {
     pub fn new() -> Self {
         Self {
-            phase: Phase::Forward(PREFACE_LEN),
+            phase: Phase::Forward(PREFACE.len()),
             head: [0; FRAME_HEADER_LEN],
             head_len: 0,
             payload: Vec::new(),
@@ -237,7 +231,13 @@ impl Rewriter {
                 replace_unusable_authority(&mut fields);
                 let mut encoded = Vec::with_capacity(block.fragment.len() + 64);
                 encode_stateless(&fields, &mut encoded);
-                write_block(&block, &encoded, &mut self.out);
+                write_header_block(
+                    &mut self.out,
+                    block.stream_id,
+                    block.end_stream,
+                    block.priority,
+                    &encoded,
+                );
                 self.raw.clear();
             }
             Err(error) => {
@@ -293,52 +293,4 @@ fn replace_unusable_authority(fields: &mut [Field]) {
             field.value = REPLACEMENT_AUTHORITY.to_vec();
         }
     }
-}
-
-/// A HEADERS frame, and CONTINUATION frames as needed, none with more than `MAX_OUT_FRAME` bytes of
-/// payload.
-fn write_block(block: &Block, encoded: &[u8], out: &mut Vec<u8>) {
-    let priority_len = if block.priority.is_some() { 5 } else { 0 };
-    let first_len = encoded.len().min(MAX_OUT_FRAME - priority_len);
-    let (first, mut rest) = encoded.split_at(first_len);
-    let mut flags = 0;
-    if block.end_stream {
-        flags |= END_STREAM;
-    }
-    if block.priority.is_some() {
-        flags |= PRIORITY;
-    }
-    if rest.is_empty() {
-        flags |= END_HEADERS;
-    }
-    write_frame_header(
-        out,
-        priority_len + first.len(),
-        HEADERS,
-        flags,
-        block.stream_id,
-    );
-    if let Some(priority) = block.priority {
-        out.extend_from_slice(&priority);
-    }
-    out.extend_from_slice(first);
-    while !rest.is_empty() {
-        let (chunk, after) = rest.split_at(rest.len().min(MAX_OUT_FRAME));
-        rest = after;
-        let flags = if rest.is_empty() { END_HEADERS } else { 0 };
-        write_frame_header(out, chunk.len(), CONTINUATION, flags, block.stream_id);
-        out.extend_from_slice(chunk);
-    }
-}
-
-fn write_frame_header(out: &mut Vec<u8>, length: usize, kind: u8, flags: u8, stream_id: u32) {
-    // `length` is at most MAX_OUT_FRAME, so it fits the 24-bit field.
-    out.extend_from_slice(&[
-        (length >> 16) as u8,
-        (length >> 8) as u8,
-        length as u8,
-        kind,
-        flags,
-    ]);
-    out.extend_from_slice(&stream_id.to_be_bytes());
 }
