@@ -37,31 +37,43 @@ pub fn parse() -> Cli {
 
 /// [`Cli::try_parse_from`] in halves, or through the narrow tree, when either can be used.
 pub fn try_parse_from(args: &[OsString]) -> Result<Cli, clap::Error> {
-    if let Some(cli) = split_parse(args) {
-        return Ok(cli);
-    }
-    if let Some(narrow) = narrow_command(args) {
-        if let Ok(cli) = narrow
-            .try_get_matches_from(args)
-            .and_then(|matches| Cli::from_arg_matches(&matches))
-        {
+    let globals = global_options();
+    if let Some(at) = object_at(&globals, args) {
+        let parsed = if every_global_option_first(&globals, args, at) {
+            split_parse(globals, args, at)
+        } else {
+            narrow_command(globals, &args[at]).and_then(|narrow| {
+                narrow
+                    .try_get_matches_from(args)
+                    .and_then(|matches| Cli::from_arg_matches(&matches))
+                    .ok()
+            })
+        };
+        if let Some(cli) = parsed {
             return Ok(cli);
         }
     }
     Cli::try_parse_from(args)
 }
 
-/// The global options parsed by themselves and the object without them, when every global option comes
-/// before the object; `None` when that is not certain or either half does not parse.
-fn split_parse(args: &[OsString]) -> Option<Cli> {
-    let globals = GlobalOptions::augment_args(Command::new(NAME));
-    let at = 1 + object_position(&globals, args.get(1..)?)?;
-    if args[at + 1..]
-        .iter()
-        .any(|arg| may_be_global(&globals, arg))
-    {
-        return None;
-    }
+fn global_options() -> Command {
+    GlobalOptions::augment_args(Command::new(NAME))
+}
+
+/// Where the object's name is in `args`: past the program's name and the leading global options.
+fn object_at(globals: &Command, args: &[OsString]) -> Option<usize> {
+    Some(1 + object_position(globals, args.get(1..)?)?)
+}
+
+/// No argument after the object could be read as a global option, help or version.
+fn every_global_option_first(globals: &Command, args: &[OsString], at: usize) -> bool {
+    !args[at + 1..].iter().any(|arg| may_be_global(globals, arg))
+}
+
+/// The global options before the object, parsed by themselves, and the object at `at` without them;
+/// `None` when either half does not parse. A half that does not parse is a usage error, which the whole
+/// tree words: the narrow tree, holding the same object and options, would refuse it too.
+fn split_parse(globals: Command, args: &[OsString], at: usize) -> Option<Cli> {
     let object = object_command(args[at].to_str()?)?;
     let global = globals
         // With no subcommand to reach, marking them global would only make clap copy their values.
@@ -115,11 +127,8 @@ fn may_be_global(globals: &Command, arg: &OsStr) -> bool {
     }
 }
 
-/// The global options and the one object `args` names, or `None` when that is not certain.
-fn narrow_command(args: &[OsString]) -> Option<Command> {
-    let globals = GlobalOptions::augment_args(Command::new(NAME));
-    let rest = args.get(1..)?;
-    let word = rest.get(object_position(&globals, rest)?)?;
+/// The global options and the one object `word` names, or `None` when it names none for certain.
+fn narrow_command(globals: Command, word: &OsStr) -> Option<Command> {
     // The copies of the global options happen when clap builds the tree it parses, which holds this one
     // object; its verbs' arguments are deferred (`cli.rs`).
     let object = object_command(word.to_str()?)?;

@@ -30,8 +30,24 @@ fn same_as_the_whole_tree(line: &str) {
     }
 }
 
+/// The narrow tree for `args`, as `try_parse_from` makes it when it goes that way.
+fn narrow_of(args: &[OsString]) -> Option<Command> {
+    let globals = global_options();
+    let at = object_at(&globals, args)?;
+    narrow_command(globals, &args[at])
+}
+
+/// Whether `try_parse_from` parses `args` in halves, and they parse.
+fn split(args: &[OsString]) -> Option<Cli> {
+    let globals = global_options();
+    let at = object_at(&globals, args)?;
+    every_global_option_first(&globals, args, at)
+        .then(|| split_parse(globals, args, at))
+        .flatten()
+}
+
 fn narrowed_to(line: &str) -> Option<String> {
-    let command = narrow_command(&args(line))?;
+    let command = narrow_of(&args(line))?;
     let names: Vec<&str> = command.get_subcommands().map(Command::get_name).collect();
     assert_eq!(names.len(), 1, "{line}: {names:?}");
     Some(names[0].to_string())
@@ -117,7 +133,7 @@ fn the_narrow_parse_matches_the_whole_tree() {
         "lab list",
     ] {
         let args = args(line);
-        let narrow = narrow_command(&args).unwrap_or_else(|| panic!("{line}: not narrowed"));
+        let narrow = narrow_of(&args).unwrap_or_else(|| panic!("{line}: not narrowed"));
         if let Err(error) = narrow.try_get_matches_from(&args) {
             panic!("{line}: the narrow tree refused it: {error}");
         }
@@ -139,7 +155,7 @@ fn the_halves_are_parsed_apart_only_when_every_global_option_comes_first() {
         "link add veth1 type veth peer name ceth1",
         "link del veth1 --ignore-missing",
     ] {
-        assert!(split_parse(&args(line)).is_some(), "{line}: not split");
+        assert!(split(&args(line)).is_some(), "{line}: not split");
         same_as_the_whole_tree(line);
     }
     for line in [
@@ -154,7 +170,7 @@ fn the_halves_are_parsed_apart_only_when_every_global_option_comes_first() {
         "-n netns1 link -- list",
         "link set veth1 up --netn netns1",
     ] {
-        assert!(split_parse(&args(line)).is_none(), "{line}: split");
+        assert!(split(&args(line)).is_none(), "{line}: split");
         same_as_the_whole_tree(line);
     }
 }
