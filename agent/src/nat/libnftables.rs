@@ -134,9 +134,7 @@ impl Libnftables {
         let namespace = current_namespace()?;
         // Taken out of the thread's slot before the lock: one made in another namespace is freed here,
         // and freeing takes the lock.
-        let kept = KEPT.take().filter(|context| {
-            std::ptr::eq(context.library, self) && context.namespace == namespace
-        });
+        let kept = KEPT.take().filter(|context| context.namespace == namespace);
         let serialized = self.lock();
         let context = match kept {
             Some(context) => context,
