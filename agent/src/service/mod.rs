@@ -4,6 +4,7 @@
 
 mod address;
 mod batch;
+mod completion;
 mod convert;
 mod diagnostics;
 mod forwarding;
@@ -78,15 +79,13 @@ async fn apply_one(
         .await
 }
 
-/// Runs a mutation to its end even if the caller goes away. tonic drops a handler's future when the
-/// client disconnects; dropped between two kernel steps, a change would be half applied and its undo would
-/// never run. In its own task it either completes or rolls itself back.
+/// Runs a mutation to its end even if the caller goes away (`completion.rs`).
 async fn run_to_completion<T, F>(mutation: F) -> Result<T, StatusError>
 where
     F: std::future::Future<Output = Result<T, OpError>> + Send + 'static,
     T: Send + 'static,
 {
-    match tokio::spawn(mutation).await {
+    match completion::run_to_completion(mutation).await {
         Ok(result) => result.map_err(StatusError::from),
         Err(e) => Err(StatusError(status::unfinished("the change", e))),
     }
