@@ -195,7 +195,7 @@ impl BatchService for BatchApi {
             .await
             .map_err(|held| StatusError::from(OpError::from(held)))?;
         let (registry, nat) = (self.registry.clone(), self.nat.clone());
-        // Its own task, like every mutation: a caller that goes away does not stop a batch half way.
+        // Its own task: a caller that goes away does not stop a batch half way.
         let outcomes = tokio::spawn(batch::run(
             registry,
             nat,

@@ -56,7 +56,7 @@ fn management_path<T>(request: &tonic::Request<T>) -> Option<ManagementPath> {
 
 /// The one path of a single-call change, the same one a batch takes for each operation: the gate (no
 /// change while a commit is pending), the management-path guard (unless `force`), then
-/// `Operation::apply` in its own task.
+/// `Operation::apply`, run to completion even if the caller goes away.
 async fn apply_one(
     registry: &Arc<NamespaceRegistry>,
     gate: &Gate,

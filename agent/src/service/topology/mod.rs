@@ -130,8 +130,7 @@ impl TopologyService for TopologyApi {
         let (applied, commit) = match confirm {
             Some(options) => {
                 let commits = self.commits.clone();
-                // Its own task, like every mutation: a caller that goes away does not stop an apply
-                // half way.
+                // Its own task: a caller that goes away does not stop an apply half way.
                 let (applied, commit) = tokio::spawn(async move {
                     commits
                         .apply(
