@@ -366,7 +366,8 @@ fn transport_of(extensions: &http::Extensions) -> Transport {
 }
 
 /// An audit record waiting for its status code. Dropped without one, it says so: the caller went away
-/// or the deadline passed before the agent answered (a mutation still runs to its end: `service/completion.rs`).
+/// or the deadline passed before the agent answered (a mutation still runs to its end:
+/// `service/completion.rs`).
 struct PendingRecord {
     audit: Arc<AuditLog>,
     record: Option<AuditRecord>,

@@ -1,14 +1,15 @@
 //! Running a change to its end even if its caller goes away.
 //!
 //! tonic drops a handler's future when the client disconnects. Dropped at an `.await` between two kernel
-//! steps, a change would be half applied and its undo would never run, so a change runs in a task of its
-//! own, which either completes or rolls itself back. A panic in it becomes an error for its caller alone.
+//! steps, a change would be half applied and its undo would never run, so a change that waits finishes in
+//! a task of its own, which either completes or rolls itself back. A panic in it becomes an error for its
+//! caller alone.
 //!
 //! Most changes never wait: in the agent's own namespace the kernel is called inline, so the whole change
 //! is done in its first poll. Such a change is run in the caller's task, and only one that waits moves to
 //! a task of its own, from the point where it first waits, which is the first point where it could be
 //! dropped. Spawning every change cost each one a task hop and, through tokio's scheduler, a wake-up of a
-//! second worker thread: 0.04-0.09 ms of a `link set` or a `link add` (BENCHMARKS.md).
+//! second worker thread: 0.03-0.09 ms of a change (BENCHMARKS.md).
 
 use std::any::Any;
 use std::future::{poll_fn, Future};
