@@ -131,15 +131,7 @@ impl Side {
             .stderr(Stdio::piped())
             .output()
             .map_err(|e| BenchError::io("start sh for --each", e))?;
-        if output.status.success() {
-            Ok(())
-        } else {
-            Err(BenchError::Command {
-                command: format!("{each} (--each, for {})", self.label),
-                status: output.status.to_string(),
-                stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
-            })
-        }
+        run::succeeded(output, || format!("{each} (--each, for {})", self.label)).map(drop)
     }
 
     fn measure_once(&mut self, command: &[String]) -> Result<()> {

@@ -6,6 +6,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::error::{BenchError, Result};
+use crate::run::succeeded;
 use crate::stats::median;
 
 /// One process's cost.
@@ -30,13 +31,9 @@ pub fn timed(program: &Path, args: &[String]) -> Result<Cost> {
         .map_err(|e| BenchError::io(format!("start {}", program.display()), e))?;
     let elapsed = started.elapsed();
     let after = children_usage();
-    if !output.status.success() {
-        return Err(BenchError::Command {
-            command: format!("{} {}", program.display(), args.join(" ")),
-            status: output.status.to_string(),
-            stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
-        });
-    }
+    succeeded(output, || {
+        format!("{} {}", program.display(), args.join(" "))
+    })?;
     Ok(Cost {
         elapsed,
         cpu: after.0.saturating_sub(before.0),

@@ -3,7 +3,7 @@
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 
 use crate::error::{BenchError, Result};
 
@@ -96,12 +96,19 @@ fn finish<S: AsRef<OsStr>>(command: &mut Command, program: &Path, args: &[S]) ->
         .stderr(Stdio::piped())
         .output()
         .map_err(|e| BenchError::io(format!("start `{}`", describe()), e))?;
-    if !result.status.success() {
-        return Err(BenchError::Command {
-            command: describe(),
-            status: result.status.to_string(),
-            stderr: String::from_utf8_lossy(&result.stderr).trim().to_string(),
-        });
-    }
+    let result = succeeded(result, describe)?;
     Ok(String::from_utf8_lossy(&result.stdout).into_owned())
+}
+
+/// `output` if its process succeeded, else the failure of the command `describe` names, with what it
+/// wrote to its stderr (which the caller piped).
+pub fn succeeded(output: Output, describe: impl FnOnce() -> String) -> Result<Output> {
+    if output.status.success() {
+        return Ok(output);
+    }
+    Err(BenchError::Command {
+        command: describe(),
+        status: output.status.to_string(),
+        stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+    })
 }
