@@ -56,6 +56,16 @@ enum UnixState {
 }
 
 impl AgentChannel {
+    /// The same channel, for a call after which the command makes another. On one host's unix socket
+    /// each call otherwise closes its connection as it is answered (`socket_call/`), and the next would
+    /// dial again; over the other transports every call already leaves its connection open.
+    pub fn kept_open_for_another_call(&self) -> Self {
+        match self {
+            Self::Socket(connection) => Self::Socket(connection.kept_open()),
+            other => other.clone(),
+        }
+    }
+
     /// Connects to the agent's unix socket and makes the HTTP/2 handshake.
     pub(crate) async fn unix(socket: &Path) -> Result<Self, BoxError> {
         let socket = Arc::new(socket.to_path_buf());

@@ -48,15 +48,18 @@ async fn list(
     channel: AgentChannel,
     context: &CallContext,
 ) -> Result<Outcome, Status> {
-    let mut addresses = AddressServiceClient::new(channel.clone());
-    let addresses = addresses.list_addresses(context.request(request.clone()));
+    let call = context.request(request.clone());
     if !context.text_output {
-        let response = addresses.await?.into_inner();
+        let mut addresses = AddressServiceClient::new(channel);
+        let response = addresses.list_addresses(call).await?.into_inner();
         return Ok(Outcome::Addresses(AddressListing {
             response,
             links: Vec::new(),
         }));
     }
+    // The links are the command's last call.
+    let mut addresses = AddressServiceClient::new(channel.kept_open_for_another_call());
+    let addresses = addresses.list_addresses(call);
     let mut links = LinkServiceClient::new(channel);
     let links_request = ListLinksRequest {
         namespace: request.namespace.clone(),

@@ -34,6 +34,9 @@ const MAX_WINDOW: u32 = U31;
 const REPLENISH_AFTER: u64 = 1 << 30;
 /// RFC 9113's CANCEL, sent when a response is dropped before its end.
 const CANCEL: u32 = 0x8;
+/// The GOAWAY sent with a command's last request: last stream id 0 (the agent opens no streams: push is
+/// off) and NO_ERROR.
+const CLOSE_AFTER_ANSWER: [u8; 8] = [0; 8];
 /// The most a decoded response header block may hold; grpc-message is the only long field.
 const MAX_HEADER_LIST: usize = 1 << 20;
 /// The HPACK table size this side allows (HTTP/2's default, which it never raises).
@@ -88,6 +91,9 @@ pub(super) struct Connection {
     open_block: Option<OpenBlock>,
     /// The agent sent GOAWAY: streams above this id were never processed.
     last_stream_id: Option<u32>,
+    /// This side sent GOAWAY with its last request: the agent closes the connection once it has
+    /// answered.
+    closing: bool,
     /// Why the connection can carry nothing more; every stream still open fails with it.
     broken: Option<String>,
 }
@@ -107,14 +113,16 @@ impl Connection {
             streams: HashMap::new(),
             open_block: None,
             last_stream_id: None,
+            closing: false,
             broken: None,
         }
     }
 
-    /// False once the agent closed the connection, said GOAWAY, or broke the protocol: a new call then
-    /// needs a new connection.
+    /// False once this side or the agent said GOAWAY, or the agent closed the connection or broke the
+    /// protocol: a new call then needs a new connection.
     pub(super) fn usable(&self) -> bool {
         self.broken.is_none()
+            && !self.closing
             && self.last_stream_id.is_none()
             && self.next_stream_id < U31
             && !self.closed_by_agent()
@@ -137,12 +145,17 @@ impl Connection {
     }
 
     /// Opens a stream and sends the whole request on it: the header block, then `body` as DATA frames
-    /// as the agent's windows allow. Returns the stream's id.
+    /// as the agent's windows allow, and with `last_call` a GOAWAY. Returns the stream's id.
+    ///
+    /// After the GOAWAY the agent closes the connection in the turn that answers it. Without it the
+    /// agent woke once more, when the client closed its end at exit: a context switch and about 15% of
+    /// the agent's CPU per call (BENCHMARKS.md, "One invocation per command").
     pub(super) fn send_request(
         &mut self,
         fields: &[Field],
         body: &[u8],
         deadline: Option<Instant>,
+        last_call: bool,
     ) -> Result<u32, SocketCallError> {
         let id = self.next_stream_id;
         self.next_stream_id += 2;
@@ -193,6 +206,10 @@ impl Connection {
                 stream.send_window -= chunk.len() as i64;
             }
             rest = after;
+        }
+        if last_call {
+            frame(&mut out, GOAWAY, 0, 0, &CLOSE_AFTER_ANSWER);
+            self.closing = true;
         }
         self.write(&out, deadline)?;
         Ok(id)
@@ -250,6 +267,18 @@ impl Connection {
     fn sendable(&self, id: u32) -> usize {
         let stream = self.streams.get(&id).map_or(0, |stream| stream.send_window);
         self.send_window.min(stream).clamp(0, MAX_FRAME as i64) as usize
+    }
+
+    /// Writes an acknowledgement or a window update. Once this side has said GOAWAY the agent may have
+    /// answered and closed before this is written (its SETTINGS are read only after the request is
+    /// sent), so a failure then is no failure of the call: what the agent sent is still there to read,
+    /// and an answer cut short shows as the connection closing.
+    fn write_control(&mut self, bytes: &[u8]) -> Result<(), SocketCallError> {
+        if self.closing {
+            let _ = self.socket.write_all(bytes);
+            return Ok(());
+        }
+        self.write(bytes, None)
     }
 
     fn write(&mut self, bytes: &[u8], deadline: Option<Instant>) -> Result<(), SocketCallError> {
@@ -390,7 +419,7 @@ impl Connection {
             PING if flags & ACK == 0 => {
                 let mut out = Vec::with_capacity(FRAME_HEADER_LEN + payload.len());
                 frame(&mut out, PING, ACK, 0, payload);
-                self.write(&out, None)
+                self.write_control(&out)
             }
             GOAWAY => {
                 let last = word(payload).ok_or_else(|| short("GOAWAY"))? & U31;
@@ -440,7 +469,7 @@ impl Connection {
         if updates.is_empty() {
             Ok(())
         } else {
-            self.write(&updates, None)
+            self.write_control(&updates)
         }
     }
 
@@ -486,7 +515,7 @@ impl Connection {
         }
         let mut out = Vec::with_capacity(FRAME_HEADER_LEN);
         frame(&mut out, SETTINGS, ACK, 0, &[]);
-        self.write(&out, None)
+        self.write_control(&out)
     }
 
     fn push(&mut self, id: u32, event: StreamEvent, done: bool) {

@@ -8,7 +8,9 @@
 //! same; only the bytes move differently: each call writes its frames and reads the answer's on the
 //! caller's thread (`connection.rs`), bounded by the call's own deadline (`grpc-timeout`) as socket
 //! timeouts, since no timer can fire while the thread is in a read. Streams work too: each message of a
-//! ping is read when the caller asks for it, so replies still print as they come.
+//! ping is read when the caller asks for it, so replies still print as they come. A command's last
+//! call (each call, unless the command said another follows) goes with a GOAWAY, so that the agent
+//! closes the connection as it answers.
 //!
 //! Calls to several hosts must overlap, so they keep hyper's connection (`channel.rs`); so do the
 //! commands that wait on more than their calls (monitor, a live graph).
@@ -76,6 +78,8 @@ impl SocketCallError {
 pub struct SocketConnection {
     socket: Arc<PathBuf>,
     connection: Arc<Mutex<Connection>>,
+    /// Calls through this handle close the connection as they are answered (`send_request`).
+    last_call: bool,
 }
 
 impl std::fmt::Debug for SocketConnection {
@@ -92,7 +96,16 @@ impl SocketConnection {
         Ok(Self {
             socket: Arc::new(socket.to_path_buf()),
             connection: Arc::new(Mutex::new(Connection::new(dial(socket, timeout)?))),
+            last_call: true,
         })
+    }
+
+    /// A handle on the same connection whose calls leave it open for the command's next call.
+    pub fn kept_open(&self) -> Self {
+        Self {
+            last_call: false,
+            ..self.clone()
+        }
     }
 
     /// Sends the request and reads the answer's head; the body is read as the caller takes it.
@@ -106,8 +119,8 @@ impl SocketConnection {
             let fields = request_fields(&parts)?;
             let mut connection = shared.lock();
             if !connection.usable() {
-                // Closed by the agent since the last call (a restart, say): dialled again, as hyper's
-                // connection is, within the same bound as the first dial.
+                // Closed since the last call, by that call's GOAWAY or by the agent (a restart, say):
+                // dialled again, as hyper's connection is, within the same bound as the first dial.
                 let timeout = deadline.map_or(MAX_CONNECT_TIMEOUT, |deadline| {
                     deadline
                         .saturating_duration_since(Instant::now())
@@ -115,7 +128,7 @@ impl SocketConnection {
                 });
                 *connection = Connection::new(dial(&shared.socket, timeout)?);
             }
-            let stream = connection.send_request(&fields, &body, deadline)?;
+            let stream = connection.send_request(&fields, &body, deadline, shared.last_call)?;
             let (fields, end) = match connection.next_event(stream, deadline)? {
                 StreamEvent::Headers { fields, end } => (fields, end),
                 StreamEvent::Reset { code } => return Err(SocketCallError::Reset(code).into()),

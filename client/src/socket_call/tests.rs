@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::executor::block_on;
+use futures::StreamExt;
 use nsfleet_proto::v1::{
     diagnostics_service_client::DiagnosticsServiceClient,
     diagnostics_service_server::{DiagnosticsService, DiagnosticsServiceServer},
@@ -91,6 +92,8 @@ struct Server {
     _directory: tempfile::TempDir,
     socket: PathBuf,
     release: Arc<Notify>,
+    /// Connections the server has accepted.
+    accepted: Arc<std::sync::atomic::AtomicUsize>,
     runtime: tokio::runtime::Runtime,
 }
 
@@ -103,6 +106,8 @@ fn serve(drop_first: bool) -> (Server, std::sync::mpsc::Receiver<()>) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let release = Arc::new(Notify::new());
     let (dropped, first_dropped) = std::sync::mpsc::channel();
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = accepted.clone();
     let listener = {
         let _entered = runtime.enter();
         tokio::net::UnixListener::bind(&socket).unwrap()
@@ -118,13 +123,16 @@ fn serve(drop_first: bool) -> (Server, std::sync::mpsc::Receiver<()>) {
         }
         tonic::transport::Server::builder()
             .add_service(service)
-            .serve_with_incoming(UnixListenerStream::new(listener))
+            .serve_with_incoming(UnixListenerStream::new(listener).inspect(move |_| {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }))
             .await
     });
     let server = Server {
         _directory: directory,
         socket,
         release,
+        accepted,
         runtime,
     };
     (server, first_dropped)
@@ -196,7 +204,7 @@ fn a_stream_hands_over_each_message_as_it_comes() {
             Some(Event::Summary(PingSummary { received: 3, .. }))
         ));
         assert!(events.message().await.unwrap().is_none());
-        // The same connection carries the next call.
+        // The next call goes through too, on a connection of its own.
         a_call_goes_through(&mut client).await;
     });
 }
@@ -260,9 +268,9 @@ fn a_call_that_gets_no_answer_ends_at_its_deadline() {
     silent.join().unwrap().unwrap();
 }
 
-/// A stream the caller drops before its end is cancelled (RST_STREAM), and the connection goes on.
+/// A stream the caller drops before its end is cancelled (RST_STREAM), and the next call goes through.
 #[test]
-fn a_stream_dropped_early_leaves_the_connection_usable() {
+fn a_call_after_a_stream_dropped_early_goes_through() {
     let (server, _) = serve(false);
     let mut client = client(&server);
     block_on(async {
@@ -281,6 +289,129 @@ fn a_connection_the_agent_closed_is_dialled_again() {
     first_dropped.recv_timeout(Duration::from_secs(10)).unwrap();
     block_on(a_call_goes_through(&mut client));
     drop(server.runtime);
+}
+
+/// What a stand-in agent does with a connection once it has answered its call.
+#[derive(Clone, Copy)]
+enum AfterAnswer {
+    Close,
+    KeepOpen,
+}
+
+/// A stand-in agent written frame by frame, for `calls` connections: it answers a connection's
+/// `TcpConnect` only once the request's GOAWAY has come. Before answering it shuts its reading side, so
+/// anything the client writes after its request (the acknowledgement of these SETTINGS) fails, as it
+/// does when the agent has already closed. Returns the socket's directory and path, and the thread,
+/// which gives back how many connections it accepted.
+fn frame_by_frame_agent(
+    calls: usize,
+    after: AfterAnswer,
+) -> (tempfile::TempDir, PathBuf, std::thread::JoinHandle<usize>) {
+    use nsfleet_hpack::frame::{
+        write as frame, write_header_block, DATA, END_HEADERS, END_STREAM, GOAWAY, HEADERS,
+        SETTINGS,
+    };
+    use prost::Message;
+    use std::io::{Read, Write};
+
+    let directory = tempfile::tempdir().unwrap();
+    let socket = directory.path().join("agent.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let agent = std::thread::spawn(move || {
+        let mut kept = Vec::new();
+        for _ in 0..calls {
+            let (mut connection, _) = listener.accept().unwrap();
+            let mut preface = [0u8; 24];
+            connection.read_exact(&mut preface).unwrap();
+            loop {
+                let mut head = [0u8; 9];
+                connection.read_exact(&mut head).unwrap();
+                let length =
+                    usize::from(head[0]) << 16 | usize::from(head[1]) << 8 | usize::from(head[2]);
+                let mut payload = vec![0u8; length];
+                connection.read_exact(&mut payload).unwrap();
+                if head[3] == GOAWAY {
+                    assert_eq!(payload, [0u8; 8], "GOAWAY: last stream 0, NO_ERROR");
+                    break;
+                }
+            }
+            connection.shutdown(std::net::Shutdown::Read).unwrap();
+            let mut out = Vec::new();
+            frame(&mut out, SETTINGS, 0, 0, &[]);
+            let mut block = Vec::new();
+            let head = [
+                field(b":status", b"200", false),
+                field(b"content-type", b"application/grpc", false),
+            ];
+            nsfleet_hpack::encode_stateless(&head, &mut block);
+            write_header_block(&mut out, 1, false, None, &block);
+            let message = TcpConnectResponse {
+                connected: true,
+                ..TcpConnectResponse::default()
+            }
+            .encode_to_vec();
+            let mut body = vec![0u8];
+            body.extend_from_slice(&(message.len() as u32).to_be_bytes());
+            body.extend_from_slice(&message);
+            frame(&mut out, DATA, 0, 1, &body);
+            block.clear();
+            nsfleet_hpack::encode_stateless(&[field(b"grpc-status", b"0", false)], &mut block);
+            frame(&mut out, HEADERS, END_STREAM | END_HEADERS, 1, &block);
+            connection.write_all(&out).unwrap();
+            match after {
+                AfterAnswer::Close => drop(connection),
+                AfterAnswer::KeepOpen => kept.push(connection),
+            }
+        }
+        calls
+    });
+    (directory, socket, agent)
+}
+
+/// A call's request ends with GOAWAY, so the agent can close the connection as it answers; what the
+/// client would still write to a connection the agent has closed does not fail the call.
+#[test]
+fn a_call_says_goaway_and_outlives_the_agent_closing() {
+    let (_directory, socket, agent) = frame_by_frame_agent(1, AfterAnswer::Close);
+    let connection = SocketConnection::connect(&socket, Duration::from_secs(5)).unwrap();
+    let mut client = DiagnosticsServiceClient::new(AgentChannel::Socket(connection));
+    block_on(a_call_goes_through(&mut client));
+    assert_eq!(agent.join().unwrap(), 1);
+}
+
+/// After a call, the next one dials a connection of its own, even while the agent still holds the first
+/// open: a stream opened after this side's GOAWAY might never be served.
+#[test]
+fn each_call_has_a_connection_of_its_own() {
+    let (_directory, socket, agent) = frame_by_frame_agent(2, AfterAnswer::KeepOpen);
+    let connection = SocketConnection::connect(&socket, Duration::from_secs(5)).unwrap();
+    let mut client = DiagnosticsServiceClient::new(AgentChannel::Socket(connection));
+    block_on(async {
+        a_call_goes_through(&mut client).await;
+        a_call_goes_through(&mut client).await;
+    });
+    assert_eq!(agent.join().unwrap(), 2);
+}
+
+/// A call made through a channel kept open leaves its connection to the command's next call, which
+/// then closes it.
+#[test]
+fn a_channel_kept_open_carries_the_next_call() {
+    let (server, _) = serve(false);
+    let connection = SocketConnection::connect(&server.socket, Duration::from_secs(5)).unwrap();
+    let channel = AgentChannel::Socket(connection);
+    let mut first = DiagnosticsServiceClient::new(channel.kept_open_for_another_call());
+    let mut last = DiagnosticsServiceClient::new(channel);
+    block_on(async {
+        a_call_goes_through(&mut first).await;
+        a_call_goes_through(&mut last).await;
+        a_call_goes_through(&mut last).await;
+    });
+    let accepted = server.accepted.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+        accepted, 2,
+        "the first two calls share a connection, the third dials"
+    );
 }
 
 #[test]
