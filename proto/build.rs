@@ -1,5 +1,5 @@
 //! Compiles the nsfleet.v1 protos and writes the encoded file descriptor set that the agent serves through
-//! gRPC reflection.
+//! gRPC reflection, and the same set without source info for programs that only map messages.
 //!
 //! The .proto files are parsed by protox, in Rust, so building nsfleet needs no system `protoc`: a fresh
 //! machine with cargo builds it. tonic-prost-build then generates the same code from the descriptors that
@@ -36,6 +36,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     fs::write(
         out_dir.join("nsfleet_v1_descriptor.bin"),
         descriptors.encode_to_vec(),
+    )?;
+    let mut without_source_info = descriptors.clone();
+    for file in &mut without_source_info.file {
+        file.source_code_info = None;
+    }
+    fs::write(
+        out_dir.join("nsfleet_v1_descriptor_without_source_info.bin"),
+        without_source_info.encode_to_vec(),
     )?;
     // compile_protos adds this attribute itself; compile_fds does not. Kept so the generated code is
     // exactly what the protoc path produced.

@@ -115,7 +115,8 @@ pub fn to_json<M: ProtoMessage>(message: &M) -> Result<Value, JsonError> {
 }
 
 static POOL: LazyLock<Result<DescriptorPool, String>> = LazyLock::new(|| {
-    DescriptorPool::decode(nsfleet_proto::FILE_DESCRIPTOR_SET).map_err(|error| error.to_string())
+    DescriptorPool::decode(nsfleet_proto::FILE_DESCRIPTOR_SET_WITHOUT_SOURCE_INFO)
+        .map_err(|error| error.to_string())
 });
 
 fn message_json(message: &DynamicMessage) -> Value {
