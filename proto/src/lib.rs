@@ -18,6 +18,9 @@ pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("nsfl
 pub const FILE_DESCRIPTOR_SET_WITHOUT_SOURCE_INFO: &[u8] =
     tonic::include_file_descriptor_set!("nsfleet_v1_descriptor_without_source_info");
 
+// `descriptor_set_declaring`: a pool for one message need not index every nsfleet.v1 file.
+include!(concat!(env!("OUT_DIR"), "/descriptor_sets.rs"));
+
 /// Where the agent listens when not told otherwise, and so where the CLI looks first: a unix socket that
 /// only root and the agent's `--socket-group` may open.
 pub const DEFAULT_AGENT_SOCKET: &str = "/run/nsfleet/agent.sock";

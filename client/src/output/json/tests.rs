@@ -8,10 +8,42 @@ use super::*;
 
 #[test]
 fn every_named_message_has_a_descriptor() {
-    let pool = POOL.as_ref().unwrap();
     for name in ALL_NAMES {
+        let pool = pool_declaring(name).unwrap();
         assert!(pool.get_message_by_name(name).is_some(), "{name}");
     }
+}
+
+/// Every top-level message of the served set finds a pool that holds it and the same descriptor as the
+/// whole set's (field by field, the types of message fields included), so mapping from the smaller
+/// pool changes no output.
+#[test]
+fn each_message_finds_a_pool_with_its_whole_descriptor() {
+    let whole = DescriptorPool::decode(nsfleet_proto::FILE_DESCRIPTOR_SET).unwrap();
+    let mut checked = 0;
+    for message in whole
+        .all_messages()
+        .filter(|message| message.parent_message().is_none())
+    {
+        let name: &'static str = message.full_name().to_owned().leak();
+        let pool = pool_declaring(name).unwrap();
+        let found = pool.get_message_by_name(name).unwrap();
+        let shape = |message: &prost_reflect::MessageDescriptor| {
+            message
+                .fields()
+                .map(|field| {
+                    (
+                        field.number(),
+                        field.name().to_owned(),
+                        format!("{:?}", field.kind()),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(shape(&found), shape(&message), "{name}");
+        checked += 1;
+    }
+    assert!(checked > 50, "only {checked} messages");
 }
 
 fn sample_link() -> Link {
@@ -156,7 +188,7 @@ fn doubles_are_numbers() {
 
 #[test]
 fn proto3_optional_scalars_are_null_when_unset() {
-    let pool = POOL.as_ref().unwrap();
+    let pool = pool_declaring("nsfleet.v1.VethSpec").unwrap();
     let descriptor = pool.get_message_by_name("nsfleet.v1.VethSpec").unwrap();
     let unset = VethSpec {
         peer_name: "ceth1".into(),
