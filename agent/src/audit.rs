@@ -111,7 +111,7 @@ pub struct RequestSummarizer {
 impl RequestSummarizer {
     pub fn new() -> Result<Self, prost_reflect::DescriptorError> {
         Ok(Self {
-            pool: DescriptorPool::decode(nsfleet_proto::FILE_DESCRIPTOR_SET)?,
+            pool: DescriptorPool::decode(nsfleet_proto::FILE_DESCRIPTOR_SET_WITHOUT_SOURCE_INFO)?,
         })
     }
 
