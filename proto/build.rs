@@ -113,12 +113,14 @@ fn write_sets_per_file(
             names.join(" | ")
         )?;
     }
-    let source = format!(
+    let mut source = String::from(
         "/// The encoded `FileDescriptorSet`, without source info, of the file that declares the top-level\n\
          /// message `full_name` and of the files it imports; `None` for a name no nsfleet.v1 file declares.\n\
-         pub fn descriptor_set_declaring(full_name: &str) -> Option<&'static [u8]> {{\n\
-         \x20   Some(match full_name {{\n{arms}        _ => return None,\n    }})\n}}\n"
+         pub fn descriptor_set_declaring(full_name: &str) -> Option<&'static [u8]> {\n",
     );
+    source.push_str("    Some(match full_name {\n");
+    source.push_str(&arms);
+    source.push_str("        _ => return None,\n    })\n}\n");
     fs::write(out_dir.join("descriptor_sets.rs"), source)?;
     Ok(())
 }
