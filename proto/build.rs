@@ -62,15 +62,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// Writes, for each file of `set`, a set of that file and of every file it imports, directly or not, in
-/// `set`'s order (imports before the files that import them, as protox gives them); and
-/// `descriptor_sets.rs`, whose `descriptor_set_declaring` maps each top-level message to its file's set.
+/// Writes, for each file of `set` that declares messages, a set of that file and of every file it
+/// imports, directly or not, in `set`'s order (imports before the files that import them, as protox
+/// gives them); and `descriptor_sets.rs`, whose `descriptor_set_declaring` maps each top-level message
+/// to its file's set.
 fn write_sets_per_file(
     set: &FileDescriptorSet,
     out_dir: &Path,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let mut arms = String::new();
     for file in &set.file {
+        // A file of enums and services alone declares no message to map.
+        if file.message_type.is_empty() {
+            continue;
+        }
         let mut needed = vec![file.name()];
         let mut next = 0;
         while let Some(name) = needed.get(next).copied() {
@@ -99,9 +104,6 @@ fn write_sets_per_file(
             .ok_or_else(|| format!("{}: no file name", file.name()))?;
         let bin = format!("nsfleet_v1_{stem}_with_imports.bin");
         fs::write(out_dir.join(&bin), closure.encode_to_vec())?;
-        if file.message_type.is_empty() {
-            continue;
-        }
         let names: Vec<String> = file
             .message_type
             .iter()
