@@ -302,7 +302,7 @@ enum AfterAnswer {
 /// `TcpConnect` only once the request's GOAWAY has come. Before answering it shuts its reading side, so
 /// anything the client writes after its request (the acknowledgement of these SETTINGS) fails, as it
 /// does when the agent has already closed. Returns the socket's directory and path, and the thread,
-/// which gives back how many connections it accepted.
+/// which gives back how many connections it answered.
 fn frame_by_frame_agent(
     calls: usize,
     after: AfterAnswer,
@@ -379,10 +379,10 @@ fn a_call_says_goaway_and_outlives_the_agent_closing() {
     assert_eq!(agent.join().unwrap(), 1);
 }
 
-/// After a call, the next one dials a connection of its own, even while the agent still holds the first
-/// open: a stream opened after this side's GOAWAY might never be served.
+/// A call after one that said GOAWAY dials a connection of its own, even while the agent still holds the
+/// first open: a stream opened after this side's GOAWAY might never be served.
 #[test]
-fn each_call_has_a_connection_of_its_own() {
+fn a_call_after_a_goaway_dials_a_connection_of_its_own() {
     let (_directory, socket, agent) = frame_by_frame_agent(2, AfterAnswer::KeepOpen);
     let connection = SocketConnection::connect(&socket, Duration::from_secs(5)).unwrap();
     let mut client = DiagnosticsServiceClient::new(AgentChannel::Socket(connection));
