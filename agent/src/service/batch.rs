@@ -5,6 +5,7 @@ use pb::batch_operation::Operation as Wire;
 use pb::batch_service_server::BatchService;
 use tonic::{Request, Response, Status};
 
+use super::completion::run_to_completion;
 use super::status::{
     invalid, invalid_text, nat_unavailable_status, prefixed, unfinished, StatusError,
 };
@@ -195,8 +196,8 @@ impl BatchService for BatchApi {
             .await
             .map_err(|held| StatusError::from(OpError::from(held)))?;
         let (registry, nat) = (self.registry.clone(), self.nat.clone());
-        // Its own task: a caller that goes away does not stop a batch half way.
-        let outcomes = tokio::spawn(batch::run(
+        // Run to its end: a caller that goes away does not stop a batch half way.
+        let outcomes = run_to_completion(batch::run(
             registry,
             nat,
             self.journal.clone(),

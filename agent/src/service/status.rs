@@ -132,7 +132,7 @@ impl From<CommitError> for StatusError {
     }
 }
 
-/// A spawned change whose task ended without an answer (it panicked or the runtime is shutting down).
+/// A change that ended without an answer: it panicked, or the runtime cancelled its task at shutdown.
 pub fn unfinished(what: &str, error: impl std::fmt::Display) -> Status {
     Status::internal(format!("{what} did not finish: {error}"))
 }

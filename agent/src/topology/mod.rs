@@ -429,7 +429,7 @@ impl Topologies {
             })
     }
 
-    /// The batch executor ApplyBatch uses, in its own task: a caller that goes away does not stop it.
+    /// The batch executor ApplyBatch uses, run to its end: a caller that goes away does not stop it.
     async fn run(
         &self,
         admitted: Permit,

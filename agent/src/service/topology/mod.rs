@@ -11,6 +11,7 @@ use pb::topology_service_server::TopologyService;
 use prost::Message;
 use tonic::{Request, Response, Status};
 
+use super::completion::run_to_completion;
 use super::status::{invalid, StatusError};
 use super::{management_path, warnings_to_proto};
 use crate::audit::now_rfc3339;
@@ -130,8 +131,8 @@ impl TopologyService for TopologyApi {
         let (applied, commit) = match confirm {
             Some(options) => {
                 let commits = self.commits.clone();
-                // Its own task: a caller that goes away does not stop an apply half way.
-                let (applied, commit) = tokio::spawn(async move {
+                // Run to its end: a caller that goes away does not stop an apply half way.
+                let (applied, commit) = run_to_completion(async move {
                     commits
                         .apply(
                             &desired,
@@ -151,7 +152,7 @@ impl TopologyService for TopologyApi {
             None => {
                 let admitted = self.admit().await?;
                 let topologies = self.topologies.clone();
-                let applied = tokio::spawn(async move {
+                let applied = run_to_completion(async move {
                     let how = ApplyOptions {
                         fingerprint: fingerprint.as_deref(),
                         path: path.as_ref(),
@@ -225,7 +226,7 @@ impl TopologyService for TopologyApi {
         let name = topology_name("name", &request.name)?;
         let admitted = self.admit().await?;
         let topologies = self.topologies.clone();
-        let destroyed = tokio::spawn(async move {
+        let destroyed = run_to_completion(async move {
             topologies
                 .destroy(
                     &name,
@@ -269,7 +270,7 @@ impl TopologyService for TopologyApi {
     ) -> Result<Response<pb::ConfirmCommitResponse>, Status> {
         let id = commit_id(&request.get_ref().commit_id)?;
         let commits = self.commits.clone();
-        let (commit, changed) = tokio::spawn(async move { commits.confirm(&id).await })
+        let (commit, changed) = run_to_completion(async move { commits.confirm(&id).await })
             .await
             .map_err(|e| super::status::unfinished("the confirm", e))?
             .map_err(StatusError::from)?;
@@ -285,7 +286,7 @@ impl TopologyService for TopologyApi {
     ) -> Result<Response<pb::RollbackCommitResponse>, Status> {
         let id = commit_id(&request.get_ref().commit_id)?;
         let commits = self.commits.clone();
-        let rolled = tokio::spawn(async move { commits.rollback(&id).await })
+        let rolled = run_to_completion(async move { commits.rollback(&id).await })
             .await
             .map_err(|e| super::status::unfinished("the rollback", e))?
             .map_err(StatusError::from)?;
