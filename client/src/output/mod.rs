@@ -2,16 +2,18 @@
 //! several hosts) or one JSON line per host; errors and warnings on stderr in text mode.
 
 pub mod json;
+pub mod line;
 mod progress;
 pub mod text;
 
 pub use progress::{HostProgress, Progress};
 
 use nsfleet_proto::v1::ListLinksResponse;
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use crate::{cli::OutputFormat, commands::Outcome, failure::HostFailure};
-use json::{to_json, JsonError};
+use json::{to_json, JsonError, MessageJson};
+use line::JsonLine;
 
 /// What one host adds to stdout and stderr.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -53,31 +55,27 @@ impl Printer {
     }
 
     fn json_line(&mut self, host: &str, result: Result<Outcome, HostFailure>) -> Emitted {
-        let line = match result {
-            Err(failure) => failure_json(host, &failure),
+        let stdout = match result {
+            Err(failure) => JsonLine::failure(host, &failure).to_line(),
             Ok(outcome) => match outcome_json(&outcome) {
                 Err(error) => {
                     self.any_failed = true;
-                    failure_json(
-                        host,
-                        &HostFailure::new(tonic::Code::Internal, error.to_string()),
-                    )
+                    let failure = HostFailure::new(tonic::Code::Internal, error.to_string());
+                    JsonLine::failure(host, &failure).to_line()
                 }
                 // The host answered, but its batch did not apply: a failed host like any other, with
                 // the per-operation results kept so the caller sees what was undone.
                 Ok(result) => match &outcome {
                     Outcome::Batch(run) if !run.response.ok => {
                         let failure = text::batch::first_failure(run);
-                        json!({"host": host, "ok": false,
-                               "error": {"code": failure.code_name(), "message": failure.message},
-                               "result": result})
+                        JsonLine::failed_with(host, &failure, result).to_line()
                     }
-                    _ => json!({"host": host, "ok": true, "result": result}),
+                    _ => JsonLine::success(host, result).to_line(),
                 },
             },
         };
         Emitted {
-            stdout: format!("{line}\n"),
+            stdout,
             stderr: String::new(),
         }
     }
@@ -127,13 +125,20 @@ impl Printer {
     }
 }
 
-fn failure_json(host: &str, failure: &HostFailure) -> Value {
-    json!({"host": host, "ok": false, "error": {"code": failure.code_name(), "message": failure.message}})
+/// The `result` of a JSON line: the RPC's response, except where the contract gives another shape.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum OutcomeJson {
+    Response(MessageJson),
+    Ping {
+        replies: Vec<MessageJson>,
+        /// null when the run ended before its summary.
+        summary: Option<MessageJson>,
+    },
 }
 
-/// The `result` of a JSON line: the RPC's response, except where the contract gives another shape.
-pub fn outcome_json(outcome: &Outcome) -> Result<Value, JsonError> {
-    match outcome {
+pub fn outcome_json(outcome: &Outcome) -> Result<OutcomeJson, JsonError> {
+    let response = match outcome {
         Outcome::Mutation(mutation) => mutation.response.to_json(),
         Outcome::Batch(run) => to_json(&run.response),
         Outcome::Namespaces(response) => to_json(response),
@@ -146,20 +151,12 @@ pub fn outcome_json(outcome: &Outcome) -> Result<Value, JsonError> {
         Outcome::Neighbors(response) => to_json(response),
         Outcome::NatRules(response) => to_json(response),
         Outcome::Ping(run) => {
-            let replies = run
-                .replies
-                .iter()
-                .map(to_json)
-                .collect::<Result<Vec<_>, _>>()?;
-            let summary = run
-                .summary
-                .as_ref()
-                .map(to_json)
-                .transpose()?
-                .unwrap_or(Value::Null);
-            Ok(json!({"replies": replies, "summary": summary}))
+            let replies = run.replies.iter().map(to_json).collect::<Result<_, _>>()?;
+            let summary = run.summary.as_ref().map(to_json).transpose()?;
+            return Ok(OutcomeJson::Ping { replies, summary });
         }
-    }
+    };
+    response.map(OutcomeJson::Response)
 }
 
 #[cfg(test)]

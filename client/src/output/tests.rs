@@ -1,11 +1,14 @@
+use std::sync::Arc;
+
 use nsfleet_proto::v1::{
-    CreateLinkResponse, ListNamespacesResponse, Namespace, PingReply, PingSummary,
-    SetForwardingResponse, Warning,
+    ApplyBatchResponse, BatchOutcome, BatchResult, CreateLinkResponse, ListNamespacesResponse,
+    Namespace, PingReply, PingSummary, SetForwardingResponse, Warning,
 };
+use serde_json::{json, Value};
 use tonic::Code;
 
 use super::*;
-use crate::commands::{ping::PingRun, LinkListing, Mutation};
+use crate::commands::{batch::BatchRun, ping::PingRun, LinkListing, Mutation};
 use crate::output::json::EncodedMessage;
 
 fn namespaces() -> Outcome {
@@ -74,6 +77,36 @@ fn json_lines_put_host_and_ok_first() {
     assert_eq!(
         failed.stdout,
         "{\"host\":\"127.0.0.1:50051\",\"ok\":false,\"error\":{\"code\":\"NOT_FOUND\",\"message\":\"no such namespace\"}}\n"
+    );
+    assert!(printer.any_failed());
+}
+
+/// The one line that has both: a batch the host answered but did not apply.
+#[test]
+fn a_failed_batch_line_has_its_error_before_its_result() {
+    let run = BatchRun {
+        response: ApplyBatchResponse {
+            results: vec![BatchResult {
+                index: 0,
+                outcome: BatchOutcome::Failed.into(),
+                code: Code::AlreadyExists as i32,
+                message: "exists".into(),
+                ..BatchResult::default()
+            }],
+            ok: false,
+        },
+        lines: Arc::from([3_usize].as_slice()),
+    };
+    let mut printer = Printer::new(OutputFormat::Json, false);
+    let emitted = printer.host("h", Ok(Outcome::Batch(run)));
+    assert_eq!(
+        emitted.stdout,
+        concat!(
+            r#"{"host":"h","ok":false,"error":{"code":"ALREADY_EXISTS","message":"line 3: exists"},"#,
+            r#""result":{"results":[{"index":0,"outcome":"failed","changed":false,"warnings":[],"#,
+            r#""code":6,"message":"exists"}],"ok":false}}"#,
+            "\n"
+        )
     );
     assert!(printer.any_failed());
 }
@@ -162,7 +195,10 @@ fn link_show_has_the_list_shape() {
         links: vec![],
         all_namespaces: false,
     });
-    assert_eq!(outcome_json(&outcome).unwrap(), json!({"links": []}));
+    assert_eq!(
+        serde_json::to_value(outcome_json(&outcome).unwrap()).unwrap(),
+        json!({"links": []})
+    );
 }
 
 #[test]
@@ -171,7 +207,7 @@ fn ping_without_summary_is_null() {
         unreachable!()
     };
     run.summary = None;
-    let value = outcome_json(&Outcome::Ping(run)).unwrap();
+    let value = serde_json::to_value(outcome_json(&Outcome::Ping(run)).unwrap()).unwrap();
     assert_eq!(value["summary"], Value::Null);
     assert_eq!(
         value["replies"][0],

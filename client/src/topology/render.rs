@@ -2,12 +2,12 @@
 //! a terminal) and for programs (one JSON line per host).
 
 use nsfleet_proto::v1::{ChangeAction, ObjectKind, ObjectRef, PlannedChange, Warning};
-use serde_json::{json, Value};
 
 use crate::{
     failure::HostFailure,
     output::{
         json::{to_json, JsonError, ProtoMessage},
+        line::JsonLine,
         text::shown,
     },
 };
@@ -144,15 +144,14 @@ pub fn summary(changes: &[PlannedChange]) -> String {
 /// `{"host":…,"ok":true,"result":{…}}`, the response with the API's JSON mapping.
 pub fn success_line<M: ProtoMessage>(host: &str, response: &M) -> String {
     match to_json(response) {
-        Ok(result) => line(json!({"host": host, "ok": true, "result": result})),
+        Ok(result) => JsonLine::success(host, result).to_line(),
         Err(error) => failure_line(host, &json_failure(&error)),
     }
 }
 
 /// `{"host":…,"ok":false,"error":{"code":…,"message":…}}`.
 pub fn failure_line(host: &str, failure: &HostFailure) -> String {
-    line(json!({"host": host, "ok": false,
-                "error": {"code": failure.code_name(), "message": failure.message}}))
+    JsonLine::failure(host, failure).to_line()
 }
 
 /// `nsfleet: host1: CODE: message` for stderr.
@@ -162,10 +161,6 @@ pub fn failure_text(host: &str, failure: &HostFailure) -> String {
 
 fn json_failure(error: &JsonError) -> HostFailure {
     HostFailure::new(tonic::Code::Internal, error.to_string())
-}
-
-fn line(value: Value) -> String {
-    format!("{value}\n")
 }
 
 #[cfg(test)]

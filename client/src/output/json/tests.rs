@@ -2,7 +2,7 @@ use nsfleet_proto::v1::{
     nat_rule, AddressFamily, Dnat, Link, ListNatRulesResponse, ListNeighborsResponse, NatProtocol,
     NatRule, Neighbor, NeighborState, OperState, PingSummary, VethPeer, VethSpec,
 };
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::*;
 
@@ -46,6 +46,11 @@ fn each_message_finds_a_pool_with_its_whole_descriptor() {
     assert!(checked > 50, "only {checked} messages");
 }
 
+/// The message as `-o json` writes it, read back as a `Value`.
+fn value_of<M: ProtoMessage>(message: &M) -> Value {
+    serde_json::to_value(to_json(message).unwrap()).unwrap()
+}
+
 fn sample_link() -> Link {
     Link {
         namespace: "netns1".into(),
@@ -65,7 +70,7 @@ fn sample_link() -> Link {
 
 #[test]
 fn link_fields_in_proto_order_with_enum_names_and_null_peer() {
-    let value = to_json(&sample_link()).unwrap();
+    let value = value_of(&sample_link());
     assert_eq!(
         value,
         json!({
@@ -74,9 +79,16 @@ fn link_fields_in_proto_order_with_enum_names_and_null_peer() {
             "flags": ["BROADCAST", "UP"], "peer": null, "vxlan": null
         })
     );
-    let keys: Vec<&String> = value.as_object().unwrap().keys().collect();
-    assert_eq!(keys.first().map(|key| key.as_str()), Some("namespace"));
-    assert_eq!(keys.last().map(|key| key.as_str()), Some("vxlan"));
+    // As written, not only as parsed: a `Value` compares objects whatever their order.
+    let written = serde_json::to_string(&to_json(&sample_link()).unwrap()).unwrap();
+    assert_eq!(
+        written,
+        concat!(
+            r#"{"namespace":"netns1","name":"ceth1","index":2,"kind":"veth","admin_up":true,"#,
+            r#""oper_state":"lower_layer_down","mtu":1500,"mac":"02:00:00:00:00:01","master":"","#,
+            r#""flags":["BROADCAST","UP"],"peer":null,"vxlan":null}"#
+        )
+    );
 }
 
 #[test]
@@ -91,7 +103,7 @@ fn set_message_fields_are_objects() {
         vxlan: None,
         ..sample_link()
     };
-    let value = to_json(&link).unwrap();
+    let value = value_of(&link);
     assert_eq!(
         value["peer"],
         json!({"index": 7, "name": "veth1", "namespace": "", "known": true})
@@ -114,11 +126,10 @@ fn oneof_shows_only_the_chosen_field_and_u64_is_a_number() {
         packets: u64::from(u32::MAX) + 5,
         bytes: 0,
     };
-    let value = to_json(&ListNatRulesResponse {
+    let value = value_of(&ListNatRulesResponse {
         rules: vec![rule],
         ..ListNatRulesResponse::default()
-    })
-    .unwrap();
+    });
     let rule = &value["rules"][0];
     let object = rule.as_object().unwrap();
     assert!(!object.contains_key("masquerade"));
@@ -140,11 +151,10 @@ fn unset_oneof_is_absent() {
         id: "r2".into(),
         ..NatRule::default()
     };
-    let value = to_json(&ListNatRulesResponse {
+    let value = value_of(&ListNatRulesResponse {
         rules: vec![rule],
         ..ListNatRulesResponse::default()
-    })
-    .unwrap();
+    });
     let object = value["rules"][0].as_object().unwrap();
     assert!(["masquerade", "snat", "dnat"]
         .iter()
@@ -163,10 +173,9 @@ fn neighbour_state_and_unknown_enum_numbers() {
         state: 99,
         ..Neighbor::default()
     };
-    let value = to_json(&ListNeighborsResponse {
+    let value = value_of(&ListNeighborsResponse {
         neighbors: vec![neighbor, strange],
-    })
-    .unwrap();
+    });
     assert_eq!(value["neighbors"][0]["state"], "reachable");
     assert_eq!(value["neighbors"][0]["family"], "ipv6");
     assert_eq!(value["neighbors"][1]["state"], 99);
@@ -181,8 +190,21 @@ fn doubles_are_numbers() {
         loss_percent: 25.0,
         ..PingSummary::default()
     };
-    let value = to_json(&summary).unwrap();
+    let value = value_of(&summary);
     assert_eq!(value["loss_percent"], json!(25.0));
+    assert_eq!(value["rtt_min_ms"], json!(0.0));
+}
+
+#[test]
+fn doubles_json_cannot_hold_are_null() {
+    let summary = PingSummary {
+        loss_percent: f64::NAN,
+        rtt_max_ms: f64::INFINITY,
+        ..PingSummary::default()
+    };
+    let value = value_of(&summary);
+    assert_eq!(value["loss_percent"], Value::Null);
+    assert_eq!(value["rtt_max_ms"], Value::Null);
     assert_eq!(value["rtt_min_ms"], json!(0.0));
 }
 
@@ -199,13 +221,14 @@ fn proto3_optional_scalars_are_null_when_unset() {
         peer_namespace: Some(String::new()),
     };
     let decode = |spec: &VethSpec| {
-        message_json(
-            &DynamicMessage::decode(
+        serde_json::to_value(MessageJson(
+            DynamicMessage::decode(
                 descriptor.clone(),
                 prost::Message::encode_to_vec(spec).as_slice(),
             )
             .unwrap(),
-        )
+        ))
+        .unwrap()
     };
     assert_eq!(
         decode(&unset),
@@ -247,7 +270,7 @@ fn a_vxlan_links_parameters_are_an_object() {
         }),
         ..sample_link()
     };
-    let value = to_json(&link).unwrap();
+    let value = value_of(&link);
     assert_eq!(
         value["vxlan"],
         json!({"vni": 42, "local": "192.0.2.1", "remotes": ["192.0.2.2"], "port": 4789,
