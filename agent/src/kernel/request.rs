@@ -1,9 +1,8 @@
 //! Sending one route-netlink request and collecting its answer, with context on failure.
 
-use netlink_packet_core::NLM_F_DUMP;
 use netlink_packet_route::RouteNetlinkMessage;
 
-use super::socket::RouteSocket;
+use super::socket::{AnswerEnd, RouteSocket};
 use super::KernelError;
 
 /// Sends a request that changes something and waits for the kernel's acknowledgement.
@@ -14,7 +13,12 @@ pub fn acked(
     context: impl Into<String>,
 ) -> Result<(), KernelError> {
     socket
-        .request(message, extra_flags, &context.into())
+        .request(
+            message,
+            extra_flags,
+            AnswerEnd::Acknowledgement,
+            &context.into(),
+        )
         .map(drop)
 }
 
@@ -24,7 +28,7 @@ pub fn dump(
     message: RouteNetlinkMessage,
     context: impl Into<String>,
 ) -> Result<Vec<RouteNetlinkMessage>, KernelError> {
-    socket.request(message, NLM_F_DUMP, &context.into())
+    socket.request(message, 0, AnswerEnd::DumpDone, &context.into())
 }
 
 /// Asks for one object (`RTM_GET*` without a dump): the kernel's answer, if it sent one.
@@ -34,7 +38,7 @@ pub fn get(
     context: impl Into<String>,
 ) -> Result<Option<RouteNetlinkMessage>, KernelError> {
     Ok(socket
-        .request(message, 0, &context.into())?
+        .request(message, 0, AnswerEnd::FirstMessage, &context.into())?
         .into_iter()
         .next())
 }

@@ -66,21 +66,27 @@ impl RouteSocket {
         })
     }
 
-    /// Sends `message` and returns the messages of the answer: for a dump every part until its end, for
-    /// anything else what came before the kernel's acknowledgement. A refusal is `KernelError::Refused`.
+    /// Sends `message` and returns the messages of the answer, up to what `end` says ends it. A refusal
+    /// is `KernelError::Refused`.
     pub fn request(
         &self,
         message: RouteNetlinkMessage,
         flags: u16,
+        end: AnswerEnd,
         context: &str,
     ) -> Result<Vec<RouteNetlinkMessage>, KernelError> {
         let transport = |detail: String| KernelError::Transport {
             context: context.to_string(),
             detail,
         };
-        let dump = flags & NLM_F_DUMP == NLM_F_DUMP;
         let mut header = NetlinkHeader::default();
-        header.flags = NLM_F_REQUEST | flags | if dump { 0 } else { NLM_F_ACK };
+        header.flags = NLM_F_REQUEST
+            | flags
+            | match end {
+                AnswerEnd::Acknowledgement => NLM_F_ACK,
+                AnswerEnd::DumpDone => NLM_F_DUMP,
+                AnswerEnd::FirstMessage => 0,
+            };
         let mut request = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(message));
         // The socket is shared by every task acting in this namespace; the lock spans one request and its
         // answer so that answers never interleave.
@@ -116,6 +122,9 @@ impl RouteSocket {
                         continue;
                     }
                     match parsed.payload {
+                        NetlinkPayload::InnerMessage(inner) if end == AnswerEnd::FirstMessage => {
+                            return Ok(vec![inner])
+                        }
                         NetlinkPayload::InnerMessage(inner) => answer.push(inner),
                         NetlinkPayload::Done(_) => return Ok(answer),
                         NetlinkPayload::Error(error) => match error.code {
@@ -128,6 +137,19 @@ impl RouteSocket {
             }
         })
     }
+}
+
+/// What ends the kernel's answer to a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerEnd {
+    /// A change: the acknowledgement asked for with `NLM_F_ACK`.
+    Acknowledgement,
+    /// A dump: `NLMSG_DONE` after its last part.
+    DumpDone,
+    /// A `RTM_GET*` of one object: its one message. No acknowledgement is asked for, as `ip` asks for
+    /// none: it would be a second message to build and a second receive for nothing. A refusal still
+    /// comes, as an error message.
+    FirstMessage,
 }
 
 fn retry_interrupted<T>(mut call: impl FnMut() -> io::Result<T>) -> io::Result<T> {
