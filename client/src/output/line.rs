@@ -1,6 +1,6 @@
 //! One host's line of `-o json`: `{"host":…,"ok":…,"error":{…},"result":…}`, "error" only when the host
-//! failed and "result" only when it answered. Written straight from the response, as one `write` of the
-//! finished line.
+//! failed and "result" only when it answered. The result is serialized straight into the line, with
+//! no `serde_json::Value` in between.
 
 use serde::Serialize;
 
