@@ -18,7 +18,7 @@ use crate::{
     commands::CallContext,
     connect::{ClientSecurity, Host},
     failure::HostFailure,
-    output::text::shown,
+    output::{line::JsonLine, text::shown},
 };
 
 #[derive(Debug, Args)]
@@ -207,14 +207,7 @@ fn write_line(line: &str) {
 
 fn report_failure(format: OutputFormat, label: &str, failure: &HostFailure) {
     match format {
-        OutputFormat::Json => write_line(
-            &json!({
-                "host": label,
-                "ok": false,
-                "error": {"code": failure.code_name(), "message": failure.message},
-            })
-            .to_string(),
-        ),
+        OutputFormat::Json => write_line(JsonLine::failure(label, failure).to_line().trim_end()),
         OutputFormat::Text => {
             eprintln!("nsfleet: {}: {}", shown(label), shown(&failure.to_string()))
         }
